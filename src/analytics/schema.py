@@ -192,9 +192,7 @@ DEAL_STAGES_TABLE = Table(
     time_column="entered_at",
 )
 
-CANONICAL: dict[str, Table] = {
-    t.name: t for t in (SPEND, VISITS, LEADS, DEALS, DEAL_STAGES_TABLE)
-}
+CANONICAL: dict[str, Table] = {t.name: t for t in (SPEND, VISITS, LEADS, DEALS, DEAL_STAGES_TABLE)}
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS main.quarantine (

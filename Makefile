@@ -1,0 +1,46 @@
+# Self-documenting Makefile: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SIZE ?= default
+PERIOD ?= last-week
+# Demo data only: real loads must set their own secret salt in the environment.
+export ANALYTICS_PII_SALT ?= demo-only-salt
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo report test lint format bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the package with dev tools
+
+demo: $(STAMP) ## generate the demo company and load data/warehouse.duckdb (SIZE=tiny|default|large)
+	$(PY) -m analytics demo --size $(SIZE)
+
+report: demo ## install, build the demo warehouse and render every role's report
+	$(PY) -m analytics report --period $(PERIOD)
+
+test: $(STAMP) ## run lint and the test suite
+	$(VENV)/bin/ruff check src tests notebooks
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff check
+	$(VENV)/bin/ruff check src tests notebooks
+
+format: $(STAMP) ## ruff format
+	$(VENV)/bin/ruff format src tests notebooks
+
+bench: $(STAMP) ## benchmarks (large data; not part of the tests)
+	$(PY) -m benchmarks
+
+clean: ## remove generated data and reports
+	rm -rf data reports/*/

@@ -1,0 +1,253 @@
+"""Command line: ``python -m analytics <command>``.
+
+Commands
+--------
+generate       write the seeded demo company's raw files and ground truth
+load           validate raw files into the DuckDB warehouse (bad rows -> quarantine)
+demo           generate + load in one step (what ``make report`` uses)
+report         run the role notebooks with Papermill and render HTML reports
+train-scoring  train the lead-scoring model and save it with a model card
+score          write lead scores from a saved model back to the warehouse
+email          send (or with --dry-run, write .eml files of) the role reports
+schema-doc     write the warehouse schema as Markdown
+
+Errors in input (a missing column, an unreadable file, a bad parameter) are
+printed as one clear line and exit with code 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from analytics import paths
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _add_warehouse(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--warehouse",
+        type=Path,
+        default=paths.DEFAULT_WAREHOUSE,
+        help=f"DuckDB warehouse file (default: {paths.DEFAULT_WAREHOUSE.relative_to(paths.ROOT)})",
+    )
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from analytics import synth
+
+    out = args.out or paths.RAW_DIR / args.size
+    t0 = time.perf_counter()
+    print(f"generating demo company: size={args.size} seed={args.seed} -> {out}")
+    data = synth.generate(size=args.size, seed=args.seed, visits=args.visits)
+    synth.write_raw(data, out, fmt=args.format)
+    rows = ", ".join(f"{k}={v:,}" for k, v in data.summary().items())
+    print(f"wrote {rows} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _load(raw: Path, warehouse: Path) -> int:
+    from analytics import warehouse as wh
+
+    if not raw.is_dir():
+        raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
+    salt = wh.pii_salt()
+    con = wh.connect(warehouse)
+    try:
+        wh.init_schema(con)
+        results = wh.load_raw_dir(con, raw, salt=salt)
+        print(wh.reconciliation(con).to_string(index=False))
+    finally:
+        con.close()
+    bad = sum(r.rows_quarantined for r in results)
+    print(f"warehouse {warehouse}: {bad:,} rows quarantined (see table quarantine)")
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    return _load(args.raw, args.warehouse)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    args.out = paths.RAW_DIR / args.size
+    args.format = "parquet"
+    _cmd_generate(args)
+    return _load(args.out, args.warehouse)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analytics.reports import runner
+
+    if not args.warehouse.exists():
+        raise UsageError(f"{args.warehouse}: no warehouse (run `python -m analytics demo` first)")
+    roles = args.roles.split(",") if args.roles and args.roles != "all" else None
+    summary = runner.run_reports(
+        roles=roles,
+        period=args.period,
+        warehouse=args.warehouse,
+        out_dir=args.out,
+        jobs=args.jobs,
+    )
+    print(summary.text)
+    return 0 if summary.ok else 1
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from analytics import scoring
+
+    result = scoring.train_and_save(args.warehouse, args.out, kind=args.kind)
+    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from analytics import scoring
+
+    n = scoring.score_and_write(args.warehouse, args.model)
+    print(f"wrote {n:,} lead scores to {args.warehouse} table lead_scores")
+    return 0
+
+
+def _cmd_email(args: argparse.Namespace) -> int:
+    from analytics.reports import email
+
+    return email.main(args)
+
+
+def _cmd_schema_doc(args: argparse.Namespace) -> int:
+    from analytics import schema
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(schema.schema_markdown(), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics",
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `python -m analytics <command> --help` for each command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def demo_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--size",
+            choices=["tiny", "default", "large"],
+            default="default",
+            help="tiny ~20k visits (tests), default ~500k, large ~10M (benchmarks)",
+        )
+        p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+        p.add_argument("--visits", type=int, default=None, help="override the visit count")
+
+    p = sub.add_parser(
+        "generate",
+        help="write the seeded demo company's raw files and ground truth",
+        description="Generate the demo company (visits, leads, deals, spend) with ground truth.",
+    )
+    demo_opts(p)
+    p.add_argument("--out", type=Path, default=None, help="folder (default data/raw/<size>)")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser(
+        "load",
+        help="validate raw files into the warehouse; bad rows go to quarantine",
+        description=(
+            "Load <table>.parquet|csv files of a folder into the DuckDB warehouse. "
+            "Phones and e-mails are hashed with the salt in ANALYTICS_PII_SALT."
+        ),
+    )
+    p.add_argument("--raw", type=Path, required=True, help="folder with the raw files")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_load)
+
+    p = sub.add_parser(
+        "demo",
+        help="generate the demo company and load it into the warehouse",
+        description="generate + load: builds the embedded default warehouse.",
+    )
+    demo_opts(p)
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "report",
+        help="run role notebooks with Papermill and render HTML reports",
+        description="Build reports/<period>/<role>/ for each role in params/roles/.",
+    )
+    p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
+    p.add_argument(
+        "--period",
+        default="last-week",
+        help="last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07",
+    )
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR, help="reports folder")
+    p.add_argument("--jobs", type=int, default=None, help="parallel notebooks (default: cores)")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "train-scoring",
+        help="train the lead-scoring model (predicts SQL) and save it with skops",
+        description="Train on the warehouse, save a versioned model and a model card.",
+    )
+    p.add_argument("--kind", choices=["logistic", "boosting"], default="boosting")
+    p.add_argument("--out", type=Path, default=paths.DATA_DIR / "models", help="model folder")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "score",
+        help="score leads with a saved model into table lead_scores",
+        description="Write lead_scores (lead_id, score, reasons) for CRM import.",
+    )
+    p.add_argument("--model", type=Path, required=True, help=".skops model file")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser(
+        "email",
+        help="e-mail each role its report (inline summary + full report attached)",
+        description=(
+            "Send the reports of a period over SMTP (params/email.yaml; password from "
+            "the environment variable it names) or write .eml files with --dry-run."
+        ),
+    )
+    p.add_argument("--period-dir", type=Path, default=None, help="reports/<period> folder")
+    p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
+    p.add_argument("--dry-run", action="store_true", help="write .eml files, send nothing")
+    p.set_defaults(func=_cmd_email)
+
+    p = sub.add_parser("schema-doc", help="write the warehouse schema as Markdown")
+    p.add_argument("--out", type=Path, default=paths.ROOT / "docs" / "schema.md")
+    p.set_defaults(func=_cmd_schema_doc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # InputError and parameter errors are ValueErrors
+        if os.environ.get("ANALYTICS_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

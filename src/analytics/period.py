@@ -1,0 +1,234 @@
+"""Report periods: what "last week" means for a given warehouse.
+
+A report is always about a closed range of calendar days. The range is written
+by people as a short spec (``last-week``, ``2025-W23``, ``2025-06``,
+``2025-06-01..2025-06-07``, ``all``) and resolved here against an *anchor* day,
+the report's "today". For demo or lagging data the anchor is the last day with
+visits in the warehouse (:func:`data_anchor`), not the wall clock, so a weekly
+report on a frozen export still shows its last complete week.
+
+Every period carries a filesystem-safe label used as the report folder name:
+``2025-W23`` for ISO weeks, ``2025-06`` for months and ``2025-06-01_2025-06-07``
+for explicit ranges and ``all``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+ACCEPTED_FORMS = (
+    "last-week (last complete ISO week, Monday-Sunday, ending on or before the anchor)",
+    "last-month (last complete calendar month ending on or before the anchor)",
+    "YYYY-Www (ISO week, e.g. 2025-W23)",
+    "YYYY-MM (calendar month, e.g. 2025-06)",
+    "YYYY-MM-DD..YYYY-MM-DD (inclusive range, e.g. 2025-06-01..2025-06-07)",
+    "all (first to last day with data)",
+)
+
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of calendar days a report is about.
+
+    Parameters
+    ----------
+    start : datetime.date
+        First day of the period.
+    end : datetime.date
+        Last day of the period, inclusive.
+    label : str
+        Filesystem-safe name of the period (``2025-W23``, ``2025-06``,
+        ``2025-06-01_2025-06-07``), used as the report folder.
+    """
+
+    start: date
+    end: date
+    label: str
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def end_exclusive(self) -> date:
+        """Day after :attr:`end`: timestamps ``t`` are in the period iff
+        ``start <= t < end_exclusive``."""
+        return self.end + timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period, ``end - start + 1``."""
+        return (self.end - self.start).days + 1
+
+    def __contains__(self, day: date) -> bool:
+        if isinstance(day, datetime):
+            day = day.date()
+        return self.start <= day <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.start.isoformat()} – {self.end.isoformat()})"
+
+
+def iso_week(year: int, week: int) -> Period:
+    """ISO week ``year-Wweek``: Monday to Sunday.
+
+    Raises
+    ------
+    ValueError
+        If the year has no such ISO week (weeks run 1..52 or 1..53).
+    """
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ValueError(f"{year}-W{week:02d} is not an ISO week: {exc}") from None
+    return Period(monday, monday + timedelta(days=6), f"{year}-W{week:02d}")
+
+
+def month(year: int, month_number: int) -> Period:
+    """Calendar month ``year-month_number``: first to last day.
+
+    Raises
+    ------
+    ValueError
+        If ``month_number`` is not in 1..12.
+    """
+    if not 1 <= month_number <= 12:
+        raise ValueError(f"{year}-{month_number:02d} is not a month: month must be 01..12")
+    first = date(year, month_number, 1)
+    next_first = date(year + month_number // 12, month_number % 12 + 1, 1)
+    return Period(first, next_first - timedelta(days=1), f"{year}-{month_number:02d}")
+
+
+def date_range(start: date, end: date) -> Period:
+    """Inclusive range of days labelled ``start_end`` (``2025-06-01_2025-06-07``)."""
+    return Period(start, end, f"{start.isoformat()}_{end.isoformat()}")
+
+
+def parse_period(
+    spec: str,
+    anchor: date,
+    bounds: tuple[date, date] | None = None,
+) -> Period:
+    """Resolve a period spec against the report's anchor day.
+
+    Parameters
+    ----------
+    spec : str
+        One of: ``last-week``, ``last-month``, ``YYYY-Www``, ``YYYY-MM``,
+        ``YYYY-MM-DD..YYYY-MM-DD`` or ``all`` (see :data:`ACCEPTED_FORMS`).
+    anchor : datetime.date
+        The report's "today" (e.g. :func:`data_anchor`). ``last-week`` is the
+        last complete ISO week ending on or before the anchor: on a Sunday
+        anchor it is the week that ends that day, on Monday to Saturday the
+        week before. ``last-month`` likewise: the anchor's own month if the
+        anchor is its last day, else the previous month. Absolute specs ignore
+        the anchor.
+    bounds : tuple of datetime.date, optional
+        ``(first_day, last_day)`` with data, required by ``all``
+        (e.g. :func:`data_bounds`).
+
+    Returns
+    -------
+    Period
+
+    Raises
+    ------
+    ValueError
+        For an unknown or malformed spec (the message lists the accepted forms),
+        an impossible date, a range that ends before it starts, or ``all``
+        without bounds.
+    """
+    if isinstance(anchor, datetime):
+        anchor = anchor.date()
+    text = spec.strip() if isinstance(spec, str) else spec
+    if not isinstance(text, str):
+        raise ValueError(_bad_spec(spec))
+    lowered = text.lower()
+
+    if lowered == "last-week":
+        sunday = anchor - timedelta(days=anchor.isoweekday() % 7)
+        year, week, _ = sunday.isocalendar()
+        return iso_week(year, week)
+    if lowered == "last-month":
+        last_day = anchor
+        if (anchor + timedelta(days=1)).month == anchor.month:
+            last_day = anchor.replace(day=1) - timedelta(days=1)
+        return month(last_day.year, last_day.month)
+    if lowered == "all":
+        if bounds is None:
+            raise ValueError("period 'all' needs the data bounds (first and last day with data)")
+        first, last = (b.date() if isinstance(b, datetime) else b for b in bounds)
+        return date_range(first, last)
+
+    if m := _ISO_WEEK.match(text):
+        return iso_week(int(m[1]), int(m[2]))
+    if m := _MONTH.match(text):
+        return month(int(m[1]), int(m[2]))
+    if m := _RANGE.match(text):
+        try:
+            start, end = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+        except ValueError as exc:
+            raise ValueError(f"bad date in period {spec!r}: {exc}") from None
+        if end < start:
+            raise ValueError(f"period {spec!r} ends before it starts")
+        return date_range(start, end)
+    raise ValueError(_bad_spec(spec))
+
+
+def _bad_spec(spec: object) -> str:
+    forms = "\n  ".join(ACCEPTED_FORMS)
+    return f"unknown period {spec!r}; accepted forms:\n  {forms}"
+
+
+def data_anchor(con) -> date:
+    """Last day with visits in the warehouse: a report's "today" for the data.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to a warehouse with the canonical ``visits`` table.
+
+    Returns
+    -------
+    datetime.date
+        ``max(visit_start)::DATE``.
+
+    Raises
+    ------
+    ValueError
+        If the warehouse has no visits.
+    """
+    (anchor,) = con.execute("SELECT max(visit_start)::DATE FROM visits").fetchone()
+    if anchor is None:
+        raise ValueError("the warehouse has no visits: cannot anchor the report period")
+    return anchor
+
+
+def data_bounds(con) -> tuple[date, date]:
+    """First and last day with any visits, leads or spend in the warehouse.
+
+    Used to resolve the period ``all``.
+
+    Raises
+    ------
+    ValueError
+        If the warehouse has no visits, leads or spend.
+    """
+    first, last = con.execute(
+        """
+        SELECT min(day), max(day) FROM (
+            SELECT visit_start::DATE AS day FROM visits
+            UNION ALL SELECT created_at::DATE FROM leads
+            UNION ALL SELECT date FROM spend
+        )
+        """
+    ).fetchone()
+    if first is None:
+        raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
+    return first, last

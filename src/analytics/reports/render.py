@@ -1,0 +1,209 @@
+"""Executed notebooks to self-contained HTML reports.
+
+The HTML is built with nbconvert's ``lab`` template minus everything it loads
+from the network: require.js, MathJax, Mermaid and the widget manager are CDN
+scripts in the stock template and are dropped here (the reports hold static
+tables and PNG figures, which need none of them). Figures stay inside the page
+as ``data:`` URIs, so one file can be mailed or opened offline.
+:func:`render_html` refuses to write a page that still references an outside
+resource (:func:`external_references`).
+
+For leadership (``hide_code=True``) the page shows prose, tables and figures
+only: code inputs and prompts are excluded, cells tagged ``analyst-only``,
+``parameters`` and ``injected-parameters`` are removed, and stderr output
+(warnings) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+from jinja2 import DictLoader
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from traitlets.config import Config
+
+ANALYST_ONLY_TAG = "analyst-only"
+"""Cells with this tag are removed from reports with hidden code."""
+
+HIDDEN_CELL_TAGS = frozenset({ANALYST_ONLY_TAG, "parameters", "injected-parameters"})
+
+_TEMPLATE_NAME = "analytics_report.html.j2"
+_TEMPLATE = """\
+{%- extends 'index.html.j2' -%}
+{#- lab template without network resources: no require.js, MathJax, Mermaid, widgets -#}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+# Tag attributes that make a browser fetch something.
+_FETCHING_ATTRS = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "image": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+    "input": ("src",),
+}
+_REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*['"]?\s*((?:https?:)?//[^'")\s]+)""", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"""@import\s+['"]\s*((?:https?:)?//[^'"]+)""", re.IGNORECASE)
+_JS_IMPORT = re.compile(
+    r"""\bimport\s*(?:\(\s*|[^;'"]*?\bfrom\s*)['"]\s*((?:https?:)?//[^'"]+)""", re.IGNORECASE
+)
+
+
+class _ReferenceFinder(HTMLParser):
+    """Collect URLs of outside resources a page would load."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name in _FETCHING_ATTRS.get(tag, ()):
+                candidates = [part.split()[0] for part in value.split(",") if part.strip()]
+                if name != "srcset":
+                    candidates = [value]
+                self.found += [c.strip() for c in candidates if _REMOTE.match(c)]
+            elif name == "style":
+                self.found += _CSS_URL.findall(value)
+        self._in = tag if tag in ("style", "script") else None
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "style":
+            self.found += _CSS_URL.findall(data) + _CSS_IMPORT.findall(data)
+        elif self._in == "script":
+            self.found += _JS_IMPORT.findall(data)
+
+
+def external_references(html: str) -> list[str]:
+    """URLs of outside resources an HTML page would fetch when opened.
+
+    Looks at fetching attributes (``<script src>``, ``<link href>``,
+    ``<img src/srcset>``, ``<iframe src>``, ``<source>``, ``<video>``,
+    ``<audio>``, ``<embed>``, ``<object data>``, SVG ``<image>``/``<use>``),
+    CSS ``url(...)`` and ``@import`` in ``<style>`` blocks and ``style``
+    attributes, and ES module imports in inline scripts, for absolute
+    ``http(s)://`` or protocol-relative ``//`` URLs. Plain links
+    (``<a href>``) are navigation, not resources, and are not reported;
+    ``data:`` URIs and relative paths are not reported either.
+
+    Parameters
+    ----------
+    html : str
+        The page.
+
+    Returns
+    -------
+    list of str
+        The URLs in page order; empty for a self-contained page.
+    """
+    finder = _ReferenceFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.found
+
+
+class _DropStderr(Preprocessor):
+    """Remove ``stderr`` stream outputs (warnings, logging) from code cells."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            cell.outputs = [
+                out
+                for out in cell.outputs
+                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+            ]
+        return cell, resources
+
+
+def make_exporter(hide_code: bool) -> HTMLExporter:
+    """An :class:`~nbconvert.HTMLExporter` for offline reports.
+
+    Parameters
+    ----------
+    hide_code : bool
+        Exclude code inputs and prompts, drop cells tagged ``analyst-only``
+        (and the parameter cells) and stderr output.
+    """
+    config = Config()
+    config.HTMLExporter.template_name = "lab"
+    config.HTMLExporter.template_file = _TEMPLATE_NAME
+    config.HTMLExporter.embed_images = True
+    config.HTMLExporter.exclude_input = hide_code
+    config.HTMLExporter.exclude_input_prompt = hide_code
+    config.HTMLExporter.exclude_output_prompt = hide_code
+    config.TagRemovePreprocessor.enabled = hide_code
+    config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS) if hide_code else set()
+    exporter = HTMLExporter(config=config, extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})])
+    if hide_code:
+        exporter.register_preprocessor(_DropStderr(), enabled=True)
+    return exporter
+
+
+def render_html(
+    executed_ipynb: str | Path,
+    html_path: str | Path,
+    hide_code: bool,
+    title: str | None = None,
+) -> Path:
+    """Render an executed notebook to a self-contained HTML page.
+
+    Parameters
+    ----------
+    executed_ipynb : str or pathlib.Path
+        Notebook with outputs (e.g. written by Papermill).
+    html_path : str or pathlib.Path
+        Page to write; parent folders are created.
+    hide_code : bool
+        Leadership view: no code, no ``analyst-only`` cells, no stderr
+        (see :func:`make_exporter`).
+    title : str, optional
+        Page ``<title>``; defaults to the notebook file stem.
+
+    Returns
+    -------
+    pathlib.Path
+        ``html_path``.
+
+    Raises
+    ------
+    ValueError
+        If the page would still reference an outside resource; nothing is
+        written then.
+    """
+    executed_ipynb, html_path = Path(executed_ipynb), Path(html_path)
+    notebook = nbformat.read(executed_ipynb, as_version=4)
+    resources = {
+        "metadata": {"name": title or executed_ipynb.stem, "path": str(executed_ipynb.parent)}
+    }
+    body, _ = make_exporter(hide_code).from_notebook_node(notebook, resources=resources)
+    remote = external_references(body)
+    if remote:
+        raise ValueError(
+            f"HTML of {executed_ipynb.name} references outside resources: {', '.join(remote)}"
+        )
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path

@@ -1,0 +1,855 @@
+"""DuckDB warehouse: load raw files into the canonical tables with a quarantine.
+
+Every raw file (CSV or Parquet) is read with all columns as text, each value is
+checked against its declaration in :mod:`analytics.schema`, good rows are
+inserted with proper types and bad rows go to ``quarantine`` -- one row per
+rejected input row, naming the file, the 1-based data row number, the first
+failing column and every failing check. One ``load_log`` row per file records
+the reconciliation
+
+    rows_in = rows_loaded + rows_quarantined
+
+which is also asserted at load time. All row-level work is done in DuckDB SQL,
+so a 10M-row file never passes through Python.
+
+PII (``Column.pii``) is normalised, salted and hashed at ingest,
+``<name>_hash = sha256(salt || normalised)``; the raw value is stored nowhere,
+not even in ``quarantine.raw_row``.
+
+Decisions
+---------
+* Row numbers count data records, header excluded: row 1 is line 2 of an
+  ordinary CSV file. The CSV reader skips blank lines and a quoted value may
+  span lines; in such files the row number is the record ordinal.
+* A structurally broken CSV line (fewer or more fields than the header, e.g.
+  a truncated last line, or an unterminated quote) rejects the *whole file*
+  with :class:`InputError` naming the file and the line. Field alignment of
+  such a line cannot be trusted and a truncated line usually means a truncated
+  export, so loading the rest silently would undercount.
+* Key duplicates are looked for among rows that pass the column checks: the
+  first valid occurrence in the file is loaded, later ones are quarantined, as
+  are rows whose key is already in the warehouse table.
+* Text values are stored trimmed of surrounding spaces, tabs and line breaks;
+  an empty value is NULL.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from tqdm import tqdm
+
+from analytics.paths import DEFAULT_WAREHOUSE
+from analytics.schema import (
+    CANONICAL,
+    LOAD_LOG_DDL,
+    QUARANTINE_DDL,
+    Column,
+    Table,
+    schema_markdown,
+)
+
+TRUTH_SCHEMA = "truth"
+"""DuckDB schema holding the demo generator's ground truth (loaded as-is)."""
+
+LOAD_ORDER = ("spend", "visits", "leads", "deals", "deal_stages")
+"""Order in which :func:`load_raw_dir` loads the canonical tables."""
+
+FUTURE_SLACK = timedelta(days=1)
+"""Dates later than ``now + FUTURE_SLACK`` are rejected as future dates."""
+
+BOOLEAN_TRUE = ("true", "1", "yes")
+BOOLEAN_FALSE = ("false", "0", "no")
+
+_BLANKS = " \t\r\n"
+_CHUNK = 1 << 23
+_REASON_VALUE_CHARS = 80
+_TYPE_PATTERNS = {
+    "BIGINT": r"^[+-]?[0-9]+$",
+    "DOUBLE": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+    "DATE": r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T]00:00(:00(\.0*)?)?)?$",
+    "TIMESTAMP": r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T]|$)",
+}
+"""Text shapes accepted per type before TRY_CAST (ISO dates, dot decimal point)."""
+
+
+class InputError(ValueError):
+    """A raw file or setting cannot be loaded; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Row counts of one loaded file (``rows_in = rows_loaded + rows_quarantined``).
+
+    Parameters
+    ----------
+    table : str
+        Canonical table the file was loaded into.
+    source_file : str
+        Absolute path of the raw file.
+    rows_in : int
+        Data rows read from the file (header excluded).
+    rows_loaded : int
+        Rows inserted into ``table``.
+    rows_quarantined : int
+        Rows written to ``quarantine``.
+    """
+
+    table: str
+    source_file: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+# --------------------------------------------------------------------------- connection
+
+
+def connect(path: str | Path = DEFAULT_WAREHOUSE, read_only: bool = False):
+    """Open (and create if needed) the DuckDB warehouse file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Warehouse file; its parent folder is created. ``":memory:"`` opens an
+        in-memory database.
+    read_only : bool
+        Open read-only (several readers may share the file).
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
+    """
+    if str(path) != ":memory:" and not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def init_schema(con) -> None:
+    """Create the canonical tables, ``quarantine``, ``load_log`` and schema ``truth``.
+
+    Idempotent: existing tables are left as they are.
+    """
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
+    for table in CANONICAL.values():
+        con.execute(table.ddl())
+    con.execute(QUARANTINE_DDL)
+    con.execute(LOAD_LOG_DDL)
+
+
+@contextmanager
+def _transaction(con) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# --------------------------------------------------------------------------- PII
+
+
+def pii_salt() -> str:
+    """Salt for PII hashes, from the environment variable ``ANALYTICS_PII_SALT``.
+
+    Raises
+    ------
+    InputError
+        If the variable is unset or empty.
+    """
+    salt = os.environ.get("ANALYTICS_PII_SALT", "")
+    if not salt:
+        raise InputError(
+            "ANALYTICS_PII_SALT is not set: phones and e-mails are hashed as "
+            "sha256(salt || value) at ingest and the salt must stay the same for every "
+            "load. Set a long random secret once, e.g. "
+            "`export ANALYTICS_PII_SALT=$(python -c "
+            "'import secrets; print(secrets.token_hex(32))')`, and keep it out of the repository."
+        )
+    return salt
+
+
+def normalise_pii(value: str | None, kind: str) -> str | None:
+    """Normalise a phone or e-mail the same way the loader's SQL does.
+
+    Parameters
+    ----------
+    value : str or None
+        Raw value as it appears in the file.
+    kind : {"phone", "email"}
+        Phone: digits only; an 11-digit number starting with 8 becomes 7...,
+        a 10-digit number gets a leading 7. E-mail: trimmed and lower-cased.
+
+    Returns
+    -------
+    str or None
+        Normalised value; None if nothing is left (no digits, empty e-mail).
+    """
+    if value is None:
+        return None
+    if kind == "phone":
+        digits = re.sub(r"[^0-9]", "", value)
+        if len(digits) == 11 and digits.startswith("8"):
+            digits = "7" + digits[1:]
+        elif len(digits) == 10:
+            digits = "7" + digits
+        return digits or None
+    if kind == "email":
+        return value.strip(_BLANKS).lower() or None
+    raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
+
+
+def hash_pii(value: str | None, kind: str, salt: str) -> str | None:
+    """Salted SHA-256 hex of a normalised phone or e-mail (pure-Python reference).
+
+    ``hash = sha256(salt || normalise_pii(value, kind))``; None stays None.
+    """
+    normalised = normalise_pii(value, kind)
+    if normalised is None:
+        return None
+    return hashlib.sha256((salt + normalised).encode("utf-8")).hexdigest()
+
+
+def _normalise_pii_sql(raw: str, kind: str) -> str:
+    if kind == "phone":
+        digits = f"regexp_replace(coalesce({raw}, ''), '[^0-9]', '', 'g')"
+        return (
+            f"CASE WHEN length({digits}) = 11 AND starts_with({digits}, '8') "
+            f"THEN '7' || substr({digits}, 2) "
+            f"WHEN length({digits}) = 10 THEN '7' || {digits} ELSE {digits} END"
+        )
+    if kind == "email":
+        return f"lower(trim(coalesce({raw}, ''), {_sql_str(_BLANKS)}))"
+    raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
+
+
+def _hash_pii_sql(raw: str, kind: str) -> str:
+    norm = _normalise_pii_sql(raw, kind)
+    return f"CASE WHEN {norm} <> '' THEN sha256($salt || {norm}) END"
+
+
+# --------------------------------------------------------------------------- file checks
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_decodes(path: Path, encoding: str) -> None:
+    """Raise InputError at the first byte that does not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}: not valid {encoding} at byte {offset - pending + err.start}; "
+                    f"re-export as UTF-8 or pass encoding= (e.g. 'cp1251')"
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        while True:
+            chunk = src.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                dst.write(decoder.decode(chunk, final=not chunk))
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}: not valid {encoding} at byte {offset - pending + err.start}; "
+                    f"check the file's encoding"
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _csv_header(path: Path, source: Path, delimiter: str) -> list[str]:
+    """Column names of a UTF-8 CSV file (BOM stripped), parsed like the loader."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as err:
+            raise InputError(f"{source}: header cannot be parsed: {err}") from None
+    if not header or all(not name.strip() for name in header):
+        raise InputError(f"{source}: header cannot be parsed: the first line is empty")
+    return [name.strip() for name in header]
+
+
+def _read_csv_sql(path: Path, n_columns: int, delimiter: str, rejects: str) -> str:
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_columns))
+    return (
+        f"read_csv({_sql_str(str(path))}, columns={{{columns}}}, header=true, "
+        f"auto_detect=false, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+        f"encoding='utf-8', ignore_errors=true, store_rejects=true, "
+        f"rejects_table={_sql_str(rejects + '_errors')}, "
+        f"rejects_scan={_sql_str(rejects + '_scans')})"
+    )
+
+
+# --------------------------------------------------------------------------- validation SQL
+
+
+def _raw_value_sql(raw: str, col: Column) -> str:
+    """The value as shown in a reason (PII masked, long text cut)."""
+    if col.pii:
+        return "'***'"
+    return f"'''' || left({raw}, {_REASON_VALUE_CHARS}) || ''''"
+
+
+def _column_sql(col: Column, raw: str) -> tuple[str, str]:
+    """Typed expression and error expression (NULL when fine) for one column."""
+    name = col.name
+    trimmed = f"nullif(trim({raw}, {_sql_str(_BLANKS)}), '')"
+    shown = _raw_value_sql(raw, col)
+    if col.pii:
+        typed = _hash_pii_sql(raw, col.pii)
+        value = f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
+    else:
+        value = trimmed
+    checks: list[tuple[str, str]] = []  # (condition that fails, reason)
+    if col.required:
+        checks.append((f"{value} IS NULL", _sql_str(f"{name}: missing required value")))
+    dtype = col.dtype
+    bad_type = f"{_sql_str(f'{name}: not a {dtype}: ')} || {shown}"
+    if col.pii:
+        pass
+    elif dtype == "VARCHAR":
+        typed = trimmed
+    elif dtype == "BOOLEAN":
+        low = f"lower({trimmed})"
+        true_set = ", ".join(_sql_str(v) for v in BOOLEAN_TRUE)
+        false_set = ", ".join(_sql_str(v) for v in BOOLEAN_FALSE)
+        typed = (
+            f"CASE WHEN {low} IN ({true_set}) THEN true WHEN {low} IN ({false_set}) THEN false END"
+        )
+        checks.append((f"{trimmed} IS NOT NULL AND {typed} IS NULL", bad_type))
+    elif dtype in _TYPE_PATTERNS:
+        # TRY_CAST alone is too lenient ('1.5' -> BIGINT 2, '1_000', '0x10', 'infinity').
+        cast = f"TRY_CAST({trimmed} AS {dtype})"
+        ok = f"(regexp_matches({trimmed}, '{_TYPE_PATTERNS[dtype]}') AND {cast} IS NOT NULL)"
+        typed = f"CASE WHEN {ok} THEN {cast} END"
+        if dtype == "DOUBLE":
+            bad_type += (
+                f" || CASE WHEN regexp_full_match({trimmed}, '[+-]?[0-9]+,[0-9]+') "
+                "THEN ' (decimal comma; use a dot)' ELSE '' END"
+            )
+        checks.append((f"{trimmed} IS NOT NULL AND NOT {ok}", bad_type))
+    else:
+        raise ValueError(f"column {name!r}: unsupported type {dtype!r}")
+    if dtype in ("DATE", "TIMESTAMP"):
+        checks.append(
+            (
+                f"CAST({typed} AS TIMESTAMP) > $future_limit",
+                f"{_sql_str(name + ': future date ')} || {shown} "
+                f"|| ' (later than ' || strftime($future_limit, '%Y-%m-%d %H:%M') || ')'",
+            )
+        )
+    if col.min_value is not None:
+        checks.append(
+            (
+                f"{typed} < {col.min_value!r}",
+                f"{_sql_str(name + ': ')} || {shown} "
+                f"|| {_sql_str(f' is below the minimum {col.min_value:g}')}",
+            )
+        )
+    if col.allowed:
+        allowed = ", ".join(_sql_str(v) for v in col.allowed)
+        checks.append(
+            (
+                f"{typed} NOT IN ({allowed})",
+                f"{_sql_str(name + ': ')} || {shown} "
+                f"|| {_sql_str(' is not one of ' + ', '.join(col.allowed))}",
+            )
+        )
+    # The checks of one column exclude each other in order: report the first that fails.
+    error = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
+    if not checks:
+        error = "CAST(NULL AS VARCHAR)"
+    return typed, error
+
+
+def _validate_sql(table: Table, raw_table: str, present: dict[str, str]) -> str:
+    """SQL creating the checked stage: typed columns, ``_errors``, ``_first_col``, ``_json``.
+
+    ``present`` maps declared column names found in the file to the raw column.
+    """
+    typed_cols, error_cols, json_parts = [], [], []
+    for i, col in enumerate(table.columns):
+        raw = _ident(present[col.name]) if col.name in present else "CAST(NULL AS VARCHAR)"
+        typed, error = _column_sql(col, raw)
+        typed_cols.append(f"{typed} AS t{i}")
+        error_cols.append(f"{error} AS e{i}")
+        if col.pii:
+            json_value = f"'sha256:' || {_hash_pii_sql(raw, col.pii)}"
+        else:
+            json_value = raw
+        if col.name in present:
+            json_parts.append(f"{_sql_str(col.name)}, {json_value}")
+    errors = ", ".join(f"e{i}" for i in range(len(table.columns)))
+    first_col = " ".join(
+        f"WHEN e{i} IS NOT NULL THEN {_sql_str(c.name)}" for i, c in enumerate(table.columns)
+    )
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    key_t = ", ".join(f"t{position[k]}" for k in table.key)
+    key_shown = " || ', ' || ".join(
+        f"{_sql_str(k + '=')} || coalesce( || CAST(t{position[k]} AS VARCHAR) || , 'NULL')"
+        for k in table.key
+    )
+    json_obj = f"CAST(json_object({', '.join(json_parts)}) AS VARCHAR)" if json_parts else "'{}'"
+    checked = f"""
+        SELECT _row, {", ".join(f"t{i}" for i in range(len(table.columns)))},
+               nullif(concat_ws('; ', {errors}), '') AS _col_errors,
+               CASE {first_col} END AS _first_col,
+               {json_obj} AS _json
+        FROM (SELECT _row, {", ".join(typed_cols)}, {", ".join(error_cols)} FROM {raw_table})
+    """
+    if not table.key:
+        return f"""
+            SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})
+        """
+    existing_keys = ", ".join(_ident(k) for k in table.key)
+    join_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    in_file = "c._col_errors IS NULL AND c._rank > 1"
+    in_table = f"c._col_errors IS NULL AND x.{_ident(table.key[0])} IS NOT NULL"
+    partition = f"PARTITION BY _col_errors IS NULL, {key_t}"
+    return f"""
+        WITH checked AS ({checked}),
+        ranked AS (
+            SELECT *,
+                   row_number() OVER ({partition} ORDER BY _row) AS _rank,
+                   min(_row) OVER ({partition}) AS _first_row
+            FROM checked
+        ),
+        existing AS (SELECT DISTINCT {existing_keys} FROM main.{_ident(table.name)})
+        SELECT c.* EXCLUDE (_rank, _first_row, _col_errors, _first_col),
+               nullif(concat_ws('; ',
+                   c._col_errors,
+                   CASE WHEN {in_file}
+                        THEN 'duplicate key ' || {key_shown} || ' within file (first at row '
+                             || c._first_row || ')' END,
+                   CASE WHEN {in_table}
+                        THEN 'duplicate key ' || {key_shown} || ' already in {table.name}' END
+               ), '') AS _errors,
+               coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
+        FROM ranked c
+        LEFT JOIN existing x ON {join_on}
+    """
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _new_load_id() -> str:
+    return f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _table(name: str) -> Table:
+    if name not in CANONICAL:
+        raise InputError(f"unknown table {name!r}; expected one of {', '.join(CANONICAL)}")
+    return CANONICAL[name]
+
+
+def _stage_csv(con, path: Path, source: Path, delimiter: str, raw_table: str) -> list[str]:
+    """Read a UTF-8 CSV into ``raw_table`` (``_row`` + ``c0..cN`` text); return the header."""
+    header = _csv_header(path, source, delimiter)
+    rejects = f"{raw_table}_rejects"
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {raw_table}_read AS "
+            f"SELECT * FROM {_read_csv_sql(path, len(header), delimiter, rejects)}"
+        )
+        bad = con.execute(
+            f"SELECT count(*), min(line), arg_min(error_type, line), arg_min(error_message, line) "
+            f"FROM {rejects}_errors"
+        ).fetchone()
+        if bad[0]:
+            n_bad, line, kind, message = bad
+            raise InputError(
+                f"{source}: malformed CSV at line {line}: {str(kind).lower()} ({message}); "
+                f"{n_bad} malformed line(s) in all. The file looks truncated or uses another "
+                f"delimiter or quoting; fix or re-export it (nothing was loaded from it)"
+            )
+    except duckdb.Error as err:
+        raise InputError(f"{source}: cannot be read as CSV: {str(err).splitlines()[0]}") from None
+    finally:
+        for suffix in ("_errors", "_scans"):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {rejects}{suffix}")
+            except duckdb.Error:
+                pass  # aborted transaction: the rollback drops them
+    # Insertion order is preserved, so rowid + 1 is the data record number.
+    con.execute(
+        f"CREATE TEMP TABLE {raw_table} AS SELECT rowid + 1 AS _row, * FROM {raw_table}_read"
+    )
+    con.execute(f"DROP TABLE {raw_table}_read")
+    return header
+
+
+def _stage_parquet(con, path: Path, raw_table: str) -> list[str]:
+    """Read a Parquet file into ``raw_table`` (``_row`` + ``c0..cN`` text); return the names."""
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
+            ).fetchall()
+        ]
+        cast = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS c{i}" for i, n in enumerate(names))
+        con.execute(
+            f"CREATE TEMP TABLE {raw_table} AS SELECT file_row_number + 1 AS _row, {cast} "
+            f"FROM read_parquet({_sql_str(str(path))}, file_row_number=true)"
+        )
+    except duckdb.Error as err:
+        raise InputError(
+            f"{path.resolve()}: not a readable Parquet file: {str(err).splitlines()[0]}"
+        ) from None
+    return names
+
+
+def _load_file(
+    con,
+    table: Table,
+    path: Path,
+    *,
+    salt: str,
+    load_id: str,
+    delimiter: str,
+    encoding: str,
+    now: datetime,
+) -> LoadResult:
+    """Load one file inside the caller's transaction."""
+    source = path.resolve()
+    if not path.is_file():
+        raise InputError(f"{source}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{source}: empty file (0 bytes); expected at least a header")
+    raw_table = f"_wh_raw_{uuid.uuid4().hex[:12]}"
+    tmpdir = None
+    try:
+        if path.suffix.lower() == ".parquet":
+            names = _stage_parquet(con, path, raw_table)
+        else:
+            codec = codecs.lookup(encoding).name
+            read_path = path
+            if codec in ("utf-8", "utf-8-sig"):
+                _check_decodes(path, "utf-8")
+            else:
+                tmpdir = tempfile.mkdtemp(prefix="analytics_load_")
+                read_path = Path(tmpdir) / "utf8.csv"
+                _transcode_to_utf8(path, encoding, read_path)
+            names = _stage_csv(con, read_path, source, delimiter, raw_table)
+
+        declared = {c.name for c in table.columns}
+        duplicated = sorted({n for n in names if n in declared and names.count(n) > 1})
+        if duplicated:
+            raise InputError(f"{source}: column(s) appear more than once: {', '.join(duplicated)}")
+        present = {n: f"c{i}" for i, n in enumerate(names) if n in declared}
+        missing = [c for c in table.required_columns if c not in present]
+        if missing:
+            raise InputError(
+                f"{source}: missing required column(s) for table {table.name!r}: "
+                f"{', '.join(missing)} (found: {', '.join(names)})"
+            )
+
+        stage = f"{raw_table}_checked"
+        params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
+        con.execute(
+            f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, raw_table, present)}", params
+        )
+        stored = ", ".join(_ident(c.stored_name) for c in table.columns)
+        typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
+        con.execute(
+            f"INSERT INTO main.{_ident(table.name)} ({stored}) "
+            f"SELECT {typed} FROM {stage} WHERE _errors IS NULL ORDER BY _row"
+        )
+        con.execute(
+            "INSERT INTO main.quarantine "
+            "SELECT $load_id, $table, $source, _row, _first_col, _errors, _json "
+            f"FROM {stage} WHERE _errors IS NOT NULL ORDER BY _row",
+            {"load_id": load_id, "table": table.name, "source": str(source)},
+        )
+        rows_in = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
+        loaded, quarantined = con.execute(
+            f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
+            f"FROM {stage}"
+        ).fetchone()
+        if rows_in != loaded + quarantined:
+            raise AssertionError(
+                f"{source}: rows_in {rows_in} != loaded {loaded} + quarantined {quarantined}"
+            )
+        con.execute(
+            "INSERT INTO main.load_log VALUES ($load_id, $loaded_at, $table, $source, "
+            "$rows_in, $loaded, $quarantined)",
+            {
+                "load_id": load_id,
+                "loaded_at": datetime.now(),
+                "table": table.name,
+                "source": str(source),
+                "rows_in": rows_in,
+                "loaded": loaded,
+                "quarantined": quarantined,
+            },
+        )
+        for suffix in ("_checked", ""):
+            con.execute(f"DROP TABLE IF EXISTS {raw_table}{suffix}")
+        return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def load_file(
+    con,
+    table: str,
+    path: str | Path,
+    *,
+    salt: str,
+    load_id: str | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    now: datetime | None = None,
+) -> LoadResult:
+    """Validate one raw file and load it into a canonical table.
+
+    Each data row is checked against the declaration in :data:`analytics.schema.CANONICAL`:
+    required value present, type (``BIGINT``/``DOUBLE`` with a dot decimal point,
+    ``BOOLEAN`` as true/false/1/0/yes/no, ``DATE``/``TIMESTAMP`` in ISO form),
+    ``min_value``, allowed values, no date later than ``now + 1 day`` and no
+    duplicate key within the file or against rows already in the table. Good
+    rows are inserted with proper types, bad rows go to ``quarantine`` with the
+    row number, the first failing column and every failing check; one
+    ``load_log`` row is written. The file is loaded in one transaction: on
+    :class:`InputError` nothing of it is kept.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection; the schema is created if missing.
+    table : str
+        Canonical table name (``spend``, ``visits``, ``leads``, ``deals``, ``deal_stages``).
+    path : str or Path
+        ``.parquet`` file (every column cast to text) or a delimited text file
+        with a header line (a UTF-8 BOM is fine).
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    load_id : str, optional
+        Id written to ``quarantine`` and ``load_log``; a new one by default.
+    delimiter : str
+        Field delimiter of a text file.
+    encoding : str
+        Encoding of a text file; other than UTF-8 it is transcoded first.
+    now : datetime, optional
+        Reference time for the future-date check (naive local); current time by default.
+
+    Returns
+    -------
+    LoadResult
+        Counts with ``rows_in = rows_loaded + rows_quarantined``.
+
+    Raises
+    ------
+    InputError
+        Empty (0-byte) file, bytes not valid in ``encoding``, an unparsable
+        header, a malformed CSV line (wrong field count, e.g. a truncated last
+        line), or a required column missing from the file. The message names
+        the file and the problem.
+    """
+    spec = _table(table)
+    init_schema(con)
+    with _transaction(con):
+        return _load_file(
+            con,
+            spec,
+            Path(path),
+            salt=salt,
+            load_id=load_id or _new_load_id(),
+            delimiter=delimiter,
+            encoding=encoding,
+            now=now or datetime.now(),
+        )
+
+
+def _raw_file(raw_dir: Path, table: str) -> Path:
+    for suffix in (".parquet", ".csv"):
+        candidate = raw_dir / f"{table}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{raw_dir / (table + '.parquet')} (or .csv): file not found")
+
+
+def load_raw_dir(
+    con,
+    raw_dir: str | Path,
+    *,
+    salt: str,
+    replace: bool = True,
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> list[LoadResult]:
+    """Load a folder of raw files: the five canonical tables plus ``truth/``.
+
+    Loads ``<raw_dir>/<table>.parquet`` (preferred) or ``<table>.csv`` for
+    ``spend``, ``visits``, ``leads``, ``deals`` and ``deal_stages`` in that
+    order, then every ``<raw_dir>/truth/*.parquet`` as-is into
+    ``truth.<stem>`` (CREATE OR REPLACE, no validation: it is the demo
+    generator's ground truth). All in one transaction, with a progress bar
+    over files (hidden when not on a terminal).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection.
+    raw_dir : str or Path
+        Folder with the raw files.
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    replace : bool
+        Empty the canonical tables, ``quarantine`` and ``load_log`` first, so
+        that reloading the same folder does not duplicate rows (default). With
+        False the files are appended and keys already present are quarantined
+        as duplicates.
+    load_id : str, optional
+        One id for every file of this load; a new one by default.
+    now : datetime, optional
+        Reference time for the future-date check.
+
+    Returns
+    -------
+    list of LoadResult
+        One per canonical table, in load order.
+
+    Raises
+    ------
+    InputError
+        A canonical file is missing (checked before anything changes) or a
+        file cannot be loaded.
+    """
+    raw_dir = Path(raw_dir)
+    files = [(name, _raw_file(raw_dir, name)) for name in LOAD_ORDER]
+    truth_dir = raw_dir / TRUTH_SCHEMA
+    truth_files = sorted(truth_dir.glob("*.parquet")) if truth_dir.is_dir() else []
+    load_id = load_id or _new_load_id()
+    now = now or datetime.now()
+    init_schema(con)
+    results: list[LoadResult] = []
+    with (
+        _transaction(con),
+        tqdm(total=len(files) + len(truth_files), desc="load", unit="file", disable=None) as bar,
+    ):
+        if replace:
+            for name in (*CANONICAL, "quarantine", "load_log"):
+                con.execute(f"DELETE FROM main.{_ident(name)}")
+        for name, path in files:
+            bar.set_postfix_str(path.name)
+            results.append(
+                _load_file(
+                    con,
+                    CANONICAL[name],
+                    path,
+                    salt=salt,
+                    load_id=load_id,
+                    delimiter=",",
+                    encoding="utf-8",
+                    now=now,
+                )
+            )
+            bar.update()
+        for path in truth_files:
+            bar.set_postfix_str(f"truth/{path.name}")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {TRUTH_SCHEMA}.{_ident(path.stem)} AS "
+                f"SELECT * FROM read_parquet({_sql_str(str(path.resolve()))})"
+            )
+            bar.update()
+    return results
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def reconciliation(con) -> pd.DataFrame:
+    """Per-file row reconciliation from ``load_log`` with a total row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``load_id``, ``target_table``, ``source_file``, ``rows_in``,
+        ``rows_loaded``, ``rows_quarantined``, ``balanced`` (``rows_in =
+        rows_loaded + rows_quarantined``); the last row has ``target_table ==
+        "TOTAL"`` and the column sums.
+    """
+    frame = con.execute(
+        "SELECT load_id, target_table, source_file, rows_in, rows_loaded, rows_quarantined "
+        "FROM main.load_log ORDER BY loaded_at, target_table"
+    ).df()
+    counts = ["rows_in", "rows_loaded", "rows_quarantined"]
+    total = pd.DataFrame(
+        [
+            {"load_id": None, "target_table": "TOTAL", "source_file": None}
+            | {c: int(frame[c].sum()) for c in counts}
+        ]
+    )
+    frame = pd.concat([frame, total], ignore_index=True) if len(frame) else total
+    frame[counts] = frame[counts].astype("int64")
+    frame["balanced"] = frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]
+    return frame
+
+
+def fingerprint(con) -> str:
+    """Short hash of the warehouse contents for run manifests.
+
+    sha256 over, per canonical table, the row count and the min/max of its
+    time column; 16 hex characters. Equal data give equal fingerprints.
+    """
+    parts = []
+    for table in CANONICAL.values():
+        if table.time_column:
+            col = _ident(table.time_column)
+            row = con.execute(
+                f"SELECT count(*), CAST(min({col}) AS VARCHAR), CAST(max({col}) AS VARCHAR) "
+                f"FROM main.{_ident(table.name)}"
+            ).fetchone()
+        else:
+            row = con.execute(f"SELECT count(*) FROM main.{_ident(table.name)}").fetchone()
+        parts.append(f"{table.name}:" + "|".join(str(v) for v in row))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def write_schema_doc(path: str | Path) -> Path:
+    """Write the canonical schema as Markdown (:func:`analytics.schema.schema_markdown`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(schema_markdown(), encoding="utf-8")
+    return path
