@@ -36,7 +36,7 @@ def test_sizes():
     n = len(tiny.tables["visits"])
     assert abs(n - synth.SIZES["tiny"]) / synth.SIZES["tiny"] < 0.1
     with pytest.raises(ValueError, match="unknown size 'huge'"):
-        synth.SynthConfig(size="huge").target_visits
+        _ = synth.SynthConfig(size="huge").target_visits
 
 
 def test_visitors_have_several_visits_and_period_bounds(demo):
