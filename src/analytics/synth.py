@@ -524,6 +524,11 @@ def _ts(start: date, t_days: np.ndarray) -> pd.Series:
     return (base + pd.to_timedelta(np.round(t_days * 86400.0), unit="s")).astype("datetime64[s]")
 
 
+def _ids(prefix: str, numbers: np.ndarray) -> pd.Series:
+    """Text ids such as ``v123`` built column-wise (fast for 10M rows)."""
+    return prefix + pd.Series(numbers, dtype="int64").astype(str)
+
+
 def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     """Russian mobile numbers in the formats people type them in."""
     digits = rng.integers(0, 10_000_000, n)
@@ -597,8 +602,8 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     blank = np.full(len(vis), None, dtype=object)
     visits = pd.DataFrame(
         {
-            "visit_id": [f"v{i}" for i in visit_ids],
-            "visitor_id": [f"c{i}" for i in vis["visitor"].to_numpy()],
+            "visit_id": _ids("v", visit_ids),
+            "visitor_id": _ids("c", vis["visitor"].to_numpy()),
             "visit_start": _ts(config.start, vis["t_days"].to_numpy()),
             "channel": ch,
             "utm_source": np.where(ch == "direct", blank, vis["source"].to_numpy()),
@@ -667,6 +672,7 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     # --- CRM deals and stage history --------------------------------------
     in_crm = rng.random(n_leads) >= config.missing_in_crm_rate
     o = out.iloc[who].reset_index(drop=True)
+    o_mql, o_sql, o_won = (o[k].to_numpy() for k in ("mql", "sql", "won"))
     deal_rows, stage_rows = [], []
     gaps = rng.uniform(0.2, 1.0, (n_leads, 5)) * np.array([1.5, 5.0, 7.0, 10.0, 20.0])
     lost_utm = rng.random(n_leads) < config.lost_utm_rate
@@ -679,13 +685,13 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     for i in np.flatnonzero(in_crm):
         t0 = created_days[i] + 5 / 1440.0
         reached = ["new"]
-        if o.at[i, "mql"]:
+        if o_mql[i]:
             reached.append("mql")
-        if o.at[i, "sql"]:
+        if o_sql[i]:
             reached += ["sql", "demo"]
-            if o.at[i, "won"] or loss_pick[i] < 0.55:
+            if o_won[i] or loss_pick[i] < 0.55:
                 reached.append("proposal")
-        final = "won" if o.at[i, "won"] else "lost"
+        final = "won" if o_won[i] else "lost"
         times = t0 + np.concatenate([[0.0], np.cumsum(gaps[i, : len(reached)])])
         status, stage, closed = "open", reached[-1], None
         for st, t in zip(reached, times[: len(reached)], strict=True):
@@ -696,9 +702,9 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
             stage_rows.append((i, final, times[len(reached)]))
             status, stage, closed = final, final, times[len(reached)]
         if status == "lost":
-            if not o.at[i, "mql"]:
+            if not o_mql[i]:
                 reason = LOSS_NON_TARGET
-            elif not o.at[i, "sql"]:
+            elif not o_sql[i]:
                 reason = LOSS_REASONS_UNQUALIFIED[int(loss_pick[i] * 2)]
             else:
                 reason = LOSS_REASONS_QUALIFIED[int(loss_pick[i] * 4)]

@@ -321,129 +321,125 @@ def _read_csv_sql(path: Path, n_columns: int, delimiter: str, rejects: str) -> s
 # --------------------------------------------------------------------------- validation SQL
 
 
-def _raw_value_sql(raw: str, col: Column) -> str:
-    """The value as shown in a reason (PII masked, long text cut)."""
+def _value_sql(col: Column, raw: str) -> str:
+    """Value checked for a column: trimmed text, normalised for PII; empty is NULL."""
     if col.pii:
-        return "'***'"
-    return f"'''' || left({raw}, {_REASON_VALUE_CHARS}) || ''''"
+        return f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
+    return f"nullif(trim({raw}, {_sql_str(_BLANKS)}), '')"
 
 
-def _column_sql(col: Column, raw: str) -> tuple[str, str]:
-    """Typed expression and error expression (NULL when fine) for one column."""
-    name = col.name
-    trimmed = f"nullif(trim({raw}, {_sql_str(_BLANKS)}), '')"
-    shown = _raw_value_sql(raw, col)
-    if col.pii:
-        typed = _hash_pii_sql(raw, col.pii)
-        value = f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
-    else:
-        value = trimmed
-    checks: list[tuple[str, str]] = []  # (condition that fails, reason)
-    if col.required:
-        checks.append((f"{value} IS NULL", _sql_str(f"{name}: missing required value")))
+def _typed_sql(col: Column, v: str) -> str:
+    """Typed value of the checked text ``v``; NULL when ``v`` is empty or malformed."""
     dtype = col.dtype
-    bad_type = f"{_sql_str(f'{name}: not a {dtype}: ')} || {shown}"
     if col.pii:
-        pass
-    elif dtype == "VARCHAR":
-        typed = trimmed
-    elif dtype == "BOOLEAN":
-        low = f"lower({trimmed})"
-        true_set = ", ".join(_sql_str(v) for v in BOOLEAN_TRUE)
-        false_set = ", ".join(_sql_str(v) for v in BOOLEAN_FALSE)
-        typed = (
+        return f"CASE WHEN {v} IS NOT NULL THEN sha256($salt || {v}) END"
+    if dtype == "VARCHAR":
+        return v
+    if dtype == "BOOLEAN":
+        low = f"lower({v})"
+        true_set = ", ".join(_sql_str(x) for x in BOOLEAN_TRUE)
+        false_set = ", ".join(_sql_str(x) for x in BOOLEAN_FALSE)
+        return (
             f"CASE WHEN {low} IN ({true_set}) THEN true WHEN {low} IN ({false_set}) THEN false END"
         )
-        checks.append((f"{trimmed} IS NOT NULL AND {typed} IS NULL", bad_type))
-    elif dtype in _TYPE_PATTERNS:
+    if dtype in _TYPE_PATTERNS:
         # TRY_CAST alone is too lenient ('1.5' -> BIGINT 2, '1_000', '0x10', 'infinity').
-        cast = f"TRY_CAST({trimmed} AS {dtype})"
-        ok = f"(regexp_matches({trimmed}, '{_TYPE_PATTERNS[dtype]}') AND {cast} IS NOT NULL)"
-        typed = f"CASE WHEN {ok} THEN {cast} END"
-        if dtype == "DOUBLE":
-            bad_type += (
-                f" || CASE WHEN regexp_full_match({trimmed}, '[+-]?[0-9]+,[0-9]+') "
+        shape = f"regexp_matches({v}, '{_TYPE_PATTERNS[dtype]}')"
+        return f"CASE WHEN {shape} THEN TRY_CAST({v} AS {dtype}) END"
+    raise ValueError(f"column {col.name!r}: unsupported type {dtype!r}")
+
+
+def _error_sql(col: Column, v: str, t: str) -> str:
+    """Reason the column fails (first failing check) or NULL, from text ``v`` and typed ``t``."""
+    name = col.name
+    shown = "'***'" if col.pii else f"'''' || left({v}, {_REASON_VALUE_CHARS}) || ''''"
+    checks: list[tuple[str, str]] = []  # (condition that fails, reason)
+    if col.required:
+        checks.append((f"{v} IS NULL", _sql_str(f"{name}: missing required value")))
+    if not col.pii and col.dtype != "VARCHAR":
+        reason = f"{_sql_str(f'{name}: not a {col.dtype}: ')} || {shown}"
+        if col.dtype == "DOUBLE":
+            reason += (
+                f" || CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+,[0-9]+') "
                 "THEN ' (decimal comma; use a dot)' ELSE '' END"
             )
-        checks.append((f"{trimmed} IS NOT NULL AND NOT {ok}", bad_type))
-    else:
-        raise ValueError(f"column {name!r}: unsupported type {dtype!r}")
-    if dtype in ("DATE", "TIMESTAMP"):
+        checks.append((f"{v} IS NOT NULL AND {t} IS NULL", reason))
+    if col.dtype in ("DATE", "TIMESTAMP"):
         checks.append(
             (
-                f"CAST({typed} AS TIMESTAMP) > $future_limit",
+                f"CAST({t} AS TIMESTAMP) > $future_limit",
                 f"{_sql_str(name + ': future date ')} || {shown} "
-                f"|| ' (later than ' || strftime($future_limit, '%Y-%m-%d %H:%M') || ')'",
+                "|| ' (later than ' || strftime($future_limit, '%Y-%m-%d %H:%M') || ')'",
             )
         )
     if col.min_value is not None:
+        below = f" is below the minimum {col.min_value:g}"
         checks.append(
-            (
-                f"{typed} < {col.min_value!r}",
-                f"{_sql_str(name + ': ')} || {shown} "
-                f"|| {_sql_str(f' is below the minimum {col.min_value:g}')}",
-            )
+            (f"{t} < {col.min_value!r}", f"{_sql_str(name + ': ')} || {shown} || {_sql_str(below)}")
         )
     if col.allowed:
-        allowed = ", ".join(_sql_str(v) for v in col.allowed)
+        allowed = ", ".join(_sql_str(x) for x in col.allowed)
+        not_one_of = " is not one of " + ", ".join(col.allowed)
         checks.append(
             (
-                f"{typed} NOT IN ({allowed})",
-                f"{_sql_str(name + ': ')} || {shown} "
-                f"|| {_sql_str(' is not one of ' + ', '.join(col.allowed))}",
+                f"{t} NOT IN ({allowed})",
+                f"{_sql_str(name + ': ')} || {shown} || {_sql_str(not_one_of)}",
             )
         )
-    # The checks of one column exclude each other in order: report the first that fails.
-    error = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
     if not checks:
-        error = "CAST(NULL AS VARCHAR)"
-    return typed, error
+        return "CAST(NULL AS VARCHAR)"
+    # The checks of one column exclude each other in order: report the first that fails.
+    return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
 
 
-def _validate_sql(table: Table, raw_table: str, present: dict[str, str]) -> str:
-    """SQL creating the checked stage: typed columns, ``_errors``, ``_first_col``, ``_json``.
+def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
+    """SELECT giving ``_row``, typed ``t0..tN``, ``_errors`` (NULL if good) and ``_first_col``.
 
-    ``present`` maps declared column names found in the file to the raw column.
+    Parameters
+    ----------
+    table : Table
+        Declaration to check against.
+    source : str
+        Relation with ``_row`` and the raw text columns.
+    present : dict
+        Declared column name -> raw column of ``source``, for the columns in the file.
     """
-    typed_cols, error_cols, json_parts = [], [], []
-    for i, col in enumerate(table.columns):
-        raw = _ident(present[col.name]) if col.name in present else "CAST(NULL AS VARCHAR)"
-        typed, error = _column_sql(col, raw)
-        typed_cols.append(f"{typed} AS t{i}")
-        error_cols.append(f"{error} AS e{i}")
-        if col.pii:
-            json_value = f"'sha256:' || {_hash_pii_sql(raw, col.pii)}"
-        else:
-            json_value = raw
-        if col.name in present:
-            json_parts.append(f"{_sql_str(col.name)}, {json_value}")
-    errors = ", ".join(f"e{i}" for i in range(len(table.columns)))
+    cols = table.columns
+    idx = range(len(cols))
+    values = ", ".join(
+        f"{_value_sql(c, _ident(present[c.name])) if c.name in present else 'NULL'} AS v{i}"
+        for i, c in zip(idx, cols, strict=True)
+    )
+    typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
+    errors = ", ".join(
+        f"{_error_sql(c, f'v{i}', f't{i}')} AS e{i}" for i, c in zip(idx, cols, strict=True)
+    )
+    t_list = ", ".join(f"t{i}" for i in idx)
+    e_list = ", ".join(f"e{i}" for i in idx)
     first_col = " ".join(
-        f"WHEN e{i} IS NOT NULL THEN {_sql_str(c.name)}" for i, c in enumerate(table.columns)
+        f"WHEN e{i} IS NOT NULL THEN {_sql_str(c.name)}" for i, c in enumerate(cols)
     )
-    position = {c.name: i for i, c in enumerate(table.columns)}
-    key_t = ", ".join(f"t{position[k]}" for k in table.key)
-    key_shown = " || ', ' || ".join(
-        f"{_sql_str(k + '=')} || coalesce( || CAST(t{position[k]} AS VARCHAR) || , 'NULL')"
-        for k in table.key
-    )
-    json_obj = f"CAST(json_object({', '.join(json_parts)}) AS VARCHAR)" if json_parts else "'{}'"
     checked = f"""
-        SELECT _row, {", ".join(f"t{i}" for i in range(len(table.columns)))},
-               nullif(concat_ws('; ', {errors}), '') AS _col_errors,
-               CASE {first_col} END AS _first_col,
-               {json_obj} AS _json
-        FROM (SELECT _row, {", ".join(typed_cols)}, {", ".join(error_cols)} FROM {raw_table})
+        SELECT _row, {t_list},
+               nullif(concat_ws('; ', {e_list}), '') AS _col_errors,
+               CASE {first_col} END AS _first_col
+        FROM (
+            SELECT *, {errors}
+            FROM (SELECT *, {typed} FROM (SELECT _row, {values} FROM {source}))
+        )
     """
     if not table.key:
-        return f"""
-            SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})
-        """
-    existing_keys = ", ".join(_ident(k) for k in table.key)
-    join_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
+        return f"SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})"
+    position = {c.name: i for i, c in enumerate(cols)}
+    key_t = ", ".join(f"t{position[k]}" for k in table.key)
+    key_shown = " || ', ' || ".join(
+        f"{_sql_str(k + '=')} || coalesce('''' || CAST(c.t{position[k]} AS VARCHAR) || '''', 'NULL')"
+        for k in table.key
+    )
+    partition = f"PARTITION BY _col_errors IS NULL, {key_t}"
     in_file = "c._col_errors IS NULL AND c._rank > 1"
     in_table = f"c._col_errors IS NULL AND x.{_ident(table.key[0])} IS NOT NULL"
-    partition = f"PARTITION BY _col_errors IS NULL, {key_t}"
+    join_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
     return f"""
         WITH checked AS ({checked}),
         ranked AS (
@@ -452,20 +448,38 @@ def _validate_sql(table: Table, raw_table: str, present: dict[str, str]) -> str:
                    min(_row) OVER ({partition}) AS _first_row
             FROM checked
         ),
-        existing AS (SELECT DISTINCT {existing_keys} FROM main.{_ident(table.name)})
-        SELECT c.* EXCLUDE (_rank, _first_row, _col_errors, _first_col),
+        existing AS (
+            SELECT DISTINCT {", ".join(_ident(k) for k in table.key)}
+            FROM main.{_ident(table.name)}
+        )
+        SELECT c._row, {", ".join(f"c.t{i}" for i in idx)},
                nullif(concat_ws('; ',
                    c._col_errors,
-                   CASE WHEN {in_file}
-                        THEN 'duplicate key ' || {key_shown} || ' within file (first at row '
-                             || c._first_row || ')' END,
-                   CASE WHEN {in_table}
-                        THEN 'duplicate key ' || {key_shown} || ' already in {table.name}' END
+                   CASE WHEN {in_file} THEN 'duplicate key ' || {key_shown}
+                        || ' within file (first at row ' || c._first_row || ')' END,
+                   CASE WHEN {in_table} THEN 'duplicate key ' || {key_shown}
+                        || ' already in {table.name}' END
                ), '') AS _errors,
                coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
         FROM ranked c
         LEFT JOIN existing x ON {join_on}
     """
+
+
+def _raw_row_sql(table: Table, present: dict[str, str], alias: str) -> str:
+    """JSON text of the declared columns as read, PII replaced by its salted hash."""
+    parts = []
+    for col in table.columns:
+        if col.name not in present:
+            continue
+        raw = f"{alias}.{_ident(present[col.name])}"
+        if col.pii:
+            v = _value_sql(col, raw)
+            raw = f"'sha256:' || {_typed_sql(col, v)}"
+        parts.append(f"{_sql_str(col.name)}, {raw}")
+    if not parts:
+        return "'{}'"
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
 
 # --------------------------------------------------------------------------- loading
@@ -481,13 +495,19 @@ def _table(name: str) -> Table:
     return CANONICAL[name]
 
 
-def _stage_csv(con, path: Path, source: Path, delimiter: str, raw_table: str) -> list[str]:
-    """Read a UTF-8 CSV into ``raw_table`` (``_row`` + ``c0..cN`` text); return the header."""
+def _stage_csv(
+    con, path: Path, source: Path, delimiter: str, raw_table: str
+) -> tuple[list[str], str]:
+    """Read a UTF-8 CSV into temp table ``raw_table`` (``c0..cN`` text).
+
+    Returns the header and a relation with ``_row`` (1-based data record
+    number) and ``c0..cN``.
+    """
     header = _csv_header(path, source, delimiter)
     rejects = f"{raw_table}_rejects"
     try:
         con.execute(
-            f"CREATE TEMP TABLE {raw_table}_read AS "
+            f"CREATE TEMP TABLE {raw_table} AS "
             f"SELECT * FROM {_read_csv_sql(path, len(header), delimiter, rejects)}"
         )
         bad = con.execute(
@@ -501,6 +521,9 @@ def _stage_csv(con, path: Path, source: Path, delimiter: str, raw_table: str) ->
                 f"{n_bad} malformed line(s) in all. The file looks truncated or uses another "
                 f"delimiter or quoting; fix or re-export it (nothing was loaded from it)"
             )
+        # The CSV reader and CREATE TABLE AS preserve insertion order, so the rowids of
+        # the fresh table are consecutive in file order (offset inside a transaction).
+        first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {raw_table}").fetchone()[0]
     except duckdb.Error as err:
         raise InputError(f"{source}: cannot be read as CSV: {str(err).splitlines()[0]}") from None
     finally:
@@ -509,16 +532,11 @@ def _stage_csv(con, path: Path, source: Path, delimiter: str, raw_table: str) ->
                 con.execute(f"DROP TABLE IF EXISTS {rejects}{suffix}")
             except duckdb.Error:
                 pass  # aborted transaction: the rollback drops them
-    # Insertion order is preserved, so rowid + 1 is the data record number.
-    con.execute(
-        f"CREATE TEMP TABLE {raw_table} AS SELECT rowid + 1 AS _row, * FROM {raw_table}_read"
-    )
-    con.execute(f"DROP TABLE {raw_table}_read")
-    return header
+    return header, f"(SELECT rowid - {int(first)} + 1 AS _row, * FROM {raw_table})"
 
 
-def _stage_parquet(con, path: Path, raw_table: str) -> list[str]:
-    """Read a Parquet file into ``raw_table`` (``_row`` + ``c0..cN`` text); return the names."""
+def _stage_parquet(con, path: Path, source: Path) -> tuple[list[str], str]:
+    """Column names of a Parquet file and a relation with ``_row`` and ``c0..cN`` as text."""
     try:
         names = [
             r[0]
@@ -526,16 +544,16 @@ def _stage_parquet(con, path: Path, raw_table: str) -> list[str]:
                 f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
             ).fetchall()
         ]
-        cast = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS c{i}" for i, n in enumerate(names))
-        con.execute(
-            f"CREATE TEMP TABLE {raw_table} AS SELECT file_row_number + 1 AS _row, {cast} "
-            f"FROM read_parquet({_sql_str(str(path))}, file_row_number=true)"
-        )
     except duckdb.Error as err:
         raise InputError(
-            f"{path.resolve()}: not a readable Parquet file: {str(err).splitlines()[0]}"
+            f"{source}: not a readable Parquet file: {str(err).splitlines()[0]}"
         ) from None
-    return names
+    cast = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS c{i}" for i, n in enumerate(names))
+    relation = (
+        f"(SELECT file_row_number + 1 AS _row, {cast} "
+        f"FROM read_parquet({_sql_str(str(path))}, file_row_number=true))"
+    )
+    return names, relation
 
 
 def _load_file(
@@ -556,20 +574,20 @@ def _load_file(
     if path.stat().st_size == 0:
         raise InputError(f"{source}: empty file (0 bytes); expected at least a header")
     raw_table = f"_wh_raw_{uuid.uuid4().hex[:12]}"
+    stage = f"{raw_table}_checked"
     tmpdir = None
     try:
         if path.suffix.lower() == ".parquet":
-            names = _stage_parquet(con, path, raw_table)
+            names, relation = _stage_parquet(con, path, source)
         else:
-            codec = codecs.lookup(encoding).name
             read_path = path
-            if codec in ("utf-8", "utf-8-sig"):
+            if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
                 _check_decodes(path, "utf-8")
             else:
                 tmpdir = tempfile.mkdtemp(prefix="analytics_load_")
                 read_path = Path(tmpdir) / "utf8.csv"
                 _transcode_to_utf8(path, encoding, read_path)
-            names = _stage_csv(con, read_path, source, delimiter, raw_table)
+            names, relation = _stage_csv(con, read_path, source, delimiter, raw_table)
 
         declared = {c.name for c in table.columns}
         duplicated = sorted({n for n in names if n in declared and names.count(n) > 1})
@@ -583,24 +601,26 @@ def _load_file(
                 f"{', '.join(missing)} (found: {', '.join(names)})"
             )
 
-        stage = f"{raw_table}_checked"
+        sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
         params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
-        con.execute(
-            f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, raw_table, present)}", params
-        )
+        # DuckDB rejects unused named parameters (a table without PII has no $salt).
+        con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
         stored = ", ".join(_ident(c.stored_name) for c in table.columns)
         typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
         con.execute(
             f"INSERT INTO main.{_ident(table.name)} ({stored}) "
-            f"SELECT {typed} FROM {stage} WHERE _errors IS NULL ORDER BY _row"
+            f"SELECT {typed} FROM {stage} WHERE _errors IS NULL"
         )
+        raw_row = _raw_row_sql(table, present, "r")
         con.execute(
             "INSERT INTO main.quarantine "
-            "SELECT $load_id, $table, $source, _row, _first_col, _errors, _json "
-            f"FROM {stage} WHERE _errors IS NOT NULL ORDER BY _row",
-            {"load_id": load_id, "table": table.name, "source": str(source)},
+            f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
+            f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
+            "WHERE s._errors IS NOT NULL ORDER BY s._row",
+            {"load_id": load_id, "table": table.name, "source": str(source)}
+            | ({"salt": salt} if "$salt" in raw_row else {}),
         )
-        rows_in = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
+        rows_in = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
         loaded, quarantined = con.execute(
             f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
             f"FROM {stage}"
@@ -622,8 +642,8 @@ def _load_file(
                 "quarantined": quarantined,
             },
         )
-        for suffix in ("_checked", ""):
-            con.execute(f"DROP TABLE IF EXISTS {raw_table}{suffix}")
+        for name in (stage, raw_table):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
         return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
     finally:
         if tmpdir is not None:

@@ -10,8 +10,8 @@ resource (:func:`external_references`).
 
 For leadership (``hide_code=True``) the page shows prose, tables and figures
 only: code inputs and prompts are excluded, cells tagged ``analyst-only``,
-``parameters`` and ``injected-parameters`` are removed, and stderr output
-(warnings) is dropped.
+``parameters`` and ``injected-parameters`` are removed, stderr output
+(warnings) is dropped and so are code cells left without output.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
 ANALYST_ONLY_TAG = "analyst-only"
@@ -77,8 +77,9 @@ class _ReferenceFinder(HTMLParser):
             if value is None:
                 continue
             if name in _FETCHING_ATTRS.get(tag, ()):
-                candidates = [part.split()[0] for part in value.split(",") if part.strip()]
-                if name != "srcset":
+                if name == "srcset":
+                    candidates = [part.split()[0] for part in value.split(",") if part.strip()]
+                else:
                     candidates = [value]
                 self.found += [c.strip() for c in candidates if _REMOTE.match(c)]
             elif name == "style":
@@ -125,17 +126,24 @@ def external_references(html: str) -> list[str]:
     return finder.found
 
 
-class _DropStderr(Preprocessor):
-    """Remove ``stderr`` stream outputs (warnings, logging) from code cells."""
+class _LeadershipView(Preprocessor):
+    """Drop ``stderr`` stream outputs (warnings, logging), then code cells left
+    without outputs (their input is hidden, so they would render empty)."""
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code":
-            cell.outputs = [
-                out
-                for out in cell.outputs
-                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
-            ]
-        return cell, resources
+    def preprocess(self, nb, resources):
+        kept = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [
+                    out
+                    for out in cell.outputs
+                    if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+                ]
+                if not cell.outputs:
+                    continue
+            kept.append(cell)
+        nb.cells = kept
+        return nb, resources
 
 
 def make_exporter(hide_code: bool) -> HTMLExporter:
@@ -144,8 +152,8 @@ def make_exporter(hide_code: bool) -> HTMLExporter:
     Parameters
     ----------
     hide_code : bool
-        Exclude code inputs and prompts, drop cells tagged ``analyst-only``
-        (and the parameter cells) and stderr output.
+        Exclude code inputs and prompts; drop cells tagged ``analyst-only``
+        (and the parameter cells), stderr output and code cells without output.
     """
     config = Config()
     config.HTMLExporter.template_name = "lab"
@@ -158,7 +166,7 @@ def make_exporter(hide_code: bool) -> HTMLExporter:
     config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS) if hide_code else set()
     exporter = HTMLExporter(config=config, extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})])
     if hide_code:
-        exporter.register_preprocessor(_DropStderr(), enabled=True)
+        exporter.register_preprocessor(_LeadershipView(), enabled=True)
     return exporter
 
 

@@ -1,0 +1,351 @@
+"""Lead features, the SQL target and the time split, computed in DuckDB.
+
+Every feature of a lead is computed only from what was known when the lead
+arrived (``leads.created_at``):
+
+* **site behaviour** of the lead's visitor from visits that *started before*
+  the lead: visits, pageviews, time on site, pricing page viewed, days from the
+  first visit to the lead, distinct channels, first and last channel;
+* **lead facts**: type (form, call, chat), call length and whether the call was
+  lost, whether a phone and an e-mail were left;
+* **firmographics**: region, industry, company size band;
+* **similarity to past won deals**: the win rate of the lead's segment
+  (industry x company size) among deals *closed before the lead was created*
+  (an as-of join on ``deals.closed_at < leads.created_at``), smoothed towards
+  the overall win rate to date (see :func:`lead_features`).
+
+The target (:func:`sql_target`) is whether the lead's CRM deal reached stage
+``sql`` (or a later stage of ``new < mql < sql < demo < proposal < won``;
+``lost`` is terminal and ranks nowhere) within ``window_days`` of the lead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.schema import DEAL_STAGES
+
+SQL_STAGES = DEAL_STAGES[DEAL_STAGES.index("sql") : DEAL_STAGES.index("won") + 1]
+"""Stages at or after ``sql`` in the funnel order: sql, demo, proposal, won."""
+
+TIME_COLUMN = "created_at"
+"""Lead creation time: carried in the feature frame for splitting, not a model input."""
+
+NUMERIC_FEATURES = (
+    "site_tracked",
+    "visits_before",
+    "pageviews_before",
+    "duration_before_s",
+    "pricing_viewed",
+    "days_first_visit_to_lead",
+    "channels_distinct",
+    "call_duration_s",
+    "call_lost",
+    "phone_present",
+    "email_present",
+    "segment_win_rate",
+    "segment_closed_deals",
+)
+"""Numeric features (flags are 0/1)."""
+
+CATEGORICAL_FEATURES = (
+    "lead_type",
+    "first_channel",
+    "last_channel",
+    "region",
+    "industry",
+    "company_size",
+)
+"""Categorical features (text; ``unknown`` when missing, ``no_visits`` for channels)."""
+
+NO_VISITS = "no_visits"
+UNKNOWN = "unknown"
+
+_FEATURES_SQL = """
+WITH lead AS (
+  SELECT lead_id, created_at, lead_type, visitor_id, call_duration_s, call_lost,
+         phone_hash, email_hash,
+         coalesce(region, 'unknown') AS region,
+         coalesce(industry, 'unknown') AS industry,
+         coalesce(company_size, 'unknown') AS company_size
+  FROM main.leads
+  WHERE CAST($as_of AS TIMESTAMP) IS NULL OR created_at <= CAST($as_of AS TIMESTAMP)
+),
+site AS (
+  SELECT l.lead_id,
+         count(*) AS visits_before,
+         sum(v.pageviews) AS pageviews_before,
+         sum(v.duration_s) AS duration_before_s,
+         max(CAST(v.goal_pricing AS INTEGER)) AS pricing_viewed,
+         epoch(max(l.created_at) - min(v.visit_start)) / 86400.0 AS days_first_visit_to_lead,
+         count(DISTINCT v.channel) AS channels_distinct,
+         arg_min(v.channel, (v.visit_start, v.visit_id)) AS first_channel,
+         arg_max(v.channel, (v.visit_start, v.visit_id)) AS last_channel
+  FROM lead AS l
+  JOIN main.visits AS v ON v.visitor_id = l.visitor_id AND v.visit_start < l.created_at
+  GROUP BY l.lead_id
+),
+closed AS (
+  SELECT coalesce(industry, 'unknown') AS industry,
+         coalesce(company_size, 'unknown') AS company_size,
+         closed_at,
+         CAST(status = 'won' AS INTEGER) AS won
+  FROM main.deals
+  WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL
+),
+-- running totals per closing time; RANGE framing (the default) counts deals
+-- closed at the same instant together, so DISTINCT leaves one row per instant
+segment_history AS (
+  SELECT DISTINCT industry, company_size, closed_at,
+         sum(won) OVER w AS segment_won, count(*) OVER w AS segment_closed
+  FROM closed
+  WINDOW w AS (PARTITION BY industry, company_size ORDER BY closed_at)
+),
+overall_history AS (
+  SELECT DISTINCT closed_at, sum(won) OVER w AS overall_won, count(*) OVER w AS overall_closed
+  FROM closed
+  WINDOW w AS (ORDER BY closed_at)
+),
+history AS (
+  SELECT l.lead_id,
+         coalesce(s.segment_won, 0) AS segment_won,
+         coalesce(s.segment_closed, 0) AS segment_closed,
+         (coalesce(o.overall_won, 0) + 1.0) / (coalesce(o.overall_closed, 0) + 2.0) AS prior_rate
+  FROM lead AS l
+  ASOF LEFT JOIN segment_history AS s
+    ON l.industry = s.industry AND l.company_size = s.company_size
+   AND l.created_at > s.closed_at
+  ASOF LEFT JOIN overall_history AS o ON l.created_at > o.closed_at
+)
+SELECT l.lead_id,
+       l.created_at,
+       CAST(l.visitor_id IS NOT NULL AS INTEGER) AS site_tracked,
+       coalesce(s.visits_before, 0) AS visits_before,
+       coalesce(s.pageviews_before, 0) AS pageviews_before,
+       CAST(coalesce(s.duration_before_s, 0) AS DOUBLE) AS duration_before_s,
+       coalesce(s.pricing_viewed, 0) AS pricing_viewed,
+       coalesce(s.days_first_visit_to_lead, 0.0) AS days_first_visit_to_lead,
+       coalesce(s.channels_distinct, 0) AS channels_distinct,
+       CAST(coalesce(l.call_duration_s, 0) AS DOUBLE) AS call_duration_s,
+       CAST(coalesce(l.call_lost, false) AS INTEGER) AS call_lost,
+       CAST(l.phone_hash IS NOT NULL AS INTEGER) AS phone_present,
+       CAST(l.email_hash IS NOT NULL AS INTEGER) AS email_present,
+       (h.segment_won + $prior_strength * h.prior_rate)
+         / (h.segment_closed + $prior_strength) AS segment_win_rate,
+       h.segment_closed AS segment_closed_deals,
+       l.lead_type,
+       coalesce(s.first_channel, 'no_visits') AS first_channel,
+       coalesce(s.last_channel, 'no_visits') AS last_channel,
+       l.region,
+       l.industry,
+       l.company_size
+FROM lead AS l
+LEFT JOIN site AS s USING (lead_id)
+JOIN history AS h USING (lead_id)
+ORDER BY l.created_at, l.lead_id
+"""
+
+
+def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFrame:
+    """Features of every lead from what was known when the lead arrived.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables ``leads``, ``visits`` and ``deals``.
+    as_of : datetime-like, optional
+        Only leads created at or before this time. Features never use data
+        from after a lead's own ``created_at``, so ``as_of`` only limits rows.
+    prior_strength : float
+        ``m``, pseudo-deals of the smoothing prior of the segment win rate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``lead_id``, sorted by ``created_at``; column ``created_at``
+        (timestamp, used by :func:`time_split`, ignored by the model) plus
+        :data:`NUMERIC_FEATURES` and :data:`CATEGORICAL_FEATURES`:
+
+        * ``site_tracked`` -- 1 if the lead has a visitor id (0: e.g. a call
+          without a session); ``visits_before``, ``pageviews_before``,
+          ``duration_before_s`` (seconds), ``pricing_viewed`` (0/1),
+          ``days_first_visit_to_lead`` (days), ``channels_distinct``,
+          ``first_channel``, ``last_channel`` over the visitor's visits with
+          ``visit_start < created_at`` (zeros and ``no_visits`` without visits);
+        * ``call_duration_s`` (seconds, 0 for forms and chats), ``call_lost``,
+          ``phone_present``, ``email_present`` (0/1), ``lead_type``;
+        * ``region``, ``industry``, ``company_size`` (``unknown`` if empty);
+        * ``segment_win_rate`` and ``segment_closed_deals``: with ``w_s`` won
+          and ``n_s`` closed (won or lost) deals of the lead's segment
+          (industry x company size) and ``W``, ``N`` of all segments, counting
+          only deals with ``closed_at < created_at`` of the lead,
+
+          ``prior = (W + 1) / (N + 2)``,
+          ``segment_win_rate = (w_s + m * prior) / (n_s + m)``,
+          ``segment_closed_deals = n_s``.
+
+          A lead's own deal, and every deal closed after it, never enters its
+          features (as-of join in DuckDB).
+    """
+    frame = con.execute(
+        _FEATURES_SQL,
+        {"as_of": None if as_of is None else pd.Timestamp(as_of), "prior_strength": prior_strength},
+    ).df()
+    frame = frame.set_index("lead_id")
+    frame.index = frame.index.astype(object)
+    frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
+    ints = [
+        "site_tracked",
+        "visits_before",
+        "pageviews_before",
+        "pricing_viewed",
+        "channels_distinct",
+        "call_lost",
+        "phone_present",
+        "email_present",
+        "segment_closed_deals",
+    ]
+    floats = sorted(set(NUMERIC_FEATURES) - set(ints))
+    frame[ints] = frame[ints].astype("int64")
+    frame[floats] = frame[floats].astype("float64")
+    for name in CATEGORICAL_FEATURES:
+        frame[name] = frame[name].astype(object)
+    return frame[[TIME_COLUMN, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES]]
+
+
+def data_end(con) -> pd.Timestamp:
+    """Latest event time in the warehouse: the end of what the data can show.
+
+    ``max(visits.visit_start, leads.created_at, deal_stages.entered_at, deals.closed_at)``.
+    """
+    value = con.execute(
+        """
+        SELECT greatest(
+          (SELECT max(visit_start) FROM main.visits),
+          (SELECT max(created_at) FROM main.leads),
+          (SELECT max(entered_at) FROM main.deal_stages),
+          (SELECT max(closed_at) FROM main.deals))
+        """
+    ).fetchone()[0]
+    if value is None:
+        raise ValueError("the warehouse has no visits, leads or deals: nothing to score")
+    return pd.Timestamp(value)
+
+
+def sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
+    """Whether each lead reached SQL within ``window_days`` of its creation.
+
+    ``sql = 1`` if a CRM deal of the lead (``deals.lead_id``) entered a stage
+    of :data:`SQL_STAGES` (sql, demo, proposal or won; per ``deal_stages``)
+    at or before ``created_at + window_days``, else 0. Leads without a deal
+    (not in the CRM, duplicates) are 0.
+
+    Leads whose window is not complete by the end of the data,
+    ``created_at + window_days > end``, are **excluded**: a 0 for them would
+    only mean "not yet", and training on such labels biases the model
+    towards 0 for the newest leads. They are scored but not trained on.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with ``leads``, ``deals`` and ``deal_stages``.
+    window_days : float
+        Days from lead creation within which SQL must be reached.
+    end : datetime-like, optional
+        End of the data; :func:`data_end` by default.
+
+    Returns
+    -------
+    pandas.Series
+        ``sql`` (int 0/1) indexed by ``lead_id``, leads with a complete window only.
+    """
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days!r}")
+    end = data_end(con) if end is None else pd.Timestamp(end)
+    stages = ", ".join(f"'{s}'" for s in SQL_STAGES)
+    frame = con.execute(
+        f"""
+        WITH lead AS (
+          SELECT lead_id, created_at,
+                 created_at + to_seconds(CAST($window_days AS DOUBLE) * 86400) AS window_end
+          FROM main.leads
+        ),
+        reached AS (
+          SELECT d.lead_id, min(s.entered_at) AS sql_at
+          FROM main.deals AS d
+          JOIN main.deal_stages AS s USING (deal_id)
+          WHERE d.lead_id IS NOT NULL AND s.stage IN ({stages})
+          GROUP BY d.lead_id
+        )
+        SELECT l.lead_id,
+               CAST(coalesce(r.sql_at <= l.window_end, false) AS INTEGER) AS sql
+        FROM lead AS l
+        LEFT JOIN reached AS r USING (lead_id)
+        WHERE l.window_end <= CAST($end AS TIMESTAMP)
+        ORDER BY l.created_at, l.lead_id
+        """,
+        {"window_days": float(window_days), "end": end},
+    ).df()
+    target = frame.set_index("lead_id")["sql"].astype("int64")
+    target.index = target.index.astype(object)
+    return target
+
+
+def time_split(
+    features: pd.DataFrame,
+    target: pd.Series,
+    valid_share: float = 0.25,
+    *,
+    gap_days: float = 0.0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Split labelled leads by creation time: earlier for training, later for validation.
+
+    Leads present in both ``features`` and ``target`` are sorted by
+    ``created_at``; the cutoff is the creation time of the first lead of the
+    latest ``valid_share`` of them. Validation = leads created at or after the
+    cutoff, training = leads created before ``cutoff - gap_days``, so every
+    training lead is older than every validation lead (ties at the cutoff go to
+    validation). A ``gap_days`` of the target window makes every training label
+    known by the cutoff, as it would be when the model is deployed.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        From :func:`lead_features` (needs ``created_at``).
+    target : pandas.Series
+        From :func:`sql_target`.
+    valid_share : float
+        Share of labelled leads in validation, ``0 < valid_share < 1``.
+    gap_days : float
+        Days before the cutoff whose leads are dropped from training.
+
+    Returns
+    -------
+    X_train, X_valid : pandas.DataFrame
+    y_train, y_valid : pandas.Series
+    """
+    if not 0 < valid_share < 1:
+        raise ValueError(f"valid_share must be between 0 and 1, got {valid_share!r}")
+    if TIME_COLUMN not in features.columns:
+        raise ValueError(f"features need column {TIME_COLUMN!r} to split by time")
+    common = features.index.intersection(target.index)
+    if len(common) < 2:
+        raise ValueError("fewer than two labelled leads: cannot split")
+    order = np.lexsort(
+        (common.to_numpy(dtype=str), features.loc[common, TIME_COLUMN].to_numpy())
+    )
+    ordered = common[order]
+    created = features.loc[ordered, TIME_COLUMN]
+    n_valid = max(1, int(np.floor(valid_share * len(ordered) + 0.5)))
+    cutoff = created.iloc[len(ordered) - n_valid]
+    train_ids = ordered[(created < cutoff - pd.Timedelta(days=gap_days)).to_numpy()]
+    valid_ids = ordered[(created >= cutoff).to_numpy()]
+    if len(train_ids) == 0:
+        raise ValueError("no training leads before the cutoff: lower valid_share or gap_days")
+    return (
+        features.loc[train_ids],
+        features.loc[valid_ids],
+        target.loc[train_ids],
+        target.loc[valid_ids],
+    )

@@ -1,0 +1,37 @@
+"""Shared fixtures: the tiny demo company, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analytics import synth, warehouse
+
+TINY_SEED = 7
+TEST_SALT = "test-salt"
+
+
+@pytest.fixture(scope="session")
+def tiny_demo() -> synth.DemoData:
+    """The tiny demo company (~20k visits) with ground truth."""
+    return synth.generate(size="tiny", seed=TINY_SEED)
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tiny_demo, tmp_path_factory) -> Path:
+    """Raw parquet files of the tiny demo company."""
+    return synth.write_raw(tiny_demo, tmp_path_factory.mktemp("raw") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_warehouse(tiny_raw, tmp_path_factory) -> Path:
+    """A DuckDB warehouse loaded from the tiny raw files (read it, don't modify it)."""
+    path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    con = warehouse.connect(path)
+    try:
+        warehouse.init_schema(con)
+        warehouse.load_raw_dir(con, tiny_raw, salt=TEST_SALT)
+    finally:
+        con.close()
+    return path
