@@ -398,9 +398,7 @@ def weekly_long(weekly: pd.DataFrame) -> pd.DataFrame:
         column, e.g. ``Spend, RUB``), ``value``.
     """
     value_columns = [c for c in weekly.columns if c not in ("week", "week_start")]
-    long = weekly.melt(
-        id_vars=["week", "week_start"], value_vars=value_columns, var_name="metric"
-    )
+    long = weekly.melt(id_vars=["week", "week_start"], value_vars=value_columns, var_name="metric")
     labels = {c: _label_with_unit(c) for c in value_columns}
     long["metric"] = long["metric"].map(labels)
     return long

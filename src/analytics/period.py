@@ -27,7 +27,7 @@ ACCEPTED_FORMS = (
     "all (first to last day with data)",
 )
 
-_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_ISO_WEEK = re.compile(r"^(\d{4})-[Ww](\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 

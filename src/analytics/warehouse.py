@@ -78,6 +78,7 @@ BOOLEAN_FALSE = ("false", "0", "no")
 _BLANKS = " \t\r\n"
 _CHUNK = 1 << 23
 _REASON_VALUE_CHARS = 80
+_NULL_TEXT = "CAST(NULL AS VARCHAR)"
 _TYPE_PATTERNS = {
     "BIGINT": r"^[+-]?[0-9]+$",
     "DOUBLE": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
@@ -226,6 +227,15 @@ def hash_pii(value: str | None, kind: str, salt: str) -> str | None:
     return hashlib.sha256((salt + normalised).encode("utf-8")).hexdigest()
 
 
+def _trim_sql(raw: str) -> str:
+    """``raw`` without surrounding blanks (``_BLANKS``); trims only when needed (fast path)."""
+    blanks = ", ".join(_sql_str(b) for b in _BLANKS)
+    return (
+        f"CASE WHEN {raw}[1] IN ({blanks}) OR {raw}[-1] IN ({blanks}) "
+        f"THEN trim({raw}, {_sql_str(_BLANKS)}) ELSE {raw} END"
+    )
+
+
 def _normalise_pii_sql(raw: str, kind: str) -> str:
     if kind == "phone":
         digits = f"regexp_replace(coalesce({raw}, ''), '[^0-9]', '', 'g')"
@@ -235,7 +245,8 @@ def _normalise_pii_sql(raw: str, kind: str) -> str:
             f"WHEN length({digits}) = 10 THEN '7' || {digits} ELSE {digits} END"
         )
     if kind == "email":
-        return f"lower(trim(coalesce({raw}, ''), {_sql_str(_BLANKS)}))"
+        text = f"coalesce({raw}, '')"
+        return f"lower({_trim_sql(text)})"
     raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
 
 
@@ -256,7 +267,7 @@ def _ident(name: str) -> str:
 
 
 def _check_decodes(path: Path, encoding: str) -> None:
-    """Raise InputError at the first byte that does not decode."""
+    """Raise InputError at the first byte of ``path`` that does not decode (streamed)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
     with path.open("rb") as fh:
@@ -267,7 +278,8 @@ def _check_decodes(path: Path, encoding: str) -> None:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as err:
                 raise InputError(
-                    f"{path}: not valid {encoding} at byte {offset - pending + err.start}; "
+                    f"{path.resolve()}: not valid {encoding} "
+                    f"at byte {offset - pending + err.start}; "
                     f"re-export as UTF-8 or pass encoding= (e.g. 'cp1251')"
                 ) from None
             if not chunk:
@@ -286,7 +298,8 @@ def _transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
                 dst.write(decoder.decode(chunk, final=not chunk))
             except UnicodeDecodeError as err:
                 raise InputError(
-                    f"{path}: not valid {encoding} at byte {offset - pending + err.start}; "
+                    f"{path.resolve()}: not valid {encoding} "
+                    f"at byte {offset - pending + err.start}; "
                     f"check the file's encoding"
                 ) from None
             if not chunk:
@@ -311,7 +324,7 @@ def _read_csv_sql(path: Path, n_columns: int, delimiter: str, rejects: str) -> s
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_columns))
     return (
         f"read_csv({_sql_str(str(path))}, columns={{{columns}}}, header=true, "
-        f"auto_detect=false, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+        f"auto_detect=false, skip=0, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
         f"encoding='utf-8', ignore_errors=true, store_rejects=true, "
         f"rejects_table={_sql_str(rejects + '_errors')}, "
         f"rejects_scan={_sql_str(rejects + '_scans')})"
@@ -325,7 +338,7 @@ def _value_sql(col: Column, raw: str) -> str:
     """Value checked for a column: trimmed text, normalised for PII; empty is NULL."""
     if col.pii:
         return f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
-    return f"nullif(trim({raw}, {_sql_str(_BLANKS)}), '')"
+    return f"nullif({_trim_sql(raw)}, '')"
 
 
 def _typed_sql(col: Column, v: str) -> str:
@@ -407,7 +420,7 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
     cols = table.columns
     idx = range(len(cols))
     values = ", ".join(
-        f"{_value_sql(c, _ident(present[c.name])) if c.name in present else 'NULL'} AS v{i}"
+        f"{_value_sql(c, _ident(present[c.name])) if c.name in present else _NULL_TEXT} AS v{i}"
         for i, c in zip(idx, cols, strict=True)
     )
     typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
@@ -431,38 +444,38 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
     if not table.key:
         return f"SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})"
     position = {c.name: i for i, c in enumerate(cols)}
-    key_t = ", ".join(f"t{position[k]}" for k in table.key)
+    quoted_key = "coalesce('''' || CAST(c.t{i} AS VARCHAR) || '''', 'NULL')"
     key_shown = " || ', ' || ".join(
-        f"{_sql_str(k + '=')} || coalesce('''' || CAST(c.t{position[k]} AS VARCHAR) || '''', 'NULL')"
-        for k in table.key
+        f"{_sql_str(k + '=')} || {quoted_key.format(i=position[k])}" for k in table.key
     )
-    partition = f"PARTITION BY _col_errors IS NULL, {key_t}"
-    in_file = "c._col_errors IS NULL AND c._rank > 1"
+    keys = ", ".join(_ident(k) for k in table.key)
+    key_as = ", ".join(f"t{position[k]} AS {_ident(k)}" for k in table.key)
+    dup_on = " AND ".join(f"c.t{position[k]} = d.{_ident(k)}" for k in table.key)
+    old_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    in_file = "c._col_errors IS NULL AND c._row > d._first_row"
     in_table = f"c._col_errors IS NULL AND x.{_ident(table.key[0])} IS NOT NULL"
-    join_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    # Key checks only among rows passing the column checks; keys are required columns,
+    # so plain equality joins are exact.
     return f"""
         WITH checked AS ({checked}),
-        ranked AS (
-            SELECT *,
-                   row_number() OVER ({partition} ORDER BY _row) AS _rank,
-                   min(_row) OVER ({partition}) AS _first_row
-            FROM checked
+        repeated AS (
+            SELECT {key_as}, min(_row) AS _first_row
+            FROM checked WHERE _col_errors IS NULL
+            GROUP BY ALL HAVING count(*) > 1
         ),
-        existing AS (
-            SELECT DISTINCT {", ".join(_ident(k) for k in table.key)}
-            FROM main.{_ident(table.name)}
-        )
+        existing AS (SELECT DISTINCT {keys} FROM main.{_ident(table.name)})
         SELECT c._row, {", ".join(f"c.t{i}" for i in idx)},
                nullif(concat_ws('; ',
                    c._col_errors,
                    CASE WHEN {in_file} THEN 'duplicate key ' || {key_shown}
-                        || ' within file (first at row ' || c._first_row || ')' END,
+                        || ' within file (first at row ' || d._first_row || ')' END,
                    CASE WHEN {in_table} THEN 'duplicate key ' || {key_shown}
                         || ' already in {table.name}' END
                ), '') AS _errors,
                coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
-        FROM ranked c
-        LEFT JOIN existing x ON {join_on}
+        FROM checked c
+        LEFT JOIN repeated d ON {dup_on}
+        LEFT JOIN existing x ON {old_on}
     """
 
 
@@ -596,9 +609,11 @@ def _load_file(
         present = {n: f"c{i}" for i, n in enumerate(names) if n in declared}
         missing = [c for c in table.required_columns if c not in present]
         if missing:
+            other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in "".join(names)]
+            hint = f"; is the delimiter {other[0]!r}?" if len(names) == 1 and other else ""
             raise InputError(
                 f"{source}: missing required column(s) for table {table.name!r}: "
-                f"{', '.join(missing)} (found: {', '.join(names)})"
+                f"{', '.join(missing)} (found: {', '.join(names)}{hint})"
             )
 
         sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
@@ -820,7 +835,7 @@ def load_raw_dir(
 
 
 def reconciliation(con) -> pd.DataFrame:
-    """Per-file row reconciliation from ``load_log`` with a total row.
+    """Per-file row reconciliation from ``load_log`` (in load order) with a total row.
 
     Returns
     -------
@@ -832,7 +847,7 @@ def reconciliation(con) -> pd.DataFrame:
     """
     frame = con.execute(
         "SELECT load_id, target_table, source_file, rows_in, rows_loaded, rows_quarantined "
-        "FROM main.load_log ORDER BY loaded_at, target_table"
+        "FROM main.load_log ORDER BY rowid"
     ).df()
     counts = ["rows_in", "rows_loaded", "rows_quarantined"]
     total = pd.DataFrame(

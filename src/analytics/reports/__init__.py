@@ -9,6 +9,7 @@ from analytics.reports.render import external_references, render_html
 from analytics.reports.runner import (
     NotebookFailure,
     RoleConfig,
+    RoleConfigError,
     RunSummary,
     load_role,
     run_reports,
@@ -17,6 +18,7 @@ from analytics.reports.runner import (
 __all__ = [
     "NotebookFailure",
     "RoleConfig",
+    "RoleConfigError",
     "RunSummary",
     "external_references",
     "load_role",

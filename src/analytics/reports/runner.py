@@ -21,6 +21,11 @@ writes::
         <role>/<notebook>.html          rendered page
 
 A failing notebook is recorded with its error and does not stop the others.
+
+Workers are started with the ``spawn`` method (safe next to the threads of a
+Jupyter kernel or a test runner), so a *script* that calls :func:`run_reports`
+must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
+``analytics`` console script, notebooks and pytest need nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -45,7 +51,7 @@ from urllib.parse import quote
 
 import duckdb
 import yaml
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from analytics.paths import DEFAULT_WAREHOUSE, NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR, ROOT
 from analytics.period import Period, data_anchor, data_bounds, parse_period
@@ -72,6 +78,10 @@ PACKAGES = (
 )
 """Packages whose versions go into the run manifest."""
 
+_SPAWN_HINT = (
+    " (workers are spawned: a script calling run_reports must guard it with"
+    ' `if __name__ == "__main__":`)'
+)
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -167,8 +177,7 @@ def load_role(
     unknown = sorted(str(k) for k in data if k not in ROLE_KEYS)
     if unknown:
         raise RoleConfigError(
-            f"{path}: unknown key {', '.join(map(repr, unknown))} "
-            f"(allowed: {', '.join(ROLE_KEYS)})"
+            f"{path}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(ROLE_KEYS)})"
         )
     for key in ROLE_KEYS:
         if key not in data:
@@ -558,6 +567,8 @@ def run_reports(
                 except Exception as exc:  # the worker process itself died
                     result = NotebookResult(task.role, task.notebook.name, "failed")
                     result.error = _error_line(exc)
+                    if isinstance(exc, BrokenProcessPool):
+                        result.error += _SPAWN_HINT
                 results[(task.role, task.notebook.name)] = result
                 bar.set_postfix_str(f"{task.role}/{task.notebook.name} {result.status}")
                 bar.update(1)
