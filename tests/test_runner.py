@@ -8,10 +8,10 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 from funnel_fixture import build_warehouse
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from analytics.paths import NOTEBOOKS_DIR
-from analytics.reports import external_references, load_role, run_reports
+from analytics.reports import external_references, load_role, render_html, run_reports
 from analytics.reports.runner import RoleConfigError, available_roles
 
 GOOD_ROLE = """\
@@ -118,6 +118,92 @@ def test_runner_fails_fast_on_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="accepted forms"):
         run_reports(["ceo"], period="fortnight", warehouse=warehouse, out_dir=tmp_path)
     assert not (tmp_path / "2025-W23").exists()
+
+
+# --- rendering -------------------------------------------------------------------------
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6"
+    "kgAAAABJRU5ErkJggg=="
+)
+
+
+def executed_notebook(path: Path, extra_html: str = "") -> Path:
+    """A notebook with hand-made outputs (no kernel needed)."""
+    cells = [
+        new_markdown_cell("# Report"),
+        new_code_cell('period = "last-week"', metadata={"tags": ["parameters"]}),
+        new_code_cell(
+            "plot_revenue()",
+            outputs=[
+                new_output("stream", name="stderr", text="UserWarning: careful\n"),
+                new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"}),
+            ],
+        ),
+        new_code_cell(
+            "show_raw_frames()",
+            metadata={"tags": ["analyst-only"]},
+            outputs=[new_output("stream", name="stdout", text="raw frame\n")],
+        ),
+        new_code_cell("con.close()"),
+    ]
+    if extra_html:
+        cells.append(
+            new_code_cell(
+                "show_html()",
+                outputs=[new_output("display_data", data={"text/html": extra_html})],
+            )
+        )
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_render_hides_code_for_leadership(tmp_path):
+    notebook = executed_notebook(tmp_path / "report.ipynb")
+    hidden = render_html(notebook, tmp_path / "ceo" / "report.html", hide_code=True, title="CEO")
+    shown = render_html(notebook, tmp_path / "analyst" / "report.html", hide_code=False)
+    ceo, analyst = hidden.read_text(encoding="utf-8"), shown.read_text(encoding="utf-8")
+    assert "<title>CEO</title>" in ceo
+    assert "<title>report</title>" in analyst
+    assert "plot_revenue" not in ceo and "plot_revenue" in analyst
+    assert "raw frame" not in ceo and "raw frame" in analyst  # analyst-only cell
+    assert "careful" not in ceo and "careful" in analyst  # stderr
+    assert "last-week" not in ceo  # parameters cell
+    for page in (ceo, analyst):
+        assert f"data:image/png;base64,{PNG_1PX}" in page
+        assert external_references(page) == []
+        assert "<script" not in page
+
+
+def test_render_refuses_outside_resources(tmp_path):
+    notebook = executed_notebook(
+        tmp_path / "cdn.ipynb", '<script src="https://cdn.example.com/plotly.js"></script>'
+    )
+    with pytest.raises(ValueError, match="https://cdn.example.com/plotly.js"):
+        render_html(notebook, tmp_path / "cdn.html", hide_code=True)
+    assert not (tmp_path / "cdn.html").exists()
+
+
+def test_external_references_finds_fetched_resources_only():
+    page = """
+    <link rel="stylesheet" href="//cdn.example.com/a.css">
+    <a href="https://example.com/docs">docs</a>
+    <img src="data:image/png;base64,AAAA"><img src="figure.png">
+    <img srcset="https://img.example.com/x.png 1x, local.png 2x">
+    <style>@import "https://fonts.example.com/f.css"; b{background:url(https://i.example.com/r.png)}</style>
+    <script type="module">import m from "https://esm.example.com/m.js";</script>
+    <div style="background: url(//s.example.com/t.png)"></div>
+    <script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>
+    """
+    assert external_references(page) == [
+        "//cdn.example.com/a.css",
+        "https://img.example.com/x.png",
+        "https://fonts.example.com/f.css",
+        "https://i.example.com/r.png",
+        "https://esm.example.com/m.js",
+        "//s.example.com/t.png",
+        "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js",
+    ]
 
 
 # --- a full run ------------------------------------------------------------------------

@@ -57,8 +57,9 @@ _FETCHING_ATTRS = {
     "input": ("src",),
 }
 _REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
-_CSS_URL = re.compile(r"""url\(\s*['"]?\s*((?:https?:)?//[^'")\s]+)""", re.IGNORECASE)
-_CSS_IMPORT = re.compile(r"""@import\s+['"]\s*((?:https?:)?//[^'"]+)""", re.IGNORECASE)
+_CSS_REF = re.compile(
+    r"""(?:url\(\s*['"]?|@import\s+['"])\s*((?:https?:)?//[^'")\s]+)""", re.IGNORECASE
+)
 _JS_IMPORT = re.compile(
     r"""\bimport\s*(?:\(\s*|[^;'"]*?\bfrom\s*)['"]\s*((?:https?:)?//[^'"]+)""", re.IGNORECASE
 )
@@ -83,7 +84,7 @@ class _ReferenceFinder(HTMLParser):
                     candidates = [value]
                 self.found += [c.strip() for c in candidates if _REMOTE.match(c)]
             elif name == "style":
-                self.found += _CSS_URL.findall(value)
+                self.found += _CSS_REF.findall(value)
         self._in = tag if tag in ("style", "script") else None
 
     handle_startendtag = handle_starttag
@@ -93,7 +94,7 @@ class _ReferenceFinder(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._in == "style":
-            self.found += _CSS_URL.findall(data) + _CSS_IMPORT.findall(data)
+            self.found += _CSS_REF.findall(data)
         elif self._in == "script":
             self.found += _JS_IMPORT.findall(data)
 
