@@ -341,6 +341,7 @@ def _run_task(task: _Task) -> NotebookResult:
     started = time.perf_counter()
     try:
         task.ipynb.parent.mkdir(parents=True, exist_ok=True)
+        task.html.unlink(missing_ok=True)  # a page from an earlier run must not outlive a failure
         papermill.execute_notebook(
             str(task.notebook),
             str(task.ipynb),

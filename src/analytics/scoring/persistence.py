@@ -1,0 +1,258 @@
+"""Saving and loading lead-scoring models with skops (never pickle) plus a model card.
+
+A saved model is three files in one folder, named by the UTC time of saving:
+
+* ``lead_scoring_<YYYYmmddTHHMMSSZ>.skops`` -- the fitted
+  :class:`~analytics.scoring.model.LeadScoringModel` in the skops format,
+  which stores objects as data and refuses, at load time, any type not on an
+  explicit trusted list (a pickle file can run arbitrary code when loaded);
+* ``lead_scoring_<...>.model_card.json`` and ``.model_card.md`` -- what the
+  model is, which features it takes, its training window, validation metrics
+  and the fingerprint of the data it was trained on.
+
+The stem of the file name is the ``model_version`` written with every score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+
+from analytics.scoring.model import LeadScoringModel
+
+TRUSTED_TYPES = (
+    "analytics.scoring.model.LeadScoringModel",
+    "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
+"""Types a saved model may contain beyond those skops trusts by default.
+
+Found with ``skops.io.get_untrusted_types`` on fitted logistic and boosting
+models with both calibrations; everything else in them (pipelines, encoders,
+scalers, classifiers, isotonic regression, numpy arrays) is trusted by skops
+itself. A file holding any other type is refused by :func:`load_model`.
+"""
+
+MODEL_PREFIX = "lead_scoring_"
+
+
+def _version_stem(directory: Path) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stem, k = f"{MODEL_PREFIX}{stamp}", 1
+    while (directory / f"{stem}.skops").exists():
+        k += 1
+        stem = f"{MODEL_PREFIX}{stamp}_{k}"
+    return stem
+
+
+def _plain(value):
+    """JSON-ready copy: frames to records, numpy and pandas scalars to Python."""
+    if isinstance(value, pd.DataFrame):
+        return [_plain(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, pd.Series):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def _package_versions() -> dict[str, str]:
+    out = {}
+    for name in ("analytics", "scikit-learn", "skops", "numpy", "pandas", "duckdb"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def model_card_markdown(card: dict) -> str:
+    """Render a model card (as written by :func:`save_model`) as Markdown."""
+    lines = [f"# Lead scoring model `{card['model_version']}`", ""]
+    lines += [
+        "Predicts the probability that a new lead reaches SQL (stage sql or later "
+        f"within {card.get('window_days', '?')} days of the lead) from site behaviour "
+        "before the lead, lead facts, firmographics and the win rate of its segment "
+        "among deals closed before it. Scores are calibrated probabilities; managers "
+        "call leads above a threshold chosen from sales-time economics.",
+        "",
+        "## Model",
+        "",
+        f"- file: `{card['model_file']}` (skops; load with `analytics.scoring.load_model`)",
+        f"- saved at (UTC): {card['saved_at']}",
+        f"- kind: {card['kind']}, calibration: {card['calibration']}",
+        f"- parameters: `{json.dumps(card['params'], ensure_ascii=False)}`",
+        "",
+    ]
+    window = card.get("training_window") or {}
+    if window:
+        lines += ["## Training window", ""]
+        lines += [f"- {k}: {v}" for k, v in window.items()]
+        lines.append("")
+    lines += ["## Features", ""]
+    lines += [f"- numeric: {', '.join(card['features']['numeric'])}"]
+    lines += [f"- categorical: {', '.join(card['features']['categorical'])}"]
+    lines += [f"- input columns: {', '.join(card['feature_columns'])}", ""]
+    metrics = card.get("metrics") or {}
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, list | dict)}
+    if scalars:
+        lines += ["## Validation metrics (later leads, time split)", "", "| metric | value |"]
+        lines.append("|---|---|")
+        for k, v in scalars.items():
+            shown = f"{v:.4f}" if isinstance(v, float) else str(v)
+            lines.append(f"| {k} | {shown} |")
+        lines.append("")
+    calibration = metrics.get("calibration")
+    if calibration:
+        lines += ["### Calibration", "", "| bin | leads | mean predicted | observed rate |"]
+        lines.append("|---|---|---|---|")
+        for row in calibration:
+            lines.append(
+                f"| {row['bin']} | {row['leads']} | {row['mean_predicted']:.3f} "
+                f"| {row['observed_rate']:.3f} |"
+            )
+        lines.append("")
+    importance = card.get("global_importance") or {}
+    if importance:
+        lines += ["## Global importance (mean |contribution|, log-odds)", ""]
+        lines += [f"- {k}: {v:.3f}" for k, v in importance.items()]
+        lines.append("")
+    lines += [
+        "## Data",
+        "",
+        f"- data fingerprint: `{card.get('data_fingerprint', 'not given')}`",
+        f"- package versions: {json.dumps(card['package_versions'])}",
+        "",
+    ]
+    extra = {
+        k: v
+        for k, v in card.items()
+        if k
+        not in {
+            "model_version",
+            "model_file",
+            "saved_at",
+            "kind",
+            "calibration",
+            "params",
+            "training_window",
+            "features",
+            "feature_columns",
+            "metrics",
+            "global_importance",
+            "data_fingerprint",
+            "package_versions",
+            "window_days",
+        }
+    }
+    if extra:
+        lines += ["## Notes", ""]
+        lines += [f"- {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in extra.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save_model(model: LeadScoringModel, directory: str | Path, card: dict) -> Path:
+    """Save a fitted model as a versioned skops file with its model card.
+
+    Parameters
+    ----------
+    model : LeadScoringModel
+        Fitted model; its ``model_version_`` is set to the file stem.
+    directory : str or Path
+        Folder for the files (created if needed).
+    card : dict
+        What the caller knows about the training: ``training_window``,
+        ``metrics`` (e.g. from :func:`analytics.scoring.evaluate`; frames are
+        stored as records), ``data_fingerprint``, ``window_days``... The card
+        adds model version, file, save time, kind, parameters, features,
+        global importance and package versions.
+
+    Returns
+    -------
+    Path
+        The ``lead_scoring_<UTC timestamp>.skops`` file; the card is next to it
+        as ``<stem>.model_card.json`` and ``<stem>.model_card.md``.
+    """
+    if not hasattr(model, "calibrated_"):
+        raise ValueError("the model is not fitted: fit it before saving")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = _version_stem(directory)
+    path = directory / f"{stem}.skops"
+    model.model_version_ = stem
+    sio.dump(model, path)
+    full = {
+        "model_version": stem,
+        "model_file": path.name,
+        "saved_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "kind": model.kind,
+        "calibration": model.calibration,
+        "params": model.get_params(),
+        "features": {
+            "numeric": list(model.numeric_features_),
+            "categorical": list(model.categorical_features_),
+        },
+        "feature_columns": list(model.feature_names_in_),
+        "global_importance": model.global_importance(),
+        "package_versions": _package_versions(),
+        **card,
+    }
+    full = _plain(full)
+    (directory / f"{stem}.model_card.json").write_text(
+        json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    (directory / f"{stem}.model_card.md").write_text(model_card_markdown(full), encoding="utf-8")
+    return path
+
+
+def card_path(model_path: str | Path, suffix: str = ".json") -> Path:
+    """The model card file next to a saved model (``.json`` or ``.md``)."""
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}.model_card{suffix}")
+
+
+def load_model(path: str | Path) -> LeadScoringModel:
+    """Load a model saved by :func:`save_model`, trusting only :data:`TRUSTED_TYPES`.
+
+    The file's types are listed first (``skops.io.get_untrusted_types``); if
+    any is outside the trusted list nothing is loaded.
+
+    Raises
+    ------
+    ValueError
+        Missing file, a type outside the trusted list, or not a lead-scoring model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file (train one with `train-scoring`)")
+    unexpected = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise ValueError(
+            f"{path}: refusing to load types outside the trusted list: {', '.join(unexpected)}"
+        )
+    model = sio.load(path, trusted=list(TRUSTED_TYPES))
+    if not isinstance(model, LeadScoringModel):
+        raise ValueError(f"{path}: holds a {type(model).__name__}, not a LeadScoringModel")
+    return model
