@@ -1,9 +1,8 @@
-"""Every report notebook runs on the hand-made warehouse and is committed clean."""
+"""Every report notebook runs under Papermill on the tiny demo warehouse and is committed clean."""
 
 import nbformat
 import papermill
 import pytest
-from funnel_fixture import build_warehouse
 
 from analytics.paths import NOTEBOOKS_DIR, ROOT
 
@@ -12,8 +11,9 @@ PARAMETERS = ("warehouse", "period", "role")
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    return build_warehouse(tmp_path_factory.mktemp("notebooks") / "warehouse.duckdb")
+def warehouse(tiny_warehouse):
+    """The tiny demo company (synth, ~20k visits) loaded by the real loader."""
+    return tiny_warehouse
 
 
 def test_there_are_notebooks():

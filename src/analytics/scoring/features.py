@@ -193,7 +193,6 @@ def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFr
         {"as_of": None if as_of is None else pd.Timestamp(as_of), "prior_strength": prior_strength},
     ).df()
     frame = frame.set_index("lead_id")
-    frame.index = frame.index.astype(object)
     frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
     ints = [
         "site_tracked",
@@ -209,8 +208,7 @@ def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFr
     floats = sorted(set(NUMERIC_FEATURES) - set(ints))
     frame[ints] = frame[ints].astype("int64")
     frame[floats] = frame[floats].astype("float64")
-    for name in CATEGORICAL_FEATURES:
-        frame[name] = frame[name].astype(object)
+    frame[list(CATEGORICAL_FEATURES)] = frame[list(CATEGORICAL_FEATURES)].astype("str")
     return frame[[TIME_COLUMN, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES]]
 
 
@@ -288,7 +286,6 @@ def sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
         {"window_days": float(window_days), "end": end},
     ).df()
     target = frame.set_index("lead_id")["sql"].astype("int64")
-    target.index = target.index.astype(object)
     return target
 
 

@@ -246,7 +246,8 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape ``(n_leads, 2)``; column 1 is P(SQL)."""
-        return self.calibrated_.predict_proba(self._checked(X))
+        X = self._checked(X)
+        return self.calibrated_.predict_proba(X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where ``P(SQL) >= 0.5``. Use a threshold from sales economics instead

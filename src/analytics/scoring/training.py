@@ -48,7 +48,7 @@ def oracle_probabilities(con, lead_ids) -> pd.Series | None:
     if not exists:
         return None
     truth = con.execute("SELECT lead_id, p_sql FROM truth.lead_truth").df()
-    series = truth.set_index("lead_id")["p_sql"].reindex(pd.Index(lead_ids, dtype=object))
+    series = truth.set_index("lead_id")["p_sql"].reindex(pd.Index(lead_ids))
     return None if series.isna().any() else series.astype(float)
 
 
@@ -169,7 +169,7 @@ def score_leads(
     when = scored_at or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return pd.DataFrame(
         {
-            "lead_id": features.index.to_numpy(dtype=object),
+            "lead_id": features.index.to_numpy(),
             "score": scores.astype(float),
             "model_version": getattr(model, "model_version_", UNSAVED_VERSION),
             "scored_at": pd.Timestamp(when),
