@@ -199,8 +199,7 @@ def test_features_equal_those_computed_from_the_past_only(con, features):
         con.execute("DELETE FROM visits WHERE visit_start > ?", [cutoff])
         con.execute("DELETE FROM leads WHERE created_at > ?", [cutoff])
         con.execute(
-            "UPDATE deals SET status = 'open', closed_at = NULL, stage = 'new' "
-            "WHERE closed_at > ?",
+            "UPDATE deals SET status = 'open', closed_at = NULL, stage = 'new' WHERE closed_at > ?",
             [cutoff],
         )
         past = scoring.lead_features(con)

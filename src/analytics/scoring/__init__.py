@@ -14,7 +14,7 @@ Modules
 features     :func:`lead_features`, :func:`sql_target`, :func:`time_split`
 model        :class:`LeadScoringModel` (scikit-learn estimator)
 evaluation   :func:`evaluate`, :func:`lift_table`, :func:`lift_by_decile`,
-             :func:`calibration_table`
+             :func:`calibration_table`, :func:`metrics_table`
 economics    :func:`threshold_curve`, :func:`best_threshold`, :func:`revenue_per_sql`
 persistence  :func:`save_model`, :func:`load_model`
 training     :func:`train`, :func:`score_leads`, :func:`write_scores`,
@@ -33,6 +33,7 @@ from analytics.scoring.evaluation import (
     evaluate,
     lift_by_decile,
     lift_table,
+    metrics_table,
 )
 from analytics.scoring.features import (
     CATEGORICAL_FEATURES,
@@ -71,6 +72,7 @@ __all__ = [
     "lift_by_decile",
     "lift_table",
     "load_model",
+    "metrics_table",
     "oracle_probabilities",
     "revenue_per_sql",
     "save_model",

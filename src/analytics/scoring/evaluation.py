@@ -221,3 +221,38 @@ def evaluate(y_true, p, oracle=None, *, shares=TOP_SHARES, n_bins: int = 10) -> 
         out["oracle_pr_auc"] = float(average_precision_score(y, q))
         out["oracle_brier"] = float(brier_score_loss(y, q))
     return out
+
+
+_MEANINGS = {
+    "leads": "validation leads",
+    "sql": "of them reached SQL",
+    "base_rate": "SQL share, b = sql / leads",
+    "roc_auc": "P(random SQL lead scores above a random other lead)",
+    "pr_auc": "average precision over thresholds",
+    "brier": "mean (p - y)^2, lower is better",
+    "brier_base_rate": "Brier of predicting b for everyone, b (1 - b)",
+    "oracle_roc_auc": "ROC-AUC of the true probabilities (demo data)",
+    "oracle_pr_auc": "PR-AUC of the true probabilities (demo data)",
+    "oracle_brier": "Brier of the true probabilities (demo data)",
+}
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """The scalar metrics of :func:`evaluate` as a table with what each one means.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric``, ``value``, ``meaning``; frames and nested values left out.
+    """
+    rows = []
+    for key, value in metrics.items():
+        if not np.isscalar(value) or isinstance(value, str):
+            continue
+        meaning = _MEANINGS.get(key, "")
+        if key.startswith("lift_at_"):
+            meaning = f"SQL rate of the top {key[8:]}% of leads / b"
+        elif key.startswith("capture_at_"):
+            meaning = f"share of all SQL found in the top {key[11:]}% of leads"
+        rows.append({"metric": key, "value": float(value), "meaning": meaning})
+    return pd.DataFrame(rows)

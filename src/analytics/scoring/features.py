@@ -329,9 +329,7 @@ def time_split(
     common = features.index.intersection(target.index)
     if len(common) < 2:
         raise ValueError("fewer than two labelled leads: cannot split")
-    order = np.lexsort(
-        (common.to_numpy(dtype=str), features.loc[common, TIME_COLUMN].to_numpy())
-    )
+    order = np.lexsort((common.to_numpy(dtype=str), features.loc[common, TIME_COLUMN].to_numpy()))
     ordered = common[order]
     created = features.loc[ordered, TIME_COLUMN]
     n_valid = max(1, int(np.floor(valid_share * len(ordered) + 0.5)))

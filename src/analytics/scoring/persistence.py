@@ -108,7 +108,10 @@ def model_card_markdown(card: dict) -> str:
     window = card.get("training_window") or {}
     if window:
         lines += ["## Training window", ""]
-        lines += [f"- {k}: {v}" for k, v in window.items()]
+        for key, value in window.items():
+            if isinstance(value, dict) and {"leads", "start", "end"} <= set(value):
+                value = f"{value['leads']} leads created {value['start']} .. {value['end']}"
+            lines.append(f"- {key.replace('_', ' ')}: {value}")
         lines.append("")
     lines += ["## Features", ""]
     lines += [f"- numeric: {', '.join(card['features']['numeric'])}"]

@@ -36,6 +36,9 @@ CREATE OR REPLACE TABLE main.lead_scores (
 )"""
 """Table ``lead_scores``: one row per lead, P(SQL) in ``score``, reasons as text."""
 
+SCORE_COLUMNS = ("lead_id", "score", "model_version", "scored_at", "top_reasons")
+"""Columns of ``lead_scores``, in order."""
+
 UNSAVED_VERSION = "unsaved"
 
 
@@ -92,8 +95,11 @@ def train(
     model : LeadScoringModel
     metrics : dict
         :func:`evaluate` on the validation leads (``oracle_*`` on demo data)
-        plus ``training_window`` (train, validation and fitted lead counts and
-        date ranges, ``data_end``) and ``window_days``.
+        plus ``holdout`` (DataFrame by ``lead_id``: ``created_at``, ``sql``,
+        ``score`` of the model fitted on the training leads, ``oracle_p_sql``
+        or NaN), ``training_window`` (train, validation and fitted lead counts
+        and date ranges, ``data_end``, leads excluded for an incomplete window)
+        and ``window_days``.
     """
     features = lead_features(con)
     target = sql_target(con, window_days)
@@ -102,6 +108,15 @@ def train(
     p_valid = model.predict_proba(X_valid)[:, 1]
     oracle = oracle_probabilities(con, X_valid.index)
     metrics = evaluate(y_valid.to_numpy(), p_valid, None if oracle is None else oracle.to_numpy())
+    metrics["holdout"] = pd.DataFrame(
+        {
+            TIME_COLUMN: X_valid[TIME_COLUMN],
+            "sql": y_valid,
+            "score": p_valid,
+            "oracle_p_sql": np.nan if oracle is None else oracle,
+        },
+        index=X_valid.index,
+    )
     window = {
         "train": _window(X_train),
         "validation": _window(X_valid),
@@ -135,7 +150,7 @@ def _reason_text(reasons: pd.DataFrame, n: int) -> list[str]:
 
 
 def score_leads(
-    con, model: LeadScoringModel, *, n_reasons: int = 3, scored_at=None
+    con, model: LeadScoringModel, *, n_reasons: int = 3, scored_at=None, period=None
 ) -> pd.DataFrame:
     """Score every lead in the warehouse.
 
@@ -149,20 +164,27 @@ def score_leads(
         Reasons per lead.
     scored_at : datetime, optional
         Time of scoring (UTC, naive); now by default.
+    period : analytics.period.Period, optional
+        Only leads created in this period (all leads by default).
 
     Returns
     -------
     pandas.DataFrame
-        ``lead_id``, ``score`` (calibrated P(SQL)), ``model_version`` (file
+        Highest score first: ``lead_id``, ``created_at``, ``score``
+        (calibrated P(SQL)), ``model_version`` (file
         stem of the saved model, ``unsaved`` otherwise), ``scored_at``,
         ``top_reasons`` (text: ``feature=value (+effect); ...``, effects in
         log-odds, largest absolute first).
     """
     features = lead_features(con)
-    if features.empty:
-        return pd.DataFrame(
-            columns=["lead_id", "score", "model_version", "scored_at", "top_reasons"]
+    if period is not None:
+        created = features[TIME_COLUMN]
+        inside = (created >= pd.Timestamp(period.start)) & (
+            created < pd.Timestamp(period.end_exclusive)
         )
+        features = features[inside]
+    if features.empty:
+        return pd.DataFrame(columns=["lead_id", TIME_COLUMN, *SCORE_COLUMNS[1:]])
     scores = model.predict_proba(features)[:, 1]
     n = min(n_reasons, len(model.features_))
     reasons = model.top_reasons(features, n=n)
@@ -170,12 +192,13 @@ def score_leads(
     return pd.DataFrame(
         {
             "lead_id": features.index.to_numpy(),
+            TIME_COLUMN: features[TIME_COLUMN].to_numpy(),
             "score": scores.astype(float),
             "model_version": getattr(model, "model_version_", UNSAVED_VERSION),
             "scored_at": pd.Timestamp(when),
             "top_reasons": _reason_text(reasons, n),
         }
-    )
+    ).sort_values(["score", "lead_id"], ascending=[False, True], ignore_index=True)
 
 
 def write_scores(con, scores: pd.DataFrame) -> int:
@@ -184,11 +207,10 @@ def write_scores(con, scores: pd.DataFrame) -> int:
     The table is recreated in one transaction, so readers see either the old
     or the new scores.
     """
-    columns = ["lead_id", "score", "model_version", "scored_at", "top_reasons"]
-    missing = [c for c in columns if c not in scores.columns]
+    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"scores lack columns {missing}; build them with score_leads")
-    frame = scores[columns]
+    frame = scores[list(SCORE_COLUMNS)]
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(LEAD_SCORES_DDL)
@@ -209,7 +231,9 @@ def write_scores(con, scores: pd.DataFrame) -> int:
 def _require_warehouse(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such warehouse file (build it with `python -m analytics demo`)")
+        raise ValueError(
+            f"{path}: no such warehouse file (build it with `python -m analytics demo`)"
+        )
     return path
 
 
@@ -229,6 +253,7 @@ def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = 
     finally:
         con.close()
     window = metrics.pop("training_window")
+    metrics.pop("holdout")
     card = {
         "window_days": metrics.pop("window_days"),
         "training_window": window,
