@@ -587,7 +587,6 @@ def _load_file(
     if path.stat().st_size == 0:
         raise InputError(f"{source}: empty file (0 bytes); expected at least a header")
     raw_table = f"_wh_raw_{uuid.uuid4().hex[:12]}"
-    stage = f"{raw_table}_checked"
     tmpdir = None
     try:
         if path.suffix.lower() == ".parquet":
@@ -601,68 +600,103 @@ def _load_file(
                 read_path = Path(tmpdir) / "utf8.csv"
                 _transcode_to_utf8(path, encoding, read_path)
             names, relation = _stage_csv(con, read_path, source, delimiter, raw_table)
-
-        declared = {c.name for c in table.columns}
-        duplicated = sorted({n for n in names if n in declared and names.count(n) > 1})
-        if duplicated:
-            raise InputError(f"{source}: column(s) appear more than once: {', '.join(duplicated)}")
-        present = {n: f"c{i}" for i, n in enumerate(names) if n in declared}
-        missing = [c for c in table.required_columns if c not in present]
-        if missing:
-            other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in "".join(names)]
-            hint = f"; is the delimiter {other[0]!r}?" if len(names) == 1 and other else ""
-            raise InputError(
-                f"{source}: missing required column(s) for table {table.name!r}: "
-                f"{', '.join(missing)} (found: {', '.join(names)}{hint})"
-            )
-
-        sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
-        params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
-        # DuckDB rejects unused named parameters (a table without PII has no $salt).
-        con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
-        stored = ", ".join(_ident(c.stored_name) for c in table.columns)
-        typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
-        con.execute(
-            f"INSERT INTO main.{_ident(table.name)} ({stored}) "
-            f"SELECT {typed} FROM {stage} WHERE _errors IS NULL"
+        result = _load_relation(
+            con,
+            table,
+            names,
+            relation,
+            source,
+            salt=salt,
+            load_id=load_id,
+            now=now,
+            delimiter=delimiter,
         )
-        raw_row = _raw_row_sql(table, present, "r")
-        con.execute(
-            "INSERT INTO main.quarantine "
-            f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
-            f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
-            "WHERE s._errors IS NOT NULL ORDER BY s._row",
-            {"load_id": load_id, "table": table.name, "source": str(source)}
-            | ({"salt": salt} if "$salt" in raw_row else {}),
-        )
-        rows_in = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-        loaded, quarantined = con.execute(
-            f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
-            f"FROM {stage}"
-        ).fetchone()
-        if rows_in != loaded + quarantined:
-            raise AssertionError(
-                f"{source}: rows_in {rows_in} != loaded {loaded} + quarantined {quarantined}"
-            )
-        con.execute(
-            "INSERT INTO main.load_log VALUES ($load_id, $loaded_at, $table, $source, "
-            "$rows_in, $loaded, $quarantined)",
-            {
-                "load_id": load_id,
-                "loaded_at": datetime.now(),
-                "table": table.name,
-                "source": str(source),
-                "rows_in": rows_in,
-                "loaded": loaded,
-                "quarantined": quarantined,
-            },
-        )
-        for name in (stage, raw_table):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-        return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
+        con.execute(f"DROP TABLE IF EXISTS {raw_table}")
+        return result
     finally:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _load_relation(
+    con,
+    table: Table,
+    names: list[str],
+    relation: str,
+    source: Path | str,
+    *,
+    salt: str,
+    load_id: str,
+    now: datetime,
+    delimiter: str | None = None,
+) -> LoadResult:
+    """Validate ``relation`` (``_row`` and text ``c0..cN`` named ``names``) and load it.
+
+    Shared by files and in-memory frames, inside the caller's transaction.
+    ``delimiter`` only feeds the wrong-delimiter hint of a missing column.
+    """
+    stage = f"_wh_checked_{uuid.uuid4().hex[:12]}"
+    declared = {c.name for c in table.columns}
+    duplicated = sorted({n for n in names if n in declared and names.count(n) > 1})
+    if duplicated:
+        raise InputError(f"{source}: column(s) appear more than once: {', '.join(duplicated)}")
+    present = {n: f"c{i}" for i, n in enumerate(names) if n in declared}
+    missing = [c for c in table.required_columns if c not in present]
+    if missing:
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in "".join(names)]
+        hint = (
+            f"; is the delimiter {other[0]!r}?"
+            if delimiter is not None and len(names) == 1 and other
+            else ""
+        )
+        raise InputError(
+            f"{source}: missing required column(s) for table {table.name!r}: "
+            f"{', '.join(missing)} (found: {', '.join(names)}{hint})"
+        )
+
+    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
+    params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
+    # DuckDB rejects unused named parameters (a table without PII has no $salt).
+    con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    stored = ", ".join(_ident(c.stored_name) for c in table.columns)
+    typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
+    con.execute(
+        f"INSERT INTO main.{_ident(table.name)} ({stored}) "
+        f"SELECT {typed} FROM {stage} WHERE _errors IS NULL"
+    )
+    raw_row = _raw_row_sql(table, present, "r")
+    con.execute(
+        "INSERT INTO main.quarantine "
+        f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
+        f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
+        "WHERE s._errors IS NOT NULL ORDER BY s._row",
+        {"load_id": load_id, "table": table.name, "source": str(source)}
+        | ({"salt": salt} if "$salt" in raw_row else {}),
+    )
+    rows_in = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+    loaded, quarantined = con.execute(
+        f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
+        f"FROM {stage}"
+    ).fetchone()
+    if rows_in != loaded + quarantined:
+        raise AssertionError(
+            f"{source}: rows_in {rows_in} != loaded {loaded} + quarantined {quarantined}"
+        )
+    con.execute(
+        "INSERT INTO main.load_log VALUES ($load_id, $loaded_at, $table, $source, "
+        "$rows_in, $loaded, $quarantined)",
+        {
+            "load_id": load_id,
+            "loaded_at": datetime.now(),
+            "table": table.name,
+            "source": str(source),
+            "rows_in": rows_in,
+            "loaded": loaded,
+            "quarantined": quarantined,
+        },
+    )
+    con.execute(f"DROP TABLE IF EXISTS {stage}")
+    return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
 
 
 def load_file(
@@ -734,6 +768,98 @@ def load_file(
             encoding=encoding,
             now=now or datetime.now(),
         )
+
+
+def load_frame(
+    con,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    source_file: str | Path,
+    salt: str,
+    row_numbers=None,
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Validate an in-memory frame of text values and load it like :func:`load_file`.
+
+    For source adapters (:mod:`analytics.sources`): a vendor export is
+    translated into the canonical column names with text values and checked
+    by the same SQL as a raw file -- same checks, same ``quarantine`` rows,
+    same ``load_log`` reconciliation, same PII hashing -- in one transaction.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection; the schema is created if missing.
+    table : str
+        Canonical table name.
+    frame : pandas.DataFrame
+        Canonical column names; values as text (``str``), missing as None/NaN.
+        Other dtypes are cast to text by DuckDB (e.g. ``5.0`` stays ``'5.0'``
+        and fails a ``BIGINT`` check), so adapters should hand over text.
+        Columns not declared for ``table`` are ignored.
+    source_file : str or Path
+        File the rows came from, written to ``quarantine`` and ``load_log``
+        (resolved to an absolute path if it exists).
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    row_numbers : sequence of int, optional
+        Row number of each frame row in ``source_file`` (1-based, unique);
+        ``1..len(frame)`` by default.
+    load_id : str, optional
+        Id written to ``quarantine`` and ``load_log``; a new one by default.
+    now : datetime, optional
+        Reference time for the future-date check; current time by default.
+
+    Returns
+    -------
+    LoadResult
+        Counts with ``rows_in = rows_loaded + rows_quarantined`` (``rows_in`` is
+        ``len(frame)``).
+
+    Raises
+    ------
+    InputError
+        A required column is missing, a column appears twice, or the row
+        numbers are not unique or do not match the frame's length.
+    """
+    spec = _table(table)
+    source = Path(source_file).resolve() if Path(source_file).exists() else Path(source_file)
+    names = [str(c) for c in frame.columns]
+    if row_numbers is None:
+        rows = pd.Series(range(1, len(frame) + 1), dtype="int64")
+    else:
+        rows = pd.Series(list(row_numbers), dtype="int64")
+        if len(rows) != len(frame):
+            raise InputError(
+                f"{source}: {len(rows)} row numbers given for {len(frame)} rows"
+            )
+        if rows.duplicated().any():
+            raise InputError(f"{source}: row numbers are not unique")
+    text = pd.DataFrame(
+        {"_row": rows.to_numpy()}
+        | {f"c{i}": frame.iloc[:, i].astype("str").to_numpy() for i in range(len(names))}
+    )
+    view = f"_wh_frame_{uuid.uuid4().hex[:12]}"
+    init_schema(con)
+    con.register(view, text)
+    try:
+        cast = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in range(len(names)))
+        relation = f"(SELECT _row{', ' if cast else ''}{cast} FROM {view})"
+        with _transaction(con):
+            return _load_relation(
+                con,
+                spec,
+                names,
+                relation,
+                source,
+                salt=salt,
+                load_id=load_id or _new_load_id(),
+                now=now or datetime.now(),
+            )
+    finally:
+        con.unregister(view)
 
 
 def _raw_file(raw_dir: Path, table: str) -> Path:
