@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from analytics import scoring, synth
 from analytics import warehouse as wh
+from analytics.period import parse_period
 from analytics.scoring import LeadScoringModel
 
 SALT = "test-salt"
@@ -303,6 +304,19 @@ def test_top_reasons_name_features(models, split, kind):
     assert (importance >= 0).all() and importance.is_monotonic_decreasing
 
 
+def test_boosting_reasons_when_the_baseline_is_not_a_whole_number():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(
+        {"visits_before": np.tile([0, 1], 150), "industry": rng.choice(["IT", "x"], 300)}
+    )
+    y = (rng.random(300) < 0.2 + 0.4 * X["visits_before"]).astype(int)
+    model = LeadScoringModel(kind="boosting", max_iter=20).fit(X, y)
+    assert model.baseline_["visits_before"] == 0.5
+    reasons = model.top_reasons(X.head(5), n=2)
+    assert np.isfinite(reasons[["effect_1", "effect_2"]].to_numpy()).all()
+    assert reasons.loc[0, "reason_1"] == "visits_before"
+
+
 def test_logistic_contributions_add_up_to_the_log_odds(models, split):
     model, X = models["logistic"], split[1].head(30)
     total = model.contributions(X).sum(axis=1).to_numpy()
@@ -386,9 +400,14 @@ def test_score_leads_writes_one_row_per_lead(con, features, models):
     assert table["score"].between(0, 1).all()
     assert (table["model_version"] == "unsaved").all()
     assert table["top_reasons"].str.count(";").eq(2).all()
+    assert scores["score"].is_monotonic_decreasing
     # replaced, not appended
     assert scoring.write_scores(con, scores.head(10)) == 10
     assert con.execute("SELECT count(*) FROM lead_scores").fetchone()[0] == 10
+    december = parse_period("2025-12", date(2025, 12, 31))
+    in_december = scoring.score_leads(con, models["logistic"], period=december)
+    expected = features.index[features["created_at"] >= pd.Timestamp("2025-12-01")]
+    assert set(in_december["lead_id"]) == set(expected) and len(expected) > 0
 
 
 def test_train_and_save_then_score_and_write(tmp_path):
@@ -400,6 +419,8 @@ def test_train_and_save_then_score_and_write(tmp_path):
     window = result["training_window"]
     assert window["train"]["end"] < window["validation"]["start"]
     json.dumps(result, default=str)
+    card = json.loads(scoring.card_path(result["model_path"]).read_text(encoding="utf-8"))
+    assert "holdout" not in card["metrics"] and card["data_fingerprint"]
     n = scoring.score_and_write(path, result["model_path"])
     con = wh.connect(path, read_only=True)
     try:

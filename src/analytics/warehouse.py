@@ -832,9 +832,7 @@ def load_frame(
     else:
         rows = pd.Series(list(row_numbers), dtype="int64")
         if len(rows) != len(frame):
-            raise InputError(
-                f"{source}: {len(rows)} row numbers given for {len(frame)} rows"
-            )
+            raise InputError(f"{source}: {len(rows)} row numbers given for {len(frame)} rows")
         if rows.duplicated().any():
             raise InputError(f"{source}: row numbers are not unique")
     text = pd.DataFrame(

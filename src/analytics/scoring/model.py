@@ -47,6 +47,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import NotFittedError
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -231,7 +232,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
     def _checked(self, X: pd.DataFrame) -> pd.DataFrame:
         """``X`` with the training columns in training order, or a clear error."""
         if not hasattr(self, "calibrated_"):
-            raise AttributeError("LeadScoringModel is not fitted yet: call fit first")
+            raise NotFittedError("LeadScoringModel is not fitted yet: call fit first")
         _require_frame(X)
         expected = list(self.feature_names_in_)
         missing = [c for c in expected if c not in X.columns]
@@ -279,9 +280,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         out = np.empty((len(X), len(self.features_)))
         for j, feature in enumerate(self.features_):
             replaced = X.copy()
-            replaced[feature] = pd.Series(
-                [self.baseline_[feature]] * len(X), index=X.index, dtype=X[feature].dtype
-            )
+            replaced[feature] = self.baseline_[feature]
             out[:, j] = full - self.estimator_.decision_function(replaced)
         return pd.DataFrame(out, index=X.index, columns=self.features_)
 
@@ -319,7 +318,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         """
         if X is None:
             if not hasattr(self, "importance_"):
-                raise AttributeError("LeadScoringModel is not fitted yet: call fit first")
+                raise NotFittedError("LeadScoringModel is not fitted yet: call fit first")
             values = self.importance_
         else:
             values = np.abs(self.contributions(X).to_numpy()).mean(axis=0)
@@ -353,6 +352,7 @@ def _transformed_columns(columns: ColumnTransformer, features: list[str]) -> lis
 
 
 def _show(value) -> str:
+    """A feature value as reasons show it: 4 significant digits, whole numbers whole."""
     if isinstance(value, float | np.floating):
-        return f"{value:g}"
+        return f"{value:.0f}" if abs(value) >= 1e4 or float(value).is_integer() else f"{value:.4g}"
     return str(value)
