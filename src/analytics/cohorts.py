@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.funnel import STAGE_ORDER
-from analytics.period import Period
+from analytics.period import Period, date_range
 
 GRAINS = ("week", "month")
 STAGES = ("leads", "mql", "sql_leads", "sales")
@@ -175,6 +175,42 @@ def cohort_label(cohort: date, grain: str) -> str:
         year, week, _ = cohort.isocalendar()
         return f"{year}-W{week:02d}"
     return f"{cohort.year}-{cohort.month:02d}"
+
+
+def cohort_window(period: Period, count: int = 12, grain: str = "week") -> Period:
+    """The ``count`` weeks or months of cohorts up to the end of a report period.
+
+    A weekly report period holds one cohort with a week of history, too short to
+    see visitors convert; reports look at the cohorts of the weeks (months)
+    before it instead, as of the period's last day.
+
+    Parameters
+    ----------
+    period : Period
+        Only ``period.end`` is used.
+    count : int, default 12
+        Number of cohorts, >= 1.
+    grain : {"week", "month"}, default "week"
+        Cohort unit.
+
+    Returns
+    -------
+    Period
+        From the Monday ``count - 1`` weeks before the week of ``period.end``
+        (or the first day of the month ``count - 1`` months before its month)
+        to ``period.end``; the last cohort is partial unless the period ends on
+        a Sunday (the last day of a month).
+    """
+    grain = _check_grain(grain)
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    end = period.end
+    if grain == "week":
+        first = end - timedelta(days=end.weekday()) - timedelta(weeks=count - 1)
+    else:
+        months = end.year * 12 + end.month - 1 - (count - 1)
+        first = date(months // 12, months % 12 + 1, 1)
+    return date_range(first, end)
 
 
 def cohort_funnel(
@@ -348,20 +384,24 @@ def conversion_matrix(
     Returns
     -------
     pandas.DataFrame
-        Index ``cohort`` (label, oldest first), columns the ages
+        Index ``cohort`` (label, oldest first; every cohort of ``cohorts``,
+        so matrices of different channels align), columns the ages
         (``weeks_since_first_visit`` or ``months_since_first_visit``), values
         the cumulative metric (% or RUB per visitor); NaN where the age is not
-        yet observed.
+        yet observed or the cohort has no visitor of ``first_channel``.
     """
     if metric not in CONVERSIONS:
         raise ValueError(f"metric must be one of {', '.join(CONVERSIONS)}, got {metric!r}")
     grain = _grain_of(cohorts)
+    cohort_col, age_col = cohort_column(grain), age_column(grain)
+    rows = cohorts[[cohort_col, "cohort"]].drop_duplicates().sort_values(cohort_col)["cohort"]
+    ages = sorted(cohorts[age_col].unique())
     if first_channel is not None:
         cohorts = cohorts[cohorts["first_channel"] == first_channel]
     frame = cumulative_conversion(cohorts, by_channel=False)
-    cohort_col, age_col = cohort_column(grain), age_column(grain)
-    matrix = frame.pivot(index=[cohort_col, "cohort"], columns=age_col, values=metric)
-    matrix = matrix.sort_index().droplevel(0)
+    matrix = frame.pivot(index="cohort", columns=age_col, values=metric)
+    matrix = matrix.reindex(index=pd.Index(rows, name="cohort"), columns=ages)
+    matrix.columns.name = age_col
     return matrix.astype("float64")
 
 

@@ -303,7 +303,9 @@ def definitions_from_dict(data: Any, source: str = "<dict>") -> Definitions:
         check.positive_int(min_pv, "mql.rules.behaviour.min_pageviews")
     lookback = behaviour.get("lookback_days", d_rules.lookback_days)
     check.positive_int(lookback, "mql.rules.behaviour.lookback_days")
-    reasons = check.strings(nt.get("loss_reasons", list(d_nt.loss_reasons)), "non_target.loss_reasons")
+    reasons = check.strings(
+        nt.get("loss_reasons", list(d_nt.loss_reasons)), "non_target.loss_reasons"
+    )
     if not reasons:
         check.fail("non_target.loss_reasons", "must list at least one loss reason")
 
@@ -363,9 +365,7 @@ class _Checker:
         unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
             prefix = f"{key}." if key else ""
-            self.fail(
-                prefix + unknown[0], f"unknown key; allowed keys here: {', '.join(allowed)}"
-            )
+            self.fail(prefix + unknown[0], f"unknown key; allowed keys here: {', '.join(allowed)}")
         return value
 
     def stage(self, value: Any, key: str) -> str:
@@ -528,7 +528,7 @@ def lead_flags(con, period: Period, definitions: Definitions | None = None) -> p
           whatever the method, for inspection; True when a criterion is off);
         * ``crm_mql`` -- a deal reached ``mql_stage``;
         * ``reached_stage`` -- furthest funnel stage any deal of the lead
-          reached (``None`` without a deal or for a deal lost before ``new``);
+          reached (missing without a deal or for a deal lost before ``new``);
         * ``is_mql``, ``is_sql`` -- by the definitions; ``is_sql`` implies ``is_mql``;
         * ``is_won`` -- a deal reached ``won``; ``revenue`` -- amount of the won
           deals, RUB;

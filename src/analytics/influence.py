@@ -14,8 +14,9 @@ Conventions
   visitor is ``leads.visitor_id``, or the visitor of ``leads.visit_id``; sales
   of leads without a visitor have no path and are left out.
 * The path of a sale is the visits of its visitor that started at or before
-  the lead's ``created_at`` and, with ``lookback_days``, no more than that many
-  days before it.
+  the lead's ``created_at`` and no more than ``lookback_days`` (default 30, as
+  in :mod:`analytics.journeys`) days before it; ``None`` takes the whole
+  history.
 * A paid touch is a visit with a non-empty ``utm_campaign``; its ad group is
   ``(utm_campaign, utm_term)`` -- the same ``utm_term`` in two campaigns is two
   ad groups -- and its campaign is ``utm_campaign``.
@@ -36,6 +37,9 @@ from analytics.period import Period
 
 LEVELS = {"ad_group": ("campaign", "ad_group"), "campaign": ("campaign",)}
 """Grouping levels of :func:`influence` and their key columns."""
+
+LOOKBACK_DAYS = 30
+"""Default touch window before the lead, days (the default of :mod:`analytics.journeys`)."""
 
 _STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
 _WON = STAGE_ORDER.index("won")
@@ -79,7 +83,7 @@ FROM touch
 """
 
 
-def sale_touches(con, period: Period, lookback_days: int | None = None) -> pd.DataFrame:
+def sale_touches(con, period: Period, lookback_days: int | None = LOOKBACK_DAYS) -> pd.DataFrame:
     """Paid touches in the paths of the period's sales, one row per touch.
 
     Parameters
@@ -88,8 +92,8 @@ def sale_touches(con, period: Period, lookback_days: int | None = None) -> pd.Da
         Warehouse with the canonical tables.
     period : Period
         Days of the leads whose sales are followed.
-    lookback_days : int, optional
-        Only visits at most this many days before the lead; default: all.
+    lookback_days : int or None, default 30
+        Only visits at most this many days before the lead; ``None``: all.
 
     Returns
     -------
@@ -177,8 +181,42 @@ def influence_table(touches: pd.DataFrame, level: str = "ad_group") -> pd.DataFr
     return out[columns]
 
 
+def influence_long(table: pd.DataFrame, measure: str = "sales") -> pd.DataFrame:
+    """Long form of :func:`influence_table` for a grouped seaborn bar chart.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`influence_table` (either level).
+    measure : {"sales", "revenue"}, default "sales"
+        Counts of sales or their revenue (RUB).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group`` (``campaign / ad_group`` or ``campaign``),
+        ``influence`` (``direct`` or ``assisted``) and ``value``; groups in
+        the order of ``table``.
+    """
+    if measure not in ("sales", "revenue"):
+        raise ValueError(f"measure must be 'sales' or 'revenue', got {measure!r}")
+    if "ad_group" in table.columns:
+        group = table["campaign"].astype(str) + " / " + table["ad_group"].astype(str)
+    else:
+        group = table["campaign"].astype(str)
+    wide = pd.DataFrame(
+        {
+            "group": group,
+            "direct": table[f"direct_{measure}"],
+            "assisted": table[f"assisted_{measure}"],
+        }
+    )
+    long = wide.melt(id_vars="group", var_name="influence", value_name="value")
+    return long.astype({"value": "float64"})
+
+
 def influence(
-    con, period: Period, level: str = "ad_group", lookback_days: int | None = None
+    con, period: Period, level: str = "ad_group", lookback_days: int | None = LOOKBACK_DAYS
 ) -> pd.DataFrame:
     """Direct vs assisted sales per ad group or campaign for the period's leads.
 

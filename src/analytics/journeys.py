@@ -156,7 +156,14 @@ LEFT JOIN visits AS v
 ORDER BY j.journey_id, v.visit_start, v.visit_id
 """
 
-_JOURNEY_COLUMNS = ["journey_id", "visitor_id", "conversion_id", "converted", "value", "conversion_at"]
+_JOURNEY_COLUMNS = [
+    "journey_id",
+    "visitor_id",
+    "conversion_id",
+    "converted",
+    "value",
+    "conversion_at",
+]
 
 
 @dataclass(frozen=True)
@@ -427,7 +434,7 @@ class Journeys:
 
     @cached_property
     def paths(self) -> pd.DataFrame:
-        """Aggregated paths of the journeys with at least one touch (see :func:`aggregate_paths`)."""
+        """Aggregated paths of the journeys with a touch (:func:`aggregate_paths`)."""
         return aggregate_paths(self.touches)
 
     @property

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.definitions import Definitions, flag_counts, lead_flags
-from analytics.funnel import STAGE_ORDER, UNDETERMINED, add_ratios, funnel_summary
+from analytics.funnel import STAGE_ORDER, UNDETERMINED, add_ratios, funnel_summary, weekly_funnel
 from analytics.period import Period, date_range
 
 KPI_METRICS: dict[str, tuple[str, str, str]] = {
@@ -352,9 +352,7 @@ def conversion_by(
     return add_kpi_ratios(add_ratios(out[columns]))
 
 
-def stage_conversion(
-    con, period: Period, definitions: Definitions | None = None
-) -> pd.DataFrame:
+def stage_conversion(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
     """How far the period's leads got in the CRM: leads reaching each stage.
 
     Returns
@@ -500,7 +498,9 @@ def win_rate_by_manager(
         lost=deals["outcome"] == "lost",
         revenue=deals["amount"].where(deals["outcome"] == "won", 0.0).fillna(0.0),
     )
-    out = deals.groupby("manager").agg(won=("won", "sum"), lost=("lost", "sum"), revenue=("revenue", "sum"))
+    out = deals.groupby("manager").agg(
+        won=("won", "sum"), lost=("lost", "sum"), revenue=("revenue", "sum")
+    )
     out = out.reset_index()
     for col in ("won", "lost"):
         out[col] = out[col].astype("int64")
@@ -592,7 +592,8 @@ def revenue_vs_target(
     revenue_to_date = float(to_date.loc[to_date["outcome"] == "won", "amount"].fillna(0).sum())
     (first_day,) = con.execute(
         "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
-        " UNION ALL SELECT created_at::DATE FROM leads UNION ALL SELECT created_at::DATE FROM deals)"
+        " UNION ALL SELECT created_at::DATE FROM leads"
+        " UNION ALL SELECT created_at::DATE FROM deals)"
     ).fetchone()
     if last_year_revenue is None:
         last = closed_deals(con, last_start, year_start)
@@ -636,7 +637,7 @@ def revenue_pace(con, as_of: date, target: float) -> pd.DataFrame:
     first_monday = year_start - timedelta(days=year_start.weekday())
     mondays = pd.date_range(first_monday, as_of, freq="7D")
     days = pd.to_datetime(won["closed_at"]).dt.normalize()
-    week_of = days - pd.to_timedelta(days.dt.weekday, unit="D")
+    week_of = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     weekly = won["amount"].fillna(0).groupby(week_of).sum().reindex(mondays, fill_value=0.0)
     week_end = [min((m + pd.Timedelta(days=6)).date(), as_of) for m in mondays]
     elapsed = [max((e - year_start).days + 1, 0) for e in week_end]
@@ -649,3 +650,90 @@ def revenue_pace(con, as_of: date, target: float) -> pd.DataFrame:
             "pace": [target * e / total for e in elapsed],
         }
     )
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def weekly_kpi(con, period: Period, weeks: int = 12) -> pd.DataFrame:
+    """KPIs week by week for the ``weeks`` ISO weeks up to the end of the period.
+
+    :func:`analytics.funnel.weekly_funnel` (each week a cohort of its leads,
+    MQL and SQL by CRM stage) with the ratios of
+    :func:`analytics.funnel.add_ratios` and :func:`add_kpi_ratios` per week
+    (e.g. ДРР = spend / revenue × 100% of the week).
+    """
+    return add_kpi_ratios(add_ratios(weekly_funnel(con, period, weeks)))
+
+
+def kpi_long(frame: pd.DataFrame, metrics: tuple[str, ...], id_column: str) -> pd.DataFrame:
+    """Long form of some KPI columns for faceted seaborn plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id_column``, ``metric`` (label with unit, e.g. ``ДРР, %``) and ``value``.
+    """
+    long = frame.melt(id_vars=[id_column], value_vars=list(metrics), var_name="metric")
+    long["metric"] = long["metric"].map({m: _label_with_unit(m) for m in metrics})
+    return long
+
+
+def _label_with_unit(metric: str) -> str:
+    label, unit, _ = KPI_METRICS[metric]
+    return label if unit == "count" else f"{label}, {unit}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """A KPI value as text: RUB with ``₽`` and thin-space thousands, % with one
+    decimal, counts as integers (two decimals below 100 if fractional), ``—`` for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "RUB":
+        return f"{value:,.0f} ₽".replace(",", "\u202f")
+    if unit == "%":
+        return f"{value:.1f}%"
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}".replace(",", "\u202f")
+    return f"{value:.2f}"
+
+
+def kpi_table(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Readable table of some columns of a one-row KPI frame (:func:`kpi_summary`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (label); columns ``value`` (formatted) and ``definition``.
+    """
+    row = summary.iloc[0]
+    records = [
+        {
+            "metric": KPI_METRICS[m][0],
+            "value": format_value(float(row[m]), KPI_METRICS[m][1]),
+            "definition": KPI_METRICS[m][2],
+        }
+        for m in metrics
+    ]
+    return pd.DataFrame.from_records(records).set_index("metric")
+
+
+def pop_table(pop: pd.DataFrame) -> pd.DataFrame:
+    """Readable period-over-period table of :func:`period_over_period`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (label); columns ``this period``, ``previous``,
+        ``change`` (same unit; percentage points for %) and ``change, %``.
+    """
+    out = pd.DataFrame(index=pd.Index(pop["label"], name="metric"))
+    units = list(pop["unit"])
+    out["this period"] = [format_value(v, u) for v, u in zip(pop["current"], units, strict=True)]
+    out["previous"] = [format_value(v, u) for v, u in zip(pop["previous"], units, strict=True)]
+    out["change"] = [
+        ("+" if v > 0 else "") + format_value(v, u).replace("%", " pp")
+        for v, u in zip(pop["change"], units, strict=True)
+    ]
+    out["change, %"] = [("+" if v > 0 else "") + format_value(v, "%") for v in pop["change_pct"]]
+    return out

@@ -60,7 +60,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from analytics.period import Period
+from analytics.period import Period, date_range
 from analytics.warehouse import reconciliation
 
 DUPLICATE_WINDOW = timedelta(days=2)
@@ -263,7 +263,7 @@ def undetermined_campaign(deals: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- leads
 
 
-_LEADS_SQL = f"""
+_LEADS_SQL = """
 WITH lead AS (
     SELECT lead_id, any_value(created_at) AS created_at, any_value(lead_type) AS lead_type,
            any_value(visit_id) AS visit_id, any_value(phone_hash) AS phone_hash,
@@ -403,7 +403,7 @@ GROUP BY week_start
 """
 
 
-def marketing_vs_sales(con, period: Period) -> pd.DataFrame:
+def marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.DataFrame:
     """Leads counted by marketing vs deals counted by the CRM, by ISO week.
 
     Parameters
@@ -412,6 +412,10 @@ def marketing_vs_sales(con, period: Period) -> pd.DataFrame:
         Warehouse with the canonical tables.
     period : Period
         Days counted; the first and last week may be partial.
+    weeks : int, optional
+        Instead of the period, the ``weeks`` ISO weeks up to the one holding
+        ``period.end`` (as :func:`analytics.funnel.weekly_funnel`), e.g. 12 to
+        see a trend behind a weekly report; >= 1.
 
     Returns
     -------
@@ -422,6 +426,11 @@ def marketing_vs_sales(con, period: Period) -> pd.DataFrame:
         ``gap`` = leads - deals, ``gap_share`` = gap / leads x 100% (NaN
         without leads).
     """
+    if weeks is not None:
+        if weeks < 1:
+            raise ValueError(f"weeks must be >= 1, got {weeks}")
+        last_monday = period.end - timedelta(days=period.end.weekday())
+        period = date_range(last_monday - timedelta(weeks=weeks - 1), period.end)
     counts = con.execute(_WEEKLY_SQL, _bounds(period)).df()
     first = period.start - timedelta(days=period.start.weekday())
     mondays = [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]

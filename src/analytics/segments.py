@@ -164,7 +164,9 @@ def segment_table(leads: pd.DataFrame, by: str = "region") -> pd.DataFrame:
         out[col] = out[col].astype("int64")
     for col in ("revenue", "spend"):
         out[col] = out[col].astype("float64")
-    out["share_of_revenue"] = _ratio(out["revenue"], pd.Series(out["revenue"].sum(), out.index), 100)
+    out["share_of_revenue"] = _ratio(
+        out["revenue"], pd.Series(out["revenue"].sum(), out.index), 100
+    )
     out["cr_lead_mql"] = _ratio(out["mql"], out["leads"], 100)
     out["cr_mql_sql"] = _ratio(out["sql_leads"], out["mql"], 100)
     out["cr_sql_sale"] = _ratio(out["sales"], out["sql_leads"], 100)

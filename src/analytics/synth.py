@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Approximate visits per size (the exact count depends on the seed).
 SIZES = {"tiny": 20_000, "default": 500_000, "large": 10_000_000}
@@ -173,6 +175,30 @@ LOSS_NON_TARGET = "Нецелевой"
 LOSS_REASONS_QUALIFIED = ("Дорого", "Выбрали конкурента", "Нет бюджета", "Пропал клиент")
 LOSS_REASONS_UNQUALIFIED = ("Нет потребности", "Не дозвонились")
 LANDING_PAGES = ("/", "/pricing", "/product", "/blog/skvoznaya-analitika", "/demo", "/cases")
+DEVICES = ("desktop", "mobile", "tablet")
+
+# Label tables of the text columns: visits carry small integer codes into them
+# (categoricals in ``World.visits``, Arrow text in the raw tables), so 10M
+# visits never become 10M Python strings.
+_SOURCE_LABELS = tuple(dict.fromkeys(s for c in CHANNELS for s in c.sources))
+_CAMPAIGN_LABELS = ("", *dict.fromkeys(c for gs in CAMPAIGNS.values() for c in gs))
+_AD_GROUP_LABELS = (
+    "",
+    *dict.fromkeys(g for cs in CAMPAIGNS.values() for gs in cs.values() for g in gs),
+)
+_CREATIVE_LABELS = (
+    "",
+    *dict.fromkeys(
+        [
+            f"{g}_cr{k}"
+            for cs in CAMPAIGNS.values()
+            for gs in cs.values()
+            for g in gs
+            for k in (1, 2)
+        ]
+        + list(TEST_CREATIVES)
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -280,6 +306,7 @@ def build_world(config: SynthConfig) -> World:
     ret = _choice(rng, total, (c.returning for c in CHANNELS))
     channel = np.where(order == 0, acq[vid], ret)
     vid, order, t_days, channel = vid[keep], order[keep], t_days[keep], channel[keep]
+    del first_idx, gaps, cum, day, hour, keep, ret  # visit-level temporaries (10M rows)
     m = len(vid)
     pv = 1 + rng.poisson(2.2 * np.exp(0.3 * intent[vid]))
     pricing = rng.random(m) < _sigmoid(-2.2 + 0.9 * intent[vid] + 1.2 * (fit[vid] - 0.5))
@@ -287,56 +314,66 @@ def build_world(config: SynthConfig) -> World:
     duration = duration.astype(np.int64)
     device = _choice(rng, m, (0.6, 0.35, 0.05))
 
-    # paid structure: campaign / ad group / creative
-    campaign = np.full(m, "", dtype=object)
-    ad_group = np.full(m, "", dtype=object)
-    creative = np.full(m, "", dtype=object)
-    src = np.empty(m, dtype=object)
+    # paid structure: campaign / ad group / creative, as codes into the label tables
+    src = np.zeros(m, dtype=np.int8)
+    campaign = np.zeros(m, dtype=np.int8)  # code 0 is "" (not paid)
+    ad_group = np.zeros(m, dtype=np.int8)
+    creative = np.zeros(m, dtype=np.int8)
     in_test = np.zeros(m, dtype=bool)
     for ci, ch in enumerate(CHANNELS):
         sel = np.flatnonzero(channel == ci)
-        src[sel] = np.array(ch.sources, dtype=object)[rng.integers(0, len(ch.sources), len(sel))]
+        src_codes = np.array([_SOURCE_LABELS.index(s) for s in ch.sources], dtype=np.int8)
+        src[sel] = src_codes[rng.integers(0, len(ch.sources), len(sel))]
         if not ch.paid:
             continue
         groups = [(c, g) for c, gs in CAMPAIGNS[ch.name].items() for g in gs]
         gi = rng.integers(0, len(groups), len(sel))
-        camp_arr = np.array([g[0] for g in groups], dtype=object)[gi]
-        grp_arr = np.array([g[1] for g in groups], dtype=object)[gi]
+        camp_arr = np.array([_CAMPAIGN_LABELS.index(g[0]) for g in groups], dtype=np.int8)[gi]
+        grp_arr = np.array([_AD_GROUP_LABELS.index(g[1]) for g in groups], dtype=np.int8)[gi]
         cr_idx = rng.integers(1, 3, len(sel))
-        cr_arr = np.array(
-            [f"{g}_cr{k}" for g, k in zip(grp_arr, cr_idx, strict=True)], dtype=object
+        cr_codes = np.array(
+            [[_CREATIVE_LABELS.index(f"{g[1]}_cr{k}") for k in (1, 2)] for g in groups],
+            dtype=np.int8,
         )
-        test = (camp_arr == TEST_CAMPAIGN) & (grp_arr == TEST_AD_GROUP)
+        cr_arr = cr_codes[gi, cr_idx - 1]
+        test = np.array([g == (TEST_CAMPAIGN, TEST_AD_GROUP) for g in groups])[gi]
         # sticky assignment: a visitor always sees the creative of their arm
-        cr_arr[test] = np.array(TEST_CREATIVES, dtype=object)[arm[vid[sel[test]]]]
+        test_codes = np.array([_CREATIVE_LABELS.index(t) for t in TEST_CREATIVES], dtype=np.int8)
+        cr_arr[test] = test_codes[arm[vid[sel[test]]]]
         campaign[sel], ad_group[sel], creative[sel] = camp_arr, grp_arr, cr_arr
         in_test[sel[test]] = True
 
+    def labels(codes: np.ndarray, table: tuple[str, ...]) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=list(table))
+
+    landing = _choice(rng, m, (0.35, 0.15, 0.2, 0.15, 0.05, 0.1))
     visits = pd.DataFrame(
         {
             "visitor": vid,
             "order": order,
             "t_days": t_days,
             "channel": channel,
-            "source": src,
-            "campaign": campaign,
-            "ad_group": ad_group,
-            "creative": creative,
+            "source": labels(src, _SOURCE_LABELS),
+            "campaign": labels(campaign, _CAMPAIGN_LABELS),
+            "ad_group": labels(ad_group, _AD_GROUP_LABELS),
+            "creative": labels(creative, _CREATIVE_LABELS),
             "pageviews": pv,
             "duration_s": duration,
             "goal_pricing": pricing,
-            "device": np.array(["desktop", "mobile", "tablet"])[device],
-            "landing": np.array(LANDING_PAGES)[_choice(rng, m, (0.35, 0.15, 0.2, 0.15, 0.05, 0.1))],
+            "device": labels(device, DEVICES),
+            "landing": labels(landing, LANDING_PAGES),
             "in_test": in_test,
-        }
+        },
+        copy=False,
     )
-    # renumber visitors that kept at least one visit are the only ones that exist
-    touches = np.zeros((n, n_ch), dtype=np.int64)
-    np.add.at(touches, (vid, channel), 1)
-    pv_m = np.zeros((n, n_ch), dtype=np.int64)
-    np.add.at(pv_m, (vid, channel), pv)
-    pr_m = np.zeros((n, n_ch), dtype=np.int64)
-    np.add.at(pr_m, (vid, channel), pricing.astype(np.int64))
+    del device, landing
+    # visitor x channel sums in one pass each (np.bincount over vid * n_ch + channel)
+    cell = vid * n_ch + channel
+    touches = np.bincount(cell, minlength=n * n_ch).reshape(n, n_ch)
+    pv_m = np.bincount(cell, weights=pv, minlength=n * n_ch).astype(np.int64).reshape(n, n_ch)
+    pr_m = np.bincount(cell, weights=pricing, minlength=n * n_ch).astype(np.int64)
+    pr_m = pr_m.reshape(n, n_ch)
+    del cell
     test_touches = np.bincount(vid[in_test], minlength=n)
 
     visitors = pd.DataFrame(
@@ -518,15 +555,46 @@ def creative_truth(world: World) -> pd.DataFrame:
     )
 
 
-def _ts(start: date, t_days: np.ndarray) -> pd.Series:
+def _ts(start: date, t_days: np.ndarray) -> pd.DatetimeIndex:
     """Fractional days since ``start`` -> timestamps rounded to the second."""
-    base = pd.Timestamp(start)
-    return (base + pd.to_timedelta(np.round(t_days * 86400.0), unit="s")).astype("datetime64[s]")
+    seconds = np.round(np.asarray(t_days, dtype=float) * 86400.0).astype("timedelta64[s]")
+    return pd.DatetimeIndex(np.datetime64(start, "s") + seconds)
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pd.Series:
-    """Text ids such as ``v123`` built column-wise (fast for 10M rows)."""
-    return prefix + pd.Series(numbers, dtype="int64").astype(str)
+    """Text ids such as ``v123`` built column-wise in Arrow (fast for 10M rows)."""
+    digits = pc.cast(pa.array(numbers, type=pa.int64()), pa.large_string())
+    prefix_, empty = pa.scalar(prefix, pa.large_string()), pa.scalar("", pa.large_string())
+    return _text_series(pc.binary_join_element_wise(prefix_, digits, empty))
+
+
+def _text(codes: np.ndarray, labels: Iterable[str], missing: np.ndarray | None = None) -> pd.Series:
+    """Text column ``labels[codes]`` (NaN where ``missing``) built in Arrow.
+
+    Equal to ``pd.Series(np.array(labels, dtype=object)[codes])`` with ``None``
+    where ``missing``, without one Python string per row.
+    """
+    dictionary = pa.array(list(labels), type=pa.large_string())
+    index = pa.array(np.asarray(codes), mask=missing)
+    return _text_series(pc.take(dictionary, index))
+
+
+def _text_series(array: pa.Array) -> pd.Series:
+    """Arrow text as a Series of the dtype pandas infers for Python strings.
+
+    pandas 3 (or ``future.infer_string``) infers ``str`` backed by Arrow: the
+    buffers are wrapped without a copy. Older pandas infers ``object``: the
+    Python strings are made then, with ``None`` for nulls.
+    """
+    dtype = pd.Series(["text"]).dtype
+    if pd.api.types.is_object_dtype(dtype):
+        return pd.Series(array.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.Series(pd.array(array, dtype=dtype))
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes and labels of a categorical column of :attr:`World.visits`."""
+    return column.cat.codes.to_numpy(), list(column.cat.categories)
 
 
 def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -590,40 +658,46 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     config = SynthConfig(**{**asdict(config or SynthConfig()), **overrides})
     world = build_world(config)
     out = simulate_outcomes(world)
+    # ground truth by re-simulation (no random draws) first, so that the
+    # visitor x channel matrices of the world are freed before the tables
+    effects = channel_effects(world, out)
+    creative_test = creative_truth(world)
     rng = np.random.default_rng([config.seed, 1])  # measurement draws, separate stream
     v = world.visitors
     vis = world.visits
+    del world
 
-    # --- visits table ------------------------------------------------------
-    visit_ids = np.arange(len(vis))
-    ch = np.array(CHANNEL_NAMES, dtype=object)[vis["channel"].to_numpy()]
-    medium = np.array([c.medium for c in CHANNELS], dtype=object)[vis["channel"].to_numpy()]
-    paid = np.array([c.paid for c in CHANNELS])[vis["channel"].to_numpy()]
-    blank = np.full(len(vis), None, dtype=object)
+    # --- visits table: text columns built in Arrow from the world's codes ----
+    vch = vis["channel"].to_numpy()
+    paid = np.array([c.paid for c in CHANNELS])[vch]
+    direct = vch == CHANNEL_NAMES.index("direct")
+    mediums = [c.medium for c in CHANNELS]
     visits = pd.DataFrame(
         {
-            "visit_id": _ids("v", visit_ids),
+            "visit_id": _ids("v", np.arange(len(vis))),
             "visitor_id": _ids("c", vis["visitor"].to_numpy()),
             "visit_start": _ts(config.start, vis["t_days"].to_numpy()),
-            "channel": ch,
-            "utm_source": np.where(ch == "direct", blank, vis["source"].to_numpy()),
-            "utm_medium": np.where(ch == "direct", blank, medium),
-            "utm_campaign": np.where(paid, vis["campaign"].to_numpy(), blank),
-            "utm_content": np.where(paid, vis["creative"].to_numpy(), blank),
-            "utm_term": np.where(paid, vis["ad_group"].to_numpy(), blank),
-            "landing_page": vis["landing"].to_numpy(),
+            "channel": _text(vch, CHANNEL_NAMES),
+            "utm_source": _text(*_codes(vis["source"]), missing=direct),
+            "utm_medium": _text(vch, mediums, missing=direct),
+            "utm_campaign": _text(*_codes(vis["campaign"]), missing=~paid),
+            "utm_content": _text(*_codes(vis["creative"]), missing=~paid),
+            "utm_term": _text(*_codes(vis["ad_group"]), missing=~paid),
+            "landing_page": _text(*_codes(vis["landing"])),
             "pageviews": vis["pageviews"].to_numpy(),
             "duration_s": vis["duration_s"].to_numpy(),
             "goal_pricing": vis["goal_pricing"].to_numpy(),
-            "device": vis["device"].to_numpy(),
+            "device": _text(*_codes(vis["device"])),
         }
     )
 
     # --- leads: one per converting visitor, at its last visit ---------------
-    last_visit = vis.groupby("visitor", sort=True).tail(1)
-    last_visit = last_visit[out["lead"].to_numpy()[last_visit["visitor"].to_numpy()]]
-    lv = last_visit.index.to_numpy()
-    who = last_visit["visitor"].to_numpy()
+    # visits are sorted by visitor, so a visitor's last visit is where the
+    # visitor number changes (same rows as groupby("visitor").tail(1))
+    visitor = vis["visitor"].to_numpy()
+    last = np.flatnonzero(np.r_[visitor[1:] != visitor[:-1], True])
+    lv = last[out["lead"].to_numpy()[visitor[last]]]
+    who = visitor[lv]
     n_leads = len(who)
     created_days = vis["t_days"].to_numpy()[lv] + rng.uniform(1, 20, n_leads) / 1440.0
     created_days = np.minimum(created_days, config.days - 1e-4)
@@ -765,10 +839,40 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     all_leads = pd.concat([leads, dups], ignore_index=True)
 
     # --- spend: clicks and cost of the paid visits ---------------------------
-    paid_vis = visits[paid]
+    # Paid visits are counted per day and ad on integer codes (one np.unique),
+    # then the few distinct rows get their labels and are grouped by the text
+    # keys: the same rows, order and counts as grouping the paid visits by
+    # day, channel, source, medium, campaign, ad group and creative.
+    ad_parts = [
+        (vch, list(CHANNEL_NAMES)),
+        _codes(vis["source"]),
+        _codes(vis["campaign"]),
+        _codes(vis["ad_group"]),
+        _codes(vis["creative"]),
+    ]
+    ad_key = visits["visit_start"].to_numpy()[paid].astype("datetime64[D]").astype(np.int64)
+    for codes, labels in ad_parts:
+        ad_key = ad_key * len(labels) + codes[paid]
+    ad_key, ad_visits = np.unique(ad_key, return_counts=True)
+    ad_codes = []
+    for _, labels in reversed(ad_parts):
+        ad_key, code = np.divmod(ad_key, len(labels))
+        ad_codes.insert(0, code)
+    ch_code, src_code, camp_code, grp_code, cr_code = ad_codes
+    ad_days = pd.DataFrame(
+        {
+            "date": ad_key.astype("datetime64[D]").astype("datetime64[s]"),
+            "channel": _text(ch_code, CHANNEL_NAMES),
+            "utm_source": _text(src_code, ad_parts[1][1]),
+            "utm_medium": _text(ch_code, mediums),
+            "utm_campaign": _text(camp_code, ad_parts[2][1]),
+            "utm_term": _text(grp_code, ad_parts[3][1]),
+            "utm_content": _text(cr_code, ad_parts[4][1]),
+            "visits": ad_visits,
+        }
+    )
     daily = (
-        paid_vis.assign(date=paid_vis["visit_start"].dt.floor("D"))
-        .groupby(
+        ad_days.groupby(
             [
                 "date",
                 "channel",
@@ -779,9 +883,8 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
                 "utm_content",
             ],
             observed=True,
-        )
-        .size()
-        .rename("visits")
+        )["visits"]
+        .sum()
         .reset_index()
     )
     ch_idx = daily["channel"].map({c.name: k for k, c in enumerate(CHANNELS)}).to_numpy()
@@ -860,10 +963,10 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     )
     defects["realized_rate"] = defects["injected_count"] / defects["base_count"].clip(lower=1)
     truth = {
-        "channel_effects": channel_effects(world, out),
+        "channel_effects": effects,
         "lead_truth": lead_truth,
         "defects": defects,
-        "creative_test": creative_truth(world),
+        "creative_test": creative_test,
     }
     tables = {
         "spend": spend,

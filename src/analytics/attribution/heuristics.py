@@ -199,7 +199,9 @@ def time_decay(
     return pd.Series(credit, index=index, dtype="float64", name="time_decay")
 
 
-def direct_assisted(paths: pd.DataFrame | EncodedPaths, weight: str = "conversions") -> pd.DataFrame:
+def direct_assisted(
+    paths: pd.DataFrame | EncodedPaths, weight: str = "conversions"
+) -> pd.DataFrame:
     """Last-touch (direct) and assisted conversions per channel.
 
     A conversion is a *last-touch* conversion of the channel of its last touch

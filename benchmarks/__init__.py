@@ -1,0 +1,1 @@
+"""Benchmarks: timed runs on large synthetic data (not part of the tests)."""

@@ -1,0 +1,744 @@
+"""Pipeline benchmark: generate, load, transforms and the weekly build on N visits.
+
+Every stage runs in its own Python process, started by :func:`run_size`, so the
+peak memory of one stage is not the leftover of another:
+
+* **seconds** -- wall time of the stage's work, measured inside its process
+  (interpreter start and imports excluded; ``process_seconds`` includes them);
+* **x baseline** -- seconds / seconds of the baseline, DuckDB's single full
+  scan of the raw Parquet files, measured in the same run on the same files;
+* **peak MB** -- the largest sum of resident memory (RSS) of the stage's
+  process and all its descendants (report workers, Jupyter kernels), sampled
+  every 0.1 s with psutil; 1 MB = 2**20 bytes. Shared library pages are
+  counted once per process, so this is an upper bound of what the stage needs;
+* **max proc MB** -- the exact peak RSS of the largest single process of the
+  stage (``ru_maxrss`` from ``os.wait4``, i.e. ``getrusage(RUSAGE_CHILDREN)``
+  of that one child);
+* **peak PSS MB** -- like peak MB but proportional set size (a page shared by
+  k processes counts 1/k in each), sampled every 0.5 s: what the stage really
+  takes from the machine when it runs several processes (the report stage).
+
+The *weekly build* is what a Monday morning runs on fresh exports:
+``python -m analytics load`` (validation, quarantine, PII hashing in DuckDB)
+then ``python -m analytics report --period last-week`` (every role's
+notebooks through Papermill, rendered to HTML). Its seconds are the sum of the
+two stages, its peak the larger of their peaks (they run one after the other),
+and it is checked against :data:`BUILD_LIMIT_MB`.
+
+Entry point: ``python -m benchmarks`` (see ``benchmarks/README.md``). This
+module is also the stage runner: ``python -m benchmarks.pipeline_bench
+--child STAGE --params JSON --result FILE`` runs one stage and writes its
+timings to ``FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - psutil comes with ipykernel
+    psutil = None
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WORK_DIR = ROOT / "data" / "bench"
+
+BUILD_LIMIT_MB = 4096
+"""Peak memory the 10M weekly build (load + report) must stay under: 4 GB = 4096 MB."""
+
+SAMPLE_SECONDS = 0.1
+"""Interval of the process-tree RSS sampler."""
+
+PSS_EVERY = 5
+"""Read PSS (``/proc/<pid>/smaps_rollup``, ~2 ms a process) every this many samples."""
+
+PERIODS = {"week": "last-week", "month": "last-month", "year": "all"}
+"""Period names of the transform stages and their specs (:func:`analytics.period.parse_period`)."""
+
+RAW_SCANS = {
+    "visits": "count(*), sum(pageviews), max(visit_start)",
+    "leads": "count(*), count(phone), max(created_at)",
+    "deals": "count(*), sum(amount), max(created_at)",
+    "deal_stages": "count(*), count(stage), max(entered_at)",
+    "spend": "count(*), sum(cost), max(date)",
+}
+"""Baseline: one aggregate query per raw file, the cheapest full read DuckDB can do."""
+
+BASELINE_REPEAT = 3
+PACKAGES = ("duckdb", "pandas", "numpy", "pyarrow", "papermill", "scikit-learn", "psutil")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One timed step, run in its own process.
+
+    Parameters
+    ----------
+    key : str
+        Name of the stage function (``_stage_<key>``).
+    label : str
+        Row label of the printed table.
+    period : str or None
+        ``week``, ``month`` or ``year`` (:data:`PERIODS`) for transform stages.
+    """
+
+    key: str
+    label: str
+    period: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key if self.period is None else f"{self.key}:{self.period}"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("generate", "generate raw files (synth + parquet)"),
+    Stage("baseline", "BASELINE: DuckDB full scan of raw files"),
+    Stage("load", "load: validate + quarantine + hash (DuckDB)"),
+    Stage("funnel", "funnel: summary + channels + 12 weeks", "week"),
+    Stage("funnel", "funnel: summary + channels + 12 weeks", "month"),
+    Stage("funnel", "funnel: summary + channels + 12 weeks", "year"),
+    Stage("kpi", "kpi: kpi_summary", "week"),
+    Stage("kpi", "kpi: kpi_summary", "month"),
+    Stage("kpi", "kpi: kpi_summary", "year"),
+    Stage("quality", "quality: quality_report", "week"),
+    Stage("quality", "quality: quality_report", "year"),
+    Stage("cohorts", "cohorts: weekly cohort_funnel", "year"),
+    Stage("journeys", "journeys (lead, 30 d) + attribution models", "month"),
+    Stage("journeys", "journeys (lead, 30 d) + attribution models", "year"),
+    Stage("scoring", "scoring: train (boosting) + score all leads"),
+    Stage("report", "report: all roles, last-week (Papermill + HTML)"),
+)
+"""Stages in run order. ``generate`` and ``load`` must succeed for the rest to run."""
+
+BUILD_STAGES = ("load", "report")
+"""Stages that make up the weekly build."""
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def parse_size(text: str) -> tuple[str, int]:
+    """``"10m"`` -> ``("10m", 10_000_000)``; also ``200k``, ``1.5m`` or a plain number."""
+    label = text.strip().lower()
+    factor = {"k": 1_000, "m": 1_000_000}.get(label[-1:], 1)
+    number = label[:-1] if factor > 1 else label
+    try:
+        visits = int(round(float(number) * factor))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: use e.g. 200k, 1m, 10m") from None
+    if visits < 1_000:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small (at least 1k visits)")
+    return label, visits
+
+
+# --------------------------------------------------------------------------- stages (child side)
+
+
+def _connect_read_only(params: dict):
+    from analytics.warehouse import connect
+
+    return connect(params["warehouse"], read_only=True)
+
+
+def _period(con, which: str):
+    from analytics.period import data_anchor, data_bounds, parse_period
+
+    spec = PERIODS[which]
+    bounds = data_bounds(con) if spec == "all" else None
+    return parse_period(spec, data_anchor(con), bounds=bounds)
+
+
+def _timed(detail: dict, name: str, call):
+    """Run ``call()``, store its seconds in ``detail[name + "_s"]``, return its result."""
+    started = time.perf_counter()
+    result = call()
+    detail[f"{name}_s"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _stage_generate(params: dict) -> tuple[float, dict]:
+    from analytics import synth
+
+    detail: dict = {}
+    started = time.perf_counter()
+    data = _timed(
+        detail, "generate", lambda: synth.generate(visits=params["visits"], seed=params["seed"])
+    )
+    _timed(detail, "write_parquet", lambda: synth.write_raw(data, params["raw"]))
+    seconds = time.perf_counter() - started
+    detail["rows"] = data.summary()
+    detail["raw_mb"] = round(
+        sum(p.stat().st_size for p in Path(params["raw"]).rglob("*.parquet")) / 2**20, 1
+    )
+    return seconds, detail
+
+
+def _stage_baseline(params: dict) -> tuple[float, dict]:
+    import duckdb
+
+    raw = Path(params["raw"])
+    con = duckdb.connect()
+    runs, per_file = [], {}
+    for _ in range(BASELINE_REPEAT):
+        started = time.perf_counter()
+        for name, select in RAW_SCANS.items():
+            path = str(raw / f"{name}.parquet").replace("'", "''")
+            t0 = time.perf_counter()
+            row = con.execute(f"SELECT {select} FROM read_parquet('{path}')").fetchone()
+            per_file.setdefault(name, []).append(time.perf_counter() - t0)
+            if name == "visits":
+                visits_row = row
+        runs.append(time.perf_counter() - started)
+    con.close()
+    detail = {
+        "runs_s": [round(r, 4) for r in runs],
+        "median_of": BASELINE_REPEAT,
+        "per_file_median_s": {n: round(statistics.median(t), 4) for n, t in per_file.items()},
+        "visits": int(visits_row[0]),
+    }
+    return statistics.median(runs), detail
+
+
+def _stage_load(params: dict) -> tuple[float, dict]:
+    from analytics import warehouse as wh
+
+    path = Path(params["warehouse"])
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    salt = wh.pii_salt()
+    started = time.perf_counter()
+    con = wh.connect(path)
+    try:
+        wh.init_schema(con)
+        results = wh.load_raw_dir(con, params["raw"], salt=salt)
+    finally:
+        con.close()
+    seconds = time.perf_counter() - started
+    return seconds, {
+        "rows_loaded": {r.table: r.rows_loaded for r in results},
+        "rows_quarantined": {r.table: r.rows_quarantined for r in results},
+        "warehouse_mb": round(path.stat().st_size / 2**20, 1),
+    }
+
+
+def _stage_funnel(params: dict) -> tuple[float, dict]:
+    from analytics.funnel import funnel_by_channel, funnel_summary, weekly_funnel
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    period = _timed(detail, "period", lambda: _period(con, params["period"]))
+    summary = _timed(detail, "funnel_summary", lambda: funnel_summary(con, period))
+    _timed(detail, "funnel_by_channel", lambda: funnel_by_channel(con, period))
+    _timed(detail, "weekly_funnel", lambda: weekly_funnel(con, period, weeks=12))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["period"] = str(period)
+    detail["leads"] = int(summary["leads"].iloc[0])
+    return seconds, detail
+
+
+def _stage_kpi(params: dict) -> tuple[float, dict]:
+    from analytics.kpi import kpi_summary
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    period = _timed(detail, "period", lambda: _period(con, params["period"]))
+    _timed(detail, "kpi_summary", lambda: kpi_summary(con, period))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["period"] = str(period)
+    return seconds, detail
+
+
+def _stage_quality(params: dict) -> tuple[float, dict]:
+    from analytics.quality import quality_report
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    period = _timed(detail, "period", lambda: _period(con, params["period"]))
+    report = _timed(detail, "quality_report", lambda: quality_report(con, period))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["period"] = str(period)
+    detail["warnings"] = int((report["status"] == "warn").sum())
+    return seconds, detail
+
+
+def _stage_cohorts(params: dict) -> tuple[float, dict]:
+    from analytics.cohorts import cohort_funnel
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    period = _timed(detail, "period", lambda: _period(con, params["period"]))
+    cohorts = _timed(detail, "cohort_funnel", lambda: cohort_funnel(con, period, grain="week"))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["period"] = str(period)
+    detail["rows"] = len(cohorts)
+    return seconds, detail
+
+
+def _stage_journeys(params: dict) -> tuple[float, dict]:
+    from analytics.attribution import compare_models
+    from analytics.journeys import build_journeys
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    period = _timed(detail, "period", lambda: _period(con, params["period"]))
+    journeys = _timed(
+        detail, "build_journeys", lambda: build_journeys(con, "lead", 30, period=period)
+    )
+    _timed(detail, "compare_models", lambda: compare_models(journeys.paths, journeys.touches))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["period"] = str(period)
+    detail["journeys"] = len(journeys.journeys)
+    detail["touches"] = len(journeys.touches)
+    detail["distinct_paths"] = len(journeys.paths)
+    return seconds, detail
+
+
+def _stage_scoring(params: dict) -> tuple[float, dict]:
+    from analytics.scoring import score_leads, train
+
+    con = _connect_read_only(params)
+    detail: dict = {}
+    started = time.perf_counter()
+    model, metrics = _timed(detail, "train", lambda: train(con, kind="boosting"))
+    scores = _timed(detail, "score_leads", lambda: score_leads(con, model))
+    seconds = time.perf_counter() - started
+    con.close()
+    detail["leads_scored"] = len(scores)
+    detail["validation_auc"] = metrics.get("roc_auc", metrics.get("auc"))
+    return seconds, detail
+
+
+def _stage_report(params: dict) -> tuple[float, dict]:
+    from analytics.reports.runner import run_reports
+
+    out = Path(params["reports"])
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    summary = run_reports(
+        roles=None,
+        period="last-week",
+        warehouse=params["warehouse"],
+        out_dir=out,
+        jobs=None,
+        progress=False,
+    )
+    seconds = time.perf_counter() - started
+    detail = {
+        "ok": summary.ok,
+        "period": str(summary.period),
+        "notebooks": [
+            {
+                "role": r.role,
+                "notebook": r.notebook,
+                "status": r.status,
+                "execute_s": round(r.execute_seconds, 2),
+                "render_s": round(r.render_seconds, 2),
+                "error": r.error,
+            }
+            for r in summary.results
+        ],
+    }
+    if not summary.ok:
+        raise RuntimeError("; ".join(f"{f.role}/{f.notebook}: {f.error}" for f in summary.failures))
+    return seconds, detail
+
+
+def run_child(stage_key: str, params: dict, result_path: Path) -> int:
+    """Run one stage in this process and write ``{"status", "seconds", "detail"}``.
+
+    ``status`` is ``ok``, ``skipped`` (the stage's module or function is not
+    importable: another engineer's module that is not there yet) or ``failed``.
+    """
+    stage = globals()[f"_stage_{stage_key}"]
+    try:
+        seconds, detail = stage(params)
+        result = {"status": "ok", "seconds": seconds, "detail": detail}
+    except ImportError as exc:
+        result = {"status": "skipped", "note": f"not importable: {exc}"}
+    except Exception as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        result = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500],
+        }
+    result_path.write_text(json.dumps(result, default=str), encoding="utf-8")
+    return 0 if result["status"] != "failed" else 1
+
+
+# --------------------------------------------------------------------------- stages (parent side)
+
+
+@dataclass
+class StageResult:
+    """Timings and memory of one stage (see the module docstring for the columns)."""
+
+    name: str
+    label: str
+    status: str
+    seconds: float | None = None
+    process_seconds: float = 0.0
+    x_baseline: float | None = None
+    peak_mb: float | None = None
+    max_process_mb: float | None = None
+    peak_pss_mb: float | None = None
+    load_average_before: float | None = None
+    note: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the RSS (and PSS) sums of a process and its descendants until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self._stop_event = threading.Event()
+        self._root = psutil.Process(pid) if psutil is not None else None
+
+    def run(self) -> None:
+        tick = 0
+        while self._root is not None and not self._stop_event.is_set():
+            try:
+                procs = [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                break
+            with_pss = tick % PSS_EVERY == 0
+            rss = pss = 0
+            for proc in procs:
+                try:
+                    if with_pss:
+                        full = proc.memory_full_info()
+                        rss, pss = rss + full.rss, pss + full.pss
+                    else:
+                        rss += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, pss)
+            tick += 1
+            self._stop_event.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> tuple[int, int]:
+        self._stop_event.set()
+        self.join(timeout=5)
+        return self.peak_rss, self.peak_pss
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    # demo data only, like the Makefile; a real load sets its own secret
+    env.setdefault("ANALYTICS_PII_SALT", "benchmark-only-salt")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_stage(stage: Stage, params: dict, log_dir: Path, timeout: float | None) -> StageResult:
+    """Run ``stage`` in a new Python process; measure its wall time and memory."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stem = stage.name.replace(":", "-")
+    result_path = log_dir / f"{stem}.result.json"
+    result_path.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.pipeline_bench",
+        "--child",
+        stage.key,
+        "--params",
+        json.dumps({**params, "period": stage.period}),
+        "--result",
+        str(result_path),
+    ]
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with (log_dir / f"{stem}.log").open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)  # the stage's own process group
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak, peak_pss = sampler.stop()
+    wall = time.perf_counter() - started
+    max_proc_mb = usage.ru_maxrss / 1024  # kB on Linux
+    out = StageResult(
+        name=stage.name,
+        label=stage.label + (f" [{stage.period}]" if stage.period else ""),
+        status="failed",
+        process_seconds=round(wall, 3),
+        peak_mb=round(max(peak / 2**20, max_proc_mb), 1),
+        max_process_mb=round(max_proc_mb, 1),
+        peak_pss_mb=round(peak_pss / 2**20, 1) if peak_pss else None,
+        load_average_before=round(load_before, 2),
+    )
+    if not result_path.is_file():
+        out.note = f"process exited with {proc.returncode} and no result; see {log.name}"
+        return out
+    child = json.loads(result_path.read_text(encoding="utf-8"))
+    out.status = child["status"]
+    out.note = child.get("note") or child.get("error")
+    if child["status"] == "ok":
+        out.seconds = round(child["seconds"], 4)
+        out.detail = child["detail"]
+    return out
+
+
+# --------------------------------------------------------------------------- machine and output
+
+
+def machine_info() -> dict:
+    """Cores, RAM, CPU, Python and package versions, git commit of the tree."""
+    info: dict = {
+        "cores": os.cpu_count(),
+        "ram_gb": None,
+        "cpu": platform.processor() or platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": {},
+        "git_commit": None,
+        "git_dirty": None,
+    }
+    if psutil is not None:
+        info["ram_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    for name in PACKAGES:
+        try:
+            info["packages"][name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            info["packages"][name] = None
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read-only: never refresh the index
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+        info["git_commit"] = head.stdout.strip() or None
+        diff = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "src", "benchmarks", "notebooks", "params"],
+            cwd=ROOT,
+            capture_output=True,
+            env=env,
+        )
+        info["git_dirty"] = diff.returncode != 0
+    except OSError:
+        pass
+    return info
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_table(results: list[StageResult], build: dict) -> str:
+    """Readable table of the stages plus the weekly build row."""
+    header = (
+        f"{'stage':<58} {'seconds':>9} {'x baseline':>11} {'peak MB':>8} {'max proc MB':>11} "
+        f"{'peak PSS MB':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results:
+        if r.status == "ok":
+            lines.append(
+                f"{r.label:<58} {_fmt(r.seconds, '9.2f')} {_fmt(r.x_baseline, '11,.1f')} "
+                f"{_fmt(r.peak_mb, '8,.0f')} {_fmt(r.max_process_mb, '11,.0f')} "
+                f"{_fmt(r.peak_pss_mb, '11,.0f')}"
+            )
+        else:
+            lines.append(f"{r.label:<58} {r.status.upper()}: {r.note}")
+    lines.append("-" * len(header))
+    if build.get("seconds") is not None:
+        lines.append(
+            f"{'WEEKLY BUILD = load + report':<58} {build['seconds']:9.2f} "
+            f"{_fmt(build['x_baseline'], '11,.1f')} {build['peak_mb']:8,.0f} "
+            f"{build['max_process_mb']:11,.0f} {_fmt(build['peak_pss_mb'], '11,.0f')}"
+        )
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- one size
+
+
+def run_size(
+    label: str,
+    visits: int,
+    *,
+    seed: int = 42,
+    work_dir: Path = WORK_DIR,
+    results_dir: Path = RESULTS_DIR,
+    keep_data: bool = False,
+    timeout: float | None = None,
+    machine: dict | None = None,
+) -> dict:
+    """Benchmark every stage on ``visits`` visits; print the table, write the JSON.
+
+    Returns the JSON payload (also written to
+    ``<results_dir>/pipeline-<label>.json``).
+    """
+    folder = work_dir / label
+    params = {
+        "visits": visits,
+        "seed": seed,
+        "raw": str(folder / "raw"),
+        "warehouse": str(folder / "warehouse.duckdb"),
+        "reports": str(folder / "reports"),
+    }
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    print(f"\n=== pipeline benchmark: {label} ({visits:,} visits requested, seed {seed}) ===")
+    results: list[StageResult] = []
+    for stage in STAGES:
+        result = run_stage(stage, params, folder / "logs", timeout)
+        results.append(result)
+        shown = f"{result.seconds:.2f} s" if result.seconds is not None else result.status
+        print(
+            f"  {result.label:<62} {shown:>12}  peak {result.peak_mb:,.0f} MB",
+            flush=True,
+        )
+        if result.status == "skipped":
+            print(f"    note: skipped, {result.note}")
+        elif result.status == "failed":
+            print(f"    FAILED: {result.note} (log: {folder / 'logs'})")
+            if stage.key in ("generate", "baseline", "load"):
+                print("    later stages need it: stopping this size")
+                break
+
+    baseline = next((r for r in results if r.name == "baseline" and r.status == "ok"), None)
+    for r in results:
+        if baseline is not None and r.seconds is not None:
+            r.x_baseline = round(r.seconds / baseline.seconds, 2)
+    by_name = {r.name: r for r in results}
+    parts = [by_name.get(name) for name in BUILD_STAGES]
+    build: dict = {"stages": list(BUILD_STAGES), "limit_mb": BUILD_LIMIT_MB}
+    if all(p is not None and p.status == "ok" for p in parts):
+        build["seconds"] = round(sum(p.seconds for p in parts), 3)
+        build["x_baseline"] = (
+            round(build["seconds"] / baseline.seconds, 2) if baseline is not None else None
+        )
+        build["peak_mb"] = max(p.peak_mb for p in parts)
+        build["max_process_mb"] = max(p.max_process_mb for p in parts)
+        pss = [p.peak_pss_mb for p in parts if p.peak_pss_mb is not None]
+        build["peak_pss_mb"] = max(pss) if pss else None
+        build["peak_stage"] = max(parts, key=lambda p: p.peak_mb).name
+        build["under_limit"] = build["peak_mb"] < BUILD_LIMIT_MB
+    else:
+        build["under_limit"] = None
+
+    generated = by_name.get("generate")
+    rows = generated.detail.get("rows", {}) if generated and generated.detail else {}
+    print()
+    print(
+        f"{label}: {rows.get('visits', 0):,} visits, {rows.get('leads', 0):,} leads, "
+        f"{rows.get('deals', 0):,} deals; baseline "
+        + (f"{baseline.seconds:.3f} s (median of {BASELINE_REPEAT})" if baseline else "missing")
+    )
+    print(format_table(results, build))
+    if build["under_limit"] is None:
+        print(f"weekly build: incomplete, cannot check the {BUILD_LIMIT_MB:,} MB limit")
+    else:
+        verdict = "UNDER" if build["under_limit"] else "OVER"
+        print(
+            f"weekly build peak {build['peak_mb']:,.0f} MB (in {build['peak_stage']}): "
+            f"{verdict} the {BUILD_LIMIT_MB:,} MB (4 GB) limit"
+        )
+    payload = {
+        "benchmark": "pipeline",
+        "size": label,
+        "visits_requested": visits,
+        "seed": seed,
+        "rows": rows,
+        "created_at": datetime.now().isoformat(timespec="seconds"),
+        "machine": machine or machine_info(),
+        "units": {
+            "seconds": "wall time of the stage's work inside its process",
+            "process_seconds": "wall time of the whole stage process (start and imports too)",
+            "x_baseline": "seconds / baseline seconds",
+            "peak_mb": "max sampled RSS sum of the stage's process tree, MB = 2**20 bytes",
+            "max_process_mb": "ru_maxrss of the largest single process of the stage",
+            "peak_pss_mb": "max sampled PSS sum of the process tree (every 0.5 s), MB",
+        },
+        "baseline": {
+            "seconds": baseline.seconds if baseline else None,
+            "definition": RAW_SCANS,
+        },
+        "stages": [asdict(r) for r in results],
+        "weekly_build": build,
+    }
+    out = results_dir / f"pipeline-{label}.json"
+    _write_json(out, payload)
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    if not keep_data:
+        for sub in ("raw", "warehouse.duckdb", "warehouse.duckdb.wal", "reports"):
+            target = folder / sub
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+    return payload
+
+
+def _child_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.pipeline_bench",
+        description="Run one benchmark stage (used by `python -m benchmarks`).",
+    )
+    parser.add_argument("--child", required=True, help="stage key, e.g. load")
+    parser.add_argument("--params", required=True, help="JSON parameters of the stage")
+    parser.add_argument("--result", required=True, type=Path, help="where to write the result")
+    args = parser.parse_args(argv)
+    return run_child(args.child, json.loads(args.params), args.result)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,72 @@
+"""Multi-touch attribution: who gets the credit for a conversion.
+
+All models read aggregated paths (:mod:`analytics.journeys`) and share out the
+conversions -- or their value in RUB -- of converting journeys among channels,
+so every model's credit sums to the same total:
+
+* rule-based (:mod:`.heuristics`): first touch, last touch, last non-direct,
+  linear, position-based 40/20/40, time decay with a half-life;
+* Markov chain of order 1-3 with exact removal effects from a sparse linear
+  solve (:mod:`.markov`);
+* Shapley value over channel coalitions, exact by subset enumeration
+  (:mod:`.shapley`);
+* direct (last-touch) vs assisted conversions per channel;
+* every model side by side and its error against the demo's causal truth
+  (:mod:`.comparison`).
+
+Example
+-------
+>>> from analytics.journeys import build_journeys
+>>> journeys = build_journeys(con, "sale", lookback_days=30, period=period)
+>>> credit = compare_models(journeys.paths, journeys.touches)
+>>> error_vs_truth(credit, truth_effects(con), "sale")
+"""
+
+from analytics.attribution.comparison import (
+    MODEL_LABELS,
+    MODELS,
+    compare_models,
+    credit_shares,
+    error_vs_truth,
+    rank_changes,
+    romi_by_model,
+    share_vs_truth,
+    truth_effects,
+)
+from analytics.attribution.heuristics import (
+    DIRECT_CHANNELS,
+    direct_assisted,
+    first_touch,
+    last_non_direct,
+    last_touch,
+    linear,
+    position_based,
+    time_decay,
+)
+from analytics.attribution.markov import MarkovAttribution, markov_credit, removal_effects
+from analytics.attribution.shapley import coalition_values, shapley_credit
+
+__all__ = [
+    "DIRECT_CHANNELS",
+    "MODELS",
+    "MODEL_LABELS",
+    "MarkovAttribution",
+    "coalition_values",
+    "compare_models",
+    "credit_shares",
+    "direct_assisted",
+    "error_vs_truth",
+    "first_touch",
+    "last_non_direct",
+    "last_touch",
+    "linear",
+    "markov_credit",
+    "position_based",
+    "rank_changes",
+    "removal_effects",
+    "romi_by_model",
+    "shapley_credit",
+    "share_vs_truth",
+    "time_decay",
+    "truth_effects",
+]

@@ -1,0 +1,175 @@
+"""Channel grouping: traffic source / medium / campaign -> channel, by editable rules.
+
+The rules live in ``params/channels.yaml`` (see the comments there): an
+ordered list, first match wins, each condition an exact value, a list of
+values or a full-match regular expression, compared trimmed and
+case-insensitively; ``default`` names the channel of traffic no rule matches.
+Adapters call :meth:`ChannelRules.assign` on whole columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from analytics.paths import PARAMS_DIR
+from analytics.warehouse import InputError
+
+DEFAULT_RULES_FILE = PARAMS_DIR / "channels.yaml"
+"""Channel rules used when an adapter is given none."""
+
+FIELDS = ("source", "medium", "campaign")
+"""Traffic attributes a rule can test."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One field test of a rule: exact values (``values``) or a regular expression."""
+
+    field: str
+    values: frozenset[str] | None = None
+    pattern: re.Pattern | None = None
+
+    def matches(self, column: pd.Series) -> pd.Series:
+        """Boolean mask of ``column`` (trimmed, lower-cased, missing as ``""``)."""
+        if self.pattern is not None:
+            return column.map(lambda v: self.pattern.fullmatch(v) is not None).astype(bool)
+        return column.isin(self.values)
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """A channel and the conditions (all must hold) that select it."""
+
+    channel: str
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """Ordered channel rules with a default channel.
+
+    Parameters
+    ----------
+    rules : tuple of ChannelRule
+        Tried in order; the first whose conditions all hold wins.
+    default : str
+        Channel of traffic no rule matches.
+    origin : str
+        Where the rules came from (for messages).
+    """
+
+    rules: tuple[ChannelRule, ...]
+    default: str = "unassigned"
+    origin: str = "<rules>"
+
+    @classmethod
+    def from_dict(cls, spec: dict, origin: str = "<rules>") -> ChannelRules:
+        """Rules from the parsed YAML structure ``{"default": ..., "rules": [...]}``.
+
+        Raises
+        ------
+        InputError
+            Unknown keys, a rule without ``channel``, a bad value or regex; the
+            message names ``origin`` and the rule number (1-based).
+        """
+        if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list):
+            raise InputError(f"{origin}: expected a mapping with a 'rules' list")
+        unknown = set(spec) - {"default", "rules"}
+        if unknown:
+            raise InputError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
+        rules = []
+        for number, item in enumerate(spec["rules"], start=1):
+            where = f"{origin}: rule {number}"
+            if not isinstance(item, dict) or not item.get("channel"):
+                raise InputError(f"{where}: needs a 'channel'")
+            bad = set(item) - {"channel", *FIELDS}
+            if bad:
+                raise InputError(
+                    f"{where}: unknown field(s) {', '.join(sorted(bad))}; "
+                    f"a rule tests {', '.join(FIELDS)}"
+                )
+            conditions = tuple(
+                _condition(name, item[name], where) for name in FIELDS if name in item
+            )
+            rules.append(ChannelRule(str(item["channel"]), conditions))
+        return cls(tuple(rules), str(spec.get("default") or "unassigned"), origin)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = DEFAULT_RULES_FILE) -> ChannelRules:
+        """Rules from a YAML file (``params/channels.yaml`` by default)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: channel rules file not found")
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise InputError(f"{path}: not valid YAML: {err}") from None
+        return cls.from_dict(spec, str(path))
+
+    def assign(
+        self,
+        source: pd.Series,
+        medium: pd.Series,
+        campaign: pd.Series | None = None,
+    ) -> pd.Series:
+        """Channel of each row.
+
+        Parameters
+        ----------
+        source, medium, campaign : pandas.Series
+            Aligned columns; missing values count as ``""``.
+
+        Returns
+        -------
+        pandas.Series
+            Channel names (object dtype), ``default`` where no rule matched.
+        """
+        columns = {
+            "source": _normal(source),
+            "medium": _normal(medium),
+            "campaign": _normal(campaign if campaign is not None else pd.Series("", source.index)),
+        }
+        result = pd.Series(None, index=source.index, dtype=object)
+        open_rows = pd.Series(True, index=source.index)
+        for rule in self.rules:
+            mask = open_rows.copy()
+            for condition in rule.conditions:
+                if not mask.any():
+                    break
+                mask &= condition.matches(columns[condition.field])
+            result[mask] = rule.channel
+            open_rows &= ~mask
+        result[open_rows] = self.default
+        return result
+
+
+def _normal(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+
+
+def _condition(name: str, value, where: str) -> Condition:
+    if isinstance(value, dict):
+        if set(value) != {"regex"}:
+            raise InputError(f"{where}: {name} must be a value, a list or {{regex: ...}}")
+        try:
+            return Condition(name, pattern=re.compile(str(value["regex"]), re.IGNORECASE))
+        except re.error as err:
+            raise InputError(f"{where}: bad regex for {name}: {err}") from None
+    if isinstance(value, list):
+        return Condition(name, values=frozenset(str(v).strip().lower() for v in value))
+    if value is None or isinstance(value, (str, int, float)):
+        text = "" if value is None else str(value)
+        return Condition(name, values=frozenset({text.strip().lower()}))
+    raise InputError(f"{where}: {name} must be a value, a list or {{regex: ...}}")
+
+
+def load_channel_rules(rules: str | Path | ChannelRules | None = None) -> ChannelRules:
+    """Channel rules given as rules, a YAML path, or None for ``params/channels.yaml``."""
+    if isinstance(rules, ChannelRules):
+        return rules
+    return ChannelRules.from_yaml(DEFAULT_RULES_FILE if rules is None else rules)

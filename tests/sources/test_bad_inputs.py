@@ -1,0 +1,273 @@
+"""The corpus of bad vendor exports in ``fixtures/bad/`` and the exact outcome of each.
+
+Every file is loaded with :func:`analytics.sources.load_source`. An unusable
+file must raise :class:`~analytics.warehouse.InputError` with the exact
+message (naming the file and what is wrong) and leave the warehouse
+untouched; a usable file with bad rows must quarantine exactly those rows
+(row number, column, reason) and reconcile ``rows_in = rows_loaded +
+rows_quarantined``.
+
+=================================  ====================================================
+file                               defect
+=================================  ====================================================
+metrica_cp1251.tsv                 wrong encoding (cp1251 where the Logs API writes UTF-8)
+metrica_comma_separated.csv        wrong separator (commas instead of tabs)
+calls_cp1251.csv                   wrong encoding when told ``encoding="utf-8"``
+amocrm_comma_decimals.csv          comma decimals with (no-break) space thousands
+google_ads_decimal_comma.csv       decimal comma where a dot is expected
+calls_missing_time.csv             required column missing
+amocrm_duplicate_ids.csv           the same deal id twice
+amocrm_duplicate_column.csv        the same column twice
+calls_mixed_timezones.csv          mixed UTC offsets and local times
+calls_future_date.csv              a date in the future
+direct_negative_cost.tsv           negative cost
+amocrm_empty.csv                   empty (0-byte) file
+calls_header_only.csv              header and no rows
+calls_truncated.csv                truncated last line
+calls_unterminated_quote.csv       unterminated quote
+ga4_truncated.ndjson               truncated last JSON line
+direct_total_mismatch.tsv          fewer rows than the report's ``Total rows``
+google_ads_bom_crlf.csv            UTF-8 BOM, CRLF, title and total lines
+google_ads_usd.csv                 foreign currency without an exchange rate
+amocrm_unknown_stage.csv           a stage name with no canonical stage
+amocrm_bad_dates.csv               impossible and foreign-format dates
+metrica_bad_values.tsv             missing id, zero page views, unknown device
+=================================  ====================================================
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from source_checks import BAD, NOW, SALT, assert_reconciled, quarantined
+
+from analytics.sources import load_source
+from analytics.warehouse import InputError
+
+NO_GOALS = {"pricing_goal_ids": []}
+
+CALL_TIME_ALIASES = (
+    "'Дата и время звонка' / 'Дата и время' / 'Время звонка' / 'Дата звонка' / 'Дата' / "
+    "'call_date' / 'start_time'"
+)
+METRICA_HEADER = (
+    "ym:s:visitID,ym:s:clientID,ym:s:dateTime,ym:s:startURL,ym:s:pageViews,"
+    "ym:s:visitDuration,ym:s:goalsID,ym:s:deviceCategory,ym:s:lastTrafficSource,"
+    "ym:s:UTMSource,ym:s:UTMMedium,ym:s:UTMCampaign"
+)
+
+ERRORS = [
+    (
+        "metrica",
+        "metrica_cp1251.tsv",
+        NO_GOALS,
+        "not valid utf-8 at byte 334 (line 3); re-export the file or pass the right "
+        "encoding= (e.g. 'cp1251' or 'utf-8')",
+    ),
+    (
+        "metrica",
+        "metrica_comma_separated.csv",
+        NO_GOALS,
+        "missing required column(s) for a Metrica Logs API visits export: "
+        "visit_id ('ym:s:visitID'), visitor_id ('ym:s:clientID'), visit_start "
+        "('ym:s:dateTime'), pageviews ('ym:s:pageViews'), duration_s ('ym:s:visitDuration') "
+        f"(found: {METRICA_HEADER}; is the delimiter ','?)",
+    ),
+    (
+        "calls",
+        "calls_cp1251.csv",
+        {"encoding": "utf-8"},
+        "not valid utf-8 at byte 3 (line 1); re-export the file or pass the right "
+        "encoding= (e.g. 'cp1251' or 'utf-8')",
+    ),
+    (
+        "calls",
+        "calls_missing_time.csv",
+        {},
+        "missing required column(s) for a call-tracking report: created_at "
+        f"({CALL_TIME_ALIASES}) (found: ID звонка, Номер абонента, Длительность разговора)",
+    ),
+    (
+        "amocrm",
+        "amocrm_duplicate_column.csv",
+        {},
+        "column 'Бюджет' appears 2 times; keep one (it is read as amount)",
+    ),
+    ("amocrm", "amocrm_empty.csv", {}, "empty file (0 bytes); expected at least a header"),
+    (
+        "calls",
+        "calls_truncated.csv",
+        {},
+        "malformed call-tracking report at line 3: 2 field(s) where the header has 5; "
+        "it is the last line and has no line break: the file looks truncated; "
+        "fix or re-export the file (nothing was loaded from it)",
+    ),
+    (
+        "calls",
+        "calls_unterminated_quote.csv",
+        {},
+        "malformed call-tracking report at line 2: unexpected end of data; "
+        "fix or re-export the file (nothing was loaded from it)",
+    ),
+    (
+        "ga4",
+        "ga4_truncated.ndjson",
+        {},
+        "malformed GA4 NDJSON export at line 3: not a JSON object; it is the last line: "
+        "the file looks truncated; 1 bad line(s) in all; fix or re-export the file "
+        "(nothing was loaded from it)",
+    ),
+    (
+        "direct",
+        "direct_total_mismatch.tsv",
+        {},
+        "the report says 'Total rows: 5' but has 1 data row(s): it is incomplete; "
+        "download it again",
+    ),
+    (
+        "google_ads",
+        "google_ads_usd.csv",
+        {},
+        "cost in USD but no exchange rate given; pass rates={'USD': <RUB per unit>}",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "options", "problem"), ERRORS, ids=[e[1] for e in ERRORS]
+)
+def test_unusable_file_raises_naming_file_and_problem(con, kind, name, options, problem):
+    path = BAD / name
+    with pytest.raises(InputError) as raised:
+        load_source(con, kind, path, salt=SALT, now=NOW, **options)
+    assert str(raised.value) == f"{path.resolve()}: {problem}"
+    for table in ("spend", "visits", "leads", "deals", "quarantine", "load_log"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+QUARANTINES = [
+    (
+        "amocrm",
+        "amocrm_comma_decimals.csv",
+        {},
+        (4, 3, 1),
+        [(3, "amount", "amount: not a DOUBLE: '12,3,4'")],
+    ),
+    (
+        "google_ads",
+        "google_ads_decimal_comma.csv",
+        {},
+        (2, 1, 1),
+        [(1, "cost", "cost: not a DOUBLE: '12,50' (decimal comma; use a dot)")],
+    ),
+    (
+        "amocrm",
+        "amocrm_duplicate_ids.csv",
+        {},
+        (3, 2, 1),
+        [(3, "deal_id", "duplicate key deal_id='5001' within file (first at row 1)")],
+    ),
+    (
+        "calls",
+        "calls_future_date.csv",
+        {},
+        (2, 1, 1),
+        [
+            (
+                2,
+                "created_at",
+                "created_at: future date '2030-01-01 10:00:00' (later than 2024-06-02 12:00)",
+            )
+        ],
+    ),
+    (
+        "direct",
+        "direct_negative_cost.tsv",
+        {},
+        (2, 1, 1),
+        [(2, "cost", "cost: '-100.00' is below the minimum 0")],
+    ),
+    (
+        "amocrm",
+        "amocrm_unknown_stage.csv",
+        {},
+        (1, 0, 1),
+        [(1, "stage", "stage: 'Тендер' is not one of new, mql, sql, demo, proposal, won, lost")],
+    ),
+    (
+        "amocrm",
+        "amocrm_bad_dates.csv",
+        {},
+        (3, 1, 2),
+        [
+            (1, "created_at", "created_at: not a TIMESTAMP: '2024-02-31 10:00:00'"),
+            (2, "created_at", "created_at: not a TIMESTAMP: '2024/05/01'"),
+        ],
+    ),
+    (
+        "metrica",
+        "metrica_bad_values.tsv",
+        NO_GOALS,
+        (4, 1, 3),
+        [
+            (2, "visit_id", "visit_id: missing required value"),
+            (3, "pageviews", "pageviews: '0' is below the minimum 1"),
+            (4, "device", "device: '5' is not one of desktop, mobile, tablet"),
+        ],
+    ),
+    ("calls", "calls_mixed_timezones.csv", {}, (4, 4, 0), []),
+    ("calls", "calls_header_only.csv", {}, (0, 0, 0), []),
+    ("calls", "calls_cp1251.csv", {}, (2, 2, 0), []),
+    ("google_ads", "google_ads_bom_crlf.csv", {}, (1, 1, 0), []),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "options", "counts", "rows"), QUARANTINES, ids=[q[1] for q in QUARANTINES]
+)
+def test_bad_rows_are_quarantined_exactly_and_counts_reconcile(
+    con, kind, name, options, counts, rows
+):
+    path = BAD / name
+    result = load_source(con, kind, path, salt=SALT, now=NOW, **options)
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == counts
+    assert result.source_file == str(path.resolve())
+    assert quarantined(con) == rows
+    assert_reconciled(con, result)
+
+
+def test_comma_decimals_load_as_numbers(con):
+    load_source(con, "amocrm", BAD / "amocrm_comma_decimals.csv", salt=SALT, now=NOW)
+    amounts = con.execute("SELECT deal_id, amount FROM deals ORDER BY deal_id").fetchall()
+    assert amounts == [("5001", 567703932.0), ("5002", 1250.5), ("5004", 1234.5)]
+
+
+def test_mixed_time_zones_convert_to_account_local_time(con):
+    load_source(con, "calls", BAD / "calls_mixed_timezones.csv", salt=SALT, now=NOW)
+    times = con.execute("SELECT lead_id, created_at FROM leads ORDER BY lead_id").fetchall()
+    moscow_ten = datetime(2024, 5, 1, 10, 0)
+    assert times == [("c1", moscow_ten), ("c2", moscow_ten), ("c3", moscow_ten), ("c4", moscow_ten)]
+
+
+def test_foreign_currency_loads_with_a_rate(con):
+    result = load_source(
+        con, "google_ads", BAD / "google_ads_usd.csv", salt=SALT, now=NOW, rates={"USD": 90.0}
+    )
+    assert result.rows_loaded == 1
+    assert con.execute("SELECT cost FROM spend").fetchone()[0] == 1125.0
+
+
+def test_cp1251_calls_are_detected_and_decoded(con):
+    load_source(con, "calls", BAD / "calls_cp1251.csv", salt=SALT, now=NOW)
+    assert con.execute("SELECT lead_id, lead_type FROM leads ORDER BY 1").fetchall() == [
+        ("c1", "call"),
+        ("c2", "form"),
+    ]
+
+
+def test_bom_crlf_report_drops_title_and_total_lines(con):
+    load_source(con, "google_ads", BAD / "google_ads_bom_crlf.csv", salt=SALT, now=NOW)
+    assert con.execute("SELECT campaign, impressions, clicks, cost FROM spend").fetchall() == [
+        ("gads_search_brand", 100, 10, 1000.0)
+    ]

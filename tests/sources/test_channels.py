@@ -1,0 +1,65 @@
+"""Tests for :mod:`analytics.sources.channels`: ordered, editable channel rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analytics.sources.channels import ChannelRules, load_channel_rules
+from analytics.warehouse import InputError
+
+
+def test_first_matching_rule_wins_with_exact_list_and_regex_values():
+    rules = ChannelRules.from_dict(
+        {
+            "default": "other",
+            "rules": [
+                {"channel": "brand", "source": "yandex", "campaign": {"regex": ".*brand.*"}},
+                {"channel": "search", "source": ["yandex", "google"], "medium": "cpc"},
+                {"channel": "direct", "source": "", "medium": ""},
+            ],
+        }
+    )
+    source = pd.Series(["Yandex ", "google", "yandex", None, "bing"])
+    medium = pd.Series(["cpc", "CPC", "cpc", None, "cpc"])
+    campaign = pd.Series(["yd_brand_1", None, "generic", None, None])
+    assigned = rules.assign(source, medium, campaign)
+    assert assigned.tolist() == ["brand", "search", "search", "direct", "other"]
+
+
+def test_default_rules_reproduce_the_demo_channels(tiny_demo):
+    visits = tiny_demo.tables["visits"]
+    source = visits["utm_source"].where(visits["utm_source"].notna(), "(direct)")
+    medium = visits["utm_medium"].where(visits["utm_medium"].notna(), "(none)")
+    assigned = load_channel_rules().assign(source, medium, visits["utm_campaign"])
+    assert (assigned.to_numpy() == visits["channel"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ({"rules": [{"source": "x"}]}, "rule 1: needs a 'channel'"),
+        ({"rules": [{"channel": "a", "device": "x"}]}, "rule 1: unknown field(s) device"),
+        ({"rules": [{"channel": "a", "medium": {"regex": "("}}]}, "rule 1: bad regex for medium"),
+        ({"rules": [{"channel": "a", "medium": {"glob": "*"}}]}, "rule 1: medium must be"),
+        ({"rule": []}, "expected a mapping with a 'rules' list"),
+    ],
+)
+def test_bad_rules_raise_naming_the_rule(spec, problem):
+    with pytest.raises(InputError) as raised:
+        ChannelRules.from_dict(spec, "rules.yaml")
+    assert str(raised.value).startswith(f"rules.yaml: {problem}")
+
+
+def test_rules_from_yaml_file(tmp_path):
+    path = tmp_path / "channels.yaml"
+    path.write_text("rules:\n  - channel: paid\n    medium: {regex: 'cp[cm]'}\n")
+    rules = ChannelRules.from_yaml(path)
+    assert rules.default == "unassigned"
+    assigned = rules.assign(pd.Series(["a", "b"]), pd.Series(["cpm", "organic"]))
+    assert assigned.tolist() == ["paid", "unassigned"]
+    path.write_text("rules: [\n")
+    with pytest.raises(InputError, match="channels.yaml: not valid YAML"):
+        ChannelRules.from_yaml(path)
+    with pytest.raises(InputError, match="missing.yaml: channel rules file not found"):
+        ChannelRules.from_yaml(tmp_path / "missing.yaml")
