@@ -80,6 +80,10 @@ RAW_SCANS = {
 """Baseline: one aggregate query per raw file, the cheapest full read DuckDB can do."""
 
 BASELINE_REPEAT = 3
+
+CAPPED_MEMORY_LIMIT = "2GB"
+"""DuckDB ``memory_limit`` of the what-if load (the CLI load runs with DuckDB's
+default, 80% of RAM; over the limit DuckDB spills to ``<warehouse>.tmp/``)."""
 PACKAGES = ("duckdb", "pandas", "numpy", "pyarrow", "papermill", "scikit-learn", "psutil")
 
 
@@ -110,6 +114,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("generate", "generate raw files (synth + parquet)"),
     Stage("baseline", "BASELINE: DuckDB full scan of raw files"),
     Stage("load", "load: validate + quarantine + hash (DuckDB)"),
+    Stage("load_capped", f"what-if: load with DuckDB memory_limit={CAPPED_MEMORY_LIMIT}"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "week"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "month"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "year"),
@@ -215,26 +220,39 @@ def _stage_baseline(params: dict) -> tuple[float, dict]:
     return statistics.median(runs), detail
 
 
-def _stage_load(params: dict) -> tuple[float, dict]:
+def _stage_load(params: dict, memory_limit: str | None = None) -> tuple[float, dict]:
     from analytics import warehouse as wh
 
     path = Path(params["warehouse"])
+    if memory_limit is not None:  # what-if: a separate file, removed afterwards
+        path = path.with_name(f"{path.stem}-capped{path.suffix}")
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
     salt = wh.pii_salt()
     started = time.perf_counter()
     con = wh.connect(path)
     try:
+        if memory_limit is not None:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
         wh.init_schema(con)
         results = wh.load_raw_dir(con, params["raw"], salt=salt)
     finally:
         con.close()
     seconds = time.perf_counter() - started
-    return seconds, {
+    detail = {
         "rows_loaded": {r.table: r.rows_loaded for r in results},
         "rows_quarantined": {r.table: r.rows_quarantined for r in results},
         "warehouse_mb": round(path.stat().st_size / 2**20, 1),
+        "duckdb_memory_limit": memory_limit or "default (80% of RAM)",
     }
+    if memory_limit is not None:
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+    return seconds, detail
+
+
+def _stage_load_capped(params: dict) -> tuple[float, dict]:
+    return _stage_load(params, memory_limit=CAPPED_MEMORY_LIMIT)
 
 
 def _stage_funnel(params: dict) -> tuple[float, dict]:
@@ -718,9 +736,10 @@ def run_size(
     out = results_dir / f"pipeline-{label}.json"
     _write_json(out, payload)
     print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if not keep_data:
-        for sub in ("raw", "warehouse.duckdb", "warehouse.duckdb.wal", "reports"):
-            target = folder / sub
+    if not keep_data:  # raw files, warehouses, DuckDB spill folders, reports; logs stay
+        for target in folder.iterdir():
+            if target.name == "logs":
+                continue
             if target.is_dir():
                 shutil.rmtree(target, ignore_errors=True)
             else:

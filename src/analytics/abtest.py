@@ -97,7 +97,8 @@ def arm_counts(
     pandas.DataFrame
         One row per week and arm with visits: ``week`` (``YYYY-Www``),
         ``week_start`` (Monday), ``arm``, ``visits``, ``mql`` and ``sales``
-        (attributed leads), sorted by week then arm.
+        (attributed leads) and ``conversion_pct`` = mql / visits × 100%,
+        sorted by week then arm.
     """
     if arm not in ARM_COLUMNS:
         raise ValueError(f"arm must be one of {', '.join(ARM_COLUMNS)}, got {arm!r}")
@@ -159,6 +160,7 @@ def arm_counts(
     iso = counts["week_start"].dt.isocalendar()
     counts.insert(0, "week", iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
     counts["arm"] = counts["arm"].astype(str)
+    counts["conversion_pct"] = _rate_pct(counts["mql"], counts["visits"])
     return counts.sort_values(["week_start", "arm"], ignore_index=True)
 
 

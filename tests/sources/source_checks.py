@@ -19,7 +19,7 @@ def quarantined(con) -> list[tuple[int, str, str]]:
 
 
 def assert_reconciled(con, result) -> None:
-    """``rows_in = rows_loaded + rows_quarantined`` in the result, ``load_log`` and ``quarantine``."""
+    """``rows_in = rows_loaded + rows_quarantined`` in the result, load_log and quarantine."""
     assert result.rows_in == result.rows_loaded + result.rows_quarantined
     logged = con.execute(
         "SELECT rows_in, rows_loaded, rows_quarantined FROM load_log WHERE source_file = ?",

@@ -19,12 +19,42 @@ def test_direct_report_removes_vat_and_reads_network_type(con):
         "impressions, clicks, cost FROM spend ORDER BY date, campaign"
     ).fetchall()
     assert rows == [
-        (date(2024, 5, 1), "yandex_rsya", "yandex", "display", "yd_rsya_interests",
-         "interest_sales", "15873645377", 45000, 180, 5040.0),
-        (date(2024, 5, 1), "yandex_search", "yandex", "cpc", "yd_search_brand", "brand_name",
-         "15873645210", 1200, 84, 7980.0),
-        (date(2024, 5, 2), "yandex_search", "yandex", "cpc", "yd_search_brand", "brand_name",
-         "15873645210", 980, 0, 0.0),
+        (
+            date(2024, 5, 1),
+            "yandex_rsya",
+            "yandex",
+            "display",
+            "yd_rsya_interests",
+            "interest_sales",
+            "15873645377",
+            45000,
+            180,
+            5040.0,
+        ),
+        (
+            date(2024, 5, 1),
+            "yandex_search",
+            "yandex",
+            "cpc",
+            "yd_search_brand",
+            "brand_name",
+            "15873645210",
+            1200,
+            84,
+            7980.0,
+        ),
+        (
+            date(2024, 5, 2),
+            "yandex_search",
+            "yandex",
+            "cpc",
+            "yd_search_brand",
+            "brand_name",
+            "15873645210",
+            980,
+            0,
+            0.0,
+        ),
     ]
 
 

@@ -20,14 +20,62 @@ def test_cp1251_export_loads_statuses_amounts_and_fields(con):
         "amount, manager, utm_campaign, region FROM deals ORDER BY deal_id"
     ).fetchall()
     assert rows == [
-        ("31544001", "L0000001", datetime(2024, 5, 1, 10, 20), datetime(2024, 5, 20, 16, 45, 10),
-         "won", 142, "won", None, 567703932.0, "Анна Смирнова", "yd_search_brand", "Москва"),
-        ("31544002", "L0000002", datetime(2024, 5, 2, 11, 0), datetime(2024, 5, 3, 9, 0),
-         "lost", 143, "lost", "Дорого", 1250.5, "Игорь Волков", "gads_search_generic", "Казань"),
-        ("31544003", None, datetime(2024, 5, 3, 12, 30), None, "open", None, "sql", None, None,
-         "Елена Попова", None, None),
-        ("31544004", None, datetime(2024, 5, 4, 9, 15), None, "open", None, "new", None, 0.0,
-         "Мария Новикова", None, None),
+        (
+            "31544001",
+            "L0000001",
+            datetime(2024, 5, 1, 10, 20),
+            datetime(2024, 5, 20, 16, 45, 10),
+            "won",
+            142,
+            "won",
+            None,
+            567703932.0,
+            "Анна Смирнова",
+            "yd_search_brand",
+            "Москва",
+        ),
+        (
+            "31544002",
+            "L0000002",
+            datetime(2024, 5, 2, 11, 0),
+            datetime(2024, 5, 3, 9, 0),
+            "lost",
+            143,
+            "lost",
+            "Дорого",
+            1250.5,
+            "Игорь Волков",
+            "gads_search_generic",
+            "Казань",
+        ),
+        (
+            "31544003",
+            None,
+            datetime(2024, 5, 3, 12, 30),
+            None,
+            "open",
+            None,
+            "sql",
+            None,
+            None,
+            "Елена Попова",
+            None,
+            None,
+        ),
+        (
+            "31544004",
+            None,
+            datetime(2024, 5, 4, 9, 15),
+            None,
+            "open",
+            None,
+            "new",
+            None,
+            0.0,
+            "Мария Новикова",
+            None,
+            None,
+        ),
     ]
 
 
@@ -35,8 +83,11 @@ def test_contact_phone_and_email_are_hashed_into_deal_contacts(con):
     amocrm.load_deals(con, FIXTURES / "amocrm_deals.csv", salt=SALT, now=NOW)
     contacts = con.execute("SELECT * FROM deal_contacts ORDER BY deal_id").fetchall()
     assert contacts == [
-        ("31544001", hash_pii("+7 (912) 345-67-89", "phone", SALT),
-         hash_pii("info@romashka.ru", "email", SALT)),
+        (
+            "31544001",
+            hash_pii("+7 (912) 345-67-89", "phone", SALT),
+            hash_pii("info@romashka.ru", "email", SALT),
+        ),
         ("31544002", hash_pii("79031112233", "phone", SALT), None),
         # the mobile phone is taken when the work phone is empty
         ("31544003", hash_pii("+7 999 000-11-22", "phone", SALT), None),

@@ -134,9 +134,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("kind", "name", "options", "problem"), ERRORS, ids=[e[1] for e in ERRORS]
-)
+@pytest.mark.parametrize(("kind", "name", "options", "problem"), ERRORS, ids=[e[1] for e in ERRORS])
 def test_unusable_file_raises_naming_file_and_problem(con, kind, name, options, problem):
     path = BAD / name
     with pytest.raises(InputError) as raised:

@@ -20,16 +20,52 @@ def test_report_loads_calls_chats_and_forms(con):
         "call_duration_s, call_lost, region FROM leads ORDER BY lead_id"
     ).fetchall()
     assert rows == [
-        ("L0000001", "call", datetime(2024, 5, 1, 10, 17, 30), "1714550123987654321",
-         "7351207541872123905", "yandex", 125, False, "Москва"),
+        (
+            "L0000001",
+            "call",
+            datetime(2024, 5, 1, 10, 17, 30),
+            "1714550123987654321",
+            "7351207541872123905",
+            "yandex",
+            125,
+            False,
+            "Москва",
+        ),
         ("L0000002", "call", datetime(2024, 5, 2, 10, 55), None, None, None, 0, True, None),
-        ("L0000003", "form", datetime(2024, 5, 2, 11, 40, 12), "1698765432100000001", None,
-         None, None, None, "Казань"),
-        ("L0000004", "chat", datetime(2024, 5, 3, 20, 50), "1698765432100000003",
-         "7351207541872123909", "yandex", None, None, None),
+        (
+            "L0000003",
+            "form",
+            datetime(2024, 5, 2, 11, 40, 12),
+            "1698765432100000001",
+            None,
+            None,
+            None,
+            None,
+            "Казань",
+        ),
+        (
+            "L0000004",
+            "chat",
+            datetime(2024, 5, 3, 20, 50),
+            "1698765432100000003",
+            "7351207541872123909",
+            "yandex",
+            None,
+            None,
+            None,
+        ),
         # ISO time with +03:00 offset; duration written as h:mm:ss
-        ("L0000005", "call", datetime(2024, 5, 4, 8, 3), "1698765432100000004", None, None,
-         3723, False, None),
+        (
+            "L0000005",
+            "call",
+            datetime(2024, 5, 4, 8, 3),
+            "1698765432100000004",
+            None,
+            None,
+            3723,
+            False,
+            None,
+        ),
     ]
 
 

@@ -93,7 +93,9 @@ QUERY = (
     "SELECT visit_id, visitor_id, visit_start, channel, utm_campaign, landing_page, pageviews, "
     "duration_s, goal_pricing, device FROM visits ORDER BY visit_id"
 )
-ORPHAN = [(9, "visit_id", "visit_id: missing required value; pageviews: '0' is below the minimum 1")]
+ORPHAN = [
+    (9, "visit_id", "visit_id: missing required value; pageviews: '0' is below the minimum 1")
+]
 
 
 def test_ndjson_events_become_sessions_in_local_time(con):
@@ -127,8 +129,13 @@ def test_gclid_and_first_touch_fall_back_to_paid_and_acquisition(con, tmp_path):
             {"key": "ga_session_number", "value": {"int_value": number}},
             {"key": "page_location", "value": {"string_value": "https://ex.ru/p"}},
         ]
-        return {"event_timestamp": 1714550400000000 + sid, "event_name": "page_view",
-                "user_pseudo_id": uid, "event_params": params, **extra}
+        return {
+            "event_timestamp": 1714550400000000 + sid,
+            "event_name": "page_view",
+            "user_pseudo_id": uid,
+            "event_params": params,
+            **extra,
+        }
 
     lines = [
         event("a", 1, 1, collected_traffic_source={"gclid": "Cj0KCQ"}),

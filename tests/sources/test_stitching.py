@@ -17,14 +17,22 @@ from analytics.sources.stitching import (
 from analytics.warehouse import InputError
 
 
-@pytest.fixture
-def fixture_warehouse(con):
+@pytest.fixture(scope="module")
+def fixture_warehouse():
     """The vendor fixtures loaded: 6 Metrica visits, 5 calls/requests, 4 amoCRM deals."""
-    load_source(con, "metrica", FIXTURES / "metrica_visits.tsv", salt=SALT, now=NOW,
-                pricing_goal_ids=[301234567])
+    con = wh.connect(":memory:")
+    load_source(
+        con,
+        "metrica",
+        FIXTURES / "metrica_visits.tsv",
+        salt=SALT,
+        now=NOW,
+        pricing_goal_ids=[301234567],
+    )
     load_source(con, "calls", FIXTURES / "calltracking_calls.csv", salt=SALT, now=NOW)
     load_source(con, "amocrm", FIXTURES / "amocrm_deals.csv", salt=SALT, now=NOW)
-    return con
+    yield con
+    con.close()
 
 
 def test_leads_link_to_visits_by_session_then_visitor_and_time(fixture_warehouse):
@@ -80,8 +88,15 @@ def _frame(rows, columns):
 def test_time_window_and_contact_choice(con):
     visits = _frame(
         [["v1", "c1", "2024-05-01 10:00:00", "direct", "1", "60", "false"]],
-        ["visit_id", "visitor_id", "visit_start", "channel", "pageviews", "duration_s",
-         "goal_pricing"],
+        [
+            "visit_id",
+            "visitor_id",
+            "visit_start",
+            "channel",
+            "pageviews",
+            "duration_s",
+            "goal_pricing",
+        ],
     )
     wh.load_frame(con, "visits", visits, source_file="visits", salt=SALT, now=NOW)
     leads = _frame(
@@ -96,18 +111,26 @@ def test_time_window_and_contact_choice(con):
     wh.load_frame(con, "leads", leads, source_file="leads", salt=SALT, now=NOW)
     links = lead_visit_links(con).set_index("lead_id")["matched_by"].astype(object)
     assert links.where(links.notna(), None).to_dict() == {
-        "a": "visitor_window", "b": None, "c": None, "d": None
+        "a": "visitor_window",
+        "b": None,
+        "c": None,
+        "d": None,
     }
     assert lead_visit_links(con, window_minutes=31).set_index("lead_id").loc["b", "matched_by"] == (
         "visitor_window"
     )
     deals = _frame(
-        [["D1", "2024-05-02 12:00:00", "open", "new"], ["D2", "2024-04-01 12:00:00", "open", "new"],
-         ["D3", "2024-05-02 12:00:00", "open", "new"]],
+        [
+            ["D1", "2024-05-02 12:00:00", "open", "new"],
+            ["D2", "2024-04-01 12:00:00", "open", "new"],
+            ["D3", "2024-05-02 12:00:00", "open", "new"],
+        ],
         ["deal_id", "created_at", "status", "stage"],
     )
     wh.load_frame(con, "deals", deals, source_file="deals", salt=SALT, now=NOW)
-    con.execute("CREATE TABLE deal_contacts (deal_id VARCHAR, phone_hash VARCHAR, email_hash VARCHAR)")
+    con.execute(
+        "CREATE TABLE deal_contacts (deal_id VARCHAR, phone_hash VARCHAR, email_hash VARCHAR)"
+    )
     phone = wh.hash_pii("+79001112233", "phone", SALT)
     email = wh.hash_pii("X@y.ru", "email", SALT)
     con.executemany(

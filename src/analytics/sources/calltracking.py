@@ -151,9 +151,7 @@ def translate(frame: pd.DataFrame, *, timezone: str = ACCOUNT_TIMEZONE) -> pd.Da
             "phone": frame["phone"],
             "email": frame["email"],
             **{u: frame[u] for u in UTM},
-            "call_duration_s": duration_seconds_text(frame["call_duration_s"]).where(
-                is_call, None
-            ),
+            "call_duration_s": duration_seconds_text(frame["call_duration_s"]).where(is_call, None),
             "call_lost": boolean_text(frame["call_lost"], LOST_TRUE, LOST_FALSE).where(
                 is_call, None
             ),

@@ -129,23 +129,31 @@ class ChannelRules:
         pandas.Series
             Channel names (object dtype), ``default`` where no rule matched.
         """
-        columns = {
-            "source": _normal(source),
-            "medium": _normal(medium),
-            "campaign": _normal(campaign if campaign is not None else pd.Series("", source.index)),
-        }
-        result = pd.Series(None, index=source.index, dtype=object)
-        open_rows = pd.Series(True, index=source.index)
+        rows = pd.DataFrame(
+            {
+                "source": _normal(source),
+                "medium": _normal(medium),
+                "campaign": _normal(
+                    campaign if campaign is not None else pd.Series("", index=source.index)
+                ),
+            }
+        )
+        # Rules are evaluated once per distinct (source, medium, campaign).
+        distinct = rows.drop_duplicates().reset_index(drop=True)
+        result = pd.Series(None, index=distinct.index, dtype=object)
+        open_rows = pd.Series(True, index=distinct.index)
         for rule in self.rules:
             mask = open_rows.copy()
             for condition in rule.conditions:
                 if not mask.any():
                     break
-                mask &= condition.matches(columns[condition.field])
+                mask &= condition.matches(distinct[condition.field])
             result[mask] = rule.channel
             open_rows &= ~mask
         result[open_rows] = self.default
-        return result
+        distinct["channel"] = result
+        channel = rows.merge(distinct, on=list(FIELDS), how="left")["channel"]
+        return pd.Series(channel.to_numpy(dtype=object), index=source.index, dtype=object)
 
 
 def _normal(values: pd.Series) -> pd.Series:

@@ -283,7 +283,9 @@ def write_vendor_exports(data: DemoData, out_dir: str | Path) -> dict[str, Path]
     metrica.to_csv(paths["metrica"], sep="\t", index=False, quoting=csv.QUOTE_NONE)
     _write(paths["calls"], calltracking_requests(t["leads"]), sep=";", encoding="utf-8-sig")
     _write(paths["amocrm"], amocrm_deals(t["deals"], t["leads"]), sep=";", encoding="cp1251")
-    _write(paths["amocrm_stages"], amocrm_stage_history(t["deal_stages"]), sep=";", encoding="cp1251")
+    _write(
+        paths["amocrm_stages"], amocrm_stage_history(t["deal_stages"]), sep=";", encoding="cp1251"
+    )
     return paths
 
 

@@ -227,9 +227,7 @@ def translate(
     local = start.dt.tz_convert(timezone).dt.tz_localize(None).dt.floor("s")
     duration = ((sessions["end_us"] - sessions["start_us"]) // 1_000_000).astype("Int64")
     manual = sessions["m_source"].notna()
-    utm = {
-        u: sessions[f"m_{u}"].where(manual, sessions[f"p_{u}"]).astype(object) for u in _UTM
-    }
+    utm = {u: sessions[f"m_{u}"].where(manual, sessions[f"p_{u}"]).astype(object) for u in _UTM}
     source = utm["source"].copy()
     medium = utm["medium"].copy()
     campaign = utm["campaign"].copy()

@@ -49,8 +49,8 @@ import pandas as pd
 
 from analytics import warehouse
 from analytics.sources import ExportTable, map_text, read_export
-from analytics.warehouse import InputError
 from analytics.sources.channels import ChannelRules, load_channel_rules
+from analytics.warehouse import InputError
 
 VENDOR = "Metrica Logs API visits export"
 
@@ -255,4 +255,3 @@ def load_visits(
         load_id=load_id,
         now=now,
     )
-

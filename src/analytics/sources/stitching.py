@@ -50,9 +50,7 @@ def _require(con, *names: str) -> set[str]:
     present = _tables(con)
     missing = [n for n in names if n not in present]
     if missing:
-        raise InputError(
-            f"warehouse has no table(s) {', '.join(missing)}; load the sources first"
-        )
+        raise InputError(f"warehouse has no table(s) {', '.join(missing)}; load the sources first")
     return present
 
 
@@ -225,7 +223,12 @@ def stitch(con, *, window_minutes: float = WINDOW_MINUTES) -> pd.DataFrame:
     _require(con, "visits", "leads", "deals")
     visits = lead_visit_links(con, window_minutes)
     rows = [
-        _summary("lead_to_visit", lead_type, visits.loc[visits["lead_type"] == lead_type, "matched_by"], "visit_id")
+        _summary(
+            "lead_to_visit",
+            lead_type,
+            visits.loc[visits["lead_type"] == lead_type, "matched_by"],
+            "visit_id",
+        )
         for lead_type in sorted(visits["lead_type"].dropna().unique())
     ]
     rows.append(_summary("lead_to_visit", "all", visits["matched_by"], "visit_id"))

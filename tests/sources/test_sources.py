@@ -1,0 +1,119 @@
+"""Tests for :mod:`analytics.sources`: ``load_source``, export reading and value formats."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from source_checks import FIXTURES, NOW, SALT
+
+from analytics.sources import (
+    SOURCE_KINDS,
+    decimal_text,
+    load_source,
+    local_time_text,
+    read_export,
+    ru_datetime_text,
+)
+from analytics.warehouse import InputError
+
+COLUMNS = {"id": ("ID", "Идентификатор"), "phone": ("Рабочий телефон", "Мобильный телефон")}
+
+
+def test_every_kind_resolves_to_a_loader():
+    for kind, (module, function) in SOURCE_KINDS.items():
+        loader = getattr(__import__(module, fromlist=[function]), function)
+        assert callable(loader), kind
+    assert set(SOURCE_KINDS) >= {"metrica", "ga4", "amocrm", "calls", "direct", "google_ads"}
+
+
+def test_unknown_kind_and_option_raise_input_errors(con):
+    with pytest.raises(InputError, match="unknown source kind 'bitrix'; expected one of metrica"):
+        load_source(con, "bitrix", FIXTURES / "amocrm_deals.csv", salt=SALT)
+    with pytest.raises(InputError, match="source 'amocrm': .*unexpected keyword argument 'vat'"):
+        load_source(con, "amocrm", FIXTURES / "amocrm_deals.csv", salt=SALT, now=NOW, vat=0.2)
+
+
+def test_header_is_found_below_title_lines_and_alias_columns_coalesce(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Отчёт за май\n\n"
+        "Идентификатор;Мобильный телефон;Рабочий телефон;Лишнее\n"
+        "1;+7 900;+7 800;x\n"
+        "2;+7 901;;\n"
+        "3; -- ;;\n"
+    )
+    table = read_export(path, COLUMNS, ["id"], vendor="test export", null_values=("--",))
+    assert table.header == ["Идентификатор", "Мобильный телефон", "Рабочий телефон", "Лишнее"]
+    assert table.found == {"id": "Идентификатор", "phone": "Рабочий телефон"}
+    assert table.rows.tolist() == [1, 2, 3]
+    assert table.frame.astype(object).where(table.frame.notna(), None).values.tolist() == [
+        ["1", "+7 800"],  # work phone first (alias order), mobile when it is empty
+        ["2", "+7 901"],
+        ["3", None],
+    ]
+
+
+def test_delimiter_is_sniffed_and_trailing_delimiters_are_tolerated(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("ID\tРабочий телефон\t\n1\t+7 900\t\n")
+    table = read_export(path, COLUMNS, ["id"], vendor="test export")
+    assert table.frame["phone"].tolist() == ["+7 900"]
+
+
+def test_extra_field_in_a_line_rejects_the_file(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("ID;Рабочий телефон\n1;+7 900\n2;+7;901\n")
+    with pytest.raises(InputError) as raised:
+        read_export(path, COLUMNS, ["id"], vendor="test export")
+    assert str(raised.value) == (
+        f"{path.resolve()}: malformed test export at line 3: 3 field(s) where the header has 2; "
+        "fix or re-export the file (nothing was loaded from it)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("567 703 932,00", "567703932.00"),
+        ("567\u00a0703\u00a0932,00", "567703932.00"),
+        ("1.234,5", "1234.5"),
+        ("1 250", "1250"),
+        ("99,9 руб.", "99.9"),
+        ("-5", "-5"),
+        ("12,3,4", "12,3,4"),
+        ("n/a", "n/a"),
+        (None, None),
+    ],
+)
+def test_decimal_text(raw, expected):
+    assert decimal_text(pd.Series([raw], dtype=object)).tolist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("01.05.2024 10:20:00", "2024-05-01 10:20:00"),
+        ("1.5.2024 9:05", "2024-05-01 09:05:00"),
+        ("22/05/2024 10:15:34", "2024-05-22 10:15:34"),
+        ("01.05.2024", "2024-05-01"),
+        ("2024-05-01 10:00:00", "2024-05-01 10:00:00"),
+        ("31.02.2024", "2024-02-31"),
+        ("вчера", "вчера"),
+    ],
+)
+def test_ru_datetime_text(raw, expected):
+    assert ru_datetime_text(pd.Series([raw], dtype=object)).tolist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-05-01T10:00:00+03:00", "2024-05-01 10:00:00"),
+        ("2024-05-01 05:00:00+0000", "2024-05-01 08:00:00"),
+        ("2024-05-01T21:30:00Z", "2024-05-02 00:30:00"),
+        ("2024-05-01 10:00:00", "2024-05-01 10:00:00"),
+        ("2024-13-01T10:00:00+03:00", "2024-13-01T10:00:00+03:00"),
+    ],
+)
+def test_local_time_text_converts_offsets_to_moscow(raw, expected):
+    assert local_time_text(pd.Series([raw], dtype=object)).tolist() == [expected]
