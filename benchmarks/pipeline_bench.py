@@ -5,6 +5,9 @@ peak memory of one stage is not the leftover of another:
 
 * **seconds** -- wall time of the stage's work, measured inside its process
   (interpreter start and imports excluded; ``process_seconds`` includes them);
+* **cpu s** -- user + system CPU seconds of the whole stage process and its
+  descendants (``os.wait4``), start and imports included: less sensitive than
+  wall time to other jobs on a shared machine;
 * **x baseline** -- seconds / seconds of the baseline, DuckDB's single full
   scan of the raw Parquet files, measured in the same run on the same files;
 * **peak MB** -- the largest sum of resident memory (RSS) of the stage's
@@ -421,6 +424,7 @@ class StageResult:
     status: str
     seconds: float | None = None
     process_seconds: float = 0.0
+    cpu_seconds: float | None = None
     x_baseline: float | None = None
     peak_mb: float | None = None
     max_process_mb: float | None = None
@@ -524,6 +528,7 @@ def run_stage(stage: Stage, params: dict, log_dir: Path, timeout: float | None) 
         label=stage.label + (f" [{stage.period}]" if stage.period else ""),
         status="failed",
         process_seconds=round(wall, 3),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
         peak_mb=round(max(peak / 2**20, max_proc_mb), 1),
         max_process_mb=round(max_proc_mb, 1),
         peak_pss_mb=round(peak_pss / 2**20, 1) if peak_pss else None,
@@ -595,15 +600,16 @@ def _fmt(value: float | None, spec: str) -> str:
 def format_table(results: list[StageResult], build: dict) -> str:
     """Readable table of the stages plus the weekly build row."""
     header = (
-        f"{'stage':<58} {'seconds':>9} {'x baseline':>11} {'peak MB':>8} {'max proc MB':>11} "
-        f"{'peak PSS MB':>11}"
+        f"{'stage':<58} {'seconds':>9} {'x baseline':>11} {'cpu s':>8} {'peak MB':>8} "
+        f"{'max proc MB':>11} {'peak PSS MB':>11}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         if r.status == "ok":
             lines.append(
                 f"{r.label:<58} {_fmt(r.seconds, '9.2f')} {_fmt(r.x_baseline, '11,.1f')} "
-                f"{_fmt(r.peak_mb, '8,.0f')} {_fmt(r.max_process_mb, '11,.0f')} "
+                f"{_fmt(r.cpu_seconds, '8.1f')} {_fmt(r.peak_mb, '8,.0f')} "
+                f"{_fmt(r.max_process_mb, '11,.0f')} "
                 f"{_fmt(r.peak_pss_mb, '11,.0f')}"
             )
         else:
@@ -612,7 +618,8 @@ def format_table(results: list[StageResult], build: dict) -> str:
     if build.get("seconds") is not None:
         lines.append(
             f"{'WEEKLY BUILD = load + report':<58} {build['seconds']:9.2f} "
-            f"{_fmt(build['x_baseline'], '11,.1f')} {build['peak_mb']:8,.0f} "
+            f"{_fmt(build['x_baseline'], '11,.1f')} {build['cpu_seconds']:8.1f} "
+            f"{build['peak_mb']:8,.0f} "
             f"{build['max_process_mb']:11,.0f} {_fmt(build['peak_pss_mb'], '11,.0f')}"
         )
     return "\n".join(lines)
@@ -681,6 +688,7 @@ def run_size(
     build: dict = {"stages": list(BUILD_STAGES), "limit_mb": BUILD_LIMIT_MB}
     if all(p is not None and p.status == "ok" for p in parts):
         build["seconds"] = round(sum(p.seconds for p in parts), 3)
+        build["cpu_seconds"] = round(sum(p.cpu_seconds for p in parts), 2)
         build["x_baseline"] = (
             round(build["seconds"] / baseline.seconds, 2) if baseline is not None else None
         )
@@ -721,6 +729,7 @@ def run_size(
         "units": {
             "seconds": "wall time of the stage's work inside its process",
             "process_seconds": "wall time of the whole stage process (start and imports too)",
+            "cpu_seconds": "user + system CPU of the stage process tree (start and imports too)",
             "x_baseline": "seconds / baseline seconds",
             "peak_mb": "max sampled RSS sum of the stage's process tree, MB = 2**20 bytes",
             "max_process_mb": "ru_maxrss of the largest single process of the stage",

@@ -8,7 +8,7 @@ L1    phone    IT / 51-250          a: 3 + 6 = 9 pv                         D1 n
 L2    email    Финансы / 11-50      b: pricing                              D2 new, lost «Нецелевой»
 L3    phone    IT / 1-10            c: 1 pv (20 pv + pricing 63 days ago)   D3 new, now demo
 L4    none     IT / 51-250          d: 2 pv (30 pv + pricing after it)      --
-L5    phone    Производство / 251+  no visitor (call without session)       D5 new mql, lost «Дорого»
+L5    phone    Производство / 251+  no visitor (call, no session)           D5 new mql lost «Дорого»
 L6    phone    (none) / 11-50       e: 8 pv                                 --
 L0    phone    IT / 51-250          outside the period                     D0 new mql sql
 

@@ -300,7 +300,14 @@ def test_stage_conversion_by_hand(con):
     got = kpi.stage_conversion(con, W23).set_index("stage")
     assert list(got["leads"]) == [6, 5, 4, 3, 3, 2, 2]
     assert math.isnan(got.loc["leads", "conversion_pct"])
-    expected = {"new": 5 / 6, "mql": 4 / 5, "sql": 3 / 4, "demo": 1.0, "proposal": 2 / 3, "won": 1.0}
+    expected = {
+        "new": 5 / 6,
+        "mql": 4 / 5,
+        "sql": 3 / 4,
+        "demo": 1.0,
+        "proposal": 2 / 3,
+        "won": 1.0,
+    }
     for stage, share in expected.items():
         assert got.loc[stage, "conversion_pct"] == pytest.approx(share * 100), stage
     assert got.loc["won", "from_leads_pct"] == pytest.approx(2 / 6 * 100)

@@ -136,9 +136,10 @@ def test_non_target_leads_on_the_tiny_demo(tiny_warehouse):
             [synth.LOSS_NON_TARGET],
         ).fetchone()
         assert got["non_target"].sum() == expected > 0
-        assert got["leads"].sum() == con.execute(
-            "SELECT count(DISTINCT lead_id) FROM leads"
-        ).fetchone()[0]
+        assert (
+            got["leads"].sum()
+            == con.execute("SELECT count(DISTINCT lead_id) FROM leads").fetchone()[0]
+        )
         assert sales_cost.manager_time(con, period)["non_target"].sum() == expected
     finally:
         con.close()

@@ -801,7 +801,7 @@ def load_frame(
         Columns not declared for ``table`` are ignored.
     source_file : str or Path
         File the rows came from, written to ``quarantine`` and ``load_log``
-        (resolved to an absolute path if it exists).
+        (resolved to an absolute path if it is an existing file, else kept as given).
     salt : str
         PII salt (see :func:`pii_salt`).
     row_numbers : sequence of int, optional
@@ -825,7 +825,7 @@ def load_frame(
         numbers are not unique or do not match the frame's length.
     """
     spec = _table(table)
-    source = Path(source_file).resolve() if Path(source_file).exists() else Path(source_file)
+    source = Path(source_file).resolve() if Path(source_file).exists() else str(source_file)
     names = [str(c) for c in frame.columns]
     if row_numbers is None:
         rows = pd.Series(range(1, len(frame) + 1), dtype="int64")

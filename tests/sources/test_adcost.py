@@ -106,3 +106,14 @@ def test_google_ads_report_skips_title_and_totals(con):
     # "--" impressions is an empty required value
     assert quarantined(con) == [(3, "impressions", "impressions: missing required value")]
     assert_reconciled(con, result)
+
+
+def test_google_ads_excel_csv_is_utf16_with_tabs(con, tmp_path):
+    path = tmp_path / "report.csv"
+    text = (
+        "Ad report\r\nDay\tCampaign\tAd group\tAd ID\tImpr.\tClicks\tCost\r\n"
+        "2024-05-01\tgads_search_brand\tbrand_name\t1\t1,100\t10\t1,000.50\r\n"
+    )
+    path.write_bytes(text.encode("utf-16"))
+    adcost.load_google_ads(con, path, salt=SALT, now=NOW)
+    assert con.execute("SELECT impressions, cost FROM spend").fetchall() == [(1100, 1000.5)]

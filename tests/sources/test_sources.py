@@ -117,3 +117,40 @@ def test_ru_datetime_text(raw, expected):
 )
 def test_local_time_text_converts_offsets_to_moscow(raw, expected):
     assert local_time_text(pd.Series([raw], dtype=object)).tolist() == [expected]
+
+
+def test_load_frame_validates_like_a_file_with_given_row_numbers(con):
+    from analytics import warehouse as wh
+
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "a"],
+            "created_at": ["2024-05-01 10:00:00", "yesterday", "2024-05-01 11:00:00"],
+            "lead_type": ["call", "call", "form"],
+            "phone": ["8 (900) 111-22-33", None, None],
+            "not_in_schema": ["x", "y", "z"],
+        },
+        dtype=object,
+    )
+    result = wh.load_frame(
+        con,
+        "leads",
+        frame,
+        source_file="crm://export/7",
+        salt=SALT,
+        row_numbers=[10, 20, 30],
+        now=NOW,
+    )
+    assert (result.source_file, result.rows_in, result.rows_loaded) == ("crm://export/7", 3, 1)
+    assert con.execute("SELECT row_number, column_name, reason FROM quarantine").fetchall() == [
+        (20, "created_at", "created_at: not a TIMESTAMP: 'yesterday'"),
+        (30, "lead_id", "duplicate key lead_id='a' within file (first at row 10)"),
+    ]
+    phone = con.execute("SELECT phone_hash FROM leads").fetchone()[0]
+    assert phone == wh.hash_pii("+79001112233", "phone", SALT)
+    with pytest.raises(InputError, match="2 row numbers given for 3 rows"):
+        wh.load_frame(con, "leads", frame, source_file="x", salt=SALT, row_numbers=[1, 2])
+    with pytest.raises(InputError, match="row numbers are not unique"):
+        wh.load_frame(con, "leads", frame, source_file="x", salt=SALT, row_numbers=[1, 1, 2])
+    with pytest.raises(InputError, match="missing required column"):
+        wh.load_frame(con, "leads", frame[["lead_id"]], source_file="x", salt=SALT)

@@ -10,17 +10,21 @@ rows_quarantined``, phones and e-mails are hashed with the salt at ingest, and
 an unusable file raises :class:`~analytics.warehouse.InputError` naming the
 file and the problem (nothing of it is loaded).
 
-===============  ==========================================  =====================
-kind             export                                      canonical table
-===============  ==========================================  =====================
-``metrica``      Yandex Metrica Logs API visits (TSV)        ``visits``
-``ga4``          GA4 BigQuery export events (Parquet/NDJSON)  ``visits`` (sessions)
-``amocrm``       amoCRM deals export (CSV, cp1251, ``;``)    ``deals``
-``amocrm_stages``  amoCRM stage changes (CSV)                ``deal_stages``
-``calls``        call tracking calls/requests (CoMagic...)   ``leads``
-``direct``       Yandex Direct report (TSV / UI CSV)         ``spend``
-``google_ads``   Google Ads report (CSV)                     ``spend``
-===============  ==========================================  =====================
+=================  ===========================================  ===============
+kind               export                                       canonical table
+=================  ===========================================  ===============
+``metrica``        Yandex Metrica Logs API visits (TSV)         ``visits``
+``ga4``            GA4 BigQuery export events (Parquet/NDJSON)  ``visits``
+``amocrm``         amoCRM deals export (CSV, cp1251, ``;``)     ``deals``
+``amocrm_stages``  amoCRM stage changes (CSV)                   ``deal_stages``
+``calls``          call tracking calls / requests (CoMagic...)  ``leads``
+``direct``         Yandex Direct report (TSV / web CSV)         ``spend``
+``google_ads``     Google Ads report (CSV)                      ``spend``
+=================  ===========================================  ===============
+
+Files load in any order: identity stitching (:mod:`analytics.sources.stitching`)
+runs on the loaded tables. The reconciliation of every load is stored in
+``load_log`` (:func:`analytics.warehouse.reconciliation` shows it as a table).
 
 Row numbers
 -----------
@@ -64,11 +68,14 @@ import pandas as pd
 from analytics.warehouse import InputError, LoadResult
 
 __all__ = [
+    "ACCOUNT_TIMEZONE",
     "SOURCE_KINDS",
     "ExportTable",
     "InputError",
     "LoadResult",
+    "boolean_text",
     "decimal_text",
+    "decode_export",
     "load_source",
     "map_text",
     "new_load_id",

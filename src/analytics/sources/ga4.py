@@ -56,7 +56,7 @@ import pandas as pd
 from analytics import warehouse
 from analytics.sources import ACCOUNT_TIMEZONE, decode_export, map_text
 from analytics.sources.channels import ChannelRules, load_channel_rules
-from analytics.sources.metrica import _url_path
+from analytics.sources.metrica import url_path
 from analytics.warehouse import InputError
 
 EVENT_STRUCTURE = {
@@ -252,7 +252,7 @@ def translate(
             "utm_campaign": as_text(utm["campaign"]),
             "utm_content": as_text(utm["content"]),
             "utm_term": as_text(utm["term"]),
-            "landing_page": map_text(as_text(sessions["first_page"]), _url_path),
+            "landing_page": map_text(as_text(sessions["first_page"]), url_path),
             "pageviews": sessions["pageviews"].astype(str),
             "duration_s": as_text(duration.astype(str).where(duration.notna(), None)),
             "goal_pricing": sessions["pricing"].map({True: "true", False: "false"}),

@@ -154,7 +154,7 @@ def translate(
             "utm_campaign": frame["utm_campaign"],
             "utm_content": frame["utm_content"],
             "utm_term": frame["utm_term"],
-            "landing_page": map_text(frame["start_url"], _url_path),
+            "landing_page": map_text(frame["start_url"], url_path),
             "pageviews": frame["pageviews"],
             "duration_s": frame["duration_s"],
             "goal_pricing": frame["goals"]
@@ -168,7 +168,8 @@ def translate(
     return visits
 
 
-def _url_path(url: str) -> str:
+def url_path(url: str) -> str:
+    """Path of a URL (``/`` for a bare host); text that is not a URL is returned unchanged."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
