@@ -35,3 +35,21 @@ def tiny_warehouse(tiny_raw, tmp_path_factory) -> Path:
     finally:
         con.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_reports(tiny_warehouse, tmp_path_factory):
+    """The weekly run on the tiny demo: ceo (code hidden) and analyst (every notebook).
+
+    Shared by the notebook and browser tests so each notebook runs once per session.
+    """
+    from analytics.reports import load_role, run_reports
+
+    out = tmp_path_factory.mktemp("reports")
+    return run_reports(
+        [load_role("ceo"), load_role("analyst")],
+        period="last-week",
+        warehouse=tiny_warehouse,
+        out_dir=out,
+        progress=False,
+    )

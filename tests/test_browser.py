@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from analytics.reports import run_reports
 from analytics.reports.render import external_references
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,19 +28,12 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def built_reports(tiny_warehouse, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    summary = run_reports(period="last-week", warehouse=tiny_warehouse, out_dir=out, progress=False)
-    assert summary.ok, summary.text
-    return summary
-
-
-def test_every_report_renders_in_chromium(built_reports):
+def test_every_report_renders_in_chromium(tiny_reports):
     from playwright.sync_api import sync_playwright
 
-    pages = sorted(Path(built_reports.index_path).parent.rglob("*.html"))
-    assert len(pages) >= 5  # index + one page per role at least
+    assert tiny_reports.ok, tiny_reports.text
+    pages = sorted(Path(tiny_reports.index_path).parent.rglob("*.html"))
+    assert len(pages) == 1 + len(tiny_reports.outputs)  # the index and every report page
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

@@ -1,19 +1,12 @@
-"""Every report notebook runs under Papermill on the tiny demo warehouse and is committed clean."""
+"""Every notebook runs under Papermill on the tiny demo warehouse and is committed clean."""
 
 import nbformat
-import papermill
 import pytest
 
-from analytics.paths import NOTEBOOKS_DIR, ROOT
+from analytics.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 PARAMETERS = ("warehouse", "period", "role")
-
-
-@pytest.fixture(scope="module")
-def warehouse(tiny_warehouse):
-    """The tiny demo company (synth, ~20k visits) loaded by the real loader."""
-    return tiny_warehouse
 
 
 def test_there_are_notebooks():
@@ -21,17 +14,13 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_under_papermill(path, warehouse, tmp_path):
-    output = tmp_path / path.name
-    papermill.execute_notebook(
-        str(path),
-        str(output),
-        parameters={"warehouse": str(warehouse), "period": "last-week", "role": "analyst"},
-        kernel_name="python3",
-        cwd=str(ROOT),
-        progress_bar=False,
-    )
-    executed = nbformat.read(output, as_version=4)
+def test_notebook_runs_under_papermill(path, tiny_reports, tiny_warehouse):
+    """The analyst role runs every notebook (papermill, via the report runner)."""
+    results = [r for r in tiny_reports.results if r.role == "analyst" and r.notebook == path.name]
+    assert len(results) == 1, f"{path.name} is not in the analyst role"
+    result = results[0]
+    assert result.status == "ok", result.error
+    executed = nbformat.read(result.ipynb, as_version=4)
     errors = [
         out
         for cell in executed.cells
@@ -40,6 +29,9 @@ def test_notebook_runs_under_papermill(path, warehouse, tmp_path):
         if out.output_type == "error"
     ]
     assert errors == []
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and str(tiny_warehouse) in injected[0].source
+    assert executed.metadata["papermill"]["exception"] in (None, False)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

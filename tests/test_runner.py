@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -54,8 +55,13 @@ def test_project_roles_load():
     for name in ("ceo", "marketing", "sales", "analyst"):
         role = load_role(name)
         assert role.hide_code is (name != "analyst")
-        assert role.notebooks == (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+        assert NOTEBOOKS_DIR / "01_funnel_overview.ipynb" in role.notebooks
+        assert all(nb.is_file() for nb in role.notebooks)
         assert role.recipients and role.title and role.audience
+    # the analyst gets every notebook; leadership gets no data-quality or model internals
+    assert set(load_role("analyst").notebooks) == set(NOTEBOOKS_DIR.glob("*.ipynb"))
+    for name in ("ceo", "marketing", "sales"):
+        assert NOTEBOOKS_DIR / "03_data_quality.ipynb" not in load_role(name).notebooks
 
 
 def test_good_role_file(tmp_path):
@@ -218,7 +224,13 @@ def run(tmp_path_factory):
     write_role(
         base / "roles", "broken", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook))
     )
-    roles = [load_role("ceo"), load_role("analyst"), load_role("broken", roles_dir=base / "roles")]
+    # the project's ceo and analyst roles, cut to the funnel notebook to keep the run short
+    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    roles = [
+        replace(load_role("ceo"), notebooks=first, title="Weekly funnel — CEO"),
+        replace(load_role("analyst"), notebooks=first, title="Weekly funnel — analyst view"),
+        load_role("broken", roles_dir=base / "roles"),
+    ]
     out_dir = base / "reports"
     summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=3, progress=False)
     return summary, out_dir / "2025-W23", warehouse

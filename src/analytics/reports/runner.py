@@ -331,12 +331,20 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set to 1 in the worker processes (kernels inherit them) unless already set."""
+
+
 def _run_task(task: _Task) -> NotebookResult:
     """Execute one notebook and render it; never raises (runs in a worker process)."""
     import papermill
 
     from analytics.reports.render import render_html
 
+    # Notebooks already run in parallel, one per core: a kernel that also spawned a
+    # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
+    for var in THREAD_LIMIT_VARS:
+        os.environ.setdefault(var, "1")
     result = NotebookResult(task.role, task.notebook.name, "failed", ipynb=task.ipynb)
     started = time.perf_counter()
     try:
