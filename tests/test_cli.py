@@ -9,8 +9,21 @@ import duckdb
 import pytest
 
 from analytics import cli
+from analytics.paths import ROOT
 
-COMMANDS = ["generate", "load", "demo", "report", "train-scoring", "score", "email", "schema-doc"]
+FIXTURES = ROOT / "tests" / "sources" / "fixtures"
+
+COMMANDS = [
+    "generate",
+    "load",
+    "load-source",
+    "demo",
+    "report",
+    "train-scoring",
+    "score",
+    "email",
+    "schema-doc",
+]
 
 
 def test_help_lists_every_command():
@@ -66,3 +79,33 @@ def test_report_without_warehouse_is_a_clear_error(tmp_path, capsys):
     code = cli.main(["report", "--warehouse", str(tmp_path / "missing.duckdb")])
     assert code == 2
     assert "run `python -m analytics demo` first" in capsys.readouterr().err
+
+
+def test_load_source_reconciles_and_quarantines(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    wh = tmp_path / "w.duckdb"
+    bad = FIXTURES / "bad" / "amocrm_duplicate_ids.csv"
+    args = ["load-source", "--kind", "amocrm", "--file", str(bad), "--warehouse", str(wh)]
+    assert cli.main(args) == 0
+    assert "3 rows in = 2 loaded + 1 quarantined" in capsys.readouterr().out
+    con = duckdb.connect(str(wh), read_only=True)
+    row = con.execute("SELECT source_file, row_number, reason FROM quarantine").fetchall()
+    con.close()
+    assert len(row) == 1 and row[0][0].endswith("amocrm_duplicate_ids.csv") and row[0][1] == 3
+    assert "duplicate" in row[0][2]
+
+
+def test_load_source_options_and_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    wh = str(tmp_path / "w.duckdb")
+    visits = str(FIXTURES / "metrica_visits.tsv")
+    base = ["load-source", "--kind", "metrica", "--file", visits, "--warehouse", wh]
+    assert cli.main([*base, "--option", "pricing_goal_ids=[]"]) == 0
+    assert "6 rows in = 6 loaded + 0 quarantined" in capsys.readouterr().out
+    assert cli.main([*base, "--option", "nonsense"]) == 2
+    assert "expected key=value" in capsys.readouterr().err
+    truncated = str(FIXTURES / "bad" / "calls_truncated.csv")
+    args = ["load-source", "--kind", "calls", "--file", truncated, "--warehouse", wh]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "calls_truncated.csv" in err and "line 3" in err and "Traceback" not in err

@@ -4,6 +4,7 @@ Commands
 --------
 generate       write the seeded demo company's raw files and ground truth
 load           validate raw files into the DuckDB warehouse (bad rows -> quarantine)
+load-source    load one vendor export (Metrica, GA4, amoCRM, calls, Direct, Google Ads)
 demo           generate + load in one step (what ``make report`` uses)
 report         run the role notebooks with Papermill and render HTML reports
 train-scoring  train the lead-scoring model and save it with a model card
@@ -73,6 +74,38 @@ def _load(raw: Path, warehouse: Path) -> int:
 
 def _cmd_load(args: argparse.Namespace) -> int:
     return _load(args.raw, args.warehouse)
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    """``key=value`` pairs; values are read as YAML (``[1, 2]``, ``false``, ``0.2``)."""
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {pair!r}: expected key=value")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+def _cmd_load_source(args: argparse.Namespace) -> int:
+    from analytics import sources
+    from analytics import warehouse as wh
+
+    options = _parse_options(args.option)
+    salt = wh.pii_salt()
+    con = wh.connect(args.warehouse)
+    try:
+        wh.init_schema(con)
+        result = sources.load_source(con, args.kind, args.file, salt=salt, **options)
+    finally:
+        con.close()
+    print(
+        f"{args.kind} {result.source_file} -> {result.table}: {result.rows_in:,} rows in = "
+        f"{result.rows_loaded:,} loaded + {result.rows_quarantined:,} quarantined"
+    )
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -170,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", type=Path, required=True, help="folder with the raw files")
     _add_warehouse(p)
     p.set_defaults(func=_cmd_load)
+
+    p = sub.add_parser(
+        "load-source",
+        help="load one vendor export (Metrica, GA4, amoCRM, calls, Direct, Google Ads)",
+        description=(
+            "Translate a vendor export into the canonical tables through the same "
+            "validation and quarantine as `load`. Kinds: metrica, ga4, amocrm, "
+            "amocrm_stages, calls, direct, google_ads. Adapter options as key=value, "
+            "e.g. --option pricing_goal_ids=[123] --option vat_included=true "
+            "--option encoding=cp1251."
+        ),
+    )
+    p.add_argument("--kind", required=True, help="export kind")
+    p.add_argument("--file", type=Path, required=True, help="the export file")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_load_source)
 
     p = sub.add_parser(
         "demo",
