@@ -65,6 +65,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from analytics import warehouse
 from analytics.warehouse import InputError, LoadResult
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "decimal_text",
     "decode_export",
     "load_source",
+    "load_translated",
     "map_text",
     "new_load_id",
     "local_time_text",
@@ -450,6 +452,58 @@ def read_export(
         frame[name] = column
     rows = np.arange(1, len(body) + 1, dtype=np.int64)
     return ExportTable(source, pd.DataFrame(frame), rows, found, header, tail)
+
+
+def load_translated(
+    con,
+    table: str,
+    frame: pd.DataFrame,
+    export: ExportTable,
+    *,
+    salt: str,
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Load the canonical text frame translated from a read export into ``table``.
+
+    The last step of every text adapter: the rows are validated and loaded by
+    :func:`analytics.warehouse.load_frame` with the export's absolute path as
+    ``source_file`` and its data record numbers (``export.rows``) as
+    ``row_numbers``, so ``quarantine`` names the file and record of each bad
+    row and ``load_log`` reconciles ``rows_in = rows_loaded + rows_quarantined``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection.
+    table : str
+        Canonical table name (``deals``, ``leads``, ``spend``, ...).
+    frame : pandas.DataFrame
+        Canonical columns as text, one row per row of ``export.frame``.
+    export : ExportTable
+        The export ``frame`` was translated from (:func:`read_export`).
+    salt : str
+        PII salt; phones and e-mails are hashed with it.
+    load_id : str, optional
+        Id of this load in ``quarantine`` and ``load_log``; a new one by default.
+    now : datetime, optional
+        Reference time of the future-date check; current time by default.
+
+    Returns
+    -------
+    LoadResult
+        Row counts of the load (the ``load_log`` row).
+    """
+    return warehouse.load_frame(
+        con,
+        table,
+        frame,
+        source_file=export.path,
+        salt=salt,
+        row_numbers=export.rows,
+        load_id=load_id,
+        now=now,
+    )
 
 
 # --------------------------------------------------------------------------- value formats

@@ -35,7 +35,7 @@ The channel of each row comes from :mod:`analytics.sources.channels` with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from analytics import warehouse
 from analytics.sources import (
     ExportTable,
     decimal_text,
+    load_translated,
     map_text,
     read_export,
     ru_datetime_text,
@@ -151,12 +152,27 @@ def _spend(
     *,
     utm_source: str,
     medium: pd.Series,
-    impressions: pd.Series,
-    clicks: pd.Series,
-    cost: pd.Series,
+    number_text: Callable[[pd.Series], pd.Series],
+    factor: pd.Series,
+    money_in_micros: bool,
+    vat_included: bool,
+    vat_rate: float,
     rules: ChannelRules,
 ) -> pd.DataFrame:
+    """Canonical ``spend`` columns (text) from a read ad report.
+
+    ``number_text`` turns the report's number format into plain numbers
+    (impressions, clicks, cost); the cost is then converted by
+    :func:`net_rub_text` with ``factor`` and the money settings.
+    """
     f = export.frame
+    cost = net_rub_text(
+        number_text(f["cost"]),
+        factor,
+        money_in_micros=money_in_micros,
+        vat_included=vat_included,
+        vat_rate=vat_rate,
+    )
     source = pd.Series(utm_source, index=f.index, dtype=object)
     return pd.DataFrame(
         {
@@ -167,8 +183,8 @@ def _spend(
             "campaign": f["campaign"],
             "ad_group": f["ad_group"],
             "creative": f["creative"],
-            "impressions": impressions,
-            "clicks": clicks,
+            "impressions": number_text(f["impressions"]),
+            "clicks": number_text(f["clicks"]),
             "cost": cost,
         }
     )
@@ -177,19 +193,6 @@ def _spend(
 def _medium(values: pd.Series, default: str) -> pd.Series:
     medium = map_text(values, lambda v: NETWORK_MEDIUM.get(v.strip().lower(), v.strip().lower()))
     return medium.where(medium.notna(), default)
-
-
-def _load(con, export: ExportTable, spend: pd.DataFrame, salt, load_id, now):
-    return warehouse.load_frame(
-        con,
-        "spend",
-        spend,
-        source_file=export.path,
-        salt=salt,
-        row_numbers=export.rows,
-        load_id=load_id,
-        now=now,
-    )
 
 
 def load_direct(
@@ -276,18 +279,14 @@ def load_direct(
         export,
         utm_source="yandex",
         medium=_medium(f["network"], default_medium),
-        impressions=decimal_text(f["impressions"]),
-        clicks=decimal_text(f["clicks"]),
-        cost=net_rub_text(
-            decimal_text(f["cost"]),
-            factor,
-            money_in_micros=money_in_micros,
-            vat_included=vat_included,
-            vat_rate=vat_rate,
-        ),
+        number_text=decimal_text,
+        factor=factor,
+        money_in_micros=money_in_micros,
+        vat_included=vat_included,
+        vat_rate=vat_rate,
         rules=load_channel_rules(channel_rules),
     )
-    return _load(con, export, spend, salt, load_id, now)
+    return load_translated(con, "spend", spend, export, salt=salt, load_id=load_id, now=now)
 
 
 def load_google_ads(
@@ -331,15 +330,11 @@ def load_google_ads(
         export,
         utm_source="google",
         medium=_medium(f["campaign_type"], default_medium),
-        impressions=english_number_text(f["impressions"]),
-        clicks=english_number_text(f["clicks"]),
-        cost=net_rub_text(
-            english_number_text(f["cost"]),
-            factor,
-            money_in_micros=money_in_micros,
-            vat_included=vat_included,
-            vat_rate=vat_rate,
-        ),
+        number_text=english_number_text,
+        factor=factor,
+        money_in_micros=money_in_micros,
+        vat_included=vat_included,
+        vat_rate=vat_rate,
         rules=load_channel_rules(channel_rules),
     )
-    return _load(con, export, spend, salt, load_id, now)
+    return load_translated(con, "spend", spend, export, salt=salt, load_id=load_id, now=now)

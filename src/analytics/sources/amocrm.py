@@ -47,6 +47,7 @@ from analytics.sources import (
     ACCOUNT_TIMEZONE,
     ExportTable,
     decimal_text,
+    load_translated,
     local_time_text,
     map_text,
     new_load_id,
@@ -287,16 +288,7 @@ def load_deals(
     )
     deals = translate(export, stages=stages, timezone=timezone)
     load_id = load_id or new_load_id()
-    result = warehouse.load_frame(
-        con,
-        "deals",
-        deals,
-        source_file=export.path,
-        salt=salt,
-        row_numbers=export.rows,
-        load_id=load_id,
-        now=now,
-    )
+    result = load_translated(con, "deals", deals, export, salt=salt, load_id=load_id, now=now)
     _write_contacts(con, export, load_id, salt)
     return result
 
@@ -335,13 +327,4 @@ def load_stage_history(
             "entered_at": _timestamp(f["entered_at"], timezone),
         }
     )
-    return warehouse.load_frame(
-        con,
-        "deal_stages",
-        history,
-        source_file=export.path,
-        salt=salt,
-        row_numbers=export.rows,
-        load_id=load_id,
-        now=now,
-    )
+    return load_translated(con, "deal_stages", history, export, salt=salt, load_id=load_id, now=now)

@@ -44,6 +44,7 @@ from analytics import warehouse
 from analytics.sources import (
     ACCOUNT_TIMEZONE,
     boolean_text,
+    load_translated,
     local_time_text,
     map_text,
     read_export,
@@ -205,13 +206,5 @@ def load_calls(
     export = read_export(
         path, COLUMNS, REQUIRED, vendor=VENDOR, delimiter=delimiter, encoding=encoding
     )
-    return warehouse.load_frame(
-        con,
-        "leads",
-        translate(export.frame, timezone=timezone),
-        source_file=export.path,
-        salt=salt,
-        row_numbers=export.rows,
-        load_id=load_id,
-        now=now,
-    )
+    leads = translate(export.frame, timezone=timezone)
+    return load_translated(con, "leads", leads, export, salt=salt, load_id=load_id, now=now)

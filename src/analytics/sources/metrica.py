@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from analytics import warehouse
-from analytics.sources import ExportTable, map_text, read_export
+from analytics.sources import ExportTable, load_translated, map_text, read_export
 from analytics.sources.channels import ChannelRules, load_channel_rules
 from analytics.warehouse import InputError
 
@@ -246,13 +246,4 @@ def load_visits(
     visits = translate(
         export, pricing_goal_ids=pricing_goal_ids, rules=load_channel_rules(channel_rules)
     )
-    return warehouse.load_frame(
-        con,
-        "visits",
-        visits,
-        source_file=export.path,
-        salt=salt,
-        row_numbers=export.rows,
-        load_id=load_id,
-        now=now,
-    )
+    return load_translated(con, "visits", visits, export, salt=salt, load_id=load_id, now=now)
