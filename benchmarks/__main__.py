@@ -2,7 +2,7 @@
 
 Examples::
 
-    .venv/bin/python -m benchmarks                 # 1M and 10M visits (10M: ~15 min, < 24 GB)
+    .venv/bin/python -m benchmarks                 # 1M and 10M visits (~20 min, 6.5 GB peak)
     .venv/bin/python -m benchmarks --sizes 1m      # one size
     .venv/bin/python -m benchmarks --quick         # 200k visits: checks the harness in ~2 min
 

@@ -89,6 +89,12 @@ def test_good_role_file(tmp_path):
             "key 'recipients'.*bad e-mail address 'qa-at-example.com'",
         ),
         (GOOD_ROLE.replace("title: Test report", "title: ''"), "key 'title'"),
+        (GOOD_ROLE + "period: fortnight\n", "key 'period'.*fortnight"),
+        (GOOD_ROLE + "period: [1]\n", "key 'period' must be a string"),
+        (GOOD_ROLE + "warehouse: ''\n", "key 'warehouse'"),
+        (GOOD_ROLE + "parameters: [1, 2]\n", "key 'parameters' must be a mapping"),
+        (GOOD_ROLE + "parameters: {period: all}\n", "'period' is set by the runner"),
+        (GOOD_ROLE + "parameters: {2x: 1}\n", "'2x' is not a parameter name"),
         ("- just\n- a list\n", "expected a mapping"),
         ("title: [unclosed\n", "not valid YAML"),
     ],
@@ -328,3 +334,26 @@ def test_index_links_resolve(run):
         assert (folder / unquote(link)).is_file(), link
     assert "RuntimeError: deliberate failure for the test" in index
     assert external_references(index) == []
+
+
+def test_optional_role_keys(tmp_path):
+    text = (
+        GOOD_ROLE
+        + "period: 2025-W23\nwarehouse: data/other.duckdb\nparameters: {target_growth: 0.3}\n"
+    )
+    write_role(tmp_path, "opt", text)
+    role = load_role("opt", roles_dir=tmp_path)
+    assert role.period == "2025-W23"
+    assert role.warehouse == (NOTEBOOKS_DIR.parent / "data" / "other.duckdb").resolve()
+    assert role.parameters == {"target_growth": 0.3}
+    plain = load_role("qa", roles_dir=write_role(tmp_path, "qa", GOOD_ROLE).parent)
+    assert (plain.period, plain.warehouse, plain.parameters) == (None, None, {})
+
+
+def test_role_parameters_reach_the_notebook(run):
+    _, folder, _ = run
+    executed = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml

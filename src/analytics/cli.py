@@ -118,18 +118,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from analytics.reports import runner
 
-    if not args.warehouse.exists():
-        raise UsageError(f"{args.warehouse}: no warehouse (run `python -m analytics demo` first)")
-    roles = args.roles.split(",") if args.roles and args.roles != "all" else None
-    summary = runner.run_reports(
-        roles=roles,
-        period=args.period,
-        warehouse=args.warehouse,
-        out_dir=args.out,
-        jobs=args.jobs,
-    )
-    print(summary.text)
-    return 0 if summary.ok else 1
+    names = args.roles.split(",") if args.roles and args.roles != "all" else None
+    roles = [runner.load_role(n) for n in (names or runner.available_roles())]
+    # Each role may name its own period and warehouse; the command line overrides both.
+    groups: dict[tuple[str, Path], list] = {}
+    for role in roles:
+        period = args.period or role.period or "last-week"
+        warehouse = args.warehouse or role.warehouse or paths.DEFAULT_WAREHOUSE
+        groups.setdefault((period, Path(warehouse)), []).append(role)
+    ok = True
+    for (period, warehouse), group in groups.items():
+        if not warehouse.exists():
+            raise UsageError(f"{warehouse}: no warehouse (run `python -m analytics demo` first)")
+        summary = runner.run_reports(
+            roles=group, period=period, warehouse=warehouse, out_dir=args.out, jobs=args.jobs
+        )
+        print(summary.text)
+        ok &= summary.ok
+    return 0 if ok else 1
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -238,12 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
     p.add_argument(
         "--period",
-        default="last-week",
-        help="last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07",
+        default=None,
+        help=(
+            "last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07 "
+            "(default: the role file's period, else last-week)"
+        ),
     )
     p.add_argument("--out", type=Path, default=paths.REPORTS_DIR, help="reports folder")
     p.add_argument("--jobs", type=int, default=None, help="parallel notebooks (default: cores)")
-    _add_warehouse(p)
+    p.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="DuckDB warehouse (default: the role file's warehouse, else data/warehouse.duckdb)",
+    )
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(

@@ -58,6 +58,10 @@ from analytics.period import Period, data_anchor, data_bounds, parse_period
 
 ROLES_DIR = PARAMS_DIR / "roles"
 ROLE_KEYS = ("title", "audience", "hide_code", "notebooks", "recipients")
+OPTIONAL_ROLE_KEYS = ("period", "warehouse", "parameters")
+"""``period`` and ``warehouse``: the role's defaults for ``python -m analytics report``
+(the command line overrides them); ``parameters``: extra notebook parameters."""
+RESERVED_PARAMETERS = ("warehouse", "period", "role")
 """Keys every role file must have, and the only keys it may have."""
 
 KERNEL_NAME = "python3"
@@ -114,6 +118,15 @@ class RoleConfig:
         E-mail addresses the report goes to.
     source : pathlib.Path
         The role file.
+    period : str or None
+        The role's default period spec (``last-week``, ``2025-W23``...); the
+        command line's ``--period`` overrides it.
+    warehouse : pathlib.Path or None
+        The role's warehouse (relative paths are from the project root); the
+        command line's ``--warehouse`` overrides it.
+    parameters : dict
+        Extra notebook parameters (e.g. ``target_growth``), passed to every
+        notebook of the role by Papermill.
     """
 
     name: str
@@ -123,6 +136,9 @@ class RoleConfig:
     notebooks: tuple[Path, ...]
     recipients: tuple[str, ...]
     source: Path
+    period: str | None = None
+    warehouse: Path | None = None
+    parameters: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def available_roles(roles_dir: str | Path | None = None) -> list[str]:
@@ -174,10 +190,11 @@ def load_role(
     if not isinstance(data, dict):
         raise RoleConfigError(f"{path}: expected a mapping with keys {', '.join(ROLE_KEYS)}")
 
-    unknown = sorted(str(k) for k in data if k not in ROLE_KEYS)
+    allowed = ROLE_KEYS + OPTIONAL_ROLE_KEYS
+    unknown = sorted(str(k) for k in data if k not in allowed)
     if unknown:
         raise RoleConfigError(
-            f"{path}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(ROLE_KEYS)})"
+            f"{path}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})"
         )
     for key in ROLE_KEYS:
         if key not in data:
@@ -212,6 +229,28 @@ def load_role(
         if not isinstance(address, str) or not _EMAIL.match(address.strip()):
             raise RoleConfigError(f"{path}: key 'recipients': bad e-mail address {address!r}")
 
+    period = data.get("period")
+    if period is not None:
+        if not isinstance(period, str):
+            raise RoleConfigError(f"{path}: key 'period' must be a string such as last-week")
+        try:
+            parse_period(period, date(2000, 1, 3), bounds=(date(2000, 1, 1), date(2000, 1, 3)))
+        except ValueError as exc:
+            raise RoleConfigError(f"{path}: key 'period': {exc}") from None
+    warehouse = data.get("warehouse")
+    if warehouse is not None and (not isinstance(warehouse, str) or not warehouse.strip()):
+        raise RoleConfigError(f"{path}: key 'warehouse' must be a path to a DuckDB file")
+    parameters = data.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise RoleConfigError(f"{path}: key 'parameters' must be a mapping name: value")
+    for key in parameters:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise RoleConfigError(f"{path}: key 'parameters': {key!r} is not a parameter name")
+        if key in RESERVED_PARAMETERS:
+            raise RoleConfigError(
+                f"{path}: key 'parameters': {key!r} is set by the runner (use the key {key!r})"
+            )
+
     return RoleConfig(
         name=name,
         title=data["title"].strip(),
@@ -220,6 +259,9 @@ def load_role(
         notebooks=tuple(notebooks),
         recipients=tuple(a.strip() for a in recipients),
         source=path,
+        period=period,
+        warehouse=(ROOT / warehouse).resolve() if warehouse else None,
+        parameters=dict(parameters),
     )
 
 
@@ -549,7 +591,12 @@ def run_reports(
             notebook=notebook,
             ipynb=folder / role.name / notebook.name,
             html=folder / role.name / f"{notebook.stem}.html",
-            parameters={"warehouse": str(warehouse), "period": period, "role": role.name},
+            parameters={
+                **role.parameters,
+                "warehouse": str(warehouse),
+                "period": period,
+                "role": role.name,
+            },
             cwd=ROOT,
         )
         for role in configs
