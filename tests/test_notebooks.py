@@ -52,3 +52,26 @@ def test_committed_notebook_is_clean(path):
         assert f"{name} = " in parameter_cells[0].source
     assert notebook.cells[0].cell_type == "markdown"
     assert notebook.cells[0].source.startswith("# ")
+
+
+def _figures(ipynb) -> list[str]:
+    notebook = nbformat.read(ipynb, as_version=4)
+    return [
+        out["data"]["image/png"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if "data" in out and "image/png" in out["data"]
+    ]
+
+
+def test_identical_inputs_give_identical_figures(tiny_reports):
+    """ceo and analyst ran the same notebooks on the same data in separate kernels."""
+    by_role = {(r.role, r.notebook): r for r in tiny_reports.results}
+    shared = sorted({nb for role, nb in by_role if role == "ceo"})
+    assert shared
+    for notebook in shared:
+        ceo = _figures(by_role["ceo", notebook].ipynb)
+        analyst = _figures(by_role["analyst", notebook].ipynb)
+        assert ceo, f"{notebook} drew no figure"
+        assert ceo == analyst, notebook
