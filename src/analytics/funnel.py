@@ -1,7 +1,9 @@
 """The marketing and sales funnel: visits -> leads -> MQL -> SQL -> sales.
 
 All figures are computed in DuckDB on the canonical warehouse tables
-(:mod:`analytics.schema`) and returned as pandas DataFrames.
+(:mod:`analytics.schema`) and returned as pandas DataFrames. The counts come
+from the Ibis expression :func:`analytics.transforms.funnel.funnel_counts`, so
+the same figures can be computed on Spark (see ``docs/backends.md``).
 
 Cohort convention
 -----------------
@@ -46,12 +48,10 @@ import numpy as np
 import pandas as pd
 
 from analytics.period import Period
-
-STAGE_ORDER = ("new", "mql", "sql", "demo", "proposal", "won")
-"""Stages in funnel order; a deal that reached one reached all before it."""
-
-UNDETERMINED = "undetermined"
-"""Channel of leads whose visit is unknown."""
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.funnel import STAGE_ORDER as STAGE_ORDER  # re-exported
+from analytics.transforms.funnel import funnel_counts
+from analytics.transforms.stitching import UNDETERMINED as UNDETERMINED  # re-exported
 
 COUNT_COLUMNS = (
     "visits",
@@ -104,103 +104,15 @@ METRICS: dict[str, tuple[str, str, str]] = {
 }
 """Human label, unit and definition of every summary column."""
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
-
-# One query for every grouping. {visit_key}, {lead_key} and {spend_key} are SQL
-# expressions of the group (a constant, the channel or the ISO week start).
-_FUNNEL_SQL = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
-visit_channel AS (
-    SELECT visit_id, arg_min(channel, visit_start) AS channel
-    FROM visits GROUP BY visit_id
-),
-deal_reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (
-        SELECT deal_id, stage FROM deal_stages
-        UNION ALL SELECT deal_id, stage FROM deals
-    ) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-),
-deal AS (
-    SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
-           coalesce(any_value(d.amount), 0) AS amount,
-           coalesce(any_value(dr.reached), -1) AS reached
-    FROM deals AS d LEFT JOIN deal_reach AS dr USING (deal_id)
-    WHERE d.lead_id IS NOT NULL
-    GROUP BY d.deal_id
-),
-cohort AS (
-    SELECT l.lead_id, any_value(l.lead_type) AS lead_type,
-           any_value(l.created_at) AS created_at,
-           coalesce(any_value(vc.channel), '{UNDETERMINED}') AS channel
-    FROM leads AS l LEFT JOIN visit_channel AS vc ON vc.visit_id = l.visit_id
-    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
-    GROUP BY l.lead_id
-),
-lead_side AS (
-    SELECT {{lead_key}} AS grp,
-           count(DISTINCT c.lead_id) AS leads,
-           count(DISTINCT c.lead_id) FILTER (WHERE c.lead_type = 'form') AS leads_form,
-           count(DISTINCT c.lead_id) FILTER (WHERE c.lead_type = 'call') AS leads_call,
-           count(DISTINCT c.lead_id) FILTER (WHERE c.lead_type = 'chat') AS leads_chat,
-           count(DISTINCT d.deal_id) FILTER (WHERE d.reached >= 1) AS mql,
-           count(DISTINCT d.deal_id) FILTER (WHERE d.reached >= 2) AS sql_leads,
-           count(DISTINCT d.deal_id) FILTER (WHERE d.reached >= 5) AS sales,
-           coalesce(sum(d.amount) FILTER (WHERE d.reached >= 5), 0) AS revenue
-    FROM cohort AS c LEFT JOIN deal AS d ON d.lead_id = c.lead_id
-    GROUP BY grp
-),
-visit_side AS (
-    SELECT {{visit_key}} AS grp, count(*) AS visits, count(DISTINCT v.visitor_id) AS visitors
-    FROM visits AS v
-    WHERE v.visit_start >= $start::TIMESTAMP AND v.visit_start < $stop::TIMESTAMP
-    GROUP BY grp
-),
-spend_side AS (
-    SELECT {{spend_key}} AS grp, sum(s.cost) AS spend
-    FROM spend AS s
-    WHERE s.date >= $start::DATE AND s.date < $stop::DATE
-    GROUP BY grp
-),
-groups AS (
-    SELECT grp FROM lead_side UNION SELECT grp FROM visit_side UNION SELECT grp FROM spend_side
-)
-SELECT g.grp,
-       coalesce(sp.spend, 0)::DOUBLE AS spend,
-       coalesce(vs.visits, 0) AS visits,
-       coalesce(vs.visitors, 0) AS visitors,
-       coalesce(ls.leads, 0) AS leads,
-       coalesce(ls.leads_form, 0) AS leads_form,
-       coalesce(ls.leads_call, 0) AS leads_call,
-       coalesce(ls.leads_chat, 0) AS leads_chat,
-       coalesce(ls.mql, 0) AS mql,
-       coalesce(ls.sql_leads, 0) AS sql_leads,
-       coalesce(ls.sales, 0) AS sales,
-       coalesce(ls.revenue, 0)::DOUBLE AS revenue
-FROM groups AS g
-LEFT JOIN lead_side AS ls USING (grp)
-LEFT JOIN visit_side AS vs USING (grp)
-LEFT JOIN spend_side AS sp USING (grp)
-ORDER BY g.grp
-"""
-
-_KEYS = {
-    "total": {"lead_key": "'total'", "visit_key": "'total'", "spend_key": "'total'"},
-    "channel": {"lead_key": "c.channel", "visit_key": "v.channel", "spend_key": "s.channel"},
-    "week": {
-        "lead_key": "date_trunc('week', c.created_at)::DATE",
-        "visit_key": "date_trunc('week', v.visit_start)::DATE",
-        "spend_key": "date_trunc('week', s.date)::DATE",
-    },
-}
-
 
 def _funnel_counts(con, start: date, stop: date, by: str) -> pd.DataFrame:
-    """Funnel counts for days in ``[start, stop)`` grouped by ``by`` (column ``grp``)."""
-    sql = _FUNNEL_SQL.format(**_KEYS[by])
-    frame = con.execute(sql, {"start": start, "stop": stop}).df()
+    """Funnel counts for days in ``[start, stop)`` grouped by ``by`` (column ``grp``).
+
+    Runs :func:`analytics.transforms.funnel.funnel_counts` (an Ibis expression)
+    on the DuckDB connection ``con``.
+    """
+    with duckdb_backend(con) as backend:
+        frame = backend.execute(funnel_counts(backend, start, stop, by))
     for col in COUNT_COLUMNS:
         frame[col] = frame[col].astype("int64")
     for col in MONEY_COLUMNS:

@@ -1,0 +1,65 @@
+"""Warehouse transforms as Ibis expressions: one code path for DuckDB, Spark and SQL engines.
+
+Each transform takes an Ibis backend holding the canonical tables
+(:mod:`analytics.schema`) and returns an unevaluated ``ibis.Table``; run it
+with ``backend.execute(expr)`` (a pandas DataFrame) or compile it with
+``ibis.to_sql(expr, dialect=...)``. :func:`connect_backend` opens the backend
+from a connection string (``duckdb://...`` by default, ``pyspark://local``).
+
+* :mod:`~analytics.transforms.stitching` -- lead -> visit -> visitor, channel;
+* :mod:`~analytics.transforms.funnel` -- deal stage reach, funnel counts of a cohort;
+* :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead;
+* :mod:`~analytics.transforms.cohorts` -- weekly visitor cohorts;
+* :mod:`~analytics.transforms.kpi` -- weekly KPI rollup.
+
+See ``docs/backends.md``.
+"""
+
+from analytics.transforms.backends import (
+    CANONICAL_TABLES,
+    DEFAULT_BACKEND_URL,
+    connect_backend,
+    connect_local_spark,
+    default_backend_url,
+    duckdb_backend,
+    export_parquet,
+    local_spark_session,
+)
+from analytics.transforms.cohorts import first_visits, weekly_cohorts
+from analytics.transforms.funnel import (
+    FUNNEL_COUNT_COLUMNS,
+    GROUPINGS,
+    STAGE_ORDER,
+    deal_facts,
+    funnel_counts,
+    stage_rank,
+)
+from analytics.transforms.kpi import KPI_RATIO_COLUMNS, weekly_kpi
+from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
+from analytics.transforms.touch_paths import DEFAULT_LOOKBACK_DAYS, touch_paths
+
+__all__ = [
+    "CANONICAL_TABLES",
+    "DEFAULT_BACKEND_URL",
+    "DEFAULT_LOOKBACK_DAYS",
+    "FUNNEL_COUNT_COLUMNS",
+    "GROUPINGS",
+    "KPI_RATIO_COLUMNS",
+    "STAGE_ORDER",
+    "UNDETERMINED",
+    "connect_backend",
+    "connect_local_spark",
+    "deal_facts",
+    "default_backend_url",
+    "duckdb_backend",
+    "export_parquet",
+    "first_visits",
+    "funnel_counts",
+    "local_spark_session",
+    "stage_rank",
+    "stitched_leads",
+    "touch_paths",
+    "visit_attributes",
+    "weekly_cohorts",
+    "weekly_kpi",
+]

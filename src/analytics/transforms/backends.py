@@ -1,0 +1,205 @@
+"""Backends the transforms run on, chosen by a connection string.
+
+The transforms of this package are Ibis expressions over the canonical
+warehouse tables (:mod:`analytics.schema`); a *backend* is an Ibis connection
+whose catalog holds those tables. The connection string picks it:
+
+* ``duckdb://<path>`` -- the DuckDB warehouse file (the default,
+  ``duckdb://data/warehouse.duckdb``); ``duckdb://:memory:`` for an empty
+  in-memory database.
+* ``pyspark://local`` or ``pyspark://local[N]`` -- a local SparkSession
+  (Spark master ``local``: one core; ``local[N]``: ``N`` cores) with the Spark
+  UI off and few shuffle partitions;
+  the canonical tables are exported from a DuckDB warehouse to Parquet
+  (query parameter ``warehouse=<path>``, default the default warehouse;
+  ``export=<dir>``, default a temporary folder) and registered as temporary
+  views. Meant for trying the Spark path on one machine and for the parity
+  test, not for speed.
+* ``pyspark://active`` -- the active SparkSession (e.g. on a cluster, started
+  by ``spark-submit`` or a notebook); its catalog must already hold the
+  canonical tables.
+
+BigQuery and ClickHouse are compiled targets: ``ibis.to_sql(expr,
+dialect="bigquery")`` gives SQL to run there (see ``docs/backends.md``).
+
+The default connection string is ``url`` in ``params/backend.yaml`` when
+that file exists, else :data:`DEFAULT_BACKEND_URL`.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import ibis
+import yaml
+
+from analytics.paths import DEFAULT_WAREHOUSE, PARAMS_DIR
+
+CANONICAL_TABLES = ("spend", "visits", "leads", "deals", "deal_stages")
+"""Warehouse tables the transforms read."""
+
+DEFAULT_BACKEND_URL = f"duckdb://{DEFAULT_WAREHOUSE}"
+"""Backend used when neither the caller nor ``params/backend.yaml`` names one."""
+
+BACKEND_PARAMS = PARAMS_DIR / "backend.yaml"
+"""Optional params file with the backend connection string (key ``url``)."""
+
+SPARK_CONFIG = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+"""Settings of the local SparkSession built for ``pyspark://local``."""
+
+_LOCAL_MASTER = re.compile(r"local(\[(\d+|\*)\])?")
+
+
+def default_backend_url(params_file: Path = BACKEND_PARAMS) -> str:
+    """Connection string from ``params/backend.yaml`` (``url:``), else the DuckDB default."""
+    if params_file.is_file():
+        url = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("url")
+        if url:
+            return str(url)
+    return DEFAULT_BACKEND_URL
+
+
+def connect_backend(url: str | None = None, *, read_only: bool = True):
+    """Open the Ibis backend named by a connection string.
+
+    Parameters
+    ----------
+    url : str, optional
+        ``duckdb://<path>``, ``pyspark://local[N]`` (``?warehouse=<duckdb file>``,
+        ``&export=<dir>``) or ``pyspark://active``; default
+        :func:`default_backend_url`.
+    read_only : bool, default True
+        Open a DuckDB file read-only (transforms only read).
+
+    Returns
+    -------
+    ibis.BaseBackend
+        A backend whose ``table(name)`` gives each of :data:`CANONICAL_TABLES`.
+    """
+    url = url or default_backend_url()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"{url!r} is not a connection string like duckdb://<path>")
+    target, _, query_string = rest.partition("?")
+    query = {k: v[-1] for k, v in parse_qs(query_string).items()}
+    scheme = scheme.lower()
+    if scheme == "duckdb":
+        if target in ("", ":memory:"):
+            return ibis.duckdb.connect()
+        return ibis.duckdb.connect(target, read_only=read_only)
+    if scheme == "pyspark":
+        master = target
+        if master == "active":
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.getActiveSession()
+            if session is None:
+                raise RuntimeError("pyspark://active: no active SparkSession")
+            return ibis.pyspark.connect(session)
+        if not _LOCAL_MASTER.fullmatch(master):
+            raise ValueError(
+                f"{url!r}: use pyspark://local, pyspark://local[N] or pyspark://active "
+                "(build a cluster session yourself and use 'active')"
+            )
+        warehouse = Path(query.get("warehouse", DEFAULT_WAREHOUSE))
+        export = Path(query["export"]) if "export" in query else None
+        return connect_local_spark(warehouse, master=master, export_dir=export)
+    raise ValueError(f"unknown backend {url!r}: expected duckdb://... or pyspark://...")
+
+
+def local_spark_session(master: str = "local", app_name: str = "analytics"):
+    """A local SparkSession with :data:`SPARK_CONFIG` (reused if one is running)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in SPARK_CONFIG.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def export_parquet(
+    warehouse: Path | str, out_dir: Path | str, tables: tuple[str, ...] = CANONICAL_TABLES
+) -> dict[str, Path]:
+    """Copy warehouse tables from DuckDB to ``<out_dir>/<table>.parquet``.
+
+    Returns
+    -------
+    dict of str to Path
+        Parquet file of each table.
+    """
+    import duckdb
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: out / f"{name}.parquet" for name in tables}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for name, file in files.items():
+            con.execute(f"COPY main.{name} TO '{file}' (FORMAT parquet)")
+    finally:
+        con.close()
+    return files
+
+
+def connect_local_spark(
+    warehouse: Path | str = DEFAULT_WAREHOUSE,
+    *,
+    master: str = "local",
+    export_dir: Path | str | None = None,
+    session=None,
+):
+    """Ibis PySpark backend on a local SparkSession holding the warehouse tables.
+
+    The canonical tables are exported from the DuckDB ``warehouse`` to Parquet
+    (in ``export_dir``, default a new temporary folder) and registered as
+    temporary views of the session.
+
+    Parameters
+    ----------
+    warehouse : Path or str
+        DuckDB warehouse file.
+    master : str, default "local"
+        Spark master, ``local`` or ``local[N]``.
+    export_dir : Path or str, optional
+        Folder for the Parquet files.
+    session : pyspark.sql.SparkSession, optional
+        Use this session instead of building one (e.g. one per test module).
+    """
+    export_dir = Path(export_dir or tempfile.mkdtemp(prefix="analytics-spark-"))
+    files = export_parquet(warehouse, export_dir)
+    spark = session or local_spark_session(master)
+    for name, file in files.items():
+        spark.read.parquet(str(file)).createOrReplaceTempView(name)
+    return ibis.pyspark.connect(spark)
+
+
+@contextmanager
+def duckdb_backend(con) -> Iterator:
+    """Ibis backend on an open ``duckdb`` connection, leaving its settings as they were.
+
+    Ibis sets ``TimeZone`` to UTC and turns off DuckDB's replacement scans
+    (``python_enable_replacements``) on the connection it wraps; both are put
+    back on exit, so callers holding the connection see no change.
+    """
+    names = ("TimeZone", "python_enable_replacements")
+    saved = {name: con.execute(f"SELECT current_setting('{name}')").fetchone()[0] for name in names}
+    try:
+        yield ibis.duckdb.from_connection(con)
+    finally:
+        for name, value in saved.items():
+            con.execute(
+                f"SET {name} = '{value}'" if name == "TimeZone" else f"SET {name} = {value}"
+            )

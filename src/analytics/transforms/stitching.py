@@ -1,0 +1,71 @@
+"""Identity stitching: request (form, call, chat) -> visit -> visitor and channel.
+
+A lead carries the visit it came from (``leads.visit_id``) when the site or
+the call tracking caught one, and usually the visitor (``leads.visitor_id``).
+Stitching fills in what is missing from the visit:
+
+* ``channel`` -- the channel of the lead's visit (``visits.channel``); a lead
+  with no visit id, or whose visit id is missing from ``visits`` (e.g. a call
+  without a session), is :data:`UNDETERMINED`;
+* ``visitor_id`` -- ``leads.visitor_id``, else the visitor of the lead's visit;
+  ``NULL`` when neither is known.
+
+Deals join leads by ``deals.lead_id`` (see :mod:`analytics.transforms.funnel`).
+Ids are keys of the canonical tables; should a key repeat, one arbitrary row
+per key is used (as the SQL ``any_value``), so every lead appears once.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+UNDETERMINED = "undetermined"
+"""Channel of leads whose visit is unknown."""
+
+
+def visit_attributes(con) -> ir.Table:
+    """One row per ``visit_id``: ``visit_channel`` and ``visit_visitor_id``.
+
+    A repeated visit id keeps the channel of its earliest start.
+    """
+    visits = con.table("visits")
+    return visits.group_by("visit_id").agg(
+        visit_channel=visits.channel.argmin(visits.visit_start),
+        visit_visitor_id=visits.visitor_id.arbitrary(),
+    )
+
+
+def stitched_leads(con) -> ir.Table:
+    """Every lead with its stitched visitor and channel.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+
+    Returns
+    -------
+    ibis.Table
+        One row per lead: ``lead_id``, ``created_at``, ``lead_type``,
+        ``visit_id``, ``visitor_id`` (``leads.visitor_id``, else the visitor of
+        the visit) and ``channel`` (channel of the visit, else
+        ``undetermined``).
+    """
+    leads = con.table("leads")
+    lead = leads.group_by("lead_id").agg(
+        created_at=leads.created_at.arbitrary(),
+        lead_type=leads.lead_type.arbitrary(),
+        visit_id=leads.visit_id.arbitrary(),
+        own_visitor_id=leads.visitor_id.arbitrary(),
+    )
+    visit = visit_attributes(con)
+    joined = lead.left_join(visit, lead.visit_id == visit.visit_id)
+    return joined.select(
+        lead_id=joined.lead_id,
+        created_at=joined.created_at,
+        lead_type=joined.lead_type,
+        visit_id=joined.visit_id,
+        visitor_id=ibis.coalesce(joined.own_visitor_id, joined.visit_visitor_id),
+        channel=ibis.coalesce(joined.visit_channel, ibis.literal(UNDETERMINED)),
+    )
