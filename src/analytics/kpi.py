@@ -698,8 +698,15 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:.2f}"
 
 
-def kpi_table(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
+def kpi_table(
+    summary: pd.DataFrame,
+    metrics: tuple[str, ...],
+    labels: dict[str, tuple[str, str, str]] | None = None,
+) -> pd.DataFrame:
     """Readable table of some columns of a one-row KPI frame (:func:`kpi_summary`).
+
+    ``labels`` maps a column to (label, unit, definition); default
+    :data:`KPI_METRICS`, entries given here take precedence.
 
     Returns
     -------
@@ -707,11 +714,12 @@ def kpi_table(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
         Index ``metric`` (label); columns ``value`` (formatted) and ``definition``.
     """
     row = summary.iloc[0]
+    known = {**KPI_METRICS, **(labels or {})}
     records = [
         {
-            "metric": KPI_METRICS[m][0],
-            "value": format_value(float(row[m]), KPI_METRICS[m][1]),
-            "definition": KPI_METRICS[m][2],
+            "metric": known[m][0],
+            "value": format_value(float(row[m]), known[m][1]),
+            "definition": known[m][2],
         }
         for m in metrics
     ]
