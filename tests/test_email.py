@@ -2,9 +2,9 @@
 
 The period folder mimics what the report runner writes (``manifest.json`` and
 ``<role>/<notebook>.html``); the role ``sales`` failed in it. The summary row is
-given by hand, except in the CLI tests, which compute it from the tiny
-warehouse of ``funnel_fixture`` (week 2025-W23: spend 21 000 RUB, revenue
-150 000 RUB, so ДРР = 14 %).
+the hand-computed week 2025-W23 of ``funnel_fixture`` (spend 21 000 RUB, revenue
+150 000 RUB, so ДРР = 14 %) plus personal data; the CLI tests compute it from
+that fixture's tiny warehouse.
 """
 
 from __future__ import annotations
@@ -41,27 +41,7 @@ PERSON_EMAIL = "ivan.petrov@mail.example"
 PERSON_PHONE = "+7 916 123-45-67"
 
 SUMMARY = {
-    "spend": 21_000.0,
-    "visits": 7,
-    "visitors": 5,
-    "leads": 6,
-    "leads_form": 3,
-    "leads_call": 2,
-    "leads_chat": 1,
-    "mql": 4,
-    "sql_leads": 3,
-    "sales": 2,
-    "revenue": 150_000.0,
-    "cr_visit_lead": 6 / 7 * 100,
-    "cr_lead_mql": 4 / 6 * 100,
-    "cr_mql_sql": 3 / 4 * 100,
-    "cr_sql_sale": 2 / 3 * 100,
-    "cpl": 3_500.0,
-    "cost_per_mql": 5_250.0,
-    "cost_per_sql": 7_000.0,
-    "cac": 10_500.0,
-    "drr": 14.0,
-    "romi": (150_000 - 21_000) / 21_000 * 100,
+    **funnel_fixture.SUMMARY_W23,
     "contact_email": PERSON_EMAIL,
     "contact_phone": PERSON_PHONE,
 }

@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER
+from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.period import Period, date_range
 
 GRAINS = ("week", "month")
@@ -60,11 +60,10 @@ CONVERSIONS: dict[str, tuple[str, str]] = {
 }
 """Cumulative metrics of :func:`cumulative_conversion`: label and formula."""
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
 _MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
 
 _COHORT_SQL = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
+WITH {STAGE_RANK_CTE},
 first_visit AS (
     SELECT visitor_id, min(visit_start) AS first_visit,
            arg_min(channel, (visit_start, visit_id)) AS first_channel
@@ -87,12 +86,7 @@ history AS (
     FROM deal_stages AS s JOIN stage_rank AS r USING (stage)
     GROUP BY ALL
 ),
-reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-),
+{deal_reach_cte("reach")},
 deal AS (
     SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
            coalesce(any_value(d.amount), 0) AS amount,

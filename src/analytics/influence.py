@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER
+from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.period import Period
 
 LEVELS = {"ad_group": ("campaign", "ad_group"), "campaign": ("campaign",)}
@@ -41,17 +41,11 @@ LEVELS = {"ad_group": ("campaign", "ad_group"), "campaign": ("campaign",)}
 LOOKBACK_DAYS = 30
 """Default touch window before the lead, days (the default of :mod:`analytics.journeys`)."""
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
 _WON = STAGE_ORDER.index("won")
 
 _TOUCH_SQL = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
-reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-),
+WITH {STAGE_RANK_CTE},
+{deal_reach_cte("reach")},
 visit_owner AS (SELECT visit_id, any_value(visitor_id) AS visitor_id FROM visits GROUP BY visit_id),
 lead AS (
     SELECT l.lead_id, any_value(l.created_at) AS created_at,

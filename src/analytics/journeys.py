@@ -64,7 +64,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER
+from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.period import Period, date_range
 
 CONVERSIONS = ("lead", "mql", "sql", "sale", "revenue")
@@ -82,8 +82,6 @@ PATH_SEPARATOR = " > "
 PATH_COLUMNS = ("path", "path_str", "length", "journeys", "conversions", "value", "nulls")
 """Columns of an aggregated paths frame."""
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
-
 _LEAD_CONVERSIONS = """
 SELECT l.lead_id AS conversion_id,
        coalesce(l.visitor_id, lv.visitor_id) AS visitor_id,
@@ -93,16 +91,8 @@ FROM leads AS l LEFT JOIN visits AS lv ON lv.visit_id = l.visit_id
 """
 
 _DEAL_CONVERSIONS = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
-reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (
-        SELECT deal_id, stage FROM deal_stages
-        UNION ALL SELECT deal_id, stage FROM deals
-    ) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-),
+WITH {STAGE_RANK_CTE},
+{deal_reach_cte("reach")},
 entered AS (
     SELECT s.deal_id, min(s.entered_at) AS entered_at
     FROM deal_stages AS s JOIN stage_rank AS r USING (stage)

@@ -38,7 +38,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
+from analytics.funnel import (
+    STAGE_ORDER,
+    STAGE_RANK_CTE,
+    UNDETERMINED,
+    deal_reach_cte,
+    funnel_by_channel,
+)
 from analytics.period import Period
 
 DIMENSIONS = ("region", "industry", "company_size")
@@ -47,20 +53,14 @@ DIMENSIONS = ("region", "industry", "company_size")
 UNKNOWN = "unknown"
 """Segment of leads whose dimension is empty on the lead and on its deal."""
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
 _MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
 
 _LEADS_SQL = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
+WITH {STAGE_RANK_CTE},
 visit_channel AS (
     SELECT visit_id, arg_min(channel, visit_start) AS channel FROM visits GROUP BY visit_id
 ),
-reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-),
+{deal_reach_cte("reach")},
 deal AS (
     SELECT d.lead_id,
            count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_MQL}) AS mql,

@@ -32,8 +32,7 @@ MQL_RANK, SQL_RANK, WON_RANK = (STAGE_ORDER.index(s) for s in ("mql", "sql", "wo
 GROUPINGS = ("total", "channel", "week")
 """Values of ``by`` in :func:`funnel_counts`."""
 
-FUNNEL_COUNT_COLUMNS = (
-    "spend",
+COUNT_COLUMNS = (
     "visits",
     "visitors",
     "leads",
@@ -43,9 +42,12 @@ FUNNEL_COUNT_COLUMNS = (
     "mql",
     "sql_leads",
     "sales",
-    "revenue",
 )
-"""Columns of :func:`funnel_counts` after ``grp``, in order."""
+"""Count columns (int64) of :func:`funnel_counts`, in order."""
+
+FUNNEL_COUNT_COLUMNS = ("spend", *COUNT_COLUMNS, "revenue")
+"""Columns of :func:`funnel_counts` after ``grp``, in order: the counts between
+``spend`` and ``revenue`` (RUB)."""
 
 
 def stage_rank(stage: ir.StringValue) -> ir.IntegerValue:
@@ -159,6 +161,6 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
     return out.select(
         grp=out.grp,
         spend=money("spend"),
-        **{name: count(name) for name in FUNNEL_COUNT_COLUMNS[1:-1]},
+        **{name: count(name) for name in COUNT_COLUMNS},
         revenue=money("revenue"),
     ).order_by("grp")
