@@ -2,9 +2,11 @@
 
 Examples::
 
-    .venv/bin/python -m benchmarks                 # 1M and 10M visits (~20 min, 6.5 GB peak)
+    .venv/bin/python -m benchmarks                 # 1M and 10M visits (~20 min)
     .venv/bin/python -m benchmarks --sizes 1m      # one size
     .venv/bin/python -m benchmarks --quick         # 200k visits: checks the harness in ~2 min
+    .venv/bin/python -m benchmarks --sizes 10m --only generate,baseline,load,report
+                                                   # the 10M weekly build only
 
 See ``benchmarks/README.md`` for what each column means.
 """
@@ -70,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-attribution", action="store_true", help="skip benchmarks/attribution_bench.py"
     )
+    parser.add_argument(
+        "--only",
+        type=pipeline_bench.parse_only,
+        default=None,
+        metavar="STAGES",
+        help=(
+            "comma-separated stage keys to run, e.g. generate,baseline,load,report "
+            f"(any of {', '.join(pipeline_bench.stage_keys())}); without generate (load) "
+            "the raw files (warehouse) of an earlier --keep-data run are reused; a subset "
+            "writes pipeline-<size>-build.json (weekly build) or pipeline-<size>-<stages>.json"
+        ),
+    )
     return parser
 
 
@@ -91,6 +105,20 @@ def run_attribution(quick: bool, work_dir: Path) -> str:
     return f"ok in {seconds:.0f} s"
 
 
+def _run_size(args: argparse.Namespace, label: str, visits: int, machine: dict) -> dict:
+    return pipeline_bench.run_size(
+        label,
+        visits,
+        seed=args.seed,
+        work_dir=args.work_dir,
+        results_dir=args.results_dir,
+        keep_data=args.keep_data,
+        timeout=args.timeout,
+        machine=machine,
+        only=args.only,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sizes = [pipeline_bench.parse_size(QUICK_SIZE)] if args.quick else args.sizes
@@ -103,18 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdicts = []
     for label, visits in sizes:
-        payload = pipeline_bench.run_size(
-            label,
-            visits,
-            seed=args.seed,
-            work_dir=args.work_dir,
-            results_dir=args.results_dir,
-            keep_data=args.keep_data,
-            timeout=args.timeout,
-            machine=machine,
-        )
+        try:
+            payload = _run_size(args, label, visits, machine)
+        except FileNotFoundError as exc:  # --only without the data of an earlier run
+            print(f"{label}: {exc}", file=sys.stderr)
+            return 2
         build = payload["weekly_build"]
-        if build["under_limit"] is None:
+        failed = [s["name"] for s in payload["stages"] if s["status"] == "failed"]
+        if failed:
+            verdicts.append(f"{label}: FAILED stages {', '.join(failed)}")
+        if args.only is not None and not set(pipeline_bench.BUILD_STAGES) <= set(args.only):
+            verdicts.append(f"{label}: weekly build not in this run (--only)")
+        elif build["under_limit"] is None:
             verdicts.append(f"{label}: weekly build incomplete (a stage failed)")
         else:
             verdicts.append(
@@ -129,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if attribution is not None:
         print(f"attribution benchmark: {attribution}")
-    failed = any("incomplete" in v for v in verdicts) or (attribution or "").startswith("FAILED")
+    failed = any("incomplete" in v or "FAILED" in v for v in verdicts) or (
+        attribution or ""
+    ).startswith("FAILED")
     return 1 if failed else 0
 
 

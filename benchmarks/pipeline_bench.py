@@ -84,9 +84,11 @@ RAW_SCANS = {
 
 BASELINE_REPEAT = 3
 
-CAPPED_MEMORY_LIMIT = "2GB"
-"""DuckDB ``memory_limit`` of the what-if load (the CLI load runs with DuckDB's
-default, 80% of RAM; over the limit DuckDB spills to ``<warehouse>.tmp/``)."""
+WHAT_IF_MEMORY_LIMIT = "DuckDB default (80% of RAM)"
+"""What the what-if load runs with: ``RESET memory_limit``, DuckDB's own default.
+Every other stage opens the warehouse with :func:`analytics.warehouse.connect`,
+which applies ``$ANALYTICS_DUCKDB_MEMORY_LIMIT`` (default 1500MB); the what-if
+shows what that cap costs or saves on the load."""
 PACKAGES = ("duckdb", "pandas", "numpy", "pyarrow", "papermill", "scikit-learn", "psutil")
 
 
@@ -117,7 +119,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("generate", "generate raw files (synth + parquet)"),
     Stage("baseline", "BASELINE: DuckDB full scan of raw files"),
     Stage("load", "load: validate + quarantine + hash (DuckDB)"),
-    Stage("load_capped", f"what-if: load with DuckDB memory_limit={CAPPED_MEMORY_LIMIT}"),
+    Stage("load_uncapped", "what-if: load with DuckDB's default memory_limit (80% of RAM)"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "week"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "month"),
     Stage("funnel", "funnel: summary + channels + 12 weeks", "year"),
@@ -136,6 +138,41 @@ STAGES: tuple[Stage, ...] = (
 
 BUILD_STAGES = ("load", "report")
 """Stages that make up the weekly build."""
+
+SETUP_STAGES = ("generate", "baseline", "load")
+"""Stages that make the inputs of the others (raw files, baseline, warehouse)."""
+
+
+def stage_keys() -> tuple[str, ...]:
+    """Distinct stage keys of :data:`STAGES`, in run order (what ``--only`` accepts)."""
+    return tuple(dict.fromkeys(stage.key for stage in STAGES))
+
+
+def parse_only(text: str) -> tuple[str, ...]:
+    """``"generate,load,report"`` -> the keys in run order; unknown keys raise."""
+    wanted = [part.strip().lower() for part in text.split(",") if part.strip()]
+    known = stage_keys()
+    unknown = [key for key in wanted if key not in known]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage {', '.join(unknown) or repr(text)}: use some of {', '.join(known)}"
+        )
+    return tuple(key for key in known if key in wanted)
+
+
+def result_name(label: str, only: tuple[str, ...] | None) -> str:
+    """File name of a size's JSON: ``pipeline-<label>.json`` for a run of every stage.
+
+    A subset never overwrites the full result: it writes
+    ``pipeline-<label>-build.json`` when its only stage after the setup is
+    ``report`` (the weekly build), else ``pipeline-<label>-<stages>.json``
+    with the stages after the setup (e.g. ``pipeline-12.5m-scoring.json``).
+    """
+    if only is None or set(only) == set(stage_keys()):
+        return f"pipeline-{label}.json"
+    rest = [key for key in only if key not in SETUP_STAGES]
+    tag = "build" if rest == ["report"] else "-".join(rest or only)
+    return f"pipeline-{label}-{tag}.json"
 
 
 # --------------------------------------------------------------------------- sizes
@@ -223,20 +260,22 @@ def _stage_baseline(params: dict) -> tuple[float, dict]:
     return statistics.median(runs), detail
 
 
-def _stage_load(params: dict, memory_limit: str | None = None) -> tuple[float, dict]:
+def _stage_load(params: dict, uncapped: bool = False) -> tuple[float, dict]:
     from analytics import warehouse as wh
 
     path = Path(params["warehouse"])
-    if memory_limit is not None:  # what-if: a separate file, removed afterwards
-        path = path.with_name(f"{path.stem}-capped{path.suffix}")
+    if uncapped:  # what-if: a separate file, removed afterwards
+        path = path.with_name(f"{path.stem}-uncapped{path.suffix}")
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
     salt = wh.pii_salt()
     started = time.perf_counter()
     con = wh.connect(path)
     try:
-        if memory_limit is not None:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
+        if uncapped:
+            con.execute("RESET memory_limit")
+        memory_limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
         wh.init_schema(con)
         results = wh.load_raw_dir(con, params["raw"], salt=salt)
     finally:
@@ -246,16 +285,17 @@ def _stage_load(params: dict, memory_limit: str | None = None) -> tuple[float, d
         "rows_loaded": {r.table: r.rows_loaded for r in results},
         "rows_quarantined": {r.table: r.rows_quarantined for r in results},
         "warehouse_mb": round(path.stat().st_size / 2**20, 1),
-        "duckdb_memory_limit": memory_limit or "default (80% of RAM)",
+        "duckdb_memory_limit": memory_limit,
+        "duckdb_threads": threads,
     }
-    if memory_limit is not None:
+    if uncapped:
         for stale in (path, path.with_name(path.name + ".wal")):
             stale.unlink(missing_ok=True)
     return seconds, detail
 
 
-def _stage_load_capped(params: dict) -> tuple[float, dict]:
-    return _stage_load(params, memory_limit=CAPPED_MEMORY_LIMIT)
+def _stage_load_uncapped(params: dict) -> tuple[float, dict]:
+    return _stage_load(params, uncapped=True)
 
 
 def _stage_funnel(params: dict) -> tuple[float, dict]:
@@ -645,11 +685,20 @@ def run_size(
     keep_data: bool = False,
     timeout: float | None = None,
     machine: dict | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> dict:
     """Benchmark every stage on ``visits`` visits; print the table, write the JSON.
 
-    Returns the JSON payload (also written to
-    ``<results_dir>/pipeline-<label>.json``).
+    Parameters
+    ----------
+    only : tuple of str, optional
+        Run only the stages with these keys (:func:`parse_only`). Without
+        ``generate`` the raw files (and without ``load`` the warehouse) of an
+        earlier ``--keep-data`` run in ``<work_dir>/<label>/`` are used, and
+        the data are not removed afterwards (this run did not make them).
+
+    Returns the JSON payload (also written to ``<results_dir>/<name>``,
+    name from :func:`result_name`).
     """
     folder = work_dir / label
     params = {
@@ -659,11 +708,27 @@ def run_size(
         "warehouse": str(folder / "warehouse.duckdb"),
         "reports": str(folder / "reports"),
     }
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    print(f"\n=== pipeline benchmark: {label} ({visits:,} visits requested, seed {seed}) ===")
+    stages = [s for s in STAGES if only is None or s.key in only]
+    generates = any(s.key == "generate" for s in stages)
+    if generates:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    else:
+        needed = [Path(params["raw"])]
+        if not any(s.key == "load" for s in stages):
+            needed.append(Path(params["warehouse"]))
+        missing = [str(p) for p in needed if not p.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"--only without generate/load needs {', '.join(missing)} of an earlier run; not "
+                "there: run those stages first, with --keep-data"
+            )
+    subset = "" if only is None else f", only {','.join(only)}"
+    print(
+        f"\n=== pipeline benchmark: {label} ({visits:,} visits requested, seed {seed}{subset}) ==="
+    )
     results: list[StageResult] = []
-    for stage in STAGES:
+    for stage in stages:
         result = run_stage(stage, params, folder / "logs", timeout)
         results.append(result)
         shown = f"{result.seconds:.2f} s" if result.seconds is not None else result.status
@@ -703,6 +768,9 @@ def run_size(
 
     generated = by_name.get("generate")
     rows = generated.detail.get("rows", {}) if generated and generated.detail else {}
+    if not rows and (folder / "logs" / "generate.result.json").is_file():  # an earlier run's
+        earlier = json.loads((folder / "logs" / "generate.result.json").read_text("utf-8"))
+        rows = earlier.get("detail", {}).get("rows", {})
     print()
     print(
         f"{label}: {rows.get('visits', 0):,} visits, {rows.get('leads', 0):,} leads, "
@@ -710,7 +778,9 @@ def run_size(
         + (f"{baseline.seconds:.3f} s (median of {BASELINE_REPEAT})" if baseline else "missing")
     )
     print(format_table(results, build))
-    if build["under_limit"] is None:
+    if only is not None and not set(BUILD_STAGES) <= set(only):
+        print("weekly build: not in this run (--only)")
+    elif build["under_limit"] is None:
         print(f"weekly build: incomplete, cannot check the {BUILD_LIMIT_MB:,} MB limit")
     else:
         verdict = "UNDER" if build["under_limit"] else "OVER"
@@ -723,6 +793,7 @@ def run_size(
         "size": label,
         "visits_requested": visits,
         "seed": seed,
+        "only": list(only) if only is not None else None,
         "rows": rows,
         "created_at": datetime.now().isoformat(timespec="seconds"),
         "machine": machine or machine_info(),
@@ -742,10 +813,10 @@ def run_size(
         "stages": [asdict(r) for r in results],
         "weekly_build": build,
     }
-    out = results_dir / f"pipeline-{label}.json"
+    out = results_dir / result_name(label, only)
     _write_json(out, payload)
     print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if not keep_data:  # raw files, warehouses, DuckDB spill folders, reports; logs stay
+    if generates and not keep_data:  # raw files, warehouses, spill folders, reports; logs stay
         for target in folder.iterdir():
             if target.name == "logs":
                 continue

@@ -82,6 +82,66 @@ def test_connect_creates_parent_dir_and_init_schema_creates_every_table(tmp_path
     assert "truth" in schemas
 
 
+def _duckdb_shows(setting, value):
+    """How DuckDB itself reports ``setting`` after ``SET setting = value`` (e.g. '1.3 GiB')."""
+    reference = duckdb.connect()
+    try:
+        reference.execute(f"SET {setting} = '{value}'")
+        return reference.execute(f"SELECT current_setting('{setting}')").fetchone()[0]
+    finally:
+        reference.close()
+
+
+def _setting(connection, name):
+    return connection.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_connect_applies_memory_limit_and_threads_from_environment(
+    tmp_path, monkeypatch, read_only
+):
+    path = tmp_path / "warehouse.duckdb"
+    wh.connect(path).close()  # the file must exist to open it read-only
+    monkeypatch.setenv(wh.MEMORY_LIMIT_VAR, "300MB")
+    monkeypatch.setenv(wh.THREADS_VAR, "1")
+    connection = wh.connect(path, read_only=read_only)
+    try:
+        assert _setting(connection, "memory_limit") == _duckdb_shows("memory_limit", "300MB")
+        assert _setting(connection, "threads") == 1
+    finally:
+        connection.close()
+
+
+def test_connect_default_memory_limit_and_duckdb_threads(monkeypatch):
+    monkeypatch.delenv(wh.MEMORY_LIMIT_VAR, raising=False)
+    monkeypatch.delenv(wh.THREADS_VAR, raising=False)
+    connection = wh.connect(":memory:")
+    try:
+        expected = _duckdb_shows("memory_limit", wh.DEFAULT_MEMORY_LIMIT)
+        assert _setting(connection, "memory_limit") == expected
+        reference = duckdb.connect()
+        assert _setting(connection, "threads") == _setting(reference, "threads")
+        reference.close()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "lots"),
+        ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "12 parsecs"),
+        ("ANALYTICS_DUCKDB_THREADS", "two"),
+        ("ANALYTICS_DUCKDB_THREADS", "0"),
+    ],
+)
+def test_connect_bad_setting_raises_naming_the_variable(tmp_path, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(wh.InputError, match=variable) as info:
+        wh.connect(tmp_path / "warehouse.duckdb")
+    assert repr(value) in str(info.value)
+
+
 def test_write_schema_doc_writes_every_table(tmp_path):
     out = wh.write_schema_doc(tmp_path / "docs" / "schema.md")
     text = out.read_text(encoding="utf-8")

@@ -62,7 +62,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from analytics.funnel import STAGE_ORDER, UNDETERMINED
+from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, UNDETERMINED, deal_reach_cte
 from analytics.paths import PARAMS_DIR
 from analytics.period import Period
 
@@ -398,17 +398,9 @@ class _Checker:
 
 # --------------------------------------------------------------------------- flags
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
 
 _LEAD_FACTS_SQL = f"""
-WITH stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES}),
-visit_attr AS (
-    SELECT visit_id,
-           arg_min(channel, visit_start) AS channel,
-           arg_min(utm_source, visit_start) AS source,
-           arg_min(utm_campaign, visit_start) AS campaign
-    FROM visits GROUP BY visit_id
-),
+WITH {STAGE_RANK_CTE},
 cohort AS (
     SELECT lead_id,
            any_value(created_at) AS created_at,
@@ -422,15 +414,18 @@ cohort AS (
     WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
     GROUP BY lead_id
 ),
-deal_reach AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (
-        SELECT deal_id, stage FROM deal_stages
-        UNION ALL SELECT deal_id, stage FROM deals
-    ) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
+-- only the visits the cohort's leads point to: grouping every visit by visit_id
+-- would build a hash table of all visits (~3 GB at 10M visits)
+visit_attr AS (
+    SELECT visit_id,
+           arg_min(channel, visit_start) AS channel,
+           arg_min(utm_source, visit_start) AS source,
+           arg_min(utm_campaign, visit_start) AS campaign
+    FROM visits
+    WHERE visit_id IN (SELECT visit_id FROM cohort WHERE visit_id IS NOT NULL)
+    GROUP BY visit_id
 ),
+{deal_reach_cte()},
 deal AS (
     SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
            coalesce(any_value(d.amount), 0) AS amount,
@@ -454,7 +449,14 @@ behaviour AS (
            bool_or(v.goal_pricing) AS pricing_viewed,
            sum(v.pageviews) AS pageviews_before
     FROM cohort AS c
-    JOIN visits AS v
+    JOIN (
+        -- the cohort's visitors in [start - lookback, stop): the join below cannot
+        -- match other visits, and filtering first keeps the join input small
+        SELECT visitor_id, visit_start, goal_pricing, pageviews FROM visits
+        WHERE visit_start >= $start::TIMESTAMP - to_days($lookback::INTEGER)
+          AND visit_start < $stop::TIMESTAMP
+          AND visitor_id IN (SELECT visitor_id FROM cohort WHERE visitor_id IS NOT NULL)
+    ) AS v
       ON v.visitor_id = c.visitor_id
      AND v.visit_start <= c.created_at
      AND v.visit_start >= c.created_at - to_days($lookback::INTEGER)

@@ -24,12 +24,24 @@ UNDETERMINED = "undetermined"
 """Channel of leads whose visit is unknown."""
 
 
-def visit_attributes(con) -> ir.Table:
+def visit_attributes(con, visit_ids: ir.Column | None = None) -> ir.Table:
     """One row per ``visit_id``: ``visit_channel`` and ``visit_visitor_id``.
 
     A repeated visit id keeps the channel of its earliest start.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    visit_ids : ibis column, optional
+        Only these visit ids (e.g. ``leads.visit_id``): the visits are
+        filtered before they are grouped, so the grouping holds at most one
+        id per lead instead of every visit (at 10M visits the full grouping
+        took ~0.4-1 GB in DuckDB). The rows kept are the same as without it.
     """
     visits = con.table("visits")
+    if visit_ids is not None:
+        visits = visits.filter(visits.visit_id.isin(visit_ids))
     return visits.group_by("visit_id").agg(
         visit_channel=visits.channel.argmin(visits.visit_start),
         visit_visitor_id=visits.visitor_id.arbitrary(),
@@ -59,7 +71,7 @@ def stitched_leads(con) -> ir.Table:
         visit_id=leads.visit_id.arbitrary(),
         own_visitor_id=leads.visitor_id.arbitrary(),
     )
-    visit = visit_attributes(con)
+    visit = visit_attributes(con, lead.visit_id)
     joined = lead.left_join(visit, lead.visit_id == visit.visit_id)
     return joined.select(
         lead_id=joined.lead_id,
