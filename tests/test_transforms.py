@@ -374,6 +374,11 @@ def test_connect_backend_urls(tiny_warehouse, tmp_path):
     params.write_text("url: pyspark://local[2]\n", encoding="utf-8")
     assert backends.default_backend_url(params) == "pyspark://local[2]"
     assert transforms.DEFAULT_BACKEND_URL.startswith("duckdb://")
+    # relative paths are from the project root, whatever the working directory
+    assert backends._from_root("data/w.duckdb") == backends.ROOT / "data" / "w.duckdb"
+    assert backends._from_root(tiny_warehouse) == tiny_warehouse
+    # the committed params file names the embedded warehouse
+    assert backends.default_backend_url() == "duckdb://data/warehouse.duckdb"
 
 
 def test_duckdb_backend_leaves_connection_settings_alone():

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 import ibis
 import yaml
 
-from analytics.paths import DEFAULT_WAREHOUSE, PARAMS_DIR
+from analytics.paths import DEFAULT_WAREHOUSE, PARAMS_DIR, ROOT
 
 CANONICAL_TABLES = ("spend", "visits", "leads", "deals", "deal_stages")
 """Warehouse tables the transforms read."""
@@ -59,6 +59,12 @@ SPARK_CONFIG = {
 """Settings of the local SparkSession built for ``pyspark://local``."""
 
 _LOCAL_MASTER = re.compile(r"local(\[(\d+|\*)\])?")
+
+
+def _from_root(path: str | Path) -> Path:
+    """Relative paths in connection strings are relative to the project root."""
+    path = Path(path)
+    return path if path.is_absolute() else ROOT / path
 
 
 def default_backend_url(params_file: Path = BACKEND_PARAMS) -> str:
@@ -97,7 +103,7 @@ def connect_backend(url: str | None = None, *, read_only: bool = True):
     if scheme == "duckdb":
         if target in ("", ":memory:"):
             return ibis.duckdb.connect()
-        return ibis.duckdb.connect(target, read_only=read_only)
+        return ibis.duckdb.connect(str(_from_root(target)), read_only=read_only)
     if scheme == "pyspark":
         master = target
         if master == "active":
@@ -112,7 +118,7 @@ def connect_backend(url: str | None = None, *, read_only: bool = True):
                 f"{url!r}: use pyspark://local, pyspark://local[N] or pyspark://active "
                 "(build a cluster session yourself and use 'active')"
             )
-        warehouse = Path(query.get("warehouse", DEFAULT_WAREHOUSE))
+        warehouse = _from_root(query.get("warehouse", DEFAULT_WAREHOUSE))
         export = Path(query["export"]) if "export" in query else None
         return connect_local_spark(warehouse, master=master, export_dir=export)
     raise ValueError(f"unknown backend {url!r}: expected duckdb://... or pyspark://...")
