@@ -94,6 +94,7 @@ SOURCE_KINDS: dict[str, tuple[str, str]] = {
     "amocrm": ("analytics.sources.amocrm", "load_deals"),
     "amocrm_stages": ("analytics.sources.amocrm", "load_stage_history"),
     "calls": ("analytics.sources.calltracking", "load_calls"),
+    "spend": ("analytics.sources.adcost", "load_canonical_spend"),
     "direct": ("analytics.sources.adcost", "load_direct"),
     "google_ads": ("analytics.sources.adcost", "load_google_ads"),
 }

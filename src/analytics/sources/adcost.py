@@ -338,3 +338,33 @@ def load_google_ads(
         rules=load_channel_rules(channel_rules),
     )
     return load_translated(con, "spend", spend, export, salt=salt, load_id=load_id, now=now)
+
+
+def load_canonical_spend(
+    con,
+    path: str | Path,
+    *,
+    salt: str,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> warehouse.LoadResult:
+    """Load ad cost of any platform without an adapter (VK Ads, myTarget, ...).
+
+    The file has the canonical ``spend`` columns of :mod:`analytics.schema`
+    (``date, channel, utm_source, utm_medium, campaign, ad_group, creative,
+    impressions, clicks, cost``; cost in RUB without VAT) and goes through the
+    same validation and quarantine as every other load
+    (:func:`analytics.warehouse.load_file`).
+    """
+    return warehouse.load_file(
+        con,
+        "spend",
+        path,
+        salt=salt,
+        delimiter=delimiter,
+        encoding=encoding,
+        load_id=load_id,
+        now=now,
+    )

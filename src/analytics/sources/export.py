@@ -18,9 +18,11 @@ kind                file                                                   from
                     ``1,234`` numbers, ``Total`` lines
 ==================  =====================================================  =============
 
+Spend of channels with no vendor adapter (VK Ads:
+:data:`CANONICAL_SPEND_CHANNELS`) goes to ``vk_ads_spend.csv`` in the
+canonical ``spend`` columns (source kind ``spend``).
 :func:`load_vendor_exports` loads them through :func:`analytics.sources.load_source`;
-the result equals loading the canonical files, except spend of channels with
-no exporting adapter (VK Ads: :data:`UNEXPORTED_SPEND_CHANNELS`).
+the result equals loading the canonical files.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ PRICING_GOAL_ID = 301234567
 OTHER_GOAL_ID = 301234999
 """Another goal (any form shown) listed beside the pricing goal, for realism."""
 
-UNEXPORTED_SPEND_CHANNELS = ("vk_ads",)
-"""Demo spend channels without a vendor export here (no VK Ads adapter)."""
+CANONICAL_SPEND_CHANNELS = ("vk_ads",)
+"""Demo spend channels with no vendor adapter here (VK Ads): exported as a
+canonical ``spend`` CSV, the format for any ad platform without an adapter."""
 
 FILES = {
     "direct": "direct_report.tsv",
     "google_ads": "google_ads_report.csv",
+    "spend": "vk_ads_spend.csv",
     "metrica": "metrica_visits.tsv",
     "calls": "calltracking_requests.csv",
     "amocrm": "amocrm_deals.csv",
@@ -279,6 +283,8 @@ def write_vendor_exports(data: DemoData, out_dir: str | Path) -> dict[str, Path]
     paths = {kind: out / name for kind, name in FILES.items()}
     write_direct_report(t["spend"], paths["direct"])
     write_google_ads_report(t["spend"], paths["google_ads"])
+    other = t["spend"][t["spend"]["channel"].isin(CANONICAL_SPEND_CHANNELS)]
+    other.to_csv(paths["spend"], index=False)
     metrica = metrica_visits(t["visits"])
     metrica.to_csv(paths["metrica"], sep="\t", index=False, quoting=csv.QUOTE_NONE)
     _write(paths["calls"], calltracking_requests(t["leads"]), sep=";", encoding="utf-8-sig")
