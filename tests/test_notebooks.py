@@ -75,3 +75,21 @@ def test_identical_inputs_give_identical_figures(tiny_reports):
         analyst = _figures(by_role["analyst", notebook].ipynb)
         assert ceo, f"{notebook} drew no figure"
         assert ceo == analyst, notebook
+
+
+def test_leadership_pages_carry_no_personal_data(tiny_reports, tiny_demo):
+    """No phone, e-mail or their hashes on the pages of a role with hidden code."""
+    import re
+
+    leads = tiny_demo.tables["leads"]
+    people = {str(v) for v in leads["email"].dropna()} | {
+        re.sub(r"\D", "", str(v))[-10:] for v in leads["phone"].dropna()
+    }
+    pages = [r.html for r in tiny_reports.results if r.role == "ceo"]
+    assert pages
+    for page in pages:
+        html = re.sub(r"data:[^\"')\s]+", "", page.read_text(encoding="utf-8"))  # no images
+        digits = re.sub(r"\D", "", html)
+        assert not re.search(r"\b[0-9a-f]{64}\b", html), f"{page.name}: a hash is shown"
+        assert not any(p in html for p in people if "@" in p), page.name
+        assert not any(p in digits for p in people if "@" not in p and len(p) == 10), page.name
