@@ -428,7 +428,22 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         "touch_paths_no_lookback": transforms.touch_paths(con, *YEAR, 0),
         "weekly_cohorts": transforms.weekly_cohorts(con, START, STOP),
         "weekly_kpi": transforms.weekly_kpi(con, START, STOP),
+        "journey_touches_lead": transforms.journey_touches(con, "lead", START, STOP, 30),
+        "journey_touches_all_days": transforms.journey_touches(con, "mql", lookback_days=7.5),
+        "journey_touches_sale_stage": transforms.journey_touches(
+            con, "sale", *YEAR, 30, anchor="stage"
+        ),
     }
+    for grain in transforms.GRAINS:
+        exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
+        exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
+            con, START, STOP, STOP + timedelta(days=60), grain
+        )
+    for conversion in transforms.CONVERSIONS:
+        for anchor in transforms.ANCHORS:
+            exprs[f"conversions_{conversion}_{anchor}"] = transforms.conversions(
+                con, conversion, anchor
+            )
     for by in transforms.GROUPINGS:
         exprs[f"funnel_counts_{by}"] = transforms.funnel_counts(con, START, STOP, by)
     return exprs
@@ -441,6 +456,20 @@ PARITY_KEYS = {
     "touch_paths_no_lookback": ["lead_id"],
     "weekly_cohorts": ["cohort_week", "weeks_since_first_visit"],
     "weekly_kpi": ["week_start"],
+    **{
+        f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
+        for case in ("lead", "all_days", "sale_stage")
+    },
+    **{f"cohort_visitors_{grain}": ["cohort", "first_channel"] for grain in transforms.GRAINS},
+    **{
+        f"cohort_stage_events_{grain}": ["cohort", "first_channel", "age"]
+        for grain in transforms.GRAINS
+    },
+    **{
+        f"conversions_{conversion}_{anchor}": ["conversion_id"]
+        for conversion in transforms.CONVERSIONS
+        for anchor in transforms.ANCHORS
+    },
     **{f"funnel_counts_{by}": ["grp"] for by in transforms.GROUPINGS},
 }
 

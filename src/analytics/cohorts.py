@@ -34,6 +34,12 @@ Conventions
 
 Cumulative conversion of a cohort at age ``k`` = events at ages ``0..k`` /
 cohort visitors x 100%; it never decreases with age.
+
+The counts come from the Ibis expressions
+:func:`analytics.transforms.cohorts.cohort_visitors` and
+:func:`analytics.transforms.cohorts.cohort_stage_events`, run on the DuckDB
+connection given (``transforms.duckdb_backend(con)``); this module adds the
+grid of observed ages, labels and cumulative metrics in pandas.
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.period import Period, date_range
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.cohorts import GRAINS as GRAINS  # re-exported
+from analytics.transforms.cohorts import cohort_stage_events, cohort_visitors
 
-GRAINS = ("week", "month")
 STAGES = ("leads", "mql", "sql_leads", "sales")
 """Cohort counts in funnel order."""
 
@@ -59,83 +66,6 @@ CONVERSIONS: dict[str, tuple[str, str]] = {
     "revenue_per_visitor": ("Revenue per visitor, RUB", "cumulative revenue / visitors"),
 }
 """Cumulative metrics of :func:`cumulative_conversion`: label and formula."""
-
-_MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
-
-_COHORT_SQL = f"""
-WITH {STAGE_RANK_CTE},
-first_visit AS (
-    SELECT visitor_id, min(visit_start) AS first_visit,
-           arg_min(channel, (visit_start, visit_id)) AS first_channel
-    FROM visits GROUP BY visitor_id
-),
-cohort AS (
-    SELECT visitor_id, first_channel, date_trunc('{{grain}}', first_visit)::DATE AS cohort
-    FROM first_visit
-    WHERE first_visit >= $start::TIMESTAMP AND first_visit < $stop::TIMESTAMP
-),
-visit_owner AS (SELECT visit_id, any_value(visitor_id) AS visitor_id FROM visits GROUP BY visit_id),
-lead AS (
-    SELECT l.lead_id, any_value(l.created_at) AS created_at,
-           coalesce(any_value(l.visitor_id), any_value(vo.visitor_id)) AS visitor_id
-    FROM leads AS l LEFT JOIN visit_owner AS vo ON vo.visit_id = l.visit_id
-    GROUP BY l.lead_id
-),
-history AS (
-    SELECT s.deal_id, r.stage_rank, min(s.entered_at) AS entered_at
-    FROM deal_stages AS s JOIN stage_rank AS r USING (stage)
-    GROUP BY ALL
-),
-{deal_reach_cte("reach")},
-deal AS (
-    SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
-           coalesce(any_value(d.amount), 0) AS amount,
-           coalesce(any_value(rc.reached), -1) AS reached,
-           coalesce(min(h.entered_at) FILTER (WHERE h.stage_rank >= {_MQL}),
-                    any_value(d.created_at)) AS mql_at,
-           coalesce(min(h.entered_at) FILTER (WHERE h.stage_rank >= {_SQL}),
-                    any_value(d.created_at)) AS sql_at,
-           coalesce(min(h.entered_at) FILTER (WHERE h.stage_rank >= {_WON}),
-                    any_value(d.closed_at), any_value(d.created_at)) AS won_at
-    FROM deals AS d
-    LEFT JOIN reach AS rc USING (deal_id)
-    LEFT JOIN history AS h USING (deal_id)
-    WHERE d.lead_id IS NOT NULL
-    GROUP BY d.deal_id
-),
-event AS (
-    SELECT l.visitor_id, l.created_at AS at, 1 AS leads, 0 AS mql, 0 AS sql_leads,
-           0 AS sales, 0.0 AS revenue
-    FROM lead AS l
-    UNION ALL
-    SELECT l.visitor_id, d.mql_at, 0, 1, 0, 0, 0.0
-    FROM deal AS d JOIN lead AS l USING (lead_id) WHERE d.reached >= {_MQL}
-    UNION ALL
-    SELECT l.visitor_id, d.sql_at, 0, 0, 1, 0, 0.0
-    FROM deal AS d JOIN lead AS l USING (lead_id) WHERE d.reached >= {_SQL}
-    UNION ALL
-    SELECT l.visitor_id, d.won_at, 0, 0, 0, 1, d.amount
-    FROM deal AS d JOIN lead AS l USING (lead_id) WHERE d.reached >= {_WON}
-),
-aged AS (
-    SELECT c.cohort, c.first_channel, {{age}} AS age,
-           e.leads, e.mql, e.sql_leads, e.sales, e.revenue
-    FROM event AS e JOIN cohort AS c USING (visitor_id)
-    WHERE e.at < $as_of_stop::TIMESTAMP
-)
-SELECT cohort, first_channel, NULL AS age, count(*) AS visitors,
-       0 AS leads, 0 AS mql, 0 AS sql_leads, 0 AS sales, 0.0 AS revenue
-FROM cohort GROUP BY ALL
-UNION ALL
-SELECT cohort, first_channel, age, 0, sum(leads), sum(mql), sum(sql_leads), sum(sales),
-       sum(revenue)
-FROM aged GROUP BY ALL
-"""
-
-_AGE_SQL = {
-    "week": "(date_trunc('week', e.at)::DATE - c.cohort) // 7",
-    "month": "datediff('month', c.cohort, e.at)",
-}
 
 
 def cohort_column(grain: str) -> str:
@@ -241,30 +171,32 @@ def cohort_funnel(
         that age) and ``revenue`` (RUB in that age). Every observed age of
         every cohort and first channel is listed, zeros included; ages not
         yet observed by ``as_of`` are absent. Sorted by cohort, channel, age.
+
+    Notes
+    -----
+    The counts are computed by the Ibis expressions
+    :func:`analytics.transforms.cohorts.cohort_visitors` and
+    :func:`analytics.transforms.cohorts.cohort_stage_events` on ``con``.
     """
     grain = _check_grain(grain)
     as_of = as_of or period.end
     if isinstance(as_of, datetime):
         as_of = as_of.date()
-    sql = _COHORT_SQL.format(grain=grain, age=_AGE_SQL[grain])
-    params = {
-        "start": period.start,
-        "stop": period.end_exclusive,
-        "as_of_stop": as_of + timedelta(days=1),
-    }
-    raw = con.execute(sql, params).df()
+    with duckdb_backend(con) as backend:
+        sizes = backend.execute(cohort_visitors(backend, period.start, period.end_exclusive, grain))
+        events = backend.execute(
+            cohort_stage_events(
+                backend, period.start, period.end_exclusive, as_of + timedelta(days=1), grain
+            )
+        )
     cohort_col, age_col = cohort_column(grain), age_column(grain)
     columns = [cohort_col, "cohort", "first_channel", age_col, "visitors", *STAGES, "revenue"]
-    if raw.empty:
+    if sizes.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
-    raw["cohort"] = pd.to_datetime(raw["cohort"]).dt.date
-    sizes = raw[raw["age"].isna()].groupby(["cohort", "first_channel"])["visitors"].sum()
-    events = (
-        raw[raw["age"].notna()]
-        .astype({"age": "int64"})
-        .groupby(["cohort", "first_channel", "age"])[[*STAGES, "revenue"]]
-        .sum()
-    )
+    sizes["cohort"] = pd.to_datetime(sizes["cohort"]).dt.date
+    sizes = sizes.set_index(["cohort", "first_channel"])["visitors"]
+    events["cohort"] = pd.to_datetime(events["cohort"]).dt.date
+    events = events.astype({"age": "int64"}).set_index(["cohort", "first_channel", "age"])
     grid = []
     for (cohort, channel), visitors in sizes.items():
         ages = _ages_observed(cohort, as_of, grain)

@@ -45,6 +45,12 @@ visit in the window has a journey with no touches: it stays in
 :attr:`Journeys.journeys` (see :attr:`Journeys.unattributed`) but no path
 carries it, so attribution models share out the *attributable* conversions.
 
+The conversions and the journeys with their touches are the Ibis expressions
+:func:`analytics.transforms.touch_paths.conversions` and
+:func:`analytics.transforms.touch_paths.journey_touches`, run on the DuckDB
+connection given (``transforms.duckdb_backend(con)``), so the same journeys can
+be built on PySpark.
+
 Aggregated paths
 ----------------
 Models work on aggregated paths, one row per distinct channel sequence: with a
@@ -64,87 +70,18 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from analytics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.period import Period, date_range
-
-CONVERSIONS = ("lead", "mql", "sql", "sale", "revenue")
-"""Conversion types a journey can end with."""
-
-STAGE_OF_CONVERSION = {"mql": "mql", "sql": "sql", "sale": "won", "revenue": "won"}
-"""Deal stage a deal must reach to count as the conversion."""
-
-ANCHORS = ("lead", "stage")
-"""Ways to time a conversion (see the module docstring)."""
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.touch_paths import ANCHORS as ANCHORS  # re-exported
+from analytics.transforms.touch_paths import CONVERSIONS as CONVERSIONS  # re-exported
+from analytics.transforms.touch_paths import STAGE_OF_CONVERSION as STAGE_OF_CONVERSION
+from analytics.transforms.touch_paths import conversions, journey_touches
 
 PATH_SEPARATOR = " > "
 """Separator of channels in ``path_str``."""
 
 PATH_COLUMNS = ("path", "path_str", "length", "journeys", "conversions", "value", "nulls")
 """Columns of an aggregated paths frame."""
-
-_LEAD_CONVERSIONS = """
-SELECT l.lead_id AS conversion_id,
-       coalesce(l.visitor_id, lv.visitor_id) AS visitor_id,
-       l.created_at AS conversion_at,
-       1.0::DOUBLE AS value
-FROM leads AS l LEFT JOIN visits AS lv ON lv.visit_id = l.visit_id
-"""
-
-_DEAL_CONVERSIONS = f"""
-WITH {STAGE_RANK_CTE},
-{deal_reach_cte("reach")},
-entered AS (
-    SELECT s.deal_id, min(s.entered_at) AS entered_at
-    FROM deal_stages AS s JOIN stage_rank AS r USING (stage)
-    WHERE r.stage_rank >= $rank
-    GROUP BY s.deal_id
-)
-SELECT d.deal_id AS conversion_id,
-       coalesce(l.visitor_id, lv.visitor_id) AS visitor_id,
-       {{anchor}} AS conversion_at,
-       {{value}} AS value
-FROM deals AS d
-JOIN reach AS rc ON rc.deal_id = d.deal_id AND rc.reached >= $rank
-JOIN leads AS l ON l.lead_id = d.lead_id
-LEFT JOIN visits AS lv ON lv.visit_id = l.visit_id
-LEFT JOIN entered AS e ON e.deal_id = d.deal_id
-"""
-
-_ANCHOR_SQL = {"lead": "l.created_at", "stage": "coalesce(e.entered_at, d.created_at)"}
-
-_JOURNEYS_SQL = """
-WITH conv AS (
-    SELECT * FROM ({conversions})
-    WHERE conversion_at >= $start AND conversion_at < $stop
-),
-converters AS (SELECT DISTINCT visitor_id FROM conv WHERE visitor_id IS NOT NULL),
-nonconv AS (
-    SELECT NULL::VARCHAR AS conversion_id, v.visitor_id,
-           max(v.visit_start) AS conversion_at, 0.0::DOUBLE AS value
-    FROM visits AS v
-    WHERE v.visit_start >= $start AND v.visit_start < $stop
-      AND v.visitor_id NOT IN (SELECT visitor_id FROM converters)
-    GROUP BY v.visitor_id
-),
-j AS (
-    SELECT row_number() OVER (
-               ORDER BY converted DESC, conversion_at, conversion_id, visitor_id
-           ) - 1 AS journey_id, *
-    FROM (
-        SELECT conversion_id, visitor_id, TRUE AS converted, value, conversion_at FROM conv
-        UNION ALL
-        SELECT conversion_id, visitor_id, FALSE, value, conversion_at FROM nonconv
-    )
-)
-SELECT j.journey_id, j.visitor_id, j.conversion_id, j.converted, j.value, j.conversion_at,
-       v.visit_id, v.channel, v.visit_start
-FROM j
-LEFT JOIN visits AS v
-  ON v.visitor_id = j.visitor_id
- AND v.visit_start <= j.conversion_at
- AND v.visit_start >= j.conversion_at - to_microseconds($lookback_us)
-ORDER BY j.journey_id, v.visit_start, v.visit_id
-"""
 
 _JOURNEY_COLUMNS = [
     "journey_id",
@@ -440,26 +377,6 @@ class Journeys:
         return "value" if self.conversion == "revenue" else "conversions"
 
 
-def conversions_sql(conversion: str, anchor: str = "lead") -> tuple[str, dict]:
-    """SQL selecting ``conversion_id, visitor_id, conversion_at, value`` of a conversion type.
-
-    Returns
-    -------
-    tuple of (str, dict)
-        The query and its parameters (``rank`` of the stage for deals).
-    """
-    if conversion not in CONVERSIONS:
-        raise ValueError(f"conversion must be one of {', '.join(CONVERSIONS)}, got {conversion!r}")
-    if anchor not in ANCHORS:
-        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
-    if conversion == "lead":
-        return _LEAD_CONVERSIONS, {}
-    stage = STAGE_OF_CONVERSION[conversion]
-    value = "coalesce(d.amount, 0)::DOUBLE" if stage == "won" else "1.0::DOUBLE"
-    sql = _DEAL_CONVERSIONS.format(anchor=_ANCHOR_SQL[anchor], value=value)
-    return sql, {"rank": STAGE_ORDER.index(stage)}
-
-
 def build_journeys(
     con,
     conversion: str = "lead",
@@ -490,17 +407,10 @@ def build_journeys(
     """
     if lookback_days < 0:
         raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
-    conversions, params = conversions_sql(conversion, anchor)
-    if period is None:
-        start, stop = datetime(1, 1, 1), datetime(9999, 12, 31)
-    else:
-        start, stop = _midnight(period.start), _midnight(period.end_exclusive)
-    params |= {
-        "start": start,
-        "stop": stop,
-        "lookback_us": int(round(lookback_days * 86_400 * 1_000_000)),
-    }
-    rows = con.execute(_JOURNEYS_SQL.format(conversions=conversions), params).df()
+    start, stop = (None, None) if period is None else (period.start, period.end_exclusive)
+    expr_args = (conversion, start, stop, lookback_days, anchor)
+    with duckdb_backend(con) as backend:
+        rows = backend.execute(journey_touches(backend, *expr_args))
     rows["journey_id"] = rows["journey_id"].astype("int64")
     rows["converted"] = rows["converted"].astype(bool)
     rows["value"] = rows["value"].astype("float64")
@@ -535,24 +445,29 @@ def widen_period(
     Period
         ``period`` or a range ``start_end`` ending on ``period.end``.
     """
-    sql, params = conversions_sql(conversion, anchor)
-    first = con.execute(f"SELECT min(conversion_at)::DATE FROM ({sql})", params).fetchone()[0]
-    quarter_start = period.end - timedelta(weeks=13) + timedelta(days=1)
-    candidates = [period, date_range(min(quarter_start, period.start), period.end)]
-    if first is not None and first < candidates[-1].start:
-        candidates.append(date_range(first, period.end))
-    for candidate in candidates:
-        params_in = params | {
-            "start": _midnight(candidate.start),
-            "stop": _midnight(candidate.end_exclusive),
-        }
-        (count,) = con.execute(
-            f"SELECT count(*) FROM ({sql}) WHERE conversion_at >= $start AND conversion_at < $stop",
-            params_in,
-        ).fetchone()
+    quarter_start = min(period.end - timedelta(weeks=13) + timedelta(days=1), period.start)
+    stop_at = _midnight(period.end_exclusive)
+    with duckdb_backend(con) as backend:
+        conv = conversions(backend, conversion, anchor)
+        at = conv.conversion_at
+        counts = conv.aggregate(
+            first=at.min(),
+            in_period=conv.count(where=(at >= _midnight(period.start)) & (at < stop_at)),
+            in_quarter=conv.count(where=(at >= _midnight(quarter_start)) & (at < stop_at)),
+            up_to_end=conv.count(where=at < stop_at),
+        )
+        row = backend.execute(counts).iloc[0]
+    first = None if pd.isna(row["first"]) else pd.Timestamp(row["first"]).date()
+    candidates = [
+        (period, row["in_period"]),
+        (date_range(quarter_start, period.end), row["in_quarter"]),
+    ]
+    if first is not None and first < quarter_start:
+        candidates.append((date_range(first, period.end), row["up_to_end"]))
+    for candidate, count in candidates:
         if count >= min_conversions:
             return candidate
-    return candidates[-1]
+    return candidates[-1][0]
 
 
 def _midnight(day: date) -> datetime:

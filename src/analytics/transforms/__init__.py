@@ -8,8 +8,10 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 
 * :mod:`~analytics.transforms.stitching` -- lead -> visit -> visitor, channel;
 * :mod:`~analytics.transforms.funnel` -- deal stage reach, funnel counts of a cohort;
-* :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead;
-* :mod:`~analytics.transforms.cohorts` -- weekly visitor cohorts;
+* :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
+  conversions of each type and the journeys (with touches) of attribution;
+* :mod:`~analytics.transforms.cohorts` -- weekly visitor cohorts, and the
+  weekly or monthly cohort funnel by first channel;
 * :mod:`~analytics.transforms.kpi` -- weekly KPI rollup.
 
 See ``docs/backends.md``.
@@ -25,7 +27,15 @@ from analytics.transforms.backends import (
     export_parquet,
     local_spark_session,
 )
-from analytics.transforms.cohorts import first_visits, weekly_cohorts
+from analytics.transforms.cohorts import (
+    COHORT_EVENT_COLUMNS,
+    GRAINS,
+    cohort_stage_events,
+    cohort_visitors,
+    first_visit_cohorts,
+    first_visits,
+    weekly_cohorts,
+)
 from analytics.transforms.funnel import (
     FUNNEL_COUNT_COLUMNS,
     GROUPINGS,
@@ -36,25 +46,45 @@ from analytics.transforms.funnel import (
 )
 from analytics.transforms.kpi import KPI_RATIO_COLUMNS, weekly_kpi
 from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
-from analytics.transforms.touch_paths import DEFAULT_LOOKBACK_DAYS, touch_paths
+from analytics.transforms.touch_paths import (
+    ANCHORS,
+    CONVERSIONS,
+    DEFAULT_LOOKBACK_DAYS,
+    JOURNEY_TOUCH_COLUMNS,
+    STAGE_OF_CONVERSION,
+    conversions,
+    journey_touches,
+    touch_paths,
+)
 
 __all__ = [
+    "ANCHORS",
     "CANONICAL_TABLES",
+    "COHORT_EVENT_COLUMNS",
+    "CONVERSIONS",
     "DEFAULT_BACKEND_URL",
     "DEFAULT_LOOKBACK_DAYS",
     "FUNNEL_COUNT_COLUMNS",
+    "GRAINS",
     "GROUPINGS",
+    "JOURNEY_TOUCH_COLUMNS",
     "KPI_RATIO_COLUMNS",
+    "STAGE_OF_CONVERSION",
     "STAGE_ORDER",
     "UNDETERMINED",
+    "cohort_stage_events",
+    "cohort_visitors",
     "connect_backend",
     "connect_local_spark",
+    "conversions",
     "deal_facts",
     "default_backend_url",
     "duckdb_backend",
     "export_parquet",
+    "first_visit_cohorts",
     "first_visits",
     "funnel_counts",
+    "journey_touches",
     "local_spark_session",
     "stage_rank",
     "stitched_leads",

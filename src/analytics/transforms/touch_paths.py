@@ -14,6 +14,11 @@ DuckDB and BigQuery but Ibis 12 refuses it on PySpark and ClickHouse. So the
 touches are collected as structs ``(visit_start, visit_id, channel)``, the
 array is sorted (structs sort field by field) and mapped to the channel --
 the same result on every backend.
+
+:func:`conversions` and :func:`journey_touches` are the journeys of
+:mod:`analytics.journeys` (which runs them): conversions of every type (lead,
+mql, sql, sale, revenue) with either anchor, non-converting journeys, and one
+row per touch with its visit.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from analytics.transforms.funnel import STAGE_ORDER, deal_facts, stage_rank
 from analytics.transforms.stitching import stitched_leads
 from analytics.transforms.time_keys import day_start
 
@@ -89,3 +95,196 @@ def touch_paths(
         path=path,
         touches=path.length().cast("int64"),
     ).order_by("lead_id")
+
+
+CONVERSIONS = ("lead", "mql", "sql", "sale", "revenue")
+"""Conversion types of :func:`conversions` and :func:`journey_touches`."""
+
+STAGE_OF_CONVERSION = {"mql": "mql", "sql": "sql", "sale": "won", "revenue": "won"}
+"""Deal stage a deal must reach to count as the conversion."""
+
+ANCHORS = ("lead", "stage")
+"""Ways to time a conversion: at its lead's creation, or when the deal entered the stage."""
+
+JOURNEY_TOUCH_COLUMNS = (
+    "journey_id",
+    "visitor_id",
+    "conversion_id",
+    "converted",
+    "value",
+    "conversion_at",
+    "visit_id",
+    "channel",
+    "visit_start",
+)
+"""Columns of :func:`journey_touches`, in order."""
+
+
+def conversions(con, conversion: str = "lead", anchor: str = "lead") -> ir.Table:
+    """Every conversion of a type: ``conversion_id``, ``visitor_id``, ``conversion_at``, ``value``.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    conversion : {"lead", "mql", "sql", "sale", "revenue"}, default "lead"
+        A lead (id = ``lead_id``, value 1), or a deal of a lead that reached the
+        stage of :data:`STAGE_OF_CONVERSION` (id = ``deal_id``; value 1, or
+        ``deals.amount`` in RUB, 0 if empty, for ``sale`` and ``revenue``).
+    anchor : {"lead", "stage"}, default "lead"
+        Time a conversion at the creation of its lead, or at the first entry of
+        the deal into the stage or a later one (else ``deals.created_at``).
+
+    Returns
+    -------
+    ibis.Table
+        One row per conversion; ``visitor_id`` is the lead's stitched visitor
+        (:func:`analytics.transforms.stitching.stitched_leads`), NULL if unknown.
+    """
+    if conversion not in CONVERSIONS:
+        raise ValueError(f"conversion must be one of {', '.join(CONVERSIONS)}, got {conversion!r}")
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
+    lead = stitched_leads(con)
+    if conversion == "lead":
+        return lead.select(
+            conversion_id=lead.lead_id,
+            visitor_id=lead.visitor_id,
+            conversion_at=lead.created_at,
+            value=ibis.literal(1.0, type="float64"),
+        )
+    stage = STAGE_OF_CONVERSION[conversion]
+    rank = STAGE_ORDER.index(stage)
+    deal = deal_facts(con)
+    deal = deal.filter(deal.reached >= rank)
+    joined = deal.join(lead, deal.lead_id == lead.lead_id)
+    if anchor == "lead":
+        at = joined.created_at
+    else:
+        history = con.table("deal_stages")
+        history = history.filter(stage_rank(history.stage) >= rank)
+        entered = history.group_by(entered_deal_id=history.deal_id).agg(
+            entered_at=history.entered_at.min()
+        )
+        deals = con.table("deals")
+        created = deals.group_by(created_deal_id=deals.deal_id).agg(
+            deal_created_at=deals.created_at.arbitrary()
+        )
+        joined = joined.left_join(entered, joined.deal_id == entered.entered_deal_id)
+        joined = joined.left_join(created, joined.deal_id == created.created_deal_id)
+        at = ibis.coalesce(joined.entered_at, joined.deal_created_at)
+    value = joined.amount.cast("float64") if stage == "won" else ibis.literal(1.0, "float64")
+    return joined.select(
+        conversion_id=joined.deal_id,
+        visitor_id=joined.visitor_id,
+        conversion_at=at,
+        value=value,
+    )
+
+
+def journey_touches(
+    con,
+    conversion: str = "lead",
+    start: date | None = None,
+    stop: date | None = None,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+    anchor: str = "lead",
+) -> ir.Table:
+    """Journeys of one conversion type with their touches, one row per touch.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    conversion, anchor : str
+        As in :func:`conversions`.
+    start, stop : datetime.date, optional
+        Conversions timed in ``[start, stop)`` and non-converting visitors
+        (no such conversion in it) with a visit in it; unbounded if omitted.
+    lookback_days : float, default 30
+        Touches of a journey: the visits of its visitor with
+        ``conversion_at - lookback_days <= visit_start <= conversion_at`` (>= 0;
+        rounded to the microsecond).
+
+    Returns
+    -------
+    ibis.Table
+        Columns :data:`JOURNEY_TOUCH_COLUMNS`, ordered by ``journey_id``,
+        ``visit_start``, ``visit_id``. ``journey_id`` numbers the journeys from 0:
+        conversions first, then by ``conversion_at``, ``conversion_id``,
+        ``visitor_id``. A non-converting journey ends at the visitor's last visit
+        in the days (``conversion_id`` NULL, ``value`` 0). A journey without a
+        touch has one row with NULL ``visit_id``, ``channel`` and ``visit_start``.
+    """
+    if lookback_days < 0:
+        raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
+    conv = conversions(con, conversion, anchor)
+    visits = con.table("visits")
+
+    def in_days(moment):
+        conditions = [moment.notnull()]
+        if start is not None:
+            conditions.append(moment >= day_start(start))
+        if stop is not None:
+            conditions.append(moment < day_start(stop))
+        return conditions
+
+    conv = conv.filter(*in_days(conv.conversion_at))
+    converters = conv.filter(conv.visitor_id.notnull()).select("visitor_id").distinct()
+    seen = visits.filter(*in_days(visits.visit_start))
+    seen = seen.filter(seen.visitor_id.notin(converters.visitor_id))
+    nonconv = seen.group_by("visitor_id").agg(conversion_at=seen.visit_start.max())
+    journeys = ibis.union(
+        conv.select(
+            "conversion_id",
+            "visitor_id",
+            converted=ibis.literal(True),
+            value="value",
+            conversion_at="conversion_at",
+        ),
+        nonconv.select(
+            conversion_id=ibis.null("string"),
+            visitor_id=nonconv.visitor_id,
+            converted=ibis.literal(False),
+            value=ibis.literal(0.0, type="float64"),
+            conversion_at=nonconv.conversion_at,
+        ),
+        distinct=False,
+    )
+    order = ibis.window(
+        order_by=[
+            journeys.converted.desc(),
+            journeys.conversion_at,
+            journeys.conversion_id,
+            journeys.visitor_id,
+        ]
+    )
+    journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
+    touch = visits.select(
+        touch_visitor_id=visits.visitor_id,
+        visit_id=visits.visit_id,
+        channel=visits.channel,
+        visit_start=visits.visit_start,
+    )
+    lookback = _exact_interval(int(round(lookback_days * 86_400 * 1_000_000)))
+    out = journeys.left_join(
+        touch,
+        [
+            journeys.visitor_id == touch.touch_visitor_id,
+            touch.visit_start <= journeys.conversion_at,
+            touch.visit_start >= journeys.conversion_at - lookback,
+        ],
+    )
+    return out.select(*JOURNEY_TOUCH_COLUMNS).order_by("journey_id", "visit_start", "visit_id")
+
+
+def _exact_interval(microseconds: int) -> ir.IntervalScalar:
+    """The interval in the coarsest exact unit: days, seconds, else microseconds.
+
+    ClickHouse has no sub-second intervals, so whole days and seconds keep the
+    expression compiling there.
+    """
+    for unit, size in (("D", 86_400_000_000), ("s", 1_000_000)):
+        if microseconds % size == 0:
+            return ibis.interval(microseconds // size, unit=unit)
+    return ibis.interval(microseconds, unit="us")
