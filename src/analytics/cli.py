@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from analytics import paths
@@ -54,19 +55,28 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _loading(warehouse: Path):
+    """``(connection, salt)`` for a load: salt checked first, schema ensured, closed after."""
+    from analytics import warehouse as wh
+
+    salt = wh.pii_salt()
+    con = wh.connect(warehouse)
+    try:
+        wh.init_schema(con)
+        yield con, salt
+    finally:
+        con.close()
+
+
 def _load(raw: Path, warehouse: Path) -> int:
     from analytics import warehouse as wh
 
     if not raw.is_dir():
         raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
-    salt = wh.pii_salt()
-    con = wh.connect(warehouse)
-    try:
-        wh.init_schema(con)
+    with _loading(warehouse) as (con, salt):
         results = wh.load_raw_dir(con, raw, salt=salt)
         print(wh.reconciliation(con).to_string(index=False))
-    finally:
-        con.close()
     bad = sum(r.rows_quarantined for r in results)
     print(f"warehouse {warehouse}: {bad:,} rows quarantined (see table quarantine)")
     return 0
@@ -91,16 +101,10 @@ def _parse_options(pairs: list[str]) -> dict:
 
 def _cmd_load_source(args: argparse.Namespace) -> int:
     from analytics import sources
-    from analytics import warehouse as wh
 
     options = _parse_options(args.option)
-    salt = wh.pii_salt()
-    con = wh.connect(args.warehouse)
-    try:
-        wh.init_schema(con)
+    with _loading(args.warehouse) as (con, salt):
         result = sources.load_source(con, args.kind, args.file, salt=salt, **options)
-    finally:
-        con.close()
     print(
         f"{args.kind} {result.source_file} -> {result.table}: {result.rows_in:,} rows in = "
         f"{result.rows_loaded:,} loaded + {result.rows_quarantined:,} quarantined"
