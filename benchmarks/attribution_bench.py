@@ -47,7 +47,7 @@ from analytics.attribution import (
     shapley_credit,
     time_decay,
 )
-from analytics.journeys import aggregate_sequences, encode_paths
+from analytics.metrics.journeys import aggregate_sequences, encode_paths
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attribution.json"
 

@@ -71,7 +71,7 @@ PSS_EVERY = 5
 """Read PSS (``/proc/<pid>/smaps_rollup``, ~2 ms a process) every this many samples."""
 
 PERIODS = {"week": "last-week", "month": "last-month", "year": "all"}
-"""Period names of the transform stages and their specs (:func:`analytics.period.parse_period`)."""
+"""Period names of the transform stages and their specs (see ``parse_period``)."""
 
 RAW_SCANS = {
     "visits": "count(*), sum(pageviews), max(visit_start)",
@@ -202,7 +202,7 @@ def _connect_read_only(params: dict):
 
 
 def _period(con, which: str):
-    from analytics.period import data_anchor, data_bounds, parse_period
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
 
     spec = PERIODS[which]
     bounds = data_bounds(con) if spec == "all" else None
@@ -218,14 +218,14 @@ def _timed(detail: dict, name: str, call):
 
 
 def _stage_generate(params: dict) -> tuple[float, dict]:
-    from analytics import synth
+    from analytics.demo import generator
 
     detail: dict = {}
     started = time.perf_counter()
     data = _timed(
-        detail, "generate", lambda: synth.generate(visits=params["visits"], seed=params["seed"])
+        detail, "generate", lambda: generator.generate(visits=params["visits"], seed=params["seed"])
     )
-    _timed(detail, "write_parquet", lambda: synth.write_raw(data, params["raw"]))
+    _timed(detail, "write_parquet", lambda: generator.write_raw(data, params["raw"]))
     seconds = time.perf_counter() - started
     detail["rows"] = data.summary()
     detail["raw_mb"] = round(
@@ -299,7 +299,7 @@ def _stage_load_uncapped(params: dict) -> tuple[float, dict]:
 
 
 def _stage_funnel(params: dict) -> tuple[float, dict]:
-    from analytics.funnel import funnel_by_channel, funnel_summary, weekly_funnel
+    from analytics.metrics.funnel import funnel_by_channel, funnel_summary, weekly_funnel
 
     con = _connect_read_only(params)
     detail: dict = {}
@@ -316,7 +316,7 @@ def _stage_funnel(params: dict) -> tuple[float, dict]:
 
 
 def _stage_kpi(params: dict) -> tuple[float, dict]:
-    from analytics.kpi import kpi_summary
+    from analytics.metrics.kpi import kpi_summary
 
     con = _connect_read_only(params)
     detail: dict = {}
@@ -330,7 +330,7 @@ def _stage_kpi(params: dict) -> tuple[float, dict]:
 
 
 def _stage_quality(params: dict) -> tuple[float, dict]:
-    from analytics.quality import quality_report
+    from analytics.metrics.quality import quality_report
 
     con = _connect_read_only(params)
     detail: dict = {}
@@ -345,7 +345,7 @@ def _stage_quality(params: dict) -> tuple[float, dict]:
 
 
 def _stage_cohorts(params: dict) -> tuple[float, dict]:
-    from analytics.cohorts import cohort_funnel
+    from analytics.metrics.cohorts import cohort_funnel
 
     con = _connect_read_only(params)
     detail: dict = {}
@@ -361,7 +361,7 @@ def _stage_cohorts(params: dict) -> tuple[float, dict]:
 
 def _stage_journeys(params: dict) -> tuple[float, dict]:
     from analytics.attribution import compare_models
-    from analytics.journeys import build_journeys
+    from analytics.metrics.journeys import build_journeys
 
     con = _connect_read_only(params)
     detail: dict = {}

@@ -5,23 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_demo import TEST_SALT, TINY_SEED
 
-from analytics import synth, warehouse
-
-TINY_SEED = 7
-TEST_SALT = "test-salt"
+from analytics import warehouse
+from analytics.demo import generator
 
 
 @pytest.fixture(scope="session")
-def tiny_demo() -> synth.DemoData:
+def tiny_demo() -> generator.DemoData:
     """The tiny demo company (~20k visits) with ground truth."""
-    return synth.generate(size="tiny", seed=TINY_SEED)
+    return generator.generate(size="tiny", seed=TINY_SEED)
 
 
 @pytest.fixture(scope="session")
 def tiny_raw(tiny_demo, tmp_path_factory) -> Path:
     """Raw parquet files of the tiny demo company."""
-    return synth.write_raw(tiny_demo, tmp_path_factory.mktemp("raw") / "tiny")
+    return generator.write_raw(tiny_demo, tmp_path_factory.mktemp("raw") / "tiny")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.schema import CANONICAL, QUARANTINE_DDL
+from analytics.warehouse.schema import CANONICAL, QUARANTINE_DDL
 
 ANCHOR = "2025-06-10"
 WEEK = "2025-W23"

@@ -28,7 +28,7 @@ def test_environment_yml_matches_pyproject():
 
 
 def test_schema_doc_is_current():
-    from analytics import schema
+    from analytics.warehouse import schema
 
     doc = (paths.ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
     assert doc == schema.schema_markdown(), "run `python -m analytics schema-doc`"

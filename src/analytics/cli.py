@@ -43,13 +43,13 @@ def _add_warehouse(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from analytics import synth
+    from analytics.demo import generator
 
     out = args.out or paths.RAW_DIR / args.size
     t0 = time.perf_counter()
     print(f"generating demo company: size={args.size} seed={args.seed} -> {out}")
-    data = synth.generate(size=args.size, seed=args.seed, visits=args.visits)
-    synth.write_raw(data, out, fmt=args.format)
+    data = generator.generate(size=args.size, seed=args.seed, visits=args.visits)
+    generator.write_raw(data, out, fmt=args.format)
     rows = ", ".join(f"{k}={v:,}" for k, v in data.summary().items())
     print(f"wrote {rows} in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -120,10 +120,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from analytics.reports import roles as role_files
     from analytics.reports import runner
 
     names = args.roles.split(",") if args.roles and args.roles != "all" else None
-    roles = [runner.load_role(n) for n in (names or runner.available_roles())]
+    roles = [role_files.load_role(n) for n in (names or role_files.available_roles())]
     # Each role may name its own period and warehouse; the command line overrides both.
     groups: dict[tuple[str, Path], list] = {}
     for role in roles:
@@ -159,13 +160,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_email(args: argparse.Namespace) -> int:
-    from analytics.reports import email
+    from analytics.reports import sending
 
-    return email.main(args)
+    return sending.main(args)
 
 
 def _cmd_schema_doc(args: argparse.Namespace) -> int:
-    from analytics import schema
+    from analytics.warehouse import schema
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(schema.schema_markdown(), encoding="utf-8")

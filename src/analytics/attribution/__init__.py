@@ -1,6 +1,6 @@
 """Multi-touch attribution: who gets the credit for a conversion.
 
-All models read aggregated paths (:mod:`analytics.journeys`) and share out the
+All models read aggregated paths (:mod:`analytics.metrics.journeys`) and share out the
 conversions -- or their value in RUB -- of converting journeys among channels,
 so every model's credit sums to the same total:
 
@@ -16,7 +16,7 @@ so every model's credit sums to the same total:
 
 Example
 -------
->>> from analytics.journeys import build_journeys
+>>> from analytics.metrics.journeys import build_journeys
 >>> journeys = build_journeys(con, "sale", lookback_days=30, period=period)
 >>> credit = compare_models(journeys.paths, journeys.touches)
 >>> error_vs_truth(credit, truth_effects(con), "sale")

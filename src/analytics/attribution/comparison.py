@@ -28,8 +28,8 @@ from analytics.attribution.heuristics import (
     time_decay,
 )
 from analytics.attribution.markov import MarkovAttribution
+from analytics.attribution.paths import EncodedPaths, encode_paths
 from analytics.attribution.shapley import shapley_credit
-from analytics.journeys import EncodedPaths, encode_paths
 
 MODELS = (
     "first_touch",
@@ -74,7 +74,7 @@ def compare_models(
     Parameters
     ----------
     paths : pandas.DataFrame or EncodedPaths
-        Aggregated paths (:attr:`analytics.journeys.Journeys.paths`).
+        Aggregated paths (:attr:`analytics.metrics.journeys.Journeys.paths`).
     touches : pandas.DataFrame, optional
         Long touch table of the same journeys; needed for ``time_decay``
         (the column is left out without it).

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.journeys import EncodedPaths, encode_paths
+from analytics.attribution.paths import EncodedPaths, encode_paths
 
 DIRECT_CHANNELS = ("direct", "(direct)", "(none)")
 """Channel names treated as direct traffic by :func:`last_non_direct`."""
@@ -166,7 +166,7 @@ def time_decay(
     Parameters
     ----------
     touches : pandas.DataFrame
-        Long touch table (:attr:`analytics.journeys.Journeys.touches`) with
+        Long touch table (:attr:`analytics.metrics.journeys.Journeys.touches`) with
         ``journey_id``, ``channel``, ``days_before``, ``converted`` and ``value``.
     half_life_days : float, default 7
         Half-life ``h``, days (> 0).

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 from sklearn.base import BaseEstimator
 
-from analytics.journeys import EncodedPaths, encode_paths
+from analytics.attribution.paths import EncodedPaths, encode_paths
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 """Labels of the start and absorbing states."""
@@ -122,7 +122,7 @@ class MarkovAttribution(BaseEstimator):
         Parameters
         ----------
         paths : pandas.DataFrame or EncodedPaths
-            Aggregated paths (:func:`analytics.journeys.aggregate_paths`).
+            Aggregated paths (:func:`analytics.metrics.journeys.aggregate_paths`).
 
         Returns
         -------

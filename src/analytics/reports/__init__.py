@@ -1,19 +1,21 @@
-"""Role reports: notebooks run with Papermill, rendered to offline HTML.
+"""Reports layer: role files, notebook runs, self-contained HTML, manifest and e-mail.
 
-:func:`run_reports` executes every role's notebooks for one period in parallel
-and writes ``reports/<period>/<role>/`` with an index and a run manifest;
-:func:`render_html` turns one executed notebook into a self-contained page.
+=================  ==============================================================
+module             holds
+=================  ==============================================================
+``roles``          ``params/roles/<role>.yaml`` parsed and validated (one parser)
+``runner``         :func:`run_reports`: every role's notebooks for one period
+``render``         :func:`render_html`: an executed notebook -> offline HTML page
+``manifest``       ``manifest.json`` and ``index.html`` of a period folder
+``email_config``   ``params/email.yaml`` (SMTP; password from the environment)
+``message``        one role's e-mail: summary body, CID chart, report attached
+``sending``        SMTP delivery and dry-run ``.eml`` files (``analytics email``)
+=================  ==============================================================
 """
 
 from analytics.reports.render import external_references, render_html
-from analytics.reports.runner import (
-    NotebookFailure,
-    RoleConfig,
-    RoleConfigError,
-    RunSummary,
-    load_role,
-    run_reports,
-)
+from analytics.reports.roles import RoleConfig, RoleConfigError, load_role
+from analytics.reports.runner import NotebookFailure, RunSummary, run_reports
 
 __all__ = [
     "NotebookFailure",

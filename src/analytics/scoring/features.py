@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.schema import DEAL_STAGES
+from analytics.warehouse.schema import DEAL_STAGES
 
 SQL_STAGES = DEAL_STAGES[DEAL_STAGES.index("sql") : DEAL_STAGES.index("won") + 1]
 """Stages at or after ``sql`` in the funnel order: sql, demo, proposal, won."""

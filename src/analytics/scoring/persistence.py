@@ -77,7 +77,7 @@ def _plain(value):
     return str(value)
 
 
-def _package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     out = {}
     for name in ("analytics", "scikit-learn", "skops", "numpy", "pandas", "duckdb"):
         try:
@@ -219,7 +219,7 @@ def save_model(model: LeadScoringModel, directory: str | Path, card: dict) -> Pa
         },
         "feature_columns": list(model.feature_names_in_),
         "global_importance": model.global_importance(),
-        "package_versions": _package_versions(),
+        "package_versions": package_versions(),
         **card,
     }
     full = _plain(full)

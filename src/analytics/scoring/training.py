@@ -164,7 +164,7 @@ def score_leads(
         Reasons per lead.
     scored_at : datetime, optional
         Time of scoring (UTC, naive); now by default.
-    period : analytics.period.Period, optional
+    period : analytics.metrics.period.Period, optional
         Only leads created in this period (all leads by default).
 
     Returns

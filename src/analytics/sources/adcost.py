@@ -352,7 +352,7 @@ def load_canonical_spend(
 ) -> warehouse.LoadResult:
     """Load ad cost of any platform without an adapter (VK Ads, myTarget, ...).
 
-    The file has the canonical ``spend`` columns of :mod:`analytics.schema`
+    The file has the canonical ``spend`` columns of :mod:`analytics.warehouse.schema`
     (``date, channel, utm_source, utm_medium, campaign, ad_group, creative,
     impressions, clicks, cost``; cost in RUB without VAT) and goes through the
     same validation and quarantine as every other load

@@ -22,7 +22,7 @@ Contacts
 The contact's phone and e-mail columns (first non-empty of work / mobile /
 other) are hashed with the salt and written, for the deals loaded, to the
 side table ``deal_contacts (deal_id, phone_hash, email_hash)`` used by
-:mod:`analytics.sources.stitching` to link deals to leads when the deal has
+:mod:`analytics.sources.linkage` to link deals to leads when the deal has
 no lead id. Raw values are stored nowhere.
 
 Stage history
@@ -42,7 +42,6 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import warehouse
-from analytics.schema import DEAL_STAGES
 from analytics.sources import (
     ACCOUNT_TIMEZONE,
     ExportTable,
@@ -54,6 +53,7 @@ from analytics.sources import (
     read_export,
     ru_datetime_text,
 )
+from analytics.warehouse.schema import DEAL_STAGES
 
 VENDOR = "amoCRM deals export"
 HISTORY_VENDOR = "amoCRM stage history export"

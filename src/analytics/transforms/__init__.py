@@ -1,18 +1,18 @@
 """Warehouse transforms as Ibis expressions: one code path for DuckDB, Spark and SQL engines.
 
 Each transform takes an Ibis backend holding the canonical tables
-(:mod:`analytics.schema`) and returns an unevaluated ``ibis.Table``; run it
+(:mod:`analytics.warehouse.schema`) and returns an unevaluated ``ibis.Table``; run it
 with ``backend.execute(expr)`` (a pandas DataFrame) or compile it with
 ``ibis.to_sql(expr, dialect=...)``. :func:`connect_backend` opens the backend
 from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 
 * :mod:`~analytics.transforms.stitching` -- lead -> visit -> visitor, channel;
-* :mod:`~analytics.transforms.funnel` -- deal stage reach, funnel counts of a cohort;
+* :mod:`~analytics.transforms.funnel_facts` -- deal stage reach, funnel counts of a cohort;
 * :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
   conversions of each type and the journeys (with touches) of attribution;
-* :mod:`~analytics.transforms.cohorts` -- weekly visitor cohorts, and the
+* :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
   weekly or monthly cohort funnel by first channel;
-* :mod:`~analytics.transforms.kpi` -- weekly KPI rollup.
+* :mod:`~analytics.transforms.weekly_rollup` -- weekly KPI rollup.
 
 See ``docs/backends.md``.
 """
@@ -27,7 +27,7 @@ from analytics.transforms.backends import (
     export_parquet,
     local_spark_session,
 )
-from analytics.transforms.cohorts import (
+from analytics.transforms.cohort_events import (
     COHORT_EVENT_COLUMNS,
     GRAINS,
     cohort_stage_events,
@@ -36,7 +36,7 @@ from analytics.transforms.cohorts import (
     first_visits,
     weekly_cohorts,
 )
-from analytics.transforms.funnel import (
+from analytics.transforms.funnel_facts import (
     FUNNEL_COUNT_COLUMNS,
     GROUPINGS,
     STAGE_ORDER,
@@ -44,7 +44,6 @@ from analytics.transforms.funnel import (
     funnel_counts,
     stage_rank,
 )
-from analytics.transforms.kpi import KPI_RATIO_COLUMNS, weekly_kpi
 from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
 from analytics.transforms.touch_paths import (
     ANCHORS,
@@ -56,6 +55,7 @@ from analytics.transforms.touch_paths import (
     journey_touches,
     touch_paths,
 )
+from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 
 __all__ = [
     "ANCHORS",

@@ -1,7 +1,7 @@
 """Backends the transforms run on, chosen by a connection string.
 
 The transforms of this package are Ibis expressions over the canonical
-warehouse tables (:mod:`analytics.schema`); a *backend* is an Ibis connection
+warehouse tables (:mod:`analytics.warehouse.schema`); a *backend* is an Ibis connection
 whose catalog holds those tables. The connection string picks it:
 
 * ``duckdb://<path>`` -- the DuckDB warehouse file (the default,

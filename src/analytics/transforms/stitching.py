@@ -10,7 +10,7 @@ Stitching fills in what is missing from the visit:
 * ``visitor_id`` -- ``leads.visitor_id``, else the visitor of the lead's visit;
   ``NULL`` when neither is known.
 
-Deals join leads by ``deals.lead_id`` (see :mod:`analytics.transforms.funnel`).
+Deals join leads by ``deals.lead_id`` (see :mod:`analytics.transforms.funnel_facts`).
 Ids are keys of the canonical tables; should a key repeat, one arbitrary row
 per key is used (as the SQL ``any_value``), so every lead appears once.
 """

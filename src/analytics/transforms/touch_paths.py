@@ -6,7 +6,7 @@ The touches of a lead are the visits of its stitched visitor
     created_at - lookback_days <= visit_start <= created_at,
 
 ordered by ``visit_start`` then ``visit_id`` (the convention of
-:mod:`analytics.journeys` with the lead anchor). A lead whose visitor is
+:mod:`analytics.metrics.journeys` with the lead anchor). A lead whose visitor is
 unknown, or who had no visit in the window, has an empty path.
 
 Ordered aggregation is not portable: ``collect(order_by=...)`` compiles on
@@ -16,7 +16,7 @@ array is sorted (structs sort field by field) and mapped to the channel --
 the same result on every backend.
 
 :func:`conversions` and :func:`journey_touches` are the journeys of
-:mod:`analytics.journeys` (which runs them): conversions of every type (lead,
+:mod:`analytics.metrics.journeys` (which runs them): conversions of every type (lead,
 mql, sql, sale, revenue) with either anchor, non-converting journeys, and one
 row per touch with its visit.
 """
@@ -28,7 +28,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from analytics.transforms.funnel import STAGE_ORDER, deal_facts, stage_rank
+from analytics.transforms.funnel_facts import STAGE_ORDER, deal_facts, stage_rank
 from analytics.transforms.stitching import stitched_leads
 from analytics.transforms.time_keys import day_start
 

@@ -1,0 +1,254 @@
+"""Aggregated paths: the frame attribution models read, and its integer encoding.
+
+One row per distinct channel sequence. Columns: ``path`` (tuple of channels),
+``path_str`` (``"a > b"``), ``length``, ``journeys``, ``conversions``,
+``value`` and ``nulls`` (non-converting journeys), with
+``journeys = conversions + nulls``. :class:`EncodedPaths` holds the same paths
+as integer arrays so that every model shares one encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+PATH_SEPARATOR = " > "
+"""Separator of channels in ``path_str``."""
+
+PATH_COLUMNS = ("path", "path_str", "length", "journeys", "conversions", "value", "nulls")
+"""Columns of an aggregated paths frame."""
+
+
+@dataclass(frozen=True)
+class EncodedPaths:
+    """Aggregated paths as integer arrays (compressed sparse rows of channel codes).
+
+    Path ``p`` is ``channels[codes[offsets[p]:offsets[p + 1]]]``. Every model
+    works on this form, so its cost grows with the number of distinct paths and
+    touches in them, not with the number of journeys.
+
+    Parameters
+    ----------
+    channels : tuple of str
+        Channel names; a code is an index into it.
+    codes : numpy.ndarray of int64
+        Channel code of every touch of every path, path after path.
+    offsets : numpy.ndarray of int64
+        Start of every path in ``codes``, plus the total length at the end.
+    conversions, value, nulls : numpy.ndarray of float64
+        Per path: converting journeys, their value, non-converting journeys.
+    """
+
+    channels: tuple[str, ...]
+    codes: np.ndarray
+    offsets: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    nulls: np.ndarray
+
+    @property
+    def n_paths(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Touches per path."""
+        return np.diff(self.offsets)
+
+    @property
+    def path_of_touch(self) -> np.ndarray:
+        """Index of the path every touch belongs to."""
+        return np.repeat(np.arange(self.n_paths), self.lengths)
+
+    @property
+    def position(self) -> np.ndarray:
+        """0-based position of every touch within its path."""
+        return np.arange(len(self.codes)) - np.repeat(self.offsets[:-1], self.lengths)
+
+    def weight(self, weight: str) -> np.ndarray:
+        """Per-path amount to share out: ``conversions`` or ``value``."""
+        if weight == "conversions":
+            return self.conversions
+        if weight == "value":
+            return self.value
+        raise ValueError(f"weight must be 'conversions' or 'value', got {weight!r}")
+
+    def channel_sum(self, touch_weights: np.ndarray) -> pd.Series:
+        """Sum per-touch amounts by channel (every channel listed, zeros included)."""
+        sums = np.bincount(self.codes, weights=touch_weights, minlength=self.n_channels)
+        return pd.Series(sums, index=pd.Index(self.channels, name="channel"), dtype="float64")
+
+
+def encode_paths(paths: pd.DataFrame | EncodedPaths) -> EncodedPaths:
+    """Turn an aggregated paths frame into :class:`EncodedPaths` (returned as is if it is one).
+
+    Paths with no touches are dropped. Channels are coded in sorted order.
+    """
+    if isinstance(paths, EncodedPaths):
+        return paths
+    frame = paths[paths["path"].map(len) > 0]
+    lengths = frame["path"].map(len).to_numpy(dtype=np.int64)
+    flat = [channel for path in frame["path"] for channel in path]
+    channels = tuple(sorted(set(flat)))
+    lookup = {channel: code for code, channel in enumerate(channels)}
+    codes = np.fromiter((lookup[c] for c in flat), dtype=np.int64, count=len(flat))
+    offsets = np.zeros(len(frame) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return EncodedPaths(
+        channels=channels,
+        codes=codes,
+        offsets=offsets,
+        conversions=frame["conversions"].to_numpy(dtype=np.float64),
+        value=frame["value"].to_numpy(dtype=np.float64),
+        nulls=frame["nulls"].to_numpy(dtype=np.float64),
+    )
+
+
+def aggregate_sequences(
+    codes: np.ndarray,
+    lengths: np.ndarray,
+    converted: np.ndarray,
+    value: np.ndarray,
+    channels: Sequence[str],
+) -> pd.DataFrame:
+    """Aggregate journeys given as integer arrays into distinct paths.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of int
+        Channel code of every touch, journey after journey, in touch order.
+    lengths : numpy.ndarray of int
+        Touches per journey (journeys with 0 touches are dropped).
+    converted : numpy.ndarray of bool
+        Per journey: ended with a conversion.
+    value : numpy.ndarray of float
+        Per journey: conversion value (ignored where not converted).
+    channels : sequence of str
+        Channel name of every code.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The aggregated paths (columns :data:`PATH_COLUMNS`), most frequent
+        first. Journeys are grouped by length and the rows of each length are
+        deduplicated with ``numpy.unique(axis=0)``, so memory stays at one copy
+        of the touches.
+    """
+    codes = np.asarray(codes)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    converted = np.asarray(converted, dtype=bool)
+    value = np.where(converted, np.asarray(value, dtype=np.float64), 0.0)
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    small = codes.astype(np.int16 if len(channels) < 2**15 else np.int32)
+    names = np.asarray(channels, dtype=object)
+    blocks = []
+    for length in np.unique(lengths[lengths > 0]):
+        rows = np.flatnonzero(lengths == length)
+        matrix = small[starts[rows][:, None] + np.arange(length)]
+        unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        n = len(unique)
+        conv = np.bincount(inverse, weights=converted[rows], minlength=n)
+        total = np.bincount(inverse, minlength=n).astype(np.float64)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "path": list(map(tuple, names[unique])),
+                    "length": np.full(n, length, dtype=np.int64),
+                    "journeys": total,
+                    "conversions": conv,
+                    "value": np.bincount(inverse, weights=value[rows], minlength=n),
+                    "nulls": total - conv,
+                }
+            )
+        )
+    if not blocks:
+        return empty_paths()
+    out = pd.concat(blocks, ignore_index=True)
+    out.insert(1, "path_str", [PATH_SEPARATOR.join(p) for p in out["path"]])
+    out = out.sort_values(["journeys", "path_str"], ascending=[False, True], ignore_index=True)
+    return out[list(PATH_COLUMNS)]
+
+
+def empty_paths() -> pd.DataFrame:
+    """An aggregated paths frame without rows."""
+    return pd.DataFrame(
+        {
+            "path": pd.Series(dtype=object),
+            "path_str": pd.Series(dtype=object),
+            "length": pd.Series(dtype="int64"),
+            **{c: pd.Series(dtype="float64") for c in ("journeys", "conversions", "value")},
+            "nulls": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def aggregate_paths(touches: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate a long touch table into distinct paths.
+
+    Parameters
+    ----------
+    touches : pandas.DataFrame
+        One row per touch with ``journey_id``, ``touch_index`` (or
+        ``visit_start``), ``channel``, ``converted`` and ``value`` (the last two
+        constant within a journey), e.g. :attr:`Journeys.touches`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PATH_COLUMNS`, one row per distinct channel sequence.
+    """
+    if touches.empty:
+        return empty_paths()
+    order = "touch_index" if "touch_index" in touches.columns else "visit_start"
+    t = touches.sort_values(["journey_id", order], kind="stable")
+    journey, _ = pd.factorize(t["journey_id"])
+    channel_codes, channels = pd.factorize(t["channel"], sort=True)
+    first = np.flatnonzero(np.r_[True, journey[1:] != journey[:-1]])
+    lengths = np.diff(np.r_[first, len(journey)])
+    return aggregate_sequences(
+        channel_codes,
+        lengths,
+        t["converted"].to_numpy(dtype=bool)[first],
+        t["value"].to_numpy(dtype=np.float64)[first],
+        list(channels),
+    )
+
+
+def paths_from_records(records: Iterable[tuple]) -> pd.DataFrame:
+    """Build an aggregated paths frame from ``(path, conversions, nulls[, value])`` records.
+
+    A path is a sequence of channels or a string ``"a > b"``. Repeated paths are
+    summed; ``value`` defaults to ``conversions``. Handy for hand examples::
+
+        paths_from_records([("C1 > C2", 1, 0), ("C1", 2, 1), ("C2", 1, 0)])
+    """
+    rows = {}
+    for record in records:
+        path, conversions, nulls, *rest = record
+        if isinstance(path, str):
+            path = tuple(p.strip() for p in path.split(">")) if path.strip() else ()
+        path = tuple(path)
+        value = float(rest[0]) if rest else float(conversions)
+        conv0, val0, null0 = rows.get(path, (0.0, 0.0, 0.0))
+        rows[path] = (conv0 + conversions, val0 + value, null0 + nulls)
+    out = pd.DataFrame(
+        {
+            "path": list(rows),
+            "path_str": [PATH_SEPARATOR.join(p) for p in rows],
+            "length": np.array([len(p) for p in rows], dtype=np.int64),
+            "conversions": np.array([r[0] for r in rows.values()], dtype=np.float64),
+            "value": np.array([r[1] for r in rows.values()], dtype=np.float64),
+            "nulls": np.array([r[2] for r in rows.values()], dtype=np.float64),
+        }
+    )
+    out["journeys"] = out["conversions"] + out["nulls"]
+    return out[list(PATH_COLUMNS)] if rows else empty_paths()

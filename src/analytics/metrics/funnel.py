@@ -1,0 +1,391 @@
+"""The marketing and sales funnel: visits -> leads -> MQL -> SQL -> sales.
+
+All figures are computed in DuckDB on the canonical warehouse tables
+(:mod:`analytics.warehouse.schema`) and returned as pandas DataFrames. The counts come
+from the Ibis expression :func:`analytics.transforms.funnel_facts.funnel_counts`, so
+the same figures can be computed on Spark (see ``docs/backends.md``).
+
+Cohort convention
+-----------------
+A period's funnel follows the **leads created in the period** (``leads.created_at``
+in ``[start, end]``), whatever happened to them later:
+
+* ``mql``, ``sql_leads`` and ``sales`` count the CRM deals of those leads
+  (``deals.lead_id``) that *reached* stage ``mql``, ``sql`` and ``won``;
+* a deal reached a stage if its history (``deal_stages``) or its current stage
+  (``deals.stage``) is that stage or a later one in the order
+  ``new < mql < sql < demo < proposal < won``; ``lost`` is terminal and ranks
+  nowhere, so a deal that went new -> mql -> lost is an MQL but not an SQL;
+* ``revenue`` is the sum of ``deals.amount`` of the won deals among them, RUB;
+* a lead without a deal counts as a lead only; a deal without a lead is outside
+  every cohort.
+
+Activity figures are counted by their own date: ``visits`` and ``visitors`` by
+``visits.visit_start``, ``spend`` by ``spend.date``.
+
+A lead's channel is the channel of its visit (``leads.visit_id`` ->
+``visits.channel``); leads with no visit id or a visit id missing from
+``visits`` (e.g. calls without a session) are channel ``undetermined``.
+
+Ratios (units: counts, RUB and %) -- a division by zero gives NaN:
+
+* CR visit->lead = leads / visits x 100%, CR lead->MQL = mql / leads x 100%,
+  CR MQL->SQL = sql_leads / mql x 100%, CR SQL->sale = sales / sql_leads x 100%;
+* CPL = spend / leads, cost per MQL = spend / mql, cost per SQL = spend / sql_leads,
+  CAC = spend / sales (RUB);
+* ДРР = spend / revenue x 100%, ROMI = (revenue - spend) / spend x 100%.
+
+Because leads include calls and chats without a tracked visit, CR visit->lead
+is a ratio of two counts in the same period, not a per-visit probability.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from analytics.metrics.period import Period
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.funnel_facts import COUNT_COLUMNS as COUNT_COLUMNS  # re-exported
+from analytics.transforms.funnel_facts import STAGE_ORDER as STAGE_ORDER  # re-exported
+from analytics.transforms.funnel_facts import funnel_counts
+from analytics.transforms.stitching import UNDETERMINED as UNDETERMINED  # re-exported
+
+_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
+STAGE_RANK_CTE = f"stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES})"
+"""SQL common table ``stage_rank(stage, stage_rank)``: each stage of :data:`STAGE_ORDER`
+and its position (0 = new); ``lost`` has no row. For the SQL of modules that do not
+go through Ibis (the Ibis form is :func:`analytics.transforms.funnel_facts.stage_rank`)."""
+
+
+def deal_reach_cte(name: str = "deal_reach") -> str:
+    """SQL common table ``<name>(deal_id, reached)``: how far each deal got.
+
+    ``reached`` is the highest ``stage_rank`` of the deal's history
+    (``deal_stages``) and current stage (``deals.stage``); a deal none of whose
+    stages ranks (e.g. created straight as lost) has no row. The same rule as
+    :func:`analytics.transforms.funnel_facts.deal_facts`.
+
+    Parameters
+    ----------
+    name : str
+        Name of the common table.
+
+    Returns
+    -------
+    str
+        ``<name> AS (...)``, to put in a ``WITH`` list after :data:`STAGE_RANK_CTE`,
+        which it reads.
+    """
+    return f"""{name} AS (
+    SELECT x.deal_id, max(r.stage_rank) AS reached
+    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
+    JOIN stage_rank AS r USING (stage)
+    GROUP BY x.deal_id
+)"""
+
+
+MONEY_COLUMNS = ("spend", "revenue")
+RATIO_COLUMNS = (
+    "cr_visit_lead",
+    "cr_lead_mql",
+    "cr_mql_sql",
+    "cr_sql_sale",
+    "cpl",
+    "cost_per_mql",
+    "cost_per_sql",
+    "cac",
+    "drr",
+    "romi",
+)
+
+METRICS: dict[str, tuple[str, str, str]] = {
+    # column: (label, unit, definition)
+    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
+    "visits": ("Visits", "count", "site visits in the period"),
+    "visitors": ("Visitors", "count", "distinct visitors in the period"),
+    "leads": ("Leads", "count", "requests created in the period (form, call, chat)"),
+    "leads_form": ("Leads: forms", "count", "form requests"),
+    "leads_call": ("Leads: calls", "count", "call requests"),
+    "leads_chat": ("Leads: chats", "count", "chat requests"),
+    "mql": ("MQL", "count", "deals of the period's leads that reached MQL"),
+    "sql_leads": ("SQL", "count", "deals of the period's leads that reached SQL"),
+    "sales": ("Sales", "count", "won deals of the period's leads"),
+    "revenue": ("Revenue", "RUB", "amount of those won deals"),
+    "cr_visit_lead": ("CR visit → lead", "%", "leads / visits × 100%"),
+    "cr_lead_mql": ("CR lead → MQL", "%", "MQL / leads × 100%"),
+    "cr_mql_sql": ("CR MQL → SQL", "%", "SQL / MQL × 100%"),
+    "cr_sql_sale": ("CR SQL → sale", "%", "sales / SQL × 100%"),
+    "cpl": ("CPL", "RUB", "spend / leads"),
+    "cost_per_mql": ("Cost per MQL", "RUB", "spend / MQL"),
+    "cost_per_sql": ("Cost per SQL", "RUB", "spend / SQL"),
+    "cac": ("CAC", "RUB", "spend / sales"),
+    "drr": ("ДРР", "%", "spend / revenue × 100%"),
+    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
+}
+"""Human label, unit and definition of every summary column."""
+
+
+def _funnel_counts(con, start: date, stop: date, by: str) -> pd.DataFrame:
+    """Funnel counts for days in ``[start, stop)`` grouped by ``by`` (column ``grp``).
+
+    Runs :func:`analytics.transforms.funnel_facts.funnel_counts` (an Ibis expression)
+    on the DuckDB connection ``con``.
+    """
+    with duckdb_backend(con) as backend:
+        frame = backend.execute(funnel_counts(backend, start, stop, by))
+    for col in COUNT_COLUMNS:
+        frame[col] = frame[col].astype("int64")
+    for col in MONEY_COLUMNS:
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
+    """``numerator / denominator x scale``; NaN where the denominator is 0."""
+    den = denominator.astype("float64")
+    return numerator.astype("float64") * scale / den.where(den != 0, np.nan)
+
+
+def add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add conversion and unit-economics columns to a frame of funnel counts.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``spend``, ``visits``, ``leads``, ``mql``, ``sql_leads``,
+        ``sales``, ``revenue``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with (a division by zero gives NaN):
+
+        * ``cr_visit_lead`` = leads / visits x 100%
+        * ``cr_lead_mql`` = mql / leads x 100%
+        * ``cr_mql_sql`` = sql_leads / mql x 100%
+        * ``cr_sql_sale`` = sales / sql_leads x 100%
+        * ``cpl`` = spend / leads, RUB
+        * ``cost_per_mql`` = spend / mql, RUB
+        * ``cost_per_sql`` = spend / sql_leads, RUB
+        * ``cac`` = spend / sales, RUB
+        * ``drr`` (ДРР) = spend / revenue x 100%
+        * ``romi`` = (revenue - spend) / spend x 100%
+    """
+    out = frame.copy()
+    out["cr_visit_lead"] = _ratio(out["leads"], out["visits"], 100)
+    out["cr_lead_mql"] = _ratio(out["mql"], out["leads"], 100)
+    out["cr_mql_sql"] = _ratio(out["sql_leads"], out["mql"], 100)
+    out["cr_sql_sale"] = _ratio(out["sales"], out["sql_leads"], 100)
+    out["cpl"] = _ratio(out["spend"], out["leads"])
+    out["cost_per_mql"] = _ratio(out["spend"], out["mql"])
+    out["cost_per_sql"] = _ratio(out["spend"], out["sql_leads"])
+    out["cac"] = _ratio(out["spend"], out["sales"])
+    out["drr"] = _ratio(out["spend"], out["revenue"], 100)
+    out["romi"] = _ratio(out["revenue"] - out["spend"], out["spend"], 100)
+    return out
+
+
+def funnel_summary(con, period: Period) -> pd.DataFrame:
+    """Funnel and unit economics of one period, as a one-row frame.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the cohort (see the module docstring for the convention).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, index ``period`` (the period label), columns:
+
+        * ``spend`` -- sum of ``spend.cost`` dated in the period, RUB
+        * ``visits`` -- visits started in the period; ``visitors`` -- distinct
+          ``visitor_id`` among them
+        * ``leads`` -- leads created in the period; ``leads_form``,
+          ``leads_call``, ``leads_chat`` -- the same by ``lead_type``
+        * ``mql``, ``sql_leads``, ``sales`` -- deals of those leads that
+          reached stage mql, sql, won
+        * ``revenue`` -- sum of ``amount`` of those won deals, RUB
+        * ``cr_visit_lead``, ``cr_lead_mql``, ``cr_mql_sql``, ``cr_sql_sale``
+          (%), ``cpl``, ``cost_per_mql``, ``cost_per_sql``, ``cac`` (RUB),
+          ``drr``, ``romi`` (%) -- see :func:`add_ratios`; NaN on division
+          by zero.
+    """
+    counts = _funnel_counts(con, period.start, period.end_exclusive, "total")
+    if counts.empty:
+        counts = pd.DataFrame({"grp": ["total"], **{c: [0] for c in COUNT_COLUMNS}})
+        for col in MONEY_COLUMNS:
+            counts[col] = 0.0
+    counts = counts.drop(columns="grp")
+    counts.index = pd.Index([period.label], name="period")
+    return add_ratios(counts[list(MONEY_COLUMNS[:1] + COUNT_COLUMNS + MONEY_COLUMNS[1:])])
+
+
+def funnel_by_channel(con, period: Period) -> pd.DataFrame:
+    """Funnel and unit economics of one period by channel.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per channel seen in the period's spend, visits or leads, in
+        column ``channel``, sorted by leads (desc) then channel; the columns of
+        :func:`funnel_summary`. Leads, MQL, SQL, sales and revenue follow the
+        lead's channel (the channel of its visit, ``undetermined`` without
+        one); visits and visitors follow ``visits.channel`` (visitors are
+        distinct within a channel, so they do not add up to the total);
+        spend follows ``spend.channel``. Ratios are per channel, so an organic
+        channel without spend has CPL 0 and ROMI NaN.
+    """
+    counts = _funnel_counts(con, period.start, period.end_exclusive, "channel")
+    counts = counts.rename(columns={"grp": "channel"})
+    counts["channel"] = counts["channel"].astype(str)
+    counts = counts.sort_values(["leads", "channel"], ascending=[False, True], ignore_index=True)
+    columns = ["channel", *MONEY_COLUMNS[:1], *COUNT_COLUMNS, *MONEY_COLUMNS[1:]]
+    return add_ratios(counts[columns])
+
+
+def weekly_funnel(con, period: Period, weeks: int = 12) -> pd.DataFrame:
+    """Weekly funnel for the ``weeks`` ISO weeks up to the end of the period.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Only ``period.end`` is used: the last row is the ISO week holding it.
+    weeks : int, default 12
+        Number of weeks, >= 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ISO week, oldest first, including weeks without data:
+        ``week`` (label ``YYYY-Www``), ``week_start`` (Monday), ``visits``,
+        ``leads``, ``mql``, ``sql_leads``, ``sales``, ``revenue`` (RUB),
+        ``spend`` (RUB). Each week is a cohort of the leads created in it (as in
+        :func:`funnel_summary`). Nothing after ``period.end`` is counted, so if
+        the period ends before a Sunday the last week is partial.
+    """
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    counts = _funnel_counts(con, first_monday, period.end_exclusive, "week")
+    mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    counts["grp"] = pd.to_datetime(counts["grp"]).dt.date
+    counts = counts.set_index("grp").reindex(mondays)
+    columns = ["visits", "leads", "mql", "sql_leads", "sales", "revenue", "spend"]
+    out = counts[columns].fillna(0)
+    for col in columns:
+        out[col] = out[col].astype("float64" if col in MONEY_COLUMNS else "int64")
+    out.insert(0, "week_start", pd.to_datetime(mondays))
+    out.insert(0, "week", [f"{m.isocalendar()[0]}-W{m.isocalendar()[1]:02d}" for m in mondays])
+    return out.reset_index(drop=True)
+
+
+FUNNEL_STAGES = ("visits", "leads", "mql", "sql_leads", "sales")
+"""Funnel stages in order, as columns of :func:`funnel_summary`."""
+
+
+def funnel_stages(summary: pd.DataFrame) -> pd.DataFrame:
+    """Long table of the funnel stages of a :func:`funnel_summary` row, for a bar chart.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stage`` (Visits, Leads, MQL, SQL, Sales), ``count`` and
+        ``conversion`` = count / count of the previous stage x 100% (NaN for
+        the first stage and after a zero).
+    """
+    row = summary.iloc[0]
+    counts = [int(row[col]) for col in FUNNEL_STAGES]
+    conversion = [math.nan] + [
+        c * 100.0 / prev if prev else math.nan for prev, c in zip(counts, counts[1:], strict=False)
+    ]
+    return pd.DataFrame(
+        {
+            "stage": [METRICS[col][0] for col in FUNNEL_STAGES],
+            "count": counts,
+            "conversion": conversion,
+        }
+    )
+
+
+def weekly_long(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Long form of :func:`weekly_funnel` for faceted seaborn plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``week``, ``week_start``, ``metric`` (human label of the
+        column, e.g. ``Spend, RUB``), ``value``.
+    """
+    value_columns = [c for c in weekly.columns if c not in ("week", "week_start")]
+    long = weekly.melt(id_vars=["week", "week_start"], value_vars=value_columns, var_name="metric")
+    labels = {c: _label_with_unit(c) for c in value_columns}
+    long["metric"] = long["metric"].map(labels)
+    return long
+
+
+def _label_with_unit(column: str) -> str:
+    label, unit, _ = METRICS[column]
+    return label if unit == "count" else f"{label}, {unit}"
+
+
+def _format_value(value: float, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "RUB":
+        return f"{value:,.0f} ₽".replace(",", "\u202f")
+    if unit == "%":
+        return f"{value:.1f}%"
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Readable one-column table of a :func:`funnel_summary` row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (human label), columns ``value`` (formatted: RUB with
+        ``₽`` and thin-space thousands, % with one decimal, ``—`` for NaN) and
+        ``definition`` (the formula).
+    """
+    row = summary.iloc[0]
+    records = [
+        {"metric": label, "value": _format_value(row[col], unit), "definition": definition}
+        for col, (label, unit, definition) in METRICS.items()
+    ]
+    return pd.DataFrame.from_records(records).set_index("metric")
+
+
+def channel_table(by_channel: pd.DataFrame) -> pd.DataFrame:
+    """Readable table of :func:`funnel_by_channel`: key columns, formatted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``channel``; columns Spend, Visits, Leads, MQL, SQL, Sales,
+        Revenue, CPL, CAC, ДРР, ROMI as formatted strings.
+    """
+    columns = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue"]
+    columns += ["cpl", "cac", "drr", "romi"]
+    out = pd.DataFrame(index=pd.Index(by_channel["channel"], name="channel"))
+    for col in columns:
+        label, unit, _ = METRICS[col]
+        out[label] = [_format_value(v, unit) for v in by_channel[col]]
+    return out

@@ -1,0 +1,753 @@
+"""KPIs of marketing and sales for a period: the dashboard figures.
+
+Builds on :mod:`analytics.metrics.funnel` (visits, leads, MQL, SQL, sales, revenue,
+spend and their ratios for the cohort of leads created in the period) and
+:mod:`analytics.metrics.definitions` (what an MQL and an SQL are). Units: counts, RUB
+(without VAT), % and days; a division by zero gives NaN.
+
+Formulas
+--------
+From :func:`analytics.metrics.funnel.add_ratios`:
+
+* CPL = spend / leads; cost per MQL = spend / MQL; cost per SQL = spend / SQL;
+  CAC = spend / sales (RUB)
+* ДРР = spend / revenue × 100%; ROMI = (revenue − spend) / spend × 100%
+* CR visit→lead = leads / visits × 100%, CR lead→MQL = MQL / leads × 100%,
+  CR MQL→SQL = SQL / MQL × 100%, CR SQL→sale = sales / SQL × 100%
+
+Added here (:func:`add_kpi_ratios`):
+
+* visits per lead = visits / leads
+* value per lead = lead revenue / leads (RUB); value per visit = lead revenue /
+  visits (RUB), where lead revenue is the revenue of the period's lead cohort
+* average deal = revenue / sales (RUB)
+* CR lead→sale = sales / leads × 100%; CR visit→MQL = MQL / visits × 100%
+* non-target share = non-target leads / leads × 100%
+
+Sales figures that are about *when deals close* (win rate, cycle time, revenue
+to target) are counted by the close date, not by the lead cohort:
+
+* win rate = won / (won + lost) × 100% of the deals closed in the period
+* cycle time = won at − lead created at, days (median and mean)
+* revenue target = last year's revenue × target growth + last year's revenue;
+  progress = revenue to date / target × 100%; expected pace = elapsed days /
+  days in the year × 100%
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from analytics.metrics.definitions import Definitions, flag_counts, lead_flags
+from analytics.metrics.funnel import (
+    STAGE_ORDER,
+    UNDETERMINED,
+    add_ratios,
+    funnel_summary,
+    weekly_funnel,
+)
+from analytics.metrics.period import Period, date_range
+
+KPI_METRICS: dict[str, tuple[str, str, str]] = {
+    # column: (label, unit, definition)
+    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
+    "visits": ("Visits", "count", "site visits in the period"),
+    "leads": ("Leads", "count", "requests created in the period"),
+    "mql": ("MQL", "count", "leads of the period that are MQL by the definitions"),
+    "sql_leads": ("SQL", "count", "leads of the period that are SQL by the definitions"),
+    "sales": ("Sales", "count", "won deals of the period's leads"),
+    "revenue": ("Revenue", "RUB", "amount of those won deals"),
+    "cpl": ("CPL", "RUB", "spend / leads"),
+    "cost_per_mql": ("Cost per MQL", "RUB", "spend / MQL"),
+    "cost_per_sql": ("Cost per SQL", "RUB", "spend / SQL"),
+    "cac": ("CAC", "RUB", "spend / sales"),
+    "drr": ("ДРР", "%", "spend / revenue × 100%"),
+    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
+    "cr_visit_lead": ("CR visit → lead", "%", "leads / visits × 100%"),
+    "cr_lead_mql": ("CR lead → MQL", "%", "MQL / leads × 100%"),
+    "cr_mql_sql": ("CR MQL → SQL", "%", "SQL / MQL × 100%"),
+    "cr_sql_sale": ("CR SQL → sale", "%", "sales / SQL × 100%"),
+    "cr_lead_sale": ("CR lead → sale", "%", "sales / leads × 100%"),
+    "visits_per_lead": ("Visits per lead", "count", "visits / leads"),
+    "value_per_lead": ("Value per lead", "RUB", "lead revenue / leads"),
+    "value_per_visit": ("Value per visit", "RUB", "lead revenue / visits"),
+    "average_deal": ("Average deal", "RUB", "revenue / sales"),
+    "non_target": ("Non-target leads", "count", "leads lost as non-target"),
+    "non_target_share": ("Non-target share", "%", "non-target leads / leads × 100%"),
+}
+"""Human label, unit and definition of every KPI column."""
+
+DASHBOARD_METRICS = (
+    "revenue",
+    "spend",
+    "drr",
+    "romi",
+    "cac",
+    "leads",
+    "mql",
+    "sql_leads",
+    "sales",
+    "cpl",
+    "cost_per_mql",
+    "cost_per_sql",
+    "cr_lead_mql",
+    "cr_mql_sql",
+    "value_per_lead",
+    "average_deal",
+)
+"""Metrics compared period over period on the dashboard."""
+
+_FUNNEL_COUNT_COLUMNS = ("spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue")
+
+
+def _per(numerator, denominator, scale: float = 1.0):
+    """``numerator / denominator × scale`` for scalars or Series; NaN where the denominator is 0."""
+    if isinstance(numerator, pd.Series) or isinstance(denominator, pd.Series):
+        num = numerator.astype("float64") if isinstance(numerator, pd.Series) else numerator
+        if isinstance(denominator, pd.Series):
+            den = denominator.astype("float64")
+            den = den.where(den != 0, np.nan)
+        else:
+            den = denominator if denominator else math.nan
+        return num * scale / den
+    return numerator * scale / denominator if denominator else math.nan
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+def visits_per_lead(visits, leads):
+    """Visits needed for one lead = visits / leads (scalars or Series; NaN if no leads)."""
+    return _per(visits, leads)
+
+
+def value_per_lead(lead_revenue, leads):
+    """Money made per lead = lead revenue / leads, RUB (NaN if no leads)."""
+    return _per(lead_revenue, leads)
+
+
+def value_per_visit(lead_revenue, visits):
+    """Money made per visit = lead revenue / visits, RUB (NaN if no visits)."""
+    return _per(lead_revenue, visits)
+
+
+def revenue_target(last_year_revenue: float, target_growth: float) -> float:
+    """Revenue target for the year.
+
+    target = last year's revenue × target growth + last year's revenue, RUB
+
+    Parameters
+    ----------
+    last_year_revenue : float
+        Revenue of the previous year, RUB.
+    target_growth : float
+        Target growth as a fraction (0.2 for +20%).
+    """
+    return last_year_revenue * target_growth + last_year_revenue
+
+
+def target_progress(
+    revenue_to_date: float, target: float, elapsed_days: int, total_days: int
+) -> dict[str, float]:
+    """Progress of revenue to a target, against a linear pace.
+
+    Parameters
+    ----------
+    revenue_to_date : float
+        Revenue since the start of the target period, RUB.
+    target : float
+        Target of the whole period, RUB.
+    elapsed_days : int
+        Days of the target period passed (including today).
+    total_days : int
+        Days of the target period (365 or 366 for a year).
+
+    Returns
+    -------
+    dict
+        * ``progress_pct`` = revenue to date / target × 100%
+        * ``expected_pct`` = elapsed days / total days × 100% (linear pace)
+        * ``pace_index`` = progress / expected (1 = on pace, < 1 = behind)
+        * ``expected_to_date`` = target × elapsed / total, RUB
+        * ``gap_to_pace`` = expected to date − revenue to date, RUB (> 0 = behind)
+        * ``projected`` = revenue to date × total / elapsed, RUB (run rate)
+    """
+    expected_pct = _per(elapsed_days, total_days, 100.0)
+    progress_pct = _per(revenue_to_date, target, 100.0)
+    expected_to_date = target * elapsed_days / total_days if total_days else math.nan
+    return {
+        "progress_pct": progress_pct,
+        "expected_pct": expected_pct,
+        "pace_index": _per(progress_pct, expected_pct),
+        "expected_to_date": expected_to_date,
+        "gap_to_pace": expected_to_date - revenue_to_date,
+        "projected": _per(revenue_to_date * total_days, elapsed_days),
+    }
+
+
+def change(current: float, previous: float) -> tuple[float, float]:
+    """Absolute and relative change of a figure.
+
+    Returns
+    -------
+    tuple of float
+        ``current − previous`` and ``(current − previous) / |previous| × 100%``
+        (NaN when the previous value is 0 or NaN).
+    """
+    diff = current - previous
+    if previous == 0 or previous is None or (isinstance(previous, float) and math.isnan(previous)):
+        return diff, math.nan
+    return diff, diff / abs(previous) * 100.0
+
+
+def add_kpi_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the KPI ratios beyond :func:`analytics.metrics.funnel.add_ratios`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``visits``, ``leads``, ``mql``, ``sales``, ``revenue`` and
+        optionally ``non_target``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with (NaN on division by zero):
+
+        * ``visits_per_lead`` = visits / leads
+        * ``value_per_lead`` = revenue / leads, RUB
+        * ``value_per_visit`` = revenue / visits, RUB
+        * ``average_deal`` = revenue / sales, RUB
+        * ``cr_lead_sale`` = sales / leads × 100%
+        * ``cr_visit_mql`` = mql / visits × 100%
+        * ``non_target_share`` = non_target / leads × 100% (if ``non_target`` is given)
+    """
+    out = frame.copy()
+    out["visits_per_lead"] = visits_per_lead(out["visits"], out["leads"])
+    out["value_per_lead"] = value_per_lead(out["revenue"], out["leads"])
+    out["value_per_visit"] = value_per_visit(out["revenue"], out["visits"])
+    out["average_deal"] = _per(out["revenue"], out["sales"])
+    out["cr_lead_sale"] = _per(out["sales"], out["leads"], 100.0)
+    out["cr_visit_mql"] = _per(out["mql"], out["visits"], 100.0)
+    if "non_target" in out:
+        out["non_target_share"] = _per(out["non_target"], out["leads"], 100.0)
+    return out
+
+
+# --------------------------------------------------------------------------- period figures
+
+
+def previous_period(period: Period) -> Period:
+    """The period of the same length that ends the day before ``period`` starts."""
+    end = period.start - timedelta(days=1)
+    return date_range(end - timedelta(days=period.days - 1), end)
+
+
+def kpi_summary(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
+    """All KPIs of one period as a one-row frame.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the lead cohort (see :mod:`analytics.metrics.funnel`).
+    definitions : Definitions, optional
+        MQL/SQL definitions; default the CRM stages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row (index = period label): every column of
+        :func:`analytics.metrics.funnel.funnel_summary` with ``mql`` and ``sql_leads``
+        counted as leads by :func:`analytics.metrics.definitions.lead_flags` (equal
+        to the funnel's deal counts with the default definitions when each
+        lead has at most one deal) and the ratios recomputed from them, plus
+        ``non_target`` (leads lost as non-target) and the columns of
+        :func:`add_kpi_ratios`.
+    """
+    summary = funnel_summary(con, period)
+    counts = flag_counts(lead_flags(con, period, definitions))
+    summary["mql"] = counts["mql"]
+    summary["sql_leads"] = counts["sql_leads"]
+    summary["non_target"] = counts["non_target"]
+    return add_kpi_ratios(add_ratios(summary))
+
+
+_GROUP_COLUMNS = {
+    # by: (lead_flags column, visits column, spend column)
+    "channel": ("channel", "channel", "channel"),
+    "source": ("source", "utm_source", "utm_source"),
+    "campaign": ("campaign", "utm_campaign", "campaign"),
+}
+
+
+def conversion_by(
+    con, period: Period, by: str = "channel", definitions: Definitions | None = None
+) -> pd.DataFrame:
+    """Funnel, conversions and unit economics of the period by channel, source or campaign.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the lead cohort, the visits and the spend.
+    by : {"channel", "source", "campaign"}
+        Grouping: a lead's group is the ``channel``, ``utm_source`` or
+        ``utm_campaign`` of its visit (``undetermined`` without a tracked
+        visit or UTM value); visits are grouped by their own column and spend
+        by ``spend.channel``, ``spend.utm_source`` or ``spend.campaign``.
+    definitions : Definitions, optional
+        MQL/SQL definitions; default the CRM stages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (column named after ``by``), sorted by leads (desc)
+        then name: ``spend``, ``visits``, ``leads``, ``mql``, ``sql_leads``,
+        ``sales`` (leads with a won deal), ``revenue``, ``non_target`` and the
+        ratios of :func:`analytics.metrics.funnel.add_ratios` and :func:`add_kpi_ratios`
+        (e.g. ``cr_visit_lead`` = leads / visits × 100% per group). With
+        ``by="channel"`` the counts equal :func:`analytics.metrics.funnel.funnel_by_channel`.
+    """
+    if by not in _GROUP_COLUMNS:
+        raise ValueError(f"by must be one of {', '.join(_GROUP_COLUMNS)}, got {by!r}")
+    lead_col, visit_col, spend_col = _GROUP_COLUMNS[by]
+    flags = lead_flags(con, period, definitions)
+    lead_side = flags.groupby(lead_col).agg(
+        leads=("lead_id", "size"),
+        mql=("is_mql", "sum"),
+        sql_leads=("is_sql", "sum"),
+        sales=("is_won", "sum"),
+        revenue=("revenue", "sum"),
+        non_target=("is_non_target", "sum"),
+    )
+    params = {"start": period.start, "stop": period.end_exclusive}
+    visit_side = con.execute(
+        f"SELECT coalesce({visit_col}, '{UNDETERMINED}') AS grp, count(*) AS visits FROM visits"
+        " WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP"
+        " GROUP BY grp",
+        params,
+    ).df()
+    spend_side = con.execute(
+        f"SELECT coalesce({spend_col}, '{UNDETERMINED}') AS grp, sum(cost) AS spend FROM spend"
+        " WHERE date >= $start::DATE AND date < $stop::DATE GROUP BY grp",
+        params,
+    ).df()
+    out = pd.concat(
+        [
+            spend_side.set_index("grp")["spend"],
+            visit_side.set_index("grp")["visits"],
+            lead_side,
+        ],
+        axis=1,
+    ).fillna(0)
+    for col in ("visits", "leads", "mql", "sql_leads", "sales", "non_target"):
+        out[col] = out[col].astype("int64")
+    for col in ("spend", "revenue"):
+        out[col] = out[col].astype("float64")
+    out.index = out.index.astype(str)
+    out = out.rename_axis(by).reset_index()
+    out = out.sort_values(["leads", by], ascending=[False, True], ignore_index=True)
+    columns = [by, *_FUNNEL_COUNT_COLUMNS, "non_target"]
+    return add_kpi_ratios(add_ratios(out[columns]))
+
+
+def stage_conversion(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
+    """How far the period's leads got in the CRM: leads reaching each stage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``leads`` then every stage of :data:`analytics.metrics.funnel.STAGE_ORDER`
+        (new, mql, sql, demo, proposal, won); columns ``stage``, ``leads``
+        (leads one of whose deals reached the stage or a later one),
+        ``conversion_pct`` = leads at the stage / leads at the previous row ×
+        100% and ``from_leads_pct`` = leads at the stage / all leads × 100%.
+    """
+    flags = lead_flags(con, period, definitions)
+    reached = flags["reached_stage"].map({s: i for i, s in enumerate(STAGE_ORDER)})
+    reached = reached.fillna(-1)
+    counts = [len(flags)] + [int((reached >= i).sum()) for i in range(len(STAGE_ORDER))]
+    out = pd.DataFrame({"stage": ["leads", *STAGE_ORDER], "leads": counts})
+    previous = out["leads"].shift(1)
+    out["conversion_pct"] = _per(out["leads"], previous.fillna(0), 100.0)
+    out["from_leads_pct"] = _per(out["leads"], pd.Series(len(flags), index=out.index), 100.0)
+    return out
+
+
+_CLOSED_DEALS_SQL = """
+WITH history AS (
+    SELECT deal_id,
+           min(entered_at) FILTER (WHERE stage = 'won') AS won_at,
+           min(entered_at) FILTER (WHERE stage = 'lost') AS lost_at
+    FROM deal_stages GROUP BY deal_id
+),
+lead AS (SELECT lead_id, min(created_at) AS created_at FROM leads GROUP BY lead_id),
+deal AS (
+    SELECT deal_id, any_value(lead_id) AS lead_id, any_value(manager) AS manager,
+           any_value(status) AS status, any_value(stage) AS stage,
+           any_value(closed_at) AS closed_at, any_value(loss_reason) AS loss_reason,
+           any_value(amount) AS amount
+    FROM deals GROUP BY deal_id
+),
+closed AS (
+    SELECT d.deal_id, d.lead_id, d.manager, d.loss_reason, d.amount,
+           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN 'won'
+                WHEN d.status = 'lost' OR d.stage = 'lost' THEN 'lost' END AS outcome,
+           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN coalesce(d.closed_at, h.won_at)
+                ELSE coalesce(d.closed_at, h.lost_at) END AS closed_at
+    FROM deal AS d LEFT JOIN history AS h USING (deal_id)
+)
+SELECT c.deal_id, c.lead_id, c.manager, c.outcome, c.closed_at, c.loss_reason,
+       c.amount, l.created_at AS lead_created_at,
+       date_diff('second', l.created_at, c.closed_at) / 86400.0 AS cycle_days
+FROM closed AS c LEFT JOIN lead AS l USING (lead_id)
+WHERE c.outcome IS NOT NULL
+  AND c.closed_at >= $start::TIMESTAMP AND c.closed_at < $stop::TIMESTAMP
+ORDER BY c.closed_at, c.deal_id
+"""
+
+NO_MANAGER = "(no manager)"
+"""Manager label of deals without a responsible manager."""
+
+
+def closed_deals(con, start: date, stop: date) -> pd.DataFrame:
+    """Deals won or lost in ``[start, stop)`` (by close time).
+
+    A deal is won if its status or current stage is ``won`` and lost if it is
+    ``lost``; its close time is ``deals.closed_at`` or, if empty, the time
+    the history (``deal_stages``) entered that stage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``deal_id``, ``lead_id``, ``manager`` (``(no manager)`` if empty),
+        ``outcome`` (won/lost), ``closed_at``, ``loss_reason``, ``amount``
+        (RUB), ``lead_created_at`` and ``cycle_days`` = (closed at − lead
+        created at) / 86 400 s, days (NaN for deals without a known lead).
+    """
+    out = con.execute(_CLOSED_DEALS_SQL, {"start": start, "stop": stop}).df()
+    out["manager"] = out["manager"].fillna(NO_MANAGER).astype(str)
+    out["amount"] = out["amount"].astype("float64")
+    out["cycle_days"] = out["cycle_days"].astype("float64")
+    return out
+
+
+def cycle_time(con, period: Period, by: str | None = None) -> pd.DataFrame:
+    """Sales cycle of the deals won in the period: lead created → won, days.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Deals whose win time falls in the period (see :func:`closed_deals`).
+    by : {"manager"} or None
+        Optional grouping.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``deals`` (won deals with a known lead), ``median_days`` and
+        ``mean_days`` of cycle = won at − lead created at, days; one row
+        (index ``all``) or one per manager.
+    """
+    won = closed_deals(con, period.start, period.end_exclusive)
+    won = won[(won["outcome"] == "won") & won["cycle_days"].notna()]
+    keys = won[by] if by else pd.Series("all", index=won.index, name="group")
+    out = won.groupby(keys)["cycle_days"].agg(deals="size", median_days="median", mean_days="mean")
+    if not by and out.empty:
+        out = pd.DataFrame(
+            {"deals": [0], "median_days": [math.nan], "mean_days": [math.nan]},
+            index=pd.Index(["all"], name="group"),
+        )
+    out["deals"] = out["deals"].astype("int64")
+    return out
+
+
+def win_rate_by_manager(
+    con, period: Period, exclude_loss_reasons: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Win rate of every sales manager on the deals closed in the period.
+
+    win rate = won / closed × 100%, closed = won + lost
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Deals closed (won or lost) in the period, see :func:`closed_deals`.
+    exclude_loss_reasons : tuple of str
+        Lost deals with these reasons are left out (e.g. the non-target ones,
+        to judge managers only on leads they could win).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per manager, sorted by closed deals (desc) then name:
+        ``manager``, ``won``, ``lost``, ``closed``, ``win_rate`` (%),
+        ``revenue`` (won amounts, RUB), ``average_deal`` = revenue / won (RUB).
+    """
+    deals = closed_deals(con, period.start, period.end_exclusive)
+    if exclude_loss_reasons:
+        drop = (deals["outcome"] == "lost") & deals["loss_reason"].isin(exclude_loss_reasons)
+        deals = deals[~drop]
+    deals = deals.assign(
+        won=deals["outcome"] == "won",
+        lost=deals["outcome"] == "lost",
+        revenue=deals["amount"].where(deals["outcome"] == "won", 0.0).fillna(0.0),
+    )
+    out = deals.groupby("manager").agg(
+        won=("won", "sum"), lost=("lost", "sum"), revenue=("revenue", "sum")
+    )
+    out = out.reset_index()
+    for col in ("won", "lost"):
+        out[col] = out[col].astype("int64")
+    out["closed"] = out["won"] + out["lost"]
+    out["win_rate"] = _per(out["won"], out["closed"], 100.0)
+    out["revenue"] = out["revenue"].astype("float64")
+    out["average_deal"] = _per(out["revenue"], out["won"])
+    out = out.sort_values(["closed", "manager"], ascending=[False, True], ignore_index=True)
+    return out[["manager", "won", "lost", "closed", "win_rate", "revenue", "average_deal"]]
+
+
+def compare_periods(
+    current: pd.DataFrame, previous: pd.DataFrame, metrics: tuple[str, ...] = DASHBOARD_METRICS
+) -> pd.DataFrame:
+    """Period over period table of two one-row KPI frames.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (column name); columns ``label``, ``unit``,
+        ``current``, ``previous``, ``change`` = current − previous and
+        ``change_pct`` = (current − previous) / |previous| × 100% (NaN when
+        previous is 0 or NaN).
+    """
+    rows = []
+    for metric in metrics:
+        now, before = float(current[metric].iloc[0]), float(previous[metric].iloc[0])
+        diff, pct = change(now, before)
+        label, unit, _ = KPI_METRICS[metric]
+        rows.append((metric, label, unit, now, before, diff, pct))
+    columns = ["metric", "label", "unit", "current", "previous", "change", "change_pct"]
+    return pd.DataFrame(rows, columns=columns).set_index("metric")
+
+
+def period_over_period(
+    con,
+    period: Period,
+    definitions: Definitions | None = None,
+    metrics: tuple[str, ...] = DASHBOARD_METRICS,
+) -> pd.DataFrame:
+    """KPIs of the period against the previous period of the same length.
+
+    The previous period is :func:`previous_period` (e.g. the week before, or
+    the 30 days before a 30-day month). See :func:`compare_periods` for the
+    columns: change = current − previous, change % = change / |previous| × 100%.
+    """
+    current = kpi_summary(con, period, definitions)
+    previous = kpi_summary(con, previous_period(period), definitions)
+    return compare_periods(current, previous, metrics)
+
+
+def revenue_vs_target(
+    con,
+    as_of: date,
+    target_growth: float,
+    last_year_revenue: float | None = None,
+) -> pd.DataFrame:
+    """Revenue of the calendar year to date against the year's target.
+
+    target = last year's revenue × target growth + last year's revenue (:func:`revenue_target`);
+    progress and pace by :func:`target_progress`. Revenue is the amount of the
+    deals *won* in the days (see :func:`closed_deals`), not the lead cohort's.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    as_of : datetime.date
+        Last day counted (e.g. the report period's end).
+    target_growth : float
+        Target growth as a fraction (0.2 for +20%).
+    last_year_revenue : float, optional
+        Revenue of the previous calendar year, RUB; by default the won deals
+        of that year in the warehouse. If the data start after 1 January of
+        that year (``last_year_complete`` False) the sum is partial, so the
+        target and the progress are NaN: pass the figure from accounting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row (index = year): ``last_year_revenue``, ``last_year_source``
+        (``warehouse`` or ``given``), ``last_year_complete``, ``target``,
+        ``revenue_to_date``, ``elapsed_days``, ``days_in_year`` and the keys
+        of :func:`target_progress`.
+    """
+    year_start = date(as_of.year, 1, 1)
+    last_start = date(as_of.year - 1, 1, 1)
+    to_date = closed_deals(con, year_start, as_of + timedelta(days=1))
+    revenue_to_date = float(to_date.loc[to_date["outcome"] == "won", "amount"].fillna(0).sum())
+    (first_day,) = con.execute(
+        "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
+        " UNION ALL SELECT created_at::DATE FROM leads"
+        " UNION ALL SELECT created_at::DATE FROM deals)"
+    ).fetchone()
+    if last_year_revenue is None:
+        last = closed_deals(con, last_start, year_start)
+        last_year_revenue = float(last.loc[last["outcome"] == "won", "amount"].fillna(0).sum())
+        source, complete = "warehouse", first_day is not None and first_day <= last_start
+    else:
+        source, complete = "given", True
+    target = revenue_target(last_year_revenue, target_growth) if complete else math.nan
+    elapsed = (as_of - year_start).days + 1
+    total = (date(as_of.year + 1, 1, 1) - year_start).days
+    row = {
+        "last_year_revenue": last_year_revenue,
+        "last_year_source": source,
+        "last_year_complete": complete,
+        "target_growth": target_growth,
+        "target": target,
+        "revenue_to_date": revenue_to_date,
+        "elapsed_days": elapsed,
+        "days_in_year": total,
+        **target_progress(revenue_to_date, target, elapsed, total),
+    }
+    return pd.DataFrame([row], index=pd.Index([as_of.year], name="year"))
+
+
+def revenue_pace(con, as_of: date, target: float) -> pd.DataFrame:
+    """Cumulative revenue of the year by week against the linear pace to the target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ISO week from the week of 1 January to the week of
+        ``as_of``: ``week_start``, ``week_end`` (last day counted, capped at
+        ``as_of``), ``revenue`` (won in the week, RUB), ``cumulative`` (RUB)
+        and ``pace`` = target × days elapsed at the week end / days in the
+        year (RUB); long format is easy to plot with seaborn via ``melt``.
+    """
+    year_start = date(as_of.year, 1, 1)
+    total = (date(as_of.year + 1, 1, 1) - year_start).days
+    won = closed_deals(con, year_start, as_of + timedelta(days=1))
+    won = won[won["outcome"] == "won"]
+    first_monday = year_start - timedelta(days=year_start.weekday())
+    mondays = pd.date_range(first_monday, as_of, freq="7D")
+    days = pd.to_datetime(won["closed_at"]).dt.normalize()
+    week_of = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+    weekly = won["amount"].fillna(0).groupby(week_of).sum().reindex(mondays, fill_value=0.0)
+    week_end = [min((m + pd.Timedelta(days=6)).date(), as_of) for m in mondays]
+    elapsed = [max((e - year_start).days + 1, 0) for e in week_end]
+    return pd.DataFrame(
+        {
+            "week_start": mondays,
+            "week_end": pd.to_datetime(week_end),
+            "revenue": weekly.to_numpy(dtype="float64"),
+            "cumulative": weekly.cumsum().to_numpy(dtype="float64"),
+            "pace": [target * e / total for e in elapsed],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def weekly_kpi(con, period: Period, weeks: int = 12) -> pd.DataFrame:
+    """KPIs week by week for the ``weeks`` ISO weeks up to the end of the period.
+
+    :func:`analytics.metrics.funnel.weekly_funnel` (each week a cohort of its leads,
+    MQL and SQL by CRM stage) with the ratios of
+    :func:`analytics.metrics.funnel.add_ratios` and :func:`add_kpi_ratios` per week
+    (e.g. ДРР = spend / revenue × 100% of the week).
+    """
+    return add_kpi_ratios(add_ratios(weekly_funnel(con, period, weeks)))
+
+
+def kpi_long(frame: pd.DataFrame, metrics: tuple[str, ...], id_column: str) -> pd.DataFrame:
+    """Long form of some KPI columns for faceted seaborn plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id_column``, ``metric`` (label with unit, e.g. ``ДРР, %``) and ``value``.
+    """
+    long = frame.melt(id_vars=[id_column], value_vars=list(metrics), var_name="metric")
+    long["metric"] = long["metric"].map({m: _label_with_unit(m) for m in metrics})
+    return long
+
+
+def _label_with_unit(metric: str) -> str:
+    label, unit, _ = KPI_METRICS[metric]
+    return label if unit == "count" else f"{label}, {unit}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """A KPI value as text: RUB with ``₽`` and thin-space thousands, % with one
+    decimal, counts as integers (two decimals below 100 if fractional), ``—`` for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "RUB":
+        return f"{value:,.0f} ₽".replace(",", "\u202f")
+    if unit == "%":
+        return f"{value:.1f}%"
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}".replace(",", "\u202f")
+    return f"{value:.2f}"
+
+
+def kpi_table(
+    summary: pd.DataFrame,
+    metrics: tuple[str, ...],
+    labels: dict[str, tuple[str, str, str]] | None = None,
+) -> pd.DataFrame:
+    """Readable table of some columns of a one-row KPI frame (:func:`kpi_summary`).
+
+    ``labels`` maps a column to (label, unit, definition); default
+    :data:`KPI_METRICS`, entries given here take precedence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (label); columns ``value`` (formatted) and ``definition``.
+    """
+    row = summary.iloc[0]
+    known = {**KPI_METRICS, **(labels or {})}
+    records = [
+        {
+            "metric": known[m][0],
+            "value": format_value(float(row[m]), known[m][1]),
+            "definition": known[m][2],
+        }
+        for m in metrics
+    ]
+    return pd.DataFrame.from_records(records).set_index("metric")
+
+
+def pop_table(pop: pd.DataFrame) -> pd.DataFrame:
+    """Readable period-over-period table of :func:`period_over_period`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (label); columns ``this period``, ``previous``,
+        ``change`` (same unit; percentage points for %) and ``change, %``.
+    """
+    out = pd.DataFrame(index=pd.Index(pop["label"], name="metric"))
+    units = list(pop["unit"])
+    out["this period"] = [format_value(v, u) for v, u in zip(pop["current"], units, strict=True)]
+    out["previous"] = [format_value(v, u) for v, u in zip(pop["previous"], units, strict=True)]
+    out["change"] = [
+        ("+" if v > 0 else "") + format_value(v, u).replace("%", " pp")
+        for v, u in zip(pop["change"], units, strict=True)
+    ]
+    out["change, %"] = [("+" if v > 0 else "") + format_value(v, "%") for v in pop["change_pct"]]
+    return out

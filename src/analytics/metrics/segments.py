@@ -1,0 +1,232 @@
+"""Client segments and channel profitability.
+
+Clients are not alike: a region, an industry or a company size can convert
+better, cost less to acquire or pay a bigger check, and channels differ in how
+many roubles they return per rouble spent. This module answers both questions
+for the leads of a period, with the cohort convention of
+:mod:`analytics.metrics.funnel` (leads created in the period, followed to whatever
+their deals reached since; lead channel = channel of its visit,
+``undetermined`` without one).
+
+Segments
+--------
+A lead's segment is its ``region``, ``industry`` or ``company_size`` from
+``leads``, else from its deal, else ``unknown``. Spend is not known per
+segment, so it is **allocated**: within a lead channel every lead of the
+period costs the same, the channel's CPL = channel spend / channel leads; a
+segment's ``spend`` is the sum over its leads. Spend of channels without
+leads in the period is not allocated to any segment.
+
+Per segment (counts, RUB, %; a division by zero gives NaN):
+
+* ``cr_lead_mql`` = mql / leads x 100%, ``cr_mql_sql`` = sql_leads / mql x
+  100%, ``cr_sql_sale`` = sales / sql_leads x 100%, ``cr_lead_sale`` = sales
+  / leads x 100% (the segment's conversion);
+* ``cpl`` = spend / leads, ``cac`` = spend / sales (acquisition cost), RUB;
+* ``average_check`` = revenue / sales, RUB;
+* ``romi`` = (revenue - spend) / spend x 100%.
+
+Channel profitability
+---------------------
+ROMI per channel = (revenue - spend) / spend x 100%, with the revenue of the
+won deals of the leads the channel brought and the channel's own spend
+(:func:`analytics.metrics.funnel.funnel_by_channel`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.metrics.funnel import (
+    STAGE_ORDER,
+    STAGE_RANK_CTE,
+    UNDETERMINED,
+    deal_reach_cte,
+    funnel_by_channel,
+)
+from analytics.metrics.period import Period
+
+DIMENSIONS = ("region", "industry", "company_size")
+"""Segment dimensions: columns of ``leads`` and ``deals``."""
+
+UNKNOWN = "unknown"
+"""Segment of leads whose dimension is empty on the lead and on its deal."""
+
+_MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
+
+_LEADS_SQL = f"""
+WITH {STAGE_RANK_CTE},
+visit_channel AS (
+    SELECT visit_id, arg_min(channel, visit_start) AS channel FROM visits GROUP BY visit_id
+),
+{deal_reach_cte("reach")},
+deal AS (
+    SELECT d.lead_id,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_MQL}) AS mql,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_SQL}) AS sql_leads,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_WON}) AS sales,
+           coalesce(sum(d.amount) FILTER (WHERE r.reached >= {_WON}), 0) AS revenue,
+           any_value(nullif(trim(d.region), '')) AS region,
+           any_value(nullif(trim(d.industry), '')) AS industry,
+           any_value(nullif(trim(d.company_size), '')) AS company_size
+    FROM deals AS d LEFT JOIN reach AS r USING (deal_id)
+    WHERE d.lead_id IS NOT NULL
+    GROUP BY d.lead_id
+),
+lead AS (
+    SELECT l.lead_id, any_value(l.created_at) AS created_at,
+           coalesce(any_value(vc.channel), '{UNDETERMINED}') AS channel,
+           any_value(nullif(trim(l.region), '')) AS region,
+           any_value(nullif(trim(l.industry), '')) AS industry,
+           any_value(nullif(trim(l.company_size), '')) AS company_size
+    FROM leads AS l LEFT JOIN visit_channel AS vc ON vc.visit_id = l.visit_id
+    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
+    GROUP BY l.lead_id
+)
+SELECT l.lead_id, l.created_at, l.channel,
+       coalesce(l.region, d.region, '{UNKNOWN}') AS region,
+       coalesce(l.industry, d.industry, '{UNKNOWN}') AS industry,
+       coalesce(l.company_size, d.company_size, '{UNKNOWN}') AS company_size,
+       coalesce(d.mql, 0) AS mql, coalesce(d.sql_leads, 0) AS sql_leads,
+       coalesce(d.sales, 0) AS sales, coalesce(d.revenue, 0)::DOUBLE AS revenue
+FROM lead AS l LEFT JOIN deal AS d USING (lead_id)
+ORDER BY l.created_at, l.lead_id
+"""
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
+    """``numerator / denominator x scale``; NaN where the denominator is 0."""
+    den = denominator.astype("float64")
+    return numerator.astype("float64") * scale / den.where(den != 0, np.nan)
+
+
+def segment_leads(con, period: Period) -> pd.DataFrame:
+    """Leads of the period with their segment, funnel outcome and allocated spend.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the lead cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lead: ``lead_id``, ``created_at``, ``channel``,
+        ``region``, ``industry``, ``company_size``, ``mql``, ``sql_leads``,
+        ``sales`` (its deals that reached mql, sql, won), ``revenue`` (RUB)
+        and ``spend``: the CPL of its channel in the period (RUB; 0 for a
+        channel without spend).
+    """
+    frame = con.execute(_LEADS_SQL, {"start": period.start, "stop": period.end_exclusive}).df()
+    for col in ("mql", "sql_leads", "sales"):
+        frame[col] = frame[col].astype("int64")
+    frame["revenue"] = frame["revenue"].astype("float64")
+    channels = funnel_by_channel(con, period).set_index("channel")
+    cpl = channels["cpl"].fillna(0.0)
+    frame["spend"] = frame["channel"].map(cpl).fillna(0.0).astype("float64")
+    return frame
+
+
+def segment_table(leads: pd.DataFrame, by: str = "region") -> pd.DataFrame:
+    """Conversion, acquisition cost and average check by segment.
+
+    Parameters
+    ----------
+    leads : pandas.DataFrame
+        Output of :func:`segment_leads`.
+    by : {"region", "industry", "company_size"}, default "region"
+        Segment dimension.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment value in column ``by``, most leads first (ties by
+        name): ``leads``, ``mql``, ``sql_leads``, ``sales``, ``revenue``
+        (RUB), ``spend`` (allocated, RUB), ``share_of_revenue`` (% of the
+        period's revenue), ``cr_lead_mql``, ``cr_mql_sql``, ``cr_sql_sale``,
+        ``cr_lead_sale`` (%), ``cpl``, ``cac``, ``average_check`` (RUB) and
+        ``romi`` (%); see the module docstring for the formulas.
+    """
+    if by not in DIMENSIONS:
+        raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, got {by!r}")
+    out = leads.groupby(by, as_index=False).agg(
+        leads=("lead_id", "count"),
+        mql=("mql", "sum"),
+        sql_leads=("sql_leads", "sum"),
+        sales=("sales", "sum"),
+        revenue=("revenue", "sum"),
+        spend=("spend", "sum"),
+    )
+    for col in ("leads", "mql", "sql_leads", "sales"):
+        out[col] = out[col].astype("int64")
+    for col in ("revenue", "spend"):
+        out[col] = out[col].astype("float64")
+    out["share_of_revenue"] = _ratio(
+        out["revenue"], pd.Series(out["revenue"].sum(), out.index), 100
+    )
+    out["cr_lead_mql"] = _ratio(out["mql"], out["leads"], 100)
+    out["cr_mql_sql"] = _ratio(out["sql_leads"], out["mql"], 100)
+    out["cr_sql_sale"] = _ratio(out["sales"], out["sql_leads"], 100)
+    out["cr_lead_sale"] = _ratio(out["sales"], out["leads"], 100)
+    out["cpl"] = _ratio(out["spend"], out["leads"])
+    out["cac"] = _ratio(out["spend"], out["sales"])
+    out["average_check"] = _ratio(out["revenue"], out["sales"])
+    out["romi"] = _ratio(out["revenue"] - out["spend"], out["spend"], 100)
+    return out.sort_values(["leads", by], ascending=[False, True], ignore_index=True)
+
+
+def segments_overview(leads: pd.DataFrame) -> pd.DataFrame:
+    """:func:`segment_table` of every dimension stacked, for one faceted chart.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dimension`` (region, industry, company_size), ``segment``
+        and the columns of :func:`segment_table`.
+    """
+    parts = []
+    for dimension in DIMENSIONS:
+        table = segment_table(leads, dimension).rename(columns={dimension: "segment"})
+        table.insert(0, "dimension", dimension)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
+
+
+def channel_profitability(con, period: Period) -> pd.DataFrame:
+    """Spend, revenue and ROMI per lead channel.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the spend and of the lead cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per channel of :func:`analytics.metrics.funnel.funnel_by_channel`:
+        ``channel``, ``spend`` (RUB), ``leads``, ``sales``, ``revenue`` (RUB,
+        won deals of the channel's leads), ``profit`` = revenue - spend (RUB),
+        ``romi`` = (revenue - spend) / spend x 100% (NaN without spend),
+        ``drr`` (ДРР) = spend / revenue x 100%, ``cac`` = spend / sales (RUB).
+        Channels with spend first, by ROMI (descending, NaN last), then the
+        rest by revenue.
+    """
+    channels = funnel_by_channel(con, period)
+    out = channels[["channel", "spend", "leads", "sales", "revenue"]].copy()
+    out["profit"] = out["revenue"] - out["spend"]
+    out["romi"] = channels["romi"]
+    out["drr"] = channels["drr"]
+    out["cac"] = channels["cac"]
+    out["paid"] = out["spend"] > 0
+    out = out.sort_values(
+        ["paid", "romi", "revenue", "channel"],
+        ascending=[False, False, False, True],
+        na_position="last",
+        ignore_index=True,
+    )
+    return out.drop(columns="paid")

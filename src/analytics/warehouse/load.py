@@ -1,0 +1,866 @@
+"""DuckDB warehouse: load raw files into the canonical tables with a quarantine.
+
+Every raw file (CSV or Parquet) is read with all columns as text, each value is
+checked against its declaration in :mod:`analytics.warehouse.schema`, good rows are
+inserted with proper types and bad rows go to ``quarantine`` -- one row per
+rejected input row, naming the file, the 1-based data row number, the first
+failing column and every failing check. One ``load_log`` row per file records
+the reconciliation
+
+    rows_in = rows_loaded + rows_quarantined
+
+which is also asserted at load time. All row-level work is done in DuckDB SQL,
+so a 10M-row file never passes through Python.
+
+PII (``Column.pii``) is normalised, salted and hashed at ingest,
+``<name>_hash = sha256(salt || normalised)``; the raw value is stored nowhere,
+not even in ``quarantine.raw_row``.
+
+Decisions
+---------
+* Row numbers count data records, header excluded: row 1 is line 2 of an
+  ordinary CSV file. The CSV reader skips blank lines and a quoted value may
+  span lines; in such files the row number is the record ordinal.
+* A structurally broken CSV line (fewer or more fields than the header, e.g.
+  a truncated last line, or an unterminated quote) rejects the *whole file*
+  with :class:`InputError` naming the file and the line. Field alignment of
+  such a line cannot be trusted and a truncated line usually means a truncated
+  export, so loading the rest silently would undercount.
+* Key duplicates are looked for among rows that pass the column checks: the
+  first valid occurrence in the file is loaded, later ones are quarantined, as
+  are rows whose key is already in the warehouse table.
+* Text values are stored trimmed of surrounding spaces, tabs and line breaks;
+  an empty value is NULL.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from tqdm import tqdm
+
+from analytics.warehouse.connection import (
+    TRUTH_SCHEMA,
+    InputError,
+    _sql_str,
+    _transaction,
+    init_schema,
+)
+from analytics.warehouse.pii import _normalise_pii_sql, _trim_sql
+from analytics.warehouse.schema import (
+    CANONICAL,
+    Column,
+    Table,
+    schema_markdown,
+)
+
+LOAD_ORDER = ("spend", "visits", "leads", "deals", "deal_stages")
+"""Order in which :func:`load_raw_dir` loads the canonical tables."""
+
+FUTURE_SLACK = timedelta(days=1)
+"""Dates later than ``now + FUTURE_SLACK`` are rejected as future dates."""
+
+BOOLEAN_TRUE = ("true", "1", "yes")
+BOOLEAN_FALSE = ("false", "0", "no")
+
+_CHUNK = 1 << 23
+_REASON_VALUE_CHARS = 80
+_NULL_TEXT = "CAST(NULL AS VARCHAR)"
+_TYPE_PATTERNS = {
+    "BIGINT": r"^[+-]?[0-9]+$",
+    "DOUBLE": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+    "DATE": r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T]00:00(:00(\.0*)?)?)?$",
+    "TIMESTAMP": r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T]|$)",
+}
+"""Text shapes accepted per type before TRY_CAST (ISO dates, dot decimal point)."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Row counts of one loaded file (``rows_in = rows_loaded + rows_quarantined``).
+
+    Parameters
+    ----------
+    table : str
+        Canonical table the file was loaded into.
+    source_file : str
+        Absolute path of the raw file.
+    rows_in : int
+        Data rows read from the file (header excluded).
+    rows_loaded : int
+        Rows inserted into ``table``.
+    rows_quarantined : int
+        Rows written to ``quarantine``.
+    """
+
+    table: str
+    source_file: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+# --------------------------------------------------------------------------- file checks
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_decodes(path: Path, encoding: str) -> None:
+    """Raise InputError at the first byte of ``path`` that does not decode (streamed)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path.resolve()}: not valid {encoding} "
+                    f"at byte {offset - pending + err.start}; "
+                    f"re-export as UTF-8 or pass encoding= (e.g. 'cp1251')"
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        while True:
+            chunk = src.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                dst.write(decoder.decode(chunk, final=not chunk))
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path.resolve()}: not valid {encoding} "
+                    f"at byte {offset - pending + err.start}; "
+                    f"check the file's encoding"
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _csv_header(path: Path, source: Path, delimiter: str) -> list[str]:
+    """Column names of a UTF-8 CSV file (BOM stripped), parsed like the loader."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as err:
+            raise InputError(f"{source}: header cannot be parsed: {err}") from None
+    if not header or all(not name.strip() for name in header):
+        raise InputError(f"{source}: header cannot be parsed: the first line is empty")
+    return [name.strip() for name in header]
+
+
+def _read_csv_sql(path: Path, n_columns: int, delimiter: str, rejects: str) -> str:
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_columns))
+    return (
+        f"read_csv({_sql_str(str(path))}, columns={{{columns}}}, header=true, "
+        f"auto_detect=false, skip=0, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+        f"encoding='utf-8', ignore_errors=true, store_rejects=true, "
+        f"rejects_table={_sql_str(rejects + '_errors')}, "
+        f"rejects_scan={_sql_str(rejects + '_scans')})"
+    )
+
+
+# --------------------------------------------------------------------------- validation SQL
+
+
+def _value_sql(col: Column, raw: str) -> str:
+    """Value checked for a column: trimmed text, normalised for PII; empty is NULL."""
+    if col.pii:
+        return f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
+    return f"nullif({_trim_sql(raw)}, '')"
+
+
+def _typed_sql(col: Column, v: str) -> str:
+    """Typed value of the checked text ``v``; NULL when ``v`` is empty or malformed."""
+    dtype = col.dtype
+    if col.pii:
+        return f"CASE WHEN {v} IS NOT NULL THEN sha256($salt || {v}) END"
+    if dtype == "VARCHAR":
+        return v
+    if dtype == "BOOLEAN":
+        low = f"lower({v})"
+        true_set = ", ".join(_sql_str(x) for x in BOOLEAN_TRUE)
+        false_set = ", ".join(_sql_str(x) for x in BOOLEAN_FALSE)
+        return (
+            f"CASE WHEN {low} IN ({true_set}) THEN true WHEN {low} IN ({false_set}) THEN false END"
+        )
+    if dtype in _TYPE_PATTERNS:
+        # TRY_CAST alone is too lenient ('1.5' -> BIGINT 2, '1_000', '0x10', 'infinity').
+        shape = f"regexp_matches({v}, '{_TYPE_PATTERNS[dtype]}')"
+        return f"CASE WHEN {shape} THEN TRY_CAST({v} AS {dtype}) END"
+    raise ValueError(f"column {col.name!r}: unsupported type {dtype!r}")
+
+
+def _error_sql(col: Column, v: str, t: str) -> str:
+    """Reason the column fails (first failing check) or NULL, from text ``v`` and typed ``t``."""
+    name = col.name
+    shown = "'***'" if col.pii else f"'''' || left({v}, {_REASON_VALUE_CHARS}) || ''''"
+    checks: list[tuple[str, str]] = []  # (condition that fails, reason)
+    if col.required:
+        checks.append((f"{v} IS NULL", _sql_str(f"{name}: missing required value")))
+    if not col.pii and col.dtype != "VARCHAR":
+        reason = f"{_sql_str(f'{name}: not a {col.dtype}: ')} || {shown}"
+        if col.dtype == "DOUBLE":
+            reason += (
+                f" || CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+,[0-9]+') "
+                "THEN ' (decimal comma; use a dot)' ELSE '' END"
+            )
+        checks.append((f"{v} IS NOT NULL AND {t} IS NULL", reason))
+    if col.dtype in ("DATE", "TIMESTAMP"):
+        checks.append(
+            (
+                f"CAST({t} AS TIMESTAMP) > $future_limit",
+                f"{_sql_str(name + ': future date ')} || {shown} "
+                "|| ' (later than ' || strftime($future_limit, '%Y-%m-%d %H:%M') || ')'",
+            )
+        )
+    if col.min_value is not None:
+        below = f" is below the minimum {col.min_value:g}"
+        checks.append(
+            (f"{t} < {col.min_value!r}", f"{_sql_str(name + ': ')} || {shown} || {_sql_str(below)}")
+        )
+    if col.allowed:
+        allowed = ", ".join(_sql_str(x) for x in col.allowed)
+        not_one_of = " is not one of " + ", ".join(col.allowed)
+        checks.append(
+            (
+                f"{t} NOT IN ({allowed})",
+                f"{_sql_str(name + ': ')} || {shown} || {_sql_str(not_one_of)}",
+            )
+        )
+    if not checks:
+        return "CAST(NULL AS VARCHAR)"
+    # The checks of one column exclude each other in order: report the first that fails.
+    return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
+
+
+def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
+    """SELECT giving ``_row``, typed ``t0..tN``, ``_errors`` (NULL if good) and ``_first_col``.
+
+    Parameters
+    ----------
+    table : Table
+        Declaration to check against.
+    source : str
+        Relation with ``_row`` and the raw text columns.
+    present : dict
+        Declared column name -> raw column of ``source``, for the columns in the file.
+    """
+    cols = table.columns
+    idx = range(len(cols))
+    values = ", ".join(
+        f"{_value_sql(c, _ident(present[c.name])) if c.name in present else _NULL_TEXT} AS v{i}"
+        for i, c in zip(idx, cols, strict=True)
+    )
+    typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
+    errors = ", ".join(
+        f"{_error_sql(c, f'v{i}', f't{i}')} AS e{i}" for i, c in zip(idx, cols, strict=True)
+    )
+    t_list = ", ".join(f"t{i}" for i in idx)
+    e_list = ", ".join(f"e{i}" for i in idx)
+    first_col = " ".join(
+        f"WHEN e{i} IS NOT NULL THEN {_sql_str(c.name)}" for i, c in enumerate(cols)
+    )
+    checked = f"""
+        SELECT _row, {t_list},
+               nullif(concat_ws('; ', {e_list}), '') AS _col_errors,
+               CASE {first_col} END AS _first_col
+        FROM (
+            SELECT *, {errors}
+            FROM (SELECT *, {typed} FROM (SELECT _row, {values} FROM {source}))
+        )
+    """
+    if not table.key:
+        return f"SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})"
+    position = {c.name: i for i, c in enumerate(cols)}
+    quoted_key = "coalesce('''' || CAST(c.t{i} AS VARCHAR) || '''', 'NULL')"
+    key_shown = " || ', ' || ".join(
+        f"{_sql_str(k + '=')} || {quoted_key.format(i=position[k])}" for k in table.key
+    )
+    keys = ", ".join(_ident(k) for k in table.key)
+    key_as = ", ".join(f"t{position[k]} AS {_ident(k)}" for k in table.key)
+    dup_on = " AND ".join(f"c.t{position[k]} = d.{_ident(k)}" for k in table.key)
+    old_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    in_file = "c._col_errors IS NULL AND c._row > d._first_row"
+    in_table = f"c._col_errors IS NULL AND x.{_ident(table.key[0])} IS NOT NULL"
+    # Key checks only among rows passing the column checks; keys are required columns,
+    # so plain equality joins are exact.
+    return f"""
+        WITH checked AS ({checked}),
+        repeated AS (
+            SELECT {key_as}, min(_row) AS _first_row
+            FROM checked WHERE _col_errors IS NULL
+            GROUP BY ALL HAVING count(*) > 1
+        ),
+        existing AS (SELECT DISTINCT {keys} FROM main.{_ident(table.name)})
+        SELECT c._row, {", ".join(f"c.t{i}" for i in idx)},
+               nullif(concat_ws('; ',
+                   c._col_errors,
+                   CASE WHEN {in_file} THEN 'duplicate key ' || {key_shown}
+                        || ' within file (first at row ' || d._first_row || ')' END,
+                   CASE WHEN {in_table} THEN 'duplicate key ' || {key_shown}
+                        || ' already in {table.name}' END
+               ), '') AS _errors,
+               coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
+        FROM checked c
+        LEFT JOIN repeated d ON {dup_on}
+        LEFT JOIN existing x ON {old_on}
+    """
+
+
+def _raw_row_sql(table: Table, present: dict[str, str], alias: str) -> str:
+    """JSON text of the declared columns as read, PII replaced by its salted hash."""
+    parts = []
+    for col in table.columns:
+        if col.name not in present:
+            continue
+        raw = f"{alias}.{_ident(present[col.name])}"
+        if col.pii:
+            v = _value_sql(col, raw)
+            raw = f"'sha256:' || {_typed_sql(col, v)}"
+        parts.append(f"{_sql_str(col.name)}, {raw}")
+    if not parts:
+        return "'{}'"
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _new_load_id() -> str:
+    return f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _table(name: str) -> Table:
+    if name not in CANONICAL:
+        raise InputError(f"unknown table {name!r}; expected one of {', '.join(CANONICAL)}")
+    return CANONICAL[name]
+
+
+def _stage_csv(
+    con, path: Path, source: Path, delimiter: str, raw_table: str
+) -> tuple[list[str], str]:
+    """Read a UTF-8 CSV into temp table ``raw_table`` (``c0..cN`` text).
+
+    Returns the header and a relation with ``_row`` (1-based data record
+    number) and ``c0..cN``.
+    """
+    header = _csv_header(path, source, delimiter)
+    rejects = f"{raw_table}_rejects"
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {raw_table} AS "
+            f"SELECT * FROM {_read_csv_sql(path, len(header), delimiter, rejects)}"
+        )
+        bad = con.execute(
+            f"SELECT count(*), min(line), arg_min(error_type, line), arg_min(error_message, line) "
+            f"FROM {rejects}_errors"
+        ).fetchone()
+        if bad[0]:
+            n_bad, line, kind, message = bad
+            raise InputError(
+                f"{source}: malformed CSV at line {line}: {str(kind).lower()} ({message}); "
+                f"{n_bad} malformed line(s) in all. The file looks truncated or uses another "
+                f"delimiter or quoting; fix or re-export it (nothing was loaded from it)"
+            )
+        # The CSV reader and CREATE TABLE AS preserve insertion order, so the rowids of
+        # the fresh table are consecutive in file order (offset inside a transaction).
+        first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {raw_table}").fetchone()[0]
+    except duckdb.Error as err:
+        raise InputError(f"{source}: cannot be read as CSV: {str(err).splitlines()[0]}") from None
+    finally:
+        for suffix in ("_errors", "_scans"):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {rejects}{suffix}")
+            except duckdb.Error:
+                pass  # aborted transaction: the rollback drops them
+    return header, f"(SELECT rowid - {int(first)} + 1 AS _row, * FROM {raw_table})"
+
+
+def _stage_parquet(con, path: Path, source: Path) -> tuple[list[str], str]:
+    """Column names of a Parquet file and a relation with ``_row`` and ``c0..cN`` as text."""
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
+            ).fetchall()
+        ]
+    except duckdb.Error as err:
+        raise InputError(
+            f"{source}: not a readable Parquet file: {str(err).splitlines()[0]}"
+        ) from None
+    cast = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS c{i}" for i, n in enumerate(names))
+    relation = (
+        f"(SELECT file_row_number + 1 AS _row, {cast} "
+        f"FROM read_parquet({_sql_str(str(path))}, file_row_number=true))"
+    )
+    return names, relation
+
+
+def _load_file(
+    con,
+    table: Table,
+    path: Path,
+    *,
+    salt: str,
+    load_id: str,
+    delimiter: str,
+    encoding: str,
+    now: datetime,
+) -> LoadResult:
+    """Load one file inside the caller's transaction."""
+    source = path.resolve()
+    if not path.is_file():
+        raise InputError(f"{source}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{source}: empty file (0 bytes); expected at least a header")
+    raw_table = f"_wh_raw_{uuid.uuid4().hex[:12]}"
+    tmpdir = None
+    try:
+        if path.suffix.lower() == ".parquet":
+            names, relation = _stage_parquet(con, path, source)
+        else:
+            read_path = path
+            if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+                _check_decodes(path, "utf-8")
+            else:
+                tmpdir = tempfile.mkdtemp(prefix="analytics_load_")
+                read_path = Path(tmpdir) / "utf8.csv"
+                _transcode_to_utf8(path, encoding, read_path)
+            names, relation = _stage_csv(con, read_path, source, delimiter, raw_table)
+        result = _load_relation(
+            con,
+            table,
+            names,
+            relation,
+            source,
+            salt=salt,
+            load_id=load_id,
+            now=now,
+            delimiter=delimiter,
+        )
+        con.execute(f"DROP TABLE IF EXISTS {raw_table}")
+        return result
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _load_relation(
+    con,
+    table: Table,
+    names: list[str],
+    relation: str,
+    source: Path | str,
+    *,
+    salt: str,
+    load_id: str,
+    now: datetime,
+    delimiter: str | None = None,
+) -> LoadResult:
+    """Validate ``relation`` (``_row`` and text ``c0..cN`` named ``names``) and load it.
+
+    Shared by files and in-memory frames, inside the caller's transaction.
+    ``delimiter`` only feeds the wrong-delimiter hint of a missing column.
+    """
+    stage = f"_wh_checked_{uuid.uuid4().hex[:12]}"
+    declared = {c.name for c in table.columns}
+    duplicated = sorted({n for n in names if n in declared and names.count(n) > 1})
+    if duplicated:
+        raise InputError(f"{source}: column(s) appear more than once: {', '.join(duplicated)}")
+    present = {n: f"c{i}" for i, n in enumerate(names) if n in declared}
+    missing = [c for c in table.required_columns if c not in present]
+    if missing:
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in "".join(names)]
+        hint = (
+            f"; is the delimiter {other[0]!r}?"
+            if delimiter is not None and len(names) == 1 and other
+            else ""
+        )
+        raise InputError(
+            f"{source}: missing required column(s) for table {table.name!r}: "
+            f"{', '.join(missing)} (found: {', '.join(names)}{hint})"
+        )
+
+    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
+    params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
+    # DuckDB rejects unused named parameters (a table without PII has no $salt).
+    con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    stored = ", ".join(_ident(c.stored_name) for c in table.columns)
+    typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
+    con.execute(
+        f"INSERT INTO main.{_ident(table.name)} ({stored}) "
+        f"SELECT {typed} FROM {stage} WHERE _errors IS NULL"
+    )
+    raw_row = _raw_row_sql(table, present, "r")
+    con.execute(
+        "INSERT INTO main.quarantine "
+        f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
+        f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
+        "WHERE s._errors IS NOT NULL ORDER BY s._row",
+        {"load_id": load_id, "table": table.name, "source": str(source)}
+        | ({"salt": salt} if "$salt" in raw_row else {}),
+    )
+    rows_in = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+    loaded, quarantined = con.execute(
+        f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
+        f"FROM {stage}"
+    ).fetchone()
+    if rows_in != loaded + quarantined:
+        raise AssertionError(
+            f"{source}: rows_in {rows_in} != loaded {loaded} + quarantined {quarantined}"
+        )
+    con.execute(
+        "INSERT INTO main.load_log VALUES ($load_id, $loaded_at, $table, $source, "
+        "$rows_in, $loaded, $quarantined)",
+        {
+            "load_id": load_id,
+            "loaded_at": datetime.now(),
+            "table": table.name,
+            "source": str(source),
+            "rows_in": rows_in,
+            "loaded": loaded,
+            "quarantined": quarantined,
+        },
+    )
+    con.execute(f"DROP TABLE IF EXISTS {stage}")
+    return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
+
+
+def load_file(
+    con,
+    table: str,
+    path: str | Path,
+    *,
+    salt: str,
+    load_id: str | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    now: datetime | None = None,
+) -> LoadResult:
+    """Validate one raw file and load it into a canonical table.
+
+    Each data row is checked against its declaration
+    (:data:`analytics.warehouse.schema.CANONICAL`):
+    required value present, type (``BIGINT``/``DOUBLE`` with a dot decimal point,
+    ``BOOLEAN`` as true/false/1/0/yes/no, ``DATE``/``TIMESTAMP`` in ISO form),
+    ``min_value``, allowed values, no date later than ``now + 1 day`` and no
+    duplicate key within the file or against rows already in the table. Good
+    rows are inserted with proper types, bad rows go to ``quarantine`` with the
+    row number, the first failing column and every failing check; one
+    ``load_log`` row is written. The file is loaded in one transaction: on
+    :class:`InputError` nothing of it is kept.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection; the schema is created if missing.
+    table : str
+        Canonical table name (``spend``, ``visits``, ``leads``, ``deals``, ``deal_stages``).
+    path : str or Path
+        ``.parquet`` file (every column cast to text) or a delimited text file
+        with a header line (a UTF-8 BOM is fine).
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    load_id : str, optional
+        Id written to ``quarantine`` and ``load_log``; a new one by default.
+    delimiter : str
+        Field delimiter of a text file.
+    encoding : str
+        Encoding of a text file; other than UTF-8 it is transcoded first.
+    now : datetime, optional
+        Reference time for the future-date check (naive local); current time by default.
+
+    Returns
+    -------
+    LoadResult
+        Counts with ``rows_in = rows_loaded + rows_quarantined``.
+
+    Raises
+    ------
+    InputError
+        Empty (0-byte) file, bytes not valid in ``encoding``, an unparsable
+        header, a malformed CSV line (wrong field count, e.g. a truncated last
+        line), or a required column missing from the file. The message names
+        the file and the problem.
+    """
+    spec = _table(table)
+    init_schema(con)
+    with _transaction(con):
+        return _load_file(
+            con,
+            spec,
+            Path(path),
+            salt=salt,
+            load_id=load_id or _new_load_id(),
+            delimiter=delimiter,
+            encoding=encoding,
+            now=now or datetime.now(),
+        )
+
+
+def load_frame(
+    con,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    source_file: str | Path,
+    salt: str,
+    row_numbers=None,
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Validate an in-memory frame of text values and load it like :func:`load_file`.
+
+    For source adapters (:mod:`analytics.sources`): a vendor export is
+    translated into the canonical column names with text values and checked
+    by the same SQL as a raw file -- same checks, same ``quarantine`` rows,
+    same ``load_log`` reconciliation, same PII hashing -- in one transaction.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection; the schema is created if missing.
+    table : str
+        Canonical table name.
+    frame : pandas.DataFrame
+        Canonical column names; values as text (``str``), missing as None/NaN.
+        Other dtypes are cast to text by DuckDB (e.g. ``5.0`` stays ``'5.0'``
+        and fails a ``BIGINT`` check), so adapters should hand over text.
+        Columns not declared for ``table`` are ignored.
+    source_file : str or Path
+        File the rows came from, written to ``quarantine`` and ``load_log``
+        (resolved to an absolute path if it is an existing file, else kept as given).
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    row_numbers : sequence of int, optional
+        Row number of each frame row in ``source_file`` (1-based, unique);
+        ``1..len(frame)`` by default.
+    load_id : str, optional
+        Id written to ``quarantine`` and ``load_log``; a new one by default.
+    now : datetime, optional
+        Reference time for the future-date check; current time by default.
+
+    Returns
+    -------
+    LoadResult
+        Counts with ``rows_in = rows_loaded + rows_quarantined`` (``rows_in`` is
+        ``len(frame)``).
+
+    Raises
+    ------
+    InputError
+        A required column is missing, a column appears twice, or the row
+        numbers are not unique or do not match the frame's length.
+    """
+    spec = _table(table)
+    source = Path(source_file).resolve() if Path(source_file).exists() else str(source_file)
+    names = [str(c) for c in frame.columns]
+    if row_numbers is None:
+        rows = pd.Series(range(1, len(frame) + 1), dtype="int64")
+    else:
+        rows = pd.Series(list(row_numbers), dtype="int64")
+        if len(rows) != len(frame):
+            raise InputError(f"{source}: {len(rows)} row numbers given for {len(frame)} rows")
+        if rows.duplicated().any():
+            raise InputError(f"{source}: row numbers are not unique")
+    text = pd.DataFrame(
+        {"_row": rows.to_numpy()}
+        | {f"c{i}": frame.iloc[:, i].astype("str").to_numpy() for i in range(len(names))}
+    )
+    view = f"_wh_frame_{uuid.uuid4().hex[:12]}"
+    init_schema(con)
+    con.register(view, text)
+    try:
+        cast = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in range(len(names)))
+        relation = f"(SELECT _row{', ' if cast else ''}{cast} FROM {view})"
+        with _transaction(con):
+            return _load_relation(
+                con,
+                spec,
+                names,
+                relation,
+                source,
+                salt=salt,
+                load_id=load_id or _new_load_id(),
+                now=now or datetime.now(),
+            )
+    finally:
+        con.unregister(view)
+
+
+def _raw_file(raw_dir: Path, table: str) -> Path:
+    for suffix in (".parquet", ".csv"):
+        candidate = raw_dir / f"{table}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{raw_dir / (table + '.parquet')} (or .csv): file not found")
+
+
+def load_raw_dir(
+    con,
+    raw_dir: str | Path,
+    *,
+    salt: str,
+    replace: bool = True,
+    load_id: str | None = None,
+    now: datetime | None = None,
+) -> list[LoadResult]:
+    """Load a folder of raw files: the five canonical tables plus ``truth/``.
+
+    Loads ``<raw_dir>/<table>.parquet`` (preferred) or ``<table>.csv`` for
+    ``spend``, ``visits``, ``leads``, ``deals`` and ``deal_stages`` in that
+    order, then every ``<raw_dir>/truth/*.parquet`` as-is into
+    ``truth.<stem>`` (CREATE OR REPLACE, no validation: it is the demo
+    generator's ground truth). All in one transaction, with a progress bar
+    over files (hidden when not on a terminal).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection.
+    raw_dir : str or Path
+        Folder with the raw files.
+    salt : str
+        PII salt (see :func:`pii_salt`).
+    replace : bool
+        Empty the canonical tables, ``quarantine`` and ``load_log`` first, so
+        that reloading the same folder does not duplicate rows (default). With
+        False the files are appended and keys already present are quarantined
+        as duplicates.
+    load_id : str, optional
+        One id for every file of this load; a new one by default.
+    now : datetime, optional
+        Reference time for the future-date check.
+
+    Returns
+    -------
+    list of LoadResult
+        One per canonical table, in load order.
+
+    Raises
+    ------
+    InputError
+        A canonical file is missing (checked before anything changes) or a
+        file cannot be loaded.
+    """
+    raw_dir = Path(raw_dir)
+    files = [(name, _raw_file(raw_dir, name)) for name in LOAD_ORDER]
+    truth_dir = raw_dir / TRUTH_SCHEMA
+    truth_files = sorted(truth_dir.glob("*.parquet")) if truth_dir.is_dir() else []
+    load_id = load_id or _new_load_id()
+    now = now or datetime.now()
+    init_schema(con)
+    results: list[LoadResult] = []
+    with (
+        _transaction(con),
+        tqdm(total=len(files) + len(truth_files), desc="load", unit="file", disable=None) as bar,
+    ):
+        if replace:
+            for name in (*CANONICAL, "quarantine", "load_log"):
+                con.execute(f"DELETE FROM main.{_ident(name)}")
+        for name, path in files:
+            bar.set_postfix_str(path.name)
+            results.append(
+                _load_file(
+                    con,
+                    CANONICAL[name],
+                    path,
+                    salt=salt,
+                    load_id=load_id,
+                    delimiter=",",
+                    encoding="utf-8",
+                    now=now,
+                )
+            )
+            bar.update()
+        for path in truth_files:
+            bar.set_postfix_str(f"truth/{path.name}")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {TRUTH_SCHEMA}.{_ident(path.stem)} AS "
+                f"SELECT * FROM read_parquet({_sql_str(str(path.resolve()))})"
+            )
+            bar.update()
+    return results
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def reconciliation(con) -> pd.DataFrame:
+    """Per-file row reconciliation from ``load_log`` (in load order) with a total row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``load_id``, ``target_table``, ``source_file``, ``rows_in``,
+        ``rows_loaded``, ``rows_quarantined``, ``balanced`` (``rows_in =
+        rows_loaded + rows_quarantined``); the last row has ``target_table ==
+        "TOTAL"`` and the column sums.
+    """
+    frame = con.execute(
+        "SELECT load_id, target_table, source_file, rows_in, rows_loaded, rows_quarantined "
+        "FROM main.load_log ORDER BY rowid"
+    ).df()
+    counts = ["rows_in", "rows_loaded", "rows_quarantined"]
+    total = pd.DataFrame(
+        [
+            {"load_id": None, "target_table": "TOTAL", "source_file": None}
+            | {c: int(frame[c].sum()) for c in counts}
+        ]
+    )
+    frame = pd.concat([frame, total], ignore_index=True) if len(frame) else total
+    frame[counts] = frame[counts].astype("int64")
+    frame["balanced"] = frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]
+    return frame
+
+
+def fingerprint(con) -> str:
+    """Short hash of the warehouse contents for run manifests.
+
+    sha256 over, per canonical table, the row count and the min/max of its
+    time column; 16 hex characters. Equal data give equal fingerprints.
+    """
+    parts = []
+    for table in CANONICAL.values():
+        if table.time_column:
+            col = _ident(table.time_column)
+            row = con.execute(
+                f"SELECT count(*), CAST(min({col}) AS VARCHAR), CAST(max({col}) AS VARCHAR) "
+                f"FROM main.{_ident(table.name)}"
+            ).fetchone()
+        else:
+            row = con.execute(f"SELECT count(*) FROM main.{_ident(table.name)}").fetchone()
+        parts.append(f"{table.name}:" + "|".join(str(v) for v in row))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def write_schema_doc(path: str | Path) -> Path:
+    """Write the canonical schema as Markdown (``schema.schema_markdown``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(schema_markdown(), encoding="utf-8")
+    return path

@@ -1,0 +1,104 @@
+"""PII: phones and e-mails normalised, salted and SHA-256 hashed at ingest.
+
+``<name>_hash = sha256(salt || normalised)``; the raw value is stored nowhere.
+The Python functions are the reference the loader's SQL is tested against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from analytics.warehouse.connection import InputError, _sql_str
+
+_BLANKS = " \t\r\n"
+
+
+def pii_salt() -> str:
+    """Salt for PII hashes, from the environment variable ``ANALYTICS_PII_SALT``.
+
+    Raises
+    ------
+    InputError
+        If the variable is unset or empty.
+    """
+    salt = os.environ.get("ANALYTICS_PII_SALT", "")
+    if not salt:
+        raise InputError(
+            "ANALYTICS_PII_SALT is not set: phones and e-mails are hashed as "
+            "sha256(salt || value) at ingest and the salt must stay the same for every "
+            "load. Set a long random secret once, e.g. "
+            "`export ANALYTICS_PII_SALT=$(python -c "
+            "'import secrets; print(secrets.token_hex(32))')`, and keep it out of the repository."
+        )
+    return salt
+
+
+def normalise_pii(value: str | None, kind: str) -> str | None:
+    """Normalise a phone or e-mail the same way the loader's SQL does.
+
+    Parameters
+    ----------
+    value : str or None
+        Raw value as it appears in the file.
+    kind : {"phone", "email"}
+        Phone: digits only; an 11-digit number starting with 8 becomes 7...,
+        a 10-digit number gets a leading 7. E-mail: trimmed and lower-cased.
+
+    Returns
+    -------
+    str or None
+        Normalised value; None if nothing is left (no digits, empty e-mail).
+    """
+    if value is None:
+        return None
+    if kind == "phone":
+        digits = re.sub(r"[^0-9]", "", value)
+        if len(digits) == 11 and digits.startswith("8"):
+            digits = "7" + digits[1:]
+        elif len(digits) == 10:
+            digits = "7" + digits
+        return digits or None
+    if kind == "email":
+        return value.strip(_BLANKS).lower() or None
+    raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
+
+
+def hash_pii(value: str | None, kind: str, salt: str) -> str | None:
+    """Salted SHA-256 hex of a normalised phone or e-mail (pure-Python reference).
+
+    ``hash = sha256(salt || normalise_pii(value, kind))``; None stays None.
+    """
+    normalised = normalise_pii(value, kind)
+    if normalised is None:
+        return None
+    return hashlib.sha256((salt + normalised).encode("utf-8")).hexdigest()
+
+
+def _trim_sql(raw: str) -> str:
+    """``raw`` without surrounding blanks (``_BLANKS``); trims only when needed (fast path)."""
+    blanks = ", ".join(_sql_str(b) for b in _BLANKS)
+    return (
+        f"CASE WHEN {raw}[1] IN ({blanks}) OR {raw}[-1] IN ({blanks}) "
+        f"THEN trim({raw}, {_sql_str(_BLANKS)}) ELSE {raw} END"
+    )
+
+
+def _normalise_pii_sql(raw: str, kind: str) -> str:
+    if kind == "phone":
+        digits = f"regexp_replace(coalesce({raw}, ''), '[^0-9]', '', 'g')"
+        return (
+            f"CASE WHEN length({digits}) = 11 AND starts_with({digits}, '8') "
+            f"THEN '7' || substr({digits}, 2) "
+            f"WHEN length({digits}) = 10 THEN '7' || {digits} ELSE {digits} END"
+        )
+    if kind == "email":
+        text = f"coalesce({raw}, '')"
+        return f"lower({_trim_sql(text)})"
+    raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
+
+
+def _hash_pii_sql(raw: str, kind: str) -> str:
+    norm = _normalise_pii_sql(raw, kind)
+    return f"CASE WHEN {norm} <> '' THEN sha256($salt || {norm}) END"

@@ -1,0 +1,200 @@
+"""Tests for analytics.metrics.funnel against the hand-computed figures in funnel_fixture."""
+
+import math
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+from funnel_fixture import BY_CHANNEL_W23, SUMMARY_W23, fill
+
+from analytics.metrics.funnel import (
+    RATIO_COLUMNS,
+    channel_table,
+    funnel_by_channel,
+    funnel_stages,
+    funnel_summary,
+    summary_table,
+    weekly_funnel,
+    weekly_long,
+)
+from analytics.metrics.period import parse_period
+
+ANCHOR = date(2025, 6, 10)
+
+
+@pytest.fixture(scope="module")
+def con():
+    connection = duckdb.connect()
+    fill(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def week(con):
+    return parse_period("last-week", ANCHOR)
+
+
+def assert_close(actual, expected, what):
+    if isinstance(expected, float) and math.isnan(expected):
+        assert math.isnan(actual), f"{what}: expected NaN, got {actual}"
+    else:
+        assert actual == pytest.approx(expected), f"{what}: {actual} != {expected}"
+
+
+def test_summary_matches_hand_computed_week(con, week):
+    summary = funnel_summary(con, week)
+    assert summary.shape[0] == 1
+    assert summary.index.tolist() == ["2025-W23"]
+    row = summary.iloc[0]
+    for column, expected in SUMMARY_W23.items():
+        assert_close(row[column], expected, column)
+    assert list(summary.columns) == list(SUMMARY_W23)
+
+
+def test_counts_are_integers_and_money_floats(con, week):
+    summary = funnel_summary(con, week)
+    assert summary["leads"].dtype == "int64"
+    assert summary["sales"].dtype == "int64"
+    assert summary["revenue"].dtype == "float64"
+    assert summary["spend"].dtype == "float64"
+
+
+def test_new_mql_lost_deal_counts_as_mql_not_sql(con):
+    # L2 alone (call on Wed 2025-06-04): its deal went new -> mql -> lost.
+    day = parse_period("2025-06-04..2025-06-04", ANCHOR)
+    row = funnel_summary(con, day).iloc[0]
+    assert (row["leads"], row["mql"], row["sql_leads"], row["sales"]) == (1, 1, 0, 0)
+    assert row["revenue"] == 0  # the lost deal's amount is not revenue
+    assert row["cr_lead_mql"] == 100
+    assert row["cr_mql_sql"] == 0
+    assert math.isnan(row["cr_sql_sale"])  # 0 sales / 0 SQL
+
+
+def test_a_later_stage_implies_the_earlier_ones(con):
+    # L4 (Fri 2025-06-06, call without a visit): history new -> won, no mql/sql rows.
+    # L5 the same day has no deal at all.
+    day = parse_period("2025-06-06..2025-06-06", ANCHOR)
+    row = funnel_summary(con, day).iloc[0]
+    assert (row["leads"], row["mql"], row["sql_leads"], row["sales"]) == (2, 1, 1, 1)
+    assert row["revenue"] == 50_000
+
+
+def test_current_stage_counts_when_history_is_missing():
+    connection = duckdb.connect()
+    fill(connection)
+    connection.execute("DELETE FROM deal_stages WHERE deal_id = 'D3'")  # current stage: sql
+    row = funnel_summary(connection, parse_period("2025-06-05..2025-06-05", ANCHOR)).iloc[0]
+    assert (row["leads"], row["mql"], row["sql_leads"], row["sales"]) == (1, 1, 1, 0)
+
+
+def test_empty_period_gives_zeros_and_nan_not_errors(con):
+    summary = funnel_summary(con, parse_period("2025-W10", ANCHOR))
+    assert summary.shape[0] == 1
+    row = summary.iloc[0]
+    for column in ("spend", "visits", "visitors", "leads", "mql", "sql_leads", "sales", "revenue"):
+        assert row[column] == 0, column
+    for column in RATIO_COLUMNS:
+        assert math.isnan(row[column]), column
+
+
+def test_spend_without_revenue_gives_romi_minus_100_and_nan_drr(con):
+    # Tue 2025-06-03: 6 000 RUB on paid_social, one visit, no leads.
+    row = funnel_summary(con, parse_period("2025-06-03..2025-06-03", ANCHOR)).iloc[0]
+    assert row["spend"] == 6_000
+    assert row["leads"] == 0
+    assert math.isnan(row["cpl"])
+    assert math.isnan(row["drr"])
+    assert row["romi"] == -100
+
+
+def test_by_channel_matches_hand_computed_week(con, week):
+    frame = funnel_by_channel(con, week).set_index("channel")
+    assert sorted(frame.index) == sorted(BY_CHANNEL_W23)
+    columns = ["spend", "visits", "visitors", "leads", "mql", "sql_leads", "sales", "revenue"]
+    columns += ["cac", "drr", "romi"]
+    for channel, expected in BY_CHANNEL_W23.items():
+        for column, value in zip(columns, expected, strict=True):
+            assert_close(frame.loc[channel, column], value, f"{channel}.{column}")
+
+
+def test_by_channel_adds_up_to_the_summary(con, week):
+    frame = funnel_by_channel(con, week)
+    row = funnel_summary(con, week).iloc[0]
+    for column in ("spend", "visits", "leads", "leads_form", "mql", "sql_leads", "sales"):
+        assert frame[column].sum() == row[column], column
+    assert frame["revenue"].sum() == row["revenue"]
+    assert frame["visitors"].sum() >= row["visitors"]  # b visited two channels
+
+
+def test_by_channel_sorted_by_leads_and_empty_period(con, week):
+    frame = funnel_by_channel(con, week)
+    assert frame["leads"].is_monotonic_decreasing
+    empty = funnel_by_channel(con, parse_period("2025-W10", ANCHOR))
+    assert empty.empty
+    assert "cac" in empty.columns
+
+
+def test_weekly_funnel_hand_computed(con, week):
+    weekly = weekly_funnel(con, week, weeks=3)
+    assert weekly["week"].tolist() == ["2025-W21", "2025-W22", "2025-W23"]
+    assert weekly["week_start"].tolist() == [
+        pd.Timestamp("2025-05-19"),
+        pd.Timestamp("2025-05-26"),
+        pd.Timestamp("2025-06-02"),
+    ]
+    expected = {
+        "visits": [0, 1, 7],
+        "leads": [0, 1, 6],
+        "mql": [0, 1, 4],
+        "sql_leads": [0, 1, 3],
+        "sales": [0, 1, 2],
+        "revenue": [0.0, 20_000.0, 150_000.0],
+        "spend": [0.0, 3_000.0, 21_000.0],
+    }
+    for column, values in expected.items():
+        assert weekly[column].tolist() == values, column
+
+
+def test_weekly_funnel_stops_at_period_end(con):
+    # The period ends on Monday 2025-06-09: W24 holds that day only (v7, L7/D7, 7 000 spend),
+    # not the visit on Tuesday 2025-06-10.
+    period = parse_period("2025-06-02..2025-06-09", ANCHOR)
+    weekly = weekly_funnel(con, period, weeks=2)
+    assert weekly["week"].tolist() == ["2025-W23", "2025-W24"]
+    last = weekly.iloc[-1]
+    assert (last["visits"], last["leads"], last["sales"]) == (1, 1, 1)
+    assert last["revenue"] == 999
+    assert last["spend"] == 7_000
+    assert len(weekly_funnel(con, period)) == 12
+    with pytest.raises(ValueError):
+        weekly_funnel(con, period, weeks=0)
+
+
+def test_presentation_tables(con, week):
+    summary = funnel_summary(con, week)
+    table = summary_table(summary)
+    assert table.loc["Spend", "value"] == "21\u202f000 ₽"
+    assert table.loc["ДРР", "value"] == "14.0%"
+    assert table.loc["ROMI", "definition"] == "(revenue − spend) / spend × 100%"
+    stages = funnel_stages(summary)
+    assert stages["stage"].tolist() == ["Visits", "Leads", "MQL", "SQL", "Sales"]
+    assert stages["count"].tolist() == [7, 6, 4, 3, 2]
+    assert stages["conversion"].iloc[2] == pytest.approx(4 / 6 * 100)
+    channels = channel_table(funnel_by_channel(con, week))
+    assert channels.loc["paid_social", "CAC"] == "—"
+    assert channels.loc["paid_social", "ROMI"] == "-100.0%"
+    long = weekly_long(weekly_funnel(con, week, weeks=2))
+    assert set(long["metric"]) == {
+        "Visits",
+        "Leads",
+        "MQL",
+        "SQL",
+        "Sales",
+        "Revenue, RUB",
+        "Spend, RUB",
+    }
+    assert len(long) == 2 * 7
+    empty = summary_table(funnel_summary(con, parse_period("2025-W10", ANCHOR)))
+    assert empty.loc["CPL", "value"] == "—"

@@ -1,0 +1,521 @@
+"""Tests of the e-mail (``reports.message``, ``reports.sending``) on a hand-made period folder.
+
+The period folder mimics what the report runner writes (``manifest.json`` and
+``<role>/<notebook>.html``); the role ``sales`` failed in it. The summary row is
+the hand-computed week 2025-W23 of ``funnel_fixture`` (spend 21 000 RUB, revenue
+150 000 RUB, so ДРР = 14 %) plus personal data; the CLI tests compute it from
+that fixture's tiny warehouse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import re
+import socket
+import struct
+import zipfile
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import funnel_fixture
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from analytics.reports import email_config, message, sending
+from analytics.reports import manifest as period_manifest
+
+ROLES = ("ceo", "marketing", "sales", "analyst")
+FAILED_ROLE = "sales"
+LABEL = "2025-W23"
+NOTEBOOK = "01_funnel_overview.ipynb"
+
+# Personal data that must never reach an e-mail body: it sits in the summary row
+# (as if a careless caller passed a raw record) and in nothing else.
+PERSON_EMAIL = "ivan.petrov@mail.example"
+PERSON_PHONE = "+7 916 123-45-67"
+
+SUMMARY = {
+    **funnel_fixture.SUMMARY_W23,
+    "contact_email": PERSON_EMAIL,
+    "contact_phone": PERSON_PHONE,
+}
+
+EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_PATTERN = re.compile(r"(?:\+7|\b8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
+NNBSP = "\u202f"
+
+
+def recipients(role: str) -> list[str]:
+    return [f"{role}@example.com", f"{role}.deputy@example.com"]
+
+
+def report_page(role: str) -> bytes:
+    return f"<!DOCTYPE html><html><body><h1>{role} report {LABEL}</h1></body></html>".encode()
+
+
+def write_period_dir(root: Path, warehouse: Path | None = None) -> Path:
+    """``reports/2025-W23/`` as the runner writes it; ``sales`` failed."""
+    folder = root / "reports" / LABEL
+    entries = []
+    for role in ROLES:
+        ok = role != FAILED_ROLE
+        if ok:
+            (folder / role).mkdir(parents=True)
+            (folder / role / "01_funnel_overview.html").write_bytes(report_page(role))
+        entries.append(
+            {
+                "role": role,
+                "notebook": NOTEBOOK,
+                "status": "ok" if ok else "failed",
+                "html": f"{role}/01_funnel_overview.html" if ok else None,
+                "error": None if ok else "KeyError: 'win_rate' (cell 7)",
+            }
+        )
+    warehouse_path = str(warehouse or root / "warehouse.duckdb")
+    manifest = {
+        "ok": False,
+        "params": {"roles": list(ROLES), "period": "last-week", "warehouse": warehouse_path},
+        "period": {
+            "spec": "last-week",
+            "label": LABEL,
+            "start": "2025-06-02",
+            "end": "2025-06-08",
+            "anchor": "2025-06-10",
+        },
+        "warehouse": {"path": warehouse_path},
+        "roles": {r: {"title": f"Отчёт {r}", "recipients": recipients(r)} for r in ROLES},
+        "notebooks": entries,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    return folder
+
+
+def write_roles_dir(root: Path) -> Path:
+    folder = root / "roles"
+    folder.mkdir()
+    for role in ROLES:
+        lines = [
+            f"title: Воронка — {role}",
+            "audience: test",
+            "hide_code: true",
+            f"notebooks: [{NOTEBOOK}]",
+            "recipients:",
+            *[f"  - {address}" for address in recipients(role)],
+        ]
+        (folder / f"{role}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def write_config(path: Path, port: int = 2525, **overrides) -> Path:
+    settings = {
+        "host": "127.0.0.1",
+        "port": port,
+        "starttls": False,
+        "ssl": False,
+        "username": None,
+        "password_env": "ANALYTICS_TEST_SMTP_PASSWORD",
+        "from": "Сквозная аналитика <analytics@example.com>",
+        "subject": "Сквозная аналитика: {role_title}, {period}",
+        "timeout_s": 5,
+    }
+    settings.update(overrides)
+    path.write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def parse(data: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(data)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def check_message(msg: EmailMessage, role: str) -> None:
+    """Structure, CID image, attachment, size and privacy of one role's e-mail."""
+    assert msg.get_content_type() == "multipart/mixed"
+    related, *attachments = msg.iter_parts()
+    assert related.get_content_type() == "multipart/related"
+    alternative, image = related.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+
+    html_part = msg.get_body(("html",))
+    html_body = html_part.get_content()
+    cids = re.findall(r'src="cid:([^"]+)"', html_body)
+    assert len(cids) == 1
+    assert image.get_content_type() == "image/png"
+    assert image["Content-ID"].strip() == f"<{cids[0]}>"
+    assert image.get_content_disposition() == "inline"
+    assert png_size(image.get_content()) == message.CHART_SIZE_PX
+
+    assert len(html_part.as_bytes()) < message.HTML_BODY_LIMIT
+    assert len(html_body.encode("utf-8")) < message.HTML_BODY_LIMIT
+
+    assert [a.get_filename() for a in attachments] == [f"01_funnel_overview_{LABEL}.html"]
+    assert attachments[0].get_content_type() == "text/html"
+    assert attachments[0].get_payload(decode=True) == report_page(role)
+    assert "во вложении" in html_body
+
+    assert [a.addr_spec for a in msg["To"].addresses] == recipients(role)
+    plain = msg.get_body(("plain",)).get_content()
+    visible_html = html_body.replace(f"cid:{cids[0]}", "")  # a Content-ID looks like an address
+    for text in (visible_html, plain):
+        assert not EMAIL_PATTERN.search(text), EMAIL_PATTERN.search(text)
+        assert not PHONE_PATTERN.search(text), PHONE_PATTERN.search(text)
+        assert PERSON_EMAIL not in text and PERSON_PHONE not in text
+
+
+@pytest.fixture
+def period_dir(tmp_path: Path) -> Path:
+    return write_period_dir(tmp_path)
+
+
+@pytest.fixture
+def roles_dir(tmp_path: Path) -> Path:
+    return write_roles_dir(tmp_path)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "email.yaml")
+
+
+class StoringHandler:
+    """aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    handler = StoringHandler()
+    logins: list[tuple[str, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        logins.append((auth_data.login.decode(), auth_data.password))
+        return AuthResult(success=True)
+
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    handler.port = controller.port
+    handler.logins = logins
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+# --- formatting -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (150_000.0, "RUB", f"150{NNBSP}000{NNBSP}₽"),
+        (1_234_567.4, "RUB", f"1{NNBSP}234{NNBSP}567{NNBSP}₽"),
+        (14.0, "%", f"14,0{NNBSP}%"),
+        (-100.0, "%", f"−100,0{NNBSP}%"),
+        (-0.01, "%", f"0,0{NNBSP}%"),
+        (12_345, "count", f"12{NNBSP}345"),
+        (math.nan, "RUB", "—"),
+        (None, "%", "—"),
+    ],
+)
+def test_format_kpi_russian_style(value, unit, expected):
+    assert message.format_kpi(value, unit) == expected
+
+
+def test_role_kpis_follow_the_role():
+    ceo = dict(message.role_kpis("ceo", SUMMARY))
+    assert ceo == {
+        "Выручка": f"150{NNBSP}000{NNBSP}₽",
+        "Расходы на рекламу": f"21{NNBSP}000{NNBSP}₽",
+        "ДРР": f"14,0{NNBSP}%",
+        "ROMI": f"614,3{NNBSP}%",
+        "CAC": f"10{NNBSP}500{NNBSP}₽",
+        "Продажи": "2",
+    }
+    marketing = dict(message.role_kpis("marketing", SUMMARY))
+    assert marketing["CPL"] == f"3{NNBSP}500{NNBSP}₽"
+    assert marketing["Стоимость MQL"] == f"5{NNBSP}250{NNBSP}₽"
+    assert "Выручка" not in marketing
+    sales = dict(message.role_kpis("sales", SUMMARY))
+    assert sales["CR SQL → продажа (win rate)"] == f"66,7{NNBSP}%"
+    assert len(message.role_kpis("analyst", SUMMARY)) == len(message.KPI_LABELS)
+    with pytest.raises(ValueError, match="cac"):
+        message.role_kpis("ceo", {k: v for k, v in SUMMARY.items() if k != "cac"})
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+def test_config_file_of_the_repo_is_valid():
+    config = email_config.load_email_config(email_config.DEFAULT_CONFIG)
+    assert config.password_env == "ANALYTICS_SMTP_PASSWORD"
+    assert not (config.starttls and config.ssl)
+
+
+def test_config_with_a_password_is_rejected(tmp_path):
+    path = write_config(tmp_path / "email.yaml", password="hunter2")
+    with pytest.raises(ValueError, match=r"email\.yaml: key 'password' is not allowed") as info:
+        email_config.load_email_config(path)
+    assert "password_env" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"port": "smtp"}, "port"),
+        ({"starttls": True, "ssl": True}, "starttls"),
+        ({"starttls": "yes"}, "starttls"),
+        ({"password_env": "hunter2!"}, "password_env"),
+        ({"from": "not an address"}, "from"),
+        ({"subject": "Отчёт {recipient}"}, "subject"),
+        ({"hots": "smtp.example.com"}, "hots"),
+        ({"host": None}, "host"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path, overrides, key):
+    path = write_config(tmp_path / "email.yaml", **overrides)
+    with pytest.raises(ValueError, match=rf"email\.yaml: .*'{key}'"):
+        email_config.load_email_config(path)
+
+
+def test_username_without_password_variable_is_a_clear_error(
+    period_dir, roles_dir, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("ANALYTICS_TEST_SMTP_PASSWORD", raising=False)
+    config = write_config(tmp_path / "email.yaml", port=free_port(), username="bot")
+    with pytest.raises(ValueError, match="ANALYTICS_TEST_SMTP_PASSWORD") as info:
+        sending.send_reports(
+            period_dir, config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
+        )
+    assert "password_env" in str(info.value)
+    # a dry run needs no password
+    result = sending.send_reports(
+        period_dir,
+        roles=["ceo"],
+        dry_run=True,
+        config_path=config,
+        roles_dir=roles_dir,
+        summary_row=SUMMARY,
+    )
+    assert result.sent == ["ceo"]
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def test_dry_run_writes_parseable_eml_and_skips_the_failed_role(period_dir, roles_dir, config_path):
+    result = sending.send_reports(
+        period_dir,
+        dry_run=True,
+        config_path=config_path,
+        roles_dir=roles_dir,
+        summary_row=SUMMARY,
+    )
+    assert result.sent == ["ceo", "marketing", "analyst"]
+    assert result.eml_paths == [period_dir / "outbox" / f"{r}.eml" for r in result.sent]
+    assert [s.role for s in result.skipped] == [FAILED_ROLE]
+    assert result.skipped[0].failed and "win_rate" in result.skipped[0].reason
+    assert not result.ok
+    assert not (period_dir / "outbox" / f"{FAILED_ROLE}.eml").exists()
+
+    for role, path in zip(result.sent, result.eml_paths, strict=True):
+        msg = parse(path.read_bytes())
+        check_message(msg, role)
+        assert msg["Subject"] == (
+            f"Сквозная аналитика: Воронка — {role}, {LABEL} (02.06.2025–08.06.2025)"
+        )
+    ceo_html = parse(result.eml_paths[0].read_bytes()).get_body(("html",)).get_content()
+    assert f"150{NNBSP}000{NNBSP}₽" in ceo_html and f"14,0{NNBSP}%" in ceo_html
+    assert "ДРР = расходы / выручка × 100%" in ceo_html
+
+
+def test_roles_filter_and_out_dir(period_dir, roles_dir, config_path, tmp_path):
+    outbox = tmp_path / "outbox"
+    result = sending.send_reports(
+        period_dir,
+        roles=["marketing"],
+        dry_run=True,
+        config_path=config_path,
+        out_dir=outbox,
+        roles_dir=roles_dir,
+        summary_row=SUMMARY,
+    )
+    assert result.ok and result.sent == ["marketing"]
+    assert result.eml_paths == [outbox / "marketing.eml"]
+    with pytest.raises(ValueError, match="cfo.*not in"):
+        sending.send_reports(
+            period_dir, roles=["cfo"], dry_run=True, config_path=config_path, roles_dir=roles_dir
+        )
+
+
+def test_role_without_recipients_is_skipped_but_not_an_error(period_dir, roles_dir, config_path):
+    path = roles_dir / "ceo.yaml"
+    path.write_text(path.read_text(encoding="utf-8").split("recipients:")[0] + "recipients: []\n")
+    result = sending.send_reports(
+        period_dir,
+        roles=["ceo"],
+        dry_run=True,
+        config_path=config_path,
+        roles_dir=roles_dir,
+        summary_row=SUMMARY,
+    )
+    assert result.sent == [] and result.ok
+    assert result.skipped[0].role == "ceo" and not result.skipped[0].failed
+
+
+def test_build_message_refuses_a_failed_report(period_dir, config_path):
+    role_cfg = {"title": "Sales", "recipients": recipients(FAILED_ROLE)}
+    with pytest.raises(period_manifest.ReportFailedError, match="win_rate"):
+        message.build_message(FAILED_ROLE, role_cfg, period_dir, SUMMARY, config=config_path)
+
+
+def test_html_body_over_the_limit_is_refused(period_dir, config_path):
+    role_cfg = {"title": "Я" * message.HTML_BODY_LIMIT, "recipients": recipients("ceo")}
+    with pytest.raises(ValueError, match="Gmail"):
+        message.build_message("ceo", role_cfg, period_dir, SUMMARY, config=config_path)
+
+
+def test_large_reports_are_zipped(period_dir, tmp_path):
+    config = write_config(tmp_path / "email.yaml", max_attachment_mb=0.01)
+    page = period_dir / "ceo" / "01_funnel_overview.html"
+    big = b"<html><body>" + b"<p>row</p>" * 2_000 + b"</body></html>"  # 20 KB, compresses well
+    page.write_bytes(big)
+    msg = message.build_message(
+        "ceo",
+        {"title": "CEO", "recipients": recipients("ceo")},
+        period_dir,
+        SUMMARY,
+        config=config,
+    )
+    (attachment,) = parse(msg.as_bytes()).iter_attachments()
+    assert attachment.get_content_type() == "application/zip"
+    assert attachment.get_filename() == f"ceo_{LABEL}.zip"
+    archive = zipfile.ZipFile(io.BytesIO(attachment.get_content()))
+    assert archive.read(f"01_funnel_overview_{LABEL}.html") == big
+
+
+def test_chart_is_small():
+    png = message.chart_png(SUMMARY)
+    assert png_size(png) == (600, 300)
+    assert len(png) < 60_000
+
+
+# --- SMTP -----------------------------------------------------------------------------
+
+
+def test_real_send_over_smtp(period_dir, roles_dir, tmp_path, smtp_server, monkeypatch):
+    monkeypatch.delenv("ANALYTICS_TEST_SMTP_PASSWORD", raising=False)
+    config = write_config(tmp_path / "email.yaml", port=smtp_server.port)
+    result = sending.send_reports(
+        period_dir, config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
+    )
+    assert result.sent == ["ceo", "marketing", "analyst"]
+    assert [s.role for s in result.skipped] == [FAILED_ROLE] and not result.ok
+    assert result.eml_paths == [] and not (period_dir / "outbox").exists()
+    assert smtp_server.logins == []  # no username: no login
+
+    assert len(smtp_server.messages) == 3
+    for role, (mail_from, rcpt_tos, content) in zip(result.sent, smtp_server.messages, strict=True):
+        assert mail_from == "analytics@example.com"
+        assert rcpt_tos == recipients(role)
+        check_message(parse(content), role)
+
+
+def test_login_uses_the_password_from_the_environment(
+    period_dir, roles_dir, tmp_path, smtp_server, monkeypatch
+):
+    monkeypatch.setenv("ANALYTICS_TEST_SMTP_PASSWORD", "s3cret-from-env")
+    config = write_config(tmp_path / "email.yaml", port=smtp_server.port, username="bot")
+    result = sending.send_reports(
+        period_dir, roles=["ceo"], config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
+    )
+    assert result.ok and result.sent == ["ceo"]
+    assert smtp_server.logins == [("bot", b"s3cret-from-env")]
+    assert len(smtp_server.messages) == 1
+
+
+# --- CLI ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def warehouse_period_dir(tmp_path: Path) -> Path:
+    warehouse = funnel_fixture.build_warehouse(tmp_path / "warehouse.duckdb")
+    return write_period_dir(tmp_path, warehouse=warehouse)
+
+
+def cli_args(period_dir, roles_dir, config, roles="all", reports_dir=None):
+    return argparse.Namespace(
+        period_dir=period_dir,
+        roles=roles,
+        dry_run=True,
+        config=config,
+        roles_dir=roles_dir,
+        reports_dir=reports_dir,
+    )
+
+
+def test_main_exit_1_when_a_report_failed(warehouse_period_dir, roles_dir, config_path, capsys):
+    code = sending.main(cli_args(warehouse_period_dir, roles_dir, config_path))
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "3 written to outbox, 1 skipped" in out and "SKIPPED sales" in out
+    # the summary was computed from the warehouse: W23 revenue 150 000 RUB, ДРР 14 %
+    msg = parse((warehouse_period_dir / "outbox" / "ceo.eml").read_bytes())
+    html_body = msg.get_body(("html",)).get_content()
+    assert f"150{NNBSP}000{NNBSP}₽" in html_body and f"14,0{NNBSP}%" in html_body
+    check_message(msg, "ceo")
+
+
+def test_main_exit_0_for_roles_that_are_ok_and_newest_period(
+    warehouse_period_dir, roles_dir, config_path, capsys
+):
+    older = warehouse_period_dir.parent / "2025-W22"
+    older.mkdir()
+    (older / "manifest.json").write_text("{}", encoding="utf-8")
+    manifest = warehouse_period_dir / "manifest.json"
+    os.utime(older / "manifest.json", (manifest.stat().st_mtime - 60,) * 2)
+    assert period_manifest.latest_period_dir(warehouse_period_dir.parent) == warehouse_period_dir
+
+    args = cli_args(None, roles_dir, config_path, roles="ceo, analyst", reports_dir=older.parent)
+    assert sending.main(args) == 0
+    assert sorted(p.name for p in (warehouse_period_dir / "outbox").iterdir()) == [
+        "analyst.eml",
+        "ceo.eml",
+    ]
+    assert "2 written to outbox" in capsys.readouterr().out
+
+
+def test_no_period_folder_is_a_clear_error(tmp_path, roles_dir, config_path):
+    with pytest.raises(ValueError, match="run `python -m analytics report` first"):
+        sending.main(cli_args(None, roles_dir, config_path, reports_dir=tmp_path))

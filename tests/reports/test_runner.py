@@ -1,0 +1,359 @@
+"""Tests for analytics.reports: role files, the parallel runner and offline HTML."""
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote
+
+import nbformat
+import pytest
+from funnel_fixture import build_warehouse
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from analytics.paths import NOTEBOOKS_DIR
+from analytics.reports import external_references, load_role, render_html, run_reports
+from analytics.reports.roles import RoleConfigError, available_roles
+
+GOOD_ROLE = """\
+title: Test report
+audience: Testers
+hide_code: true
+notebooks: [01_funnel_overview.ipynb]
+recipients: [qa@example.com]
+"""
+
+
+def write_role(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def failing_notebook(path: Path) -> Path:
+    notebook = new_notebook(
+        cells=[
+            new_code_cell('role = "x"', metadata={"tags": ["parameters"]}),
+            new_code_cell('raise RuntimeError("deliberate failure for the test")'),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
+# --- role files ------------------------------------------------------------------------
+
+
+def test_project_roles_load():
+    assert set(available_roles()) >= {"ceo", "marketing", "sales", "analyst"}
+    for name in ("ceo", "marketing", "sales", "analyst"):
+        role = load_role(name)
+        assert role.hide_code is (name != "analyst")
+        assert NOTEBOOKS_DIR / "01_funnel_overview.ipynb" in role.notebooks
+        assert all(nb.is_file() for nb in role.notebooks)
+        assert role.recipients and role.title and role.audience
+    # the analyst gets every notebook; leadership gets no data-quality or model internals
+    assert set(load_role("analyst").notebooks) == set(NOTEBOOKS_DIR.glob("*.ipynb"))
+    for name in ("ceo", "marketing", "sales"):
+        assert NOTEBOOKS_DIR / "03_data_quality.ipynb" not in load_role(name).notebooks
+
+
+def test_good_role_file(tmp_path):
+    write_role(tmp_path, "qa", GOOD_ROLE)
+    role = load_role("qa", roles_dir=tmp_path)
+    assert role.name == "qa"
+    assert role.hide_code is True
+    assert role.recipients == ("qa@example.com",)
+    assert role.source == tmp_path / "qa.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD_ROLE + "colour: blue\n", "unknown key 'colour'"),
+        (GOOD_ROLE.replace("audience: Testers\n", ""), "missing key 'audience'"),
+        (GOOD_ROLE.replace("hide_code: true", 'hide_code: "no"'), "'hide_code'"),
+        (GOOD_ROLE.replace("[01_funnel_overview.ipynb]", "[]"), "'notebooks'"),
+        (
+            GOOD_ROLE.replace("01_funnel_overview.ipynb", "99_missing.ipynb"),
+            "key 'notebooks'.*99_missing.ipynb does not exist",
+        ),
+        (
+            GOOD_ROLE.replace("qa@example.com", "qa-at-example.com"),
+            "key 'recipients'.*bad e-mail address 'qa-at-example.com'",
+        ),
+        (GOOD_ROLE.replace("title: Test report", "title: ''"), "key 'title'"),
+        (GOOD_ROLE + "period: fortnight\n", "key 'period'.*fortnight"),
+        (GOOD_ROLE + "period: [1]\n", "key 'period' must be a string"),
+        (GOOD_ROLE + "warehouse: ''\n", "key 'warehouse'"),
+        (GOOD_ROLE + "parameters: [1, 2]\n", "key 'parameters' must be a mapping"),
+        (GOOD_ROLE + "parameters: {period: all}\n", "'period' is set by the runner"),
+        (GOOD_ROLE + "parameters: {2x: 1}\n", "'2x' is not a parameter name"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("title: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_role_file_error_names_file_and_key(tmp_path, text, expected):
+    path = write_role(tmp_path, "bad", text)
+    with pytest.raises(ValueError, match=expected) as info:
+        load_role("bad", roles_dir=tmp_path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, RoleConfigError)
+
+
+def test_missing_role_file_lists_known_roles(tmp_path):
+    write_role(tmp_path, "qa", GOOD_ROLE)
+    with pytest.raises(ValueError, match=r"nope\.yaml not found.*qa"):
+        load_role("nope", roles_dir=tmp_path)
+    with pytest.raises(ValueError, match="bad role name"):
+        load_role("../ceo", roles_dir=tmp_path)
+
+
+def test_notebooks_may_be_absolute_paths(tmp_path):
+    notebook = failing_notebook(tmp_path / "failing.ipynb")
+    write_role(tmp_path, "abs", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook)))
+    assert load_role("abs", roles_dir=tmp_path).notebooks == (notebook,)
+
+
+def test_runner_fails_fast_on_bad_inputs(tmp_path):
+    warehouse = build_warehouse(tmp_path / "wh.duckdb")
+    with pytest.raises(FileNotFoundError):
+        run_reports(
+            ["ceo"], warehouse=tmp_path / "missing.duckdb", out_dir=tmp_path, progress=False
+        )
+    with pytest.raises(ValueError, match="accepted forms"):
+        run_reports(["ceo"], period="fortnight", warehouse=warehouse, out_dir=tmp_path)
+    assert not (tmp_path / "2025-W23").exists()
+
+
+# --- rendering -------------------------------------------------------------------------
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6"
+    "kgAAAABJRU5ErkJggg=="
+)
+
+
+def executed_notebook(path: Path, extra_html: str = "") -> Path:
+    """A notebook with hand-made outputs (no kernel needed)."""
+    cells = [
+        new_markdown_cell("# Report"),
+        new_code_cell('period = "last-week"', metadata={"tags": ["parameters"]}),
+        new_code_cell(
+            "plot_revenue()",
+            outputs=[
+                new_output("stream", name="stderr", text="UserWarning: careful\n"),
+                new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"}),
+            ],
+        ),
+        new_code_cell(
+            "show_raw_frames()",
+            metadata={"tags": ["analyst-only"]},
+            outputs=[new_output("stream", name="stdout", text="raw frame\n")],
+        ),
+        new_code_cell("con.close()"),
+    ]
+    if extra_html:
+        cells.append(
+            new_code_cell(
+                "show_html()",
+                outputs=[new_output("display_data", data={"text/html": extra_html})],
+            )
+        )
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_render_hides_code_for_leadership(tmp_path):
+    notebook = executed_notebook(tmp_path / "report.ipynb")
+    hidden = render_html(notebook, tmp_path / "ceo" / "report.html", hide_code=True, title="CEO")
+    shown = render_html(notebook, tmp_path / "analyst" / "report.html", hide_code=False)
+    ceo, analyst = hidden.read_text(encoding="utf-8"), shown.read_text(encoding="utf-8")
+    assert "<title>CEO</title>" in ceo
+    assert "<title>report</title>" in analyst
+    assert "plot_revenue" not in ceo and "plot_revenue" in analyst
+    assert "raw frame" not in ceo and "raw frame" in analyst  # analyst-only cell
+    assert "careful" not in ceo and "careful" in analyst  # stderr
+    assert "last-week" not in ceo  # parameters cell
+    for page in (ceo, analyst):
+        assert f"data:image/png;base64,{PNG_1PX}" in page
+        assert external_references(page) == []
+        assert "<script" not in page
+
+
+def test_render_refuses_outside_resources(tmp_path):
+    notebook = executed_notebook(
+        tmp_path / "cdn.ipynb", '<script src="https://cdn.example.com/plotly.js"></script>'
+    )
+    with pytest.raises(ValueError, match="https://cdn.example.com/plotly.js"):
+        render_html(notebook, tmp_path / "cdn.html", hide_code=True)
+    assert not (tmp_path / "cdn.html").exists()
+
+
+def test_external_references_finds_fetched_resources_only():
+    page = """
+    <link rel="stylesheet" href="//cdn.example.com/a.css">
+    <a href="https://example.com/docs">docs</a>
+    <img src="data:image/png;base64,AAAA"><img src="figure.png">
+    <img srcset="https://img.example.com/x.png 1x, local.png 2x">
+    <style>@import "https://fonts.example.com/f.css"; b{background:url(https://i.example.com/r.png)}</style>
+    <script type="module">import m from "https://esm.example.com/m.js";</script>
+    <div style="background: url(//s.example.com/t.png)"></div>
+    <script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>
+    """
+    assert external_references(page) == [
+        "//cdn.example.com/a.css",
+        "https://img.example.com/x.png",
+        "https://fonts.example.com/f.css",
+        "https://i.example.com/r.png",
+        "https://esm.example.com/m.js",
+        "//s.example.com/t.png",
+        "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js",
+    ]
+
+
+# --- a full run ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """ceo + analyst on the hand-made warehouse, plus a role whose notebook fails."""
+    base = tmp_path_factory.mktemp("runner")
+    warehouse = build_warehouse(base / "warehouse.duckdb")
+    notebook = failing_notebook(base / "failing.ipynb")
+    write_role(
+        base / "roles", "broken", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook))
+    )
+    # the project's ceo and analyst roles, cut to the funnel notebook to keep the run short
+    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    roles = [
+        replace(load_role("ceo"), notebooks=first, title="Weekly funnel — CEO"),
+        replace(load_role("analyst"), notebooks=first, title="Weekly funnel — analyst view"),
+        load_role("broken", roles_dir=base / "roles"),
+    ]
+    out_dir = base / "reports"
+    summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=3, progress=False)
+    return summary, out_dir / "2025-W23", warehouse
+
+
+def test_run_records_the_failure_and_renders_the_others(run):
+    summary, folder, _ = run
+    assert summary.ok is False
+    assert len(summary.failures) == 1
+    failure = summary.failures[0]
+    assert (failure.role, failure.notebook) == ("broken", "failing.ipynb")
+    assert failure.error.startswith("RuntimeError: deliberate failure for the test")
+    assert "\n" not in failure.error
+    assert summary.outputs == [
+        folder / "ceo" / "01_funnel_overview.html",
+        folder / "analyst" / "01_funnel_overview.html",
+    ]
+    assert "FAILED broken/failing.ipynb: RuntimeError" in summary.text
+    assert (folder / "broken" / "failing.ipynb").is_file()  # kept for debugging
+
+
+def test_html_is_self_contained(run):
+    summary, _, _ = run
+    for page in summary.outputs:
+        html = page.read_text(encoding="utf-8")
+        assert external_references(html) == []
+        assert "data:image/png;base64," in html  # figures embedded
+        assert "<script src" not in html
+
+
+def test_ceo_page_hides_code_and_analyst_page_shows_it(run):
+    summary, folder, _ = run
+    ceo = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    analyst = (folder / "analyst" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    assert "parse_period(" not in ceo
+    assert "parse_period" not in ceo  # code is syntax-highlighted token by token
+    assert 'class="jp-InputArea jp-Cell-inputArea"><div class="jp-InputPrompt' not in ceo
+    assert "Analyst checks" not in ceo  # analyst-only cells removed
+    assert "parse_period" in analyst
+    assert "Analyst checks" in analyst
+    for page in (ceo, analyst):
+        assert "21\u202f000 ₽" in page  # the hand-computed spend of the week
+        assert "<title>Weekly funnel" in page
+
+
+def test_notebooks_get_absolute_warehouse_and_the_spec(run):
+    _, folder, warehouse = run
+    executed = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert repr(str(warehouse)) in injected[0].source or f'"{warehouse}"' in injected[0].source
+    assert '"last-week"' in injected[0].source
+    assert '"ceo"' in injected[0].source
+
+
+def test_manifest(run):
+    summary, folder, warehouse = run
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert summary.manifest_path == folder / "manifest.json"
+    assert manifest["ok"] is False
+    assert manifest["period"] == {
+        "spec": "last-week",
+        "label": "2025-W23",
+        "start": "2025-06-02",
+        "end": "2025-06-08",
+        "anchor": "2025-06-10",
+    }
+    assert manifest["params"]["roles"] == ["ceo", "analyst", "broken"]
+    assert manifest["params"]["warehouse"] == str(warehouse)
+    assert manifest["warehouse"]["fingerprint"]
+    assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    assert manifest["python"].count(".") == 2
+    for package in ("pandas", "duckdb", "papermill", "nbconvert"):
+        assert manifest["packages"][package]
+    statuses = {(n["role"], n["notebook"]): n for n in manifest["notebooks"]}
+    assert statuses[("ceo", "01_funnel_overview.ipynb")]["status"] == "ok"
+    assert statuses[("analyst", "01_funnel_overview.ipynb")]["html"] == (
+        "analyst/01_funnel_overview.html"
+    )
+    broken = statuses[("broken", "failing.ipynb")]
+    assert broken["status"] == "failed"
+    assert broken["error"].startswith("RuntimeError")
+    assert all(n["seconds"] > 0 for n in manifest["notebooks"])
+
+
+def test_index_links_resolve(run):
+    summary, folder, _ = run
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert summary.index_path == folder / "index.html"
+    links = re.findall(r'href="([^"]+)"', index)
+    assert "ceo/01_funnel_overview.html" in links
+    assert "analyst/01_funnel_overview.html" in links
+    for link in links:
+        assert not link.startswith(("/", "http")), link
+        assert (folder / unquote(link)).is_file(), link
+    assert "RuntimeError: deliberate failure for the test" in index
+    assert external_references(index) == []
+
+
+def test_optional_role_keys(tmp_path):
+    text = (
+        GOOD_ROLE
+        + "period: 2025-W23\nwarehouse: data/other.duckdb\nparameters: {target_growth: 0.3}\n"
+    )
+    write_role(tmp_path, "opt", text)
+    role = load_role("opt", roles_dir=tmp_path)
+    assert role.period == "2025-W23"
+    assert role.warehouse == (NOTEBOOKS_DIR.parent / "data" / "other.duckdb").resolve()
+    assert role.parameters == {"target_growth": 0.3}
+    plain = load_role("qa", roles_dir=write_role(tmp_path, "qa", GOOD_ROLE).parent)
+    assert (plain.period, plain.warehouse, plain.parameters) == (None, None, {})
+
+
+def test_role_parameters_reach_the_notebook(run):
+    _, folder, _ = run
+    executed = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml
