@@ -305,25 +305,37 @@ def test_top_reasons_name_features(models, split, kind):
     assert (importance >= 0).all() and importance.is_monotonic_decreasing
 
 
-def test_boosting_reasons_when_the_baseline_is_not_a_whole_number():
+def test_boosting_contributions_add_up_to_sklearn_log_odds():
+    """Path attribution is exact: sum_j c_j(x) + bias = the booster's own log-odds.
+
+    The reference is scikit-learn's ``decision_function`` of the fitted booster on
+    the encoded matrix, independent of the leaf tables the contributions use.
+    """
     rng = np.random.default_rng(4)
     X = pd.DataFrame(
-        {"visits_before": np.tile([0, 1], 150), "industry": rng.choice(["IT", "x"], 300)}
+        {
+            "visits_before": np.tile([0, 1], 300),
+            "amount": np.where(rng.random(600) < 0.2, np.nan, rng.normal(size=600)),
+            "industry": rng.choice(["IT", "retail", None], 600),
+        }
     )
-    y = (rng.random(300) < 0.2 + 0.4 * X["visits_before"]).astype(int)
-    model = LeadScoringModel(kind="boosting", max_iter=20).fit(X, y)
-    assert model.baseline_["visits_before"] == 0.5
+    y = (rng.random(600) < 0.2 + 0.4 * X["visits_before"]).astype(int)
+    model = LeadScoringModel(kind="boosting", max_iter=30).fit(X, y)
+    reference = model.classifier_.decision_function(model._encode(X))
+    total = model.contributions(X).sum(axis=1).to_numpy() + model.bias_
+    np.testing.assert_allclose(total, reference, atol=1e-9)
     reasons = model.top_reasons(X.head(5), n=2)
     assert np.isfinite(reasons[["effect_1", "effect_2"]].to_numpy()).all()
-    assert reasons.loc[0, "reason_1"] == "visits_before"
+    assert model.global_importance().index[0] == "visits_before"
 
 
 def test_logistic_contributions_add_up_to_the_log_odds(models, split):
     model, X = models["logistic"], split[1].head(30)
     total = model.contributions(X).sum(axis=1).to_numpy()
-    logit = model.estimator_.decision_function(X)
+    logit = model.decision_function(X)
     offset = logit - total  # the log-odds of the average lead: one constant
     assert np.allclose(offset, offset[0])
+    assert np.allclose(offset, model.bias_)
 
 
 # --------------------------------------------------------------------------- persistence

@@ -1,57 +1,72 @@
-"""Calibrated lead-scoring estimator with per-lead reasons.
+"""Calibrated lead-scoring estimator with per-lead reasons, for any table of lead fields.
 
-:class:`LeadScoringModel` predicts the probability that a lead reaches SQL
-from the frame of :func:`analytics.scoring.lead_features`. It is a
-scikit-learn estimator: parameters are only stored in ``__init__``, ``fit``
-returns ``self``, learned attributes end in ``_`` and ``get_params`` /
-``clone`` work.
+:class:`LeadScoringModel` predicts the probability that a lead converts (reaches
+SQL on the warehouse path; any 0/1 target on a flat table) from a pandas frame
+with one row per lead. It is a scikit-learn estimator: parameters are only
+stored in ``__init__``, ``fit`` returns ``self``, learned attributes end in
+``_`` and ``get_params`` / ``clone`` work.
 
-Pipeline
---------
-``ColumnTransformer`` -> classifier, wrapped in ``CalibratedClassifierCV``:
+Columns
+-------
+:func:`analytics.scoring.table.inspect_columns` decides once, at fit time,
+which columns are inputs: empty, unnamed, constant and ID-like columns are
+dropped with a :class:`~analytics.scoring.table.TableWarning`; numbers and
+booleans are numeric inputs; everything else is categorical, encoded as the
+index of the value among the (up to 254) most frequent training values, the
+rest pooled as ``other``; a missing value stays missing (NaN), and a value not
+seen in training is treated as missing.
 
-* ``kind="logistic"``: numeric features median-imputed and standardised
-  (``z = (x - mean) / sd``), categorical features one-hot encoded (categories
-  unseen in training encode as all zeros), ``LogisticRegression``;
-* ``kind="boosting"``: numeric features as they are, categorical one-hot,
-  ``HistGradientBoostingClassifier``.
+Fitting
+-------
+The labelled leads are split once, stratified, into a fitting part and a
+calibration part (``calibration_share``, 15%):
 
-Calibration uses ``ensemble=False``: out-of-fold predictions of ``cv`` folds
-fit the calibrator (isotonic or sigmoid), and one classifier is fitted on all
-training leads. That single classifier is also the one explained by
-:meth:`LeadScoringModel.contributions`, so reasons and scores come from the
-same model.
+* ``kind="boosting"``: ``HistGradientBoostingClassifier`` with native
+  categorical splits and native missing values, early-stopped on the
+  calibration part (``X_val``), so one booster is grown -- not one per
+  cross-validation fold;
+* ``kind="logistic"``: numeric inputs median-imputed and standardised
+  (``z = (x - mean) / sd``), categorical inputs one-hot, ``LogisticRegression``.
+
+The calibrator -- Platt's sigmoid ``p = 1 / (1 + exp(-(a f + b)))`` or isotonic
+regression -- is fitted on the classifier's log-odds ``f`` of the calibration
+part, which the classifier did not train on. Below ``refit_below`` leads the
+classifier is then refitted on all leads (boosting with the early-stopped number
+of iterations), so a small company's model does not lose 15% of its data.
 
 Reasons
 -------
 Contributions are in log-odds of the uncalibrated classifier (calibration is
 monotone, so signs and ranking carry over to the calibrated score):
 
-* logistic: ``c_j(x) = sum_k beta_k * (t_k(x) - mean_train t_k)`` over the
-  transformed columns ``k`` of feature ``j`` -- coefficient times the
-  standardised value for numerics, coefficient times the deviation of the
-  one-hot indicator from its training share for categories. They add up
-  exactly: ``sum_j c_j(x) = logit(x) - logit(average lead)``;
-* boosting: ``c_j(x) = f(x) - f(x with feature j set to its baseline)``,
-  where ``f`` is the booster's log-odds and the baseline is the training
-  median (numerics) or most frequent value (categories) -- how much the
-  score moves because this lead differs from a typical lead in feature ``j``
-  alone. These do not add up exactly when features interact.
+* boosting -- path attribution (Saabas): with ``E(v)`` the training-count-weighted
+  mean leaf value under node ``v``, each split on feature ``j`` from node ``v``
+  to its child ``u`` on the lead's path adds ``E(u) - E(v)`` to ``c_j``.
+  Summed over the path this is ``leaf - E(root)``, so over all trees
+  ``sum_j c_j(x) = f(x) - bias`` exactly, with ``bias`` the booster's
+  baseline plus ``sum_t E(root_t)``. Every leaf's contribution vector is
+  computed once at fit; scoring looks up each lead's leaf in every tree and
+  adds the vectors (one sparse matrix product), so reasons cost about as much
+  as a prediction;
+* logistic -- ``c_j(x) = sum_k beta_k * (t_k(x) - mean_train t_k)`` over the
+  transformed columns ``k`` of feature ``j``; ``sum_j c_j(x) = f(x) - f(average lead)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.exceptions import NotFittedError
-from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.model_selection import train_test_split
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+from analytics.scoring.table import MAX_CATEGORIES, OTHER, check_target, inspect_columns
 
 KINDS = ("logistic", "boosting")
 CALIBRATIONS = ("isotonic", "sigmoid")
@@ -59,60 +74,54 @@ _IMPORTANCE_SAMPLE = 2000
 
 
 class LeadScoringModel(ClassifierMixin, BaseEstimator):
-    """Calibrated probability that a lead reaches SQL, with top reasons per lead.
+    """Calibrated probability that a lead converts, with the reasons behind each score.
 
     Parameters
     ----------
     kind : {"boosting", "logistic"}
-        Histogram gradient boosting (default: small shallow trees, the best
-        ROC-AUC on the demo data) or logistic regression on standardised
-        numerics and one-hot categories.
-    calibration : {"isotonic", "sigmoid"}
-        Calibration of the probabilities (``CalibratedClassifierCV``).
-        Isotonic is non-parametric and needs more data; sigmoid (Platt) is
-        steadier on the few hundred to few thousand leads a company has, and
-        gave equal or lower Brier scores on the demo data, hence the default.
-    cv : int
-        Folds for the out-of-fold predictions the calibrator is fitted on.
+        Histogram gradient boosting (default) or logistic regression on
+        standardised numerics and one-hot categories.
+    calibration : {"sigmoid", "isotonic"}
+        Platt scaling (steady on a few thousand leads, the default) or isotonic
+        regression (non-parametric, needs more leads).
+    calibration_share : float
+        Share of the labelled leads held out for early stopping and calibration.
     C : float
         Inverse L2 regularisation strength of the logistic regression.
-    learning_rate : float
-        Boosting learning rate.
-    max_iter : int
-        Boosting rounds.
-    max_leaf_nodes : int
-        Leaves per boosting tree.
-    min_samples_leaf : int
-        Smallest number of leads in a boosting leaf.
-    l2_regularization : float
-        L2 penalty on boosting leaf values.
+    learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization
+        Boosting parameters (``HistGradientBoostingClassifier``); ``max_iter``
+        is an upper bound, early stopping on the calibration part decides.
+    refit_below : int
+        Refit the classifier on all leads when there are fewer than this many.
+    max_categories : int
+        Distinct values kept per categorical input (the rest pooled as ``other``).
     random_state : int or None
-        Seed of the boosting (early stopping split on large data).
+        Seed of the calibration split and of the booster.
 
     Attributes
     ----------
     feature_names_in_ : ndarray of str
-        Columns of the frame seen in ``fit``; scoring frames must have exactly these.
+        Columns of the frame seen in ``fit``.
     n_features_in_ : int
         Their number.
     numeric_features_, categorical_features_ : list of str
-        Model inputs by type (numbers and booleans; text and categories).
-        Datetime columns such as ``created_at`` are carried but not used.
-    features_ : list of str
-        ``numeric_features_ + categorical_features_``: what reasons are named by.
+        Model inputs by type; ``features_`` is ``numeric + categorical``:
+        what reasons are named by.
+    dropped_columns_ : dict
+        Column -> why it is not an input (empty or unnamed, constant, ID-like).
+    categories_ : dict
+        Categorical input -> kept values (most frequent first); ``pooled_`` the
+        inputs whose rare values are pooled as ``other``.
     classes_ : ndarray
         ``[0, 1]``.
-    calibrated_ : CalibratedClassifierCV
-        The fitted calibrated classifier (produces :meth:`predict_proba`).
-    estimator_ : Pipeline
-        The uncalibrated pipeline fitted on all training leads (explained by reasons).
-    baseline_ : dict
-        Training median (numeric) or mode (categorical) per feature.
-    transformed_mean_ : ndarray
-        Mean of every transformed column over the training leads (logistic reasons).
-    transformed_columns_ : list of ndarray
-        Positions of each feature's transformed columns (one per numeric, one
-        per category for one-hot features).
+    classifier_ : HistGradientBoostingClassifier or LogisticRegression
+        The fitted classifier (log-odds ``f``).
+    calibrator_ : LogisticRegression or IsotonicRegression
+        Maps ``f`` to a probability.
+    n_iter_ : int
+        Boosting iterations kept by early stopping (0 for logistic).
+    bias_ : float
+        Log-odds that contributions are measured from (see module doc).
     importance_ : ndarray
         Mean absolute contribution per feature over (up to 2000) training leads.
     base_rate_ : float
@@ -123,62 +132,73 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         self,
         kind: str = "boosting",
         calibration: str = "sigmoid",
-        cv: int = 5,
+        calibration_share: float = 0.15,
         C: float = 1.0,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         max_iter: int = 100,
-        max_leaf_nodes: int = 7,
+        max_leaf_nodes: int = 31,
         min_samples_leaf: int = 20,
-        l2_regularization: float = 1.0,
+        l2_regularization: float = 0.0,
+        refit_below: int = 20_000,
+        max_categories: int = MAX_CATEGORIES,
         random_state: int | None = 0,
     ):
         self.kind = kind
         self.calibration = calibration
-        self.cv = cv
+        self.calibration_share = calibration_share
         self.C = C
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.refit_below = refit_below
+        self.max_categories = max_categories
         self.random_state = random_state
+
+    # ----------------------------------------------------------------- encoding
+
+    def _encode(self, X: pd.DataFrame) -> np.ndarray:
+        """Inputs as one float matrix: categorical codes first, then numerics."""
+        blocks = []
+        for name in self.categorical_features_:
+            kept = self.categories_[name]
+            column = X[name]
+            filled = column.notna().to_numpy()
+            text = column.astype("string").to_numpy(dtype=object, na_value=None)
+            codes = pd.Index(kept, dtype=object).get_indexer(text).astype(float)
+            codes[(codes < 0) | ~filled] = np.nan
+            if name in self.pooled_:
+                codes[np.isnan(codes) & filled] = len(kept)  # the code of ``other``
+            blocks.append(codes)
+        for name in self.numeric_features_:
+            blocks.append(pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float))
+        return np.column_stack(blocks) if blocks else np.empty((len(X), 0))
+
+    def _logistic_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Standardised numerics and one-hot categories (logistic kind)."""
+        n_cat = len(self.categorical_features_)
+        numeric = M[:, n_cat:]
+        numeric = np.where(np.isnan(numeric), self.medians_, numeric)
+        parts = [(numeric - self.means_) / self.scales_]
+        for j in range(n_cat):
+            codes = M[:, j]
+            levels = np.arange(self.n_levels_[j])
+            parts.append((codes[:, None] == levels[None, :]).astype(float))
+        return np.column_stack(parts)
 
     # ------------------------------------------------------------------ fitting
 
-    def _pipeline(self) -> Pipeline:
-        categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        if self.kind == "logistic":
-            numeric = Pipeline(
-                [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-            )
-            classifier = LogisticRegression(C=self.C, max_iter=2000)
-        else:
-            numeric = "passthrough"
-            classifier = HistGradientBoostingClassifier(
-                learning_rate=self.learning_rate,
-                max_iter=self.max_iter,
-                max_leaf_nodes=self.max_leaf_nodes,
-                min_samples_leaf=self.min_samples_leaf,
-                l2_regularization=self.l2_regularization,
-                random_state=self.random_state,
-            )
-        blocks = [
-            ("numeric", numeric, self.numeric_features_),
-            ("categorical", categorical, self.categorical_features_),
-        ]
-        columns = ColumnTransformer([b for b in blocks if b[2]], remainder="drop")
-        return Pipeline([("columns", columns), ("classifier", classifier)])
-
     def fit(self, X: pd.DataFrame, y) -> LeadScoringModel:
-        """Fit the pipeline and its calibration on training leads.
+        """Fit the classifier and its calibration on labelled leads.
 
         Parameters
         ----------
         X : pandas.DataFrame
-            Lead features (one row per lead), e.g. from
-            :func:`analytics.scoring.lead_features`.
+            One row per lead, any columns (see :mod:`analytics.scoring.table`
+            for which become inputs).
         y : array-like of {0, 1}
-            1 if the lead reached SQL.
+            1 if the lead converted.
 
         Returns
         -------
@@ -190,72 +210,216 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
         _require_frame(X)
-        y = np.asarray(y).astype(int)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if set(np.unique(y)) != {0, 1}:
-            raise ValueError("y must contain both classes 0 and 1")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        y = check_target(y, len(X))
+        columns = inspect_columns(X, max_categories=self.max_categories)
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.numeric_features_ = [
-            c
-            for c in X.columns
-            if pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
-        ]
-        self.categorical_features_ = [
-            c
-            for c in X.columns
-            if c not in self.numeric_features_ and not pd.api.types.is_datetime64_any_dtype(X[c])
-        ]
+        self.numeric_features_ = [str(c) for c in columns.numeric]
+        self.categorical_features_ = [str(c) for c in columns.categorical]
         self.features_ = self.numeric_features_ + self.categorical_features_
-        if not self.features_:
-            raise ValueError("X has no numeric or categorical feature columns")
+        self.dropped_columns_ = dict(columns.dropped)
+        self.pooled_ = sorted(columns.pooled)
+        X = X.set_axis([str(c) for c in X.columns], axis=1)
+        self.categories_ = {}
+        for name in self.categorical_features_:
+            counts = X[name].dropna().astype("string").value_counts(sort=False)
+            counts = counts.reset_index().sort_values(["count", name], ascending=[False, True])
+            kept = counts[name].astype(str).tolist()
+            if name in self.pooled_:
+                kept = kept[: self.max_categories - 1]
+            self.categories_[name] = kept
+        self.n_levels_ = [
+            len(self.categories_[c]) + (c in self.pooled_) for c in self.categorical_features_
+        ]
         self.classes_ = np.array([0, 1])
         self.base_rate_ = float(y.mean())
-        self.baseline_ = {
-            **{c: float(X[c].astype(float).median()) for c in self.numeric_features_},
-            **{c: str(X[c].astype(str).mode().iloc[0]) for c in self.categorical_features_},
-        }
-        self.calibrated_ = CalibratedClassifierCV(
-            self._pipeline(), method=self.calibration, cv=self.cv, ensemble=False
-        ).fit(X, y)
-        self.estimator_ = self.calibrated_.calibrated_classifiers_[0].estimator
-        columns = self.estimator_.named_steps["columns"]
-        self.transformed_mean_ = np.asarray(columns.transform(X), dtype=float).mean(axis=0)
-        self.transformed_columns_ = _transformed_columns(columns, self.features_)
-        sample = X if len(X) <= _IMPORTANCE_SAMPLE else X.sample(_IMPORTANCE_SAMPLE, random_state=0)
-        self.importance_ = np.abs(self.contributions(sample).to_numpy()).mean(axis=0)
+        M = self._encode(X)
+        fit_rows, cal_rows = train_test_split(
+            np.arange(len(y)),
+            test_size=self.calibration_share,
+            stratify=y if np.bincount(y).min() >= 2 else None,
+            random_state=self.random_state,
+        )
+        if self.kind == "boosting":
+            self._fit_boosting(M, y, fit_rows, cal_rows)
+        else:
+            self._fit_logistic(M, y, fit_rows, cal_rows)
+        sample = np.arange(len(X))
+        if len(sample) > _IMPORTANCE_SAMPLE:
+            sample = np.random.default_rng(0).choice(sample, _IMPORTANCE_SAMPLE, replace=False)
+        self.importance_ = np.abs(self._contributions_matrix(M[sample])).mean(axis=0)
         return self
+
+    def _booster(self, max_iter: int, early_stopping: bool) -> HistGradientBoostingClassifier:
+        mask = np.zeros(len(self.features_), dtype=bool)
+        mask[: len(self.categorical_features_)] = True
+        return HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            categorical_features=mask if mask.any() else None,
+            early_stopping=early_stopping,
+            random_state=self.random_state,
+        )
+
+    def _fit_boosting(self, M, y, fit_rows, cal_rows) -> None:
+        booster = self._booster(self.max_iter, early_stopping=True)
+        booster.fit(M[fit_rows], y[fit_rows], X_val=M[cal_rows], y_val=y[cal_rows])
+        self.n_iter_ = int(booster.n_iter_)
+        self._fit_calibrator(booster.decision_function(M[cal_rows]), y[cal_rows])
+        if len(y) < self.refit_below:
+            booster = self._booster(self.n_iter_, early_stopping=False).fit(M, y)
+        self.classifier_ = booster
+        self._attribute_leaves()
+
+    def _fit_logistic(self, M, y, fit_rows, cal_rows) -> None:
+        n_cat = len(self.categorical_features_)
+        numeric = M[:, n_cat:]
+        with np.errstate(all="ignore"):
+            self.medians_ = np.nan_to_num(np.nanmedian(numeric, axis=0)) if numeric.size else []
+        filled = np.where(np.isnan(numeric), self.medians_, numeric)
+        self.means_ = filled.mean(axis=0)
+        scales = filled.std(axis=0)
+        self.scales_ = np.where(scales > 0, scales, 1.0)
+        T = self._logistic_matrix(M)
+        self.transformed_mean_ = T.mean(axis=0)
+        sizes = [1] * (M.shape[1] - n_cat) + list(self.n_levels_)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        # transformed columns of each feature in ``features_`` order (numeric block first)
+        blocks = [np.arange(starts[k], starts[k + 1]) for k in range(len(sizes))]
+        self.transformed_columns_ = blocks
+        classifier = LogisticRegression(C=self.C, max_iter=2000)
+        classifier.fit(T[fit_rows], y[fit_rows])
+        self._fit_calibrator(classifier.decision_function(T[cal_rows]), y[cal_rows])
+        if len(y) < self.refit_below:
+            classifier = LogisticRegression(C=self.C, max_iter=2000).fit(T, y)
+        self.classifier_ = classifier
+        self.n_iter_ = 0
+        self.bias_ = float(classifier.decision_function(self.transformed_mean_[None, :])[0])
+
+    def _fit_calibrator(self, logit: np.ndarray, y: np.ndarray) -> None:
+        if self.calibration == "sigmoid":
+            self.calibrator_ = LogisticRegression(C=1e6).fit(logit[:, None], y)
+        else:
+            self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+                logit, y
+            )
+
+    def _attribute_leaves(self) -> None:
+        """Per-leaf contribution vectors of every tree (Saabas; see module doc)."""
+        booster = self.classifier_
+        order = self.categorical_features_ + self.numeric_features_  # booster columns
+        position = {name: k for k, name in enumerate(self.features_)}
+        to_feature = np.array([position[name] for name in order])
+        predictors = [tree[0] for tree in booster._predictors]
+        sizes = [len(p.nodes) for p in predictors]
+        self.node_offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        table = np.zeros((int(self.node_offsets_[-1]), len(self.features_)))
+        root_total = 0.0
+        for t, predictor in enumerate(predictors):
+            nodes = predictor.nodes
+            expected = nodes["value"].astype(float).copy()
+            count = nodes["count"].astype(float)
+            for v in range(len(nodes) - 1, -1, -1):  # children follow their parent
+                if not nodes["is_leaf"][v]:
+                    left, right = nodes["left"][v], nodes["right"][v]
+                    total = count[left] + count[right]
+                    expected[v] = (
+                        (count[left] * expected[left] + count[right] * expected[right]) / total
+                        if total > 0
+                        else 0.5 * (expected[left] + expected[right])
+                    )
+            root_total += expected[0]
+            path = np.zeros((len(nodes), len(self.features_)))
+            for v in range(len(nodes)):  # parents come first
+                if nodes["is_leaf"][v]:
+                    continue
+                j = to_feature[nodes["feature_idx"][v]]
+                for child in (nodes["left"][v], nodes["right"][v]):
+                    path[child] = path[v]
+                    path[child, j] += expected[child] - expected[v]
+            leaves = nodes["is_leaf"].astype(bool)
+            table[self.node_offsets_[t] : self.node_offsets_[t + 1]][leaves] = path[leaves]
+        self.leaf_contributions_ = table
+        self.bias_ = float(np.ravel(booster._baseline_prediction)[0] + root_total)
 
     # --------------------------------------------------------------- prediction
 
     def _checked(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` with the training columns in training order, or a clear error."""
-        if not hasattr(self, "calibrated_"):
+        """``X`` with the input columns, or one clear error naming the missing ones."""
+        if not hasattr(self, "classifier_"):
             raise NotFittedError("LeadScoringModel is not fitted yet: call fit first")
         _require_frame(X)
-        expected = list(self.feature_names_in_)
-        missing = [c for c in expected if c not in X.columns]
-        extra = [c for c in X.columns if c not in expected]
-        if missing or extra:
+        X = X.set_axis([str(c) for c in X.columns], axis=1)
+        missing = [c for c in self.features_ if c not in X.columns]
+        if missing:
+            extra = [c for c in X.columns if c not in self.feature_names_in_]
             raise ValueError(
                 "feature columns differ from the training columns: "
-                f"missing {missing}, extra {extra}; score a frame built by lead_features "
-                "with the same code version the model was trained with"
+                f"missing {missing}, extra {extra}; score a table with the columns the "
+                "model was trained on"
             )
-        return X[expected]
+        return X
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated log-odds ``f`` of the classifier, shape ``(n_leads,)``."""
+        return self._logit(self._encode(self._checked(X)))
+
+    def _logit(self, M: np.ndarray) -> np.ndarray:
+        if self.kind == "boosting":
+            return self.classifier_.decision_function(M)
+        return self.classifier_.decision_function(self._logistic_matrix(M))
+
+    def _calibrate(self, logit: np.ndarray) -> np.ndarray:
+        if self.calibration == "sigmoid":
+            return self.calibrator_.predict_proba(logit[:, None])[:, 1]
+        return self.calibrator_.predict(logit)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, shape ``(n_leads, 2)``; column 1 is P(SQL)."""
-        X = self._checked(X)
-        return self.calibrated_.predict_proba(X)
+        """Calibrated probabilities, shape ``(n_leads, 2)``; column 1 is P(convert)."""
+        p = self._calibrate(self.decision_function(X))
+        return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where ``P(SQL) >= 0.5``. Use a threshold from sales economics instead
-        (:func:`analytics.scoring.best_threshold`)."""
+        """1 where ``P >= 0.5``. Sales use bands from economics instead
+        (:func:`analytics.scoring.sales.band_cutoffs`)."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     # ------------------------------------------------------------------ reasons
+
+    def _leaf_ids(self, M: np.ndarray) -> np.ndarray:
+        """Global node index of each lead's leaf in every tree, shape ``(n, trees)``."""
+        booster = self.classifier_
+        Z = booster._preprocess_X(M, reset=False)
+        known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
+        threads = _openmp_effective_n_threads()
+        out = np.empty((len(M), len(booster._predictors)), dtype=np.int64)
+        for t, tree in enumerate(booster._predictors):
+            predictor = tree[0]
+            nodes = predictor.nodes.copy()
+            nodes["value"] = np.arange(len(nodes))
+            indexer = TreePredictor(
+                nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
+            )
+            out[:, t] = indexer.predict(Z, known, f_idx_map, threads).astype(np.int64)
+        return out + self.node_offsets_[:-1][None, :]
+
+    def _contributions_matrix(self, M: np.ndarray) -> np.ndarray:
+        if self.kind == "logistic":
+            T = self._logistic_matrix(M)
+            per_column = (T - self.transformed_mean_) * self.classifier_.coef_[0]
+            return np.column_stack(
+                [per_column[:, c].sum(axis=1) for c in self.transformed_columns_]
+            )
+        leaves = self._leaf_ids(M)
+        n, trees = leaves.shape
+        indicator = sparse.csr_matrix(
+            (np.ones(n * trees), leaves.ravel(), np.arange(0, n * trees + 1, trees)),
+            shape=(n, self.leaf_contributions_.shape[0]),
+        )
+        return np.asarray(indicator @ self.leaf_contributions_)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-lead contribution of every feature, in log-odds (see module doc).
@@ -264,25 +428,12 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Index of ``X``, one column per feature of :attr:`features_`;
-            positive values push the lead towards SQL.
+            positive values push the lead towards converting. Row sums equal
+            ``decision_function(X) - bias_``.
         """
         X = self._checked(X)
-        columns = self.estimator_.named_steps["columns"]
-        classifier = self.estimator_.named_steps["classifier"]
-        if self.kind == "logistic":
-            transformed = np.asarray(columns.transform(X), dtype=float)
-            per_column = (transformed - self.transformed_mean_) * classifier.coef_[0]
-            out = np.column_stack(
-                [per_column[:, cols].sum(axis=1) for cols in self.transformed_columns_]
-            )
-            return pd.DataFrame(out, index=X.index, columns=self.features_)
-        full = self.estimator_.decision_function(X)
-        out = np.empty((len(X), len(self.features_)))
-        for j, feature in enumerate(self.features_):
-            replaced = X.copy()
-            replaced[feature] = self.baseline_[feature]
-            out[:, j] = full - self.estimator_.decision_function(replaced)
-        return pd.DataFrame(out, index=X.index, columns=self.features_)
+        values = self._contributions_matrix(self._encode(X))
+        return pd.DataFrame(values, index=X.index, columns=self.features_)
 
     def top_reasons(self, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:
         """The ``n`` features that move each lead's score most, by absolute contribution.
@@ -291,22 +442,46 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Index of ``X``; for ``k = 1..n`` columns ``reason_k`` (feature
-            name), ``value_k`` (the lead's value, as text) and ``effect_k``
-            (signed contribution, log-odds).
+            name), ``value_k`` (the lead's value; None when not filled) and
+            ``effect_k`` (signed contribution, log-odds).
         """
-        contrib = self.contributions(X)
-        n = min(n, contrib.shape[1])
-        values = contrib.to_numpy()
+        X = self._checked(X)
+        values = self._contributions_matrix(self._encode(X))
+        return self._reasons_frame(X, values, n)
+
+    def _reasons_frame(self, X: pd.DataFrame, values: np.ndarray, n: int) -> pd.DataFrame:
+        n = min(n, values.shape[1])
         order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
         names = np.asarray(self.features_, dtype=object)
-        rows = np.arange(len(values))[:, None]
+        rows = np.arange(len(values))
         raw = X[self.features_].astype(object).to_numpy()
         out = {}
         for k in range(n):
+            picked = raw[rows, order[:, k]]
             out[f"reason_{k + 1}"] = names[order[:, k]]
-            out[f"value_{k + 1}"] = [_show(v) for v in raw[rows[:, 0], order[:, k]]]
-            out[f"effect_{k + 1}"] = values[rows[:, 0], order[:, k]]
-        return pd.DataFrame(out, index=contrib.index)
+            out[f"value_{k + 1}"] = np.where(pd.isna(picked), None, picked)
+            out[f"effect_{k + 1}"] = values[rows, order[:, k]]
+        return pd.DataFrame(out, index=X.index)
+
+    def score_with_reasons(self, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+        """Calibrated P(convert) and top reasons in one pass (what scoring uses).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``X``: ``probability`` and the columns of :meth:`top_reasons`.
+        """
+        X = self._checked(X)
+        M = self._encode(X)
+        contributions = self._contributions_matrix(M)
+        if self.kind == "boosting":  # contributions add up to the log-odds exactly
+            logit = self.bias_ + contributions.sum(axis=1)
+        else:
+            logit = self._logit(M)
+        probability = self._calibrate(logit)
+        frame = self._reasons_frame(X, contributions, n)
+        frame.insert(0, "probability", probability)
+        return frame
 
     def global_importance(self, X: pd.DataFrame | None = None) -> pd.Series:
         """Mean absolute contribution of each feature, largest first (log-odds).
@@ -334,25 +509,4 @@ def _require_frame(X) -> None:
         )
 
 
-def _transformed_columns(columns: ColumnTransformer, features: list[str]) -> list[np.ndarray]:
-    """Positions of each feature's columns in the transformed matrix (one-hot: several)."""
-    blocks = {name: cols for name, _, cols in columns.transformers_ if name != "remainder"}
-    out = []
-    for feature in features:
-        if feature in blocks.get("numeric", []):
-            start = columns.output_indices_["numeric"].start
-            out.append(np.array([start + blocks["numeric"].index(feature)]))
-            continue
-        encoder = columns.named_transformers_["categorical"]
-        k = blocks["categorical"].index(feature)
-        sizes = [len(c) for c in encoder.categories_]
-        start = columns.output_indices_["categorical"].start + sum(sizes[:k])
-        out.append(np.arange(start, start + sizes[k]))
-    return out
-
-
-def _show(value) -> str:
-    """A feature value as reasons show it: 4 significant digits, whole numbers whole."""
-    if isinstance(value, float | np.floating):
-        return f"{value:.0f}" if abs(value) >= 1e4 or float(value).is_integer() else f"{value:.4g}"
-    return str(value)
+__all__ = ["CALIBRATIONS", "KINDS", "OTHER", "LeadScoringModel"]

@@ -29,6 +29,8 @@ from analytics.scoring.model import LeadScoringModel
 
 TRUSTED_TYPES = (
     "analytics.scoring.model.LeadScoringModel",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "numpy.dtype",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -39,7 +41,11 @@ TRUSTED_TYPES = (
 Found with ``skops.io.get_untrusted_types`` on fitted logistic and boosting
 models with both calibrations; everything else in them (pipelines, encoders,
 scalers, classifiers, isotonic regression, numpy arrays) is trusted by skops
-itself. A file holding any other type is refused by :func:`load_model`.
+itself. The booster with native categorical splits keeps a
+``FunctionTransformer(partial(check_array))`` for its numeric columns, hence
+``functools.partial`` and ``check_array`` (skops checks the wrapped function
+too, so a partial of anything else is still refused). A file holding any other
+type is refused by :func:`load_model`.
 """
 
 MODEL_PREFIX = "lead_scoring_"
@@ -198,7 +204,7 @@ def save_model(model: LeadScoringModel, directory: str | Path, card: dict) -> Pa
         The ``lead_scoring_<UTC timestamp>.skops`` file; the card is next to it
         as ``<stem>.model_card.json`` and ``<stem>.model_card.md``.
     """
-    if not hasattr(model, "calibrated_"):
+    if not hasattr(model, "classifier_"):
         raise ValueError("the model is not fitted: fit it before saving")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
