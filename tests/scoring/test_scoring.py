@@ -143,7 +143,12 @@ def test_lift_by_decile_adds_up():
 def test_features_shape_and_types(features, con):
     n_leads = con.execute("SELECT count(*) FROM leads").fetchone()[0]
     assert len(features) == n_leads and features.index.is_unique
-    expected = ["created_at", *scoring.NUMERIC_FEATURES, *scoring.CATEGORICAL_FEATURES]
+    expected = [
+        "created_at",
+        *scoring.NUMERIC_FEATURES,
+        *scoring.SIMILARITY_FEATURES,
+        *scoring.CATEGORICAL_FEATURES,
+    ]
     assert list(features.columns) == expected
     assert not features[list(scoring.NUMERIC_FEATURES)].isna().any().any()
     assert features["created_at"].is_monotonic_increasing

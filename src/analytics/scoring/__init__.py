@@ -46,6 +46,7 @@ from analytics.scoring.features import (
 )
 from analytics.scoring.model import LeadScoringModel
 from analytics.scoring.persistence import TRUSTED_TYPES, card_path, load_model, save_model
+from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
 from analytics.scoring.training import (
     oracle_probabilities,
     score_and_write,
@@ -60,6 +61,7 @@ __all__ = [
     "MANAGER_COST_PER_HOUR",
     "MINUTES_PER_LEAD",
     "NUMERIC_FEATURES",
+    "SIMILARITY_FEATURES",
     "SQL_STAGES",
     "TRUSTED_TYPES",
     "LeadScoringModel",
@@ -74,6 +76,7 @@ __all__ = [
     "load_model",
     "metrics_table",
     "oracle_probabilities",
+    "past_deal_similarity",
     "revenue_per_sql",
     "save_model",
     "score_and_write",

@@ -9,7 +9,10 @@ arrived (``leads.created_at``):
 * **lead facts**: type (form, call, chat), call length and whether the call was
   lost, whether a phone and an e-mail were left;
 * **firmographics**: region, industry, company size band;
-* **similarity to past won deals**: the win rate of the lead's segment
+* **similarity to past deals** (:mod:`analytics.scoring.similarity`): the
+  distance-weighted share of won deals among the lead's nearest deals closed
+  before it, and its distance to the won against the lost profile;
+* **segment history**: the win rate of the lead's segment
   (industry x company size) among deals *closed before the lead was created*
   (an as-of join on ``deals.closed_at < leads.created_at``), smoothed towards
   the overall win rate to date (see :func:`lead_features`).
@@ -24,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
 from analytics.warehouse.schema import DEAL_STAGES
 
 SQL_STAGES = DEAL_STAGES[DEAL_STAGES.index("sql") : DEAL_STAGES.index("won") + 1]
@@ -147,7 +151,32 @@ ORDER BY l.created_at, l.lead_id
 """
 
 
-def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFrame:
+SIMILARITY_NUMERIC = (
+    "site_tracked",
+    "visits_before",
+    "pageviews_before",
+    "duration_before_s",
+    "pricing_viewed",
+    "days_first_visit_to_lead",
+    "channels_distinct",
+    "call_duration_s",
+    "call_lost",
+    "phone_present",
+    "email_present",
+)
+"""Numeric features that place a lead (and a past deal's lead) in the similarity space."""
+
+_CLOSED_DEALS_SQL = """
+SELECT lead_id, closed_at, CAST(status = 'won' AS INTEGER) AS won
+FROM main.deals
+WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL AND lead_id IS NOT NULL
+ORDER BY closed_at, deal_id
+"""
+
+
+def lead_features(
+    con, as_of=None, *, prior_strength: float = 20.0, similarity: bool = True
+) -> pd.DataFrame:
     """Features of every lead from what was known when the lead arrived.
 
     Parameters
@@ -159,6 +188,11 @@ def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFr
         from after a lead's own ``created_at``, so ``as_of`` only limits rows.
     prior_strength : float
         ``m``, pseudo-deals of the smoothing prior of the segment win rate.
+    similarity : bool
+        Add :data:`~analytics.scoring.similarity.SIMILARITY_FEATURES`: the
+        lead's similarity to the deals won and lost before it was created
+        (:func:`~analytics.scoring.similarity.past_deal_similarity` over
+        :data:`SIMILARITY_NUMERIC` and the categorical features).
 
     Returns
     -------
@@ -209,7 +243,18 @@ def lead_features(con, as_of=None, *, prior_strength: float = 20.0) -> pd.DataFr
     frame[ints] = frame[ints].astype("int64")
     frame[floats] = frame[floats].astype("float64")
     frame[list(CATEGORICAL_FEATURES)] = frame[list(CATEGORICAL_FEATURES)].astype("str")
-    return frame[[TIME_COLUMN, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES]]
+    columns = [TIME_COLUMN, *NUMERIC_FEATURES]
+    if similarity:
+        closed = con.execute(_CLOSED_DEALS_SQL).df()
+        near = past_deal_similarity(
+            frame,
+            closed,
+            numeric=list(SIMILARITY_NUMERIC),
+            categorical=list(CATEGORICAL_FEATURES),
+        )
+        frame = frame.join(near)
+        columns += list(SIMILARITY_FEATURES)
+    return frame[[*columns, *CATEGORICAL_FEATURES]]
 
 
 def data_end(con) -> pd.Timestamp:
