@@ -447,3 +447,56 @@ def test_train_and_save_then_score_and_write(tmp_path):
     finally:
         con.close()
     assert versions == [(result["model_version"],)]
+    card_text = scoring.card_path(result["model_path"], ".md").read_text(encoding="utf-8")
+    assert "roc_auc_without_similarity" in card_text
+    # the weekly report loads the saved model instead of training again
+    model, status = scoring.load_or_train(path, tmp_path / "models")
+    assert status["model_path"] == result["model_path"]
+    assert status["retrained"] is False and status["monitoring"]["recent_leads"] > 0
+    assert model.model_version_ == result["model_version"]
+    model, status = scoring.load_or_train(path, tmp_path / "models", retrain=True)
+    assert status["retrained"] is True and status["why"] == "retraining was asked for"
+    assert status["model_path"] != result["model_path"]
+
+
+def test_warehouse_call_list_owner_channel_and_age(con, models, features):
+    model = models["boosting"]
+    table = scoring.warehouse_call_list(con, model, language="en")
+    assert len(table) == len(features) and table["lead"].is_unique
+    # owner = manager of the lead's deal, looked up independently in SQL
+    owners = dict(
+        con.execute(
+            "SELECT lead_id, arg_max(manager, created_at) FROM deals "
+            "WHERE lead_id IS NOT NULL GROUP BY lead_id"
+        ).fetchall()
+    )
+    some = table.set_index("lead").loc[list(owners)[:50], "owner"]
+    assert [owners[k] or "" for k in some.index] == list(some)
+    end = scoring.data_end(con)
+    created = features.loc[table["lead"], "created_at"].to_numpy()
+    hours = (end - pd.to_datetime(created)).total_seconds() / 3600
+    np.testing.assert_allclose(table["hours_since_request"], np.round(hours, 1))
+    assert table["band"].isin(list("ABCD")).all()
+    assert table["score"].between(0, 100).all()
+    names = "|".join(f for f in model.features_ if "_" in f)
+    assert not table["reasons"].str.contains(f"nan|None|{names}").any()
+
+
+def test_monitor_compares_old_scores_with_outcomes(con, models, split, target):
+    model = models["boosting"]
+    X_train = split[0]
+    model.training_window_ = [str(X_train.created_at.min()), str(X_train.created_at.max())]
+    end = scoring.data_end(con)
+    scores = scoring.score_leads(con, model, scored_at=end - pd.Timedelta(days=45))
+    scoring.write_scores(con, scores)
+    result = scoring.monitor(con, model)
+    assert result["drift"]["what"].iloc[0] == "score"
+    assert set(result["drift"]["what"]) == {"score", *model.features_}
+    calibration = result["calibration"]
+    # reference: leads scored 45 days ago with a complete 30-day window, by pandas
+    latest = scores.set_index("lead_id")["score"]
+    common = latest.index.intersection(target.index)
+    assert calibration["leads"] == len(common)
+    assert calibration["observed_rate"] == pytest.approx(target.loc[common].mean())
+    assert calibration["mean_score"] == pytest.approx(latest.loc[common].mean())
+    assert isinstance(result["recommendation"]["retrain"], bool)

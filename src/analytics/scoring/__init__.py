@@ -11,14 +11,22 @@ warehouse table ``lead_scores``.
 
 Modules
 -------
+table        :func:`inspect_columns`: which columns of any lead table are inputs
 features     :func:`lead_features`, :func:`sql_target`, :func:`time_split`
-model        :class:`LeadScoringModel` (scikit-learn estimator)
+similarity   :func:`past_deal_similarity`: nearest deals won/lost before the lead
+model        :class:`LeadScoringModel` (scikit-learn estimator, fits any lead table)
+sales        :func:`call_list`, :func:`band_cutoffs`, :func:`reason_text`,
+             :func:`export_call_list` (score 0-100, bands A-D, reasons in words)
+monitoring   :func:`psi`, :func:`drift_table`, :func:`old_score_calibration`,
+             :func:`retraining_recommendation`
+crm_writeback  :func:`~analytics.scoring.crm_writeback.push_scores_to_amocrm`
 evaluation   :func:`evaluate`, :func:`lift_table`, :func:`lift_by_decile`,
              :func:`calibration_table`, :func:`metrics_table`
 economics    :func:`threshold_curve`, :func:`best_threshold`, :func:`revenue_per_sql`
 persistence  :func:`save_model`, :func:`load_model`
 training     :func:`train`, :func:`score_leads`, :func:`write_scores`,
-             :func:`train_and_save`, :func:`score_and_write` (CLI)
+             :func:`train_and_save`, :func:`score_and_write` (CLI),
+             :func:`monitor`, :func:`load_or_train`, :func:`warehouse_call_list`
 """
 
 from analytics.scoring.economics import (
@@ -45,18 +53,51 @@ from analytics.scoring.features import (
     time_split,
 )
 from analytics.scoring.model import LeadScoringModel
+from analytics.scoring.monitoring import (
+    drift_table,
+    old_score_calibration,
+    psi,
+    retraining_recommendation,
+)
 from analytics.scoring.persistence import TRUSTED_TYPES, card_path, load_model, save_model
+from analytics.scoring.sales import (
+    band_cutoffs,
+    bands,
+    call_list,
+    export_call_list,
+    reason_text,
+)
 from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
+from analytics.scoring.table import TableWarning, inspect_columns
 from analytics.scoring.training import (
+    latest_model,
+    load_or_train,
+    monitor,
     oracle_probabilities,
     score_and_write,
     score_leads,
     train,
     train_and_save,
+    warehouse_call_list,
     write_scores,
 )
 
 __all__ = [
+    "TableWarning",
+    "band_cutoffs",
+    "bands",
+    "call_list",
+    "drift_table",
+    "export_call_list",
+    "inspect_columns",
+    "latest_model",
+    "load_or_train",
+    "monitor",
+    "old_score_calibration",
+    "psi",
+    "reason_text",
+    "retraining_recommendation",
+    "warehouse_call_list",
     "CATEGORICAL_FEATURES",
     "MANAGER_COST_PER_HOUR",
     "MINUTES_PER_LEAD",
