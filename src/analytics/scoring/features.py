@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.scoring.fields import choose_fields, extra_lead_fields, load_params
 from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
-from analytics.warehouse.schema import DEAL_STAGES
+from analytics.warehouse.schema import DEAL_STAGES, LEADS
 
 SQL_STAGES = DEAL_STAGES[DEAL_STAGES.index("sql") : DEAL_STAGES.index("won") + 1]
 """Stages at or after ``sql`` in the funnel order: sql, demo, proposal, won."""
@@ -175,7 +176,12 @@ ORDER BY closed_at, deal_id
 
 
 def lead_features(
-    con, as_of=None, *, prior_strength: float = 20.0, similarity: bool = True
+    con,
+    as_of=None,
+    *,
+    prior_strength: float = 20.0,
+    similarity: bool = True,
+    params: dict | None = None,
 ) -> pd.DataFrame:
     """Features of every lead from what was known when the lead arrived.
 
@@ -192,7 +198,15 @@ def lead_features(
         Add :data:`~analytics.scoring.similarity.SIMILARITY_FEATURES`: the
         lead's similarity to the deals won and lost before it was created
         (:func:`~analytics.scoring.similarity.past_deal_similarity` over
-        :data:`SIMILARITY_NUMERIC` and the categorical features).
+        :data:`SIMILARITY_NUMERIC`, the numeric extra fields and the
+        categorical features).
+    params : dict, optional
+        Field choice (:func:`analytics.scoring.fields.load_params`);
+        ``params/scoring.yaml`` when it exists, else every standard feature.
+        Its ``extra_fields`` found in the warehouse are added
+        (:func:`~analytics.scoring.fields.extra_lead_fields`), then
+        :func:`~analytics.scoring.fields.choose_fields` keeps the selected
+        columns (post-contact fields dropped unless allowed).
 
     Returns
     -------
@@ -244,17 +258,29 @@ def lead_features(
     frame[floats] = frame[floats].astype("float64")
     frame[list(CATEGORICAL_FEATURES)] = frame[list(CATEGORICAL_FEATURES)].astype("str")
     columns = [TIME_COLUMN, *NUMERIC_FEATURES]
+    if params is None:
+        try:
+            params = load_params()
+        except ValueError:
+            params = {"standard": [], "extra_fields": [], "post_contact": []}
+    canonical = [c.stored_name for c in LEADS.columns] + [c.name for c in LEADS.columns]
+    extra = extra_lead_fields(con, params.get("extra_fields", []), canonical=canonical)
+    extra = extra.reindex(frame.index)
+    frame = frame.join(extra)
+    extra_numeric = [c for c in extra.columns if pd.api.types.is_float_dtype(extra[c])]
     if similarity:
         closed = con.execute(_CLOSED_DEALS_SQL).df()
         near = past_deal_similarity(
             frame,
             closed,
-            numeric=list(SIMILARITY_NUMERIC),
+            numeric=[*SIMILARITY_NUMERIC, *extra_numeric],
             categorical=list(CATEGORICAL_FEATURES),
         )
         frame = frame.join(near)
         columns += list(SIMILARITY_FEATURES)
-    return frame[[*columns, *CATEGORICAL_FEATURES]]
+    ordered = [*columns, *extra.columns, *CATEGORICAL_FEATURES]
+    chosen = choose_fields(ordered[1:], params)
+    return frame[[TIME_COLUMN, *chosen]]
 
 
 def data_end(con) -> pd.Timestamp:

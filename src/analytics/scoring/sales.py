@@ -142,6 +142,21 @@ REASONS: dict[str, dict] = {
         "en": "last visit from",
         "values": {"ru": {"no_visits": "визитов не было"}, "en": {"no_visits": "no visits"}},
     },
+    "monthly_ad_budget": {
+        "kind": "number",
+        "ru": "рекламный бюджет в месяц, ₽",
+        "en": "ad budget per month, RUB",
+    },
+    "sales_team_size": {
+        "kind": "number",
+        "ru": "человек в отделе продаж",
+        "en": "people in the sales team",
+    },
+    "analytics_tools": {
+        "kind": "number",
+        "ru": "инструментов аналитики",
+        "en": "analytics tools in use",
+    },
     "region": {"kind": "category", "ru": "регион", "en": "region"},
     "industry": {"kind": "category", "ru": "отрасль", "en": "industry"},
     "company_size": {"kind": "category", "ru": "размер компании", "en": "company size"},

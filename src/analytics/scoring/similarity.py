@@ -8,7 +8,8 @@ Space
 -----
 Numeric features ``x`` as ``sign(x) * log(1 + |x|)`` (counts and durations are
 heavy-tailed), then standardised with the mean and standard deviation of the
-reference deals; categorical features one-hot (0/1). Euclidean distance.
+reference deals (a value not filled is put at their mean, 0); categorical
+features one-hot (0/1). Euclidean distance.
 
 Features
 --------
@@ -108,14 +109,15 @@ def past_deal_similarity(
         rows, won = deal_rows[first:available], deal_won[first:available]
         reference = space[rows]
         numeric_width = len(numeric)
-        mean = reference[:, :numeric_width].mean(axis=0)
-        sd = reference[:, :numeric_width].std(axis=0)
+        with np.errstate(all="ignore"):
+            mean = np.nan_to_num(np.nanmean(reference[:, :numeric_width], axis=0))
+            sd = np.nan_to_num(np.nanstd(reference[:, :numeric_width], axis=0))
         sd[sd == 0] = 1.0
 
         def scaled(matrix, mean=mean, sd=sd, width=numeric_width):
             matrix = matrix.copy()
             matrix[:, :width] = (matrix[:, :width] - mean) / sd
-            return matrix
+            return np.nan_to_num(matrix)  # a value not filled sits at the reference mean
 
         reference = scaled(reference)
         targets = position.loc[members].to_numpy()
