@@ -14,17 +14,23 @@
 # ---
 
 # %% [markdown]
-# # Lead scoring: which new leads will reach SQL
+# # Lead scoring: which new leads to call first
 
 # %% [markdown]
-# Managers spend the same quarter of an hour on a lead whether it becomes a sales-qualified lead or not, and most leads do not. A calibrated probability of reaching SQL within 30 days, learned only from what was known when each lead arrived, lets sales call the promising leads first and decide, from the cost of a manager's hour and the value of an SQL, which leads are not worth a call at all. The model is trained on earlier leads and judged on later ones, exactly as it would be used (see `analytics.scoring` for every definition).
+# Managers spend the same quarter of an hour on a lead whether it becomes a sales-qualified lead or not, and most leads do not. The saved model gives every lead a score from 0 to 100 (its calibrated chance, in percent, of reaching SQL within 30 days), a band from A (call first) to D (a call costs more than it is expected to bring) and two or three reasons in plain words. The weekly report loads the saved model and retrains only when asked or when monitoring finds it out of date (see `analytics.scoring` for every definition).
 
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
+model_dir = "data/models"  # saved models (train-scoring --out); relative to the project root
+retrain = False  # True: train a new model even if the saved one is fine
+language = "ru"  # language of the reasons: ru or en
+call_list_csv = ""  # where to write the call list as CSV; empty: not written
 
 # %%
+import json
+
 import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import display
@@ -32,41 +38,43 @@ from IPython.display import display
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.scoring import (
-    best_threshold,
-    lift_by_decile,
+    card_path,
+    export_call_list,
+    load_or_train,
     metrics_table,
-    revenue_per_sql,
-    score_leads,
-    threshold_curve,
-    train,
+    monitor,
+    warehouse_call_list,
 )
 from analytics.warehouse import connect
 
 sns.set_theme(style="whitegrid")
 
 # %%
+model, status = load_or_train(project_path(warehouse), project_path(model_dir), retrain=retrain)
+card = json.loads(card_path(status["model_path"]).read_text(encoding="utf-8"))
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
-model, metrics = train(con, kind="boosting", window_days=30)
-holdout = metrics["holdout"]
-print(f"Period: {report_period}; validation leads: {len(holdout)}")
+how = "retrained" if status["retrained"] else "loaded"
+print(f"Model {model.model_version_}: {how}, {status['why']}")
 
 # %% [markdown]
-# ## Quality on later leads
+# ## Quality on later leads (from the model card)
 
 # %%
-metrics_table(metrics).style.format({"value": "{:.3f}"}).hide(axis="index").set_caption(
-    "Validation: the latest quarter of leads with a complete 30-day window"
+metrics_table(card["metrics"]).style.format({"value": "{:.3f}"}).hide(axis="index").set_caption(
+    "Validation when the model was trained: the latest quarter of labelled leads"
 )
 
 # %% [markdown]
-# ROC-AUC above 0.5 and a Brier score below the base-rate Brier mean the score ranks and prices leads better than no model; on demo data the oracle rows show the ceiling.
-
-# %% [markdown]
-# ## Calibration
+# ROC-AUC above 0.5 and a Brier score below the base-rate Brier mean the score ranks and prices leads better than no model; `roc_auc_without_similarity` is the same model without the similarity to past deals (the ablation), and on demo data the oracle rows show the ceiling.
 
 # %%
-ax = sns.lineplot(data=metrics["calibration"], x="mean_predicted", y="observed_rate", marker="o")
+calibration = card["metrics"]["calibration"]
+ax = sns.lineplot(
+    x=[row["mean_predicted"] for row in calibration],
+    y=[row["observed_rate"] for row in calibration],
+    marker="o",
+)
 ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
 ax.set(
     xlabel="predicted P(SQL)", ylabel="observed SQL rate", title="Calibration on validation leads"
@@ -74,65 +82,44 @@ ax.set(
 plt.show()
 
 # %% [markdown]
-# Each point is a tenth of the validation leads by score; points on the dashed diagonal mean a score of 0.3 really does turn into SQL three times in ten.
-
-# %% [markdown]
-# ## Lift by decile
+# ## Is the model still right?
 
 # %%
-ax = sns.barplot(
-    data=lift_by_decile(holdout["sql"], holdout["score"]), x="decile", y="lift", color="#4c72b0"
+monitoring = status["monitoring"] or monitor(con, model)
+print("Retraining recommended:", monitoring["recommendation"]["retrain"])
+for reason in monitoring["recommendation"]["reasons"]:
+    print(" -", reason)
+display(
+    monitoring["drift"]
+    .head(10)
+    .style.format({"psi": "{:.3f}", "importance": "{:.3f}"})
+    .hide(axis="index")
 )
-ax.axhline(1, linestyle="--", color="grey")
-ax.set(
-    xlabel="decile by score (1 = highest)",
-    ylabel="lift (SQL rate / average)",
-    title="Lift by decile",
-)
-plt.show()
+if monitoring["calibration"] and monitoring["calibration"]["leads"]:
+    display(monitoring["calibration"]["by_decile"].style.hide(axis="index"))
 
 # %% [markdown]
-# Bars above the dashed line are deciles richer in SQL than the average lead; a falling staircase means the score puts the best leads first.
+# PSI compares recent leads with the leads the model learnt from (below 0.1 stable, above 0.25 a large shift); the decile table compares scores written a month or more ago with what those leads did since.
 
 # %% [markdown]
-# ## Which leads are worth a call
+# ## Call list of the period
 
 # %%
-economics = dict(value_per_sql=revenue_per_sql(con))
-curve = threshold_curve(holdout["score"], holdout["sql"], **economics)
-best = best_threshold(holdout["score"], holdout["sql"], **economics)
-ax = sns.lineplot(data=curve, x="threshold", y="net_value")
-ax.axvline(best["threshold"], linestyle="--", color="grey")
-ax.set(
-    xlabel="call leads with score ≥ threshold",
-    ylabel="net value, RUB",
-    title=f"Value of SQL kept minus cost of non-target calls (best {best['threshold']:.2f})",
-)
-plt.show()
+calls = warehouse_call_list(con, model, period=report_period, language=language)
+if call_list_csv:
+    export_call_list(calls, project_path(call_list_csv), language=language)
+print(calls["band"].value_counts().sort_index().to_dict())
+calls.head(20).drop(columns="probability").style.hide(axis="index")
 
 # %% [markdown]
-# Net value is the revenue of the SQL leads called minus the manager time spent on non-target calls (15 min at 625 RUB/h each); the dashed line marks the threshold where it peaks.
+# Band A leads have at least twice the average chance and are called first; band D leads are below the break-even chance at which a manager's quarter of an hour pays for itself.
 
 # %% [markdown]
-# ## Leads of the period, best first
-
-# %%
-scores = score_leads(con, model, period=report_period)
-scores.head(15)[["lead_id", "created_at", "score", "top_reasons"]].style.format(
-    {"score": "{:.2f}"}
-).hide(axis="index")
-
-# %% [markdown]
-# Each row is a lead of the period with its probability of reaching SQL and the three features that moved its score most (log-odds, + raises, − lowers).
-
-# %% [markdown] tags=["analyst-only"]
 # ## Analyst checks
-#
-# Global importance and the full threshold table.
 
-# %% tags=["analyst-only"]
+# %%
 display(model.global_importance().to_frame())
-display(curve)
+print("Band cut-offs (lowest P(SQL) of A, B, C):", card.get("band_cutoffs"))
 
 # %%
 con.close()
