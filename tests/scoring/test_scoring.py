@@ -454,6 +454,8 @@ def test_train_and_save_then_score_and_write(tmp_path):
     assert status["model_path"] == result["model_path"]
     assert status["retrained"] is False and status["monitoring"]["recent_leads"] > 0
     assert model.model_version_ == result["model_version"]
+    card_text = scoring.card_path(result["model_path"], ".md").read_text(encoding="utf-8")
+    assert "## Monitoring" in card_text and "retraining recommended: no" in card_text
     model, status = scoring.load_or_train(path, tmp_path / "models", retrain=True)
     assert status["retrained"] is True and status["why"] == "retraining was asked for"
     assert status["model_path"] != result["model_path"]

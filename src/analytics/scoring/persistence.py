@@ -147,6 +147,23 @@ def model_card_markdown(card: dict) -> str:
         lines += ["## Global importance (mean |contribution|, log-odds)", ""]
         lines += [f"- {k}: {v:.3f}" for k, v in importance.items()]
         lines.append("")
+    monitoring = card.get("monitoring")
+    if monitoring:
+        advice = monitoring.get("recommendation") or {}
+        lines += ["## Monitoring", "", f"- checked at (UTC): {monitoring.get('checked_at')}"]
+        lines.append(f"- retraining recommended: {'yes' if advice.get('retrain') else 'no'}")
+        lines += [f"  - {reason}" for reason in advice.get("reasons", [])]
+        calibration = monitoring.get("calibration") or {}
+        if calibration.get("leads"):
+            lines.append(
+                f"- scores given a month or more ago: {calibration['leads']} leads, mean score "
+                f"{calibration['mean_score']:.3f}, observed rate {calibration['observed_rate']:.3f}"
+            )
+        drift = monitoring.get("drift") or []
+        if drift:
+            lines += ["", "| what | PSI | shift |", "|---|---|---|"]
+            lines += [f"| {r['what']} | {r['psi']:.3f} | {r['shift']} |" for r in drift[:10]]
+        lines.append("")
     lines += [
         "## Data",
         "",
@@ -173,6 +190,7 @@ def model_card_markdown(card: dict) -> str:
             "data_fingerprint",
             "package_versions",
             "window_days",
+            "monitoring",
         }
     }
     if extra:
@@ -234,6 +252,30 @@ def save_model(model: LeadScoringModel, directory: str | Path, card: dict) -> Pa
     )
     (directory / f"{stem}.model_card.md").write_text(model_card_markdown(full), encoding="utf-8")
     return path
+
+
+def record_monitoring(model_path: str | Path, monitoring: dict) -> None:
+    """Write a monitoring result (:func:`analytics.scoring.monitor`) into the model card.
+
+    The JSON card gets ``monitoring`` (drift table, calibration of month-old
+    scores without its decile table, the recommendation, the UTC time) and the
+    Markdown card is rendered again with a Monitoring section.
+    """
+    path = card_path(model_path)
+    card = json.loads(path.read_text(encoding="utf-8"))
+    calibration = dict(monitoring.get("calibration") or {})
+    calibration.pop("by_decile", None)
+    card["monitoring"] = _plain(
+        {
+            "checked_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+            "recommendation": monitoring.get("recommendation"),
+            "calibration": calibration or None,
+            "drift": monitoring.get("drift"),
+            "recent_leads": monitoring.get("recent_leads"),
+        }
+    )
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    card_path(model_path, ".md").write_text(model_card_markdown(card), encoding="utf-8")
 
 
 def card_path(model_path: str | Path, suffix: str = ".json") -> Path:

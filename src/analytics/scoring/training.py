@@ -31,7 +31,7 @@ from analytics.scoring.monitoring import (
     old_score_calibration,
     retraining_recommendation,
 )
-from analytics.scoring.persistence import card_path, load_model, save_model
+from analytics.scoring.persistence import card_path, load_model, record_monitoring, save_model
 from analytics.scoring.sales import band_cutoffs, call_list, reason_text
 from analytics.scoring.similarity import SIMILARITY_FEATURES
 
@@ -443,6 +443,7 @@ def load_or_train(
             monitoring = monitor(con, model)
         finally:
             con.close()
+        record_monitoring(path, monitoring)
         if monitoring["recommendation"]["retrain"]:
             why = "monitoring recommends it: " + "; ".join(monitoring["recommendation"]["reasons"])
         else:
