@@ -9,6 +9,7 @@ demo           generate + load in one step (what ``make report`` uses)
 report         run the role notebooks with Papermill and render HTML reports
 train-scoring  train the lead-scoring model and save it with a model card
 score          write lead scores from a saved model back to the warehouse
+call-list      export the call list (score, band A-D, reasons in words) as CSV
 email          send (or with --dry-run, write .eml files of) the role reports
 schema-doc     write the warehouse schema as Markdown
 
@@ -159,6 +160,32 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_call_list(args: argparse.Namespace) -> int:
+    from analytics import scoring
+    from analytics import warehouse as wh
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
+
+    model_path = args.model or scoring.latest_model(args.models)
+    if model_path is None:
+        raise ValueError(f"{args.models}: no saved model (train one with `train-scoring`)")
+    model = scoring.load_model(model_path)
+    if not Path(args.warehouse).is_file():
+        raise ValueError(f"{args.warehouse}: no such warehouse file")
+    con = wh.connect(args.warehouse, read_only=True)
+    try:
+        period = parse_period(args.period, data_anchor(con), bounds=data_bounds(con))
+        calls = scoring.warehouse_call_list(con, model, period=period, language=args.language)
+    finally:
+        con.close()
+    path = scoring.export_call_list(calls, args.out, language=args.language)
+    bands = calls["band"].value_counts().reindex(list("ABCD"), fill_value=0)
+    print(
+        f"wrote {len(calls):,} leads of {period} to {path}: "
+        + ", ".join(f"{band} {count:,}" for band, count in bands.items())
+    )
+    return 0
+
+
 def _cmd_email(args: argparse.Namespace) -> int:
     from analytics.reports import sending
 
@@ -283,6 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help=".skops model file")
     _add_warehouse(p)
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser(
+        "call-list",
+        help="export the call list (score 0-100, band A-D, reasons in words) as CSV",
+        description="Score the period's leads with the saved model and write a CSV for sales.",
+    )
+    p.add_argument("--model", type=Path, default=None, help=".skops model (default: newest)")
+    p.add_argument("--models", type=Path, default=paths.DATA_DIR / "models", help="model folder")
+    p.add_argument("--period", default="last-week", help="e.g. last-week, 2025-W23, all")
+    p.add_argument("--language", choices=["ru", "en"], default="ru")
+    p.add_argument("--out", type=Path, default=Path("call_list.csv"), help="CSV file")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_call_list)
 
     p = sub.add_parser(
         "email",

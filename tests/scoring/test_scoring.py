@@ -502,3 +502,34 @@ def test_monitor_compares_old_scores_with_outcomes(con, models, split, target):
     assert calibration["observed_rate"] == pytest.approx(target.loc[common].mean())
     assert calibration["mean_score"] == pytest.approx(latest.loc[common].mean())
     assert isinstance(result["recommendation"]["retrain"], bool)
+
+
+def test_cli_call_list_writes_csv_and_refuses_a_missing_model(tmp_path, models, capsys):
+    from analytics import cli
+
+    path = scoring.save_model(models["boosting"], tmp_path / "models", {})
+    warehouse_file = [str(_warehouse(tmp_path, visits=40_000, seed=11))]
+    out = tmp_path / "calls.csv"
+    code = cli.main(
+        [
+            "call-list",
+            "--model",
+            str(path),
+            "--warehouse",
+            warehouse_file[0],
+            "--period",
+            "all",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", decimal=",")
+    other = wh.connect(warehouse_file[0], read_only=True)
+    try:
+        assert len(table) == other.execute("SELECT count(*) FROM leads").fetchone()[0]
+    finally:
+        other.close()
+    assert set(table["Группа"]) <= set("ABCD")
+    assert cli.main(["call-list", "--models", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert "no saved model (train one with `train-scoring`)" in capsys.readouterr().err
