@@ -394,7 +394,7 @@ def _stage_scoring(params: dict) -> tuple[float, dict]:
     """
     import warnings
 
-    import numpy as np
+    import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
@@ -426,7 +426,7 @@ def _stage_scoring(params: dict) -> tuple[float, dict]:
     def bare_frame(frame):
         frame = frame.copy()
         for name in frame.columns:
-            if not np.issubdtype(frame[name].dtype, np.number):
+            if not pd.api.types.is_numeric_dtype(frame[name]):
                 frame[name] = frame[name].astype("category")
         return frame
 
