@@ -11,13 +11,13 @@ rows_quarantined``.
 file                               defect
 =================================  ====================================================
 metrica_cp1251.tsv                 wrong encoding (cp1251 where the Logs API writes UTF-8)
-metrica_comma_separated.csv        wrong separator (commas instead of tabs)
+metrica_comma_separated.csv        commas instead of tabs (an ETL tool's CSV): loads
 calls_cp1251.csv                   wrong encoding when told ``encoding="utf-8"``
 amocrm_comma_decimals.csv          comma decimals with (no-break) space thousands
-google_ads_decimal_comma.csv       decimal comma where a dot is expected
+google_ads_decimal_comma.csv       decimal comma (Russian locale) among dot decimals: loads
 calls_missing_time.csv             required column missing
 amocrm_duplicate_ids.csv           the same deal id twice
-amocrm_duplicate_column.csv        the same column twice
+amocrm_duplicate_column.csv        the same column twice (custom fields sharing a name)
 calls_mixed_timezones.csv          mixed UTC offsets and local times
 calls_future_date.csv              a date in the future
 direct_negative_cost.tsv           negative cost
@@ -66,15 +66,6 @@ ERRORS = [
         "encoding= (e.g. 'cp1251' or 'utf-8')",
     ),
     (
-        "metrica",
-        "metrica_comma_separated.csv",
-        NO_GOALS,
-        "missing required column(s) for a Metrica Logs API visits export: "
-        "visit_id ('ym:s:visitID'), visitor_id ('ym:s:clientID'), visit_start "
-        "('ym:s:dateTime'), pageviews ('ym:s:pageViews'), duration_s ('ym:s:visitDuration') "
-        f"(found: {METRICA_HEADER}; is the delimiter ','?)",
-    ),
-    (
         "calls",
         "calls_cp1251.csv",
         {"encoding": "utf-8"},
@@ -86,13 +77,10 @@ ERRORS = [
         "calls_missing_time.csv",
         {},
         "missing required column(s) for a call-tracking report: created_at "
-        f"({CALL_TIME_ALIASES}) (found: ID звонка, Номер абонента, Длительность разговора)",
-    ),
-    (
-        "amocrm",
-        "amocrm_duplicate_column.csv",
-        {},
-        "column 'Бюджет' appears 2 times; keep one (it is read as amount)",
+        f"({CALL_TIME_ALIASES}) (found: ID звонка, Номер абонента, Длительность разговора) "
+        "[header on line 1, delimiter ';']; map them: load-source --kind calls "
+        '--map "<column>=created_at" (or save them under calls: columns: in '
+        "params/sources.yaml)",
     ),
     ("amocrm", "amocrm_empty.csv", {}, "empty file (0 bytes); expected at least a header"),
     (
@@ -151,13 +139,6 @@ QUARANTINES = [
         {},
         (4, 3, 1),
         [(3, "amount", "amount: not a DOUBLE: '12,3,4'")],
-    ),
-    (
-        "google_ads",
-        "google_ads_decimal_comma.csv",
-        {},
-        (2, 1, 1),
-        [(1, "cost", "cost: not a DOUBLE: '12,50' (decimal comma; use a dot)")],
     ),
     (
         "amocrm",
@@ -269,3 +250,38 @@ def test_bom_crlf_report_drops_title_and_total_lines(con):
     assert con.execute("SELECT campaign, impressions, clicks, cost FROM spend").fetchall() == [
         ("gads_search_brand", 100, 10, 1000.0)
     ]
+
+
+def test_metrica_comma_separated_csv_loads_like_the_tsv(con):
+    """An ETL tool's comma CSV of Logs API fields: one direct visit, as in the file."""
+    result = load_source(
+        con, "metrica", BAD / "metrica_comma_separated.csv", salt=SALT, now=NOW, **NO_GOALS
+    )
+    assert (result.rows_in, result.rows_loaded) == (1, 1)
+    assert con.execute(
+        "SELECT visit_id, visitor_id, visit_start, landing_page, pageviews, duration_s, channel "
+        "FROM visits"
+    ).fetchall() == [("9001", "111", datetime(2024, 5, 1, 10), "/", 1, 10, "direct")]
+
+
+def test_decimal_comma_in_an_english_report_is_read_as_a_decimal(con):
+    """'12,50' has two digits after the comma: it cannot be a thousands group, so 12.50."""
+    result = load_source(
+        con, "google_ads", BAD / "google_ads_decimal_comma.csv", salt=SALT, now=NOW
+    )
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (2, 2, 0)
+    assert con.execute("SELECT creative, cost FROM spend ORDER BY 1").fetchall() == [
+        ("1", 12.5),
+        ("2", 12.5),
+    ]
+
+
+def test_custom_fields_sharing_a_name_are_read_as_one_with_a_note(con):
+    """Two 'Бюджет' columns (1,00 and 2,00): the first non-empty value, 1.00, and a note."""
+    result = load_source(con, "amocrm", BAD / "amocrm_duplicate_column.csv", salt=SALT, now=NOW)
+    assert (result.rows_in, result.rows_loaded) == (1, 1)
+    assert con.execute("SELECT amount FROM deals").fetchall() == [(1.0,)]
+    assert (
+        "column 'Бюджет' appears 2 times (custom fields sharing a name): read as amount, the "
+        "first non-empty value of each row; 1 row(s) had different values, the first was kept"
+    ) in result.notes

@@ -273,6 +273,9 @@ def load_sessions(
     timezone: str = ACCOUNT_TIMEZONE,
     channel_rules: str | Path | ChannelRules | None = None,
     encoding: str = "utf-8",
+    columns: dict[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
+    merge_split_sessions: bool = True,
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -313,6 +316,11 @@ def load_sessions(
         object (e.g. a truncated last line), named by its line number.
     """
     source = Path(path).resolve()
+    if columns:
+        raise InputError(
+            f"{source}: a GA4 BigQuery export has a fixed nested schema; column mappings "
+            f"(--map / params/sources.yaml ga4: columns:) do not apply to it"
+        )
     relation = _events_relation(con, source, encoding)
     try:
         sessions = sessions_frame(con, relation, pricing_page=pricing_page)
