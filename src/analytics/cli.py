@@ -105,7 +105,7 @@ def _parse_maps(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         their, sep, name = pair.rpartition("=")
         if not sep or not their.strip() or not name.strip():
-            raise UsageError(f"--map {pair!r}: expected \"Their column=field\"")
+            raise UsageError(f'--map {pair!r}: expected "Their column=field"')
         mapping[their.strip()] = name.strip()
     return mapping
 

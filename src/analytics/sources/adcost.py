@@ -240,8 +240,8 @@ def _spend(
             "creative": f["creative"].where(f["creative"].notna(), CAMPAIGN_LEVEL)
             if export.found["creative"] is None
             else f["creative"],
-            "impressions": number_text(f["impressions"]),
-            "clicks": number_text(f["clicks"]),
+            "impressions": number_text(f["impressions"], integer=True),
+            "clicks": number_text(f["clicks"], integer=True),
             "cost": cost,
         }
     )
@@ -367,7 +367,9 @@ def _load_report(
         export,
         utm_source=utm_source,
         medium=medium_of(f),
-        number_text=lambda v: number_text(v, decimal_comma=decimal_comma),
+        number_text=lambda v, integer=False: number_text(
+            v, decimal_comma=decimal_comma, integer=integer
+        ),
         factor=factor,
         money_in_micros=money_in_micros,
         vat_included=vat_included,

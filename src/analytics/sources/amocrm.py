@@ -210,7 +210,9 @@ def translate(
 
 def _write_contacts(con, export: ExportTable, load_id: str, salt: str) -> list[str]:
     f = export.frame
-    phones, notes = customer_phone_text(f["phone"], export.rows, column="phone")
+    phones, notes = customer_phone_text(
+        f["phone"], export.rows, column="phone", ignore=export.rejects
+    )
     emails = _first_item(f["email"])
     contacts = pd.DataFrame(
         {

@@ -359,7 +359,9 @@ def load_calls(
         export = export.subset(keep)
         direction = direction[keep].reset_index(drop=True)
     phone, phone_notes = customer_phone_text(
-        customer_phone(export.frame, direction, employee_numbers), export.rows
+        customer_phone(export.frame, direction, employee_numbers),
+        export.rows,
+        ignore=export.rejects,
     )
     notes += phone_notes
     leads = translate(export.frame, timezone=timezone, phone=phone)

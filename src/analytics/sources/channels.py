@@ -36,6 +36,7 @@ def default_rules_file() -> Path:
     except FileNotFoundError as err:
         raise InputError(str(err)) from None
 
+
 FIELDS = ("source", "medium", "campaign")
 """Traffic attributes a rule can test."""
 

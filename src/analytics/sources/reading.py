@@ -268,7 +268,7 @@ def decode_export(path: Path, encoding: str, notes: list[str] | None = None) -> 
         except (OSError, EOFError) as err:
             raise InputError(f"{path}: this is a gzip file but it does not unpack: {err}") from None
         if notes is not None:
-            notes.append(f"{path.name}: gzip file, unpacked before reading")
+            notes.append("gzip file, unpacked before reading")
         if not data:
             raise InputError(f"{path}: empty file (gzip of 0 bytes); expected at least a header")
     for magic, what in _MAGIC:
@@ -438,32 +438,44 @@ def _best_header(
     return -max(scored)[2]
 
 
+def _likeness(a: str, b: str) -> float:
+    """Similarity of two short names: :class:`difflib.SequenceMatcher` ratio, or 0.9
+    when the shorter (4+ characters) is contained in the longer one."""
+    shorter, longer = sorted((a, b), key=len)
+    if len(shorter) >= 4 and shorter in longer:
+        return 0.9
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+MATCH_CUTOFF = 0.75
+"""Least :func:`_likeness` of a column name proposed for a field."""
+
+
 def suggest_mapping(
     header: Iterable[str], missing: Iterable[str], columns: Mapping[str, tuple[str, ...]]
 ) -> dict[str, str]:
     """Fuzzy candidates ``{their column: field}`` for fields missing from a header.
 
-    Each missing field takes the unread header name closest to the field name
-    or one of its aliases (:func:`difflib.get_close_matches`, cutoff 0.6 on
-    lower-cased names without ``ym:s:`` prefixes and separators); a header name
-    is proposed once.
+    Each missing field takes the unread header name most like the field name
+    or one of its aliases (names compared lower-cased without ``ym:s:``
+    prefixes and separators; :func:`_likeness` at least
+    :data:`MATCH_CUTOFF`: a :mod:`difflib` ratio, or containment such as
+    ``Сумма`` in ``Сумма сделки``); a header name is proposed once, to the
+    field it is most like.
     """
-    taken: set[str] = set()
     used = {_normal_name(a) for aliases in columns.values() for a in aliases}
     names = [h for h in header if h and _normal_name(h) not in used]
-    short = {_short_name(h): h for h in names}
-    out: dict[str, str] = {}
+    pairs = []
     for name in missing:
-        targets = [_short_name(a) for a in (name, *columns[name])]
-        best, best_ratio = None, 0.0
-        for target in targets:
-            for hit in difflib.get_close_matches(target, list(short), n=1, cutoff=0.6):
-                ratio = difflib.SequenceMatcher(None, target, hit).ratio()
-                if ratio > best_ratio and short[hit] not in taken:
-                    best, best_ratio = short[hit], ratio
-        if best is not None:
-            taken.add(best)
-            out[best] = name
+        targets = {_short_name(a) for a in (name, *columns[name])}
+        for h in names:
+            score = max(_likeness(t, _short_name(h)) for t in targets)
+            if score >= MATCH_CUTOFF:
+                pairs.append((score, h, name))
+    out: dict[str, str] = {}
+    for _score, h, name in sorted(pairs, key=lambda p: -p[0]):
+        if h not in out and name not in out.values():
+            out[h] = name
     return out
 
 
@@ -964,7 +976,9 @@ def _number_style(values: Iterable[str]) -> str | None:
     return None
 
 
-def number_text(values: pd.Series, *, decimal_comma: bool = True) -> pd.Series:
+def number_text(
+    values: pd.Series, *, decimal_comma: bool = True, integer: bool = False
+) -> pd.Series:
     """Numbers in either thousands style -> dot-decimal text.
 
     Accepted: ``'1,356,884'`` / ``'1,356,884.50'`` (comma thousands),
@@ -973,15 +987,19 @@ def number_text(values: pd.Series, *, decimal_comma: bool = True) -> pd.Series:
     ``₽`` / ``руб.`` / ``$``. An ambiguous ``'1,356'`` follows the other values
     of the column when one of them shows the style, else ``decimal_comma``
     (Russian exports: decimal comma; Google Ads in English: thousands).
-    Anything that is not a number is returned unchanged for the warehouse
-    check to report.
+    With ``integer`` (counts: impressions, clicks) a ``'1.234'`` or
+    ``'1,234'`` is always a thousands group. Anything that is not a number is
+    returned unchanged for the warehouse check to report.
     """
     texts = [v for v in values if isinstance(v, str)]
+    groups = re.compile(r"[+-]?\d{1,3}([.,]\d{3})+")
     style = _number_style(texts) or ("ru" if decimal_comma else "en")
 
     def convert(v: str) -> str:
         compact = "".join(v.split()).replace("\u00a0", "").replace("\u202f", "")
         compact = _CURRENCY_SIGNS.sub("", compact)
+        if integer and groups.fullmatch(compact):
+            return compact.replace(".", "").replace(",", "")
         if _PLAIN_NUMBER.fullmatch(compact):
             return compact
         if _COMMA_THOUSANDS.fullmatch(compact) and (
@@ -1033,7 +1051,11 @@ INTERNAL_NUMBER_DIGITS = 6
 
 
 def customer_phone_text(
-    values: pd.Series, rows: np.ndarray | None = None, *, column: str = "phone"
+    values: pd.Series,
+    rows: np.ndarray | None = None,
+    *,
+    column: str = "phone",
+    ignore: Iterable[int] = (),
 ) -> tuple[pd.Series, list[str]]:
     """Customer phones as the hashing expects them, and notes on what was changed.
 
@@ -1044,12 +1066,16 @@ def customer_phone_text(
     * a number of at most :data:`INTERNAL_NUMBER_DIGITS` digits (an
       employee's extension, ``101``) -> empty (not hashed), noted.
 
+    Records in ``ignore`` (already rejected, e.g. damaged bytes) are cleaned
+    but left out of the notes.
+
     Returns
     -------
     (pandas.Series, list of str)
         Cleaned phones (None where not usable) and the notes.
     """
     rows = np.arange(1, len(values) + 1) if rows is None else rows
+    ignore = set(ignore)
     scientific, two, internal, extension = [], [], [], 0
     out = []
     for row, v in zip(rows, values, strict=True):
@@ -1074,6 +1100,9 @@ def customer_phone_text(
             continue
         out.append(text)
     notes = []
+    scientific = [r for r in scientific if r not in ignore]
+    two = [r for r in two if r not in ignore]
+    internal = [r for r in internal if r not in ignore]
 
     def rows_text(found: list[int]) -> str:
         shown = ", ".join(str(r) for r in found[:10])
@@ -1127,7 +1156,7 @@ _ISO_DATE = r"(\d{4})-(\d{2})-(\d{2})"
 _RU_DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
 _EN_DATE = r"([A-Za-z]{3,9})\.? (\d{1,2}), (\d{4})"
 _RU_WORD_DATE = r"(\d{1,2}) ([а-яА-Я]{3,8})\.? (\d{4})"
-_RANGE_SEP = r"\s*(?:-|–|—|\.\.|по|to)\s*"
+_RANGE_SEP = r"(?:\s*г\.?)?\s*(?:-|–|—|\.\.|по|to)\s*"
 
 
 def parse_period(text: str) -> tuple[date, date] | None:
