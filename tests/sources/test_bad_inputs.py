@@ -37,6 +37,7 @@ metrica_bad_values.tsv             missing id, zero page views, unknown device
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import pytest
@@ -285,3 +286,168 @@ def test_custom_fields_sharing_a_name_are_read_as_one_with_a_note(con):
         "column 'Бюджет' appears 2 times (custom fields sharing a name): read as amount, the "
         "first non-empty value of each row; 1 row(s) had different values, the first was kept"
     ) in result.notes
+
+
+# --------------------------------------------------------------------------- issue 16 classes
+#
+# amocrm_xlsx_as_csv.csv      an Excel workbook (zip) named .csv: refused, says what it is
+# calls_gzip.csv.gz           a gzip file: unpacked, loaded, noted
+# calls_nul_bytes.csv         NUL bytes inside fields of record 2: that record quarantined
+# metrica_nul_block.tsv       a NUL block swallowing a line break (record 2 has 7 fields)
+# amocrm_renamed_columns.csv  renamed optional columns: reported by name with a --map hint
+# calls_excel_phones.csv      7,90372E+10; доб. 123; two phones; an extension number
+# calls_epoch_zero.csv        1970-01-01 times (Unix time 0): quarantined
+# amocrm_offsets.csv          Z / +05:00 / +0300 offsets converted to Moscow time
+# amocrm_stages_offsets.csv   the same in the stage history
+
+
+def test_excel_workbook_given_as_csv_is_named_as_such(con):
+    path = BAD / "amocrm_xlsx_as_csv.csv"
+    with pytest.raises(InputError) as raised:
+        load_source(con, "amocrm", path, salt=SALT, now=NOW)
+    assert str(raised.value) == (
+        f"{path.resolve()}: this is an Excel workbook (.xlsx, a zip archive), not a CSV/TSV "
+        f"text export; save it as CSV (UTF-8) or download the report as CSV, then load that file"
+    )
+
+
+def test_gzip_file_is_unpacked_and_loaded(con):
+    result = load_source(con, "calls", BAD / "calls_gzip.csv.gz", salt=SALT, now=NOW)
+    assert (result.rows_in, result.rows_loaded) == (1, 1)
+    assert "gzip file, unpacked before reading" in result.notes
+    assert con.execute("SELECT lead_id, created_at FROM leads").fetchall() == [
+        ("c1", datetime(2024, 5, 1, 10))
+    ]
+
+
+def test_folder_given_as_file_is_a_clear_line(con):
+    with pytest.raises(
+        InputError, match=r"fixtures/bad: is a folder, not a file; pass the export file itself$"
+    ):
+        load_source(con, "calls", BAD, salt=SALT, now=NOW)
+
+
+def test_unreadable_file_is_a_clear_line(con, tmp_path, monkeypatch):
+    """Permission denied (simulated: the tests may run as root, who reads anything)."""
+    path = tmp_path / "calls.csv"
+    path.write_text("ID звонка;Дата\nc1;01.05.2024\n", encoding="utf-8")
+    original = type(path).read_bytes
+
+    def denied(self):
+        if self == path.resolve():
+            raise PermissionError(13, "Permission denied")
+        return original(self)
+
+    monkeypatch.setattr(type(path), "read_bytes", denied)
+    with pytest.raises(InputError, match=r"calls\.csv: cannot read the file: Permission denied$"):
+        load_source(con, "calls", path, salt=SALT, now=NOW)
+
+
+def test_a_field_over_128_kb_is_read(con, tmp_path):
+    """A 200,000-character quoted note (Python's csv refuses over 131,072 by default)."""
+    note = "заметка " * 25_000
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        f'ID;Этап сделки;Дата создания;Примечание\n1;Переговоры;01.05.2024 10:00:00;"{note}"\n',
+        encoding="utf-8",
+    )
+    result = load_source(con, "amocrm", path, salt=SALT, now=NOW)
+    assert (result.rows_in, result.rows_loaded) == (1, 1)
+
+
+def test_nul_bytes_quarantine_the_damaged_record_with_the_reason(con):
+    path = BAD / "calls_nul_bytes.csv"
+    result = load_source(con, "calls", path, salt=SALT, now=NOW)
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    assert_reconciled(con, result)
+    assert quarantined(con) == [
+        (
+            2,
+            "Номер абонента",
+            "damaged bytes: NUL (0x00) in column 'Номер абонента' at line 3; "
+            "the record cannot be trusted, re-export the file",
+        )
+    ]
+    assert con.execute("SELECT lead_id FROM leads ORDER BY 1").fetchall() == [("c1",), ("c3",)]
+    assert not any("internal" in n for n in result.notes)
+
+
+def test_nul_block_swallowing_a_line_break_is_quarantined_not_merged(con):
+    result = load_source(
+        con, "metrica", BAD / "metrica_nul_block.tsv", salt=SALT, now=NOW, **NO_GOALS
+    )
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    assert quarantined(con) == [
+        (
+            2,
+            "ym:s:dateTime",
+            "damaged bytes: NUL (0x00) in column 'ym:s:dateTime' at line 3 (7 fields, header "
+            "has 5); the record cannot be trusted, re-export the file",
+        )
+    ]
+    assert con.execute("SELECT visit_id FROM visits ORDER BY 1").fetchall() == [
+        ("9001",),
+        ("9004",),
+    ]
+
+
+def test_renamed_and_unknown_columns_are_reported_by_name(con):
+    result = load_source(con, "amocrm", BAD / "amocrm_renamed_columns.csv", salt=SALT, now=NOW)
+    assert result.rows_loaded == 1
+    assert result.notes[:3] == (
+        "column(s) not read: 'Сумма сделки', 'Ответственный менеджер', 'Теги'",
+        "column 'Сумма сделки' looks like amount (not read); if it is, load with "
+        '--map "Сумма сделки=amount" or save the mapping in params/sources.yaml',
+        "column 'Ответственный менеджер' looks like manager (not read); if it is, load with "
+        '--map "Ответственный менеджер=manager" or save the mapping in params/sources.yaml',
+    )
+    assert result.notes[3].startswith("optional field(s) absent, loaded empty: lead_id, pipeline")
+
+
+def test_excel_mangled_extension_and_double_phones(con):
+    """c1 '7,90372E+10' lost its digits: not hashed (NULL), flagged. c2 '... доб. 123' and
+    c3 'first, second' hash as +7 903 123-45-67. c4 '105' is an extension: not hashed."""
+    result = load_source(con, "calls", BAD / "calls_excel_phones.csv", salt=SALT, now=NOW)
+    assert (result.rows_loaded, result.rows_quarantined) == (4, 0)
+    expected = hashlib.sha256((SALT + "79031234567").encode()).hexdigest()
+    assert con.execute("SELECT lead_id, phone_hash FROM leads ORDER BY 1").fetchall() == [
+        ("c1", None),
+        ("c2", expected),
+        ("c3", expected),
+        ("c4", None),
+    ]
+    assert result.notes[1:] == (
+        "phone: 1 value(s) in Excel scientific notation (e.g. '7,90372E+10'; rows 1) cannot be "
+        "recovered: not hashed, loaded empty; export the phone column as text",
+        "phone: extension (доб. / ext.) stripped from 1 phone(s)",
+        "phone: 1 field(s) hold two phones (rows 3): the first is kept",
+        "phone: 1 internal or extension number(s) (rows 4) are not a customer's phone: not hashed",
+    )
+
+
+def test_epoch_zero_times_are_not_loaded_as_real_calls(con):
+    result = load_source(con, "calls", BAD / "calls_epoch_zero.csv", salt=SALT, now=NOW)
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
+    reason = (
+        "epoch-zero time {!r} (Unix time 0, an empty time in the exporting system): not a real time"
+    )
+    assert quarantined(con) == [
+        (1, "created_at", reason.format("1970-01-01 00:00:00")),
+        (2, "created_at", reason.format("1970-01-01 03:00:00")),
+    ]
+
+
+def test_offsets_are_converted_in_the_crm_adapters(con):
+    """07:00Z, 12:00+05:00 and 10:00+0300 are all 10:00 in Moscow (UTC+3)."""
+    load_source(con, "amocrm", BAD / "amocrm_offsets.csv", salt=SALT, now=NOW)
+    assert con.execute(
+        "SELECT deal_id, created_at, closed_at FROM deals ORDER BY 1"
+    ).fetchall() == [
+        ("5001", datetime(2024, 5, 1, 10), None),
+        ("5002", datetime(2024, 5, 1, 10), datetime(2024, 5, 2, 10)),
+    ]
+    load_source(con, "amocrm_stages", BAD / "amocrm_stages_offsets.csv", salt=SALT, now=NOW)
+    assert con.execute("SELECT stage, entered_at FROM deal_stages ORDER BY 2").fetchall() == [
+        ("mql", datetime(2024, 5, 1, 10)),
+        ("sql", datetime(2024, 5, 2, 10)),
+    ]

@@ -93,7 +93,8 @@ def test_google_ads_excel_csv_aggregated_report_is_spread_over_its_period(con):
 
 
 def test_aggregated_report_period_option_wins_over_the_period_line(con):
-    """period=2024-05-01..2024-05-02: two days, Search | brand 0.07 -> 0.03 + 0.04, 9 impr. -> 5 + 4."""
+    """period=2024-05-01..2024-05-02: two days; Search | brand 0.07 -> 0.03 + 0.04,
+    9 impressions -> 5 + 4, 3 clicks -> 2 + 1."""
     load_source(
         con,
         "google_ads",
@@ -103,7 +104,8 @@ def test_aggregated_report_period_option_wins_over_the_period_line(con):
         period="2024-05-01..2024-05-02",
     )
     assert con.execute(
-        "SELECT date, impressions, clicks, cost FROM spend WHERE campaign = 'Search | brand' ORDER BY date"
+        "SELECT date, impressions, clicks, cost FROM spend "
+        "WHERE campaign = 'Search | brand' ORDER BY date"
     ).fetchall() == [(date(2024, 5, 1), 5, 2, 0.03), (date(2024, 5, 2), 4, 1, 0.04)]
 
 
@@ -112,7 +114,8 @@ def test_aggregated_report_without_a_period_is_refused_with_what_to_do(con, tmp_
     path.write_text("Campaign,Impr.,Clicks,Cost\nc,10,1,5.00\n", encoding="utf-8")
     with pytest.raises(
         InputError,
-        match=r"no day column \(Day / Date / Дата\) and no report period: .*--option period=YYYY-MM-DD\.\.YYYY-MM-DD",
+        match=r"no day column \(Day / Date / Дата\) and no report period: "
+        r".*--option period=YYYY-MM-DD\.\.YYYY-MM-DD",
     ):
         load_source(con, "google_ads", path, salt=SALT, now=NOW)
     assert con.execute("SELECT count(*) FROM spend").fetchone()[0] == 0
@@ -145,7 +148,8 @@ def test_direct_web_export_with_master_campaigns_and_dot_thousands(con):
     result = load_source(con, "direct", REAL / "direct_web_campaigns.csv", salt=SALT, now=NOW)
     assert (result.rows_in, result.rows_loaded) == (2, 2)
     assert con.execute(
-        "SELECT date, campaign, channel, utm_medium, ad_group, impressions, clicks, cost FROM spend ORDER BY date"
+        "SELECT date, campaign, channel, utm_medium, ad_group, impressions, clicks, cost "
+        "FROM spend ORDER BY date"
     ).fetchall() == [
         (date(2024, 5, 1), "МК | Товары", "yandex_master", "master", "(all)", 1200, 30, 1130737.0),
         (date(2024, 5, 2), "Поиск | бренд", "yandex_search", "cpc", "(all)", 100, 10, 100.0),
@@ -164,7 +168,8 @@ def test_amocrm_utf8_export_with_placeholders_loads_every_open_deal(con):
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (5, 5, 0)
     assert result.placeholders == 4
     assert con.execute(
-        "SELECT deal_id, status, stage, amount, created_at, closed_at, industry FROM deals ORDER BY deal_id"
+        "SELECT deal_id, status, stage, amount, created_at, closed_at, industry "
+        "FROM deals ORDER BY deal_id"
     ).fetchall() == [
         ("1001", "open", "sql", 150000.0, datetime(2024, 5, 1, 10), None, "IT"),
         (
@@ -193,7 +198,8 @@ def test_placeholders_are_extended_per_source(con, tmp_path):
     """'сделка открыта' is not built in: quarantined by default, NULL when listed."""
     path = tmp_path / "deals.csv"
     path.write_text(
-        "ID,Этап сделки,Дата создания,Дата закрытия\n1,Переговоры,01.05.2024 10:00:00,сделка открыта\n",
+        "ID,Этап сделки,Дата создания,Дата закрытия\n"
+        "1,Переговоры,01.05.2024 10:00:00,сделка открыта\n",
         encoding="utf-8",
     )
     plain = tmp_path / "plain.yaml"
@@ -260,8 +266,8 @@ def test_sipuni_log_with_a_mapping_loads_incoming_calls_and_callbacks_only(con):
     hashes = {h for (h,) in con.execute("SELECT phone_hash FROM leads").fetchall()}
     assert not hashes & office
     assert (
-        "2 call(s) skipped, not leads: 1 outgoing, 1 internal (only incoming calls and callbacks become leads)"
-        in result.notes
+        "2 call(s) skipped, not leads: 1 outgoing, 1 internal "
+        "(only incoming calls and callbacks become leads)" in result.notes
     )
 
 
@@ -310,7 +316,8 @@ def test_metrica_json_lines_from_an_etl_tool(con):
     )
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
     assert con.execute(
-        "SELECT visit_id, visitor_id, visit_start, channel, landing_page, pageviews, goal_pricing, device "
+        "SELECT visit_id, visitor_id, visit_start, channel, landing_page, pageviews, "
+        "goal_pricing, device "
         "FROM visits ORDER BY visit_id"
     ).fetchall() == [
         ("9101", "111", datetime(2024, 5, 1, 10, 15, 2), "organic", "/pricing", 3, True, "desktop"),
@@ -320,7 +327,8 @@ def test_metrica_json_lines_from_an_etl_tool(con):
         (
             3,
             "visit_start",
-            "epoch-zero time '1970-01-01 03:00:00' (Unix time 0, an empty time in the exporting system): not a real time",
+            "epoch-zero time '1970-01-01 03:00:00' (Unix time 0, an empty time in the "
+            "exporting system): not a real time",
         )
     ]
 
@@ -357,7 +365,8 @@ def test_map_reads_a_renamed_column_and_unknown_names_are_refused(con, tmp_path)
     assert con.execute("SELECT amount FROM deals").fetchall() == [(1000.5,)]
     with pytest.raises(
         InputError,
-        match=r"column mapping 'Сумма сделки'='budget': 'budget' is not a field of a amoCRM deals export; fields: deal_id, ",
+        match=r"column mapping 'Сумма сделки'='budget': 'budget' is not a field of a "
+        r"amoCRM deals export; fields: deal_id, ",
     ):
         load_source(con, "amocrm", path, salt=SALT, now=NOW, columns={"Сумма сделки": "budget"})
 
@@ -367,7 +376,8 @@ def test_refusal_is_built_from_the_real_header_not_the_title(con, tmp_path):
     header on line 3 and its delimiter, not the title line."""
     path = tmp_path / "ads.csv"
     path.write_text(
-        'Ad report\n"May 1, 2024 - May 2, 2024"\nDay,Campaign,Impr.,Clicks,Spend (RUB)\n2024-05-01,c,1,1,1.00\n',
+        'Ad report\n"May 1, 2024 - May 2, 2024"\n'
+        "Day,Campaign,Impr.,Clicks,Spend (RUB)\n2024-05-01,c,1,1,1.00\n",
         encoding="utf-8",
     )
     with pytest.raises(InputError) as raised:
@@ -378,6 +388,6 @@ def test_refusal_is_built_from_the_real_header_not_the_title(con, tmp_path):
         in message
     )
     assert (
-        "missing required column(s) for a Google Ads report: cost ('Cost' / 'Стоимость' / 'Расходы')"
-        in message
+        "missing required column(s) for a Google Ads report: "
+        "cost ('Cost' / 'Стоимость' / 'Расходы')" in message
     )
