@@ -451,3 +451,34 @@ def test_offsets_are_converted_in_the_crm_adapters(con):
         ("mql", datetime(2024, 5, 1, 10)),
         ("sql", datetime(2024, 5, 2, 10)),
     ]
+
+
+def test_a_ga4_session_split_over_two_daily_files_is_merged(con):
+    """Session 7777.1714000000.1714596600 starts 2024-05-01 20:50:00 UTC (23:50 Moscow):
+    day 1 has page views at +0 and +300 s (/ and /pricing), day 2 at +900 and +1200 s.
+    Merged: start 23:50:00, duration 1200 s, 4 page views, pricing seen, landing '/'.
+    Loading day 2 again is not a continuation: a duplicate, quarantined."""
+    first = load_source(con, "ga4", BAD / "ga4_split_day1.ndjson", salt=SALT, now=NOW)
+    second = load_source(con, "ga4", BAD / "ga4_split_day2.ndjson", salt=SALT, now=NOW)
+    assert (first.rows_loaded, second.rows_loaded) == (1, 1)
+    assert con.execute(
+        "SELECT visit_id, visit_start, duration_s, pageviews, goal_pricing, landing_page, device "
+        "FROM visits"
+    ).fetchall() == [
+        (
+            "7777.1714000000.1714596600",
+            datetime(2024, 5, 1, 23, 50),
+            1200,
+            4,
+            True,
+            "/",
+            "mobile",
+        )
+    ]
+    assert second.notes == (
+        "1 session(s) continued from an earlier file merged (start = the earlier start, "
+        "end = the later end, page views summed)",
+    )
+    again = load_source(con, "ga4", BAD / "ga4_split_day2.ndjson", salt=SALT, now=NOW)
+    assert (again.rows_loaded, again.rows_quarantined) == (0, 1)
+    assert con.execute("SELECT pageviews FROM visits").fetchall() == [(4,)]

@@ -851,7 +851,7 @@ def load_translated(
             "UPDATE main.quarantine SET column_name = ?, reason = ? "
             "WHERE load_id = ? AND source_file = ? AND row_number = ?",
             [column, reason, load_id, str(result.source_file), int(row)],
-        )
+        ).fetchall()
     all_notes = tuple(export.notes) + tuple(notes)
     if every:
         all_notes += (f"{len(every)} record(s) quarantined before the checks: see quarantine",)
