@@ -391,3 +391,39 @@ def test_refusal_is_built_from_the_real_header_not_the_title(con, tmp_path):
         "missing required column(s) for a Google Ads report: "
         "cost ('Cost' / 'Стоимость' / 'Расходы')" in message
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "mapping", "expected"),
+    [
+        (
+            # cp1251, a title and a blank line, 'Итого' line; «Отдел продаж» is not a phone
+            "calls_mango.csv",
+            {
+                "UID": "lead_id",
+                "Дата/время начала": "created_at",
+                "Длительность": "call_duration_s",
+            },
+            [
+                ("m-1", datetime(2024, 5, 1, 10, 0, 5), "79031234567", 70),
+                ("m-3", datetime(2024, 5, 1, 10, 40), "79037776655", 0),
+            ],
+        ),
+        (
+            # English headers, 'Type' incoming / outgoing / callback, ISO times with offsets;
+            # the callback's 'To' is extension 101, so the customer is its 'From'
+            "calls_zadarma.csv",
+            {"Call ID": "lead_id", "Date": "created_at"},
+            [
+                ("z-1", datetime(2024, 5, 1, 10), "79031234567", 65),
+                ("z-3", datetime(2024, 5, 1, 10, 45), "79037776655", 12),
+            ],
+        ),
+    ],
+)
+def test_other_telephony_logs_load_with_a_mapping(con, name, mapping, expected):
+    result = load_source(con, "calls", REAL / name, salt=SALT, now=NOW, columns=mapping)
+    assert (result.rows_loaded, result.rows_quarantined, result.rows_skipped) == (2, 0, 1)
+    assert con.execute(
+        "SELECT lead_id, created_at, phone_hash, call_duration_s FROM leads ORDER BY 1"
+    ).fetchall() == [(i, t, phone_hash(p), d) for i, t, p, d in expected]

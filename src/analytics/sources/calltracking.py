@@ -61,6 +61,7 @@ import pandas as pd
 from analytics import warehouse
 from analytics.sources.reading import (
     ACCOUNT_TIMEZONE,
+    INTERNAL_NUMBER_DIGITS,
     boolean_text,
     customer_phone_text,
     epoch_zero_rejects,
@@ -222,8 +223,10 @@ def customer_phone(frame: pd.DataFrame, direction: pd.Series, employee_numbers=(
     """The customer's number of each call (raw text), never an employee's.
 
     ``phone`` when present, else ``caller`` of an incoming call (or of a call
-    of unknown direction) and ``callee`` of a callback; numbers listed in
-    ``employee_numbers`` (compared by their last ten digits) are dropped.
+    of unknown direction) and ``callee`` of a callback (then ``caller``);
+    numbers listed in ``employee_numbers`` (compared by their last ten
+    digits) and extensions (at most :data:`INTERNAL_NUMBER_DIGITS` digits)
+    are passed over.
     """
     own = {_digits(str(n)) for n in employee_numbers if _digits(str(n))}
     out = []
@@ -233,9 +236,12 @@ def customer_phone(frame: pd.DataFrame, direction: pd.Series, employee_numbers=(
         order = (phone, callee, caller) if way in ("callback", "outgoing") else (phone, caller)
         pick = None
         for candidate in order:
-            if isinstance(candidate, str) and candidate.strip() and _digits(candidate) not in own:
-                pick = candidate
-                break
+            if not isinstance(candidate, str) or not candidate.strip():
+                continue
+            if _digits(candidate) in own or len(_digits(candidate)) <= INTERNAL_NUMBER_DIGITS:
+                continue  # the company's own line or an extension
+            pick = candidate
+            break
         out.append(pick)
     return pd.Series(out, index=frame.index, dtype=object)
 
