@@ -235,11 +235,13 @@ def customer_phone(frame: pd.DataFrame, direction: pd.Series, employee_numbers=(
     ):
         order = (phone, callee, caller) if way in ("callback", "outgoing") else (phone, caller)
         pick = None
-        for candidate in order:
+        for k, candidate in enumerate(order):
             if not isinstance(candidate, str) or not candidate.strip():
                 continue
-            if _digits(candidate) in own or len(_digits(candidate)) <= INTERNAL_NUMBER_DIGITS:
-                continue  # the company's own line or an extension
+            if _digits(candidate) in own:
+                continue  # the company's own line
+            if k > 0 and len(_digits(candidate)) <= INTERNAL_NUMBER_DIGITS:
+                continue  # an extension on one end of the call (the phone column is flagged later)
             pick = candidate
             break
         out.append(pick)
