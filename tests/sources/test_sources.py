@@ -154,3 +154,49 @@ def test_load_frame_validates_like_a_file_with_given_row_numbers(con):
         wh.load_frame(con, "leads", frame, source_file="x", salt=SALT, row_numbers=[1, 1, 2])
     with pytest.raises(InputError, match="missing required column"):
         wh.load_frame(con, "leads", frame[["lead_id"]], source_file="x", salt=SALT)
+
+
+def test_day_text_drops_an_etl_midnight_and_its_offset():
+    """Ad report days are labels: '2024-05-01T00:00:00+05:00' is 1 May, not 30 April."""
+    from analytics.sources import day_text
+
+    values = pd.Series(
+        ["2024-05-01T00:00:00Z", "2024-05-01 00:00:00+05:00", "01.05.2024", "2024-05-01", None]
+    )
+    assert day_text(values).tolist() == [
+        "2024-05-01",
+        "2024-05-01",
+        "2024-05-01",
+        "2024-05-01",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "decimal_comma", "expected"),
+    [
+        (["1,356,884"], False, ["1356884"]),
+        (["1,356,884.50"], True, ["1356884.50"]),
+        (["1 356 884,50"], False, ["1356884.50"]),
+        (["1\u00a0356\u00a0884"], False, ["1356884"]),
+        (["1.356.884,50"], False, ["1356884.50"]),
+        (["1,356"], False, ["1356"]),
+        (["1,356"], True, ["1.356"]),
+        (["1,356", "12,50"], False, ["1.356", "12.50"]),
+        (["1,356", "2,000,000"], True, ["1356", "2000000"]),
+        (["12.5 ₽"], True, ["12.5"]),
+        (["abc"], True, ["abc"]),
+    ],
+)
+def test_number_text_reads_both_thousands_styles(raw, decimal_comma, expected):
+    """Hand-read values; an ambiguous '1,356' follows the column's unambiguous values."""
+    from analytics.sources import number_text
+
+    assert number_text(pd.Series(raw), decimal_comma=decimal_comma).tolist() == expected
+
+
+def test_counts_read_dot_and_comma_groups_as_thousands():
+    from analytics.sources import number_text
+
+    out = number_text(pd.Series(["1.234", "1,234", "12"]), decimal_comma=True, integer=True)
+    assert out.tolist() == ["1234", "1234", "12"]

@@ -71,6 +71,7 @@ from analytics import warehouse
 from analytics.sources.channels import ChannelRules, load_channel_rules
 from analytics.sources.reading import (
     ExportTable,
+    day_text,
     load_translated,
     map_text,
     number_text,
@@ -229,7 +230,7 @@ def _spend(
     source = pd.Series(utm_source, index=f.index, dtype=object)
     return pd.DataFrame(
         {
-            "date": ru_datetime_text(f["date"]),
+            "date": day_text(f["date"]),
             "channel": rules.assign(source, medium, f["campaign"]),
             "utm_source": source,
             "utm_medium": medium,

@@ -942,6 +942,28 @@ def timestamp_text(values: pd.Series, timezone: str = ACCOUNT_TIMEZONE) -> pd.Se
     return local_time_text(ru_datetime_text(values), timezone)
 
 
+_DAY_LABEL = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+
+
+def day_text(values: pd.Series) -> pd.Series:
+    """Report days -> ISO ``yyyy-mm-dd``: ``dd.mm.yyyy`` and an ETL tool's midnight with an
+    offset (``2024-05-01T00:00:00Z``) alike.
+
+    Decision: an ad platform's day is a label in the account's time zone, not an
+    instant, so a midnight time and its offset are dropped rather than converted
+    (converting ``00:00Z`` to Moscow would keep the day, but ``00:00+05:00`` would
+    move it to the day before). Other values are returned unchanged.
+    """
+
+    def convert(v: str) -> str:
+        m = _DAY_LABEL.match(v.strip())
+        return m[1] if m else v
+
+    return map_text(ru_datetime_text(values), convert)
+
+
 def epoch_zero_rejects(
     export: ExportTable, values: pd.Series, column: str
 ) -> dict[int, tuple[str, str]]:
