@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
             "validation and quarantine as `load`. Kinds: metrica, ga4, amocrm, "
             "amocrm_stages, calls, direct, google_ads. Adapter options as key=value, "
             "e.g. --option pricing_goal_ids=[123] --option vat_included=true "
-            "--option encoding=cp1251."
+            "--option encoding=cp1251 --option period=2025-06-01..2025-06-30. Columns under "
+            "other names: --map 'Their column=field' (saved per kind in params/sources.yaml)."
         ),
     )
     p.add_argument("--kind", required=True, help="export kind")

@@ -7,6 +7,14 @@ thousands and a decimal comma (``'567 703 932,00'``) and dates as
 custom fields; each canonical column accepts the names in :data:`COLUMNS`
 (trimmed, case-insensitive).
 
+Real exports are also UTF-8 with ``,`` (both are detected), carry notes
+that span lines inside quotes, and custom fields that share a name (read as
+one field: the first non-empty value, with a note when they disagree). Open
+deals have a text placeholder where the closing date would be («не
+закрыта»): placeholders in dates and the amount load as NULL and are counted
+in the result's notes (:data:`analytics.sources.DEFAULT_PLACEHOLDERS`, more
+in ``params/sources.yaml``), so an open deal is never quarantined for it.
+
 Status and stage
 ----------------
 amoCRM's system statuses are 142 (``Успешно реализовано``, won) and 143

@@ -942,9 +942,7 @@ def timestamp_text(values: pd.Series, timezone: str = ACCOUNT_TIMEZONE) -> pd.Se
     return local_time_text(ru_datetime_text(values), timezone)
 
 
-_DAY_LABEL = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
-)
+_DAY_LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$")
 
 
 def day_text(values: pd.Series) -> pd.Series:

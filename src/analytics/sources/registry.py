@@ -13,14 +13,24 @@ file and the problem (nothing of it is loaded).
 =================  ===========================================  ===============
 kind               export                                       canonical table
 =================  ===========================================  ===============
-``metrica``        Yandex Metrica Logs API visits (TSV)         ``visits``
+``metrica``        Yandex Metrica Logs API visits (TSV; ETL     ``visits``
+                   CSV / JSON lines without ``ym:s:``)
 ``ga4``            GA4 BigQuery export events (Parquet/NDJSON)  ``visits``
-``amocrm``         amoCRM deals export (CSV, cp1251, ``;``)     ``deals``
+``amocrm``         amoCRM deals export (CSV, cp1251 or UTF-8)   ``deals``
 ``amocrm_stages``  amoCRM stage changes (CSV)                   ``deal_stages``
-``calls``          call tracking calls / requests (CoMagic...)  ``leads``
+``calls``          call tracking and telephony logs (CoMagic,   ``leads``
+                   Calltouch; Sipuni, Mango, Zadarma, UIS with
+                   a mapping): incoming calls and callbacks
 ``direct``         Yandex Direct report (TSV / web CSV)         ``spend``
-``google_ads``     Google Ads report (CSV)                      ``spend``
+``google_ads``     Google Ads report (CSV, "Excel CSV")         ``spend``
 =================  ===========================================  ===============
+
+Every text export is read by :func:`analytics.sources.read_export` (title,
+period and total lines, encodings, delimiters, number styles, placeholders,
+damaged bytes; see :mod:`analytics.sources.reading`). Column mappings,
+placeholders and options can be saved per kind in ``params/sources.yaml``
+(:func:`source_settings`) and given per load (``columns=``, the CLI's
+``--map``).
 
 Files load in any order: identity stitching (:mod:`analytics.sources.linkage`)
 runs on the loaded tables. The reconciliation of every load is stored in
