@@ -187,3 +187,15 @@ def test_missing_project_folder_is_one_clear_line(tmp_path):
     assert done.stderr.strip() == (
         f"error: {tmp_path / 'nope'}: project folder not found (--project / ANALYTICS_HOME)"
     )
+
+
+def test_load_source_summary_counts_placeholders(tmp_path, monkeypatch, capsys):
+    """amoCRM export with «не закрыта» (x2), '0000-00-00 00:00:00' and 'не указано': 4."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    deals = FIXTURES / "real" / "amocrm_deals_utf8.csv"
+    args = ["load-source", "--kind", "amocrm", "--file", str(deals)]
+    assert cli.main([*args, "--warehouse", str(tmp_path / "w.duckdb")]) == 0
+    out = capsys.readouterr().out
+    assert "5 rows in = 5 loaded + 0 quarantined" in out
+    assert "0 rows skipped by design, 4 placeholders read as empty" in out
+    assert "warning: closed_at: 3 placeholder value(s) read as empty" in out

@@ -427,3 +427,30 @@ def test_other_telephony_logs_load_with_a_mapping(con, name, mapping, expected):
     assert con.execute(
         "SELECT lead_id, created_at, phone_hash, call_duration_s FROM leads ORDER BY 1"
     ).fetchall() == [(i, t, phone_hash(p), d) for i, t, p, d in expected]
+
+
+def test_canonical_spend_file_with_a_renamed_column_loads_with_a_mapping(con, tmp_path):
+    """VK Ads cost in the canonical columns, except 'Расход' for cost and a total line."""
+    path = tmp_path / "vk.csv"
+    path.write_text(
+        "date,channel,utm_source,utm_medium,campaign,ad_group,creative,impressions,clicks,Расход\n"
+        '2024-05-01,vk_ads,vk,cpc,vk_leads,g1,c1,1 000,20,"1 234,50"\n'
+        'Итого,,,,,,,1 000,20,"1 234,50"\n',
+        encoding="utf-8",
+    )
+    result = load_source(con, "spend", path, salt=SALT, now=NOW, columns={"Расход": "cost"})
+    assert (result.rows_in, result.rows_loaded) == (1, 1)
+    assert con.execute("SELECT campaign, impressions, clicks, cost FROM spend").fetchall() == [
+        ("vk_leads", 1000, 20, 1234.5)
+    ]
+
+
+def test_utf16_without_a_bom_is_detected(con, tmp_path):
+    """UTF-16LE with no BOM: NUL bytes at every odd position give it away."""
+    path = tmp_path / "calls.csv"
+    path.write_bytes("ID звонка;Дата и время звонка\nc1;01.05.2024 10:00:00\n".encode("utf-16-le"))
+    result = load_source(con, "calls", path, salt=SALT, now=NOW)
+    assert result.rows_loaded == 1
+    assert con.execute("SELECT lead_id, created_at FROM leads").fetchall() == [
+        ("c1", datetime(2024, 5, 1, 10))
+    ]
