@@ -856,7 +856,7 @@ def load_translated(
     if every:
         all_notes += (f"{len(every)} record(s) quarantined before the checks: see quarantine",)
     for note in all_notes:
-        log.warning("%s: %s", export.path.name, note)
+        log.info("%s: %s", export.path.name, note)
     return SourceResult(
         **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)},
         notes=all_notes,
