@@ -482,3 +482,43 @@ def test_a_ga4_session_split_over_two_daily_files_is_merged(con):
     again = load_source(con, "ga4", BAD / "ga4_split_day2.ndjson", salt=SALT, now=NOW)
     assert (again.rows_loaded, again.rows_quarantined) == (0, 1)
     assert con.execute("SELECT pageviews FROM visits").fetchall() == [(4,)]
+
+
+EVERY_TEXT_KIND = [
+    ("metrica", NO_GOALS),
+    ("ga4", {}),
+    ("amocrm", {}),
+    ("amocrm_stages", {}),
+    ("calls", {}),
+    ("direct", {}),
+    ("google_ads", {}),
+]
+
+
+@pytest.mark.parametrize(("kind", "options"), EVERY_TEXT_KIND, ids=[k for k, _ in EVERY_TEXT_KIND])
+def test_every_adapter_names_a_workbook_and_a_folder(con, kind, options):
+    workbook = BAD / "amocrm_xlsx_as_csv.csv"
+    with pytest.raises(InputError, match=r"this is an Excel workbook \(\.xlsx, a zip archive\)"):
+        load_source(con, kind, workbook, salt=SALT, now=NOW, **options)
+    with pytest.raises(InputError, match=r": is a folder, not a file; pass the export file itself"):
+        load_source(con, kind, BAD, salt=SALT, now=NOW, **options)
+
+
+def test_nul_bytes_in_an_amocrm_export_quarantine_the_deal(con, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "ID;Этап сделки;Дата создания;Бюджет\n"
+        "1;Переговоры;01.05.2024 10:00:00;1 000\n"
+        "2;Перег\x00\x00\x00;01.05.2024 11:00:00;2 000\n",
+        encoding="utf-8",
+    )
+    result = load_source(con, "amocrm", path, salt=SALT, now=NOW)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert quarantined(con) == [
+        (
+            2,
+            "Этап сделки",
+            "damaged bytes: NUL (0x00) in column 'Этап сделки' at line 3; "
+            "the record cannot be trusted, re-export the file",
+        )
+    ]
