@@ -200,3 +200,39 @@ def test_counts_read_dot_and_comma_groups_as_thousands():
 
     out = number_text(pd.Series(["1.234", "1,234", "12"]), decimal_comma=True, integer=True)
     assert out.tolist() == ["1234", "1234", "12"]
+
+
+def test_day_text_reads_worded_days_of_the_web_interfaces():
+    from analytics.sources import day_text
+
+    values = pd.Series(
+        ["Jun 1, 2025", "Mon, Jun 2, 2025", "3 июн. 2025 г.", "4 июня 2025", "Jun 31, 2025"]
+    )
+    assert day_text(values).tolist() == [
+        "2025-06-01",
+        "2025-06-02",
+        "2025-06-03",
+        "2025-06-04",
+        "Jun 31, 2025",  # no such day: left for the warehouse check to report
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('"June 1, 2025 - June 30, 2025"', ("2025-06-01", "2025-06-30")),
+        ("1 июня 2025 г. - 30 июня 2025 г.", ("2025-06-01", "2025-06-30")),
+        ("Статистика по кампаниям (01.06.2025 - 30.06.2025)", ("2025-06-01", "2025-06-30")),
+        ("CUSTOM_REPORT (2025-06-01 - 2025-06-30)", ("2025-06-01", "2025-06-30")),
+        ("2025-06-01..2025-06-07", ("2025-06-01", "2025-06-07")),
+        ("Campaign report", None),
+        ("30.06.2025 - 01.06.2025", None),
+    ],
+)
+def test_parse_period_reads_report_period_lines(line, expected):
+    from datetime import date
+
+    from analytics.sources import parse_period
+
+    found = parse_period(line)
+    assert found == (None if expected is None else tuple(date.fromisoformat(d) for d in expected))

@@ -946,8 +946,9 @@ _DAY_LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?\s*(Z|[+-]\d
 
 
 def day_text(values: pd.Series) -> pd.Series:
-    """Report days -> ISO ``yyyy-mm-dd``: ``dd.mm.yyyy`` and an ETL tool's midnight with an
-    offset (``2024-05-01T00:00:00Z``) alike.
+    """Report days -> ISO ``yyyy-mm-dd``: ``dd.mm.yyyy``, worded days of the web
+    interfaces (``Jun 1, 2025``, ``1 июн. 2025 г.``) and an ETL tool's midnight
+    with an offset (``2024-05-01T00:00:00Z``) alike.
 
     Decision: an ad platform's day is a label in the account's time zone, not an
     instant, so a midnight time and its offset are dropped rather than converted
@@ -956,10 +957,35 @@ def day_text(values: pd.Series) -> pd.Series:
     """
 
     def convert(v: str) -> str:
-        m = _DAY_LABEL.match(v.strip())
-        return m[1] if m else v
+        text = v.strip()
+        m = _DAY_LABEL.match(text)
+        if m:
+            return m[1]
+        worded = _worded_day(text)
+        return worded.isoformat() if worded else v
 
     return map_text(ru_datetime_text(values), convert)
+
+
+def _worded_day(text: str) -> date | None:
+    """``Jun 1, 2025`` / ``Mon, Jun 1, 2025`` / ``1 июн. 2025 г.`` -> date, else None."""
+    text = re.sub(r"^[A-Za-zА-Яа-я]{2,3},\s*", "", text)  # weekday
+    text = re.sub(r"\s*г\.?$", "", text)
+    m = re.fullmatch(_EN_DATE, text)
+    if m:
+        month = _MONTHS.get(m[1].lower())
+        try:
+            return date(int(m[3]), month, int(m[2])) if month else None
+        except ValueError:
+            return None
+    m = re.fullmatch(_RU_WORD_DATE, text)
+    if m:
+        month = _MONTHS.get(m[2].lower())
+        try:
+            return date(int(m[3]), month, int(m[1])) if month else None
+        except ValueError:
+            return None
+    return None
 
 
 def epoch_zero_rejects(
