@@ -323,13 +323,28 @@ def load_deals(
         kind="amocrm",
     )
     deals = translate(export, stages=stages, timezone=timezone)
-    deals["closed_at"] = deals["closed_at"].map(
-        lambda v: None if isinstance(v, str) and v.startswith("1970-01-01") else v
+    epoch = deals["closed_at"].map(lambda v: isinstance(v, str) and v.startswith("1970-01-01"))
+    deals["closed_at"] = deals["closed_at"].where(~epoch.astype(bool), None)
+    extra = (
+        [
+            f"closed_at: {int(epoch.sum())} epoch-zero time(s) (1970-01-01, an empty date) "
+            f"read as empty"
+        ]
+        if epoch.any()
+        else []
     )
     load_id = load_id or new_load_id()
     rejects = epoch_zero_rejects(export, deals["created_at"], "created_at")
     result = load_translated(
-        con, "deals", deals, export, salt=salt, load_id=load_id, now=now, rejects=rejects
+        con,
+        "deals",
+        deals,
+        export,
+        salt=salt,
+        load_id=load_id,
+        now=now,
+        rejects=rejects,
+        notes=extra,
     )
     notes = _write_contacts(con, export, load_id, salt)
     return dataclasses.replace(result, notes=result.notes + tuple(notes))
