@@ -522,3 +522,22 @@ def test_nul_bytes_in_an_amocrm_export_quarantine_the_deal(con, tmp_path):
             "the record cannot be trusted, re-export the file",
         )
     ]
+
+
+def test_epoch_zero_dates_in_an_amocrm_export(con, tmp_path):
+    """created_at at Unix time 0 quarantines the deal; closed_at at Unix time 0 is an
+    empty closing date (the deal is open), read as NULL and noted."""
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "ID;Этап сделки;Дата создания;Дата закрытия\n"
+        "1;Переговоры;01.01.1970 03:00:00;\n"
+        "2;Переговоры;01.05.2024 10:00:00;1970-01-01T00:00:00Z\n",
+        encoding="utf-8",
+    )
+    result = load_source(con, "amocrm", path, salt=SALT, now=NOW)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert con.execute("SELECT deal_id, closed_at FROM deals").fetchall() == [("2", None)]
+    assert [r[:2] for r in quarantined(con)] == [(1, "created_at")]
+    assert (
+        "closed_at: 1 epoch-zero time(s) (1970-01-01, an empty date) read as empty" in result.notes
+    )
