@@ -186,9 +186,10 @@ def test_amocrm_utf8_export_with_placeholders_loads_every_open_deal(con):
         ("1005", "open", "new", 5000.0, datetime(2024, 5, 5, 10), None, None),
     ]
     assert (
-        "closed_at: 3 placeholder value(s) read as empty (e.g. 'не закрыта', '—')" in result.notes
+        "closed_at: 3 placeholder value(s) read as empty "
+        "('не закрыта', '0000-00-00 00:00:00', 'Не закрыта')" in result.notes
     )
-    assert "amount: 1 placeholder value(s) read as empty (e.g. 'не закрыта', '—')" in result.notes
+    assert "amount: 1 placeholder value(s) read as empty ('не указано')" in result.notes
     assert con.execute("SELECT deal_id, phone_hash FROM deal_contacts").fetchall() == [
         ("1001", phone_hash("79031234567"))
     ]

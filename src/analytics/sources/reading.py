@@ -648,6 +648,7 @@ def read_export(
     found: dict[str, str | None] = {}
     read_positions: set[int] = set()
     placeholder_counts: dict[str, int] = {}
+    placeholder_texts: dict[str, dict[str, None]] = {}
     for name, aliases in columns.items():
         positions = []
         for alias in aliases:
@@ -671,12 +672,15 @@ def read_export(
                     placeholder_counts[name] = placeholder_counts.get(name, 0) + int(
                         is_holder.sum()
                     )
+                    seen = placeholder_texts.setdefault(name, {})
+                    seen.update(dict.fromkeys(cleaned[is_holder]))
                     cleaned = cleaned.where(~is_holder, None)
             column = column.where(column.notna(), cleaned)
         frame[name] = column
     notes += _column_notes(header, read_positions, columns, found, required, mapping)
     for name, n in placeholder_counts.items():
-        notes.append(f"{name}: {n} placeholder value(s) read as empty (e.g. 'не закрыта', '—')")
+        shown = ", ".join(repr(t) for t in list(placeholder_texts[name])[:3])
+        notes.append(f"{name}: {n} placeholder value(s) read as empty ({shown})")
     rows = np.arange(1, len(body) + 1, dtype=np.int64)
     return ExportTable(
         source,
