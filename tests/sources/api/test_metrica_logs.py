@@ -255,8 +255,9 @@ def test_server_error_then_success_uses_exponential_backoff(
 ):
     """503 without Retry-After on the first status check: wait in [1, 2) s, then go on."""
     real = logs_api.status
+    state = {"n": 0}
 
-    def flaky(rid, state={"n": 0}):
+    def flaky(rid):
         state["n"] += 1
         if state["n"] == 1:
             return Response("unavailable", status=503)
@@ -277,8 +278,9 @@ def test_read_timeout_is_retried(con, tmp_path, logs_api, sleeps):
     wait (the first in [1, 2) s).
     """
     real = logs_api.download
+    state = {"n": 0}
 
-    def slow(rid, n, state={"n": 0}):
+    def slow(rid, n):
         state["n"] += 1
         if state["n"] == 1:
             time.sleep(1.5)

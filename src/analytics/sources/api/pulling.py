@@ -194,6 +194,19 @@ def enabled_sources(settings: dict[str, dict]) -> list[str]:
     return [name for name, s in settings.items() if s.get("enabled", False)]
 
 
+def _base_url(source: str, default: str, settings: dict) -> str:
+    """``ANALYTICS_<SOURCE>_BASE_URL``, else the default filled from the settings."""
+    override = credentials.base_url(source, "")
+    if override:
+        return override
+    try:
+        return default.format(**settings)
+    except KeyError as err:
+        raise InputError(
+            f"{source}: connectors.{source}.{err.args[0]} is not set in params/sources.yaml"
+        ) from None
+
+
 def pull_source(
     con,
     source: str,
@@ -253,7 +266,7 @@ def pull_source(
     context = PullContext(
         source=source,
         settings=settings,
-        base_url=credentials.base_url(source, module.DEFAULT_BASE_URL.format(**settings)),
+        base_url=_base_url(source, module.DEFAULT_BASE_URL, settings),
         cursor=cursor,
         since=since,
         today=today or datetime.now(UTC).date(),
