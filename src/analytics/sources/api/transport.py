@@ -215,7 +215,7 @@ class ApiClient:
         except RetryableStatus as exc:
             raise PullError(
                 f"{where} failed after {self.max_attempts} attempts: "
-                f"HTTP {exc.response.status_code} {_error_text(exc.response)}".rstrip()
+                f"HTTP {exc.response.status_code} {error_text(exc.response)}".rstrip()
             ) from None
         except httpx.TimeoutException:
             raise PullError(
@@ -228,12 +228,12 @@ class ApiClient:
             ) from None
         if response.status_code not in ok:
             raise PullError(
-                f"{where} -> HTTP {response.status_code} {_error_text(response)}".rstrip()
+                f"{where} -> HTTP {response.status_code} {error_text(response)}".rstrip()
             )
         return response
 
 
-def _error_text(response: httpx.Response) -> str:
+def error_text(response: httpx.Response) -> str:
     """The vendor's error message (JSON ``message``/``error_string``/...) or body start."""
     try:
         body = response.json()
