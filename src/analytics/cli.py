@@ -371,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
             "'connectors:'; secrets: ANALYTICS_<SOURCE>_* variables or data/secrets/."
         ),
     )
-    p.add_argument("source", choices=["metrica", "amocrm", "direct"], help="connector")
+    p.add_argument(
+        "source", choices=["metrica", "amocrm", "direct", "google_ads"], help="connector"
+    )
     p.add_argument(
         "--since",
         type=date.fromisoformat,

@@ -15,8 +15,9 @@ def secrets(tmp_path, monkeypatch):
     """An empty secrets folder (``ANALYTICS_SECRETS_DIR``) and no connector variables set."""
     folder = tmp_path / "secrets"
     monkeypatch.setenv("ANALYTICS_SECRETS_DIR", str(folder))
-    for source in ("METRICA", "AMOCRM", "DIRECT"):
-        for key in ("TOKEN", "BASE_URL", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"):
+    for source in ("METRICA", "AMOCRM", "DIRECT", "GOOGLE_ADS", "COMAGIC", "GA4"):
+        for key in ("TOKEN", "BASE_URL", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN",
+                    "DEVELOPER_TOKEN", "TOKEN_URL", "ACCESS_TOKEN"):  # fmt: skip
             monkeypatch.delenv(f"ANALYTICS_{source}_{key}", raising=False)
     return folder
 

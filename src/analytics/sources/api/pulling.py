@@ -48,6 +48,7 @@ CONNECTORS: dict[str, str] = {
     "metrica": "analytics.sources.api.metrica_logs",
     "amocrm": "analytics.sources.api.amocrm_api",
     "direct": "analytics.sources.api.direct_reports",
+    "google_ads": "analytics.sources.api.google_ads_api",
 }
 """Connector name -> module; each module has ``DEFAULT_BASE_URL`` and
 ``pull(context) -> Batch``."""
