@@ -63,8 +63,8 @@ class FakeGoogleAds:
         self.token_requests.append(dict(request.form))
         if request.form.get("refresh_token") != "g-refresh":
             return Response(json.dumps({"error": "invalid_grant"}), status=400)
-        return Response(json.dumps({"access_token": "ya29.g-access", "expires_in": 3599,
-                                    "token_type": "Bearer"}), content_type="application/json")  # fmt: skip
+        body = {"access_token": "ya29.g-access", "expires_in": 3599, "token_type": "Bearer"}
+        return Response(json.dumps(body), content_type="application/json")
 
     def stream(self, request, customer):
         if self.throttle:
@@ -85,8 +85,9 @@ class FakeGoogleAds:
 def gads(httpserver, secrets, monkeypatch):
     monkeypatch.setenv("ANALYTICS_GOOGLE_ADS_BASE_URL", httpserver.url_for("/"))
     monkeypatch.setenv("ANALYTICS_GOOGLE_ADS_TOKEN_URL", httpserver.url_for("/token"))
-    for key, value in {"DEVELOPER_TOKEN": "dev-token", "CLIENT_ID": "cid",
-                       "CLIENT_SECRET": "csecret", "REFRESH_TOKEN": "g-refresh"}.items():  # fmt: skip
+    secrets_of_test = {"DEVELOPER_TOKEN": "dev-token", "CLIENT_ID": "cid",
+                       "CLIENT_SECRET": "csecret", "REFRESH_TOKEN": "g-refresh"}  # fmt: skip
+    for key, value in secrets_of_test.items():
         monkeypatch.setenv(f"ANALYTICS_GOOGLE_ADS_{key}", value)
     return FakeGoogleAds(httpserver)
 

@@ -1,4 +1,4 @@
-"""Google Ads API (GAQL over REST, ``searchStream``) -> spend (landed as CSV, loaded by ``google_ads``).
+"""Google Ads API (GAQL ``searchStream`` over REST) -> spend (CSV loaded by ``google_ads``).
 
 Protocol (developers.google.com/google-ads/api, REST interface):
 
