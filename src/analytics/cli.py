@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "source", choices=["metrica", "amocrm", "direct", "google_ads"], help="connector"
+        "source", choices=["metrica", "amocrm", "direct", "google_ads", "comagic"], help="connector"
     )
     p.add_argument(
         "--since",

@@ -1,10 +1,14 @@
-"""Connectors that pull from vendor APIs (Metrica Logs API, amoCRM API v4, Yandex Direct Reports).
+"""Connectors that pull from vendor APIs into the warehouse.
+
+Metrica Logs API, amoCRM API v4, Yandex Direct Reports API, Google Ads API
+(GAQL searchStream) and CoMagic Data API.
 
 ``transport`` is the HTTP client (httpx + tenacity: timeouts, retries,
 Retry-After), ``credentials`` the secrets, ``cursors`` the incremental state
 (``pull_state``), ``pulling`` the pull of one source
 (:func:`~analytics.sources.api.pulling.pull_source`); one module per API
-(``metrica_logs``, ``amocrm_api``, ``direct_reports``) fetches and lands the
+(``metrica_logs``, ``amocrm_api``, ``direct_reports``, ``google_ads_api``,
+``comagic_api``) fetches and lands the
 vendor's export format, which the file adapters then load.
 """
 

@@ -49,6 +49,7 @@ CONNECTORS: dict[str, str] = {
     "amocrm": "analytics.sources.api.amocrm_api",
     "direct": "analytics.sources.api.direct_reports",
     "google_ads": "analytics.sources.api.google_ads_api",
+    "comagic": "analytics.sources.api.comagic_api",
 }
 """Connector name -> module; each module has ``DEFAULT_BASE_URL`` and
 ``pull(context) -> Batch``."""
