@@ -372,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "source", choices=["metrica", "amocrm", "direct", "google_ads", "comagic"], help="connector"
+        "source",
+        choices=["metrica", "amocrm", "direct", "google_ads", "comagic", "ga4"],
+        help="connector",
     )
     p.add_argument(
         "--since",

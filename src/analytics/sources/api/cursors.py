@@ -37,8 +37,8 @@ def ensure_pull_state(con) -> None:
 def read_cursor(con, source: str) -> str | None:
     """The saved cursor of ``source`` (None before its first successful pull)."""
     ensure_pull_state(con)
-    row = con.execute("SELECT cursor FROM main.pull_state WHERE source = ?", [source]).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT cursor FROM main.pull_state WHERE source = ?", [source]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def save_cursor(con, source: str, cursor: str, rows_in: int, now: datetime | None = None) -> None:

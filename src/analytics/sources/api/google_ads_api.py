@@ -32,16 +32,15 @@ Secrets: ``developer_token``, ``client_id``, ``client_secret``,
 from __future__ import annotations
 
 import csv
-import os
 from datetime import date
 
 from analytics.sources.api import credentials
+from analytics.sources.api.google_oauth import access_token
 from analytics.sources.api.pulling import Batch, LandedFile, PullContext
-from analytics.sources.api.transport import ApiClient, PullError
+from analytics.sources.api.transport import ApiClient
 from analytics.warehouse import InputError
 
 DEFAULT_BASE_URL = "https://googleads.googleapis.com"
-TOKEN_URL = "https://oauth2.googleapis.com/token"
 API_VERSION = "v24"
 
 QUERY = (
@@ -54,35 +53,6 @@ QUERY = (
 
 HEADER = ["Day", "Campaign", "Ad group", "Ad ID", "Currency code", "Campaign type",
           "Impr.", "Clicks", "Cost"]  # fmt: skip
-
-
-def access_token(context: PullContext) -> str:
-    """A fresh access token from the refresh token (one per pull; they last an hour)."""
-    url = os.environ.get("ANALYTICS_GOOGLE_ADS_TOKEN_URL") or TOKEN_URL
-    with ApiClient(
-        "google_ads",
-        url,
-        timeout=context.timeout,
-        max_attempts=context.max_attempts,
-        sleep=context.sleep,
-    ) as oauth:
-        response = oauth.request(
-            "POST",
-            url,
-            data={
-                "grant_type": "refresh_token",
-                "client_id": credentials.secret("google_ads", "client_id"),
-                "client_secret": credentials.secret("google_ads", "client_secret"),
-                "refresh_token": credentials.secret("google_ads", "refresh_token"),
-            },
-            ok=(200, 400, 401),
-        )
-    if response.status_code != 200:
-        raise PullError(
-            f"google_ads: the OAuth2 refresh token was rejected (HTTP {response.status_code}); "
-            "authorize again and set ANALYTICS_GOOGLE_ADS_REFRESH_TOKEN"
-        )
-    return response.json()["access_token"]
 
 
 def _row(result: dict) -> dict:
@@ -135,7 +105,7 @@ def pull(context: PullContext) -> Batch:
     if window is None:
         return Batch(files=[], cursor=None)
     developer_token = credentials.secret("google_ads", "developer_token")
-    token = access_token(context)
+    token = access_token("google_ads", context)
     headers = {"developer-token": developer_token}
     if settings.get("login_customer_id"):
         headers["login-customer-id"] = str(settings["login_customer_id"]).replace("-", "")

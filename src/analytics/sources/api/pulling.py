@@ -50,6 +50,7 @@ CONNECTORS: dict[str, str] = {
     "direct": "analytics.sources.api.direct_reports",
     "google_ads": "analytics.sources.api.google_ads_api",
     "comagic": "analytics.sources.api.comagic_api",
+    "ga4": "analytics.sources.api.ga4_bigquery",
 }
 """Connector name -> module; each module has ``DEFAULT_BASE_URL`` and
 ``pull(context) -> Batch``."""
