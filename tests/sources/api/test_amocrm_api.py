@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
+from analytics import warehouse as wh
 from analytics.sources.api import pulling
 from analytics.sources.api.cursors import read_cursor
 from analytics.sources.api.transport import PullError
@@ -102,12 +103,21 @@ NOW = datetime.now(UTC)
 D = NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=5)
 T = int(D.timestamp())
 LEADS = [
-    lead(1, 142, 450000, T + 36000, T + 86400, closed=T + 86400),
-    lead(2, 11, 120000, T + 39600, T + 3600 * 20),
+    lead(1, 142, 450000, T + 36000, T + 86400, closed=T + 86400,
+         _embedded={"contacts": [{"id": 302, "is_main": False}, {"id": 301, "is_main": True}]}),
+    lead(2, 11, 120000, T + 39600, T + 3600 * 20, _embedded={"contacts": [{"id": 302}]}),
     lead(3, 143, 90000, T + 43200, T + 3600 * 40, closed=T + 3600 * 40,
          _embedded={"loss_reason": [{"id": 5, "name": "Дорого"}]}),
     lead(4, 20, 1000, T + 50000, T + 3600 * 41, pipeline=200),
 ]  # fmt: skip
+CONTACTS = {
+    301: {"id": 301, "name": "Иван", "custom_fields_values": [
+        {"field_id": 1, "field_code": "PHONE", "values": [{"value": "+7 (912) 345-67-89",
+                                                           "enum_code": "WORK"}]},
+        {"field_id": 2, "field_code": "EMAIL", "values": [{"value": "Info@Romashka.ru"}]}]},
+    302: {"id": 302, "name": "Пётр", "custom_fields_values": [
+        {"field_id": 1, "field_code": "PHONE", "values": [{"value": "8 903 111-22-33"}]}]},
+}  # fmt: skip
 EVENTS = [
     {"id": "e1", "type": "lead_status_changed", "entity_id": 1, "entity_type": "lead",
      "created_at": T + 72000,
@@ -142,12 +152,14 @@ class FakeAmo:
         self.auth_seen: set[str] = set()
         self.fail_page: int | None = None
         self.leads = list(LEADS)
+        self.contact_requests: list[list[int]] = []
         for path, name in [
             ("/oauth2/access_token", "token"),
             ("/api/v4/leads/pipelines", "pipelines"),
             ("/api/v4/users", "users"),
             ("/api/v4/leads", "leads_page"),
             ("/api/v4/events", "events"),
+            ("/api/v4/contacts", "contacts"),
         ]:
             # looked up per request, so a test can replace a handler on the instance
             server.expect_request(path).respond_with_handler(
@@ -214,9 +226,20 @@ class FakeAmo:
             }
         return self._json({"_page": page, "_links": links, "_embedded": {"leads": chunk}})
 
+    def contacts(self, request):
+        if not self.authorized(request):
+            return self._json({"title": "Unauthorized", "status": 401}, 401)
+        ids = [int(v) for k, v in request.args.items() if k.startswith("filter[id]")]
+        self.contact_requests.append(sorted(ids))
+        rows = [CONTACTS[i] for i in ids if i in CONTACTS]
+        if not rows or int(request.args["page"]) > 1:
+            return Response(status=204)
+        return self._json({"_embedded": {"contacts": rows}})
+
     def events(self, request):
         if not self.authorized(request):
             return self._json({"title": "Unauthorized", "status": 401}, 401)
+        assert int(request.args["limit"]) <= 100  # amoCRM's maximum for events
         assert request.args["filter[type]"] == "lead_status_changed"
         since = int(request.args["filter[created_at][from]"])
         rows = [e for e in EVENTS if e["created_at"] >= since]
@@ -270,6 +293,18 @@ def test_leads_paged_with_custom_fields_pipelines_users_and_stage_events(
                          " AND stage = 'won'").fetchall()  # fmt: skip
     assert stages == [("1", "won", local(T + 72000))]
     assert report.rows_quarantined == 0
+    # main contacts: lead 1 -> 301 (is_main), lead 2 -> 302; hashed like any export's phones
+    assert amo.contact_requests == [[301, 302]]
+    contacts = con.execute(
+        "SELECT deal_id, phone_hash, email_hash FROM deal_contacts ORDER BY deal_id"
+    ).fetchall()
+    assert contacts == [
+        ("1", wh.hash_pii("+7 (912) 345-67-89", "phone", SALT),
+         wh.hash_pii("Info@Romashka.ru", "email", SALT)),
+        ("2", wh.hash_pii("8 903 111-22-33", "phone", SALT), None),
+    ]  # fmt: skip
+    # 8 903 ... and +7 903 ... are the same number after normalisation
+    assert contacts[1][1] == wh.hash_pii("+7 903 111 22 33", "phone", SALT)
     # the cursor holds the newest updated_at of the pipeline-100 leads and the newest event time
     assert json.loads(read_cursor(con, "amocrm")) == {"leads": T + 3600 * 40, "events": T + 72500}
 

@@ -5,13 +5,18 @@ Endpoints (``https://{subdomain}.amocrm.ru``, header ``Authorization: Bearer``):
 * ``GET /api/v4/leads/pipelines`` -- pipelines and their statuses (names of
   ``pipeline_id`` / ``status_id``);
 * ``GET /api/v4/users`` -- names of ``responsible_user_id`` (paged);
-* ``GET /api/v4/leads?with=loss_reason&page&limit&filter[updated_at][from]``
+* ``GET /api/v4/leads?with=loss_reason,contacts&page&limit&filter[updated_at][from]``
   (``filter[pipeline_id][]`` per configured pipeline) -- leads changed since
-  the cursor, with ``custom_fields_values``;
+  the cursor, with ``custom_fields_values`` and their contacts' ids;
+* ``GET /api/v4/contacts?filter[id][]`` -- the main contact of each lead
+  (phone and e-mail: custom fields with codes ``PHONE`` and ``EMAIL``), in
+  batches of 250 ids, so the warehouse can link deals to calls and forms by
+  hashed phone / e-mail;
 * ``GET /api/v4/events?filter[type]=lead_status_changed&filter[created_at][from]``
   -- stage changes (``value_after[0].lead_status``).
 
-Every list is paged: ``page`` from 1 with ``limit`` (at most 250), followed
+Every list is paged: ``page`` from 1 with ``limit`` (at most 250; events at
+most 100), followed
 while the response has ``_links.next`` (its ``page`` is read, the request is
 re-sent to the configured base URL with our own parameters); HTTP 204 is
 an empty list.
@@ -29,7 +34,8 @@ use the file, which always holds the newest one. An expired access token
 Landed files: ``amocrm_deals.csv`` with the deals-export column names the
 adapter reads (``ID``, ``Воронка``, ``Этап сделки``, ``ID этапа``,
 ``Бюджет``, ``Ответственный``, ``Дата создания``, ``Дата закрытия``,
-``Причина отказа`` and one column per custom field) and
+``Причина отказа``, ``Телефон (контакт)``, ``Email (контакт)`` and one
+column per custom field) and
 ``amocrm_stage_history.csv`` (``ID сделки``, ``Новый этап``, ``Дата``).
 Times are written as UTC with offset and converted by the adapter to the
 account time zone. Custom fields are named by ``custom_fields`` in the
@@ -158,11 +164,12 @@ class AmoCrm:
             response = self.api.request("GET", path, params=params, ok=(200, 204))
         return None if response.status_code == 204 or not response.content else response.json()
 
-    def pages(self, path: str, key: str, params: dict | None = None):
+    def pages(self, path: str, key: str, params: dict | None = None, limit: int | None = None):
         """Every item of ``_embedded[key]`` over all pages (``_links.next``)."""
         page = 1
         while True:
-            body = self.get(path, {**(params or {}), "page": page, "limit": self.page_limit})
+            size = min(self.page_limit, limit or self.page_limit)
+            body = self.get(path, {**(params or {}), "page": page, "limit": size})
             if body is None:
                 return
             yield from body.get("_embedded", {}).get(key, [])
@@ -173,6 +180,27 @@ class AmoCrm:
             if int(following) <= page:
                 raise PullError(f"amocrm: {path} next page {following} after page {page}")
             page = int(following)
+
+
+EVENTS_LIMIT = 100
+"""amoCRM serves at most 100 events per page."""
+
+
+def _main_contact(lead: dict) -> int | None:
+    """Id of the lead's main contact (else its first contact), None without contacts."""
+    linked = lead.get("_embedded", {}).get("contacts") or []
+    main = [c for c in linked if c.get("is_main")] or linked
+    return main[0]["id"] if main else None
+
+
+def _contact_value(contact: dict | None, code: str) -> str | None:
+    """First value of the contact's custom field with ``field_code`` ``code``."""
+    for field in (contact or {}).get("custom_fields_values") or []:
+        if field.get("field_code") == code:
+            values = [v.get("value") for v in field.get("values") or [] if v.get("value")]
+            if values:
+                return str(values[0])
+    return None
 
 
 def _utc_text(epoch) -> str | None:
@@ -224,7 +252,7 @@ def _fetch(crm: AmoCrm, settings: dict, since: dict):
         for status in pipeline.get("_embedded", {}).get("statuses", []):
             status_names[(pipeline["id"], status["id"])] = status["name"]
     users = {u["id"]: u.get("name") for u in crm.pages("/api/v4/users", "users")}
-    lead_params = {"with": "loss_reason", "filter[updated_at][from]": since["leads"]}
+    lead_params = {"with": "loss_reason,contacts", "filter[updated_at][from]": since["leads"]}
     pipelines = settings.get("pipelines") or []
     for i, pid in enumerate(pipelines):
         lead_params[f"filter[pipeline_id][{i}]"] = pid
@@ -234,9 +262,16 @@ def _fetch(crm: AmoCrm, settings: dict, since: dict):
             "/api/v4/events",
             "events",
             {"filter[type]": "lead_status_changed", "filter[created_at][from]": since["events"]},
+            limit=EVENTS_LIMIT,
         )
     )
-    return leads, events, pipeline_names, status_names, users
+    contact_ids = sorted({c for c in (_main_contact(x) for x in leads) if c is not None})
+    contacts = {}
+    for i in range(0, len(contact_ids), 250):
+        batch = {f"filter[id][{k}]": cid for k, cid in enumerate(contact_ids[i : i + 250])}
+        for contact in crm.pages("/api/v4/contacts", "contacts", batch):
+            contacts[contact["id"]] = contact
+    return leads, events, pipeline_names, status_names, users, contacts
 
 
 def pull(context: PullContext) -> Batch:
@@ -253,12 +288,13 @@ def pull(context: PullContext) -> Batch:
         )
         # every attempt (retries included) asks the store for the current access token
         with context.client(headers=tokens.headers) as api:
-            leads, events, pipeline_names, status_names, users = _fetch(
+            leads, events, pipeline_names, status_names, users, contacts = _fetch(
                 AmoCrm(api, tokens, settings.get("page_limit", 250)), settings, since
             )
     names = {str(k): v for k, v in (settings.get("custom_fields") or {}).items()}
     header = ["ID", "Воронка", "Этап сделки", "ID этапа", "Бюджет", "Ответственный",
-              "Дата создания", "Дата закрытия", "Причина отказа"]  # fmt: skip
+              "Дата создания", "Дата закрытия", "Причина отказа", "Телефон (контакт)",
+              "Email (контакт)"]  # fmt: skip
     deals = []
     for lead in leads:
         reasons = lead.get("_embedded", {}).get("loss_reason") or []
@@ -274,6 +310,8 @@ def pull(context: PullContext) -> Batch:
             "Дата создания": _utc_text(lead.get("created_at")),
             "Дата закрытия": _utc_text(lead.get("closed_at")),
             "Причина отказа": reasons[0].get("name") if reasons else None,
+            "Телефон (контакт)": _contact_value(contacts.get(_main_contact(lead)), "PHONE"),
+            "Email (контакт)": _contact_value(contacts.get(_main_contact(lead)), "EMAIL"),
         }
         for field in lead.get("custom_fields_values") or []:
             column = _field_column(field, names)

@@ -266,6 +266,8 @@ def pull_source(
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     landing = Path(landing_root or paths.DATA_DIR / "pulls") / source / run_id
     landing.mkdir(parents=True, exist_ok=True)
+    for folder in (landing.parent, landing):  # raw vendor rows (phones): owner only
+        folder.chmod(0o700)
     context = PullContext(
         source=source,
         settings=settings,
