@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import filelock
 import pytest
 from test_direct_reports import D2, TOKEN, FakeReports
 
@@ -205,3 +206,40 @@ def test_pull_command_choices_are_the_connectors():
     pull = sub.choices["pull"]
     source = next(a for a in pull._actions if a.dest == "source")
     assert sorted(source.choices) == sorted(CONNECTORS)
+
+
+def test_weekly_command_while_another_run_holds_the_lock_exits_1(
+    direct_env, tmp_path, monkeypatch, capsys
+):
+    _, settings = direct_env
+    monkeypatch.setattr(weekly_cycle, "LOCK_FILE", tmp_path / "weekly.lock")
+    monkeypatch.setattr(weekly_cycle, "RUN_LOG_DIR", tmp_path / "runs")
+    with filelock.FileLock(tmp_path / "weekly.lock"):
+        code = cli.main(["weekly", "--settings", str(settings), "--warehouse",
+                         str(tmp_path / "w.duckdb")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: another weekly run holds") and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_pull_command_dry_run_leaves_warehouse_and_cursor(direct_env, tmp_path, capsys):
+    _, settings = direct_env
+    warehouse = tmp_path / "w.duckdb"
+    code = cli.main(["pull", "direct", "--dry-run", "--settings", str(settings),
+                     "--warehouse", str(warehouse)])  # fmt: skip
+    assert code == 0
+    assert "[dry run: warehouse and cursor untouched]" in capsys.readouterr().out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM spend").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM pull_state").fetchone()[0] == 0
+
+
+def test_shipped_settings_name_every_connector_and_enable_none():
+    """params/sources.yaml parses, has a block per connector, and ships all disabled
+    (a fresh checkout has no credentials)."""
+    from analytics.sources.api import enabled_sources, load_settings
+
+    settings = load_settings(ROOT / "params" / "sources.yaml")
+    assert sorted(settings) == sorted(CONNECTORS)
+    assert enabled_sources(settings) == []
