@@ -275,7 +275,8 @@ def test_read_timeout_is_retried(con, tmp_path, logs_api, sleeps):
 
     The local server handles one request at a time, so a retry sent while it
     still sleeps may time out too; at least one retry, each after a backoff
-    wait (the first in [1, 2) s).
+    wait (the first in [1, 2) s). Without the timeout the first request would
+    simply succeed after 1.5 s and be the only one.
     """
     real = logs_api.download
     state = {"n": 0}
@@ -287,9 +288,7 @@ def test_read_timeout_is_retried(con, tmp_path, logs_api, sleeps):
         return real(rid, n)
 
     logs_api.download = slow
-    t0 = time.perf_counter()
     pull(con, tmp_path, sleeps, timeout=0.5)
-    assert time.perf_counter() - t0 < 5
     assert logs_api.calls.count("download 1000/0") >= 2
     assert 1 <= sleeps[1] < 2
     assert len(visit_ids(con)) == 4
