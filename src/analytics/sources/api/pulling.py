@@ -222,7 +222,7 @@ def pull_source(
     today: date | None = None,
     timeout: float = 60.0,
     max_attempts: int = 5,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> PullReport:
     """Pull ``source`` from its API and load it (see the module notes).
 
@@ -278,7 +278,7 @@ def pull_source(
         landing=landing,
         timeout=timeout,
         max_attempts=max_attempts,
-        sleep=sleep,
+        sleep=sleep or time.sleep,  # looked up per call (tests patch it)
     )
     batch = module.pull(context)
     target = con
