@@ -541,3 +541,26 @@ def test_epoch_zero_dates_in_an_amocrm_export(con, tmp_path):
     assert (
         "closed_at: 1 epoch-zero time(s) (1970-01-01, an empty date) read as empty" in result.notes
     )
+
+
+def test_a_merged_ga4_session_is_not_merged_again_by_a_re_pulled_day(con, tmp_path):
+    """After day 1 + day 2 are merged (23:50:00, 1200 s), day 2 landed again under another
+    name (a connector's lookback) overlaps the stored session: quarantined, 4 page views stay."""
+    load_source(con, "ga4", BAD / "ga4_split_day1.ndjson", salt=SALT, now=NOW)
+    load_source(con, "ga4", BAD / "ga4_split_day2.ndjson", salt=SALT, now=NOW)
+    again = tmp_path / "events_20240502_pull2.ndjson"
+    again.write_bytes((BAD / "ga4_split_day2.ndjson").read_bytes())
+    result = load_source(con, "ga4", again, salt=SALT, now=NOW)
+    assert (result.rows_loaded, result.rows_quarantined) == (0, 1)
+    assert con.execute("SELECT visit_start, duration_s, pageviews FROM visits").fetchall() == [
+        (datetime(2024, 5, 1, 23, 50), 1200, 4)
+    ]
+
+
+def test_ga4_day_two_loaded_before_day_one_merges_the_same(con):
+    """Files in the other order: the earlier part comes second and still gives one visit."""
+    load_source(con, "ga4", BAD / "ga4_split_day2.ndjson", salt=SALT, now=NOW)
+    load_source(con, "ga4", BAD / "ga4_split_day1.ndjson", salt=SALT, now=NOW)
+    assert con.execute(
+        "SELECT visit_start, duration_s, pageviews, goal_pricing, landing_page FROM visits"
+    ).fetchall() == [(datetime(2024, 5, 1, 23, 50), 1200, 4, True, "/")]

@@ -49,9 +49,11 @@ parts are merged: ``visit_start`` = the earlier start, ``duration_s`` = the
 later end - that start, ``pageviews`` summed, ``goal_pricing`` either part's,
 landing page / UTM / channel / device of the earlier part. The old row is
 replaced by the merged one in this load (and put back if the load fails);
-the notes count the merged sessions. Loading the *same* file again (found in
-``load_log``) or a part with the same start is not a continuation: it is a
-duplicate key, quarantined as before.
+the notes count the merged sessions. Only a part that lies wholly after the
+stored session's end (or wholly before its start) is a continuation: the
+*same* file again (found in ``load_log``), a re-pulled day (a connector's
+lookback) or any part overlapping the stored session is a duplicate key,
+quarantined as before, so page views are never counted twice.
 """
 
 from __future__ import annotations
@@ -389,14 +391,16 @@ def _continued_sessions(con, visits: pd.DataFrame, source: Path) -> pd.DataFrame
         "SELECT count(*) FROM main.load_log WHERE source_file = ? AND target_table = 'visits'",
         [str(source)],
     ).fetchall()[0][0]
-    ids = visits[["visit_id", "visit_start"]].dropna()
-    if loaded_before or ids.empty:
+    if loaded_before or visits["visit_id"].dropna().empty:
         return pd.DataFrame()
+    ids = visits[["visit_id", "visit_start", "duration_s"]].dropna()
     con.register("_ga4_new_ids", ids)
     try:
         return con.execute(
             "SELECT v.* FROM main.visits v JOIN _ga4_new_ids n ON v.visit_id = n.visit_id "
-            "WHERE CAST(v.visit_start AS VARCHAR) <> n.visit_start"
+            "WHERE CAST(n.visit_start AS TIMESTAMP) > v.visit_start + to_seconds(v.duration_s) "
+            "OR CAST(n.visit_start AS TIMESTAMP) + to_seconds(CAST(n.duration_s AS BIGINT)) "
+            "< v.visit_start"
         ).df()
     finally:
         con.unregister("_ga4_new_ids")
