@@ -608,11 +608,12 @@ def read_export(
     width = len(header)
     ends_with_newline = text.endswith(("\n", "\r"))
     rejects: dict[int, tuple[str, str]] = {}
+    has_nul = "\x00" in text
     for k, (line, fields) in enumerate(body):
         if len(fields) > width and not any(f.strip(_BLANK_CHARS) for f in fields[width:]):
             fields = fields[:width]
             body[k] = (line, fields)
-        damaged = [i for i, f in enumerate(fields) if "\x00" in f]
+        damaged = [i for i, f in enumerate(fields) if "\x00" in f] if has_nul else []
         if damaged:
             name = header[damaged[0]] if damaged[0] < width else f"field {damaged[0] + 1}"
             rejects[k + 1] = (
