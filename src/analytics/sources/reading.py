@@ -101,8 +101,9 @@ DEFAULT_PLACEHOLDERS = (
     "00.00.0000 00:00:00",
 )
 """Text placeholders that mean "no value" in date and number fields (compared
-trimmed, case-insensitively). Extend per source in ``params/sources.yaml``
-(``placeholders:``) or with ``--option placeholders=[...]``."""
+trimmed, as written or in lower, upper, capitalised or title case). Extend per
+source in ``params/sources.yaml`` (``placeholders:``) or with ``--option
+placeholders=[...]``."""
 
 FOOTER = r"^(total|итого|всего)\b"
 """Summary lines after the data: first non-empty field of the first three matches."""
@@ -641,7 +642,9 @@ def read_export(
     normal = [_normal_name(n) for n in header]
     nulls = {"", *EMPTY_MARKERS, *null_values}
     holders = {
-        p.strip().lower() for p in (DEFAULT_PLACEHOLDERS if placeholders is None else placeholders)
+        variant
+        for p in (DEFAULT_PLACEHOLDERS if placeholders is None else placeholders)
+        for variant in _case_variants(p.strip())
     }
     typed = set(typed)
     values = np.array([f for _, f in body], dtype=object).reshape(len(body), width)
@@ -666,9 +669,7 @@ def read_export(
             cleaned = pd.Series(values[:, i], dtype=object).str.strip(_BLANK_CHARS)
             cleaned = cleaned.where(~cleaned.isin(nulls), None)
             if name in typed:
-                is_holder = cleaned.map(
-                    lambda v: isinstance(v, str) and v.strip().lower() in holders
-                ).astype(bool)
+                is_holder = cleaned.isin(holders)
                 if is_holder.any():
                     placeholder_counts[name] = placeholder_counts.get(name, 0) + int(
                         is_holder.sum()
@@ -696,6 +697,12 @@ def read_export(
         rejects,
         notes,
     )
+
+
+def _case_variants(text: str) -> set[str]:
+    """A placeholder as written and in lower, upper, capitalised and title case
+    (compared with a vectorised ``isin``: no Python call per value)."""
+    return {text, text.lower(), text.upper(), text.capitalize(), text.title()}
 
 
 def _is_summary(fields: list[str], pattern: re.Pattern) -> bool:
