@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analytics.paths import PARAMS_DIR
+from analytics import paths
 
 SCORING_PARAMS = "scoring.yaml"
 
@@ -38,7 +38,12 @@ def _key(name: str) -> str:
 def load_params(path: str | Path | None = None) -> dict:
     """``params/scoring.yaml`` as a dict with ``standard``, ``extra_fields``,
     ``post_contact`` (lists) and ``allow_post_contact`` (bool)."""
-    path = Path(path) if path is not None else PARAMS_DIR / SCORING_PARAMS
+    if path is None:
+        try:
+            path = paths.params_file(SCORING_PARAMS)
+        except FileNotFoundError as error:
+            raise ValueError(str(error)) from None
+    path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no scoring parameters file")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
