@@ -27,16 +27,9 @@ import pandas as pd
 from analytics.metrics.funnel import _ratio
 from analytics.metrics.period import Period
 
-BOOKED_METRICS: dict[str, tuple[str, str, str]] = {
-    "revenue": ("Revenue", "RUB", "deals won in the period"),
-    "sales": ("Sales", "count", "deals won in the period"),
-    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
-    "drr": ("ДРР", "%", "spend / revenue × 100%"),
-    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
-    "cac": ("CAC", "RUB", "spend / sales"),
-    "average_deal": ("Average deal", "RUB", "revenue / sales"),
-}
-"""Labels, units and definitions of the booked figures (for ``kpi.kpi_table``)."""
+BOOKED_COLUMNS = ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")
+"""Columns of :func:`booked_summary`; each is its own key in
+:data:`analytics.metrics.catalogue.CATALOGUE` (basis ``booked``)."""
 
 _BOOKED_SQL = """
 WITH won AS (
