@@ -53,7 +53,8 @@ from analytics.metrics.funnel import (
     weekly_funnel,
 )
 from analytics.metrics.funnel import format_value as format_value  # re-exported
-from analytics.metrics.period import Period, date_range
+from analytics.metrics.period import Period
+from analytics.metrics.period import previous_period as previous_period  # re-exported
 
 DASHBOARD_METRICS = (
     "revenue",
@@ -213,12 +214,6 @@ def add_kpi_ratios(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- period figures
-
-
-def previous_period(period: Period) -> Period:
-    """The period of the same length that ends the day before ``period`` starts."""
-    end = period.start - timedelta(days=1)
-    return date_range(end - timedelta(days=period.days - 1), end)
 
 
 def kpi_summary(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
