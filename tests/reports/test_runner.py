@@ -289,7 +289,35 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
     assert len(injected) == 1
     assert repr(str(warehouse)) in injected[0].source or f'"{warehouse}"' in injected[0].source
     assert '"last-week"' in injected[0].source
-    assert '"ceo"' in injected[0].source
+    assert repr(str(folder / "metrics.json")) in injected[0].source or (
+        f'"{folder / "metrics.json"}"' in injected[0].source
+    )
+    # one execution serves every role: the role is not a notebook parameter
+    assert "role = " not in injected[0].source
+
+
+def test_each_notebook_and_parameters_pair_runs_once(run):
+    """ceo and analyst both ask for 01 with target_growth 0.2: one execution, two pages."""
+    summary, folder, _ = run
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["executions"] == 2  # 01 (ceo + analyst) and the broken role's notebook
+    times = {n["role"]: n["execute_seconds"] for n in manifest["notebooks"]}
+    assert times["ceo"] == times["analyst"]  # shared, not executed twice
+    ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
+    assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
+
+
+def test_run_writes_the_snapshot_and_the_index_reads_it(run):
+    """Booked W23 of funnel_fixture (its docstring): revenue 150 777, ROMI 618.0 %, CAC 7 000."""
+    _, folder, _ = run
+    data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
+    assert (folder / "marts" / "metric_values.parquet").is_file()
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert '<td data-metric="revenue">150\u202f777 ₽</td>' in index
+    assert '<td data-metric="romi">618.0%</td>' in index
+    assert '<td data-metric="cac">7\u202f000 ₽</td>' in index
 
 
 def test_manifest(run):
