@@ -642,22 +642,46 @@ def build_snapshot(
     return snapshot, path
 
 
-def format_table(snapshot: Snapshot, locale: str = "ru") -> str:
-    """The snapshot as a plain-text table for the console (catalogue labels).
+def formatted_table(
+    snapshot: Snapshot,
+    keys: Iterable[str] | None = None,
+    locale: str = "en",
+    channel: str | None = None,
+) -> pd.DataFrame:
+    """The snapshot as a readable frame for notebooks and the console.
 
-    Columns: metric (label), basis, value, previous, year ago, change
-    (percentage points for percent metrics), note (``immature`` for a young
-    cohort, or why the value is undefined). Undefined numbers print as ``—``.
+    Values are plain text (:func:`analytics.metrics.funnel.format_value`;
+    leadership pages format with Babel in the reports layer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: catalogue label in ``locale``; columns ``basis`` (``booked`` /
+        ``cohort``, translated), ``value``, ``previous``, ``year ago``,
+        ``change`` (vs previous; percentage points for percent metrics) and
+        ``note`` (why a value is undefined, or that a cohort is immature);
+        headers in ``locale``'s language; undefined numbers are ``—``.
     """
     from analytics.metrics.funnel import format_value
 
     language = "ru" if str(locale).lower().startswith("ru") else "en"
-    table = snapshot.table(locale=locale)
+    table = snapshot.table(keys, locale=locale, channel=channel)
     headers = {
-        "ru": ("показатель", "база", "значение", "пред. период", "год назад", "изменение", ""),
-        "en": ("metric", "basis", "value", "previous", "year ago", "change", ""),
+        "ru": (
+            "показатель",
+            "база",
+            "значение",
+            "пред. период",
+            "год назад",
+            "изменение",
+            "примечание",
+        ),
+        "en": ("metric", "basis", "value", "previous", "year ago", "change", "note"),
     }[language]
-    basis_names = {"ru": {"booked": "по дате", "cohort": "когорта"}, "en": {}}[language]
+    basis_names = {
+        "ru": {"booked": "по дате", "cohort": "когорта"},
+        "en": {"booked": "booked", "cohort": "cohort"},
+    }[language]
     immature = {"ru": "когорта не созрела", "en": "immature cohort"}[language]
     rows = []
     for _, row in table.iterrows():
@@ -665,24 +689,30 @@ def format_table(snapshot: Snapshot, locale: str = "ru") -> str:
         delta = format_value(row["delta"], unit)
         if delta != "—":
             delta = ("+" if row["delta"] > 0 else "") + delta.replace("%", " pp")
-        note = row["reason"] or (immature if row["immature"] else "")
         rows.append(
             (
                 row["label"],
-                basis_names.get(row["basis"], row["basis"]),
+                basis_names[row["basis"]],
                 format_value(row["value"], unit),
                 format_value(row["previous"], unit),
                 format_value(row["year_ago"], unit),
                 delta,
-                note,
+                row["reason"] or (immature if row["immature"] else ""),
             )
         )
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    return pd.DataFrame.from_records(rows, columns=headers).set_index(headers[0])
+
+
+def format_table(snapshot: Snapshot, locale: str = "ru") -> str:
+    """The snapshot as a plain-text table for the console (:func:`formatted_table`)."""
+    table = formatted_table(snapshot, locale=locale).reset_index()
+    rows = [tuple(table.columns)] + [tuple(r) for r in table.itertuples(index=False)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     period = snapshot.data["period"]
     lines = [
         f"{period['label']} ({period['start']} – {period['end']}), as of {snapshot.data['as_of']}"
     ]
-    for r in [headers, *rows]:
+    for r in rows:
         cells = [
             str(c).ljust(w) if i < 2 or i == 6 else str(c).rjust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
