@@ -385,3 +385,48 @@ def test_role_parameters_reach_the_notebook(run):
         c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
     assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml
+
+
+def test_email_index_page_and_metrics_json_agree(run, tmp_path):
+    """The CEO's booked week, worked out in funnel_fixture's docstring, is the same everywhere:
+    revenue 150 777 RUB, spend 21 000 RUB, ROMI (150 777 − 21 000) / 21 000 = 617.99 %,
+    CAC 21 000 / 3 = 7 000 RUB (each surface in its own locale's notation)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from analytics.reports import sending
+
+    _, folder, _ = run
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+    assert metrics["revenue"]["value"] == pytest.approx(150_777.0)
+    assert metrics["spend"]["value"] == pytest.approx(21_000.0)
+    assert metrics["romi"]["value"] == pytest.approx(129_777 / 21_000 * 100)
+    assert metrics["cac"]["value"] == pytest.approx(7_000.0)
+
+    nnbsp = "\u202f"
+    english = {
+        "revenue": f"150{nnbsp}777 ₽",
+        "spend": f"21{nnbsp}000 ₽",
+        "romi": "618.0%",
+        "cac": f"7{nnbsp}000 ₽",
+    }
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    for key, text in english.items():
+        assert f'<td data-metric="{key}">{text}</td>' in index, key
+        assert f"<td>{text}</td>" in page, key
+    for label in ("Revenue", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
+        assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
+
+    result = sending.send_reports(folder, roles=["ceo"], dry_run=True, out_dir=tmp_path)
+    assert result.sent == ["ceo"]
+    msg = BytesParser(policy=policy.default).parsebytes((tmp_path / "ceo.eml").read_bytes())
+    body = msg.get_body(("html",)).get_content()
+    russian = {
+        "Выручка": f"150{nnbsp}777{nnbsp}₽",
+        "Расходы на рекламу": f"21{nnbsp}000{nnbsp}₽",
+        "ROMI": f"618,0{nnbsp}%",
+        "CAC": f"7{nnbsp}000{nnbsp}₽",
+    }
+    for label, text in russian.items():
+        assert f">{label}</td>" in body and f">{text}</td>" in body, label
