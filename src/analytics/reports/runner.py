@@ -37,6 +37,7 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -63,7 +64,7 @@ from analytics.reports.manifest import (
     warehouse_fingerprint,
     write_index,
 )
-from analytics.reports.roles import RoleConfig, available_roles, load_role
+from analytics.reports.roles import RoleConfig, RoleConfigError, available_roles, load_role
 
 KERNEL_NAME = "python3"
 
@@ -185,6 +186,36 @@ class _Task:
         return self.pages[0].ipynb
 
 
+@functools.cache
+def declared_parameters(notebook: Path) -> frozenset[str]:
+    """Names assigned in the notebook's ``parameters`` cell (Papermill's own parser)."""
+    import papermill
+
+    return frozenset(papermill.inspect_notebook(str(notebook)))
+
+
+def notebook_parameters(notebook: Path, offered: dict) -> dict:
+    """The subset of ``offered`` that ``notebook`` declares in its ``parameters`` cell.
+
+    Papermill injects whatever it is given and prints "Passed unknown parameter" for
+    names the notebook does not declare; a role's extra parameters (e.g.
+    ``target_growth``) are meant for the notebooks that declare them only.
+    """
+    declared = declared_parameters(Path(notebook))
+    return {name: value for name, value in offered.items() if name in declared}
+
+
+def _check_role_parameters(role: RoleConfig) -> None:
+    """A role parameter that none of its notebooks declares is a typo: refuse it by name."""
+    declared = set().union(*(declared_parameters(n) for n in role.notebooks))
+    unknown = sorted(set(role.parameters) - declared)
+    if unknown:
+        raise RoleConfigError(
+            f"{role.source}: key 'parameters': {', '.join(map(repr, unknown))} is declared by "
+            f"none of the role's notebooks (their parameters: {', '.join(sorted(declared))})"
+        )
+
+
 def _error_line(exc: BaseException) -> str:
     """First line of an error: ``ExceptionName: message`` (cell number for notebooks)."""
     ename = getattr(exc, "ename", None)
@@ -260,11 +291,17 @@ def _run_task(task: _Task) -> list[NotebookResult]:
 
 
 def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_Task]:
-    """Group the (role, notebook) pairs into one task per distinct (notebook, parameters)."""
+    """Group the (role, notebook) pairs into one task per distinct (notebook, parameters).
+
+    A notebook gets only the parameters it declares (:func:`notebook_parameters`), so
+    roles share the execution of a notebook that does not declare ``role`` and
+    whose declared parameters they give the same values.
+    """
     groups: dict[tuple[Path, str], tuple[dict, list[_Page]]] = {}
     for role in configs:
-        parameters = {**role.parameters, **shared}
+        offered = {**role.parameters, **shared, "role": role.name}
         for notebook in role.notebooks:
+            parameters = notebook_parameters(notebook, offered)
             key = (notebook, json.dumps(parameters, sort_keys=True, default=str))
             page = _Page(
                 role=role.name,
@@ -354,6 +391,8 @@ def run_reports(
     if roles is None:
         roles = available_roles(roles_dir)
     configs = [r if isinstance(r, RoleConfig) else load_role(r, roles_dir) for r in roles]
+    for config in configs:
+        _check_role_parameters(config)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
 
