@@ -37,6 +37,8 @@ def test_booked_headline_by_hand(shot):
     assert shot.value("drr") == pytest.approx(21_000 / 150_777 * 100)  # 13.93 %
     assert shot.value("average_deal") == pytest.approx(150_777 / 3)
     assert shot.value("win_rate") == pytest.approx(75.0)  # D1, D4, DX won; D2 lost
+    # lead created -> won: D1 09:05 -> 15:00 (5 h 55 min), D4 15:00 -> 17:00 (2 h); DX no lead
+    assert shot.value("cycle_days") == pytest.approx((355 / 60 + 2) / 2 / 24)
 
 
 def test_previous_week_and_deltas_by_hand(shot):
@@ -56,6 +58,7 @@ def test_previous_week_and_deltas_by_hand(shot):
 
 def test_year_ago_without_data_is_null_with_a_reason(shot):
     assert shot.data["year_ago"]["label"] == "2024-W23"
+    assert shot.data["year_ago"]["covered"] is False
     entry = shot.metric("revenue")
     assert entry["year_ago"] is None and entry["delta_year"] is None
     assert "2025-05-30" in entry["reasons"]["year_ago"]["en"]

@@ -63,7 +63,8 @@ metrics.json schema (``schema_version`` 1)
       "data_start": "2025-05-30",       # first day with visits, leads or spend
       "definitions": ["MQL: ...", ...], # MQL/SQL definitions in force
       "period":   {"label": "2025-W23", "start": "2025-06-02", "end": "2025-06-08", "days": 7,
-                   "partial": false},         # true: starts before the first day with data
+                   "covered": true,           # false: ends before the first day with data
+                   "partial": false},         # true: starts before it and ends after
       "previous": {...same keys...},
       "year_ago": {...same keys...},
       "metrics": {
@@ -189,7 +190,8 @@ def _period_json(period: Period, data_start: date) -> dict:
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
         "days": period.days,
-        "partial": period.start < data_start,
+        "covered": period.end >= data_start,
+        "partial": period.start < data_start <= period.end,
     }
 
 
@@ -210,7 +212,9 @@ def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict
     closed = kpi.closed_deals(con, period.start, period.end_exclusive)
     won = int((closed["outcome"] == "won").sum())
     total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
-    total["cycle_days"] = float(kpi.cycle_time(con, period).iloc[0]["median_days"])
+    # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
+    cycles = closed.loc[(closed["outcome"] == "won") & closed["cycle_days"].notna(), "cycle_days"]
+    total["cycle_days"] = float(cycles.median()) if len(cycles) else math.nan
 
     by_channel: dict[str, dict[str, float]] = {}
     conversion = kpi.conversion_by(con, period, "channel", definitions).set_index("channel")
