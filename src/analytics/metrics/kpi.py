@@ -382,6 +382,11 @@ WHERE c.outcome IS NOT NULL
 ORDER BY c.closed_at, c.deal_id
 """
 
+CLOSED_DEALS_SQL = _CLOSED_DEALS_SQL
+"""Deals won or lost in ``[$start, $stop)`` (DuckDB SQL with named parameters ``start``,
+``stop``): the close rule shared by :func:`closed_deals` and the booked revenue of
+:mod:`analytics.metrics.revenue`."""
+
 NO_MANAGER = "(no manager)"
 """Manager label of deals without a responsible manager."""
 

@@ -4,8 +4,10 @@ The funnel (:mod:`analytics.metrics.funnel`) follows the *cohort* of leads creat
 period, which is right for judging marketing but makes the last weeks look
 empty: their deals have not closed yet. Leadership asks a different question,
 "what did we earn and spend this week", so these figures count deals by the
-day they were **won** (``deals.closed_at``, status ``won``) and spend by its
-day, whatever week the lead came in:
+day they were **won** and spend by its day, whatever week the lead came in. A
+deal is won as in :func:`analytics.metrics.kpi.closed_deals` (the win rate's
+rule): status or current stage ``won``, on ``deals.closed_at`` or, when that is
+empty, the time its history entered ``won``.
 
 * revenue = Σ amount of deals won in the period, RUB;
 * sales = number of deals won in the period;
@@ -25,21 +27,27 @@ from datetime import timedelta
 import pandas as pd
 
 from analytics.metrics.funnel import UNDETERMINED, _ratio
+from analytics.metrics.kpi import CLOSED_DEALS_SQL
 from analytics.metrics.period import Period
 
 BOOKED_COLUMNS = ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")
 """Columns of :func:`booked_summary`; each is its own key in
 :data:`analytics.metrics.catalogue.CATALOGUE` (basis ``booked``)."""
 
+_WON_DEALS = f"""
+SELECT lead_id, closed_at, amount FROM ({CLOSED_DEALS_SQL}) AS closed WHERE outcome = 'won'
+"""
+"""Deals won in ``[$start, $stop)``: :func:`analytics.metrics.kpi.closed_deals`' rule (status
+or stage ``won``; close time ``closed_at``, else when the history entered ``won``)."""
+
 _BOOKED_SQL = """
 WITH won AS (
   SELECT {key} AS grp, count(*) AS sales, coalesce(sum(amount), 0) AS revenue
-  FROM deals
-  WHERE status = 'won' AND closed_at >= ? AND closed_at < ?
+  FROM ({won}) AS w
   GROUP BY ALL
 ), cost AS (
   SELECT {spend_key} AS grp, sum(cost) AS spend
-  FROM spend WHERE date >= ? AND date < ?
+  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
   GROUP BY ALL
 )
 SELECT coalesce(won.grp, cost.grp) AS grp,
@@ -53,8 +61,8 @@ FROM won FULL OUTER JOIN cost ON won.grp IS NOT DISTINCT FROM cost.grp
 def _booked(con, start, stop, weekly: bool) -> pd.DataFrame:
     key = "date_trunc('week', closed_at)::DATE" if weekly else "'total'"
     spend_key = "date_trunc('week', date)::DATE" if weekly else "'total'"
-    sql = _BOOKED_SQL.format(key=key, spend_key=spend_key)
-    return con.execute(sql, [start, stop, start, stop]).df()
+    sql = _BOOKED_SQL.format(key=key, spend_key=spend_key, won=_WON_DEALS)
+    return con.execute(sql, {"start": start, "stop": stop}).df()
 
 
 def add_booked_ratios(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,16 +116,15 @@ def booked_weekly(con, period: Period, weeks: int = 12) -> pd.DataFrame:
     return add_booked_ratios(out.reset_index(drop=True))
 
 
-_BOOKED_BY_CHANNEL_SQL = """
+_BOOKED_BY_CHANNEL_SQL = f"""
 WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
 visit AS (SELECT visit_id, any_value(channel) AS channel FROM visits GROUP BY visit_id),
 won AS (
   SELECT coalesce(v.channel, $undetermined) AS channel, count(*) AS sales,
          coalesce(sum(d.amount), 0) AS revenue
-  FROM deals AS d
+  FROM ({_WON_DEALS}) AS d
   LEFT JOIN lead AS l ON l.lead_id = d.lead_id
   LEFT JOIN visit AS v ON v.visit_id = l.visit_id
-  WHERE d.status = 'won' AND d.closed_at >= $start::TIMESTAMP AND d.closed_at < $stop::TIMESTAMP
   GROUP BY ALL
 ), cost AS (
   SELECT coalesce(channel, $undetermined) AS channel, sum(cost) AS spend
