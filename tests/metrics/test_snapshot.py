@@ -12,7 +12,7 @@ from funnel_fixture import build_warehouse, fill
 
 from analytics.metrics import snapshot as snap
 from analytics.metrics.catalogue import CATALOGUE
-from analytics.metrics.period import iso_week
+from analytics.metrics.period import data_anchor, iso_week, parse_period
 
 W23 = iso_week(2025, 23)
 
@@ -157,3 +157,45 @@ def test_cli_prints_the_snapshot_with_catalogue_labels(tmp_path, capsys):
     code = cli.main(["metrics", "--period", "2025-W99", "--warehouse", str(warehouse)])
     assert code == 2
     assert "2025-W99 is not an ISO week" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_shot(tiny_warehouse):
+    con = duckdb.connect(str(tiny_warehouse), read_only=True)
+    try:
+        month = parse_period("last-month", data_anchor(con))
+        yield (
+            snap.compute_snapshot(con, month),
+            con.execute("SELECT * FROM deals").df(),
+            con.execute("SELECT * FROM spend").df(),
+        )
+    finally:
+        con.close()
+
+
+def test_tiny_demo_booked_figures_against_pandas(tiny_shot):
+    """Booked revenue, sales and spend recomputed with pandas from the raw tables."""
+    shot, deals, spend = tiny_shot
+    period = shot.period
+    start, stop = pd.Timestamp(period.start), pd.Timestamp(period.end_exclusive)
+    won = deals[(deals["status"] == "won") | (deals["stage"] == "won")]
+    assert won["closed_at"].notna().all()  # so the close date alone decides the period
+    in_period = won[(won["closed_at"] >= start) & (won["closed_at"] < stop)]
+    assert len(in_period) > 0
+    assert shot.value("sales") == len(in_period)
+    assert shot.value("revenue") == pytest.approx(in_period["amount"].fillna(0).sum())
+    days = pd.to_datetime(spend["date"])
+    cost = spend.loc[(days >= start) & (days < stop), "cost"].sum()
+    assert shot.value("spend") == pytest.approx(cost)
+    assert shot.value("romi") == pytest.approx((in_period["amount"].sum() - cost) / cost * 100)
+
+
+def test_tiny_demo_channels_add_up_to_the_total(tiny_shot):
+    """Sums split by channel (a deal, lead or cost has exactly one channel) add up."""
+    shot = tiny_shot[0]
+    for key in ("revenue", "sales", "spend", "visits", "leads", "mql", "sql_leads"):
+        for field in ("value", "previous"):
+            parts = [shot.value(key, field, channel=c) for c in shot.channels]
+            assert sum(parts) == pytest.approx(shot.value(key, field)), (key, field)
+    text = shot.to_json()
+    assert "NaN" not in text and "Infinity" not in text

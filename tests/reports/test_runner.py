@@ -426,9 +426,11 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     assert metrics["spend"]["value"] == pytest.approx(21_000.0)
     assert metrics["romi"]["value"] == pytest.approx(129_777 / 21_000 * 100)
     assert metrics["cac"]["value"] == pytest.approx(7_000.0)
+    assert metrics["sales"]["value"] == 3  # D1, D4, DX won in W23
 
     nnbsp = "\u202f"
     english = {
+        "sales": "3",
         "revenue": f"150{nnbsp}777 ₽",
         "spend": f"21{nnbsp}000 ₽",
         "romi": "618.0%",
@@ -439,7 +441,7 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     for key, text in english.items():
         assert f'<td data-metric="{key}">{text}</td>' in index, key
         assert f"<td>{text}</td>" in page, key
-    for label in ("Revenue", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
+    for label in ("Revenue", "Sales", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
         assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
 
     result = sending.send_reports(folder, roles=["ceo"], dry_run=True, out_dir=tmp_path)
@@ -447,6 +449,7 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     msg = BytesParser(policy=policy.default).parsebytes((tmp_path / "ceo.eml").read_bytes())
     body = msg.get_body(("html",)).get_content()
     russian = {
+        "Продажи": "3",
         "Выручка": f"150{nnbsp}777{nnbsp}₽",
         "Расходы на рекламу": f"21{nnbsp}000{nnbsp}₽",
         "ROMI": f"618,0{nnbsp}%",
