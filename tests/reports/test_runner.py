@@ -483,3 +483,28 @@ def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
     role = load_role("typo", roles_dir=tmp_path)
     with pytest.raises(RoleConfigError, match=r"typo\.yaml: key 'parameters': 'target_grwth' is"):
         run_reports([role], warehouse=build_warehouse(tmp_path / "w.duckdb"), out_dir=tmp_path)
+
+
+def test_project_roles_execute_each_notebook_once(tmp_path):
+    """The four project roles list 21 (role, notebook) pages of 9 distinct notebooks; none
+    declares role and the role files' target_growth 0.2 is notebook 02's own default."""
+    import yaml
+
+    from analytics.reports.runner import _executions
+
+    configs = [load_role(name) for name in available_roles()]
+    listed = [
+        notebook
+        for name in available_roles()
+        for notebook in yaml.safe_load(
+            (NOTEBOOKS_DIR.parent / "params" / "roles" / f"{name}.yaml").read_text("utf-8")
+        )["notebooks"]
+    ]
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    tasks = _executions(configs, tmp_path, shared)
+    assert sorted(t.notebook.name for t in tasks) == sorted(set(listed))
+    assert sum(len(t.pages) for t in tasks) == len(listed)
+    # a value other than the default is a different execution
+    changed = [replace(c, parameters={"target_growth": 0.3}) if c.name == "ceo" else c
+               for c in configs]  # fmt: skip
+    assert len(_executions(changed, tmp_path, shared)) == len(set(listed)) + 1

@@ -290,19 +290,48 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     return results
 
 
+@functools.cache
+def _declared_defaults(notebook: Path) -> dict[str, object]:
+    """Literal defaults of the notebook's parameters cell (names whose default is not a
+    Python literal are left out)."""
+    import ast
+
+    import papermill
+
+    defaults: dict[str, object] = {}
+    for name, spec in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(str(spec.get("default")))
+        except (ValueError, SyntaxError):
+            continue
+    return defaults
+
+
+def _is_default(notebook: Path, name: str, value: object) -> bool:
+    defaults = _declared_defaults(Path(notebook))
+    return name in defaults and type(defaults[name]) is type(value) and defaults[name] == value
+
+
 def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_Task]:
     """Group the (role, notebook) pairs into one task per distinct (notebook, parameters).
 
     A notebook gets only the parameters it declares (:func:`notebook_parameters`), so
     roles share the execution of a notebook that does not declare ``role`` and
-    whose declared parameters they give the same values.
+    whose declared parameters they give the same values (a value equal to the
+    notebook's own literal default counts as not given).
     """
     groups: dict[tuple[Path, str], tuple[dict, list[_Page]]] = {}
     for role in configs:
         offered = {**role.parameters, **shared, "role": role.name}
         for notebook in role.notebooks:
             parameters = notebook_parameters(notebook, offered)
-            key = (notebook, json.dumps(parameters, sort_keys=True, default=str))
+            # a value equal to the notebook's own default does not make another execution
+            distinct = {
+                name: value
+                for name, value in parameters.items()
+                if not _is_default(notebook, name, value)
+            }
+            key = (notebook, json.dumps(distinct, sort_keys=True, default=str))
             page = _Page(
                 role=role.name,
                 title=role.title,
