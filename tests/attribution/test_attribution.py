@@ -72,7 +72,12 @@ def test_markov_classic_example():
     assert matrix.loc["C1", ["(conversion)", "(null)", "C2"]].tolist() == [0.5, 0.25, 0.25]
     assert matrix.loc["C2", "(conversion)"] == 1.0
     np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
-    assert model.get_params() == {"order": 1, "weight": "conversions"}
+    assert model.get_params() == {
+        "order": 1,
+        "weight": "conversions",
+        "window": "grow",
+        "max_states": 200_000,
+    }
 
 
 def test_markov_value_weight_shares_the_value_by_value_removal_effects():
@@ -167,9 +172,26 @@ def test_markov_solve_matches_monte_carlo(order):
         assert model.removal_effects_[channel] == pytest.approx(effect, abs=3 * tolerance)
 
 
-def test_markov_rejects_bad_order():
-    with pytest.raises(ValueError, match="order"):
-        MarkovAttribution(order=4).fit(classic_paths())
+def test_markov_rejects_bad_order_and_too_many_states():
+    with pytest.raises(ValueError, match="order must be an integer >= 1"):
+        MarkovAttribution(order=0).fit(classic_paths())
+    # classic paths at order 2: states (C1), (C2), (C1, C2) -> 3 states > 2
+    with pytest.raises(ValueError, match=r"order 2 .* 3 states, more than max_states=2"):
+        MarkovAttribution(order=2, max_states=2).fit(classic_paths())
+
+
+def test_markov_order_four_and_beyond_is_exact_on_a_deterministic_path():
+    """One path a > b > c > d > e, 2 conversions and 2 nulls, order 4 (and 7).
+
+    The chain is a line start -> ... -> last state, which converts 2/4 = 0.5;
+    every channel is on the only path, so removing any one gives 0 and every
+    removal effect is 1: each of the 5 channels gets 2 / 5 = 0.4 conversions.
+    """
+    paths = paths_from_records([("a > b > c > d > e", 2, 2)])
+    for order in (4, 7):
+        model = MarkovAttribution(order=order).fit(paths)
+        assert model.conversion_probability_ == pytest.approx(0.5)
+        assert credit_of(model.credit_) == dict.fromkeys("abcde", pytest.approx(0.4))
 
 
 # --------------------------------------------------------------------------- heuristics
