@@ -93,6 +93,9 @@ class ChainStructure:
         How often path ``p`` walks transition ``e``.
     last_state : numpy.ndarray of int64
         State every path is absorbed from.
+    first_seen : numpy.ndarray of int64
+        Index of the touch where every state first appears (-1 for start):
+        sorting by it lists states in order of first appearance.
     """
 
     order: int
@@ -102,6 +105,7 @@ class ChainStructure:
     edge_dst: np.ndarray
     incidence: sp.csr_matrix
     last_state: np.ndarray
+    first_seen: np.ndarray
 
     @property
     def n_states(self) -> int:
@@ -228,6 +232,7 @@ def chain_structure(
         edge_dst=edge_key % n_states,
         incidence=incidence,
         last_state=state[last],
+        first_seen=np.concatenate([[-1], where]).astype(np.int64),
     )
 
 
@@ -440,3 +445,70 @@ def removal_effects(
 ) -> pd.Series:
     """Removal effect ``1 - P(conversion without c) / P(conversion)`` by channel."""
     return MarkovAttribution(order=order, weight=weight).fit(paths).removal_effects_
+
+
+def order_selection(
+    paths: pd.DataFrame | EncodedPaths,
+    max_order: int = 4,
+    window: str = "grow",
+    max_states: int = MAX_STATES,
+) -> pd.DataFrame:
+    """Log-likelihood and BIC of the journeys under chains of order 1..``max_order``.
+
+    Every chain is a full probability model of the observed walks (first
+    channels, every transition, the final conversion or null), so their
+    likelihoods are comparable:
+
+        log L_k = sum over observed transitions s -> t of n(s -> t) log q(s -> t),
+        BIC_k = -2 log L_k + d_k ln(n),
+
+    where ``d_k`` = sum over states of (distinct next states and outcomes
+    observed - 1) is the number of free transition probabilities and ``n`` the
+    number of journeys (the independent units; the same for every order). The
+    suggested order minimises BIC -- a higher order must buy its extra
+    parameters with a better fit of the walks -- and the lowest order wins a
+    tie. Orders whose chain exceeds ``max_states`` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``order``, ``states``, ``parameters``, ``log_likelihood``, ``bic`` and
+        ``selected`` (True on the chosen row).
+    """
+    enc = encode_paths(paths)
+    keep = enc.journeys > 0
+    if not keep.all():
+        enc = _subset(enc, keep)
+    journeys = enc.journeys
+    rows = []
+    for order in range(1, max_order + 1):
+        try:
+            chain = chain_structure(enc, order, window, max_states)
+        except ValueError:
+            break
+        n = chain.n_states
+        edge = chain.incidence.T @ journeys
+        conv = np.bincount(chain.last_state, weights=enc.conversions, minlength=n)
+        null = np.bincount(chain.last_state, weights=enc.nulls, minlength=n)
+        out = np.bincount(chain.edge_src, weights=edge, minlength=n) + conv + null
+        counts = np.concatenate([edge, conv, null])
+        source = np.concatenate([chain.edge_src, np.arange(n), np.arange(n)])
+        used = counts > 0
+        log_l = float(np.sum(counts[used] * np.log(counts[used] / out[source[used]])))
+        outcomes = np.bincount(source[used], minlength=n)
+        params = int(np.sum(np.maximum(outcomes - 1, 0)))
+        bic = -2 * log_l + params * np.log(max(journeys.sum(), 1.0))
+        rows.append(
+            {
+                "order": order,
+                "states": n - 1,
+                "parameters": params,
+                "log_likelihood": log_l,
+                "bic": bic,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["selected"] = False
+    if len(table):
+        table.loc[table["bic"].idxmin(), "selected"] = True
+    return table
