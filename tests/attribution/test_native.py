@@ -195,3 +195,21 @@ def test_figures_are_matplotlib_figures():
         assert fig.axes and fig.axes[0].get_title()
     heat = plot_transitions(model).axes[0]
     assert [t.get_text() for t in heat.get_yticklabels()][0] == "(start)"
+
+
+def test_byte_parser_agrees_with_python_split():
+    """The numpy byte parser against a plain Python reference: str.split + strip."""
+    rng = np.random.default_rng(5)
+    names = ["a", "b c", "Яндекс.Директ", "email", "x" * 20, "  direct ", "organic\t"]
+    paths = [" > ".join(rng.choice(names, size=rng.integers(0, 6))) for _ in range(500)] + [
+        "a>b",
+        " >a",
+        "b> ",
+        "",
+    ]
+    codes, lengths, channels = split_paths(paths)
+    reference = [[t.strip() for t in p.split(">") if t.strip()] for p in paths]
+    assert lengths.tolist() == [len(r) for r in reference]
+    flat = [channels[c] for c in codes]
+    assert flat == [t for r in reference for t in r]
+    assert list(channels) == list(dict.fromkeys(flat))

@@ -142,9 +142,18 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
     token_sep = sep.strip() or sep
     if not token_sep:
         raise ValueError("sep must not be empty")
-    items = list(paths)
+    if isinstance(paths, pd.Series) and isinstance(paths.dtype, pd.StringDtype):
+        all_str = not paths.isna().any()
+        items = paths.tolist()
+    else:
+        items = list(paths)
+        all_str = all(isinstance(p, str) for p in items)
     n = len(items)
-    if all(isinstance(p, str) for p in items):
+    if all_str and len(token_sep.encode()) == 1 and token_sep not in " \t\x1f":
+        parsed = _split_bytes(items, token_sep)
+        if parsed is not None:
+            return parsed
+    if all_str:
         marker = "\x1f"
         tokens = (token_sep + marker + token_sep).join(items).split(token_sep) if n else []
     else:
@@ -176,6 +185,71 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
     real = codes >= 0
     lengths = np.bincount(path_of_token[real], minlength=n).astype(np.int64)[:n]
     return codes[real], lengths, tuple(names)
+
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+MAX_BYTE_CHANNEL = 64
+"""Longest channel name (bytes) :func:`_split_bytes` handles; longer ones use ``str.split``."""
+
+
+def _split_bytes(items: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    """:func:`split_paths` for string paths and a one-byte separator, on the UTF-8 bytes.
+
+    The paths are joined with ``\\x1f`` and encoded once; separators and path
+    ends are found with numpy, every token is trimmed of ASCII whitespace and
+    packed exactly (no hashing) into 8-byte words, and the words are factorised
+    with :func:`pandas.factorize`. A one-byte separator never occurs inside a
+    multi-byte UTF-8 character, so Cyrillic names are safe. Returns ``None``
+    (use the ``str`` path) for channel names longer than :data:`MAX_BYTE_CHANNEL`.
+    """
+    n = len(items)
+    buf = np.frombuffer("\x1f".join(items).encode("utf-8"), dtype=np.uint8)
+    size = len(buf)
+    path_end = buf == 0x1F
+    delim = np.flatnonzero(path_end | (buf == ord(sep)))
+    starts = np.concatenate([[0], delim + 1]).astype(np.int64)
+    ends = np.concatenate([delim, [size]]).astype(np.int64)
+    path_of_token = np.concatenate([[0], np.cumsum(path_end[delim])])
+    padded = np.concatenate([buf, np.zeros(1, dtype=np.uint8)])
+    while True:
+        move = (starts < ends) & _SPACE[padded[starts]]
+        if not move.any():
+            break
+        starts[move] += 1
+    while True:
+        move = (ends > starts) & _SPACE[padded[np.maximum(ends - 1, 0)]]
+        if not move.any():
+            break
+        ends[move] -= 1
+    width = ends - starts
+    real = width > 0
+    starts, width, path_of_token = starts[real], width[real], path_of_token[real]
+    longest = int(width.max()) if len(width) else 0
+    if longest > MAX_BYTE_CHANNEL:
+        return None
+    code = np.zeros(len(starts), dtype=np.int64)
+    columns = np.arange(8)
+    for word in range(-(-longest // 8) or 1):
+        offset = word * 8 + columns
+        block = padded[np.minimum(starts[:, None] + offset, size)]
+        block[offset[None, :] >= width[:, None]] = 0
+        packed = np.ascontiguousarray(block).view(np.uint64).ravel()
+        word_code, uniques = pd.factorize(packed)
+        code = word_code if word == 0 else pd.factorize(code * (len(uniques) + 1) + word_code)[0]
+    code, first = _first_appearance(code)
+    names = tuple(bytes(buf[starts[i] : starts[i] + width[i]]).decode("utf-8") for i in first)
+    lengths = np.bincount(path_of_token, minlength=n).astype(np.int64)[:n]
+    return code.astype(np.int64), lengths, names
+
+
+def _first_appearance(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes renumbered by first appearance, and the index of each code's first token."""
+    code, _ = pd.factorize(code)
+    first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+    first[code[::-1]] = np.arange(len(code))[::-1]
+    return code, first
 
 
 def encode_paths(
@@ -215,7 +289,7 @@ def encode_paths(
             raise KeyError(
                 f"paths have no {label} column {column!r}; columns: {list(paths.columns)}"
             )
-    codes, lengths, channels = split_paths(paths[path].tolist(), sep)
+    codes, lengths, channels = split_paths(paths[path], sep)
     keep = lengths > 0
 
     def column(name: str | None) -> np.ndarray | None:
