@@ -245,7 +245,7 @@ def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, int]:
 
     A lookup table when ``span`` is small (linear time), ``numpy.unique`` otherwise.
     """
-    if span <= max(4 * len(keys), 2**22):
+    if span <= max(4 * len(keys), 2**16):
         seen = np.zeros(span + 1, dtype=np.int64)
         seen[keys + 1] = 1
         rank = np.cumsum(seen)
