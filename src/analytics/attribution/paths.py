@@ -212,7 +212,7 @@ def _split_bytes(items: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, tu
     starts = np.concatenate([[0], delim + 1]).astype(np.int64)
     ends = np.concatenate([delim, [size]]).astype(np.int64)
     path_of_token = np.concatenate([[0], np.cumsum(path_end[delim])])
-    padded = np.concatenate([buf, np.zeros(1, dtype=np.uint8)])
+    padded = np.concatenate([buf, np.zeros(1, dtype=np.uint8)])  # index `size` reads 0
     while True:
         move = (starts < ends) & _SPACE[padded[starts]]
         if not move.any():
@@ -229,13 +229,16 @@ def _split_bytes(items: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, tu
     longest = int(width.max()) if len(width) else 0
     if longest > MAX_BYTE_CHANNEL:
         return None
+    # every byte offset read as the little-endian 8-byte word starting there (a
+    # strided view, no copy); a token's word is masked to its remaining width
+    wide = np.concatenate([padded, np.zeros(8, dtype=np.uint8)])
+    words = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=wide, strides=(1,))
+    keep_bytes = np.array([(1 << (8 * b)) - 1 for b in range(8)] + [2**64 - 1], dtype=np.uint64)
     code = np.zeros(len(starts), dtype=np.int64)
-    columns = np.arange(8)
     for word in range(-(-longest // 8) or 1):
-        offset = word * 8 + columns
-        block = padded[np.minimum(starts[:, None] + offset, size)]
-        block[offset[None, :] >= width[:, None]] = 0
-        packed = np.ascontiguousarray(block).view(np.uint64).ravel()
+        packed = (
+            words[np.minimum(starts + 8 * word, size)] & keep_bytes[np.clip(width - 8 * word, 0, 8)]
+        )
         word_code, uniques = pd.factorize(packed)
         code = word_code if word == 0 else pd.factorize(code * (len(uniques) + 1) + word_code)[0]
     code, first = _first_appearance(code)
