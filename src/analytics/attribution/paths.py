@@ -147,7 +147,8 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
         items = paths.tolist()
     else:
         items = list(paths)
-        all_str = all(isinstance(p, str) for p in items)
+        # C-level type scan; "string" means every element is a str (no NaN/None)
+        all_str = pd.api.types.infer_dtype(items, skipna=False) == "string"
     n = len(items)
     if all_str and len(token_sep.encode()) == 1 and token_sep not in " \t\x1f":
         parsed = _split_bytes(items, token_sep)
