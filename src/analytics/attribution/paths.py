@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,9 @@ PATH_COLUMNS = ("path", "path_str", "length", "journeys", "conversions", "value"
 class EncodedPaths:
     """Aggregated paths as integer arrays (compressed sparse rows of channel codes).
 
-    Path ``p`` is ``channels[codes[offsets[p]:offsets[p + 1]]]``. Every model
+    Path ``p`` is ``channels[codes[offsets[p]:offsets[p + 1]]]``; the arrays
+    are not to be modified (derived arrays such as :attr:`position` are
+    computed once and cached). Every model
     works on this form, so its cost grows with the number of distinct paths and
     touches in them, not with the number of journeys.
 
@@ -60,17 +63,17 @@ class EncodedPaths:
     def n_channels(self) -> int:
         return len(self.channels)
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         """Touches per path."""
         return np.diff(self.offsets)
 
-    @property
+    @cached_property
     def path_of_touch(self) -> np.ndarray:
         """Index of the path every touch belongs to."""
         return np.repeat(np.arange(self.n_paths), self.lengths)
 
-    @property
+    @cached_property
     def position(self) -> np.ndarray:
         """0-based position of every touch within its path."""
         return np.arange(len(self.codes)) - np.repeat(self.offsets[:-1], self.lengths)
@@ -83,7 +86,7 @@ class EncodedPaths:
             return self.value
         raise ValueError(f"weight must be 'conversions' or 'value', got {weight!r}")
 
-    @property
+    @cached_property
     def journeys(self) -> np.ndarray:
         """Journeys per path, ``conversions + nulls``."""
         return self.conversions + self.nulls
