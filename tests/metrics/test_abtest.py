@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -298,7 +298,9 @@ def test_demo_creative_test_finds_the_true_lift(tmp_path):
     try:
         warehouse.init_schema(con)
         warehouse.load_raw_dir(con, raw, salt="test-salt")
-        days = date_range(data.config.start, date(data.config.start.year, 12, 31))
+        days = date_range(
+            data.config.start, data.config.start + timedelta(days=data.config.days - 1)
+        )
         counts = abtest.arm_counts(con, days, generator.TEST_CAMPAIGN, generator.TEST_AD_GROUP)
         total = abtest.arm_tests(counts, *generator.TEST_CREATIVES).iloc[-1]
         truth = con.execute(
