@@ -11,6 +11,7 @@ email`` prints (``DeliveryError``) or the reason of a skipped role.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from email import policy
@@ -170,9 +171,8 @@ def test_untrusted_certificate_is_refused(mode, serve, tmp_path, monkeypatch, pa
         "(unable to get local issuer certificate); "
         "check 'host' or add the server's CA with SSL_CERT_FILE"
     )
-    with pytest.raises(sending.DeliveryError) as err:
+    with pytest.raises(sending.DeliveryError, match=f"^{re.escape(expected)}$"):
         sending.deliver(cfg, {"ceo": message("ceo", ["ceo@example.com"])})
-    assert str(err.value) == expected
     assert box.messages == [] and box.logins == []
 
 
@@ -186,9 +186,8 @@ def test_wrong_password(mode, serve, tmp_path, trust_ca, monkeypatch):
         "(535 5.7.8 Authentication credentials invalid); "
         f"check 'username' in {cfg.source} and the password in ${PASSWORD_ENV}"
     )
-    with pytest.raises(sending.DeliveryError) as err:
+    with pytest.raises(sending.DeliveryError, match=f"^{re.escape(expected)}$"):
         sending.deliver(cfg, {"ceo": message("ceo", ["ceo@example.com"])})
-    assert str(err.value) == expected
     # smtplib tries each mechanism the server offers (PLAIN, then LOGIN)
     assert set(box.logins) == {(USER, b"wrong")} and box.messages == []
 
@@ -201,9 +200,8 @@ def test_server_requires_a_login_the_settings_do_not_give(serve, tmp_path, trust
         "(530 5.7.0 Authentication required); "
         f"set 'username' in {cfg.source} and the password in ${PASSWORD_ENV}"
     )
-    with pytest.raises(sending.DeliveryError) as err:
+    with pytest.raises(sending.DeliveryError, match=f"^{re.escape(expected)}$"):
         sending.deliver(cfg, {"ceo": message("ceo", ["ceo@example.com"])})
-    assert str(err.value) == expected
     assert box.messages == []
 
 
@@ -214,18 +212,17 @@ def test_server_without_starttls_is_not_used_in_clear(serve, tmp_path, trust_ca,
         f"SMTP {HOST}:{box.port}: the server does not offer STARTTLS; "
         f"set 'starttls: false' in {cfg.source} only if it is a trusted relay"
     )
-    with pytest.raises(sending.DeliveryError) as err:
+    with pytest.raises(sending.DeliveryError, match=f"^{re.escape(expected)}$"):
         sending.deliver(cfg, {"ceo": message("ceo", ["ceo@example.com"])})
-    assert str(err.value) == expected
     assert box.logins == [] and box.messages == []  # the password never went out in clear
 
 
 def test_nothing_listening(tmp_path, password):
     port = free_port()
     cfg = config(tmp_path, port, "starttls")
-    with pytest.raises(sending.DeliveryError) as err:
+    expected = f"SMTP {HOST}:{port}: cannot connect: [Errno 111] Connection refused"
+    with pytest.raises(sending.DeliveryError, match=f"^{re.escape(expected)}$"):
         sending.deliver(cfg, {"ceo": message("ceo", ["ceo@example.com"])})
-    assert str(err.value) == f"SMTP {HOST}:{port}: cannot connect: [Errno 111] Connection refused"
 
 
 def test_refused_recipients(serve, tmp_path, trust_ca, password):

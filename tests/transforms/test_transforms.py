@@ -286,7 +286,7 @@ def test_touch_paths_grow_with_the_lookback(duck):
 
     short, long = touches(0), touches(90)
     assert (short <= long).all() and short.sum() < long.sum()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lookback_days must be >= 0, got -1"):
         transforms.touch_paths(duck, START, STOP, lookback_days=-1)
 
 
@@ -367,8 +367,12 @@ def test_connect_backend_urls(tiny_warehouse, tmp_path):
         assert backend.table(name).count().execute() > 0
     backend.disconnect()
     assert transforms.connect_backend("duckdb://:memory:").execute(ibis.literal(1)) == 1
-    for bad in ("sqlite:///x.db", "pyspark://yarn", "no-scheme"):
-        with pytest.raises(ValueError):
+    for bad, message in (
+        ("sqlite:///x.db", r"unknown backend 'sqlite:///x\.db': expected duckdb://\.\.\. or"),
+        ("pyspark://yarn", r"'pyspark://yarn': use pyspark://local, pyspark://local\[N\] or"),
+        ("no-scheme", "'no-scheme' is not a connection string like duckdb://<path>"),
+    ):
+        with pytest.raises(ValueError, match=message):
             transforms.connect_backend(bad)
     params = tmp_path / "backend.yaml"
     assert backends.default_backend_url(params) == transforms.DEFAULT_BACKEND_URL
