@@ -562,3 +562,26 @@ def old_weekly_counts(con, period: Period) -> pd.DataFrame:
     """Leads and deals per ISO week of the period (``_WEEKLY_SQL``), oldest first."""
     frame = con.execute(_WEEKLY_SQL, _bounds(period)).df()
     return frame.sort_values("week_start", ignore_index=True)
+
+
+def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:
+    """Same columns, row order, dtypes and values.
+
+    Text columns are compared as Python strings with ``None`` for missing: DuckDB
+    hands an all-NULL text column to pandas as ``object`` and a filled one as
+    ``str``, whichever query produced it.
+    """
+    assert list(new.columns) == list(old.columns)
+    assert len(new) == len(old)
+
+    def text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.reset_index(drop=True).copy()
+        for col in out.columns:
+            dtype = out[col].dtype
+            if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                out[col] = pd.Series(
+                    [None if pd.isna(v) else str(v) for v in out[col]], dtype=object
+                )
+        return out
+
+    pd.testing.assert_frame_equal(text_as_objects(new), text_as_objects(old), check_exact=True)

@@ -21,6 +21,7 @@ import pytest
 from funnel_fixture import fill
 
 from analytics import transforms
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
@@ -434,6 +435,11 @@ def all_transforms(con) -> dict[str, ibis.Table]:
             con, "sale", *YEAR, 30, anchor="stage"
         ),
     }
+    shipped = load_definitions()
+    rules = Definitions(mql_method="rules", rules=shipped.rules, non_target=shipped.non_target)
+    exprs["lead_facts"] = transforms.lead_facts(con, *YEAR, LOOKBACK_DAYS)
+    exprs["lead_flags_crm"] = transforms.lead_flag_table(con, *YEAR, DEFAULT_DEFINITIONS)
+    exprs["lead_flags_rules"] = transforms.lead_flag_table(con, *YEAR, rules)
     for grain in transforms.GRAINS:
         exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
@@ -456,6 +462,9 @@ PARITY_KEYS = {
     "touch_paths_no_lookback": ["lead_id"],
     "weekly_cohorts": ["cohort_week", "weeks_since_first_visit"],
     "weekly_kpi": ["week_start"],
+    "lead_facts": ["lead_id"],
+    "lead_flags_crm": ["lead_id"],
+    "lead_flags_rules": ["lead_id"],
     **{
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")

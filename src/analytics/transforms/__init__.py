@@ -8,6 +8,8 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 
 * :mod:`~analytics.transforms.stitching` -- lead -> visit -> visitor, channel;
 * :mod:`~analytics.transforms.funnel_facts` -- deal stage reach, funnel counts of a cohort;
+* :mod:`~analytics.transforms.lead_facts` -- per-lead facts and the MQL/SQL flags
+  of :mod:`analytics.metrics.definitions`;
 * :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
   conversions of each type and the journeys (with touches) of attribution;
 * :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
@@ -44,6 +46,12 @@ from analytics.transforms.funnel_facts import (
     funnel_counts,
     stage_rank,
 )
+from analytics.transforms.lead_facts import (
+    LEAD_FACT_COLUMNS,
+    LEAD_FLAG_COLUMNS,
+    lead_facts,
+    lead_flag_table,
+)
 from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
 from analytics.transforms.touch_paths import (
     ANCHORS,
@@ -69,6 +77,8 @@ __all__ = [
     "GROUPINGS",
     "JOURNEY_TOUCH_COLUMNS",
     "KPI_RATIO_COLUMNS",
+    "LEAD_FACT_COLUMNS",
+    "LEAD_FLAG_COLUMNS",
     "STAGE_OF_CONVERSION",
     "STAGE_ORDER",
     "UNDETERMINED",
@@ -85,6 +95,8 @@ __all__ = [
     "first_visits",
     "funnel_counts",
     "journey_touches",
+    "lead_facts",
+    "lead_flag_table",
     "local_spark_session",
     "stage_rank",
     "stitched_leads",
