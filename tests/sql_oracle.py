@@ -18,7 +18,8 @@ import pandas as pd
 
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, FLAG_COLUMNS, Definitions
 from analytics.metrics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
-from analytics.metrics.period import Period
+from analytics.metrics.period import Period, date_range
+from analytics.metrics.quality import _percent
 
 LOOKBACK_DAYS = 30
 DUPLICATE_WINDOW = timedelta(days=2)
@@ -558,10 +559,45 @@ GROUP BY week_start
 """
 
 
-def old_weekly_counts(con, period: Period) -> pd.DataFrame:
-    """Leads and deals per ISO week of the period (``_WEEKLY_SQL``), oldest first."""
-    frame = con.execute(_WEEKLY_SQL, _bounds(period)).df()
-    return frame.sort_values("week_start", ignore_index=True)
+def old_marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.DataFrame:
+    """Leads counted by marketing vs deals counted by the CRM, by ISO week.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days counted; the first and last week may be partial.
+    weeks : int, optional
+        Instead of the period, the ``weeks`` ISO weeks up to the one holding
+        ``period.end`` (as :func:`analytics.metrics.funnel.weekly_funnel`), e.g. 12 to
+        see a trend behind a weekly report; >= 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ISO week touching the period, oldest first, weeks without
+        data included: ``week`` (``YYYY-Www``), ``week_start`` (Monday),
+        ``leads`` (created that week), ``deals`` (created that week),
+        ``gap`` = leads - deals, ``gap_share`` = gap / leads x 100% (NaN
+        without leads).
+    """
+    if weeks is not None:
+        if weeks < 1:
+            raise ValueError(f"weeks must be >= 1, got {weeks}")
+        last_monday = period.end - timedelta(days=period.end.weekday())
+        period = date_range(last_monday - timedelta(weeks=weeks - 1), period.end)
+    counts = con.execute(_WEEKLY_SQL, _bounds(period)).df()
+    first = period.start - timedelta(days=period.start.weekday())
+    mondays = [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
+    counts["week_start"] = pd.to_datetime(counts["week_start"]).dt.date
+    out = counts.set_index("week_start").reindex(mondays).fillna(0).astype("int64")
+    out["gap"] = out["leads"] - out["deals"]
+    out["gap_share"] = [_percent(g, n) for g, n in zip(out["gap"], out["leads"], strict=True)]
+    out.insert(0, "week", [f"{m.isocalendar()[0]}-W{m.isocalendar()[1]:02d}" for m in mondays])
+    out = out.reset_index(names="week_start")
+    out["week_start"] = pd.to_datetime(out["week_start"])
+    return out[["week", "week_start", "leads", "deals", "gap", "gap_share"]]
 
 
 def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:

@@ -440,6 +440,9 @@ def all_transforms(con) -> dict[str, ibis.Table]:
     exprs["lead_facts"] = transforms.lead_facts(con, *YEAR, LOOKBACK_DAYS)
     exprs["lead_flags_crm"] = transforms.lead_flag_table(con, *YEAR, DEFAULT_DEFINITIONS)
     exprs["lead_flags_rules"] = transforms.lead_flag_table(con, *YEAR, rules)
+    exprs["segment_leads"] = transforms.segment_lead_table(con, *YEAR)
+    exprs["sale_paid_touches"] = transforms.sale_paid_touches(con, *YEAR, LOOKBACK_DAYS)
+    exprs["sale_paid_touches_all_history"] = transforms.sale_paid_touches(con, *YEAR, None)
     for grain in transforms.GRAINS:
         exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
@@ -465,6 +468,9 @@ PARITY_KEYS = {
     "lead_facts": ["lead_id"],
     "lead_flags_crm": ["lead_id"],
     "lead_flags_rules": ["lead_id"],
+    "segment_leads": ["lead_id"],
+    "sale_paid_touches": ["deal_id", "campaign", "ad_group", "last_paid"],
+    "sale_paid_touches_all_history": ["deal_id", "campaign", "ad_group", "last_paid"],
     **{
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")

@@ -10,6 +10,10 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 * :mod:`~analytics.transforms.funnel_facts` -- deal stage reach, funnel counts of a cohort;
 * :mod:`~analytics.transforms.lead_facts` -- per-lead facts and the MQL/SQL flags
   of :mod:`analytics.metrics.definitions`;
+* :mod:`~analytics.transforms.lead_segments` -- segment, outcome and allocated
+  spend of each lead (:mod:`analytics.metrics.segments`);
+* :mod:`~analytics.transforms.paid_touches` -- paid touches of the sales' paths
+  (:mod:`analytics.metrics.influence`);
 * :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
   conversions of each type and the journeys (with touches) of attribution;
 * :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
@@ -52,6 +56,8 @@ from analytics.transforms.lead_facts import (
     lead_facts,
     lead_flag_table,
 )
+from analytics.transforms.lead_segments import SEGMENT_LEAD_COLUMNS, segment_lead_table
+from analytics.transforms.paid_touches import PAID_TOUCH_COLUMNS, sale_paid_touches
 from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
 from analytics.transforms.touch_paths import (
     ANCHORS,
@@ -79,6 +85,8 @@ __all__ = [
     "KPI_RATIO_COLUMNS",
     "LEAD_FACT_COLUMNS",
     "LEAD_FLAG_COLUMNS",
+    "PAID_TOUCH_COLUMNS",
+    "SEGMENT_LEAD_COLUMNS",
     "STAGE_OF_CONVERSION",
     "STAGE_ORDER",
     "UNDETERMINED",
@@ -97,6 +105,8 @@ __all__ = [
     "journey_touches",
     "lead_facts",
     "lead_flag_table",
+    "sale_paid_touches",
+    "segment_lead_table",
     "local_spark_session",
     "stage_rank",
     "stitched_leads",
