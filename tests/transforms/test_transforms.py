@@ -443,6 +443,13 @@ def all_transforms(con) -> dict[str, ibis.Table]:
     exprs["segment_leads"] = transforms.segment_lead_table(con, *YEAR)
     exprs["sale_paid_touches"] = transforms.sale_paid_touches(con, *YEAR, LOOKBACK_DAYS)
     exprs["sale_paid_touches_all_history"] = transforms.sale_paid_touches(con, *YEAR, None)
+    exprs["deal_campaigns"] = transforms.deal_campaign_table(con, *YEAR)
+    exprs["lead_checks"] = transforms.lead_check_table(con, *YEAR)
+    exprs["lead_checks_fractional_window"] = transforms.lead_check_table(
+        con, *YEAR, timedelta(days=30, microseconds=500)
+    )
+    exprs["spend_visits"] = transforms.spend_visit_table(con, *YEAR)
+    exprs["weekly_leads_deals"] = transforms.weekly_leads_deals(con, *YEAR)
     for grain in transforms.GRAINS:
         exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
@@ -469,6 +476,11 @@ PARITY_KEYS = {
     "lead_flags_crm": ["lead_id"],
     "lead_flags_rules": ["lead_id"],
     "segment_leads": ["lead_id"],
+    "deal_campaigns": ["deal_id", "created_at"],
+    "lead_checks": ["lead_id"],
+    "lead_checks_fractional_window": ["lead_id"],
+    "spend_visits": ["date", "channel", "campaign", "ad_group", "creative"],
+    "weekly_leads_deals": ["week_start"],
     "sale_paid_touches": ["deal_id", "campaign", "ad_group", "last_paid"],
     "sale_paid_touches_all_history": ["deal_id", "campaign", "ad_group", "last_paid"],
     **{
