@@ -445,8 +445,8 @@ def all_transforms(con) -> dict[str, ibis.Table]:
     exprs["sale_paid_touches_all_history"] = transforms.sale_paid_touches(con, *YEAR, None)
     exprs["deal_campaigns"] = transforms.deal_campaign_table(con, *YEAR)
     exprs["lead_checks"] = transforms.lead_check_table(con, *YEAR)
-    exprs["lead_checks_fractional_window"] = transforms.lead_check_table(
-        con, *YEAR, timedelta(days=30, microseconds=500)
+    exprs["lead_checks_odd_window"] = transforms.lead_check_table(
+        con, *YEAR, timedelta(days=30, seconds=1)
     )
     exprs["spend_visits"] = transforms.spend_visit_table(con, *YEAR)
     exprs["weekly_leads_deals"] = transforms.weekly_leads_deals(con, *YEAR)
@@ -478,7 +478,7 @@ PARITY_KEYS = {
     "segment_leads": ["lead_id"],
     "deal_campaigns": ["deal_id", "created_at"],
     "lead_checks": ["lead_id"],
-    "lead_checks_fractional_window": ["lead_id"],
+    "lead_checks_odd_window": ["lead_id"],
     "spend_visits": ["date", "channel", "campaign", "ad_group", "creative"],
     "weekly_leads_deals": ["week_start"],
     "sale_paid_touches": ["deal_id", "campaign", "ad_group", "last_paid"],

@@ -66,7 +66,8 @@ def deal_campaign_table(con, start: date, stop: date) -> ir.Table:
 
 
 def _interval(window: timedelta) -> ir.IntervalScalar:
-    """An interval literal of ``window`` (whole seconds if it has no fraction)."""
+    """An interval literal of ``window``: whole seconds if it has no fraction, else
+    microseconds (which ClickHouse cannot compile; DuckDB and PySpark run it)."""
     seconds = window.total_seconds()
     if seconds == int(seconds):
         return ibis.interval(seconds=int(seconds))
