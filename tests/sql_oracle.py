@@ -16,12 +16,31 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.metrics.definitions import DEFAULT_DEFINITIONS, FLAG_COLUMNS, Definitions
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
 from analytics.metrics.period import Period, date_range
 from analytics.metrics.quality import _percent
 
 LOOKBACK_DAYS = 30
+FLAG_COLUMNS = (
+    "lead_id",
+    "created_at",
+    "lead_type",
+    "visitor_id",
+    "channel",
+    "source",
+    "campaign",
+    "has_contact",
+    "icp_fit",
+    "behaviour_fit",
+    "crm_mql",
+    "reached_stage",
+    "is_mql",
+    "is_sql",
+    "is_won",
+    "revenue",
+    "is_non_target",
+)
 DUPLICATE_WINDOW = timedelta(days=2)
 
 _STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))

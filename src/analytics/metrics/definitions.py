@@ -73,7 +73,7 @@ from analytics.metrics.funnel import STAGE_ORDER
 from analytics.metrics.period import Period
 from analytics.paths import PARAMS_DIR
 from analytics.transforms.backends import duckdb_backend
-from analytics.transforms.lead_facts import lead_flag_table
+from analytics.transforms.lead_facts import LEAD_FLAG_COLUMNS, lead_flag_table
 
 DEFINITIONS_FILE = PARAMS_DIR / "definitions.yaml"
 """Default location of the definitions."""
@@ -408,25 +408,7 @@ class _Checker:
 # --------------------------------------------------------------------------- flags
 
 
-FLAG_COLUMNS = (
-    "lead_id",
-    "created_at",
-    "lead_type",
-    "visitor_id",
-    "channel",
-    "source",
-    "campaign",
-    "has_contact",
-    "icp_fit",
-    "behaviour_fit",
-    "crm_mql",
-    "reached_stage",
-    "is_mql",
-    "is_sql",
-    "is_won",
-    "revenue",
-    "is_non_target",
-)
+FLAG_COLUMNS = LEAD_FLAG_COLUMNS[: LEAD_FLAG_COLUMNS.index("is_non_target") + 1]
 """Columns of :func:`lead_flags`, in order (plus the inputs of the rules after them)."""
 
 
@@ -469,8 +451,7 @@ def lead_flags(con, period: Period, definitions: Definitions | None = None) -> p
     with duckdb_backend(con) as backend:
         expr = lead_flag_table(backend, period.start, period.end_exclusive, definitions)
         flags = backend.execute(expr)
-    inputs = ["industry", "company_size", "pricing_viewed", "pageviews_before", "deals"]
-    return flags[list(FLAG_COLUMNS) + inputs].reset_index(drop=True)
+    return flags[list(LEAD_FLAG_COLUMNS)].reset_index(drop=True)
 
 
 def flag_counts(flags: pd.DataFrame) -> dict[str, int]:
