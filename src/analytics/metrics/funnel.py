@@ -55,40 +55,6 @@ from analytics.transforms.funnel_facts import STAGE_ORDER as STAGE_ORDER  # re-e
 from analytics.transforms.funnel_facts import funnel_counts
 from analytics.transforms.stitching import UNDETERMINED as UNDETERMINED  # re-exported
 
-_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
-STAGE_RANK_CTE = f"stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES})"
-"""SQL common table ``stage_rank(stage, stage_rank)``: each stage of :data:`STAGE_ORDER`
-and its position (0 = new); ``lost`` has no row. For the SQL of modules that do not
-go through Ibis (the Ibis form is :func:`analytics.transforms.funnel_facts.stage_rank`)."""
-
-
-def deal_reach_cte(name: str = "deal_reach") -> str:
-    """SQL common table ``<name>(deal_id, reached)``: how far each deal got.
-
-    ``reached`` is the highest ``stage_rank`` of the deal's history
-    (``deal_stages``) and current stage (``deals.stage``); a deal none of whose
-    stages ranks (e.g. created straight as lost) has no row. The same rule as
-    :func:`analytics.transforms.funnel_facts.deal_facts`.
-
-    Parameters
-    ----------
-    name : str
-        Name of the common table.
-
-    Returns
-    -------
-    str
-        ``<name> AS (...)``, to put in a ``WITH`` list after :data:`STAGE_RANK_CTE`,
-        which it reads.
-    """
-    return f"""{name} AS (
-    SELECT x.deal_id, max(r.stage_rank) AS reached
-    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
-    JOIN stage_rank AS r USING (stage)
-    GROUP BY x.deal_id
-)"""
-
-
 MONEY_COLUMNS = ("spend", "revenue")
 RATIO_COLUMNS = (
     "cr_visit_lead",
