@@ -3,7 +3,8 @@
 Unit tests run every transform on the tiny demo warehouse through DuckDB and
 compare it with an independent pandas computation from the raw tables. The
 parity test (marker ``spark``) runs the same expressions on PySpark local mode
-and asserts the same rows; it is skipped when pyspark or Java is missing.
+and asserts the same rows; it is skipped when pyspark or Java is missing, except
+in CI (``CI=true``, set by ``.ci/run``), where a parity test that cannot run fails.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from funnel_fixture import fill
 
 from analytics import transforms
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
@@ -285,7 +287,7 @@ def test_touch_paths_grow_with_the_lookback(duck):
 
     short, long = touches(0), touches(90)
     assert (short <= long).all() and short.sum() < long.sum()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lookback_days must be >= 0, got -1"):
         transforms.touch_paths(duck, START, STOP, lookback_days=-1)
 
 
@@ -366,8 +368,12 @@ def test_connect_backend_urls(tiny_warehouse, tmp_path):
         assert backend.table(name).count().execute() > 0
     backend.disconnect()
     assert transforms.connect_backend("duckdb://:memory:").execute(ibis.literal(1)) == 1
-    for bad in ("sqlite:///x.db", "pyspark://yarn", "no-scheme"):
-        with pytest.raises(ValueError):
+    for bad, message in (
+        ("sqlite:///x.db", r"unknown backend 'sqlite:///x\.db': expected duckdb://\.\.\. or"),
+        ("pyspark://yarn", r"'pyspark://yarn': use pyspark://local, pyspark://local\[N\] or"),
+        ("no-scheme", "'no-scheme' is not a connection string like duckdb://<path>"),
+    ):
+        with pytest.raises(ValueError, match=message):
             transforms.connect_backend(bad)
     params = tmp_path / "backend.yaml"
     assert backends.default_backend_url(params) == transforms.DEFAULT_BACKEND_URL
@@ -434,6 +440,21 @@ def all_transforms(con) -> dict[str, ibis.Table]:
             con, "sale", *YEAR, 30, anchor="stage"
         ),
     }
+    shipped = load_definitions()
+    rules = Definitions(mql_method="rules", rules=shipped.rules, non_target=shipped.non_target)
+    exprs["lead_facts"] = transforms.lead_facts(con, *YEAR, LOOKBACK_DAYS)
+    exprs["lead_flags_crm"] = transforms.lead_flag_table(con, *YEAR, DEFAULT_DEFINITIONS)
+    exprs["lead_flags_rules"] = transforms.lead_flag_table(con, *YEAR, rules)
+    exprs["segment_leads"] = transforms.segment_lead_table(con, *YEAR)
+    exprs["sale_paid_touches"] = transforms.sale_paid_touches(con, *YEAR, LOOKBACK_DAYS)
+    exprs["sale_paid_touches_all_history"] = transforms.sale_paid_touches(con, *YEAR, None)
+    exprs["deal_campaigns"] = transforms.deal_campaign_table(con, *YEAR)
+    exprs["lead_checks"] = transforms.lead_check_table(con, *YEAR)
+    exprs["lead_checks_odd_window"] = transforms.lead_check_table(
+        con, *YEAR, timedelta(days=30, seconds=1)
+    )
+    exprs["spend_visits"] = transforms.spend_visit_table(con, *YEAR)
+    exprs["weekly_leads_deals"] = transforms.weekly_leads_deals(con, *YEAR)
     for grain in transforms.GRAINS:
         exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
@@ -456,6 +477,17 @@ PARITY_KEYS = {
     "touch_paths_no_lookback": ["lead_id"],
     "weekly_cohorts": ["cohort_week", "weeks_since_first_visit"],
     "weekly_kpi": ["week_start"],
+    "lead_facts": ["lead_id"],
+    "lead_flags_crm": ["lead_id"],
+    "lead_flags_rules": ["lead_id"],
+    "segment_leads": ["lead_id"],
+    "deal_campaigns": ["deal_id", "created_at"],
+    "lead_checks": ["lead_id"],
+    "lead_checks_odd_window": ["lead_id"],
+    "spend_visits": ["date", "channel", "campaign", "ad_group", "creative"],
+    "weekly_leads_deals": ["week_start"],
+    "sale_paid_touches": ["deal_id", "campaign", "ad_group", "last_paid"],
+    "sale_paid_touches_all_history": ["deal_id", "campaign", "ad_group", "last_paid"],
     **{
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")
@@ -482,12 +514,35 @@ TEST_SPARK_CONFIG = {
 }
 
 
+def spark_unavailable(reason: str) -> None:
+    """Skip a Spark parity test that cannot run -- or fail it in CI (``CI=true``).
+
+    In CI the "runs on Spark" claim must be tested: a missing pyspark or Java
+    there is a broken environment, not a reason to stay green.
+    """
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true but the Spark parity test cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def test_spark_parity_cannot_skip_in_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but the Spark parity test cannot"):
+        spark_unavailable("no Java runtime for PySpark")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="no Java runtime"):
+        spark_unavailable("no Java runtime for PySpark")
+
+
 @pytest.fixture(scope="module")
 def spark(tiny_warehouse, tmp_path_factory):
     """Ibis PySpark backend (local[1]) on the tiny warehouse; one SparkSession per module."""
-    pytest.importorskip("pyspark", reason="pyspark not installed (pip install -e '.[spark]')")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        spark_unavailable("pyspark not installed (pip install -e '.[spark]')")
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        pytest.skip("no Java runtime for PySpark")
+        spark_unavailable("no Java runtime for PySpark (apt-get install default-jre-headless)")
     started = time.perf_counter()
     from pyspark.sql import SparkSession
 
