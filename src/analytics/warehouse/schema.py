@@ -13,6 +13,16 @@ of any shape fit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+EARLIEST_TIME = datetime(2000, 1, 1)
+"""Dates and timestamps before this are implausible (e.g. Unix epoch zero) and quarantined."""
+
+FUTURE_SLACK = timedelta(days=1)
+"""Dates later than ``load time + FUTURE_SLACK`` are implausible (future) and quarantined."""
+
+HISTORY_SCHEMA = "history"
+"""DuckDB schema with one version table per canonical table (see :func:`history_ddl`)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class Table:
     key: tuple[str, ...] = ()
     doc: str = ""
     time_column: str | None = None
+    versioned: bool = True
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
@@ -114,6 +125,7 @@ SPEND = Table(
     key=("date", "campaign", "ad_group", "creative"),
     doc="Daily ad cost by channel, campaign, ad group and creative.",
     time_column="date",
+    versioned=False,
 )
 
 VISITS = Table(
@@ -133,6 +145,7 @@ VISITS = Table(
     key=("visit_id",),
     doc="Site visits with traffic source and behaviour (web analytics).",
     time_column="visit_start",
+    versioned=False,
 )
 
 LEADS = Table(
@@ -213,8 +226,43 @@ CREATE TABLE IF NOT EXISTS main.load_log (
   source_file VARCHAR,
   rows_in BIGINT,
   rows_loaded BIGINT,
-  rows_quarantined BIGINT
+  rows_quarantined BIGINT,
+  rows_inserted BIGINT,
+  rows_updated BIGINT,
+  rows_unchanged BIGINT,
+  warnings VARCHAR
 )"""
+
+LOAD_LOG_ADDED = (
+    ("rows_inserted", "BIGINT"),
+    ("rows_updated", "BIGINT"),
+    ("rows_unchanged", "BIGINT"),
+    ("warnings", "VARCHAR"),
+)
+"""``load_log`` columns added after its first version (added to older warehouses)."""
+
+WAREHOUSE_META_DDL = """
+CREATE TABLE IF NOT EXISTS main.warehouse_meta (
+  name VARCHAR,
+  value VARCHAR,
+  set_at TIMESTAMP
+)"""
+
+HISTORY_COLUMNS = (
+    ("valid_from", "TIMESTAMP"),
+    ("valid_to", "TIMESTAMP"),
+    ("load_id", "VARCHAR"),
+    ("replaced_by", "VARCHAR"),
+)
+"""Columns a history table adds to its canonical table's stored columns."""
+
+
+def history_ddl(table: Table) -> str:
+    """DDL of ``history.<table>``: the stored columns plus validity interval and loads."""
+    cols = [f"{c.stored_name} {c.stored_type}" for c in table.columns]
+    cols += [f"{name} {dtype}" for name, dtype in HISTORY_COLUMNS]
+    body = ",\n  ".join(cols)
+    return f"CREATE TABLE IF NOT EXISTS {HISTORY_SCHEMA}.{table.name} (\n  {body}\n)"
 
 
 def schema_markdown() -> str:
