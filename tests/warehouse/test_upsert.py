@@ -99,7 +99,7 @@ def test_newer_export_inserts_updates_and_leaves_unchanged_rows(con, tmp_path):
     )
     assert log == [(5, 5, 0, 0, 0, 5), (7, 1, 3, 2, 1, 6)]
     assert rows(con, "SELECT row_number, column_name FROM quarantine") == [(7, "stage")]
-    assert w2.summary() == "7 in = 1 inserted + 3 updated + 2 unchanged + 1 quarantined"
+    assert w2.summary() == "7 rows in = 1 inserted + 3 updated + 2 unchanged + 1 quarantined"
 
 
 def test_same_file_twice_changes_no_table_row(con, tmp_path):

@@ -27,6 +27,7 @@ from analytics.warehouse.history import as_of_sql, deals_as_of, table_as_of
 from analytics.warehouse.load import (
     LOAD_ORDER,
     LoadResult,
+    dry_run,
     fingerprint,
     load_file,
     load_frame,
@@ -51,6 +52,7 @@ __all__ = [
     "check_salt",
     "connect",
     "deals_as_of",
+    "dry_run",
     "fingerprint",
     "hash_pii",
     "init_schema",

@@ -36,6 +36,7 @@ Decisions
 from __future__ import annotations
 
 import codecs
+import contextvars
 import csv
 import hashlib
 import os
@@ -137,9 +138,9 @@ class LoadResult:
     checked: bool = False
 
     def summary(self) -> str:
-        """One line: ``N in = I inserted + U updated + S unchanged + Q quarantined``."""
+        """One line: ``N rows in = I inserted + U updated + S unchanged + Q quarantined``."""
         return (
-            f"{self.rows_in:,} in = {self.rows_inserted:,} inserted + "
+            f"{self.rows_in:,} rows in = {self.rows_inserted:,} inserted + "
             f"{self.rows_updated:,} updated + {self.rows_unchanged:,} unchanged + "
             f"{self.rows_quarantined:,} quarantined"
         )
@@ -479,6 +480,31 @@ def _new_load_id() -> str:
     return f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
+_DRY_RUN = contextvars.ContextVar("analytics_warehouse_dry_run", default=False)
+
+
+@contextmanager
+def dry_run() -> Iterator[None]:
+    """Make every load inside the block a dry run (``check=True`` unless given).
+
+    For callers that reach :func:`load_frame` through layers that do not
+    pass ``check`` on, e.g. ``load-source --check`` through a source adapter
+    or a connector's ``--dry-run``::
+
+        with warehouse.dry_run():
+            result = sources.load_source(con, "amocrm", path, salt=salt)
+    """
+    token = _DRY_RUN.set(True)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
+def _is_check(check: bool | None) -> bool:
+    return _DRY_RUN.get() if check is None else check
+
+
 @contextmanager
 def _load_transaction(con, check: bool) -> Iterator[None]:
     """One transaction per load; a dry run (``check``) is always rolled back."""
@@ -759,7 +785,7 @@ def load_file(
     delimiter: str = ",",
     encoding: str = "utf-8",
     now: datetime | None = None,
-    check: bool = False,
+    check: bool | None = None,
 ) -> LoadResult:
     """Validate one raw file and upsert it into a canonical table.
 
@@ -799,10 +825,11 @@ def load_file(
     now : datetime, optional
         Load time (naive local): reference of the future-date check and
         ``valid_from`` of the versions written; current time by default.
-    check : bool
+    check : bool, optional
         Dry run: count what would be inserted, updated, unchanged and
         quarantined, write nothing (the transaction is rolled back; a
-        read-only connection works).
+        read-only connection works). Default: False, or True inside
+        :func:`dry_run`.
 
     Returns
     -------
@@ -814,11 +841,12 @@ def load_file(
     InputError
         Another PII salt than the warehouse's, empty (0-byte) file, bytes
         not valid in ``encoding``, an unparsable header, a malformed CSV line
-        (wrong field count, e.g. a truncated last line), or a required column missing from the file. The message names
-        the file and the problem.
+        (wrong field count, e.g. a truncated last line), or a required column
+        missing from the file. The message names the file and the problem.
     """
     spec = _table(table)
     now = now or datetime.now()
+    check = _is_check(check)
     with _load_transaction(con, check):
         _prepare(con, salt, check=check, now=now)
         return _load_file(
@@ -844,7 +872,7 @@ def load_frame(
     row_numbers=None,
     load_id: str | None = None,
     now: datetime | None = None,
-    check: bool = False,
+    check: bool | None = None,
 ) -> LoadResult:
     """Validate an in-memory frame of text values and upsert it like :func:`load_file`.
 
@@ -877,8 +905,8 @@ def load_frame(
     now : datetime, optional
         Load time: reference of the future-date check and ``valid_from`` of
         the versions written; current time by default.
-    check : bool
-        Dry run: count, write nothing.
+    check : bool, optional
+        Dry run: count, write nothing (default False, True inside :func:`dry_run`).
 
     Returns
     -------
@@ -910,6 +938,7 @@ def load_frame(
     )
     view = f"_wh_frame_{uuid.uuid4().hex[:12]}"
     now = now or datetime.now()
+    check = _is_check(check)
     with _load_transaction(con, check):
         # execute() first: it also completes a result the caller left unfetched.
         _prepare(con, salt, check=check, now=now)
@@ -948,7 +977,7 @@ def load_raw_dir(
     replace: bool = False,
     load_id: str | None = None,
     now: datetime | None = None,
-    check: bool = False,
+    check: bool | None = None,
 ) -> list[LoadResult]:
     """Load a folder of raw files: the five canonical tables plus ``truth/``.
 
@@ -978,9 +1007,9 @@ def load_raw_dir(
     now : datetime, optional
         Load time: reference of the future-date check and ``valid_from`` of
         the versions written.
-    check : bool
+    check : bool, optional
         Dry run: count what each file would do, write nothing (``truth/`` is
-        not read).
+        not read); default False, True inside :func:`dry_run`.
 
     Returns
     -------
@@ -997,6 +1026,7 @@ def load_raw_dir(
     files = [(name, _raw_file(raw_dir, name)) for name in LOAD_ORDER]
     truth_dir = raw_dir / TRUTH_SCHEMA
     truth_files = sorted(truth_dir.glob("*.parquet")) if truth_dir.is_dir() else []
+    check = _is_check(check)
     if check:
         truth_files = []
     load_id = load_id or _new_load_id()
