@@ -265,12 +265,20 @@ def history_ddl(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {HISTORY_SCHEMA}.{table.name} (\n  {body}\n)"
 
 
+_TIME_CHECK = f">= {EARLIEST_TIME:%Y-%m-%d}, <= load time + {FUTURE_SLACK.days} day"
+
+
 def schema_markdown() -> str:
     """Render the canonical schema as Markdown (used for docs/schema.md)."""
     lines = ["# Warehouse schema", "", (__doc__ or "").strip(), ""]
     for table in CANONICAL.values():
         lines += [f"## `{table.name}`", "", table.doc, ""]
-        lines += [f"Key: {', '.join(table.key)}", ""]
+        history = (
+            "every version kept with `valid_from`/`valid_to`"
+            if table.versioned
+            else "replaced rows kept with `valid_to`"
+        )
+        lines += [f"Key: {', '.join(table.key)}. History: `history.{table.name}`, {history}.", ""]
         lines += ["| column | type | required | check | meaning |", "|---|---|---|---|---|"]
         for c in table.columns:
             check = []
@@ -280,22 +288,57 @@ def schema_markdown() -> str:
                 check.append(" / ".join(c.allowed))
             if c.pii:
                 check.append(f"{c.pii}, salted SHA-256")
+            if c.dtype in ("DATE", "TIMESTAMP"):
+                check.append(_TIME_CHECK)
             req = "yes" if c.required else ""
             lines.append(
                 f"| {c.stored_name} | {c.stored_type} | {req} | {'; '.join(check)} | {c.doc} |"
             )
         lines.append("")
     lines += [
+        "## Loads that update",
+        "",
+        "Every load upserts on the table's key. A valid row whose key is not stored is "
+        "**inserted**; a key already stored with another value in at least one column "
+        "present in the input is **updated** (columns absent from the input keep their "
+        "stored value); an equal row is **unchanged** and nothing is written. Within one "
+        "input the first valid row of a key is used and later ones are quarantined as "
+        "duplicates. Loading the same file twice therefore changes no table row.",
+        "",
+        "Dates and timestamps are checked for plausibility: earlier than "
+        f"{EARLIEST_TIME:%Y-%m-%d} (e.g. Unix epoch zero 1970-01-01) or later than the "
+        f"load time + {FUTURE_SLACK.days} day(s) sends the row to quarantine, as does a "
+        "NUL byte inside any value (damaged bytes).",
+        "",
+        "## `history.<table>`",
+        "",
+        "The stored columns of the table plus `valid_from` (load time the version was "
+        "written; NULL = known since before the history), `valid_to` (load time it was "
+        "replaced; NULL = current), `load_id` and `replaced_by` (the loads). Versioned "
+        "tables (`leads`, `deals`, `deal_stages`) keep every version; `spend` and `visits` "
+        "keep only replaced rows. `analytics.warehouse.history` answers as-of questions: "
+        "`table_as_of(con, table, t)` (what the warehouse held at t) and "
+        "`deals_as_of(con, t)` (each deal's state at t, decisions after t undone).",
+        "",
         "## `quarantine`",
         "",
         "Rows that could not be loaded: one row per rejected input row, with the "
         "file, the 1-based data row number (header excluded), the first failing "
-        "column and every reason. `rows_in = rows_loaded + rows_quarantined` "
-        "holds for each file in `load_log`.",
+        "column and every reason.",
         "",
         "## `load_log`",
         "",
-        "One row per loaded file: rows in, loaded, quarantined.",
+        "One row per loaded file: `rows_in`, `rows_inserted`, `rows_updated`, "
+        "`rows_unchanged`, `rows_quarantined`, `rows_loaded` (= inserted + updated + "
+        "unchanged) and `warnings` (input columns ignored, optional columns absent). "
+        "`rows_in = rows_inserted + rows_updated + rows_unchanged + rows_quarantined` "
+        "holds for every file. A dry run (`--check`) writes no row.",
+        "",
+        "## `warehouse_meta`",
+        "",
+        "`pii_salt_fingerprint`: HMAC-SHA256 of a fixed label keyed with the PII salt "
+        "(16 hex digits; never the salt), recorded by the first load. A load with another "
+        "salt is refused; `load --replace` (a full rebuild) records the new one.",
         "",
         "## Schema `truth` (demo data only)",
         "",
