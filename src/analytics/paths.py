@@ -29,3 +29,17 @@ REPORTS_DIR = ROOT / "reports"
 DATA_DIR = ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 DEFAULT_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
+
+
+def project_path(path: str | os.PathLike) -> Path:
+    """``path`` with a relative path taken from the project root, not the working folder.
+
+    Notebook parameters name files relative to the project (``data/warehouse.duckdb``),
+    so a notebook opened in JupyterLab, whose kernel starts in ``notebooks/``, reads the
+    same files as the report runner. Absolute paths and ``~`` are taken as they are;
+    ``":memory:"`` stays an in-memory DuckDB.
+    """
+    if str(path) == ":memory:":
+        return Path(":memory:")
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else ROOT / candidate

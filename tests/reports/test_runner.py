@@ -14,6 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from analytics.paths import NOTEBOOKS_DIR
 from analytics.reports import external_references, load_role, render_html, run_reports
 from analytics.reports.roles import RoleConfigError, available_roles
+from analytics.reports.runner import declared_parameters, notebook_parameters
 
 GOOD_ROLE = """\
 title: Test report
@@ -32,10 +33,17 @@ def write_role(folder: Path, name: str, text: str) -> Path:
 
 
 def failing_notebook(path: Path) -> Path:
+    return small_notebook(
+        path, 'role = "x"', 'raise RuntimeError("deliberate failure for the test")'
+    )
+
+
+def small_notebook(path: Path, parameters: str, *code: str) -> Path:
+    """A notebook with the given ``parameters`` cell and code cells."""
     notebook = new_notebook(
         cells=[
-            new_code_cell('role = "x"', metadata={"tags": ["parameters"]}),
-            new_code_cell('raise RuntimeError("deliberate failure for the test")'),
+            new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+            *(new_code_cell(source) for source in code),
         ]
     )
     notebook.metadata["kernelspec"] = {
@@ -227,14 +235,25 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("runner")
     warehouse = build_warehouse(base / "warehouse.duckdb")
     notebook = failing_notebook(base / "failing.ipynb")
+    # declares the ceo role's extra parameter (params/roles/ceo.yaml: target_growth)
+    growth = small_notebook(
+        base / "growth.ipynb",
+        'role = "x"\ntarget_growth = 0.0  # fraction',
+        "print(f'growth {target_growth}')",
+    )
     write_role(
         base / "roles", "broken", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook))
     )
     # the project's ceo and analyst roles, cut to the funnel notebook to keep the run short
     first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
     roles = [
-        replace(load_role("ceo"), notebooks=first, title="Weekly funnel — CEO"),
-        replace(load_role("analyst"), notebooks=first, title="Weekly funnel — analyst view"),
+        replace(load_role("ceo"), notebooks=(*first, growth), title="Weekly funnel — CEO"),
+        replace(
+            load_role("analyst"),
+            notebooks=first,
+            title="Weekly funnel — analyst view",
+            parameters={},  # its target_growth is for notebook 02, cut here
+        ),
         load_role("broken", roles_dir=base / "roles"),
     ]
     out_dir = base / "reports"
@@ -252,6 +271,7 @@ def test_run_records_the_failure_and_renders_the_others(run):
     assert "\n" not in failure.error
     assert summary.outputs == [
         folder / "ceo" / "01_funnel_overview.html",
+        folder / "ceo" / "growth.html",
         folder / "analyst" / "01_funnel_overview.html",
     ]
     assert "FAILED broken/failing.ipynb: RuntimeError" in summary.text
@@ -263,7 +283,8 @@ def test_html_is_self_contained(run):
     for page in summary.outputs:
         html = page.read_text(encoding="utf-8")
         assert external_references(html) == []
-        assert "data:image/png;base64," in html  # figures embedded
+        if page.stem == "01_funnel_overview":
+            assert "data:image/png;base64," in html  # figures embedded
         assert "<script src" not in html
 
 
@@ -350,10 +371,31 @@ def test_optional_role_keys(tmp_path):
     assert (plain.period, plain.warehouse, plain.parameters) == (None, None, {})
 
 
-def test_role_parameters_reach_the_notebook(run):
-    _, folder, _ = run
-    executed = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
-    injected = next(
-        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+def _injected(ipynb: Path) -> str:
+    executed = nbformat.read(ipynb, as_version=4)
+    return next(
+        c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
-    assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml
+
+
+def test_role_parameters_reach_only_the_notebooks_that_declare_them(run):
+    _, folder, warehouse = run
+    # params/roles/ceo.yaml sets target_growth: 0.2; growth.ipynb declares it, 01 does not
+    assert "target_growth = 0.2" in _injected(folder / "ceo" / "growth.ipynb")
+    funnel = _injected(folder / "ceo" / "01_funnel_overview.ipynb")
+    assert "target_growth" not in funnel
+    assert f'warehouse = "{warehouse}"' in funnel and 'role = "ceo"' in funnel
+
+
+def test_notebook_parameters_keeps_declared_names(tmp_path):
+    notebook = small_notebook(tmp_path / "p.ipynb", 'period = "x"\nweeks = 12  # weeks', "")
+    assert declared_parameters(notebook) == {"period", "weeks"}
+    offered = {"period": "2025-W23", "weeks": 4, "role": "ceo", "target_growth": 0.2}
+    assert notebook_parameters(notebook, offered) == {"period": "2025-W23", "weeks": 4}
+
+
+def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
+    write_role(tmp_path, "typo", GOOD_ROLE + "parameters: {target_grwth: 0.3}\n")
+    role = load_role("typo", roles_dir=tmp_path)
+    with pytest.raises(RoleConfigError, match=r"typo\.yaml: key 'parameters': 'target_grwth' is"):
+        run_reports([role], warehouse=build_warehouse(tmp_path / "w.duckdb"), out_dir=tmp_path)

@@ -30,6 +30,7 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -55,7 +56,7 @@ from analytics.reports.manifest import (
     warehouse_fingerprint,
     write_index,
 )
-from analytics.reports.roles import RoleConfig, available_roles, load_role
+from analytics.reports.roles import RoleConfig, RoleConfigError, available_roles, load_role
 
 KERNEL_NAME = "python3"
 
@@ -161,6 +162,36 @@ class _Task:
     html: Path
     parameters: dict
     cwd: Path
+
+
+@functools.cache
+def declared_parameters(notebook: Path) -> frozenset[str]:
+    """Names assigned in the notebook's ``parameters`` cell (Papermill's own parser)."""
+    import papermill
+
+    return frozenset(papermill.inspect_notebook(str(notebook)))
+
+
+def notebook_parameters(notebook: Path, offered: dict) -> dict:
+    """The subset of ``offered`` that ``notebook`` declares in its ``parameters`` cell.
+
+    Papermill injects whatever it is given and prints "Passed unknown parameter" for
+    names the notebook does not declare; a role's extra parameters (e.g.
+    ``target_growth``) are meant for the notebooks that declare them only.
+    """
+    declared = declared_parameters(Path(notebook))
+    return {name: value for name, value in offered.items() if name in declared}
+
+
+def _check_role_parameters(role: RoleConfig) -> None:
+    """A role parameter that none of its notebooks declares is a typo: refuse it by name."""
+    declared = set().union(*(declared_parameters(n) for n in role.notebooks))
+    unknown = sorted(set(role.parameters) - declared)
+    if unknown:
+        raise RoleConfigError(
+            f"{role.source}: key 'parameters': {', '.join(map(repr, unknown))} is declared by "
+            f"none of the role's notebooks (their parameters: {', '.join(sorted(declared))})"
+        )
 
 
 def _error_line(exc: BaseException) -> str:
@@ -289,6 +320,8 @@ def run_reports(
     if roles is None:
         roles = available_roles(roles_dir)
     configs = [r if isinstance(r, RoleConfig) else load_role(r, roles_dir) for r in roles]
+    for config in configs:
+        _check_role_parameters(config)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
 
@@ -304,12 +337,15 @@ def run_reports(
             notebook=notebook,
             ipynb=folder / role.name / notebook.name,
             html=folder / role.name / f"{notebook.stem}.html",
-            parameters={
-                **role.parameters,
-                "warehouse": str(warehouse),
-                "period": period,
-                "role": role.name,
-            },
+            parameters=notebook_parameters(
+                notebook,
+                {
+                    **role.parameters,
+                    "warehouse": str(warehouse),
+                    "period": period,
+                    "role": role.name,
+                },
+            ),
             cwd=ROOT,
         )
         for role in configs
