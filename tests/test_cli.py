@@ -306,3 +306,44 @@ def test_non_duckdb_warehouse_folder_and_unreadable_file_are_one_line(
     args = ["load-source", "--kind", "metrica", "--file", str(export)]
     assert cli.main([*args, "--warehouse", str(tmp_path / "w.duckdb")]) == 2
     assert capsys.readouterr().err == f"error: {export}: no permission to read the file\n"
+
+
+def test_next_weeks_amocrm_export_updates_won_deals(tmp_path, monkeypatch, capsys):
+    """Week 2 of the amoCRM fixture (cp1251, `;`): deal 31544003 negotiated -> won on
+    25.05.2024 with 450 000,00 RUB, 31544004 changes manager, 31544005 is new, the other
+    two are as before: 5 rows in = 1 inserted + 2 updated + 2 unchanged + 0 quarantined,
+    and won revenue grows by exactly 450 000."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    wh = tmp_path / "w.duckdb"
+    week1 = FIXTURES / "amocrm_deals.csv"
+    lines = week1.read_bytes().decode("cp1251").split("\r\n")
+    lines[3] = lines[3].replace(
+        "31544003;Запрос с сайта;;Елена Попова;03.05.2024 12:30:00;;Продажи;Переговоры;",
+        "31544003;Запрос с сайта;450 000,00;Елена Попова;03.05.2024 12:30:00;"
+        "25.05.2024 18:00:00;Продажи;Успешно реализовано;",
+    )
+    lines[4] = lines[4].replace("Мария Новикова", "Ольга Белова")
+    new = "31544005;Новая;10 000,00;Анна Смирнова;24.05.2024 10:00:00;;Продажи;Первичный контакт;"
+    lines.insert(5, new + ";" * (lines[0].count(";") - new.count(";")))
+    week2 = tmp_path / "amocrm_week2.csv"
+    week2.write_bytes("\r\n".join(lines).encode("cp1251"))
+    base = ["load-source", "--kind", "amocrm", "--warehouse", str(wh)]
+    assert cli.main([*base, "--file", str(week1)]) == 0
+    assert "4 rows in = 4 inserted + 0 updated + 0 unchanged + 0 quarantined" in (
+        capsys.readouterr().out
+    )
+    con = duckdb.connect(str(wh), read_only=True)
+    [(won_before,)] = con.execute("SELECT sum(amount) FROM deals WHERE status = 'won'").fetchall()
+    con.close()
+    assert cli.main([*base, "--file", str(week2)]) == 0
+    assert "5 rows in = 1 inserted + 2 updated + 2 unchanged + 0 quarantined" in (
+        capsys.readouterr().out
+    )
+    con = duckdb.connect(str(wh), read_only=True)
+    [(won_after,)] = con.execute("SELECT sum(amount) FROM deals WHERE status = 'won'").fetchall()
+    assert won_after - won_before == 450_000.0
+    assert con.execute(
+        "SELECT status, stage, status_id, manager FROM deals WHERE deal_id IN ('31544003', "
+        "'31544004') ORDER BY deal_id"
+    ).fetchall() == [("won", "won", 142, "Елена Попова"), ("open", "new", None, "Ольга Белова")]
+    con.close()
