@@ -299,6 +299,18 @@ def test_non_duckdb_warehouse_folder_and_unreadable_file_are_one_line(
         2,
         f"error: {tmp_path}: is a folder, not a DuckDB warehouse file",
     )
+    junk_model = tmp_path / "model.skops"
+    junk_model.write_text("not a zip", encoding="utf-8")
+    code, _, err = run_cli("score", "--model", junk_model, "--warehouse", tmp_path / "w.duckdb")
+    assert (code, err.strip()) == (
+        2,
+        f"error: {junk_model}: not a .skops model file (train one with `train-scoring`)",
+    )
+    code, _, err = run_cli("load", "--raw", junk_model, "--warehouse", tmp_path / "w.duckdb")
+    assert (code, err.strip()) == (
+        2,
+        f"error: {junk_model}: is a file; --raw takes the folder of raw files",
+    )
     # Root reads every file, so the unreadable case is simulated at the permission check.
     monkeypatch.setattr(cli.os, "access", lambda *a, **k: False)
     monkeypatch.setenv("ANALYTICS_PII_SALT", "s")

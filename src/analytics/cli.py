@@ -101,6 +101,8 @@ def _print_results(results, warehouse: Path, check: bool) -> None:
 def _load(raw: Path, warehouse: Path, *, check: bool = False, replace: bool = False) -> int:
     from analytics import warehouse as wh
 
+    if raw.is_file():
+        raise UsageError(f"{raw}: is a file; --raw takes the folder of raw files")
     if not raw.is_dir():
         raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
     with _loading(warehouse, check) as (con, salt):
@@ -199,8 +201,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    import zipfile
+
     from analytics import scoring
 
+    if args.model.is_file() and not zipfile.is_zipfile(args.model):
+        raise UsageError(f"{args.model}: not a .skops model file (train one with `train-scoring`)")
     n = scoring.score_and_write(args.warehouse, args.model)
     print(f"wrote {n:,} lead scores to {args.warehouse} table lead_scores")
     return 0

@@ -176,8 +176,8 @@ def _open(path: str | Path, read_only: bool):
                 first = message.splitlines()[0] if message else type(exc).__name__
                 if "not a valid DuckDB database file" in message or "database file" in message:
                     raise InputError(
-                        f"{path}: not a DuckDB warehouse file ({first}); "
-                        "pass the .duckdb file written by `load`"
+                        f"{path}: not a DuckDB warehouse file; pass the .duckdb file "
+                        "written by `load`"
                     ) from None
                 raise InputError(f"{path}: cannot open the warehouse: {first}") from None
             if time.monotonic() >= deadline:
