@@ -107,8 +107,8 @@ def _load(raw: Path, warehouse: Path, *, check: bool = False, replace: bool = Fa
         raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
     with _loading(warehouse, check) as (con, salt):
         results = wh.load_raw_dir(con, raw, salt=salt, replace=replace)
-        if not check:
-            print(wh.reconciliation(con).to_string(index=False))
+        if not check and results:
+            print(wh.reconciliation(con, load_id=results[0].load_id).to_string(index=False))
     _print_results(results, warehouse, check)
     bad = sum(r.rows_quarantined for r in results)
     verb = "would be" if check else "rows"

@@ -158,7 +158,9 @@ def test_good_csv_loads_with_proper_types(con, tmp_path):
     path = write_csv(tmp_path / "spend.csv", SPEND_HEADER, SPEND_ROWS)
     result = wh.load_file(con, "spend", path, salt=SALT, load_id="L1", now=NOW)
 
-    assert result == wh.LoadResult("spend", str(path.resolve()), 3, 3, 0, rows_inserted=3)
+    assert result == wh.LoadResult(
+        "spend", str(path.resolve()), 3, 3, 0, rows_inserted=3, load_id="L1"
+    )
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE spend)").fetchall())
     assert types["date"] == "DATE"
     assert types["impressions"] == "BIGINT"

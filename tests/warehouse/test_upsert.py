@@ -490,3 +490,26 @@ def test_warehouse_from_before_history_is_migrated(tmp_path):
         con, "SELECT stage, valid_from, valid_to FROM history.deals ORDER BY 2 NULLS FIRST"
     ) == [("sql", None, T1), ("demo", T1, None)]
     con.close()
+
+
+def test_reconciliation_splits_loaded_rows_and_filters_by_load(con, tmp_path):
+    """Week 1: 5 = 5 + 0 + 0 + 0; week 2: 7 = 1 + 3 + 2 + 1; total 12 = 6 + 3 + 2 + 1."""
+    w1, w2 = load_weeks(con, tmp_path)
+    cols = [
+        "rows_in",
+        "rows_inserted",
+        "rows_updated",
+        "rows_unchanged",
+        "rows_loaded",
+        "rows_quarantined",
+    ]
+    recon = wh.reconciliation(con)
+    assert recon[cols].values.tolist() == [
+        [5, 5, 0, 0, 5, 0],
+        [7, 1, 3, 2, 6, 1],
+        [12, 6, 3, 2, 11, 1],
+    ]
+    assert recon["balanced"].all()
+    only = wh.reconciliation(con, load_id=w2.load_id)
+    assert list(only["target_table"]) == ["deals", "TOTAL"]
+    assert only[cols].values.tolist() == [[7, 1, 3, 2, 6, 1], [7, 1, 3, 2, 6, 1]]

@@ -124,6 +124,8 @@ class LoadResult:
     checked : bool
         True for a dry run (``check=True``): the counts say what a load would
         do; nothing was written.
+    load_id : str
+        Id of the load in ``load_log`` and ``quarantine``.
     """
 
     table: str
@@ -136,6 +138,7 @@ class LoadResult:
     rows_unchanged: int = 0
     warnings: tuple[str, ...] = ()
     checked: bool = False
+    load_id: str = ""
 
     def summary(self) -> str:
         """One line: ``N rows in = I inserted + U updated + S unchanged + Q quarantined``."""
@@ -757,6 +760,7 @@ def _load_relation(
         rows_unchanged=unchanged,
         warnings=tuple(warnings),
         checked=check,
+        load_id=load_id,
     )
 
 
@@ -1073,22 +1077,45 @@ def load_raw_dir(
 # --------------------------------------------------------------------------- reporting
 
 
-def reconciliation(con) -> pd.DataFrame:
+def reconciliation(con, load_id: str | None = None) -> pd.DataFrame:
     """Per-file row reconciliation from ``load_log`` (in load order) with a total row.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection.
+    load_id : str, optional
+        Only the files of this load; every load by default.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``load_id``, ``target_table``, ``source_file``, ``rows_in``,
-        ``rows_loaded``, ``rows_quarantined``, ``balanced`` (``rows_in =
-        rows_loaded + rows_quarantined``); the last row has ``target_table ==
-        "TOTAL"`` and the column sums.
+        ``rows_inserted``, ``rows_updated``, ``rows_unchanged``,
+        ``rows_loaded`` (= inserted + updated + unchanged), ``rows_quarantined``
+        and ``balanced`` (``rows_in = rows_loaded + rows_quarantined`` and, for
+        loads that logged the split, ``rows_in = inserted + updated + unchanged
+        + quarantined``); the last row has ``target_table == "TOTAL"`` and the
+        column sums. Rows logged before the split existed count their loaded
+        rows as inserted.
     """
+    where = "WHERE load_id = $load_id" if load_id is not None else ""
     frame = con.execute(
-        "SELECT load_id, target_table, source_file, rows_in, rows_loaded, rows_quarantined "
-        "FROM main.load_log ORDER BY rowid"
+        "SELECT load_id, target_table, source_file, rows_in, "
+        "coalesce(rows_inserted, rows_loaded) AS rows_inserted, "
+        "coalesce(rows_updated, 0) AS rows_updated, "
+        "coalesce(rows_unchanged, 0) AS rows_unchanged, rows_loaded, rows_quarantined "
+        f"FROM main.load_log {where} ORDER BY rowid",
+        {"load_id": load_id} if load_id is not None else {},
     ).df()
-    counts = ["rows_in", "rows_loaded", "rows_quarantined"]
+    counts = [
+        "rows_in",
+        "rows_inserted",
+        "rows_updated",
+        "rows_unchanged",
+        "rows_loaded",
+        "rows_quarantined",
+    ]
     total = pd.DataFrame(
         [
             {"load_id": None, "target_table": "TOTAL", "source_file": None}
@@ -1097,7 +1124,10 @@ def reconciliation(con) -> pd.DataFrame:
     )
     frame = pd.concat([frame, total], ignore_index=True) if len(frame) else total
     frame[counts] = frame[counts].astype("int64")
-    frame["balanced"] = frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]
+    split = frame["rows_inserted"] + frame["rows_updated"] + frame["rows_unchanged"]
+    frame["balanced"] = (frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]) & (
+        split == frame["rows_loaded"]
+    )
     return frame
 
 
