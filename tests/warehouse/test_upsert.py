@@ -513,3 +513,36 @@ def test_reconciliation_splits_loaded_rows_and_filters_by_load(con, tmp_path):
     only = wh.reconciliation(con, load_id=w2.load_id)
     assert list(only["target_table"]) == ["deals", "TOTAL"]
     assert only[cols].values.tolist() == [[7, 1, 3, 2, 6, 1], [7, 1, 3, 2, 6, 1]]
+
+
+def test_timestamps_with_a_utc_offset_convert_to_moscow_time(con, tmp_path):
+    """Moscow is UTC+3 (no DST since 2014): 10:00+05:00 = 05:00Z = 08:00 MSK;
+    10:00Z = 13:00 MSK; 10:00-0300 = 13:00Z = 16:00 MSK; 23:30+00:00 on 05-01 =
+    02:30 MSK on 05-02; without an offset the time is taken as MSK."""
+    header = "lead_id,created_at,lead_type"
+    wh.load_file(
+        con,
+        "leads",
+        write_csv(
+            tmp_path / "l.csv",
+            header,
+            [
+                "L1,2024-05-01 10:00:00+05:00,form",
+                "L2,2024-05-01T10:00:00Z,form",
+                "L3,2024-05-01 10:00-0300,form",
+                "L4,2024-05-01 23:30:00+00:00,form",
+                "L5,2024-05-01 10:00:00,form",
+                "L6,2024-05-01,form",
+            ],
+        ),
+        salt=SALT,
+        now=T1,
+    )
+    assert rows(con, "SELECT lead_id, created_at FROM leads ORDER BY 1") == [
+        ("L1", datetime(2024, 5, 1, 8, 0)),
+        ("L2", datetime(2024, 5, 1, 13, 0)),
+        ("L3", datetime(2024, 5, 1, 16, 0)),
+        ("L4", datetime(2024, 5, 2, 2, 30)),
+        ("L5", datetime(2024, 5, 1, 10, 0)),
+        ("L6", datetime(2024, 5, 1, 0, 0)),
+    ]

@@ -65,6 +65,7 @@ from analytics.warehouse.schema import (
     EARLIEST_TIME,
     FUTURE_SLACK,
     HISTORY_SCHEMA,
+    WAREHOUSE_TIMEZONE,
     Column,
     Table,
     schema_markdown,
@@ -87,6 +88,9 @@ _TYPE_PATTERNS = {
     "TIMESTAMP": r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T]|$)",
 }
 """Text shapes accepted per type before TRY_CAST (ISO dates, dot decimal point)."""
+
+_OFFSET_PATTERN = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+"""A time of day followed by a UTC offset (``Z``, ``+05:00``, ``+0500``, ``-03``)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,15 @@ def _typed_sql(col: Column, v: str) -> str:
     if dtype in _TYPE_PATTERNS:
         # TRY_CAST alone is too lenient ('1.5' -> BIGINT 2, '1_000', '0x10', 'infinity').
         shape = f"regexp_matches({v}, '{_TYPE_PATTERNS[dtype]}')"
+        if dtype == "TIMESTAMP":
+            # An explicit offset (Z, +05:00, -0300) is converted to the warehouse's time zone;
+            # a plain cast to TIMESTAMP would drop it and shift the hours.
+            offset = f"regexp_matches({v}, '{_OFFSET_PATTERN}')"
+            return (
+                f"CASE WHEN {shape} THEN CASE WHEN {offset} "
+                f"THEN timezone({_sql_str(WAREHOUSE_TIMEZONE)}, TRY_CAST({v} AS TIMESTAMPTZ)) "
+                f"ELSE TRY_CAST({v} AS TIMESTAMP) END END"
+            )
         return f"CASE WHEN {shape} THEN TRY_CAST({v} AS {dtype}) END"
     raise ValueError(f"column {col.name!r}: unsupported type {dtype!r}")
 

@@ -6,7 +6,8 @@ checks each value against the declaration below, writes good rows to the table
 and bad rows to ``quarantine`` with the file, row, column and reason.
 
 Money is in roubles (RUB) without VAT; timestamps are naive local time of the
-account (Europe/Moscow in the demo); ids are text so that CRM and analytics ids
+account (Europe/Moscow, ``WAREHOUSE_TIMEZONE``; a raw value with a UTC offset
+such as ``Z`` or ``+05:00`` is converted to it); ids are text so that CRM and analytics ids
 of any shape fit.
 """
 
@@ -20,6 +21,9 @@ EARLIEST_TIME = datetime(2000, 1, 1)
 
 FUTURE_SLACK = timedelta(days=1)
 """Dates later than ``load time + FUTURE_SLACK`` are implausible (future) and quarantined."""
+
+WAREHOUSE_TIMEZONE = "Europe/Moscow"
+"""Time zone of the warehouse's naive timestamps; values with a UTC offset are converted to it."""
 
 HISTORY_SCHEMA = "history"
 """DuckDB schema with one version table per canonical table (see :func:`history_ddl`)."""
