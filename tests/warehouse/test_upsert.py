@@ -546,3 +546,31 @@ def test_timestamps_with_a_utc_offset_convert_to_moscow_time(con, tmp_path):
         ("L5", datetime(2024, 5, 1, 10, 0)),
         ("L6", datetime(2024, 5, 1, 0, 0)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00", "an Excel workbook \\(.xlsx\\) or a ZIP archive"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "a gzip file; decompress it first"),
+        (b"PAR1\x15\x04\x15\x00", "a Parquet file; name it .parquet"),
+    ],
+)
+def test_binary_file_given_as_csv_is_named_for_what_it_is(con, tmp_path, head, what):
+    path = tmp_path / "leads.csv"
+    path.write_bytes(head + b"\x00" * 64)
+    with pytest.raises(wh.InputError, match=rf"leads\.csv: not a CSV file but {what}"):
+        wh.load_file(con, "leads", path, salt=SALT, now=T1)
+
+
+def test_a_field_over_128_kb_loads(con, tmp_path):
+    """A 200 000-character region loads; the row is not refused (2 in = 2 inserted)."""
+    path = write_csv(
+        tmp_path / "l.csv",
+        "lead_id,created_at,lead_type,region",
+        ["L1,2024-05-01 10:00,form," + "x" * 200_000, "L2,2024-05-01 10:00,form,ok"],
+    )
+    result = wh.load_file(con, "leads", path, salt=SALT, now=T1)
+    assert counts(result) == (2, 2, 0, 0, 0)
+    assert rows(con, "SELECT length(region) FROM leads ORDER BY lead_id") == [(200_000,), (2,)]

@@ -201,6 +201,24 @@ def _transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
             offset += len(chunk)
 
 
+_BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or a ZIP archive; save it as CSV UTF-8 or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls); save it as CSV UTF-8"),
+    (b"\x1f\x8b", "a gzip file; decompress it first (gunzip)"),
+    (b"PAR1", "a Parquet file; name it .parquet"),
+)
+"""Leading bytes of binary files a user may hand over as CSV, and what to do instead."""
+
+
+def _check_not_binary(path: Path, source: Path) -> None:
+    """Refuse a workbook, archive or Parquet file given as delimited text, naming what it is."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    for magic, what in _BINARY_SIGNATURES:
+        if head.startswith(magic):
+            raise InputError(f"{source}: not a CSV file but {what}")
+
+
 def _csv_header(path: Path, source: Path, delimiter: str) -> list[str]:
     """Column names of a UTF-8 CSV file (BOM stripped), parsed like the loader."""
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
@@ -645,6 +663,7 @@ def _load_file(
         if path.suffix.lower() == ".parquet":
             names, relation = _stage_parquet(con, path, source)
         else:
+            _check_not_binary(path, source)
             read_path = path
             if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
                 _check_decodes(path, "utf-8")
