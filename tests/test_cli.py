@@ -359,3 +359,21 @@ def test_next_weeks_amocrm_export_updates_won_deals(tmp_path, monkeypatch, capsy
         "'31544004') ORDER BY deal_id"
     ).fetchall() == [("won", "won", 142, "Елена Попова"), ("open", "new", None, "Ольга Белова")]
     con.close()
+
+
+def test_check_of_a_rebuild_counts_every_valid_row_as_inserted(tmp_path, monkeypatch, capsys):
+    """`load --replace --check` on a warehouse already holding the same deals: a rebuild
+    would insert all 3 deals (not find them unchanged), and the file stays byte-identical."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    wh = tmp_path / "w.duckdb"
+    raw = tmp_path / "raw"
+    write_deals_dir(raw, [f"D{i},,2024-05-0{i} 10:00,,open,new," for i in (1, 2, 3)])
+    args = ["load", "--raw", str(raw), "--warehouse", str(wh)]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    before = wh.read_bytes()
+    assert cli.main([*args, "--replace", "--check"]) == 0
+    assert "3 rows in = 3 inserted + 0 updated + 0 unchanged + 0 quarantined" in (
+        capsys.readouterr().out
+    )
+    assert wh.read_bytes() == before

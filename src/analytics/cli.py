@@ -64,19 +64,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _loading(warehouse: Path, check: bool = False):
+def _loading(warehouse: Path, check: bool = False, rebuild: bool = False):
     """``(connection, salt)`` for a load: salt checked first, schema ensured, closed after.
 
     A dry run (``check``) opens an existing warehouse read-only (nothing can
-    be written to it) and a missing one as an empty in-memory database.
+    be written to it), and a missing one, or any for a dry run of a rebuild
+    (``rebuild``: loading into an empty warehouse), as an empty in-memory
+    database.
     """
     from analytics import warehouse as wh
 
     salt = wh.pii_salt()
-    if check:
-        con = (
-            wh.connect(warehouse, read_only=True) if warehouse.exists() else wh.connect(":memory:")
-        )
+    if check and warehouse.exists() and not rebuild:
+        con = wh.connect(warehouse, read_only=True)
+    elif check:
+        con = wh.connect(":memory:")
     else:
         con = wh.connect(warehouse)
     try:
@@ -105,7 +107,7 @@ def _load(raw: Path, warehouse: Path, *, check: bool = False, replace: bool = Fa
         raise UsageError(f"{raw}: is a file; --raw takes the folder of raw files")
     if not raw.is_dir():
         raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
-    with _loading(warehouse, check) as (con, salt):
+    with _loading(warehouse, check, rebuild=replace) as (con, salt):
         results = wh.load_raw_dir(con, raw, salt=salt, replace=replace)
         if not check and results:
             print(wh.reconciliation(con, load_id=results[0].load_id).to_string(index=False))

@@ -364,6 +364,11 @@ def test_full_rebuild_may_change_the_salt(con, tmp_path):
     wh.load_raw_dir(con, raw, salt=SALT, now=T1)
     with pytest.raises(wh.InputError, match="differs from the salt"):
         wh.load_raw_dir(con, raw, salt="new-salt", now=T2)
+    # A dry run of the rebuild: every row inserted (as into an empty warehouse), rolled back.
+    dry = wh.load_raw_dir(con, raw, salt="new-salt", now=T2, replace=True, check=True)
+    assert [counts(r) for r in dry] == [(1, 1, 0, 0, 0)] * 5
+    assert rows(con, "SELECT value FROM warehouse_meta") == [(wh.salt_fingerprint(SALT),)]
+    assert rows(con, "SELECT count(*) FROM load_log") == [(5,)]
     wh.load_raw_dir(con, raw, salt="new-salt", now=T2, replace=True)
     assert rows(con, "SELECT value FROM warehouse_meta") == [(wh.salt_fingerprint("new-salt"),)]
     assert rows(con, "SELECT count(*) FROM history.deals") == [(1,)]

@@ -1072,7 +1072,8 @@ def load_raw_dir(
         _load_transaction(con, check),
         tqdm(total=len(files) + len(truth_files), desc="load", unit="file", disable=None) as bar,
     ):
-        if replace and not check:
+        if replace:
+            # In a dry run these deletes are rolled back with the rest.
             init_schema(con)
             for name in (*CANONICAL, "quarantine", "load_log"):
                 con.execute(f"DELETE FROM main.{_ident(name)}")
