@@ -11,6 +11,8 @@ train-scoring  train the lead-scoring model and save it with a model card
 score          write lead scores from a saved model back to the warehouse
 email          send (or with --dry-run, write .eml files of) the role reports
 schema-doc     write the warehouse schema as Markdown
+pull           pull one source from its API and load it (incremental)
+weekly         pull every enabled source, load, report and e-mail, under a lock
 
 Errors in input (a missing column, an unreadable file, a bad parameter) are
 printed as one clear line and exit with code 2, not a traceback.
@@ -24,6 +26,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager, nullcontext
+from datetime import date
 from pathlib import Path
 
 from analytics import paths
@@ -229,6 +232,68 @@ def _cmd_schema_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pull_one(con, salt, source: str, settings: dict, since, dry_run: bool) -> str:
+    from analytics.sources import api
+
+    if source not in settings:
+        raise UsageError(f"params/sources.yaml: no 'connectors.{source}' settings")
+    report = api.pull_source(
+        con, source, salt=salt, settings=settings[source], since=since, dry_run=dry_run
+    )
+    return report.line()
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from analytics.sources import api
+
+    settings = api.load_settings(args.settings)
+    with _loading(args.warehouse) as (con, salt):
+        try:
+            print(_pull_one(con, salt, args.source, settings, args.since, args.dry_run))
+        except api.PullError as exc:
+            print(f"error: {exc} (cursor unchanged; the next pull resumes)", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _cmd_weekly(args: argparse.Namespace) -> int:
+    from analytics import weekly_cycle
+    from analytics.sources import api
+
+    settings = api.load_settings(args.settings)
+
+    def pull(source: str) -> str:
+        with _loading(args.warehouse) as (con, salt):
+            return _pull_one(con, salt, source, settings, None, False)
+
+    def report() -> int:
+        try:
+            return _cmd_report(
+                argparse.Namespace(
+                    roles=args.roles, period=args.period, out=args.out, jobs=None,
+                    warehouse=args.warehouse,
+                )
+            )  # fmt: skip
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    def email() -> int:
+        return _cmd_email(
+            argparse.Namespace(
+                period_dir=None, roles=args.roles, dry_run=args.dry_run_email, reports_dir=args.out
+            )
+        )
+
+    try:
+        result = weekly_cycle.run_weekly(
+            sources=api.enabled_sources(settings), pull=pull, report=report, email=email
+        )
+    except weekly_cycle.WeeklyBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
@@ -358,6 +423,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
     p.add_argument("--dry-run", action="store_true", help="write .eml files, send nothing")
     p.set_defaults(func=_cmd_email)
+
+    p = sub.add_parser(
+        "pull",
+        help="pull one source from its API into the warehouse (incremental)",
+        description=(
+            "Pull what is new since the last successful pull (cursor in table pull_state) "
+            "and load it through the source's adapter. Settings: params/sources.yaml "
+            "'connectors:'; secrets: ANALYTICS_<SOURCE>_* variables or data/secrets/."
+        ),
+    )
+    p.add_argument(
+        "source",
+        choices=["metrica", "amocrm", "direct", "google_ads", "comagic", "ga4"],
+        help="connector",
+    )
+    p.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="pull from this day instead of the saved cursor",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fetch and check against a throwaway warehouse; warehouse and cursor untouched",
+    )
+    p.add_argument("--settings", type=Path, default=None, help="default params/sources.yaml")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_pull)
+
+    p = sub.add_parser(
+        "weekly",
+        help="pull every enabled source, load, report and e-mail (one run at a time)",
+        description=(
+            "The weekly cycle under a lock (data/weekly.lock) with a run log in data/runs/; "
+            "exits 1 if any step failed."
+        ),
+    )
+    p.add_argument("--period", default=None, help="report period (default: role file / last-week)")
+    p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR, help="reports folder")
+    p.add_argument(
+        "--dry-run-email", action="store_true", help="write .eml files instead of sending"
+    )
+    p.add_argument("--settings", type=Path, default=None, help="default params/sources.yaml")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_weekly)
 
     p = sub.add_parser("schema-doc", help="write the warehouse schema as Markdown")
     p.add_argument("--out", type=Path, default=paths.ROOT / "docs" / "schema.md")

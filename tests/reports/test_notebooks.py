@@ -97,6 +97,28 @@ def test_leadership_pages_carry_no_personal_data(tiny_reports, tiny_demo):
         assert not any(p in digits for p in people if "@" not in p and len(p) == 10), page.name
 
 
+def _without_version(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if "jupytext_version:" not in line)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_text_twin_is_in_sync(path):
+    """Each notebook has a py:percent twin (``notebooks/scripts/``) that reviews can diff.
+
+    ``make pair`` rewrites the twins; this fails when a notebook changed without it.
+    """
+    import jupytext
+
+    notebook = jupytext.read(path)
+    assert notebook.metadata["jupytext"]["formats"] == "ipynb,scripts//py:percent"
+    twin = NOTEBOOKS_DIR / "scripts" / f"{path.stem}.py"
+    assert twin.is_file(), f"{twin} missing: run `make pair`"
+    expected = jupytext.writes(notebook, fmt="py:percent")
+    assert _without_version(twin.read_text(encoding="utf-8")) == _without_version(expected), (
+        f"{twin.name} is out of date: run `make pair`"
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_project(tiny_warehouse, tmp_path_factory):
     """A project folder (``ANALYTICS_HOME``) whose ``data/warehouse.duckdb`` is the tiny demo."""
