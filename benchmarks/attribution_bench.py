@@ -13,6 +13,15 @@ Baseline: in the same process DuckDB builds the same paths from the long touch
 table (``string_agg`` per journey ordered by touch, then ``GROUP BY`` path), the
 SQL a warehouse would run anyway. ``x baseline`` = step time / baseline time.
 
+Then, in the same process, ChannelAttribution's own functions against
+:mod:`analytics.attribution.compat` on the same aggregated paths given as
+strings (``"channel_01 > direct"``), so parsing the path strings is inside both
+timings: ``markov_model`` of orders 1-3 and ``heuristic_models``; ``x CA`` =
+our time / ChannelAttribution's. ChannelAttribution (``pip install
+ChannelAttribution``) is optional: without it those rows are skipped and the
+report says so. Last, 200 bootstrap replicates of the order-1 Markov chain
+(conversions and value, resampling included) from the encoded paths.
+
 Run::
 
     .venv/bin/python benchmarks/attribution_bench.py            # 1M journeys
@@ -38,6 +47,7 @@ import pandas as pd
 
 from analytics.attribution import (
     MarkovAttribution,
+    compat,
     direct_assisted,
     first_touch,
     last_non_direct,
@@ -47,6 +57,7 @@ from analytics.attribution import (
     shapley_credit,
     time_decay,
 )
+from analytics.attribution.uncertainty import credit_replicates
 from analytics.metrics.journeys import aggregate_sequences, encode_paths
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attribution.json"
@@ -142,6 +153,61 @@ def duckdb_baseline(touches: pd.DataFrame) -> Callable[[], object]:
     return run
 
 
+def versus_channel_attribution(paths: pd.DataFrame, repeat: int) -> list[dict]:
+    """Time ChannelAttribution and :mod:`analytics.attribution.compat` on string paths.
+
+    Both read a DataFrame with a ``path`` column of strings, so both parse them.
+    ChannelAttribution simulates (its defaults: ``nsim_start=1e5``, convergence
+    checks); compat solves exactly. Returns rows ``step``, ``ours_s``, ``ca_s``,
+    ``ratio`` (ours / ChannelAttribution); ``ca_s`` is None when it is missing.
+    """
+    data = pd.DataFrame(
+        {
+            "path": paths["path_str"].astype(object),
+            "conversions": paths["conversions"],
+            "value": paths["value"],
+            "nulls": paths["nulls"],
+        }
+    )
+    try:
+        import ChannelAttribution as ca
+    except ImportError:
+        ca = None
+    steps = {
+        f"markov order {k}": (
+            lambda k=k: compat.markov_model(data, "path", "conversions", "value", "nulls", order=k),
+            lambda k=k: ca.markov_model(
+                data,
+                "path",
+                "conversions",
+                var_value="value",
+                var_null="nulls",
+                order=k,
+                verbose=False,
+                flg_pro=False,
+            ),
+        )
+        for k in (1, 2, 3)
+    }
+    steps["heuristic models"] = (
+        lambda: compat.heuristic_models(data, "path", "conversions", "value"),
+        lambda: ca.heuristic_models(data, "path", "conversions", var_value="value", flg_pro=False),
+    )
+    rows = []
+    for name, (ours, theirs) in steps.items():
+        ours_s = measure(ours, repeat)[0]
+        ca_s = measure(theirs, 1)[0] if ca is not None else None
+        rows.append(
+            {
+                "step": name,
+                "ours_s": ours_s,
+                "ca_s": ca_s,
+                "ratio": ours_s / ca_s if ca_s else None,
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=1_000_000)
@@ -191,6 +257,10 @@ def main(argv: list[str] | None = None) -> dict:
             states[name] = len(result.states_)
     for row in rows:
         row["x_baseline"] = row["seconds"] / base_time
+    versus = versus_channel_attribution(paths, args.repeat)
+    t0 = time.perf_counter()
+    credit_replicates(enc, ["markov_1"], n_boot=200, seed=0)
+    bootstrap_s = time.perf_counter() - t0
     report = {
         "journeys": args.journeys,
         "touches": int(data["lengths"].sum()),
@@ -209,6 +279,9 @@ def main(argv: list[str] | None = None) -> dict:
             "processor": platform.machine(),
         },
         "steps": rows,
+        "versus_channel_attribution": versus,
+        "channel_attribution_installed": versus[0]["ca_s"] is not None,
+        "bootstrap_markov_1_200_replicates_seconds": bootstrap_s,
     }
     table = pd.DataFrame(rows).set_index("step")
     print(
@@ -217,6 +290,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(f"Markov states: {states}")
     print(table.to_string(float_format=lambda v: f"{v:,.3f}"))
+    print(pd.DataFrame(versus).set_index("step").to_string(float_format=lambda v: f"{v:,.3f}"))
+    if versus[0]["ca_s"] is None:
+        print("ChannelAttribution is not installed: no ratios (pip install ChannelAttribution)")
+    print(f"200 bootstrap replicates of Markov order 1: {bootstrap_s:,.2f} s")
     print(f"process peak RSS: {report['max_rss_mib']:,.0f} MiB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

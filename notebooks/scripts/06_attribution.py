@@ -29,17 +29,27 @@ conversion = "sale"  # lead, mql, sql, sale or revenue: what the models attribut
 # %%
 import matplotlib.pyplot as plt
 import seaborn as sns
+from babel.numbers import format_currency, format_decimal
 from IPython.display import display
 
 from analytics.attribution import (
     MODEL_LABELS,
+    MarkovAttribution,
+    bootstrap_credit,
+    budget_shift,
     compare_models,
+    credit_replicates,
     credit_shares,
     direct_assisted,
     error_vs_truth,
+    marginal_costs,
+    plot_intervals,
+    plot_removal_effects,
+    plot_transitions,
     rank_changes,
     romi_by_model,
     share_vs_truth,
+    shift_error_vs_truth,
     truth_effects,
 )
 from analytics.metrics.funnel import funnel_by_channel
@@ -91,6 +101,37 @@ plt.show()
 
 # %% [markdown]
 # Each column shares out the same conversions; a channel whose share changes a lot from column to column is one whose value depends on the model, not on the data.
+
+# %% [markdown]
+# ## How sure is the credit
+
+# %%
+intervals = bootstrap_credit(
+    journeys.paths,
+    models=["last_touch", "linear", "markov_1", "shapley"],
+    n_boot=200,
+    ci=0.9,
+)
+display(plot_intervals(intervals, measure=weight))
+unclear = intervals[(intervals["measure"] == weight) & ~intervals["distinguishable"]]
+print(
+    "Credit not distinguishable from zero (90% interval reaches 0): "
+    + (", ".join(sorted(set(unclear["channel"]))) or "none")
+)
+
+# %% [markdown]
+# Each point is a model's credit on this window's journeys; the bar is where 90% of 200 re-draws of the same number of journeys land. A hollow point is credit that one more quiet week could erase — no budget move should rest on it.
+
+# %% [markdown]
+# ## The Markov chain behind the credit
+
+# %%
+chain = MarkovAttribution(order=1).fit(sales.paths)
+display(plot_removal_effects(chain))
+display(plot_transitions(chain))
+
+# %% [markdown]
+# Removal effect: the share of sales the chain loses when a channel is taken out of every journey; the heatmap shows where journeys go next from each channel.
 
 # %% [markdown]
 # ## Revenue and ROMI by model
@@ -182,6 +223,64 @@ else:
 
 # %% [markdown]
 # The shorter the bar, the closer the model's channel shares are to the true incremental shares of the demo company (known by re-simulating it without each channel).
+
+# %% [markdown]
+# ## Budget what-if: moving 20% of spend
+
+# %%
+elasticity = 0.5
+sales_fit = chain.attribution_.set_index("channel")[["conversions", "value"]]
+replicates = credit_replicates(sales.paths, ["markov_1"], n_boot=200)["markov_1"]
+costs = marginal_costs(sales_fit, spend, elasticity=elasticity).dropna(subset=["marginal_cost"])
+
+
+def _n(x, digits=2):
+    return format_decimal(x, format="#,##0." + "0" * digits, locale="ru_RU")
+
+
+def _rub(x):
+    return format_currency(x, "RUB", format="#,##0\u00a0¤", locale="ru_RU", currency_digits=False)
+
+
+shift = None
+if len(costs) >= 2:
+    source, target = costs["marginal_cost"].idxmax(), costs["marginal_cost"].idxmin()
+    shift = budget_shift(
+        sales_fit, spend, source, target, share=0.2, elasticity=elasticity, replicates=replicates
+    ).set_index("measure")
+    sales_row, revenue_row = shift.loc["conversions"], shift.loc["value"]
+    print(
+        f"Moving 20% of {source} spend ({_rub(sales_row['spend_moved'])}) to {target}, "
+        f"the channel with the lowest marginal cost per sale: "
+        f"{_n(sales_row['change'])} sales (90% interval {_n(sales_row['lower'])} to "
+        f"{_n(sales_row['upper'])}), revenue {_rub(revenue_row['change'])} "
+        f"({_rub(revenue_row['lower'])} to {_rub(revenue_row['upper'])})."
+    )
+else:
+    print("Fewer than two channels with both spend and sales credit: no what-if.")
+
+# %% tags=["analyst-only"]
+display(shift)
+display(costs)
+
+# %% [markdown]
+# The what-if reads each channel's Markov credit as what its spend bought and bends it along a square-root response curve (elasticity 0.5): the first rouble moved is worth the channel's marginal cost per sale, later ones less. The interval covers the noise of this window's journeys, not the choice of curve or model (see `analytics.attribution.budget`).
+
+# %%
+shift_errors = None
+if truth is not None and len(costs) >= 2:
+    shift_errors = shift_error_vs_truth(
+        sales_fit[["conversions"]], spend, truth, "sale", share=1.0, elasticity=elasticity
+    )
+    cuts = shift_errors[shift_errors["target"].isna()]
+    print(
+        "What-if against the demo's true increments (cutting a channel's whole spend): "
+        f"mean absolute error {_n(cuts['error'].abs().mean(), 1)} sales, "
+        f"{_n(cuts['error_pct_of_total'].abs().mean(), 1)}% of attributed sales."
+    )
+
+# %% tags=["analyst-only"]
+display(shift_errors)
 
 # %% [markdown] tags=["analyst-only"]
 # ## Analyst checks

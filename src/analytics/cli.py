@@ -138,10 +138,24 @@ def _parse_options(pairs: list[str]) -> dict:
     return options
 
 
+def _parse_maps(pairs: list[str]) -> dict[str, str]:
+    """``"Their column=field"`` pairs (the last ``=`` separates, so a name may hold ``=``)."""
+    mapping = {}
+    for pair in pairs:
+        their, sep, name = pair.rpartition("=")
+        if not sep or not their.strip() or not name.strip():
+            raise UsageError(f'--map {pair!r}: expected "Their column=field"')
+        mapping[their.strip()] = name.strip()
+    return mapping
+
+
 def _cmd_load_source(args: argparse.Namespace) -> int:
     from analytics import sources
 
     options = _parse_options(args.option)
+    mapping = _parse_maps(args.map)
+    if mapping:
+        options["columns"] = {**(options.get("columns") or {}), **mapping}
     if args.file.is_dir():
         raise UsageError(f"{args.file}: is a folder; --file takes one export file")
     if not args.file.exists():
@@ -151,8 +165,12 @@ def _cmd_load_source(args: argparse.Namespace) -> int:
     with _loading(args.warehouse, args.check) as (con, salt):
         result = sources.load_source(con, args.kind, args.file, salt=salt, **options)
     print(f"{args.kind} {result.source_file} -> {result.table}: {result.summary()}")
-    for warning in result.warnings:
-        print(f"  warning: {warning}")
+    skipped = getattr(result, "rows_skipped", 0)
+    holders = getattr(result, "placeholders", 0)
+    if skipped or holders:
+        print(f"  {skipped:,} rows skipped by design, {holders:,} placeholders read as empty")
+    for note in (*getattr(result, "notes", ()), *result.warnings):
+        print(f"  warning: {note}")
     if args.check:
         print(f"dry run (--check): nothing was written to {args.warehouse}")
     return 0
@@ -301,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `python -m analytics <command> --help` for each command's options.",
     )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=(
+            "project folder holding params/ (and data/, reports/); default: ANALYTICS_HOME, "
+            "else the checkout, else the current folder; bundled params/ when it has none"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     def demo_opts(p: argparse.ArgumentParser) -> None:
@@ -349,12 +377,23 @@ def build_parser() -> argparse.ArgumentParser:
             "validation and quarantine as `load`. Kinds: metrica, ga4, amocrm, "
             "amocrm_stages, calls, direct, google_ads. Adapter options as key=value, "
             "e.g. --option pricing_goal_ids=[123] --option vat_included=true "
-            "--option encoding=cp1251."
+            "--option encoding=cp1251 --option period=2025-06-01..2025-06-30. Columns under "
+            "other names: --map 'Their column=field' (saved per kind in params/sources.yaml)."
         ),
     )
     p.add_argument("--kind", required=True, help="export kind")
     p.add_argument("--file", type=Path, required=True, help="the export file")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="'THEIR COLUMN=field'",
+        help=(
+            "read a column of the file as a field (repeatable), e.g. "
+            "--map 'Сумма сделки=amount'; save mappings per kind in params/sources.yaml"
+        ),
+    )
     _add_warehouse(p)
     _add_check(p)
     p.set_defaults(func=_cmd_load_source)
@@ -478,15 +517,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _apply_project(argv: list[str] | None) -> None:
+    """Set the project folder from ``--project DIR`` before any path is used."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--project", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.project is not None:
+        try:
+            paths.set_project(known.project)
+        except NotADirectoryError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    try:
+        _apply_project(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # InputError and parameter errors are ValueErrors
+    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
         if os.environ.get("ANALYTICS_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)

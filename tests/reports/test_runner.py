@@ -1,20 +1,24 @@
 """Tests for analytics.reports: role files, the parallel runner and offline HTML."""
 
+import hashlib
 import json
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
+import duckdb
 import nbformat
 import pytest
 from funnel_fixture import build_warehouse
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from analytics.paths import NOTEBOOKS_DIR
+from analytics.paths import NOTEBOOKS_DIR, ROOT
 from analytics.reports import external_references, load_role, render_html, run_reports
 from analytics.reports.roles import RoleConfigError, available_roles
 from analytics.reports.runner import declared_parameters, notebook_parameters
+from analytics.warehouse.schema import CANONICAL
 
 GOOD_ROLE = """\
 title: Test report
@@ -131,7 +135,7 @@ def test_notebooks_may_be_absolute_paths(tmp_path):
 
 def test_runner_fails_fast_on_bad_inputs(tmp_path):
     warehouse = build_warehouse(tmp_path / "wh.duckdb")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"warehouse .*missing\.duckdb does not exist"):
         run_reports(
             ["ceo"], warehouse=tmp_path / "missing.duckdb", out_dir=tmp_path, progress=False
         )
@@ -313,6 +317,30 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
     assert '"ceo"' in injected[0].source
 
 
+def recomputed_fingerprint(path: Path) -> str:
+    """The documented fingerprint, recomputed here with plain DuckDB and hashlib.
+
+    sha256 of one line per canonical table, ``<table>:<rows>|<min time>|<max time>``
+    (``<table>:<rows>`` for a table without a time column), first 16 hex digits.
+    """
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        lines = []
+        for table in CANONICAL.values():
+            if table.time_column:
+                rows, low, high = con.execute(
+                    f'SELECT count(*), min("{table.time_column}")::VARCHAR, '
+                    f'max("{table.time_column}")::VARCHAR FROM main."{table.name}"'
+                ).fetchone()
+                lines.append(f"{table.name}:{rows}|{low}|{high}")
+            else:
+                (rows,) = con.execute(f'SELECT count(*) FROM main."{table.name}"').fetchone()
+                lines.append(f"{table.name}:{rows}")
+    finally:
+        con.close()
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
 def test_manifest(run):
     summary, folder, warehouse = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -327,8 +355,19 @@ def test_manifest(run):
     }
     assert manifest["params"]["roles"] == ["ceo", "analyst", "broken"]
     assert manifest["params"]["warehouse"] == str(warehouse)
-    assert manifest["warehouse"]["fingerprint"]
-    assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    assert manifest["warehouse"] == {
+        "path": str(warehouse),
+        "fingerprint": recomputed_fingerprint(warehouse),
+        "method": "analytics.warehouse.fingerprint",
+    }
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if head.returncode == 0:  # a git checkout (CI and development)
+        assert manifest["git_commit"] == head.stdout.strip()
+        assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    else:  # an unpacked release: no commit, said as null
+        assert manifest["git_commit"] is None
     assert manifest["python"].count(".") == 2
     for package in ("pandas", "duckdb", "papermill", "nbconvert"):
         assert manifest["packages"][package]

@@ -579,3 +579,37 @@ def test_a_field_over_128_kb_loads(con, tmp_path):
     result = wh.load_file(con, "leads", path, salt=SALT, now=T1)
     assert counts(result) == (2, 2, 0, 0, 0)
     assert rows(con, "SELECT length(region) FROM leads ORDER BY lead_id") == [(200_000,), (2,)]
+
+
+def test_insert_only_frames_quarantine_a_stored_key(con):
+    """on_existing='quarantine' (GA4 sessions): v1 stored; v1 again (even changed) is
+    quarantined as before upserts existed, v2 inserted: 2 in = 1 + 0 + 0 + 1."""
+
+    def visits(*ids, pageviews="1"):
+        return pd.DataFrame(
+            {
+                "visit_id": list(ids),
+                "visitor_id": "u",
+                "channel": "p",
+                "visit_start": "2024-05-01 10:00",
+                "pageviews": pageviews,
+                "duration_s": "5",
+                "goal_pricing": "false",
+            }
+        )
+
+    wh.load_frame(con, "visits", visits("v1"), source_file="a", salt=SALT, now=T1)
+    result = wh.load_frame(
+        con,
+        "visits",
+        visits("v1", "v2", pageviews="3"),
+        source_file="b",
+        salt=SALT,
+        now=T1,
+        on_existing="quarantine",
+    )
+    assert counts(result) == (2, 1, 0, 0, 1)
+    assert rows(con, "SELECT visit_id, pageviews FROM visits ORDER BY 1") == [("v1", 1), ("v2", 3)]
+    assert rows(con, "SELECT row_number, column_name, reason FROM quarantine") == [
+        (1, "visit_id", "duplicate key visit_id='v1' already in visits")
+    ]

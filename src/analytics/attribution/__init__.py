@@ -11,8 +11,19 @@ so every model's credit sums to the same total:
 * Shapley value over channel coalitions, exact by subset enumeration
   (:mod:`.shapley`);
 * direct (last-touch) vs assisted conversions per channel;
-* every model side by side and its error against the demo's causal truth
-  (:mod:`.comparison`).
+* every model side by side (:func:`attribute`, tidy) and its error against the
+  demo's causal truth (:mod:`.comparison`);
+* ChannelAttribution's functions with its argument names and output shapes,
+  computed exactly (:mod:`.compat`);
+* bootstrap intervals over journeys for every model's credit
+  (:mod:`.uncertainty`);
+* budget what-if: moving spend between channels (:mod:`.budget`);
+* figures: credit by model, removal effects, transitions, intervals
+  (:mod:`.plots`).
+
+Paths may be strings: ``"alpha > beta"`` is the two channels ``alpha`` and
+``beta`` (split on ``sep=">"``, whitespace stripped), never characters. See
+``docs/attribution.md``.
 
 Example
 -------
@@ -22,9 +33,12 @@ Example
 >>> error_vs_truth(credit, truth_effects(con), "sale")
 """
 
+from analytics.attribution.budget import budget_shift, marginal_costs, shift_error_vs_truth
 from analytics.attribution.comparison import (
     MODEL_LABELS,
     MODELS,
+    NATIVE_MODELS,
+    attribute,
     compare_models,
     credit_shares,
     error_vs_truth,
@@ -43,15 +57,42 @@ from analytics.attribution.heuristics import (
     position_based,
     time_decay,
 )
-from analytics.attribution.markov import MarkovAttribution, markov_credit, removal_effects
+from analytics.attribution.markov import (
+    MarkovAttribution,
+    markov_credit,
+    order_selection,
+    removal_effects,
+)
+from analytics.attribution.paths import encode_paths, split_paths
+from analytics.attribution.plots import (
+    plot_credit,
+    plot_intervals,
+    plot_removal_effects,
+    plot_transitions,
+)
 from analytics.attribution.shapley import coalition_values, shapley_credit
+from analytics.attribution.uncertainty import bootstrap_credit, credit_replicates
 
 __all__ = [
     "DIRECT_CHANNELS",
     "MODELS",
     "MODEL_LABELS",
+    "NATIVE_MODELS",
     "MarkovAttribution",
+    "attribute",
+    "bootstrap_credit",
+    "budget_shift",
     "coalition_values",
+    "credit_replicates",
+    "encode_paths",
+    "marginal_costs",
+    "order_selection",
+    "plot_credit",
+    "plot_intervals",
+    "plot_removal_effects",
+    "plot_transitions",
+    "shift_error_vs_truth",
+    "split_paths",
     "compare_models",
     "credit_shares",
     "direct_assisted",

@@ -115,6 +115,73 @@ def compare_models(
     return credit[order].sort_values("last_touch", ascending=False, kind="stable")
 
 
+NATIVE_MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "position_based",
+    "markov_1",
+    "shapley",
+)
+"""Default models of :func:`attribute`."""
+
+
+def attribute(
+    paths: pd.DataFrame | EncodedPaths,
+    models: Sequence[str] = NATIVE_MODELS,
+    path: str = "path",
+    conversions: str = "conversions",
+    value: str | None = "value",
+    nulls: str | None = "nulls",
+    sep: str = ">",
+    window: str = "grow",
+    direct_channels: Sequence[str] = DIRECT_CHANNELS,
+    position_shares: tuple[float, float, float] = (0.4, 0.2, 0.4),
+) -> pd.DataFrame:
+    """Conversions and value credited to every channel by every model, one tidy frame.
+
+    The paths are encoded once and every model reads that encoding; each
+    Markov chain is solved once for conversions and value together.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame or EncodedPaths
+        One row per path; ``path`` holds strings (``"alpha > beta"`` is two
+        channels, split on ``sep``) or sequences of channels.
+    models : sequence of str
+        Rule-based models, ``markov_<k>`` for any order ``k >= 1`` and
+        ``shapley`` (simplified Shapley, closed form: a path's amount shared
+        equally among its distinct channels, equal to the coalition enumeration
+        of :func:`~analytics.attribution.shapley.shapley_credit`).
+    path, conversions, value, nulls : str
+        Column names; ``value`` and ``nulls`` are optional.
+    sep : str, default ">"
+        Channel separator of string paths.
+    window : {"grow", "full"}
+        First states of a Markov walk (:class:`~analytics.attribution.markov.MarkovAttribution`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel``, ``model``, ``conversions`` and (with value) ``value``;
+        models in the order given, channels in order of first appearance.
+    """
+    from analytics.attribution.uncertainty import point_credit
+
+    enc = encode_paths(paths, path, conversions, value, nulls, sep)
+    credit = point_credit(enc, models, window, direct_channels, position_shares)
+    frames = []
+    for model in models:
+        frame = pd.DataFrame(
+            {"channel": list(enc.channels), "model": model, "conversions": credit[model][:, 0]}
+        )
+        if enc.has_value:
+            frame["value"] = credit[model][:, 1]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def credit_shares(credit: pd.DataFrame) -> pd.DataFrame:
     """Credit as a share of each model's total, % (``credit_c / sum credit x 100``)."""
     totals = credit.sum(axis=0)

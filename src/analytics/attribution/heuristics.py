@@ -42,6 +42,64 @@ WEIGHTS = ("conversions", "value")
 """What a model shares out: conversion counts or their value (RUB)."""
 
 
+def touch_shares(
+    enc: EncodedPaths,
+    model: str,
+    direct_channels: Sequence[str] = DIRECT_CHANNELS,
+    shares: tuple[float, float, float] = (0.4, 0.2, 0.4),
+) -> np.ndarray:
+    """Share of its path's amount that every touch gets under a rule-based model.
+
+    Credit is linear in the per-path amounts ``w``:
+    ``credit_c = sum over touches t of channel c of w[path(t)] x share[t]``, which is
+    what makes a bootstrap of these models a matrix product.
+
+    Parameters
+    ----------
+    model : {"first_touch", "last_touch", "last_non_direct", "linear", "position_based"}
+
+    Returns
+    -------
+    numpy.ndarray
+        One share per touch; the shares of a path sum to 1.
+    """
+    share = np.zeros(len(enc.codes))
+    if model == "first_touch":
+        share[enc.offsets[:-1]] = 1.0
+    elif model == "last_touch":
+        share[enc.offsets[1:] - 1] = 1.0
+    elif model == "linear":
+        share = np.repeat(1.0 / np.maximum(enc.lengths, 1), enc.lengths)
+    elif model == "last_non_direct":
+        if enc.n_paths:
+            direct = [
+                code for code, name in enumerate(enc.channels) if name in set(direct_channels)
+            ]
+            index = np.arange(len(enc.codes))
+            candidate = np.where(np.isin(enc.codes, direct), -1, index)
+            chosen = np.maximum.reduceat(candidate, enc.offsets[:-1])
+            all_direct = chosen < enc.offsets[:-1]
+            chosen[all_direct] = enc.offsets[1:][all_direct] - 1
+            share[chosen] = 1.0
+    elif model == "position_based":
+        first, middle, last = (float(s) for s in shares)
+        if min(first, middle, last) < 0 or not np.isclose(first + middle + last, 1.0):
+            raise ValueError(f"shares must be non-negative and sum to 1, got {shares}")
+        if first + last == 0:
+            raise ValueError("first and last shares cannot both be 0")
+        n = np.repeat(enc.lengths, enc.lengths)
+        pos = enc.position
+        share = np.where(n > 2, middle / np.maximum(n - 2, 1), 0.0)
+        share = np.where(pos == 0, np.where(n == 2, first / (first + last), first), share)
+        share = np.where(
+            (pos == n - 1) & (n > 1), np.where(n == 2, last / (first + last), last), share
+        )
+        share = np.where(n == 1, 1.0, share)
+    else:
+        raise ValueError(f"unknown rule-based model {model!r}")
+    return share
+
+
 def first_touch(paths: pd.DataFrame | EncodedPaths, weight: str = "conversions") -> pd.Series:
     """First-touch credit: every conversion to the first channel of its path.
 

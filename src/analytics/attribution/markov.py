@@ -1,4 +1,4 @@
-"""Markov chain attribution of order 1 to 3 with exact removal effects.
+"""Markov chain attribution of any order with exact removal effects.
 
 The chain
 ---------
@@ -7,6 +7,13 @@ In a chain of order ``k`` the state after touch ``i`` is the tuple of the last
 ``min(i, k)`` channels, ``s_i = (c_{i-k+1}, ..., c_i)``; the first states of a
 walk are shorter tuples, which is the usual padding with the start state.
 Repeated channels are kept (``a > a`` is a loop ``(a) -> (a)`` at order 1).
+With ``window="full"`` (ChannelAttribution's convention, used by
+:mod:`.compat`) the walk skips the shorter warm-up states: its first state is
+the first ``min(n, k)`` channels of the path, ``start -> (c_1, ..., c_k) ->
+(c_2, ..., c_{k+1}) -> ...``. At order 1 both conventions are the same chain.
+A self-loop ``s -> s`` does not change any absorption probability (``x_s``
+solves ``x_s = q_ss x_s + ...``), so removal effects do not depend on whether
+self-loops are kept; only the displayed transition probabilities do.
 
 Transition probabilities are counts over journeys,
 ``q(s -> t) = n(s -> t) / n(s -> .)``, where a path with ``J_p = conversions_p +
@@ -23,7 +30,10 @@ probabilities ``x = (I - Q)^{-1} r`` solve the sparse linear system
 
 and ``P(conversion) = x_start``. With ``weight="value"``, ``r_s`` is the value
 absorbed at ``s`` per journey leaving it, and ``x_start`` is the expected value
-per journey (RUB). No simulation is involved: one sparse LU solve per channel.
+per journey (RUB). No simulation is involved: the systems of every channel
+removal, with conversions and value as two right-hand sides, are solved
+together by fixed-point iteration to a relative change below 1e-14 (sparse LU
+when that is slow, see :func:`absorption`), so one fit attributes both.
 
 Removal effect and credit
 -------------------------
@@ -42,42 +52,276 @@ orders remember more of the path and reduce the effect.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 from sklearn.base import BaseEstimator
 
 from analytics.attribution.paths import EncodedPaths, encode_paths
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
-"""Labels of the start and absorbing states."""
+"""Labels of the start and absorbing states (ChannelAttribution's names)."""
 
-MAX_ORDER = 3
-"""Highest supported chain order (states are tuples of up to 3 channels)."""
+MAX_STATES = 200_000
+"""Default limit on the number of transient states of a chain."""
+
+WINDOWS = ("grow", "full")
+"""How a walk starts: ``grow`` = (c1), (c1, c2), ...; ``full`` = first k channels at once."""
 
 
-def state_codes(enc: EncodedPaths, order: int) -> np.ndarray:
-    """Integer code of the order-``order`` state after every touch.
+@dataclass(frozen=True)
+class ChainStructure:
+    """Which states and transitions every path walks through, independent of its counts.
 
-    The state after touch ``i`` holds the channels ``c_{i-j}``, ``j < order``,
-    that exist on the path; its code is ``sum_j (c_{i-j} + 1) * B ** j`` with
-    ``B = n_channels + 1``, so digit 0 means "before the path start".
+    Transition counts of any per-path weights ``J`` (journeys) are
+    ``edge_counts(J) = J @ incidence``, so a bootstrap replicate only
+    re-weights the paths.
+
+    Attributes
+    ----------
+    order : int
+        Chain order.
+    states : list of tuple of str
+        Transient states, ``states[0] = ("(start)",)``.
+    holds : numpy.ndarray of bool, shape (n_states, n_channels)
+        ``holds[s, c]``: state ``s`` contains channel ``c``.
+    edge_src, edge_dst : numpy.ndarray of int64
+        Distinct transitions between transient states.
+    incidence : scipy.sparse.csr_matrix, shape (n_paths, n_edges)
+        How often path ``p`` walks transition ``e``.
+    last_state : numpy.ndarray of int64
+        State every path is absorbed from.
+    first_seen : numpy.ndarray of int64
+        Index of the touch where every state first appears (-1 for start):
+        sorting by it lists states in order of first appearance.
     """
+
+    order: int
+    states: list
+    holds: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    incidence: sp.csr_matrix
+    last_state: np.ndarray
+    first_seen: np.ndarray
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    def counts(
+        self, journeys: np.ndarray, conversions: np.ndarray, rewards: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Transition probabilities from per-path counts.
+
+        Parameters
+        ----------
+        journeys : numpy.ndarray, shape (n_paths,)
+            Journeys per path.
+        conversions : numpy.ndarray, shape (n_paths,)
+            Converting journeys per path.
+        rewards : numpy.ndarray, shape (n_paths, m)
+            What each path is absorbed with (conversions, value, ...).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``q`` per edge (probability), ``r`` per state and reward column
+            (reward absorbed per journey leaving the state), ``p_conversion`` per
+            state (share of journeys leaving it that convert).
+        """
+        n = self.n_states
+        edge_count = self.incidence.T @ journeys
+        out = np.bincount(self.edge_src, weights=edge_count, minlength=n)
+        out += np.bincount(self.last_state, weights=journeys, minlength=n)
+        safe = np.where(out > 0, out, 1.0)
+        q = edge_count / safe[self.edge_src]
+        r = (
+            np.stack(
+                [np.bincount(self.last_state, weights=w, minlength=n) for w in rewards.T], axis=1
+            )
+            / safe[:, None]
+        )
+        conv = np.bincount(self.last_state, weights=conversions, minlength=n) / safe
+        return q, r, conv
+
+
+def chain_structure(
+    enc: EncodedPaths, order: int, window: str = "grow", max_states: int = MAX_STATES
+) -> ChainStructure:
+    """States and transitions of the order-``order`` chain of the paths.
+
+    The state after touch ``i`` is the tuple of the last ``min(i + 1, order)``
+    channels. With ``window="full"`` the touches before ``min(n, order) - 1``
+    (the warm-up) are skipped.
+
+    Raises
+    ------
+    ValueError
+        If ``order < 1`` or the chain has more than ``max_states`` states.
+    """
+    if not isinstance(order, int | np.integer) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     base = enc.n_channels + 1
     position = enc.position
-    codes = np.zeros(len(enc.codes), dtype=np.int64)
-    for j in range(order):
-        valid = position >= j
-        shifted = np.zeros(len(enc.codes), dtype=np.int64)
-        shifted[j:] = enc.codes[: len(enc.codes) - j] + 1
-        codes += np.where(valid, shifted, 0) * base**j
-    return codes
+    n_touch = len(enc.codes)
+    # state key of every touch: digits (code + 1, 0 = before the path) of the last
+    # `order` channels; re-densified whenever the key could overflow int64
+    # state key of every touch: digits (code + 1, 0 = before the path) of the last
+    # `order` channels, the oldest most significant (neighbouring states get close
+    # numbers, which keeps LU fill-in low); re-densified if it could overflow int64
+    key = np.zeros(n_touch, dtype=np.int64)
+    span = 1
+    longest = int(enc.lengths.max()) if enc.n_paths else 0
+    for j in reversed(range(min(order, longest))):
+        digit = np.zeros(n_touch, dtype=np.int64)
+        digit[j:] = enc.codes[: n_touch - j] + 1
+        digit[position < j] = 0
+        if span * base >= 2**62:
+            key = _dense_ids(key, span)[0]
+            span = int(key.max()) + 1 if n_touch else 1
+        key = key * base + digit
+        span *= base
+    lengths = enc.lengths
+    first = enc.offsets[:-1].copy()
+    last = enc.offsets[1:] - 1
+    if window == "full" and order > 1:
+        first += np.minimum(lengths, order) - 1
+        kept_idx = np.flatnonzero(position >= np.repeat(np.minimum(lengths, order) - 1, lengths))
+    else:
+        kept_idx = np.arange(n_touch)
+    ids, n_unique = _dense_ids(key[kept_idx], span)
+    n_states = n_unique + 1
+    if n_unique > max_states:
+        raise ValueError(
+            f"a Markov chain of order {order} on these paths has {n_unique:,} states,"
+            f" more than max_states={max_states:,}; use a lower order or group channels"
+        )
+    state = np.zeros(n_touch, dtype=np.int64)
+    state[kept_idx] = ids + 1
+    # channels of every state: the touch that first produced it (last write wins)
+    where = np.empty(n_unique, dtype=np.int64)
+    where[ids[::-1]] = kept_idx[::-1]
+    names = np.asarray(enc.channels, dtype=object)
+    holds = np.zeros((n_states, enc.n_channels), dtype=bool)
+    states: list = [(START,)]
+    path_start = enc.offsets[:-1][enc.path_of_touch[where]] if n_unique else where
+    for s, (t, begin) in enumerate(zip(where, path_start, strict=True), start=1):
+        window_codes = enc.codes[max(begin, t - order + 1) : t + 1]
+        states.append(tuple(names[window_codes]))
+        holds[s, window_codes] = True
+
+    path = enc.path_of_touch
+    inner = np.zeros(n_touch, dtype=bool)
+    inner[kept_idx] = True
+    inner[last] = False
+    inner_idx = np.flatnonzero(inner)
+    src = np.concatenate([np.zeros(enc.n_paths, dtype=np.int64), state[inner_idx]])
+    dst = np.concatenate([state[first], state[inner_idx + 1]])
+    walker = np.concatenate([np.arange(enc.n_paths), path[inner_idx]])
+    edge, n_edges = _dense_ids(src * n_states + dst, n_states * n_states)
+    edge_key = np.empty(n_edges, dtype=np.int64)
+    edge_key[edge] = src * n_states + dst
+    incidence = sp.csr_matrix((np.ones(len(edge)), (walker, edge)), shape=(enc.n_paths, n_edges))
+    return ChainStructure(
+        order=int(order),
+        states=states,
+        holds=holds,
+        edge_src=edge_key // n_states,
+        edge_dst=edge_key % n_states,
+        incidence=incidence,
+        last_state=state[last],
+        first_seen=np.concatenate([[-1], where]).astype(np.int64),
+    )
 
 
-def _digits(codes: np.ndarray, base: int, order: int) -> np.ndarray:
-    """State codes -> matrix of digits (channel code + 1, 0 = empty), oldest last."""
-    return np.stack([(codes // base**j) % base for j in range(order)], axis=1)
+def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """Number the distinct ``keys`` (in ``[0, span)``) 0..n-1 in increasing key order.
+
+    A lookup table when ``span`` is small (linear time), ``numpy.unique`` otherwise.
+    """
+    if span <= max(4 * len(keys), 2**16):
+        seen = np.zeros(span + 1, dtype=np.int64)
+        seen[keys + 1] = 1
+        rank = np.cumsum(seen)
+        return rank[keys], int(rank[-1])
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return inverse.ravel().astype(np.int64), len(unique)
+
+
+TOLERANCE = 1e-14
+"""Stop the fixed-point iteration when no value moves by more than this, relatively."""
+
+MAX_ITERATIONS = 2000
+"""Iterations before :func:`absorption` falls back to sparse LU."""
+
+
+def absorption(
+    structure: ChainStructure, q: np.ndarray, r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x_start`` with every state, and with each channel removed.
+
+    Solves ``(I - Q) x = r`` on all states and, per channel, on the states
+    without it (states holding the channel become ``null``: their rows and
+    columns are masked out). All ``(channels + 1) x m`` systems are iterated
+    together, ``X <- mask * (R + Q X)`` (the Neumann series of ``(I - Q)^-1``,
+    one sparse-times-dense product per step); journeys are short, so it reaches
+    a fixed point -- no value moving by more than :data:`TOLERANCE` relative
+    -- in a few dozen steps. A chain that has not converged after
+    :data:`MAX_ITERATIONS` (long loops) is solved by sparse LU instead, one
+    factorisation per channel.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``x_start`` per reward column (shape ``(m,)``) and per channel removed
+        (shape ``(n_channels, m)``).
+    """
+    n = structure.n_states
+    m = r.shape[1]
+    n_ch = structure.holds.shape[1]
+    matrix = sp.csr_matrix((q, (structure.edge_src, structure.edge_dst)), shape=(n, n))
+    alive = np.concatenate([np.ones((n, 1), dtype=bool), ~structure.holds], axis=1)
+    mask = np.repeat(alive, m, axis=1).astype(np.float64)
+    rhs = np.tile(r, (1, n_ch + 1)) * mask
+    x = rhs.copy()
+    for _ in range(MAX_ITERATIONS):
+        new = (rhs + matrix @ x) * mask
+        moved = np.abs(new - x).max(axis=0)
+        x = new
+        if np.all(moved <= TOLERANCE * np.abs(x).max(axis=0)):
+            return x[0, :m], x[0, m:].reshape(n_ch, m)
+    system = (sp.identity(n, format="csr") - matrix).tocsr()
+    full = _solve(system, r, np.arange(n))
+    without = np.zeros((n_ch, m))
+    for c in range(n_ch):
+        without[c] = _solve(system, r, np.flatnonzero(alive[:, c + 1]))
+    return full, without
+
+
+def _solve(system: sp.csr_matrix, r: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``x_start`` of ``(I - Q) x = r`` on the states ``keep`` (start = 0 among them)."""
+    sub = system[keep][:, keep].tocsc()
+    # States are numbered by their code, so neighbours in the chain sit close in the
+    # matrix; keeping that order gives less LU fill-in than COLAMD on these systems.
+    x = splu(sub, permc_spec="NATURAL").solve(np.ascontiguousarray(r[keep]))
+    return np.atleast_2d(x)[0]
+
+
+def effects_and_credit(
+    full: np.ndarray, without: np.ndarray, totals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Removal effects ``1 - x_without / x`` (clipped at 0) and credit ``total x RE / sum RE``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effects = np.where(full > 0, np.maximum(0.0, 1.0 - without / full), 0.0)
+    sums = effects.sum(axis=0)
+    credit = np.where(sums > 0, totals * effects / np.where(sums > 0, sums, 1.0), 0.0)
+    return effects, credit
 
 
 class MarkovAttribution(BaseEstimator):
@@ -86,21 +330,31 @@ class MarkovAttribution(BaseEstimator):
     Parameters
     ----------
     order : int, default 1
-        Chain order ``k`` in 1..3: a state is the tuple of the last ``k`` channels.
+        Chain order ``k`` >= 1: a state is the tuple of the last ``k`` channels.
     weight : {"conversions", "value"}, default "conversions"
-        Share out conversions or their value (RUB).
+        What :attr:`credit_` and :attr:`removal_effects_` share out; both are
+        computed in every fit (:attr:`attribution_`).
+    window : {"grow", "full"}, default "grow"
+        First states of a walk: ``grow`` = ``(c1), (c1, c2), ...``; ``full`` =
+        the first ``min(n, k)`` channels at once (ChannelAttribution).
+    max_states : int, default :data:`MAX_STATES`
+        Refuse chains with more transient states (a clear ``ValueError``).
 
     Attributes
     ----------
     channels_ : tuple of str
-        Channels seen on the paths.
+        Channels seen on the paths, in order of first appearance.
     states_ : list of tuple of str
         Transient states; ``states_[0]`` is ``("(start)",)``.
+    structure_ : ChainStructure
+        States and transitions, reusable with other counts (bootstrap).
     transition_matrix_ : scipy.sparse.csr_matrix
         Row-stochastic matrix over ``state_labels_``: the transient states, then
         ``(conversion)`` and ``(null)`` (absorbing, self-loops).
     state_labels_ : list of str
         ``"a > b"`` labels of ``states_`` plus the absorbing states.
+    transitions_ : pandas.DataFrame
+        Tidy ``from``, ``to``, ``probability`` (non-zero transitions).
     conversion_probability_ : float
         ``x_start``: P(conversion) of a journey, or expected value per journey
         with ``weight="value"``.
@@ -108,13 +362,25 @@ class MarkovAttribution(BaseEstimator):
         ``1 - P(conversion without c) / P(conversion)`` by channel.
     credit_ : pandas.Series
         Credit by channel; sums to ``total_``.
+    attribution_ : pandas.DataFrame
+        Tidy, one row per channel (first appearance): ``channel``,
+        ``conversions``, ``removal_effect`` and, when the paths have value,
+        ``value`` and ``removal_effect_value``.
     total_ : float
         Conversions (or value) on the paths.
     """
 
-    def __init__(self, order: int = 1, weight: str = "conversions"):
+    def __init__(
+        self,
+        order: int = 1,
+        weight: str = "conversions",
+        window: str = "grow",
+        max_states: int = MAX_STATES,
+    ):
         self.order = order
         self.weight = weight
+        self.window = window
+        self.max_states = max_states
 
     def fit(self, paths: pd.DataFrame | EncodedPaths, y=None) -> MarkovAttribution:
         """Build the chain from aggregated paths and solve for the removal effects.
@@ -122,106 +388,75 @@ class MarkovAttribution(BaseEstimator):
         Parameters
         ----------
         paths : pandas.DataFrame or EncodedPaths
-            Aggregated paths (:func:`analytics.metrics.journeys.aggregate_paths`).
+            Aggregated paths (:func:`analytics.attribution.paths.encode_paths`
+            reads ``path`` strings or tuples, ``conversions``, optional
+            ``value`` and ``nulls``).
 
         Returns
         -------
         MarkovAttribution
             ``self``.
         """
-        if self.order not in range(1, MAX_ORDER + 1):
-            raise ValueError(f"order must be 1..{MAX_ORDER}, got {self.order}")
+        if self.weight not in ("conversions", "value"):
+            raise ValueError(f"weight must be 'conversions' or 'value', got {self.weight!r}")
         enc = encode_paths(paths)
-        reward_path = enc.weight(self.weight)
-        journeys = enc.conversions + enc.nulls
+        journeys = enc.journeys
         keep = journeys > 0
         if not keep.all():
             enc = _subset(enc, keep)
-            reward_path, journeys = reward_path[keep], journeys[keep]
+            journeys = journeys[keep]
         self.channels_ = enc.channels
-        self.total_ = float(reward_path.sum())
+        structure = chain_structure(enc, self.order, self.window, self.max_states)
+        self.structure_ = structure
+        self.states_ = structure.states
+        rewards = np.stack([enc.conversions, enc.value, enc.nulls], axis=1)
+        totals = rewards[:, :2].sum(axis=0)
+        q, r, p_conv = structure.counts(journeys, enc.conversions, rewards)
+        p_null, r = r[:, 2], r[:, :2]
+        if enc.n_paths:
+            full, without = absorption(structure, q, r)
+        else:
+            full, without = np.zeros(2), np.zeros((0, 2))
+        effects, credit = effects_and_credit(full, without, totals)
+        col = 0 if self.weight == "conversions" else 1
         index = pd.Index(enc.channels, name="channel")
-        if enc.n_paths == 0:
-            return self._fit_empty(index)
-
-        codes = state_codes(enc, self.order)
-        unique_codes, state = np.unique(codes, return_inverse=True)
-        state = state.ravel() + 1  # 0 is the start state
-        n = len(unique_codes) + 1
-        base = enc.n_channels + 1
-        digits = _digits(unique_codes, base, self.order)
-        names = np.asarray(enc.channels, dtype=object)
-        self.states_ = [(START,)] + [tuple(names[d - 1] for d in row[::-1] if d) for row in digits]
-
-        path = enc.path_of_touch
-        first = enc.offsets[:-1]
-        last = enc.offsets[1:] - 1
-        inner = np.ones(len(state), dtype=bool)
-        inner[last] = False
-        src = np.concatenate([np.zeros(enc.n_paths, dtype=np.int64), state[inner]])
-        dst = np.concatenate([state[first], state[np.flatnonzero(inner) + 1]])
-        count = np.concatenate([journeys, journeys[path[inner]]])
-        out = np.bincount(src, weights=count, minlength=n)
-        out += np.bincount(state[last], weights=journeys, minlength=n)
-        q = sp.coo_matrix((count / out[src], (src, dst)), shape=(n, n)).tocsr()
-        to_conversion = np.bincount(state[last], weights=enc.conversions, minlength=n) / out
-        to_null = np.bincount(state[last], weights=enc.nulls, minlength=n) / out
-        reward = np.bincount(state[last], weights=reward_path, minlength=n) / out
-
-        system = (sp.identity(n, format="csr") - q).tocsr()
-        self.conversion_probability_ = _absorption(system, reward, np.ones(n, dtype=bool))
-        effects = np.zeros(enc.n_channels)
-        if self.conversion_probability_ > 0:
-            holds = np.zeros((n, enc.n_channels), dtype=bool)
-            rows = np.repeat(np.arange(1, n), self.order)
-            flat = digits.ravel()
-            holds[rows[flat > 0], flat[flat > 0] - 1] = True
-            for c in range(enc.n_channels):
-                p_without = _absorption(system, reward, ~holds[:, c])
-                effects[c] = max(0.0, 1.0 - p_without / self.conversion_probability_)
-        self.removal_effects_ = pd.Series(effects, index=index, name="removal_effect")
-        total_effect = effects.sum()
-        credit = self.total_ * effects / total_effect if total_effect > 0 else effects * 0.0
-        self.credit_ = pd.Series(credit, index=index, name=f"markov_{self.order}")
-
-        absorbing = sp.coo_matrix(
-            (
-                np.concatenate([to_conversion, to_null, [1.0, 1.0]]),
-                (
-                    np.concatenate([np.arange(n), np.arange(n), [n, n + 1]]),
-                    np.concatenate([np.full(n, n), np.full(n, n + 1), [n, n + 1]]),
-                ),
-            ),
-            shape=(n + 2, n + 2),
-        )
-        self.transition_matrix_ = (sp.block_diag([q, sp.csr_matrix((2, 2))]) + absorbing).tocsr()
-        self.state_labels_ = [" > ".join(s) for s in self.states_] + [CONVERSION, NULL]
+        self.total_ = float(totals[col])
+        self.conversion_probability_ = float(full[col])
+        self.removal_effects_ = pd.Series(effects[:, col], index=index, name="removal_effect")
+        self.credit_ = pd.Series(credit[:, col], index=index, name=f"markov_{self.order}")
+        table = {
+            "channel": list(enc.channels),
+            "conversions": credit[:, 0],
+            "removal_effect": effects[:, 0],
+        }
+        if enc.has_value:
+            table |= {"value": credit[:, 1], "removal_effect_value": effects[:, 1]}
+        self.attribution_ = pd.DataFrame(table)
+        self._set_transitions(structure, q, p_conv, p_null, journeys.sum() > 0)
         return self
 
-    def _fit_empty(self, index: pd.Index) -> MarkovAttribution:
-        self.states_ = [(START,)]
-        self.state_labels_ = [START, CONVERSION, NULL]
-        self.transition_matrix_ = sp.csr_matrix(
-            ([1.0, 1.0, 1.0], ([0, 1, 2], [2, 1, 2])), shape=(3, 3)
+    def _set_transitions(self, structure, q, p_conv, to_null, any_journey) -> None:
+        n = structure.n_states
+        to_null = to_null.copy()
+        if not any_journey:
+            to_null[0] = 1.0
+        rows = np.concatenate([structure.edge_src, np.arange(n), np.arange(n), [n, n + 1]])
+        cols = np.concatenate([structure.edge_dst, np.full(n, n), np.full(n, n + 1), [n, n + 1]])
+        vals = np.concatenate([q, p_conv, to_null, [1.0, 1.0]])
+        self.transition_matrix_ = sp.csr_matrix((vals, (rows, cols)), shape=(n + 2, n + 2))
+        self.transition_matrix_.eliminate_zeros()
+        self.state_labels_ = [" > ".join(s) for s in structure.states] + [CONVERSION, NULL]
+        coo = self.transition_matrix_.tocoo()
+        transient = coo.row < n
+        labels = np.asarray(self.state_labels_, dtype=object)
+        order = np.lexsort((coo.col[transient], coo.row[transient]))
+        self.transitions_ = pd.DataFrame(
+            {
+                "from": labels[coo.row[transient][order]],
+                "to": labels[coo.col[transient][order]],
+                "probability": coo.data[transient][order],
+            }
         )
-        self.conversion_probability_ = 0.0
-        self.removal_effects_ = pd.Series(0.0, index=index, name="removal_effect")
-        self.credit_ = pd.Series(0.0, index=index, name=f"markov_{self.order}")
-        return self
-
-
-def _absorption(system: sp.csr_matrix, reward: np.ndarray, alive: np.ndarray) -> float:
-    """``x_start`` of ``(I - Q) x = r`` restricted to the ``alive`` states.
-
-    States outside ``alive`` are absorbing with value 0 (removed -> null).
-    The start state (index 0) is always alive.
-    """
-    keep = np.flatnonzero(alive)
-    sub = system[keep][:, keep].tocsc()
-    # States are numbered by their code, so neighbours in the chain sit close in the
-    # matrix; keeping that order gives less LU fill-in than COLAMD on these systems.
-    x = spsolve(sub, reward[keep], permc_spec="NATURAL")
-    return float(np.atleast_1d(x)[0])
 
 
 def _subset(enc: EncodedPaths, keep: np.ndarray) -> EncodedPaths:
@@ -235,6 +470,7 @@ def _subset(enc: EncodedPaths, keep: np.ndarray) -> EncodedPaths:
         conversions=enc.conversions[keep],
         value=enc.value[keep],
         nulls=enc.nulls[keep],
+        has_value=enc.has_value,
     )
 
 
@@ -250,3 +486,70 @@ def removal_effects(
 ) -> pd.Series:
     """Removal effect ``1 - P(conversion without c) / P(conversion)`` by channel."""
     return MarkovAttribution(order=order, weight=weight).fit(paths).removal_effects_
+
+
+def order_selection(
+    paths: pd.DataFrame | EncodedPaths,
+    max_order: int = 4,
+    window: str = "grow",
+    max_states: int = MAX_STATES,
+) -> pd.DataFrame:
+    """Log-likelihood and BIC of the journeys under chains of order 1..``max_order``.
+
+    Every chain is a full probability model of the observed walks (first
+    channels, every transition, the final conversion or null), so their
+    likelihoods are comparable:
+
+        log L_k = sum over observed transitions s -> t of n(s -> t) log q(s -> t),
+        BIC_k = -2 log L_k + d_k ln(n),
+
+    where ``d_k`` = sum over states of (distinct next states and outcomes
+    observed - 1) is the number of free transition probabilities and ``n`` the
+    number of journeys (the independent units; the same for every order). The
+    suggested order minimises BIC -- a higher order must buy its extra
+    parameters with a better fit of the walks -- and the lowest order wins a
+    tie. Orders whose chain exceeds ``max_states`` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``order``, ``states``, ``parameters``, ``log_likelihood``, ``bic`` and
+        ``selected`` (True on the chosen row).
+    """
+    enc = encode_paths(paths)
+    keep = enc.journeys > 0
+    if not keep.all():
+        enc = _subset(enc, keep)
+    journeys = enc.journeys
+    rows = []
+    for order in range(1, max_order + 1):
+        try:
+            chain = chain_structure(enc, order, window, max_states)
+        except ValueError:
+            break
+        n = chain.n_states
+        edge = chain.incidence.T @ journeys
+        conv = np.bincount(chain.last_state, weights=enc.conversions, minlength=n)
+        null = np.bincount(chain.last_state, weights=enc.nulls, minlength=n)
+        out = np.bincount(chain.edge_src, weights=edge, minlength=n) + conv + null
+        counts = np.concatenate([edge, conv, null])
+        source = np.concatenate([chain.edge_src, np.arange(n), np.arange(n)])
+        used = counts > 0
+        log_l = float(np.sum(counts[used] * np.log(counts[used] / out[source[used]])))
+        outcomes = np.bincount(source[used], minlength=n)
+        params = int(np.sum(np.maximum(outcomes - 1, 0)))
+        bic = -2 * log_l + params * np.log(max(journeys.sum(), 1.0))
+        rows.append(
+            {
+                "order": order,
+                "states": n - 1,
+                "parameters": params,
+                "log_likelihood": log_l,
+                "bic": bic,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["selected"] = False
+    if len(table):
+        table.loc[table["bic"].idxmin(), "selected"] = True
+    return table

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,9 @@ PATH_COLUMNS = ("path", "path_str", "length", "journeys", "conversions", "value"
 class EncodedPaths:
     """Aggregated paths as integer arrays (compressed sparse rows of channel codes).
 
-    Path ``p`` is ``channels[codes[offsets[p]:offsets[p + 1]]]``. Every model
+    Path ``p`` is ``channels[codes[offsets[p]:offsets[p + 1]]]``; the arrays
+    are not to be modified (derived arrays such as :attr:`position` are
+    computed once and cached). Every model
     works on this form, so its cost grows with the number of distinct paths and
     touches in them, not with the number of journeys.
 
@@ -40,6 +43,8 @@ class EncodedPaths:
         Start of every path in ``codes``, plus the total length at the end.
     conversions, value, nulls : numpy.ndarray of float64
         Per path: converting journeys, their value, non-converting journeys.
+    has_value : bool, default True
+        Whether ``value`` came from the data (``False``: no value column, zeros).
     """
 
     channels: tuple[str, ...]
@@ -48,6 +53,7 @@ class EncodedPaths:
     conversions: np.ndarray
     value: np.ndarray
     nulls: np.ndarray
+    has_value: bool = True
 
     @property
     def n_paths(self) -> int:
@@ -57,17 +63,17 @@ class EncodedPaths:
     def n_channels(self) -> int:
         return len(self.channels)
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         """Touches per path."""
         return np.diff(self.offsets)
 
-    @property
+    @cached_property
     def path_of_touch(self) -> np.ndarray:
         """Index of the path every touch belongs to."""
         return np.repeat(np.arange(self.n_paths), self.lengths)
 
-    @property
+    @cached_property
     def position(self) -> np.ndarray:
         """0-based position of every touch within its path."""
         return np.arange(len(self.codes)) - np.repeat(self.offsets[:-1], self.lengths)
@@ -80,34 +86,241 @@ class EncodedPaths:
             return self.value
         raise ValueError(f"weight must be 'conversions' or 'value', got {weight!r}")
 
+    @cached_property
+    def journeys(self) -> np.ndarray:
+        """Journeys per path, ``conversions + nulls``."""
+        return self.conversions + self.nulls
+
+    def with_counts(
+        self, conversions: np.ndarray, nulls: np.ndarray, value: np.ndarray | None = None
+    ) -> EncodedPaths:
+        """The same paths with other per-path counts (e.g. a bootstrap replicate)."""
+        return EncodedPaths(
+            channels=self.channels,
+            codes=self.codes,
+            offsets=self.offsets,
+            conversions=np.asarray(conversions, dtype=np.float64),
+            value=self.value if value is None else np.asarray(value, dtype=np.float64),
+            nulls=np.asarray(nulls, dtype=np.float64),
+            has_value=self.has_value,
+        )
+
     def channel_sum(self, touch_weights: np.ndarray) -> pd.Series:
         """Sum per-touch amounts by channel (every channel listed, zeros included)."""
         sums = np.bincount(self.codes, weights=touch_weights, minlength=self.n_channels)
         return pd.Series(sums, index=pd.Index(self.channels, name="channel"), dtype="float64")
 
 
-def encode_paths(paths: pd.DataFrame | EncodedPaths) -> EncodedPaths:
+PathLike = str | Sequence[str]
+"""A path: a string ``"a > b"`` split on the separator, or a sequence of channels."""
+
+
+def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Channel codes and lengths of paths given as strings or sequences of channels.
+
+    A string is split on ``sep`` and every channel name is stripped of
+    surrounding whitespace, so with ``sep=">"`` both ``"a>b"`` and ``"a > b"``
+    are the two channels ``a`` and ``b`` (never characters); an empty string, an
+    empty sequence or a missing value (NaN/None) is a path without touches.
+    Channels are coded in order of first appearance.
+
+    Strings are parsed in one pass: they are joined with a record marker,
+    split once by :meth:`str.split` and the tokens factorised with
+    :func:`pandas.factorize`, so the cost is a few C loops over the characters,
+    not a Python loop per path.
+
+    Parameters
+    ----------
+    paths : sequence of str or of sequences of str
+        One path per element.
+    sep : str, default ">"
+        Separator of channels within a string path (whitespace around it is
+        ignored).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, numpy.ndarray, tuple of str)
+        Channel code of every touch (path after path), touches per path, channels.
+    """
+    token_sep = sep.strip() or sep
+    if not token_sep:
+        raise ValueError("sep must not be empty")
+    if isinstance(paths, pd.Series) and isinstance(paths.dtype, pd.StringDtype):
+        all_str = not paths.isna().any()
+        items = paths.tolist()
+    else:
+        items = list(paths)
+        # C-level type scan; "string" means every element is a str (no NaN/None)
+        all_str = pd.api.types.infer_dtype(items, skipna=False) == "string"
+    n = len(items)
+    if all_str and len(token_sep.encode()) == 1 and token_sep not in " \t\x1f":
+        parsed = _split_bytes(items, token_sep)
+        if parsed is not None:
+            return parsed
+    if all_str:
+        marker = "\x1f"
+        tokens = (token_sep + marker + token_sep).join(items).split(token_sep) if n else []
+    else:
+        tokens = []
+        for p in items:
+            if isinstance(p, str):
+                tokens.extend(p.split(token_sep))
+            elif p is None or (isinstance(p, float) and np.isnan(p)):
+                pass
+            else:
+                tokens.extend(str(c) for c in p)
+            tokens.append("\x1f")
+        tokens = tokens[:-1]
+    raw_codes, uniques = pd.factorize(pd.Series(tokens, dtype=object), use_na_sentinel=True)
+    remap = np.empty(len(uniques) + 1, dtype=np.int64)  # last slot: NaN tokens
+    remap[-1] = -2
+    names: dict[str, int] = {}
+    for i, raw in enumerate(uniques):
+        if raw == "\x1f":
+            remap[i] = -1
+            continue
+        name = str(raw).strip()
+        if not name:
+            remap[i] = -2
+            continue
+        remap[i] = names.setdefault(name, len(names))
+    codes = remap[raw_codes]
+    path_of_token = np.cumsum(codes == -1)
+    real = codes >= 0
+    lengths = np.bincount(path_of_token[real], minlength=n).astype(np.int64)[:n]
+    return codes[real], lengths, tuple(names)
+
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+MAX_BYTE_CHANNEL = 64
+"""Longest channel name (bytes) :func:`_split_bytes` handles; longer ones use ``str.split``."""
+
+
+def _split_bytes(items: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    """:func:`split_paths` for string paths and a one-byte separator, on the UTF-8 bytes.
+
+    The paths are joined with ``\\x1f`` and encoded once; separators and path
+    ends are found with numpy, every token is trimmed of ASCII whitespace and
+    packed exactly (no hashing) into 8-byte words, and the words are factorised
+    with :func:`pandas.factorize`. A one-byte separator never occurs inside a
+    multi-byte UTF-8 character, so Cyrillic names are safe. Returns ``None``
+    (use the ``str`` path) for channel names longer than :data:`MAX_BYTE_CHANNEL`.
+    """
+    n = len(items)
+    buf = np.frombuffer("\x1f".join(items).encode("utf-8"), dtype=np.uint8)
+    size = len(buf)
+    path_end = buf == 0x1F
+    delim = np.flatnonzero(path_end | (buf == ord(sep)))
+    starts = np.concatenate([[0], delim + 1]).astype(np.int64)
+    ends = np.concatenate([delim, [size]]).astype(np.int64)
+    path_of_token = np.concatenate([[0], np.cumsum(path_end[delim])])
+    padded = np.concatenate([buf, np.zeros(1, dtype=np.uint8)])  # index `size` reads 0
+    while True:
+        move = (starts < ends) & _SPACE[padded[starts]]
+        if not move.any():
+            break
+        starts[move] += 1
+    while True:
+        move = (ends > starts) & _SPACE[padded[np.maximum(ends - 1, 0)]]
+        if not move.any():
+            break
+        ends[move] -= 1
+    width = ends - starts
+    real = width > 0
+    starts, width, path_of_token = starts[real], width[real], path_of_token[real]
+    longest = int(width.max()) if len(width) else 0
+    if longest > MAX_BYTE_CHANNEL:
+        return None
+    # every byte offset read as the little-endian 8-byte word starting there (a
+    # strided view, no copy); a token's word is masked to its remaining width
+    wide = np.concatenate([padded, np.zeros(8, dtype=np.uint8)])
+    words = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=wide, strides=(1,))
+    keep_bytes = np.array([(1 << (8 * b)) - 1 for b in range(8)] + [2**64 - 1], dtype=np.uint64)
+    code = np.zeros(len(starts), dtype=np.int64)
+    for word in range(-(-longest // 8) or 1):
+        packed = (
+            words[np.minimum(starts + 8 * word, size)] & keep_bytes[np.clip(width - 8 * word, 0, 8)]
+        )
+        word_code, uniques = pd.factorize(packed)
+        code = word_code if word == 0 else pd.factorize(code * (len(uniques) + 1) + word_code)[0]
+    code, first = _first_appearance(code)
+    names = tuple(bytes(buf[starts[i] : starts[i] + width[i]]).decode("utf-8") for i in first)
+    lengths = np.bincount(path_of_token, minlength=n).astype(np.int64)[:n]
+    return code.astype(np.int64), lengths, names
+
+
+def _first_appearance(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes renumbered by first appearance, and the index of each code's first token."""
+    code, _ = pd.factorize(code)
+    first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+    first[code[::-1]] = np.arange(len(code))[::-1]
+    return code, first
+
+
+def encode_paths(
+    paths: pd.DataFrame | EncodedPaths,
+    path: str = "path",
+    conversions: str = "conversions",
+    value: str | None = "value",
+    nulls: str | None = "nulls",
+    sep: str = ">",
+) -> EncodedPaths:
     """Turn an aggregated paths frame into :class:`EncodedPaths` (returned as is if it is one).
 
-    Paths with no touches are dropped. Channels are coded in sorted order.
+    Parameters
+    ----------
+    paths : pandas.DataFrame or EncodedPaths
+        One row per path (repeated paths are fine: every row is its own path).
+    path : str, default "path"
+        Column of paths: strings split on ``sep`` (:func:`split_paths`) or
+        sequences of channels.
+    conversions : str, default "conversions"
+        Column of converting journeys.
+    value : str or None, default "value"
+        Column of conversion value (RUB); optional -- a missing column (or
+        ``None``) means no value, and value-weighted models share out 0.
+    nulls : str or None, default "nulls"
+        Column of non-converting journeys; optional (0 when missing).
+    sep : str, default ">"
+        Channel separator of string paths.
+
+    Paths with no touches are dropped. Channels are coded in order of first
+    appearance.
     """
     if isinstance(paths, EncodedPaths):
         return paths
-    frame = paths[paths["path"].map(len) > 0]
-    lengths = frame["path"].map(len).to_numpy(dtype=np.int64)
-    flat = [channel for path in frame["path"] for channel in path]
-    channels = tuple(sorted(set(flat)))
-    lookup = {channel: code for code, channel in enumerate(channels)}
-    codes = np.fromiter((lookup[c] for c in flat), dtype=np.int64, count=len(flat))
-    offsets = np.zeros(len(frame) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    for label, column in (("path", path), ("conversions", conversions)):
+        if column not in paths.columns:
+            raise KeyError(
+                f"paths have no {label} column {column!r}; columns: {list(paths.columns)}"
+            )
+    codes, lengths, channels = split_paths(paths[path], sep)
+    keep = lengths > 0
+
+    def column(name: str | None) -> np.ndarray | None:
+        if name is None or name not in paths.columns:
+            return None
+        out = pd.to_numeric(paths[name], errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(out).any() or (out < 0).any():
+            row = int(np.flatnonzero(np.isnan(out) | (out < 0))[0])
+            raise ValueError(f"column {name!r}, row {row}: must be a number >= 0")
+        return out[keep]
+
+    conv = column(conversions)
+    val = column(value)
+    null = column(nulls)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=offsets[1:])
     return EncodedPaths(
         channels=channels,
         codes=codes,
         offsets=offsets,
-        conversions=frame["conversions"].to_numpy(dtype=np.float64),
-        value=frame["value"].to_numpy(dtype=np.float64),
-        nulls=frame["nulls"].to_numpy(dtype=np.float64),
+        conversions=conv,
+        value=val if val is not None else np.zeros_like(conv),
+        nulls=null if null is not None else np.zeros_like(conv),
+        has_value=val is not None,
     )
 
 

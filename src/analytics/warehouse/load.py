@@ -703,6 +703,7 @@ def _load_relation(
     now: datetime,
     delimiter: str | None = None,
     check: bool = False,
+    on_existing: str = "upsert",
 ) -> LoadResult:
     """Validate ``relation`` (``_row`` and text ``c0..cN`` named ``names``) and load it.
 
@@ -734,6 +735,8 @@ def _load_relation(
     params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
     # DuckDB rejects unused named parameters (a table without PII has no $salt).
     con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    if on_existing == "quarantine" and table.key:
+        _quarantine_existing(con, table, stage)
     merged = f"_wh_merged_{uuid.uuid4().hex[:12]}"
     con.execute(f"CREATE TEMP TABLE {merged} AS {_classify_sql(table, stage, present)}")
     counts = dict(con.execute(f"SELECT _action, count(*) FROM {merged} GROUP BY ALL").fetchall())
@@ -793,6 +796,22 @@ def _load_relation(
         warnings=tuple(warnings),
         checked=check,
         load_id=load_id,
+    )
+
+
+def _quarantine_existing(con, table: Table, stage: str) -> None:
+    """Insert-only loads: a valid row whose key is already stored becomes a quarantined row."""
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    on = " AND ".join(f"s.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    quote = _sql_str("'")
+    shown = " || ', ' || ".join(
+        f"{_sql_str(k + '=')} || {quote} || CAST(s.t{position[k]} AS VARCHAR) || {quote}"
+        for k in table.key
+    )
+    con.execute(
+        f"UPDATE {stage} s SET _errors = 'duplicate key ' || {shown} || "
+        f"{_sql_str(' already in ' + table.name)}, _first_col = {_sql_str(','.join(table.key))} "
+        f"FROM main.{_ident(table.name)} x WHERE s._errors IS NULL AND {on}"
     )
 
 
@@ -909,6 +928,7 @@ def load_frame(
     load_id: str | None = None,
     now: datetime | None = None,
     check: bool | None = None,
+    on_existing: str = "upsert",
 ) -> LoadResult:
     """Validate an in-memory frame of text values and upsert it like :func:`load_file`.
 
@@ -943,6 +963,12 @@ def load_frame(
         the versions written; current time by default.
     check : bool, optional
         Dry run: count, write nothing (default False, True inside :func:`dry_run`).
+    on_existing : {"upsert", "quarantine"}
+        What a valid row whose key is already stored does: update or stay
+        unchanged (default), or -- for insert-only sources whose stored row
+        may be a merge of several inputs, e.g. GA4 sessions split over two
+        daily files -- go to quarantine as ``duplicate key ... already in
+        <table>``.
 
     Returns
     -------
@@ -958,6 +984,8 @@ def load_frame(
         match the frame's length.
     """
     spec = _table(table)
+    if on_existing not in ("upsert", "quarantine"):
+        raise ValueError(f"on_existing={on_existing!r}: expected 'upsert' or 'quarantine'")
     source = Path(source_file).resolve() if Path(source_file).exists() else str(source_file)
     names = [str(c) for c in frame.columns]
     if row_numbers is None:
@@ -992,6 +1020,7 @@ def load_frame(
                 load_id=load_id or _new_load_id(),
                 now=now,
                 check=check,
+                on_existing=on_existing,
             )
         finally:
             con.unregister(view)

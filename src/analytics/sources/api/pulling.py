@@ -278,7 +278,7 @@ def pull_source(
         landing=landing,
         timeout=timeout,
         max_attempts=max_attempts,
-        sleep=sleep or time.sleep,  # looked up per call (tests patch it)
+        sleep=sleep if sleep is not None else time.sleep,  # looked up per call (tests patch it)
     )
     batch = module.pull(context)
     target = con
