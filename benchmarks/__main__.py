@@ -149,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label}: weekly build {build['seconds']:.1f} s, peak {build['peak_mb']:,.0f} MB "
                 f"-> {'under' if build['under_limit'] else 'OVER'} the 4 GB limit"
             )
+        report = next(
+            (s for s in payload["stages"] if s["name"] == "report" and s["status"] == "ok"), None
+        )
+        floor = ((report or {}).get("detail") or {}).get("floor")
+        if floor:
+            verdicts.append(
+                f"{label}: report {report['seconds']:.1f} s = {floor['ratio']:.1f} x its floor "
+                f"({floor['executions']} executions x {floor['notebook_s']:.1f} s one-cell "
+                f"notebook / {floor['cores']} cores = {floor['floor_s']:.1f} s; goal <= "
+                f"{floor['goal_ratio']:.0f} x)"
+            )
     attribution = None
     if not args.no_attribution:
         attribution = run_attribution(args.quick, args.work_dir)

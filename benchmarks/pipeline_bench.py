@@ -425,9 +425,69 @@ def _stage_report(params: dict) -> tuple[float, dict]:
             for r in summary.results
         ],
     }
+    manifest = json.loads(summary.manifest_path.read_text(encoding="utf-8"))
+    detail["executions"] = manifest.get("executions")
+    detail["snapshot_s"] = (manifest.get("snapshot") or {}).get("seconds")
+    detail["floor"] = weekly_floor(detail["executions"] or len(summary.results), out)
+    detail["floor"]["ratio"] = round(seconds / detail["floor"]["floor_s"], 2)
     if not summary.ok:
         raise RuntimeError("; ".join(f"{f.role}/{f.notebook}: {f.error}" for f in summary.failures))
     return seconds, detail
+
+
+FLOOR_NOTEBOOK_SOURCE = """\
+import duckdb
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+frame = pd.DataFrame({"x": range(10), "y": range(10)})
+sns.lineplot(data=frame, x="x", y="y")
+plt.show()
+duckdb.sql("SELECT 1").fetchall()
+"""
+"""The one-cell notebook of the floor: the report notebooks' imports and one plot."""
+
+FLOOR_RATIO_GOAL = 3.0
+"""The weekly build should take at most this many floors (issue 11)."""
+
+
+def weekly_floor(executions: int, work: Path, repeat: int = 2) -> dict:
+    """What the weekly build cannot go below on this machine, measured now.
+
+    floor = executions x (Papermill time of :data:`FLOOR_NOTEBOOK_SOURCE`) / cores,
+    where executions is the number of distinct (notebook, parameters) runs of
+    the report and the notebook time is the median of ``repeat`` runs, s.
+    """
+    import nbformat
+    import papermill
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "floor.ipynb"
+    notebook = new_notebook(cells=[new_code_cell(FLOOR_NOTEBOOK_SOURCE)])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, source)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        papermill.execute_notebook(
+            str(source), str(work / "floor-out.ipynb"), kernel_name="python3", progress_bar=False
+        )
+        times.append(time.perf_counter() - started)
+    cores = os.cpu_count() or 1
+    notebook_s = statistics.median(times)
+    return {
+        "executions": executions,
+        "cores": cores,
+        "notebook_s": round(notebook_s, 3),
+        "floor_s": round(executions * notebook_s / cores, 3),
+        "goal_ratio": FLOOR_RATIO_GOAL,
+    }
 
 
 def run_child(stage_key: str, params: dict, result_path: Path) -> int:

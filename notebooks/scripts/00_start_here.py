@@ -22,7 +22,6 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "all"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
 channel = "yandex_search"  # channel key of params/channels.yaml whose leads are compared
 group = "pricing_viewed"  # true/false column of the leads: the property tested
 outcome = "is_sql"  # true/false column of the leads: the conversion (is_mql, is_sql, is_won)

@@ -22,7 +22,7 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
+snapshot = None  # metrics.json of the run (analytics.metrics.snapshot); None computes it here
 
 # %%
 import matplotlib.pyplot as plt
@@ -39,6 +39,7 @@ from analytics.metrics.funnel import (
     weekly_long,
 )
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
+from analytics.metrics.snapshot import compute_snapshot, formatted_table, load_snapshot
 from analytics.paths import project_path
 from analytics.warehouse import connect
 
@@ -47,17 +48,26 @@ sns.set_theme(style="whitegrid")
 # %%
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
+shot = load_snapshot(project_path(snapshot)) if snapshot else compute_snapshot(con, report_period)
 print(f"Period: {report_period}")
 
 # %% [markdown]
-# ## Summary
+# ## Booked in the period
+#
+# Revenue and sales on the day the deal is won, spend on the day it is paid: the figures of the e-mail and the KPI dashboard, read from the run's snapshot (`metrics.json`).
+
+# %%
+formatted_table(shot, ("revenue", "sales", "spend", "romi", "cac", "drr"))
+
+# %% [markdown]
+# ## The period's leads (cohort)
 
 # %%
 summary = funnel_summary(con, report_period)
 summary_table(summary).style.set_caption(f"Funnel {report_period.label}, money in RUB")
 
 # %% [markdown]
-# Each row is one figure of the period's lead cohort with its formula: money in roubles without VAT, conversions in percent, a dash where the denominator is zero.
+# Each row is one figure of the period's lead cohort with its formula: the leads created in the period and whatever their deals reached since, so sales, revenue and ROMI here are the cohort's (they grow as the cohort matures) and differ from the booked figures above. Money in roubles without VAT, conversions in percent, a dash where the denominator is zero.
 
 # %% [markdown]
 # ## Funnel stages

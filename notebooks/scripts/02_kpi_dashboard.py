@@ -22,10 +22,10 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
 target_growth = 0.2  # fraction; revenue target: last year's revenue × (1 + target_growth)
 last_year_revenue = None  # RUB; None: the deals won last year, from the warehouse
 weeks = 12  # weeks shown in the trend charts
+snapshot = None  # metrics.json of the run (analytics.metrics.snapshot); None computes it here
 
 # %%
 import matplotlib.pyplot as plt
@@ -35,6 +35,7 @@ from IPython.display import display
 from analytics.metrics import kpi, revenue, sales_cost
 from analytics.metrics.definitions import load_definitions
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
+from analytics.metrics.snapshot import compute_snapshot, formatted_table, load_snapshot
 from analytics.paths import project_path
 from analytics.warehouse import connect
 
@@ -45,6 +46,11 @@ con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 definitions = load_definitions()
 summary = kpi.kpi_summary(con, report_period, definitions)
+shot = (
+    load_snapshot(project_path(snapshot))
+    if snapshot
+    else compute_snapshot(con, report_period, definitions)
+)
 print(f"Period: {report_period}")
 print("\n".join(definitions.describe()))
 
@@ -89,11 +95,12 @@ plt.show()
 # ## CEO: revenue, ДРР, ROMI and CAC booked in the period
 
 # %%
-booked = revenue.booked_summary(con, report_period)
-display(kpi.kpi_table(booked, tuple(revenue.BOOKED_METRICS), revenue.BOOKED_METRICS))
+display(formatted_table(shot, ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")))
 booked_weeks = revenue.booked_weekly(con, report_period, weeks)
 grid = sns.relplot(
-    data=kpi.kpi_long(booked_weeks, ("revenue", "drr", "romi", "cac"), "week_start"),
+    data=kpi.kpi_long(
+        booked_weeks, ("revenue", "drr", "romi", "cac"), "week_start", basis="booked"
+    ),
     x="week_start",
     y="value",
     col="metric",
@@ -227,14 +234,30 @@ plt.show()
 # ## This period against the previous one
 
 # %%
-pop = kpi.period_over_period(con, report_period, definitions)
-display(kpi.pop_table(pop))
-ax = sns.barplot(data=pop.reset_index(), x="change_pct", y="label", color="#55a868")
+compared = (
+    "revenue",
+    "sales",
+    "spend",
+    "romi",
+    "drr",
+    "cac",
+    "leads",
+    "cpl",
+    "mql",
+    "sql_leads",
+    "cost_per_mql",
+    "cost_per_sql",
+    "cr_lead_mql",
+    "cr_mql_sql",
+)
+display(formatted_table(shot, compared))
+changes = shot.table(compared, locale="en").dropna(subset=["delta_pct"])
+ax = sns.barplot(data=changes, x="delta_pct", y="label", color="#55a868")
 ax.set(xlabel="change against the previous period of the same length, %", ylabel="")
 plt.show()
 
 # %% [markdown]
-# Bars to the right mean the figure grew; for costs (CPL, CAC, ДРР) that is bad news, for leads, MQL and revenue good news.
+# Booked figures (revenue, sales, ROMI, ДРР, CAC by the day deals are won) are comparable week to week; cohort figures (MQL, SQL and their costs) of the latest weeks are still young and grow as the leads progress. Bars to the right mean the figure grew; for costs (CPL, CAC, ДРР) that is bad news, for leads, MQL and revenue good news.
 
 # %% [markdown] tags=["analyst-only"]
 # ## Analyst checks

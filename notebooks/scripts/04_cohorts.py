@@ -22,7 +22,6 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
 
 # %%
 import matplotlib.pyplot as plt

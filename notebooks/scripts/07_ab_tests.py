@@ -22,7 +22,6 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-role = "analyst"  # role whose report this page is (params/roles/<role>.yaml)
 test_weeks = 26  # ISO weeks of the test, up to the end of the period
 campaign = "yd_search_generic"  # utm_campaign of the test
 ad_group = "generic_crm"  # utm_term of the test

@@ -22,6 +22,8 @@ from datetime import date
 
 import duckdb
 import pytest
+from funnel_fixture import fill
+from sql_oracle import assert_same_frame, old_lead_flags
 
 from analytics.demo import generator
 from analytics.metrics.definitions import (
@@ -215,6 +217,76 @@ def test_flags_on_the_tiny_demo_agree_with_funnel(tiny_warehouse):
         assert (rules["is_sql"] <= rules["is_mql"]).all()
     finally:
         con.close()
+
+
+# --------------------------------------------------------------------------- Ibis = old SQL
+
+PORT_DEFINITIONS = {
+    "crm": DEFAULT_DEFINITIONS,
+    "rules_shipped": None,  # params/definitions.yaml switched to rules, see below
+    "rules_defaults": Definitions(mql_method="rules"),
+    "rules_icp_by_stage": definitions_from_dict(
+        {"mql": {"method": "rules", "rules": {"icp": {"crm_stage": "sql"}}}}
+    ),
+    "rules_pageviews_only_with_crm": definitions_from_dict(
+        {
+            "mql": {
+                "method": "rules",
+                "crm_stage": "new",
+                "rules": {
+                    "require_contact": False,
+                    "require_crm_stage": True,
+                    "icp": {"industries": ["IT"]},
+                    "behaviour": {"pricing_page": False, "min_pageviews": 3, "lookback_days": 1},
+                },
+            },
+            "sql": {"crm_stage": "demo"},
+        }
+    ),
+    "rules_no_behaviour": definitions_from_dict(
+        {"mql": {"method": "rules", "rules": {"behaviour": {"pricing_page": False}}}}
+    ),
+}
+
+
+def _port_definitions(name: str) -> Definitions:
+    if name == "rules_shipped":
+        shipped = load_definitions()
+        return Definitions(
+            mql_method="rules",
+            mql_stage=shipped.mql_stage,
+            rules=shipped.rules,
+            sql_stage=shipped.sql_stage,
+            non_target=shipped.non_target,
+        )
+    return PORT_DEFINITIONS[name]
+
+
+@pytest.mark.parametrize("name", list(PORT_DEFINITIONS))
+def test_ibis_flags_equal_the_old_sql(con, tiny_warehouse, name):
+    """lead_flags (Ibis) gives the columns, order, dtypes and values of the DuckDB SQL it
+    replaced (tests/sql_oracle.py), on this module's leads, on the funnel fixture's
+    week and on the whole tiny demo year."""
+    definitions = _port_definitions(name)
+    fixture = duckdb.connect()
+    fill(fixture)
+    tiny = duckdb.connect(str(tiny_warehouse), read_only=True)
+    try:
+        tiny_period = parse_period("all", data_anchor(tiny), bounds=data_bounds(tiny))
+        for db, period in (
+            (con, PERIOD),
+            (fixture, date_range(date(2025, 6, 2), date(2025, 6, 8))),
+            (tiny, tiny_period),
+        ):
+            new = lead_flags(db, period, definitions)
+            old = old_lead_flags(db, period, definitions)
+            assert len(new) > 0
+            assert_same_frame(new, old)
+        # the tiny year has leads on both sides of the MQL and SQL lines
+        assert 0 < new["is_sql"].sum() <= new["is_mql"].sum() < len(new)
+    finally:
+        fixture.close()
+        tiny.close()
 
 
 # --------------------------------------------------------------------------- the yaml

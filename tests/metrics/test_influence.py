@@ -25,10 +25,11 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
+from sql_oracle import assert_same_frame, old_sale_touches
 
 from analytics import warehouse
 from analytics.metrics import influence
-from analytics.metrics.period import date_range
+from analytics.metrics.period import data_anchor, data_bounds, date_range, parse_period
 
 PERIOD = date_range(date(2025, 6, 1), date(2025, 6, 30))
 
@@ -213,3 +214,24 @@ def test_long_form_for_a_bar_chart(con):
         "revenue",
     )
     assert campaigns.set_index(["group", "influence"]).loc[("C1", "direct"), "value"] == 180_000.0
+
+
+@pytest.mark.parametrize("lookback_days", [30, 3, None])
+def test_ibis_sale_touches_equal_the_old_sql(con, tiny_warehouse, lookback_days):
+    """sale_touches (Ibis) gives the columns, dtypes and rows of the DuckDB SQL it replaced
+    (tests/sql_oracle.py; that SQL had no ORDER BY, so rows are compared sorted), on this
+    module's sales and on the whole tiny demo year."""
+    tiny = duckdb.connect(str(tiny_warehouse), read_only=True)
+    keys = ["deal_id", "campaign", "ad_group", "last_paid"]
+    try:
+        tiny_period = parse_period("all", data_anchor(tiny), bounds=data_bounds(tiny))
+        for db, period in ((con, PERIOD), (tiny, tiny_period)):
+            new = influence.sale_touches(db, period, lookback_days)
+            old = old_sale_touches(db, period, lookback_days)
+            assert len(new) > 0
+            assert_same_frame(
+                new.sort_values(keys, ignore_index=True), old.sort_values(keys, ignore_index=True)
+            )
+            assert new.groupby("deal_id")["last_paid"].sum().eq(1).all()
+    finally:
+        tiny.close()

@@ -35,6 +35,14 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 import pytest
+from funnel_fixture import fill as fill_funnel_fixture
+from sql_oracle import (
+    assert_same_frame,
+    old_deal_campaigns,
+    old_lead_checks,
+    old_marketing_vs_sales,
+    old_spend_visits,
+)
 
 from analytics import warehouse
 from analytics.demo import generator
@@ -388,3 +396,44 @@ def test_high_defect_rates_are_recovered_exactly(defect_rich_warehouse):
         assert recovery.loc["duplicate_lead", "found"] >= 20
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("window", [timedelta(days=2), timedelta(hours=47, seconds=30), None])
+def test_ibis_checks_equal_the_old_sql(con, tiny_warehouse, defect_rich_warehouse, window):
+    """deal_campaigns, lead_checks, spend_visits and marketing_vs_sales (Ibis) give the
+    columns, order, dtypes and values of the DuckDB SQL they replaced (tests/sql_oracle.py)
+    on this module's warehouse, the funnel fixture, the tiny demo and the defect-rich one."""
+    window = window or timedelta(days=400)
+    fixture = duckdb.connect()
+    fill_funnel_fixture(fixture)
+    tiny = duckdb.connect(str(tiny_warehouse), read_only=True)
+    rich = duckdb.connect(str(defect_rich_warehouse), read_only=True)
+    try:
+        cases = [
+            (con, date_range(date(2025, 6, 2), date(2025, 6, 15))),
+            (fixture, date_range(date(2025, 6, 2), date(2025, 6, 8))),
+        ]
+        for db in (tiny, rich):
+            cases.append((db, parse_period("all", data_anchor(db), bounds=data_bounds(db))))
+        for db, period in cases:
+            checks = {
+                "deals": (quality.deal_campaigns(db, period), old_deal_campaigns(db, period)),
+                "leads": (
+                    quality.lead_checks(db, period, window),
+                    old_lead_checks(db, period, window),
+                ),
+                "spend": (quality.spend_visits(db, period), old_spend_visits(db, period)),
+                "weekly": (
+                    quality.marketing_vs_sales(db, period, weeks=12),
+                    old_marketing_vs_sales(db, period, weeks=12),
+                ),
+            }
+            for new, old in checks.values():
+                assert len(new) > 0
+                assert_same_frame(new, old)
+        leads = checks["leads"][0]
+        assert leads["is_duplicate"].any() and leads["duplicate_of"].notna().any()
+        assert leads["missing_in_crm"].any() and leads["call_without_session"].any()
+    finally:
+        for db in (fixture, tiny, rich):
+            db.close()

@@ -90,8 +90,23 @@ def test_booked_total_matches_won_deals_on_demo(tiny_warehouse):
 def test_booked_table_uses_booked_definitions(con):
     from analytics.metrics import kpi
 
-    table = kpi.kpi_table(
-        revenue.booked_summary(con, W23), tuple(revenue.BOOKED_METRICS), revenue.BOOKED_METRICS
+    table = kpi.kpi_table(revenue.booked_summary(con, W23), revenue.BOOKED_COLUMNS, basis="booked")
+    assert table.loc["Revenue", "definition"] == "revenue = Σ amount of deals won in the period"
+    assert table.loc["Ad cost share (ДРР)", "value"] == "20.0%"
+    assert table.loc["ROMI", "value"] == "400.0%"  # booked: (150 000 − 30 000) / 30 000
+
+
+def test_a_won_deal_without_close_date_is_booked_when_its_history_entered_won(con):
+    """d7: status won, closed_at empty, history entered won Wed 2025-06-04 -> booked in W23
+    (the win rate's rule, kpi.closed_deals): revenue 150 000 + 20 000, sales 3."""
+    con.execute(
+        "INSERT INTO deals (deal_id, created_at, closed_at, status, stage, amount) "
+        "VALUES ('d7', '2025-06-01 09:00', NULL, 'won', 'won', 20000)"
     )
-    assert table.loc["Revenue", "definition"] == "deals won in the period"
-    assert table.loc["ДРР", "value"] == kpi.format_value(20.0, "%")
+    con.execute("INSERT INTO deal_stages VALUES ('d7', 'won', '2025-06-04 10:00')")
+    row = revenue.booked_summary(con, W23).iloc[0]
+    assert (row["revenue"], row["sales"]) == (170_000.0, 3)
+    from analytics.metrics import kpi
+
+    closed = kpi.closed_deals(con, W23.start, W23.end_exclusive)
+    assert int((closed["outcome"] == "won").sum()) == row["sales"]

@@ -24,10 +24,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
+from funnel_fixture import fill as fill_funnel_fixture
+from sql_oracle import assert_same_frame, old_segment_leads
 
 from analytics import warehouse
 from analytics.metrics import segments
-from analytics.metrics.period import date_range
+from analytics.metrics.period import data_anchor, data_bounds, date_range, parse_period
 
 PERIOD = date_range(date(2025, 6, 1), date(2025, 6, 30))
 NAN = math.nan
@@ -234,3 +236,26 @@ def test_channel_profitability(con):
     social = table.set_index("channel").loc["paid_social"]
     assert social["romi"] == pytest.approx(-100.0)
     assert math.isnan(table.set_index("channel").loc["organic", "romi"])
+
+
+def test_ibis_segment_leads_equal_the_old_sql(con, tiny_warehouse):
+    """segment_leads (Ibis) gives the columns, order, dtypes and values of the DuckDB SQL
+    (plus the pandas CPL allocation) it replaced (tests/sql_oracle.py), on this module's
+    leads, on the funnel fixture's week and on the whole tiny demo year."""
+    fixture = duckdb.connect()
+    fill_funnel_fixture(fixture)
+    tiny = duckdb.connect(str(tiny_warehouse), read_only=True)
+    try:
+        tiny_period = parse_period("all", data_anchor(tiny), bounds=data_bounds(tiny))
+        for db, period in (
+            (con, PERIOD),
+            (fixture, date_range(date(2025, 6, 2), date(2025, 6, 8))),
+            (tiny, tiny_period),
+        ):
+            new = segments.segment_leads(db, period)
+            assert len(new) > 0
+            assert_same_frame(new, old_segment_leads(db, period))
+        assert new["spend"].gt(0).any() and new["sales"].gt(0).any()
+    finally:
+        fixture.close()
+        tiny.close()

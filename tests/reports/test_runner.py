@@ -314,7 +314,40 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
     assert len(injected) == 1
     assert repr(str(warehouse)) in injected[0].source or f'"{warehouse}"' in injected[0].source
     assert '"last-week"' in injected[0].source
-    assert '"ceo"' in injected[0].source
+    assert repr(str(folder / "metrics.json")) in injected[0].source or (
+        f'"{folder / "metrics.json"}"' in injected[0].source
+    )
+    # 01 does not declare role: one execution serves every role
+    assert "role = " not in injected[0].source
+
+
+def test_each_notebook_and_parameters_pair_runs_once(run):
+    """ceo and analyst both ask for 01 with the same declared parameters: one execution."""
+    summary, folder, _ = run
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    # 01 (ceo + analyst), growth.ipynb (ceo) and the broken role's notebook
+    assert manifest["executions"] == 3
+    times = {
+        n["role"]: n["execute_seconds"]
+        for n in manifest["notebooks"]
+        if n["notebook"] == "01_funnel_overview.ipynb"
+    }
+    assert times["ceo"] == times["analyst"]  # shared, not executed twice
+    ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
+    assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
+
+
+def test_run_writes_the_snapshot_and_the_index_reads_it(run):
+    """Booked W23 of funnel_fixture (its docstring): revenue 150 777, ROMI 618.0 %, CAC 7 000."""
+    _, folder, _ = run
+    data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
+    assert (folder / "marts" / "metric_values.parquet").is_file()
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert '<td data-metric="revenue">150\u202f777 ₽</td>' in index
+    assert '<td data-metric="romi">618.0%</td>' in index
+    assert '<td data-metric="cac">7\u202f000 ₽</td>' in index
 
 
 def recomputed_fingerprint(path: Path) -> str:
@@ -417,13 +450,64 @@ def _injected(ipynb: Path) -> str:
     )
 
 
+def test_email_index_page_and_metrics_json_agree(run, tmp_path):
+    """The CEO's booked week, worked out in funnel_fixture's docstring, is the same everywhere:
+    revenue 150 777 RUB, spend 21 000 RUB, ROMI (150 777 − 21 000) / 21 000 = 617.99 %,
+    CAC 21 000 / 3 = 7 000 RUB (each surface in its own locale's notation)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from analytics.reports import sending
+
+    _, folder, _ = run
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+    assert metrics["revenue"]["value"] == pytest.approx(150_777.0)
+    assert metrics["spend"]["value"] == pytest.approx(21_000.0)
+    assert metrics["romi"]["value"] == pytest.approx(129_777 / 21_000 * 100)
+    assert metrics["cac"]["value"] == pytest.approx(7_000.0)
+    assert metrics["sales"]["value"] == 3  # D1, D4, DX won in W23
+
+    nnbsp = "\u202f"
+    english = {
+        "sales": "3",
+        "revenue": f"150{nnbsp}777 ₽",
+        "spend": f"21{nnbsp}000 ₽",
+        "romi": "618.0%",
+        "cac": f"7{nnbsp}000 ₽",
+    }
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    for key, text in english.items():
+        assert f'<td data-metric="{key}">{text}</td>' in index, key
+        assert f"<td>{text}</td>" in page, key
+    for label in ("Revenue", "Sales", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
+        assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
+
+    result = sending.send_reports(folder, roles=["ceo"], dry_run=True, out_dir=tmp_path)
+    assert result.sent == ["ceo"]
+    msg = BytesParser(policy=policy.default).parsebytes((tmp_path / "ceo.eml").read_bytes())
+    body = msg.get_body(("html",)).get_content()
+    russian = {
+        "Продажи": "3",
+        "Выручка": f"150{nnbsp}777{nnbsp}₽",
+        "Расходы на рекламу": f"21{nnbsp}000{nnbsp}₽",
+        "ROMI": f"618,0{nnbsp}%",
+        "CAC": f"7{nnbsp}000{nnbsp}₽",
+    }
+    for label, text in russian.items():
+        assert f">{label}</td>" in body and f">{text}</td>" in body, label
+
+
 def test_role_parameters_reach_only_the_notebooks_that_declare_them(run):
     _, folder, warehouse = run
     # params/roles/ceo.yaml sets target_growth: 0.2; growth.ipynb declares it, 01 does not
     assert "target_growth = 0.2" in _injected(folder / "ceo" / "growth.ipynb")
     funnel = _injected(folder / "ceo" / "01_funnel_overview.ipynb")
     assert "target_growth" not in funnel
-    assert f'warehouse = "{warehouse}"' in funnel and 'role = "ceo"' in funnel
+    assert f'warehouse = "{warehouse}"' in funnel
+    # 01 does not declare role (one execution serves every role); growth.ipynb does
+    assert "role = " not in funnel
+    assert 'role = "ceo"' in _injected(folder / "ceo" / "growth.ipynb")
 
 
 def test_notebook_parameters_keeps_declared_names(tmp_path):
@@ -438,3 +522,28 @@ def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
     role = load_role("typo", roles_dir=tmp_path)
     with pytest.raises(RoleConfigError, match=r"typo\.yaml: key 'parameters': 'target_grwth' is"):
         run_reports([role], warehouse=build_warehouse(tmp_path / "w.duckdb"), out_dir=tmp_path)
+
+
+def test_project_roles_execute_each_notebook_once(tmp_path):
+    """The four project roles list 21 (role, notebook) pages of 9 distinct notebooks; none
+    declares role and the role files' target_growth 0.2 is notebook 02's own default."""
+    import yaml
+
+    from analytics.reports.runner import _executions
+
+    configs = [load_role(name) for name in available_roles()]
+    listed = [
+        notebook
+        for name in available_roles()
+        for notebook in yaml.safe_load(
+            (NOTEBOOKS_DIR.parent / "params" / "roles" / f"{name}.yaml").read_text("utf-8")
+        )["notebooks"]
+    ]
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    tasks = _executions(configs, tmp_path, shared)
+    assert sorted(t.notebook.name for t in tasks) == sorted(set(listed))
+    assert sum(len(t.pages) for t in tasks) == len(listed)
+    # a value other than the default is a different execution
+    changed = [replace(c, parameters={"target_growth": 0.3}) if c.name == "ceo" else c
+               for c in configs]  # fmt: skip
+    assert len(_executions(changed, tmp_path, shared)) == len(set(listed)) + 1

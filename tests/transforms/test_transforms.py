@@ -22,6 +22,7 @@ import pytest
 from funnel_fixture import fill
 
 from analytics import transforms
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
@@ -439,6 +440,21 @@ def all_transforms(con) -> dict[str, ibis.Table]:
             con, "sale", *YEAR, 30, anchor="stage"
         ),
     }
+    shipped = load_definitions()
+    rules = Definitions(mql_method="rules", rules=shipped.rules, non_target=shipped.non_target)
+    exprs["lead_facts"] = transforms.lead_facts(con, *YEAR, LOOKBACK_DAYS)
+    exprs["lead_flags_crm"] = transforms.lead_flag_table(con, *YEAR, DEFAULT_DEFINITIONS)
+    exprs["lead_flags_rules"] = transforms.lead_flag_table(con, *YEAR, rules)
+    exprs["segment_leads"] = transforms.segment_lead_table(con, *YEAR)
+    exprs["sale_paid_touches"] = transforms.sale_paid_touches(con, *YEAR, LOOKBACK_DAYS)
+    exprs["sale_paid_touches_all_history"] = transforms.sale_paid_touches(con, *YEAR, None)
+    exprs["deal_campaigns"] = transforms.deal_campaign_table(con, *YEAR)
+    exprs["lead_checks"] = transforms.lead_check_table(con, *YEAR)
+    exprs["lead_checks_odd_window"] = transforms.lead_check_table(
+        con, *YEAR, timedelta(days=30, seconds=1)
+    )
+    exprs["spend_visits"] = transforms.spend_visit_table(con, *YEAR)
+    exprs["weekly_leads_deals"] = transforms.weekly_leads_deals(con, *YEAR)
     for grain in transforms.GRAINS:
         exprs[f"cohort_visitors_{grain}"] = transforms.cohort_visitors(con, START, STOP, grain)
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
@@ -461,6 +477,17 @@ PARITY_KEYS = {
     "touch_paths_no_lookback": ["lead_id"],
     "weekly_cohorts": ["cohort_week", "weeks_since_first_visit"],
     "weekly_kpi": ["week_start"],
+    "lead_facts": ["lead_id"],
+    "lead_flags_crm": ["lead_id"],
+    "lead_flags_rules": ["lead_id"],
+    "segment_leads": ["lead_id"],
+    "deal_campaigns": ["deal_id", "created_at"],
+    "lead_checks": ["lead_id"],
+    "lead_checks_odd_window": ["lead_id"],
+    "spend_visits": ["date", "channel", "campaign", "ad_group", "creative"],
+    "weekly_leads_deals": ["week_start"],
+    "sale_paid_touches": ["deal_id", "campaign", "ad_group", "last_paid"],
+    "sale_paid_touches_all_history": ["deal_id", "campaign", "ad_group", "last_paid"],
     **{
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")

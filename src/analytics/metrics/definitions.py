@@ -46,6 +46,12 @@ A lead with a lost deal whose ``loss_reason`` is one of
 ``non_target.loss_reasons`` (default «Нецелевой»); the section also holds the
 sales-time assumptions priced by :mod:`analytics.metrics.sales_cost`.
 
+Computation
+-----------
+:func:`lead_flags` runs the Ibis expression
+:func:`analytics.transforms.lead_facts.lead_flag_table` on the DuckDB warehouse;
+the same expression runs on PySpark (``docs/backends.md``).
+
 Counting
 --------
 Flags are per lead: a lead with two deals is one MQL.
@@ -63,9 +69,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from analytics.metrics.funnel import STAGE_ORDER, STAGE_RANK_CTE, UNDETERMINED, deal_reach_cte
+from analytics.metrics.funnel import STAGE_ORDER
 from analytics.metrics.period import Period
 from analytics.paths import PARAMS_DIR
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.lead_facts import LEAD_FLAG_COLUMNS, lead_flag_table
 
 DEFINITIONS_FILE = PARAMS_DIR / "definitions.yaml"
 """Default location of the definitions."""
@@ -400,107 +408,7 @@ class _Checker:
 # --------------------------------------------------------------------------- flags
 
 
-_LEAD_FACTS_SQL = f"""
-WITH {STAGE_RANK_CTE},
-cohort AS (
-    SELECT lead_id,
-           any_value(created_at) AS created_at,
-           any_value(lead_type) AS lead_type,
-           any_value(visitor_id) AS visitor_id,
-           any_value(visit_id) AS visit_id,
-           bool_or(phone_hash IS NOT NULL OR email_hash IS NOT NULL) AS has_contact,
-           any_value(industry) AS industry,
-           any_value(company_size) AS company_size
-    FROM leads
-    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
-    GROUP BY lead_id
-),
--- only the visits the cohort's leads point to: grouping every visit by visit_id
--- would build a hash table of all visits (~3 GB at 10M visits)
-visit_attr AS (
-    SELECT visit_id,
-           arg_min(channel, visit_start) AS channel,
-           arg_min(utm_source, visit_start) AS source,
-           arg_min(utm_campaign, visit_start) AS campaign
-    FROM visits
-    WHERE visit_id IN (SELECT visit_id FROM cohort WHERE visit_id IS NOT NULL)
-    GROUP BY visit_id
-),
-{deal_reach_cte()},
-deal AS (
-    SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
-           coalesce(any_value(d.amount), 0) AS amount,
-           coalesce(any_value(dr.reached), -1) AS reached,
-           bool_or(d.status = 'lost' AND d.loss_reason = ANY($non_target::VARCHAR[]))
-               AS non_target
-    FROM deals AS d LEFT JOIN deal_reach AS dr USING (deal_id)
-    WHERE d.lead_id IS NOT NULL
-    GROUP BY d.deal_id
-),
-lead_deal AS (
-    SELECT lead_id, count(*) AS deals, max(reached) AS reached,
-           count(*) FILTER (WHERE reached >= {STAGE_ORDER.index("won")}) AS won_deals,
-           coalesce(sum(amount) FILTER (WHERE reached >= {STAGE_ORDER.index("won")}), 0)
-               AS revenue,
-           bool_or(non_target) AS non_target
-    FROM deal GROUP BY lead_id
-),
-behaviour AS (
-    SELECT c.lead_id,
-           bool_or(v.goal_pricing) AS pricing_viewed,
-           sum(v.pageviews) AS pageviews_before
-    FROM cohort AS c
-    JOIN (
-        -- the cohort's visitors in [start - lookback, stop): the join below cannot
-        -- match other visits, and filtering first keeps the join input small
-        SELECT visitor_id, visit_start, goal_pricing, pageviews FROM visits
-        WHERE visit_start >= $start::TIMESTAMP - to_days($lookback::INTEGER)
-          AND visit_start < $stop::TIMESTAMP
-          AND visitor_id IN (SELECT visitor_id FROM cohort WHERE visitor_id IS NOT NULL)
-    ) AS v
-      ON v.visitor_id = c.visitor_id
-     AND v.visit_start <= c.created_at
-     AND v.visit_start >= c.created_at - to_days($lookback::INTEGER)
-    GROUP BY c.lead_id
-)
-SELECT c.lead_id, c.created_at, c.lead_type, c.visitor_id, c.visit_id,
-       coalesce(va.channel, '{UNDETERMINED}') AS channel,
-       coalesce(va.source, '{UNDETERMINED}') AS source,
-       coalesce(va.campaign, '{UNDETERMINED}') AS campaign,
-       c.industry, c.company_size, c.has_contact,
-       coalesce(b.pricing_viewed, false) AS pricing_viewed,
-       coalesce(b.pageviews_before, 0) AS pageviews_before,
-       coalesce(ld.deals, 0) AS deals,
-       coalesce(ld.reached, -1) AS reached_rank,
-       coalesce(ld.won_deals, 0) AS won_deals,
-       coalesce(ld.revenue, 0)::DOUBLE AS revenue,
-       coalesce(ld.non_target, false) AS is_non_target
-FROM cohort AS c
-LEFT JOIN visit_attr AS va ON va.visit_id = c.visit_id
-LEFT JOIN lead_deal AS ld USING (lead_id)
-LEFT JOIN behaviour AS b USING (lead_id)
-ORDER BY c.created_at, c.lead_id
-"""
-
-FLAG_COLUMNS = (
-    "lead_id",
-    "created_at",
-    "lead_type",
-    "visitor_id",
-    "channel",
-    "source",
-    "campaign",
-    "has_contact",
-    "icp_fit",
-    "behaviour_fit",
-    "crm_mql",
-    "reached_stage",
-    "is_mql",
-    "is_sql",
-    "is_won",
-    "revenue",
-    "is_non_target",
-)
+FLAG_COLUMNS = LEAD_FLAG_COLUMNS[: LEAD_FLAG_COLUMNS.index("is_non_target") + 1]
 """Columns of :func:`lead_flags`, in order (plus the inputs of the rules after them)."""
 
 
@@ -540,55 +448,10 @@ def lead_flags(con, period: Period, definitions: Definitions | None = None) -> p
           ``pageviews_before`` (pages in the lookback window), ``deals``.
     """
     definitions = definitions or DEFAULT_DEFINITIONS
-    rules = definitions.rules
-    facts = con.execute(
-        _LEAD_FACTS_SQL,
-        {
-            "start": period.start,
-            "stop": period.end_exclusive,
-            "lookback": rules.lookback_days,
-            "non_target": list(definitions.non_target.loss_reasons),
-        },
-    ).df()
-    rank = facts["reached_rank"].astype("int64")
-
-    def reached(stage: str) -> pd.Series:
-        return rank >= STAGE_ORDER.index(stage)
-
-    facts["has_contact"] = facts["has_contact"].astype(bool)
-    facts["pricing_viewed"] = facts["pricing_viewed"].astype(bool)
-    facts["pageviews_before"] = facts["pageviews_before"].astype("int64")
-    if rules.icp_crm_stage:
-        icp = reached(rules.icp_crm_stage)
-    else:
-        icp = pd.Series(True, index=facts.index)
-        if rules.industries:
-            icp &= facts["industry"].isin(rules.industries)
-        if rules.company_sizes:
-            icp &= facts["company_size"].isin(rules.company_sizes)
-    behaviour = pd.Series(not rules.behaviour_enabled, index=facts.index)
-    if rules.pricing_page:
-        behaviour |= facts["pricing_viewed"]
-    if rules.min_pageviews is not None:
-        behaviour |= facts["pageviews_before"] >= rules.min_pageviews
-    facts["icp_fit"] = icp.astype(bool)
-    facts["behaviour_fit"] = behaviour.astype(bool)
-    facts["crm_mql"] = reached(definitions.mql_stage)
-    if definitions.mql_method == "crm":
-        is_mql = facts["crm_mql"]
-    else:
-        is_mql = facts["icp_fit"] & facts["behaviour_fit"]
-        if rules.require_contact:
-            is_mql &= facts["has_contact"]
-        if rules.require_crm_stage:
-            is_mql &= facts["crm_mql"]
-    facts["is_mql"] = is_mql.astype(bool)
-    facts["is_sql"] = facts["is_mql"] & reached(definitions.sql_stage)
-    facts["is_won"] = facts["won_deals"] > 0
-    facts["is_non_target"] = facts["is_non_target"].astype(bool)
-    facts["reached_stage"] = [STAGE_ORDER[r] if r >= 0 else None for r in rank]
-    inputs = ["industry", "company_size", "pricing_viewed", "pageviews_before", "deals"]
-    return facts[list(FLAG_COLUMNS) + inputs].reset_index(drop=True)
+    with duckdb_backend(con) as backend:
+        expr = lead_flag_table(backend, period.start, period.end_exclusive, definitions)
+        flags = backend.execute(expr)
+    return flags[list(LEAD_FLAG_COLUMNS)].reset_index(drop=True)
 
 
 def flag_counts(flags: pd.DataFrame) -> dict[str, int]:

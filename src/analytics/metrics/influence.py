@@ -26,55 +26,25 @@ Conventions
   per group, so ``influenced = direct + assisted`` is the number of sales the
   group took part in; summed over groups, ``direct`` gives the sales with a
   paid touch, ``influenced`` counts a sale once per group it touched.
+
+The touches are the Ibis expression
+:func:`analytics.transforms.paid_touches.sale_paid_touches` (portable to PySpark,
+``docs/backends.md``); the credit per group is computed in pandas.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analytics.metrics.funnel import STAGE_ORDER, STAGE_RANK_CTE, deal_reach_cte
 from analytics.metrics.period import Period
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.paid_touches import sale_paid_touches
 
 LEVELS = {"ad_group": ("campaign", "ad_group"), "campaign": ("campaign",)}
 """Grouping levels of :func:`influence` and their key columns."""
 
 LOOKBACK_DAYS = 30
 """Default touch window before the lead, days (the default of :mod:`analytics.metrics.journeys`)."""
-
-_WON = STAGE_ORDER.index("won")
-
-_TOUCH_SQL = f"""
-WITH {STAGE_RANK_CTE},
-{deal_reach_cte("reach")},
-visit_owner AS (SELECT visit_id, any_value(visitor_id) AS visitor_id FROM visits GROUP BY visit_id),
-lead AS (
-    SELECT l.lead_id, any_value(l.created_at) AS created_at,
-           coalesce(any_value(l.visitor_id), any_value(vo.visitor_id)) AS visitor_id
-    FROM leads AS l LEFT JOIN visit_owner AS vo ON vo.visit_id = l.visit_id
-    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
-    GROUP BY l.lead_id
-),
-sale AS (
-    SELECT d.deal_id, any_value(l.visitor_id) AS visitor_id,
-           any_value(l.created_at) AS lead_at, coalesce(any_value(d.amount), 0) AS amount
-    FROM deals AS d JOIN reach AS r USING (deal_id) JOIN lead AS l ON l.lead_id = d.lead_id
-    WHERE r.reached >= {_WON} AND l.visitor_id IS NOT NULL
-    GROUP BY d.deal_id
-),
-touch AS (
-    SELECT s.deal_id, s.amount, v.visit_id, v.visit_start,
-           v.utm_campaign AS campaign, coalesce(nullif(trim(v.utm_term), ''), '') AS ad_group
-    FROM sale AS s
-    JOIN visits AS v
-      ON v.visitor_id = s.visitor_id AND v.visit_start <= s.lead_at
-     AND ($lookback_days IS NULL OR v.visit_start >= s.lead_at - to_days($lookback_days))
-    WHERE coalesce(trim(v.utm_campaign), '') <> ''
-)
-SELECT deal_id, amount, campaign, ad_group,
-       row_number() OVER (PARTITION BY deal_id ORDER BY visit_start DESC, visit_id DESC) = 1
-           AS last_paid
-FROM touch
-"""
 
 
 def sale_touches(con, period: Period, lookback_days: int | None = LOOKBACK_DAYS) -> pd.DataFrame:
@@ -98,11 +68,10 @@ def sale_touches(con, period: Period, lookback_days: int | None = LOOKBACK_DAYS)
     """
     if lookback_days is not None and lookback_days < 0:
         raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
-    params = {"start": period.start, "stop": period.end_exclusive, "lookback_days": lookback_days}
-    frame = con.execute(_TOUCH_SQL, params).df()
-    frame["last_paid"] = frame["last_paid"].astype(bool)
-    frame["amount"] = frame["amount"].astype("float64")
-    return frame
+    with duckdb_backend(con) as backend:
+        expr = sale_paid_touches(backend, period.start, period.end_exclusive, lookback_days)
+        frame = backend.execute(expr)
+    return frame.reset_index(drop=True)
 
 
 def influence_table(touches: pd.DataFrame, level: str = "ad_group") -> pd.DataFrame:

@@ -46,6 +46,16 @@ Checks (counts; share = value / base x 100%)
     whose ``rows_in != rows_loaded + rows_quarantined``. These describe the
     loads, whatever their dates, and ignore the period.
 
+Computation
+-----------
+The evidence of the first eight checks (deals, leads, spend and the weekly
+counts) comes from the Ibis expressions of
+:mod:`analytics.transforms.quality_checks`, so it computes the same on PySpark
+(``docs/backends.md``). :func:`load_summary` and :func:`quarantine_reasons` (the
+last two checks) stay DuckDB SQL: they read ``load_log`` and ``quarantine``,
+which only the DuckDB load writes (:mod:`analytics.warehouse`); a warehouse on
+another engine has its own load diagnostics.
+
 A check is ``warn`` when ``|share|`` exceeds its threshold (in %,
 :data:`DEFAULT_THRESHOLDS`), else ``ok``; a check with base 0 has share NaN and
 is ``ok``.
@@ -61,6 +71,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from analytics.metrics.period import Period, date_range
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.quality_checks import (
+    deal_campaign_table,
+    lead_check_table,
+    spend_visit_table,
+    weekly_leads_deals,
+)
 from analytics.warehouse import reconciliation
 
 DUPLICATE_WINDOW = timedelta(days=2)
@@ -95,13 +112,18 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 """Largest ``|share|`` (%) of each check that is still ``ok``."""
 
 
-def _empty(column: str) -> str:
-    """SQL: the text column is NULL or blank."""
-    return f"coalesce(trim({column}), '') = ''"
+def _run(con, transform, period: Period, *args) -> pd.DataFrame:
+    """Execute ``transform(backend, start, stop, *args)`` (an Ibis expression of
+    :mod:`analytics.transforms.quality_checks`) on the DuckDB connection ``con``.
 
-
-def _bounds(period: Period) -> dict:
-    return {"start": period.start, "stop": period.end_exclusive}
+    Dates and timestamps come back as ``datetime64[us]`` (Ibis gives a date column
+    in seconds), as the frames of this module always had them."""
+    with duckdb_backend(con) as backend:
+        frame = backend.execute(transform(backend, period.start, period.end_exclusive, *args))
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            frame[col] = frame[col].astype("datetime64[us]")
+    return frame.reset_index(drop=True)
 
 
 def _percent(part: float, base: float) -> float:
@@ -163,20 +185,6 @@ def format_share(
 # --------------------------------------------------------------------------- deals
 
 
-_DEALS_SQL = f"""
-SELECT d.deal_id, d.lead_id, d.created_at, d.status, d.amount,
-       {_empty("d.utm_campaign")} AS undetermined_campaign,
-       coalesce(NOT {_empty("l.utm_campaign")}, false) AS lead_tracked_campaign,
-       l.utm_campaign AS lead_campaign
-FROM deals AS d
-LEFT JOIN (
-    SELECT lead_id, any_value(utm_campaign) AS utm_campaign FROM leads GROUP BY lead_id
-) AS l ON l.lead_id = d.lead_id
-WHERE d.created_at >= $start::TIMESTAMP AND d.created_at < $stop::TIMESTAMP
-ORDER BY d.created_at, d.deal_id
-"""
-
-
 def deal_campaigns(con, period: Period) -> pd.DataFrame:
     """CRM deals created in the period with what is known of their campaign.
 
@@ -196,11 +204,7 @@ def deal_campaigns(con, period: Period) -> pd.DataFrame:
         ``lead_campaign`` and ``lost_utm`` = lead_tracked_campaign and
         undetermined_campaign.
     """
-    frame = con.execute(_DEALS_SQL, _bounds(period)).df()
-    for col in ("undetermined_campaign", "lead_tracked_campaign"):
-        frame[col] = frame[col].astype(bool)
-    frame["lost_utm"] = frame["lead_tracked_campaign"] & frame["undetermined_campaign"]
-    return frame
+    return _run(con, deal_campaign_table, period)
 
 
 def undetermined_campaign(deals: pd.DataFrame) -> pd.DataFrame:
@@ -263,46 +267,6 @@ def undetermined_campaign(deals: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- leads
 
 
-_LEADS_SQL = """
-WITH lead AS (
-    SELECT lead_id, any_value(created_at) AS created_at, any_value(lead_type) AS lead_type,
-           any_value(visit_id) AS visit_id, any_value(phone_hash) AS phone_hash,
-           any_value(email_hash) AS email_hash
-    FROM leads GROUP BY lead_id
-),
-repeat_phone AS (
-    SELECT lead_id,
-           lag(lead_id) OVER w AS previous_lead, created_at - lag(created_at) OVER w AS gap
-    FROM lead WHERE phone_hash IS NOT NULL
-    WINDOW w AS (PARTITION BY phone_hash ORDER BY created_at, lead_id)
-),
-repeat_email AS (
-    SELECT lead_id,
-           lag(lead_id) OVER w AS previous_lead, created_at - lag(created_at) OVER w AS gap
-    FROM lead WHERE email_hash IS NOT NULL
-    WINDOW w AS (PARTITION BY email_hash ORDER BY created_at, lead_id)
-),
-with_deal AS (SELECT DISTINCT lead_id FROM deals WHERE lead_id IS NOT NULL),
-known_visit AS (SELECT DISTINCT visit_id FROM visits)
-SELECT l.lead_id, l.created_at, l.lead_type,
-       (l.phone_hash IS NOT NULL OR l.email_hash IS NOT NULL) AS has_contact,
-       coalesce(rp.gap <= $window, false) AS repeats_phone,
-       coalesce(re.gap <= $window, false) AS repeats_email,
-       CASE WHEN rp.gap <= $window AND (re.gap IS NULL OR re.gap > $window OR rp.gap <= re.gap)
-            THEN rp.previous_lead
-            WHEN re.gap <= $window THEN re.previous_lead END AS duplicate_of,
-       wd.lead_id IS NOT NULL AS has_deal,
-       kv.visit_id IS NOT NULL AS has_session
-FROM lead AS l
-LEFT JOIN repeat_phone AS rp USING (lead_id)
-LEFT JOIN repeat_email AS re USING (lead_id)
-LEFT JOIN with_deal AS wd USING (lead_id)
-LEFT JOIN known_visit AS kv ON kv.visit_id = l.visit_id
-WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
-ORDER BY l.created_at, l.lead_id
-"""
-
-
 def lead_checks(
     con, period: Period, duplicate_window: timedelta = DUPLICATE_WINDOW
 ) -> pd.DataFrame:
@@ -330,37 +294,10 @@ def lead_checks(
         ``missing_in_crm`` = not duplicate and no deal,
         ``call_without_session`` = not duplicate, a call and no session.
     """
-    params = _bounds(period) | {"window": duplicate_window}
-    frame = con.execute(_LEADS_SQL, params).df()
-    flags = ["has_contact", "repeats_phone", "repeats_email", "has_deal", "has_session"]
-    for col in flags:
-        frame[col] = frame[col].astype(bool)
-    frame.insert(6, "is_duplicate", frame["repeats_phone"] | frame["repeats_email"])
-    first = ~frame["is_duplicate"]
-    frame["missing_in_crm"] = first & ~frame["has_deal"]
-    frame["call_without_session"] = first & (frame["lead_type"] == "call") & ~frame["has_session"]
-    return frame
+    return _run(con, lead_check_table, period, duplicate_window)
 
 
 # --------------------------------------------------------------------------- spend
-
-
-_SPEND_SQL = f"""
-WITH ad_day AS (
-    SELECT DISTINCT visit_start::DATE AS date, utm_campaign, utm_term, utm_content
-    FROM visits
-    WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP
-      AND NOT {_empty("utm_campaign")}
-)
-SELECT s.date, s.channel, s.campaign, s.ad_group, s.creative, s.clicks, s.cost,
-       a.date IS NOT NULL AS has_visits
-FROM spend AS s
-LEFT JOIN ad_day AS a
-  ON a.date = s.date AND a.utm_campaign = s.campaign
- AND a.utm_term IS NOT DISTINCT FROM s.ad_group AND a.utm_content IS NOT DISTINCT FROM s.creative
-WHERE s.date >= $start::DATE AND s.date < $stop::DATE
-ORDER BY s.date, s.campaign, s.ad_group, s.creative
-"""
 
 
 def spend_visits(con, period: Period) -> pd.DataFrame:
@@ -374,33 +311,10 @@ def spend_visits(con, period: Period) -> pd.DataFrame:
         ``has_visits``: some visit that day has ``utm_campaign = campaign``,
         ``utm_term = ad_group`` and ``utm_content = creative``.
     """
-    frame = con.execute(_SPEND_SQL, _bounds(period)).df()
-    frame["has_visits"] = frame["has_visits"].astype(bool)
-    return frame
+    return _run(con, spend_visit_table, period)
 
 
 # --------------------------------------------------------------------------- reconciliation
-
-
-_WEEKLY_SQL = """
-WITH lead AS (
-    SELECT date_trunc('week', any_value(created_at))::DATE AS week_start
-    FROM leads
-    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
-    GROUP BY lead_id
-),
-deal AS (
-    SELECT date_trunc('week', any_value(created_at))::DATE AS week_start
-    FROM deals
-    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
-    GROUP BY deal_id
-)
-SELECT week_start, sum(leads) AS leads, sum(deals) AS deals FROM (
-    SELECT week_start, 1 AS leads, 0 AS deals FROM lead
-    UNION ALL SELECT week_start, 0, 1 FROM deal
-)
-GROUP BY week_start
-"""
 
 
 def marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.DataFrame:
@@ -431,7 +345,7 @@ def marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.Data
             raise ValueError(f"weeks must be >= 1, got {weeks}")
         last_monday = period.end - timedelta(days=period.end.weekday())
         period = date_range(last_monday - timedelta(weeks=weeks - 1), period.end)
-    counts = con.execute(_WEEKLY_SQL, _bounds(period)).df()
+    counts = _run(con, weekly_leads_deals, period)
     first = period.start - timedelta(days=period.start.weekday())
     mondays = [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
     counts["week_start"] = pd.to_datetime(counts["week_start"]).dt.date

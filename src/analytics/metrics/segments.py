@@ -31,6 +31,10 @@ Channel profitability
 ROMI per channel = (revenue - spend) / spend x 100%, with the revenue of the
 won deals of the leads the channel brought and the channel's own spend
 (:func:`analytics.metrics.funnel.funnel_by_channel`).
+
+The per-lead table is the Ibis expression
+:func:`analytics.transforms.lead_segments.segment_lead_table`, so it computes the
+same on PySpark (``docs/backends.md``); the segment tables aggregate it in pandas.
 """
 
 from __future__ import annotations
@@ -38,61 +42,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.metrics.funnel import (
-    STAGE_ORDER,
-    STAGE_RANK_CTE,
-    UNDETERMINED,
-    deal_reach_cte,
-    funnel_by_channel,
-)
+from analytics.metrics.funnel import funnel_by_channel
 from analytics.metrics.period import Period
-
-DIMENSIONS = ("region", "industry", "company_size")
-"""Segment dimensions: columns of ``leads`` and ``deals``."""
-
-UNKNOWN = "unknown"
-"""Segment of leads whose dimension is empty on the lead and on its deal."""
-
-_MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
-
-_LEADS_SQL = f"""
-WITH {STAGE_RANK_CTE},
-visit_channel AS (
-    SELECT visit_id, arg_min(channel, visit_start) AS channel FROM visits GROUP BY visit_id
-),
-{deal_reach_cte("reach")},
-deal AS (
-    SELECT d.lead_id,
-           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_MQL}) AS mql,
-           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_SQL}) AS sql_leads,
-           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_WON}) AS sales,
-           coalesce(sum(d.amount) FILTER (WHERE r.reached >= {_WON}), 0) AS revenue,
-           any_value(nullif(trim(d.region), '')) AS region,
-           any_value(nullif(trim(d.industry), '')) AS industry,
-           any_value(nullif(trim(d.company_size), '')) AS company_size
-    FROM deals AS d LEFT JOIN reach AS r USING (deal_id)
-    WHERE d.lead_id IS NOT NULL
-    GROUP BY d.lead_id
-),
-lead AS (
-    SELECT l.lead_id, any_value(l.created_at) AS created_at,
-           coalesce(any_value(vc.channel), '{UNDETERMINED}') AS channel,
-           any_value(nullif(trim(l.region), '')) AS region,
-           any_value(nullif(trim(l.industry), '')) AS industry,
-           any_value(nullif(trim(l.company_size), '')) AS company_size
-    FROM leads AS l LEFT JOIN visit_channel AS vc ON vc.visit_id = l.visit_id
-    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
-    GROUP BY l.lead_id
-)
-SELECT l.lead_id, l.created_at, l.channel,
-       coalesce(l.region, d.region, '{UNKNOWN}') AS region,
-       coalesce(l.industry, d.industry, '{UNKNOWN}') AS industry,
-       coalesce(l.company_size, d.company_size, '{UNKNOWN}') AS company_size,
-       coalesce(d.mql, 0) AS mql, coalesce(d.sql_leads, 0) AS sql_leads,
-       coalesce(d.sales, 0) AS sales, coalesce(d.revenue, 0)::DOUBLE AS revenue
-FROM lead AS l LEFT JOIN deal AS d USING (lead_id)
-ORDER BY l.created_at, l.lead_id
-"""
+from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.lead_segments import DIMENSIONS as DIMENSIONS  # re-exported
+from analytics.transforms.lead_segments import UNKNOWN as UNKNOWN  # re-exported
+from analytics.transforms.lead_segments import segment_lead_table
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
@@ -120,14 +75,9 @@ def segment_leads(con, period: Period) -> pd.DataFrame:
         and ``spend``: the CPL of its channel in the period (RUB; 0 for a
         channel without spend).
     """
-    frame = con.execute(_LEADS_SQL, {"start": period.start, "stop": period.end_exclusive}).df()
-    for col in ("mql", "sql_leads", "sales"):
-        frame[col] = frame[col].astype("int64")
-    frame["revenue"] = frame["revenue"].astype("float64")
-    channels = funnel_by_channel(con, period).set_index("channel")
-    cpl = channels["cpl"].fillna(0.0)
-    frame["spend"] = frame["channel"].map(cpl).fillna(0.0).astype("float64")
-    return frame
+    with duckdb_backend(con) as backend:
+        frame = backend.execute(segment_lead_table(backend, period.start, period.end_exclusive))
+    return frame.reset_index(drop=True)
 
 
 def segment_table(leads: pd.DataFrame, by: str = "region") -> pd.DataFrame:

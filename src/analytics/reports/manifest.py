@@ -97,6 +97,43 @@ def relative_path(path: Path | None, folder: Path) -> str | None:
         return str(path)
 
 
+def _headline_html(folder: Path) -> list[str]:
+    """The booked headline of the period's snapshot (``metrics.json``), if there is one.
+
+    Values come from the snapshot and labels from the metric catalogue; nothing
+    is recomputed here. An undefined figure is a dash with its reason as a footnote.
+    """
+    from analytics.metrics.catalogue import HEADLINE, metric
+    from analytics.metrics.funnel import format_value
+    from analytics.metrics.snapshot import SnapshotError, load_snapshot
+
+    try:
+        snapshot = load_snapshot(folder)
+    except SnapshotError:
+        return []
+    esc = html.escape
+    rows, notes = [], []
+    for key in HEADLINE:
+        entry = snapshot.metric(key)
+        value = format_value(entry["value"], entry["unit"])
+        if entry["reason"]:
+            notes.append(f"{metric(key).label('en')}: {entry['reason']['en']}")
+        rows.append(
+            f'<tr><th scope="row">{esc(metric(key).label("en"))}</th>'
+            f'<td data-metric="{esc(key)}">{esc(value)}</td></tr>'
+        )
+    parts = [
+        '<h2 id="headline">Booked in the period</h2>',
+        '<p class="audience">Deals by the day they are won, spend by the day it is paid'
+        " (metrics.json).</p>",
+        '<table class="headline">',
+        *rows,
+        "</table>",
+    ]
+    parts += [f'<p class="audience">— {esc(note)}</p>' for note in notes]
+    return parts
+
+
 def write_index(folder: Path, period: Period, roles: list[RoleConfig], results) -> Path:
     by_key = {(r.role, r.notebook): r for r in results}
     esc = html.escape
@@ -106,9 +143,11 @@ def write_index(folder: Path, period: Period, roles: list[RoleConfig], results) 
         f"<title>Reports {esc(period.label)}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;"
         "padding:0 1rem;color:#222}h2{margin-bottom:.2rem}.audience{color:#666;margin-top:0}"
-        ".failed{color:#b00020}</style>",
+        ".failed{color:#b00020}.headline th{text-align:left;font-weight:normal;"
+        "padding-right:1rem}.headline td{text-align:right;font-weight:bold}</style>",
         "</head><body>",
         f"<h1>Reports for {esc(str(period))}</h1>",
+        *_headline_html(folder),
     ]
     for role in roles:
         parts.append(f'<h2 id="{esc(role.name)}">{esc(role.title)}</h2>')

@@ -8,6 +8,14 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 
 * :mod:`~analytics.transforms.stitching` -- lead -> visit -> visitor, channel;
 * :mod:`~analytics.transforms.funnel_facts` -- deal stage reach, funnel counts of a cohort;
+* :mod:`~analytics.transforms.lead_facts` -- per-lead facts and the MQL/SQL flags
+  of :mod:`analytics.metrics.definitions`;
+* :mod:`~analytics.transforms.lead_segments` -- segment, outcome and allocated
+  spend of each lead (:mod:`analytics.metrics.segments`);
+* :mod:`~analytics.transforms.paid_touches` -- paid touches of the sales' paths
+  (:mod:`analytics.metrics.influence`);
+* :mod:`~analytics.transforms.quality_checks` -- evidence of the data-quality
+  checks of :mod:`analytics.metrics.quality` (deals, leads, spend, weekly counts);
 * :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
   conversions of each type and the journeys (with touches) of attribution;
 * :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
@@ -44,6 +52,20 @@ from analytics.transforms.funnel_facts import (
     funnel_counts,
     stage_rank,
 )
+from analytics.transforms.lead_facts import (
+    LEAD_FACT_COLUMNS,
+    LEAD_FLAG_COLUMNS,
+    lead_facts,
+    lead_flag_table,
+)
+from analytics.transforms.lead_segments import SEGMENT_LEAD_COLUMNS, segment_lead_table
+from analytics.transforms.paid_touches import PAID_TOUCH_COLUMNS, sale_paid_touches
+from analytics.transforms.quality_checks import (
+    deal_campaign_table,
+    lead_check_table,
+    spend_visit_table,
+    weekly_leads_deals,
+)
 from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
 from analytics.transforms.touch_paths import (
     ANCHORS,
@@ -69,6 +91,10 @@ __all__ = [
     "GROUPINGS",
     "JOURNEY_TOUCH_COLUMNS",
     "KPI_RATIO_COLUMNS",
+    "LEAD_FACT_COLUMNS",
+    "LEAD_FLAG_COLUMNS",
+    "PAID_TOUCH_COLUMNS",
+    "SEGMENT_LEAD_COLUMNS",
     "STAGE_OF_CONVERSION",
     "STAGE_ORDER",
     "UNDETERMINED",
@@ -77,6 +103,7 @@ __all__ = [
     "connect_backend",
     "connect_local_spark",
     "conversions",
+    "deal_campaign_table",
     "deal_facts",
     "default_backend_url",
     "duckdb_backend",
@@ -85,11 +112,18 @@ __all__ = [
     "first_visits",
     "funnel_counts",
     "journey_touches",
+    "lead_check_table",
+    "lead_facts",
+    "lead_flag_table",
+    "sale_paid_touches",
+    "segment_lead_table",
     "local_spark_session",
     "stage_rank",
+    "spend_visit_table",
     "stitched_leads",
     "touch_paths",
     "visit_attributes",
     "weekly_cohorts",
     "weekly_kpi",
+    "weekly_leads_deals",
 ]

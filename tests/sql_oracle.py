@@ -1,0 +1,642 @@
+"""The DuckDB SQL of the metrics before their port to Ibis, frozen as a test oracle.
+
+Until issue 11 (item 3) the per-lead MQL/SQL flags, segments, influence and the
+portable data-quality checks were DuckDB SQL strings in ``analytics.metrics``.
+They now run as Ibis expressions (:mod:`analytics.transforms.lead_facts`,
+:mod:`analytics.transforms.lead_segments`, :mod:`analytics.transforms.sale_touches`,
+:mod:`analytics.transforms.quality_checks`). This module keeps the old code,
+copied verbatim (only renamed), so the tests can prove the new code gives the
+same columns and values. It is not imported by the library.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
+from analytics.metrics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
+from analytics.metrics.period import Period, date_range
+from analytics.metrics.quality import _percent
+
+LOOKBACK_DAYS = 30
+FLAG_COLUMNS = (
+    "lead_id",
+    "created_at",
+    "lead_type",
+    "visitor_id",
+    "channel",
+    "source",
+    "campaign",
+    "has_contact",
+    "icp_fit",
+    "behaviour_fit",
+    "crm_mql",
+    "reached_stage",
+    "is_mql",
+    "is_sql",
+    "is_won",
+    "revenue",
+    "is_non_target",
+)
+DUPLICATE_WINDOW = timedelta(days=2)
+
+_STAGE_RANK_VALUES = ", ".join(f"('{stage}', {rank})" for rank, stage in enumerate(STAGE_ORDER))
+STAGE_RANK_CTE = f"stage_rank(stage, stage_rank) AS (VALUES {_STAGE_RANK_VALUES})"
+"""SQL common table ``stage_rank(stage, stage_rank)``: each stage of :data:`STAGE_ORDER`
+and its position (0 = new); ``lost`` has no row. For the SQL of modules that do not
+go through Ibis (the Ibis form is :func:`analytics.transforms.funnel_facts.stage_rank`)."""
+
+
+def deal_reach_cte(name: str = "deal_reach") -> str:
+    """SQL common table ``<name>(deal_id, reached)``: how far each deal got.
+
+    ``reached`` is the highest ``stage_rank`` of the deal's history
+    (``deal_stages``) and current stage (``deals.stage``); a deal none of whose
+    stages ranks (e.g. created straight as lost) has no row. The same rule as
+    :func:`analytics.transforms.funnel_facts.deal_facts`.
+
+    Parameters
+    ----------
+    name : str
+        Name of the common table.
+
+    Returns
+    -------
+    str
+        ``<name> AS (...)``, to put in a ``WITH`` list after :data:`STAGE_RANK_CTE`,
+        which it reads.
+    """
+    return f"""{name} AS (
+    SELECT x.deal_id, max(r.stage_rank) AS reached
+    FROM (SELECT deal_id, stage FROM deal_stages UNION ALL SELECT deal_id, stage FROM deals) AS x
+    JOIN stage_rank AS r USING (stage)
+    GROUP BY x.deal_id
+)"""
+
+
+_LEAD_FACTS_SQL = f"""
+WITH {STAGE_RANK_CTE},
+cohort AS (
+    SELECT lead_id,
+           any_value(created_at) AS created_at,
+           any_value(lead_type) AS lead_type,
+           any_value(visitor_id) AS visitor_id,
+           any_value(visit_id) AS visit_id,
+           bool_or(phone_hash IS NOT NULL OR email_hash IS NOT NULL) AS has_contact,
+           any_value(industry) AS industry,
+           any_value(company_size) AS company_size
+    FROM leads
+    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
+    GROUP BY lead_id
+),
+-- only the visits the cohort's leads point to: grouping every visit by visit_id
+-- would build a hash table of all visits (~3 GB at 10M visits)
+visit_attr AS (
+    SELECT visit_id,
+           arg_min(channel, visit_start) AS channel,
+           arg_min(utm_source, visit_start) AS source,
+           arg_min(utm_campaign, visit_start) AS campaign
+    FROM visits
+    WHERE visit_id IN (SELECT visit_id FROM cohort WHERE visit_id IS NOT NULL)
+    GROUP BY visit_id
+),
+{deal_reach_cte()},
+deal AS (
+    SELECT d.deal_id, any_value(d.lead_id) AS lead_id,
+           coalesce(any_value(d.amount), 0) AS amount,
+           coalesce(any_value(dr.reached), -1) AS reached,
+           bool_or(d.status = 'lost' AND d.loss_reason = ANY($non_target::VARCHAR[]))
+               AS non_target
+    FROM deals AS d LEFT JOIN deal_reach AS dr USING (deal_id)
+    WHERE d.lead_id IS NOT NULL
+    GROUP BY d.deal_id
+),
+lead_deal AS (
+    SELECT lead_id, count(*) AS deals, max(reached) AS reached,
+           count(*) FILTER (WHERE reached >= {STAGE_ORDER.index("won")}) AS won_deals,
+           coalesce(sum(amount) FILTER (WHERE reached >= {STAGE_ORDER.index("won")}), 0)
+               AS revenue,
+           bool_or(non_target) AS non_target
+    FROM deal GROUP BY lead_id
+),
+behaviour AS (
+    SELECT c.lead_id,
+           bool_or(v.goal_pricing) AS pricing_viewed,
+           sum(v.pageviews) AS pageviews_before
+    FROM cohort AS c
+    JOIN (
+        -- the cohort's visitors in [start - lookback, stop): the join below cannot
+        -- match other visits, and filtering first keeps the join input small
+        SELECT visitor_id, visit_start, goal_pricing, pageviews FROM visits
+        WHERE visit_start >= $start::TIMESTAMP - to_days($lookback::INTEGER)
+          AND visit_start < $stop::TIMESTAMP
+          AND visitor_id IN (SELECT visitor_id FROM cohort WHERE visitor_id IS NOT NULL)
+    ) AS v
+      ON v.visitor_id = c.visitor_id
+     AND v.visit_start <= c.created_at
+     AND v.visit_start >= c.created_at - to_days($lookback::INTEGER)
+    GROUP BY c.lead_id
+)
+SELECT c.lead_id, c.created_at, c.lead_type, c.visitor_id, c.visit_id,
+       coalesce(va.channel, '{UNDETERMINED}') AS channel,
+       coalesce(va.source, '{UNDETERMINED}') AS source,
+       coalesce(va.campaign, '{UNDETERMINED}') AS campaign,
+       c.industry, c.company_size, c.has_contact,
+       coalesce(b.pricing_viewed, false) AS pricing_viewed,
+       coalesce(b.pageviews_before, 0) AS pageviews_before,
+       coalesce(ld.deals, 0) AS deals,
+       coalesce(ld.reached, -1) AS reached_rank,
+       coalesce(ld.won_deals, 0) AS won_deals,
+       coalesce(ld.revenue, 0)::DOUBLE AS revenue,
+       coalesce(ld.non_target, false) AS is_non_target
+FROM cohort AS c
+LEFT JOIN visit_attr AS va ON va.visit_id = c.visit_id
+LEFT JOIN lead_deal AS ld USING (lead_id)
+LEFT JOIN behaviour AS b USING (lead_id)
+ORDER BY c.created_at, c.lead_id
+"""
+
+
+def old_lead_flags(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
+    """MQL / SQL flags and funnel facts of every lead created in the period.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Leads with ``created_at`` in the period's days (the cohort of
+        :mod:`analytics.metrics.funnel`).
+    definitions : Definitions, optional
+        Defaults to :data:`DEFAULT_DEFINITIONS` (CRM stages).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lead (by ``created_at``, then ``lead_id``):
+
+        * ``lead_id``, ``created_at``, ``lead_type``, ``visitor_id``;
+        * ``channel``, ``source``, ``campaign`` -- ``channel``, ``utm_source``,
+          ``utm_campaign`` of the lead's visit (``undetermined`` without a
+          tracked visit or UTM value);
+        * ``has_contact`` -- phone or e-mail present;
+        * ``icp_fit``, ``behaviour_fit`` -- the ``rules`` criteria (evaluated
+          whatever the method, for inspection; True when a criterion is off);
+        * ``crm_mql`` -- a deal reached ``mql_stage``;
+        * ``reached_stage`` -- furthest funnel stage any deal of the lead
+          reached (missing without a deal or for a deal lost before ``new``);
+        * ``is_mql``, ``is_sql`` -- by the definitions; ``is_sql`` implies ``is_mql``;
+        * ``is_won`` -- a deal reached ``won``; ``revenue`` -- amount of the won
+          deals, RUB;
+        * ``is_non_target`` -- a deal was lost with a non-target reason;
+        * then the inputs: ``industry``, ``company_size``, ``pricing_viewed``,
+          ``pageviews_before`` (pages in the lookback window), ``deals``.
+    """
+    definitions = definitions or DEFAULT_DEFINITIONS
+    rules = definitions.rules
+    facts = con.execute(
+        _LEAD_FACTS_SQL,
+        {
+            "start": period.start,
+            "stop": period.end_exclusive,
+            "lookback": rules.lookback_days,
+            "non_target": list(definitions.non_target.loss_reasons),
+        },
+    ).df()
+    rank = facts["reached_rank"].astype("int64")
+
+    def reached(stage: str) -> pd.Series:
+        return rank >= STAGE_ORDER.index(stage)
+
+    facts["has_contact"] = facts["has_contact"].astype(bool)
+    facts["pricing_viewed"] = facts["pricing_viewed"].astype(bool)
+    facts["pageviews_before"] = facts["pageviews_before"].astype("int64")
+    if rules.icp_crm_stage:
+        icp = reached(rules.icp_crm_stage)
+    else:
+        icp = pd.Series(True, index=facts.index)
+        if rules.industries:
+            icp &= facts["industry"].isin(rules.industries)
+        if rules.company_sizes:
+            icp &= facts["company_size"].isin(rules.company_sizes)
+    behaviour = pd.Series(not rules.behaviour_enabled, index=facts.index)
+    if rules.pricing_page:
+        behaviour |= facts["pricing_viewed"]
+    if rules.min_pageviews is not None:
+        behaviour |= facts["pageviews_before"] >= rules.min_pageviews
+    facts["icp_fit"] = icp.astype(bool)
+    facts["behaviour_fit"] = behaviour.astype(bool)
+    facts["crm_mql"] = reached(definitions.mql_stage)
+    if definitions.mql_method == "crm":
+        is_mql = facts["crm_mql"]
+    else:
+        is_mql = facts["icp_fit"] & facts["behaviour_fit"]
+        if rules.require_contact:
+            is_mql &= facts["has_contact"]
+        if rules.require_crm_stage:
+            is_mql &= facts["crm_mql"]
+    facts["is_mql"] = is_mql.astype(bool)
+    facts["is_sql"] = facts["is_mql"] & reached(definitions.sql_stage)
+    facts["is_won"] = facts["won_deals"] > 0
+    facts["is_non_target"] = facts["is_non_target"].astype(bool)
+    facts["reached_stage"] = [STAGE_ORDER[r] if r >= 0 else None for r in rank]
+    inputs = ["industry", "company_size", "pricing_viewed", "pageviews_before", "deals"]
+    return facts[list(FLAG_COLUMNS) + inputs].reset_index(drop=True)
+
+
+UNKNOWN = "unknown"
+"""Segment of leads whose dimension is empty on the lead and on its deal."""
+
+_MQL, _SQL, _WON = (STAGE_ORDER.index(s) for s in ("mql", "sql", "won"))
+
+_SEGMENT_LEADS_SQL = f"""
+WITH {STAGE_RANK_CTE},
+visit_channel AS (
+    SELECT visit_id, arg_min(channel, visit_start) AS channel FROM visits GROUP BY visit_id
+),
+{deal_reach_cte("reach")},
+deal AS (
+    SELECT d.lead_id,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_MQL}) AS mql,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_SQL}) AS sql_leads,
+           count(DISTINCT d.deal_id) FILTER (WHERE r.reached >= {_WON}) AS sales,
+           coalesce(sum(d.amount) FILTER (WHERE r.reached >= {_WON}), 0) AS revenue,
+           any_value(nullif(trim(d.region), '')) AS region,
+           any_value(nullif(trim(d.industry), '')) AS industry,
+           any_value(nullif(trim(d.company_size), '')) AS company_size
+    FROM deals AS d LEFT JOIN reach AS r USING (deal_id)
+    WHERE d.lead_id IS NOT NULL
+    GROUP BY d.lead_id
+),
+lead AS (
+    SELECT l.lead_id, any_value(l.created_at) AS created_at,
+           coalesce(any_value(vc.channel), '{UNDETERMINED}') AS channel,
+           any_value(nullif(trim(l.region), '')) AS region,
+           any_value(nullif(trim(l.industry), '')) AS industry,
+           any_value(nullif(trim(l.company_size), '')) AS company_size
+    FROM leads AS l LEFT JOIN visit_channel AS vc ON vc.visit_id = l.visit_id
+    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
+    GROUP BY l.lead_id
+)
+SELECT l.lead_id, l.created_at, l.channel,
+       coalesce(l.region, d.region, '{UNKNOWN}') AS region,
+       coalesce(l.industry, d.industry, '{UNKNOWN}') AS industry,
+       coalesce(l.company_size, d.company_size, '{UNKNOWN}') AS company_size,
+       coalesce(d.mql, 0) AS mql, coalesce(d.sql_leads, 0) AS sql_leads,
+       coalesce(d.sales, 0) AS sales, coalesce(d.revenue, 0)::DOUBLE AS revenue
+FROM lead AS l LEFT JOIN deal AS d USING (lead_id)
+ORDER BY l.created_at, l.lead_id
+"""
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
+    """``numerator / denominator x scale``; NaN where the denominator is 0."""
+    den = denominator.astype("float64")
+    return numerator.astype("float64") * scale / den.where(den != 0, np.nan)
+
+
+def old_segment_leads(con, period: Period) -> pd.DataFrame:
+    """Leads of the period with their segment, funnel outcome and allocated spend.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the lead cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lead: ``lead_id``, ``created_at``, ``channel``,
+        ``region``, ``industry``, ``company_size``, ``mql``, ``sql_leads``,
+        ``sales`` (its deals that reached mql, sql, won), ``revenue`` (RUB)
+        and ``spend``: the CPL of its channel in the period (RUB; 0 for a
+        channel without spend).
+    """
+    frame = con.execute(
+        _SEGMENT_LEADS_SQL, {"start": period.start, "stop": period.end_exclusive}
+    ).df()
+    for col in ("mql", "sql_leads", "sales"):
+        frame[col] = frame[col].astype("int64")
+    frame["revenue"] = frame["revenue"].astype("float64")
+    channels = funnel_by_channel(con, period).set_index("channel")
+    cpl = channels["cpl"].fillna(0.0)
+    frame["spend"] = frame["channel"].map(cpl).fillna(0.0).astype("float64")
+    return frame
+
+
+_WON = STAGE_ORDER.index("won")
+
+_TOUCH_SQL = f"""
+WITH {STAGE_RANK_CTE},
+{deal_reach_cte("reach")},
+visit_owner AS (SELECT visit_id, any_value(visitor_id) AS visitor_id FROM visits GROUP BY visit_id),
+lead AS (
+    SELECT l.lead_id, any_value(l.created_at) AS created_at,
+           coalesce(any_value(l.visitor_id), any_value(vo.visitor_id)) AS visitor_id
+    FROM leads AS l LEFT JOIN visit_owner AS vo ON vo.visit_id = l.visit_id
+    WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
+    GROUP BY l.lead_id
+),
+sale AS (
+    SELECT d.deal_id, any_value(l.visitor_id) AS visitor_id,
+           any_value(l.created_at) AS lead_at, coalesce(any_value(d.amount), 0) AS amount
+    FROM deals AS d JOIN reach AS r USING (deal_id) JOIN lead AS l ON l.lead_id = d.lead_id
+    WHERE r.reached >= {_WON} AND l.visitor_id IS NOT NULL
+    GROUP BY d.deal_id
+),
+touch AS (
+    SELECT s.deal_id, s.amount, v.visit_id, v.visit_start,
+           v.utm_campaign AS campaign, coalesce(nullif(trim(v.utm_term), ''), '') AS ad_group
+    FROM sale AS s
+    JOIN visits AS v
+      ON v.visitor_id = s.visitor_id AND v.visit_start <= s.lead_at
+     AND ($lookback_days IS NULL OR v.visit_start >= s.lead_at - to_days($lookback_days))
+    WHERE coalesce(trim(v.utm_campaign), '') <> ''
+)
+SELECT deal_id, amount, campaign, ad_group,
+       row_number() OVER (PARTITION BY deal_id ORDER BY visit_start DESC, visit_id DESC) = 1
+           AS last_paid
+FROM touch
+"""
+
+
+def old_sale_touches(
+    con, period: Period, lookback_days: int | None = LOOKBACK_DAYS
+) -> pd.DataFrame:
+    """Paid touches in the paths of the period's sales, one row per touch.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the leads whose sales are followed.
+    lookback_days : int or None, default 30
+        Only visits at most this many days before the lead; ``None``: all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``deal_id``, ``amount`` (RUB), ``campaign``, ``ad_group``
+        (``utm_term``, empty text if missing) and ``last_paid`` (the sale's
+        last paid touch).
+    """
+    if lookback_days is not None and lookback_days < 0:
+        raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
+    params = {"start": period.start, "stop": period.end_exclusive, "lookback_days": lookback_days}
+    frame = con.execute(_TOUCH_SQL, params).df()
+    frame["last_paid"] = frame["last_paid"].astype(bool)
+    frame["amount"] = frame["amount"].astype("float64")
+    return frame
+
+
+def _empty(column: str) -> str:
+    """SQL: the text column is NULL or blank."""
+    return f"coalesce(trim({column}), '') = ''"
+
+
+def _bounds(period: Period) -> dict:
+    return {"start": period.start, "stop": period.end_exclusive}
+
+
+_DEALS_SQL = f"""
+SELECT d.deal_id, d.lead_id, d.created_at, d.status, d.amount,
+       {_empty("d.utm_campaign")} AS undetermined_campaign,
+       coalesce(NOT {_empty("l.utm_campaign")}, false) AS lead_tracked_campaign,
+       l.utm_campaign AS lead_campaign
+FROM deals AS d
+LEFT JOIN (
+    SELECT lead_id, any_value(utm_campaign) AS utm_campaign FROM leads GROUP BY lead_id
+) AS l ON l.lead_id = d.lead_id
+WHERE d.created_at >= $start::TIMESTAMP AND d.created_at < $stop::TIMESTAMP
+ORDER BY d.created_at, d.deal_id
+"""
+
+
+def old_deal_campaigns(con, period: Period) -> pd.DataFrame:
+    """CRM deals created in the period with what is known of their campaign.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of ``deals.created_at``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per deal: ``deal_id``, ``lead_id``, ``created_at``, ``status``,
+        ``amount`` (RUB), ``undetermined_campaign`` (``deals.utm_campaign``
+        empty), ``lead_tracked_campaign`` (the lead has a campaign),
+        ``lead_campaign`` and ``lost_utm`` = lead_tracked_campaign and
+        undetermined_campaign.
+    """
+    frame = con.execute(_DEALS_SQL, _bounds(period)).df()
+    for col in ("undetermined_campaign", "lead_tracked_campaign"):
+        frame[col] = frame[col].astype(bool)
+    frame["lost_utm"] = frame["lead_tracked_campaign"] & frame["undetermined_campaign"]
+    return frame
+
+
+_LEADS_SQL = """
+WITH lead AS (
+    SELECT lead_id, any_value(created_at) AS created_at, any_value(lead_type) AS lead_type,
+           any_value(visit_id) AS visit_id, any_value(phone_hash) AS phone_hash,
+           any_value(email_hash) AS email_hash
+    FROM leads GROUP BY lead_id
+),
+repeat_phone AS (
+    SELECT lead_id,
+           lag(lead_id) OVER w AS previous_lead, created_at - lag(created_at) OVER w AS gap
+    FROM lead WHERE phone_hash IS NOT NULL
+    WINDOW w AS (PARTITION BY phone_hash ORDER BY created_at, lead_id)
+),
+repeat_email AS (
+    SELECT lead_id,
+           lag(lead_id) OVER w AS previous_lead, created_at - lag(created_at) OVER w AS gap
+    FROM lead WHERE email_hash IS NOT NULL
+    WINDOW w AS (PARTITION BY email_hash ORDER BY created_at, lead_id)
+),
+with_deal AS (SELECT DISTINCT lead_id FROM deals WHERE lead_id IS NOT NULL),
+known_visit AS (SELECT DISTINCT visit_id FROM visits)
+SELECT l.lead_id, l.created_at, l.lead_type,
+       (l.phone_hash IS NOT NULL OR l.email_hash IS NOT NULL) AS has_contact,
+       coalesce(rp.gap <= $window, false) AS repeats_phone,
+       coalesce(re.gap <= $window, false) AS repeats_email,
+       CASE WHEN rp.gap <= $window AND (re.gap IS NULL OR re.gap > $window OR rp.gap <= re.gap)
+            THEN rp.previous_lead
+            WHEN re.gap <= $window THEN re.previous_lead END AS duplicate_of,
+       wd.lead_id IS NOT NULL AS has_deal,
+       kv.visit_id IS NOT NULL AS has_session
+FROM lead AS l
+LEFT JOIN repeat_phone AS rp USING (lead_id)
+LEFT JOIN repeat_email AS re USING (lead_id)
+LEFT JOIN with_deal AS wd USING (lead_id)
+LEFT JOIN known_visit AS kv ON kv.visit_id = l.visit_id
+WHERE l.created_at >= $start::TIMESTAMP AND l.created_at < $stop::TIMESTAMP
+ORDER BY l.created_at, l.lead_id
+"""
+
+
+def old_lead_checks(
+    con, period: Period, duplicate_window: timedelta = DUPLICATE_WINDOW
+) -> pd.DataFrame:
+    """Leads created in the period with their data-quality flags.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of ``leads.created_at``.
+    duplicate_window : datetime.timedelta, default 2 days
+        A lead repeating the phone or e-mail of the same person's previous
+        lead at most this long after it is a duplicate. The previous lead may
+        lie before the period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lead: ``lead_id``, ``created_at``, ``lead_type``,
+        ``has_contact`` (phone or e-mail), ``repeats_phone``,
+        ``repeats_email``, ``is_duplicate`` (either), ``duplicate_of`` (the
+        previous lead it repeats, the closer one if both match),
+        ``has_deal``, ``has_session`` (its visit id is in ``visits``),
+        ``missing_in_crm`` = not duplicate and no deal,
+        ``call_without_session`` = not duplicate, a call and no session.
+    """
+    params = _bounds(period) | {"window": duplicate_window}
+    frame = con.execute(_LEADS_SQL, params).df()
+    flags = ["has_contact", "repeats_phone", "repeats_email", "has_deal", "has_session"]
+    for col in flags:
+        frame[col] = frame[col].astype(bool)
+    frame.insert(6, "is_duplicate", frame["repeats_phone"] | frame["repeats_email"])
+    first = ~frame["is_duplicate"]
+    frame["missing_in_crm"] = first & ~frame["has_deal"]
+    frame["call_without_session"] = first & (frame["lead_type"] == "call") & ~frame["has_session"]
+    return frame
+
+
+_SPEND_SQL = f"""
+WITH ad_day AS (
+    SELECT DISTINCT visit_start::DATE AS date, utm_campaign, utm_term, utm_content
+    FROM visits
+    WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP
+      AND NOT {_empty("utm_campaign")}
+)
+SELECT s.date, s.channel, s.campaign, s.ad_group, s.creative, s.clicks, s.cost,
+       a.date IS NOT NULL AS has_visits
+FROM spend AS s
+LEFT JOIN ad_day AS a
+  ON a.date = s.date AND a.utm_campaign = s.campaign
+ AND a.utm_term IS NOT DISTINCT FROM s.ad_group AND a.utm_content IS NOT DISTINCT FROM s.creative
+WHERE s.date >= $start::DATE AND s.date < $stop::DATE
+ORDER BY s.date, s.campaign, s.ad_group, s.creative
+"""
+
+
+def old_spend_visits(con, period: Period) -> pd.DataFrame:
+    """Spend rows of the period and whether their ad brought any visit that day.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spend row dated in the period: ``date``, ``channel``,
+        ``campaign``, ``ad_group``, ``creative``, ``clicks``, ``cost`` (RUB) and
+        ``has_visits``: some visit that day has ``utm_campaign = campaign``,
+        ``utm_term = ad_group`` and ``utm_content = creative``.
+    """
+    frame = con.execute(_SPEND_SQL, _bounds(period)).df()
+    frame["has_visits"] = frame["has_visits"].astype(bool)
+    return frame
+
+
+_WEEKLY_SQL = """
+WITH lead AS (
+    SELECT date_trunc('week', any_value(created_at))::DATE AS week_start
+    FROM leads
+    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
+    GROUP BY lead_id
+),
+deal AS (
+    SELECT date_trunc('week', any_value(created_at))::DATE AS week_start
+    FROM deals
+    WHERE created_at >= $start::TIMESTAMP AND created_at < $stop::TIMESTAMP
+    GROUP BY deal_id
+)
+SELECT week_start, sum(leads) AS leads, sum(deals) AS deals FROM (
+    SELECT week_start, 1 AS leads, 0 AS deals FROM lead
+    UNION ALL SELECT week_start, 0, 1 FROM deal
+)
+GROUP BY week_start
+"""
+
+
+def old_marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.DataFrame:
+    """Leads counted by marketing vs deals counted by the CRM, by ISO week.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days counted; the first and last week may be partial.
+    weeks : int, optional
+        Instead of the period, the ``weeks`` ISO weeks up to the one holding
+        ``period.end`` (as :func:`analytics.metrics.funnel.weekly_funnel`), e.g. 12 to
+        see a trend behind a weekly report; >= 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ISO week touching the period, oldest first, weeks without
+        data included: ``week`` (``YYYY-Www``), ``week_start`` (Monday),
+        ``leads`` (created that week), ``deals`` (created that week),
+        ``gap`` = leads - deals, ``gap_share`` = gap / leads x 100% (NaN
+        without leads).
+    """
+    if weeks is not None:
+        if weeks < 1:
+            raise ValueError(f"weeks must be >= 1, got {weeks}")
+        last_monday = period.end - timedelta(days=period.end.weekday())
+        period = date_range(last_monday - timedelta(weeks=weeks - 1), period.end)
+    counts = con.execute(_WEEKLY_SQL, _bounds(period)).df()
+    first = period.start - timedelta(days=period.start.weekday())
+    mondays = [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
+    counts["week_start"] = pd.to_datetime(counts["week_start"]).dt.date
+    out = counts.set_index("week_start").reindex(mondays).fillna(0).astype("int64")
+    out["gap"] = out["leads"] - out["deals"]
+    out["gap_share"] = [_percent(g, n) for g, n in zip(out["gap"], out["leads"], strict=True)]
+    out.insert(0, "week", [f"{m.isocalendar()[0]}-W{m.isocalendar()[1]:02d}" for m in mondays])
+    out = out.reset_index(names="week_start")
+    out["week_start"] = pd.to_datetime(out["week_start"])
+    return out[["week", "week_start", "leads", "deals", "gap", "gap_share"]]
+
+
+def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:
+    """Same columns, row order, dtypes and values.
+
+    Text columns are compared as Python strings with ``None`` for missing: DuckDB
+    hands an all-NULL text column to pandas as ``object`` and a filled one as
+    ``str``, whichever query produced it.
+    """
+    assert list(new.columns) == list(old.columns)
+    assert len(new) == len(old)
+
+    def text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.reset_index(drop=True).copy()
+        for col in out.columns:
+            dtype = out[col].dtype
+            if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                out[col] = pd.Series(
+                    [None if pd.isna(v) else str(v) for v in out[col]], dtype=object
+                )
+        return out
+
+    pd.testing.assert_frame_equal(text_as_objects(new), text_as_objects(old), check_exact=True)
