@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +47,14 @@ def _add_warehouse(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="dry run: say what would be inserted, updated, unchanged, quarantined; write nothing",
+    )
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from analytics.demo import generator
 
@@ -61,34 +69,62 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _loading(warehouse: Path):
-    """``(connection, salt)`` for a load: salt checked first, schema ensured, closed after."""
+def _loading(warehouse: Path, check: bool = False, rebuild: bool = False):
+    """``(connection, salt)`` for a load: salt checked first, schema ensured, closed after.
+
+    A dry run (``check``) opens an existing warehouse read-only (nothing can
+    be written to it), and a missing one, or any for a dry run of a rebuild
+    (``rebuild``: loading into an empty warehouse), as an empty in-memory
+    database.
+    """
     from analytics import warehouse as wh
 
     salt = wh.pii_salt()
-    con = wh.connect(warehouse)
+    if check and warehouse.exists() and not rebuild:
+        con = wh.connect(warehouse, read_only=True)
+    elif check:
+        con = wh.connect(":memory:")
+    else:
+        con = wh.connect(warehouse)
     try:
-        wh.init_schema(con)
-        yield con, salt
+        if not check:
+            wh.init_schema(con)
+        with wh.dry_run() if check else nullcontext():
+            yield con, salt
     finally:
         con.close()
 
 
-def _load(raw: Path, warehouse: Path) -> int:
+def _print_results(results, warehouse: Path, check: bool) -> None:
+    """One line per file: rows in = inserted + updated + unchanged + quarantined, and warnings."""
+    for r in results:
+        print(f"{r.table} {r.source_file}: {r.summary()}")
+        for warning in r.warnings:
+            print(f"  warning: {warning}")
+    if check:
+        print(f"dry run (--check): nothing was written to {warehouse}")
+
+
+def _load(raw: Path, warehouse: Path, *, check: bool = False, replace: bool = False) -> int:
     from analytics import warehouse as wh
 
+    if raw.is_file():
+        raise UsageError(f"{raw}: is a file; --raw takes the folder of raw files")
     if not raw.is_dir():
         raise UsageError(f"{raw}: no such folder of raw files (run `generate` first)")
-    with _loading(warehouse) as (con, salt):
-        results = wh.load_raw_dir(con, raw, salt=salt)
-        print(wh.reconciliation(con).to_string(index=False))
+    with _loading(warehouse, check, rebuild=replace) as (con, salt):
+        results = wh.load_raw_dir(con, raw, salt=salt, replace=replace)
+        if not check and results:
+            print(wh.reconciliation(con, load_id=results[0].load_id).to_string(index=False))
+    _print_results(results, warehouse, check)
     bad = sum(r.rows_quarantined for r in results)
-    print(f"warehouse {warehouse}: {bad:,} rows quarantined (see table quarantine)")
+    verb = "would be" if check else "rows"
+    print(f"warehouse {warehouse}: {bad:,} {verb} quarantined (see table quarantine)")
     return 0
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    return _load(args.raw, args.warehouse)
+    return _load(args.raw, args.warehouse, check=args.check, replace=args.replace)
 
 
 def _parse_options(pairs: list[str]) -> dict:
@@ -122,18 +158,23 @@ def _cmd_load_source(args: argparse.Namespace) -> int:
     mapping = _parse_maps(args.map)
     if mapping:
         options["columns"] = {**(options.get("columns") or {}), **mapping}
-    with _loading(args.warehouse) as (con, salt):
+    if args.file.is_dir():
+        raise UsageError(f"{args.file}: is a folder; --file takes one export file")
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: file not found")
+    if not os.access(args.file, os.R_OK):
+        raise UsageError(f"{args.file}: no permission to read the file")
+    with _loading(args.warehouse, args.check) as (con, salt):
         result = sources.load_source(con, args.kind, args.file, salt=salt, **options)
-    print(
-        f"{args.kind} {result.source_file} -> {result.table}: {result.rows_in:,} rows in = "
-        f"{result.rows_loaded:,} loaded + {result.rows_quarantined:,} quarantined"
-    )
+    print(f"{args.kind} {result.source_file} -> {result.table}: {result.summary()}")
     skipped = getattr(result, "rows_skipped", 0)
     holders = getattr(result, "placeholders", 0)
     if skipped or holders:
         print(f"  {skipped:,} rows skipped by design, {holders:,} placeholders read as empty")
-    for note in getattr(result, "notes", ()):
+    for note in (*getattr(result, "notes", ()), *result.warnings):
         print(f"  warning: {note}")
+    if args.check:
+        print(f"dry run (--check): nothing was written to {args.warehouse}")
     return 0
 
 
@@ -141,7 +182,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     args.out = paths.RAW_DIR / args.size
     args.format = "parquet"
     _cmd_generate(args)
-    return _load(args.out, args.warehouse)
+    return _load(args.out, args.warehouse, replace=True)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -160,12 +201,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for (period, warehouse), group in groups.items():
         if not warehouse.exists():
             raise UsageError(f"{warehouse}: no warehouse (run `python -m analytics demo` first)")
+        _check_warehouse(warehouse)
         summary = runner.run_reports(
             roles=group, period=period, warehouse=warehouse, out_dir=args.out, jobs=args.jobs
         )
         print(summary.text)
         ok &= summary.ok
     return 0 if ok else 1
+
+
+def _check_warehouse(warehouse: Path) -> None:
+    """Open ``warehouse`` read-only once: a non-DuckDB file or a lock is one clear line."""
+    from analytics import warehouse as wh
+
+    wh.connect(warehouse, read_only=True).close()
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -177,8 +226,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    import zipfile
+
     from analytics import scoring
 
+    if args.model.is_file() and not zipfile.is_zipfile(args.model):
+        raise UsageError(f"{args.model}: not a .skops model file (train one with `train-scoring`)")
     n = scoring.score_and_write(args.warehouse, args.model)
     print(f"wrote {n:,} lead scores to {args.warehouse} table lead_scores")
     return 0
@@ -351,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--raw", type=Path, required=True, help="folder with the raw files")
     _add_warehouse(p)
+    _add_check(p)
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="empty the warehouse first (a full rebuild) instead of upserting",
+    )
     p.set_defaults(func=_cmd_load)
 
     p = sub.add_parser(
@@ -379,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_warehouse(p)
+    _add_check(p)
     p.set_defaults(func=_cmd_load_source)
 
     p = sub.add_parser(
@@ -562,6 +622,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("ANALYTICS_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable, missing or folder paths met below the checks
+        if os.environ.get("ANALYTICS_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -167,7 +167,8 @@ def fill(con) -> None:
     )
     con.execute(
         """
-        INSERT INTO load_log VALUES
+        INSERT INTO load_log (load_id, loaded_at, target_table, source_file, rows_in,
+                              rows_loaded, rows_quarantined) VALUES
           ('load1', TIMESTAMP '2025-06-16 08:00', 'spend', 'spend.csv', 10, 8, 2),
           ('load1', TIMESTAMP '2025-06-16 08:00', 'visits', 'visits.csv', 5, 5, 0),
           ('load1', TIMESTAMP '2025-06-16 08:00', 'leads', 'leads.csv', 7, 5, 1);

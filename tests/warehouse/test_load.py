@@ -158,7 +158,9 @@ def test_good_csv_loads_with_proper_types(con, tmp_path):
     path = write_csv(tmp_path / "spend.csv", SPEND_HEADER, SPEND_ROWS)
     result = wh.load_file(con, "spend", path, salt=SALT, load_id="L1", now=NOW)
 
-    assert result == wh.LoadResult("spend", str(path.resolve()), 3, 3, 0)
+    assert result == wh.LoadResult(
+        "spend", str(path.resolve()), 3, 3, 0, rows_inserted=3, load_id="L1"
+    )
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE spend)").fetchall())
     assert types["date"] == "DATE"
     assert types["impressions"] == "BIGINT"
@@ -349,18 +351,18 @@ def test_duplicate_key_within_file_keeps_first_occurrence(con, tmp_path):
     )
 
 
-def test_duplicate_key_against_existing_rows_is_quarantined(con, tmp_path):
+def test_key_already_stored_with_equal_values_is_unchanged_not_quarantined(con, tmp_path):
+    """L2 again with equal values: unchanged; L3 new: inserted; 2 in = 1 + 0 + 1 + 0."""
     first = write_csv(tmp_path / "leads_1.csv", LEADS_HEADER, LEADS_GOOD)
     second = write_csv(
         tmp_path / "leads_2.csv", LEADS_HEADER, ["L3,2024-05-02 09:00,chat,u3,,,,", LEADS_GOOD[1]]
     )
     wh.load_file(con, "leads", first, salt=SALT, now=NOW)
     result = wh.load_file(con, "leads", second, salt=SALT, now=NOW)
-    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    counts = (result.rows_inserted, result.rows_updated, result.rows_unchanged)
+    assert (result.rows_in, *counts, result.rows_quarantined) == (2, 1, 0, 1, 0)
     assert count(con, "leads") == 3
-    [(row, column, reason, _, _, source)] = quarantine_rows(con)
-    assert (row, column, source) == (2, "lead_id", str(second.resolve()))
-    assert reason == "duplicate key lead_id='L2' already in leads"
+    assert count(con, "quarantine") == 0
 
 
 def test_row_numbers_match_data_lines_in_a_larger_file(con, tmp_path):
@@ -655,16 +657,20 @@ def test_reload_with_replace_does_not_duplicate(con, tmp_path):
     before = {t: count(con, t) for t in [*CANONICAL, "quarantine", "load_log"]}
     print_before = wh.fingerprint(con)
 
-    wh.load_raw_dir(con, raw, salt=SALT, now=NOW)
+    wh.load_raw_dir(con, raw, salt=SALT, now=NOW, replace=True)
     after = {t: count(con, t) for t in [*CANONICAL, "quarantine", "load_log"]}
     assert after == before
     assert before["load_log"] == 5 and before["leads"] == 2
     assert wh.fingerprint(con) == print_before
 
-    # Appending instead of replacing finds every key already present.
-    results = wh.load_raw_dir(con, raw, salt=SALT, now=NOW, replace=False)
-    assert sum(r.rows_loaded for r in results) == 0
-    assert count(con, "leads") == 2
+    # Upserting (the default) finds every valid row unchanged: 12 unchanged, 1 quarantined
+    # again; the tables keep their rows, load_log and quarantine record the second load.
+    results = wh.load_raw_dir(con, raw, salt=SALT, now=NOW)
+    assert sum(r.rows_inserted + r.rows_updated for r in results) == 0
+    assert sum(r.rows_unchanged for r in results) == 12
+    assert {t: count(con, t) for t in CANONICAL} == {t: before[t] for t in CANONICAL}
+    assert (count(con, "load_log"), count(con, "quarantine")) == (10, 2)
+    assert wh.fingerprint(con) == print_before
 
 
 def test_load_raw_dir_missing_file_raises_before_changing_anything(con, tmp_path):

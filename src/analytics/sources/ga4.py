@@ -369,6 +369,8 @@ def load_sessions(
             row_numbers=sessions["_row"].to_numpy(),
             load_id=load_id,
             now=now,
+            # A stored session may be a merge of two daily parts: never overwrite it.
+            on_existing="quarantine",
         )
     except BaseException:
         if len(old):  # put the earlier parts back

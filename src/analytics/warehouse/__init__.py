@@ -6,7 +6,8 @@ module             holds
 ``schema``         the canonical tables declared once (DDL, validation, docs)
 ``connection``     :func:`connect` with memory/thread settings, :func:`init_schema`
 ``pii``            salt, normalisation and hashing of phones and e-mails
-``load``           staging, validation, quarantine, ``load_log``, reconciliation
+``load``           staging, validation, upsert, quarantine, ``load_log``, reconciliation
+``history``        as-of queries over ``history.<table>`` (validity intervals)
 =================  ============================================================
 
 The names below are the layer's public interface; ``from analytics import
@@ -22,10 +23,11 @@ from analytics.warehouse.connection import (
     connect,
     init_schema,
 )
+from analytics.warehouse.history import as_of_sql, deals_as_of, table_as_of
 from analytics.warehouse.load import (
-    FUTURE_SLACK,
     LOAD_ORDER,
     LoadResult,
+    dry_run,
     fingerprint,
     load_file,
     load_frame,
@@ -33,7 +35,8 @@ from analytics.warehouse.load import (
     reconciliation,
     write_schema_doc,
 )
-from analytics.warehouse.pii import hash_pii, normalise_pii, pii_salt
+from analytics.warehouse.pii import check_salt, hash_pii, normalise_pii, pii_salt, salt_fingerprint
+from analytics.warehouse.schema import EARLIEST_TIME, FUTURE_SLACK
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -44,7 +47,12 @@ __all__ = [
     "TRUTH_SCHEMA",
     "InputError",
     "LoadResult",
+    "EARLIEST_TIME",
+    "as_of_sql",
+    "check_salt",
     "connect",
+    "deals_as_of",
+    "dry_run",
     "fingerprint",
     "hash_pii",
     "init_schema",
@@ -54,5 +62,7 @@ __all__ = [
     "normalise_pii",
     "pii_salt",
     "reconciliation",
+    "salt_fingerprint",
+    "table_as_of",
     "write_schema_doc",
 ]

@@ -7,6 +7,8 @@ setting or argument); the CLI prints its message as one line and exits 2.
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,15 @@ from pathlib import Path
 import duckdb
 
 from analytics.paths import DEFAULT_WAREHOUSE
-from analytics.warehouse.schema import CANONICAL, LOAD_LOG_DDL, QUARANTINE_DDL
+from analytics.warehouse.schema import (
+    CANONICAL,
+    HISTORY_SCHEMA,
+    LOAD_LOG_ADDED,
+    LOAD_LOG_DDL,
+    QUARANTINE_DDL,
+    WAREHOUSE_META_DDL,
+    history_ddl,
+)
 
 TRUTH_SCHEMA = "truth"
 """DuckDB schema holding the demo generator's ground truth (loaded as-is)."""
@@ -33,6 +43,11 @@ MEMORY_LIMIT_VAR = "ANALYTICS_DUCKDB_MEMORY_LIMIT"
 
 THREADS_VAR = "ANALYTICS_DUCKDB_THREADS"
 """Environment variable with DuckDB's ``threads`` for every connection (e.g. ``1``)."""
+
+LOCK_WAIT_VAR = "ANALYTICS_LOCK_WAIT"
+"""Environment variable: seconds to retry a warehouse locked by another process (default 5)."""
+
+DEFAULT_LOCK_WAIT = 5.0
 
 DEFAULT_MEMORY_LIMIT = "1500MB"
 """``memory_limit`` when :data:`MEMORY_LIMIT_VAR` is unset; see :func:`connect`."""
@@ -109,12 +124,15 @@ def connect(path: str | Path = DEFAULT_WAREHOUSE, read_only: bool = False):
     ------
     InputError
         If :data:`MEMORY_LIMIT_VAR` or :data:`THREADS_VAR` holds a value
-        DuckDB does not accept; the message names the variable.
+        DuckDB does not accept (the message names the variable); if the file
+        is not a DuckDB database, cannot be read, or stays locked by another
+        process for ``$ANALYTICS_LOCK_WAIT`` seconds (default 5; the message
+        names the process DuckDB reports as holding the lock).
     """
     settings = _duckdb_settings()
     if str(path) != ":memory:" and not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = _open(path, read_only)
     try:
         _apply_settings(con, settings)
     except BaseException:
@@ -123,16 +141,88 @@ def connect(path: str | Path = DEFAULT_WAREHOUSE, read_only: bool = False):
     return con
 
 
-def init_schema(con) -> None:
-    """Create the canonical tables, ``quarantine``, ``load_log`` and schema ``truth``.
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
-    Idempotent: existing tables are left as they are.
+
+def _lock_wait() -> float:
+    raw = os.environ.get(LOCK_WAIT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise InputError(f"{LOCK_WAIT_VAR}={raw!r}: must be a number of seconds") from None
+
+
+def _open(path: str | Path, read_only: bool):
+    """``duckdb.connect`` with a brief retry on another process's lock; errors as one line."""
+    if str(path) == ":memory:":
+        return duckdb.connect(":memory:")
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a DuckDB warehouse file")
+    if path.exists() and not os.access(path, os.R_OK | (0 if read_only else os.W_OK)):
+        mode = "read" if read_only else "read and write"
+        raise InputError(f"{path}: no permission to {mode} the warehouse file")
+    deadline = time.monotonic() + _lock_wait()
+    delay = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            message = str(exc)
+            holder = _LOCK_HOLDER.search(message)
+            if holder is None and "lock" not in message.lower():
+                first = message.splitlines()[0] if message else type(exc).__name__
+                if "not a valid DuckDB database file" in message or "database file" in message:
+                    raise InputError(
+                        f"{path}: not a DuckDB warehouse file; pass the .duckdb file "
+                        "written by `load`"
+                    ) from None
+                raise InputError(f"{path}: cannot open the warehouse: {first}") from None
+            if time.monotonic() >= deadline:
+                who = (
+                    f"process {holder['pid']} ({holder['program']})"
+                    if holder
+                    else "another process"
+                )
+                raise InputError(
+                    f"{path}: the warehouse is locked by {who}; "
+                    f"waited {_lock_wait():g} s (set {LOCK_WAIT_VAR} to wait longer). "
+                    "Wait for that run to finish or stop it, then retry"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def init_schema(con) -> None:
+    """Create the canonical tables, their ``history`` tables, ``quarantine``, ``load_log``,
+    ``warehouse_meta`` and schema ``truth``.
+
+    Idempotent: existing tables are left as they are, except that a warehouse
+    written before these additions gets them: the new ``load_log`` columns
+    (NULL for old rows), and each versioned table's current rows as open
+    versions with ``valid_from`` NULL (known since before any recorded load).
     """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA}")
     for table in CANONICAL.values():
         con.execute(table.ddl())
+        con.execute(history_ddl(table))
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_LOG_DDL)
+    con.execute(WAREHOUSE_META_DDL)
+    for name, dtype in LOAD_LOG_ADDED:
+        con.execute(f"ALTER TABLE main.load_log ADD COLUMN IF NOT EXISTS {name} {dtype}")
+    for table in CANONICAL.values():
+        if not table.versioned:
+            continue
+        cols = ", ".join(c.stored_name for c in table.columns)
+        con.execute(
+            f"INSERT INTO {HISTORY_SCHEMA}.{table.name} ({cols}) "
+            f"SELECT {cols} FROM main.{table.name} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {HISTORY_SCHEMA}.{table.name} LIMIT 1)"
+        )
 
 
 @contextmanager

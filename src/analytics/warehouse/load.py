@@ -36,13 +36,17 @@ Decisions
 from __future__ import annotations
 
 import codecs
+import contextvars
 import csv
 import hashlib
+import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -53,12 +57,15 @@ from analytics.warehouse.connection import (
     TRUTH_SCHEMA,
     InputError,
     _sql_str,
-    _transaction,
     init_schema,
 )
-from analytics.warehouse.pii import _normalise_pii_sql, _trim_sql
+from analytics.warehouse.pii import _normalise_pii_sql, _trim_sql, check_salt, forget_salt
 from analytics.warehouse.schema import (
     CANONICAL,
+    EARLIEST_TIME,
+    FUTURE_SLACK,
+    HISTORY_SCHEMA,
+    WAREHOUSE_TIMEZONE,
     Column,
     Table,
     schema_markdown,
@@ -67,8 +74,6 @@ from analytics.warehouse.schema import (
 LOAD_ORDER = ("spend", "visits", "leads", "deals", "deal_stages")
 """Order in which :func:`load_raw_dir` loads the canonical tables."""
 
-FUTURE_SLACK = timedelta(days=1)
-"""Dates later than ``now + FUTURE_SLACK`` are rejected as future dates."""
 
 BOOLEAN_TRUE = ("true", "1", "yes")
 BOOLEAN_FALSE = ("false", "0", "no")
@@ -84,10 +89,17 @@ _TYPE_PATTERNS = {
 }
 """Text shapes accepted per type before TRY_CAST (ISO dates, dot decimal point)."""
 
+_OFFSET_PATTERN = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+"""A time of day followed by a UTC offset (``Z``, ``+05:00``, ``+0500``, ``-03``)."""
+
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Row counts of one loaded file (``rows_in = rows_loaded + rows_quarantined``).
+    """Row counts of one loaded file.
+
+    ``rows_in = rows_inserted + rows_updated + rows_unchanged + rows_quarantined``
+    and ``rows_loaded = rows_inserted + rows_updated + rows_unchanged`` (rows
+    that passed the checks), so ``rows_in = rows_loaded + rows_quarantined``.
 
     Parameters
     ----------
@@ -98,9 +110,26 @@ class LoadResult:
     rows_in : int
         Data rows read from the file (header excluded).
     rows_loaded : int
-        Rows inserted into ``table``.
+        Rows that passed the checks (inserted, updated or unchanged).
     rows_quarantined : int
         Rows written to ``quarantine``.
+    rows_inserted : int
+        Rows whose key was not in ``table``: added.
+    rows_updated : int
+        Rows whose key was in ``table`` with another value in at least one
+        column present in the input: the stored row replaced, the old version
+        kept in ``history.<table>``.
+    rows_unchanged : int
+        Rows equal to the stored row in every column present in the input:
+        nothing written.
+    warnings : tuple of str
+        Input columns ignored (not declared for ``table``) and declared
+        optional columns absent from the input.
+    checked : bool
+        True for a dry run (``check=True``): the counts say what a load would
+        do; nothing was written.
+    load_id : str
+        Id of the load in ``load_log`` and ``quarantine``.
     """
 
     table: str
@@ -108,6 +137,20 @@ class LoadResult:
     rows_in: int
     rows_loaded: int
     rows_quarantined: int
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    warnings: tuple[str, ...] = ()
+    checked: bool = False
+    load_id: str = ""
+
+    def summary(self) -> str:
+        """One line: ``N rows in = I inserted + U updated + S unchanged + Q quarantined``."""
+        return (
+            f"{self.rows_in:,} rows in = {self.rows_inserted:,} inserted + "
+            f"{self.rows_updated:,} updated + {self.rows_unchanged:,} unchanged + "
+            f"{self.rows_quarantined:,} quarantined"
+        )
 
 
 # --------------------------------------------------------------------------- file checks
@@ -156,6 +199,24 @@ def _transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
             if not chunk:
                 return
             offset += len(chunk)
+
+
+_BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or a ZIP archive; save it as CSV UTF-8 or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls); save it as CSV UTF-8"),
+    (b"\x1f\x8b", "a gzip file; decompress it first (gunzip)"),
+    (b"PAR1", "a Parquet file; name it .parquet"),
+)
+"""Leading bytes of binary files a user may hand over as CSV, and what to do instead."""
+
+
+def _check_not_binary(path: Path, source: Path) -> None:
+    """Refuse a workbook, archive or Parquet file given as delimited text, naming what it is."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    for magic, what in _BINARY_SIGNATURES:
+        if head.startswith(magic):
+            raise InputError(f"{source}: not a CSV file but {what}")
 
 
 def _csv_header(path: Path, source: Path, delimiter: str) -> list[str]:
@@ -209,6 +270,15 @@ def _typed_sql(col: Column, v: str) -> str:
     if dtype in _TYPE_PATTERNS:
         # TRY_CAST alone is too lenient ('1.5' -> BIGINT 2, '1_000', '0x10', 'infinity').
         shape = f"regexp_matches({v}, '{_TYPE_PATTERNS[dtype]}')"
+        if dtype == "TIMESTAMP":
+            # An explicit offset (Z, +05:00, -0300) is converted to the warehouse's time zone;
+            # a plain cast to TIMESTAMP would drop it and shift the hours.
+            offset = f"regexp_matches({v}, '{_OFFSET_PATTERN}')"
+            return (
+                f"CASE WHEN {shape} THEN CASE WHEN {offset} "
+                f"THEN timezone({_sql_str(WAREHOUSE_TIMEZONE)}, TRY_CAST({v} AS TIMESTAMPTZ)) "
+                f"ELSE TRY_CAST({v} AS TIMESTAMP) END END"
+            )
         return f"CASE WHEN {shape} THEN TRY_CAST({v} AS {dtype}) END"
     raise ValueError(f"column {col.name!r}: unsupported type {dtype!r}")
 
@@ -229,6 +299,14 @@ def _error_sql(col: Column, v: str, t: str) -> str:
             )
         checks.append((f"{v} IS NOT NULL AND {t} IS NULL", reason))
     if col.dtype in ("DATE", "TIMESTAMP"):
+        earliest = f"{EARLIEST_TIME:%Y-%m-%d}"
+        checks.append(
+            (
+                f"CAST({t} AS TIMESTAMP) < TIMESTAMP '{EARLIEST_TIME:%Y-%m-%d %H:%M:%S}'",
+                f"{_sql_str(name + ': implausible date ')} || {shown} "
+                f"|| {_sql_str(f' (before {earliest})')}",
+            )
+        )
         checks.append(
             (
                 f"CAST({t} AS TIMESTAMP) > $future_limit",
@@ -274,10 +352,23 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
         f"{_value_sql(c, _ident(present[c.name])) if c.name in present else _NULL_TEXT} AS v{i}"
         for i, c in zip(idx, cols, strict=True)
     )
-    typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
-    errors = ", ".join(
-        f"{_error_sql(c, f'v{i}', f't{i}')} AS e{i}" for i, c in zip(idx, cols, strict=True)
+    # NUL bytes inside a value mean damaged bytes (a file padded or overwritten with zeros):
+    # looked for in the raw text, before trimming and PII normalisation could drop them.
+    damaged = "".join(
+        f", contains({_ident(present[c.name])}, chr(0)) AS z{i}"
+        for i, c in zip(idx, cols, strict=True)
+        if c.name in present
     )
+    typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
+
+    def column_error(i: int, c: Column) -> str:
+        error = _error_sql(c, f"v{i}", f"t{i}")
+        if c.name not in present:
+            return error
+        nul = _sql_str(f"{c.name}: NUL byte(s) in the value (damaged bytes in the file)")
+        return f"CASE WHEN z{i} THEN {nul} ELSE {error} END"
+
+    errors = ", ".join(f"{column_error(i, c)} AS e{i}" for i, c in zip(idx, cols, strict=True))
     t_list = ", ".join(f"t{i}" for i in idx)
     e_list = ", ".join(f"e{i}" for i in idx)
     first_col = " ".join(
@@ -289,7 +380,7 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
                CASE {first_col} END AS _first_col
         FROM (
             SELECT *, {errors}
-            FROM (SELECT *, {typed} FROM (SELECT _row, {values} FROM {source}))
+            FROM (SELECT *, {typed} FROM (SELECT _row, {values}{damaged} FROM {source}))
         )
     """
     if not table.key:
@@ -299,35 +390,105 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
     key_shown = " || ', ' || ".join(
         f"{_sql_str(k + '=')} || {quoted_key.format(i=position[k])}" for k in table.key
     )
-    keys = ", ".join(_ident(k) for k in table.key)
     key_as = ", ".join(f"t{position[k]} AS {_ident(k)}" for k in table.key)
     dup_on = " AND ".join(f"c.t{position[k]} = d.{_ident(k)}" for k in table.key)
-    old_on = " AND ".join(f"c.t{position[k]} = x.{_ident(k)}" for k in table.key)
     in_file = "c._col_errors IS NULL AND c._row > d._first_row"
-    in_table = f"c._col_errors IS NULL AND x.{_ident(table.key[0])} IS NOT NULL"
     # Key checks only among rows passing the column checks; keys are required columns,
-    # so plain equality joins are exact.
+    # so plain equality joins are exact. A key already in the table is not an error:
+    # the row is an insert, an update or unchanged (see _classify_sql).
     return f"""
         WITH checked AS ({checked}),
         repeated AS (
             SELECT {key_as}, min(_row) AS _first_row
             FROM checked WHERE _col_errors IS NULL
             GROUP BY ALL HAVING count(*) > 1
-        ),
-        existing AS (SELECT DISTINCT {keys} FROM main.{_ident(table.name)})
+        )
         SELECT c._row, {", ".join(f"c.t{i}" for i in idx)},
                nullif(concat_ws('; ',
                    c._col_errors,
                    CASE WHEN {in_file} THEN 'duplicate key ' || {key_shown}
-                        || ' within file (first at row ' || d._first_row || ')' END,
-                   CASE WHEN {in_table} THEN 'duplicate key ' || {key_shown}
-                        || ' already in {table.name}' END
+                        || ' within file (first at row ' || d._first_row || ')' END
                ), '') AS _errors,
                coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
         FROM checked c
         LEFT JOIN repeated d ON {dup_on}
-        LEFT JOIN existing x ON {old_on}
     """
+
+
+def _classify_sql(table: Table, stage: str, present: dict[str, str]) -> str:
+    """SELECT of the valid rows of ``stage`` with ``_action`` and the row to store.
+
+    ``_action`` is ``insert`` (key not in the table), ``unchanged`` (every
+    column present in the input equals the stored value, NULL = NULL) or
+    ``update``. The stored row takes the input's value for the columns present
+    in the input and keeps the stored value for the others.
+    """
+    name = _ident(table.name)
+    stored = [(i, c, _ident(c.stored_name)) for i, c in enumerate(table.columns)]
+    if not table.key:
+        cols = ", ".join(f"s.t{i} AS {q}" for i, _, q in stored)
+        return f"SELECT s._row, 'insert' AS _action, {cols} FROM {stage} s WHERE s._errors IS NULL"
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    on = " AND ".join(f"s.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    same = " AND ".join(
+        f"s.t{i} IS NOT DISTINCT FROM x.{q}" for i, c, q in stored if c.name in present
+    )
+    cols = ", ".join(f"{f's.t{i}' if c.name in present else f'x.{q}'} AS {q}" for i, c, q in stored)
+    return f"""
+        SELECT s._row,
+               CASE WHEN x.{_ident(table.key[0])} IS NULL THEN 'insert'
+                    WHEN {same or "true"} THEN 'unchanged' ELSE 'update' END AS _action,
+               {cols}
+        FROM {stage} s LEFT JOIN main.{name} x ON {on}
+        WHERE s._errors IS NULL
+    """
+
+
+def _apply_changes(con, table: Table, merged: str, *, load_id: str, now: datetime) -> None:
+    """Write the classified rows of ``merged``: history first, then the current table.
+
+    For each updated key the version it replaces is closed in
+    ``history.<table>`` (``valid_to = now``, ``replaced_by = load_id``); a
+    stored row without an open version (an unversioned table, or a row older
+    than the history) is written there first with ``valid_from`` NULL. The
+    current rows of updated keys are deleted and inserts and updates inserted
+    in input order; a versioned table gets each new version as an open
+    history row (``valid_from = now``).
+    """
+    name = _ident(table.name)
+    hist = f"{HISTORY_SCHEMA}.{name}"
+    cols = ", ".join(_ident(c.stored_name) for c in table.columns)
+    params = {"now": now, "load_id": load_id}
+    if table.key:
+
+        def on(a: str, b: str) -> str:
+            return " AND ".join(f"{a}.{_ident(k)} = {b}.{_ident(k)}" for k in table.key)
+
+        x_cols = ", ".join(f"x.{_ident(c.stored_name)}" for c in table.columns)
+        updates = f"(SELECT * FROM {merged} WHERE _action = 'update')"
+        con.execute(
+            f"INSERT INTO {hist} ({cols}, valid_from, valid_to, load_id, replaced_by) "
+            f"SELECT {x_cols}, NULL, $now, NULL, $load_id "
+            f"FROM main.{name} x JOIN {updates} m ON {on('x', 'm')} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {hist} h "
+            f"WHERE h.valid_to IS NULL AND {on('h', 'x')})",
+            params,
+        )
+        if table.versioned:
+            con.execute(
+                f"UPDATE {hist} h SET valid_to = $now, replaced_by = $load_id "
+                f"FROM {updates} m WHERE h.valid_to IS NULL AND {on('h', 'm')}",
+                params,
+            )
+        con.execute(f"DELETE FROM main.{name} x USING {updates} m WHERE {on('x', 'm')}")
+    changed = f"FROM {merged} WHERE _action IN ('insert', 'update') ORDER BY _row"
+    con.execute(f"INSERT INTO main.{name} ({cols}) SELECT {cols} {changed}")
+    if table.versioned:
+        con.execute(
+            f"INSERT INTO {hist} ({cols}, valid_from, valid_to, load_id, replaced_by) "
+            f"SELECT {cols}, $now, NULL, $load_id, NULL {changed}",
+            params,
+        )
 
 
 def _raw_row_sql(table: Table, present: dict[str, str], alias: str) -> str:
@@ -351,6 +512,60 @@ def _raw_row_sql(table: Table, present: dict[str, str], alias: str) -> str:
 
 def _new_load_id() -> str:
     return f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+_DRY_RUN = contextvars.ContextVar("analytics_warehouse_dry_run", default=False)
+
+
+@contextmanager
+def dry_run() -> Iterator[None]:
+    """Make every load inside the block a dry run (``check=True`` unless given).
+
+    For callers that reach :func:`load_frame` through layers that do not
+    pass ``check`` on, e.g. ``load-source --check`` through a source adapter
+    or a connector's ``--dry-run``::
+
+        with warehouse.dry_run():
+            result = sources.load_source(con, "amocrm", path, salt=salt)
+    """
+    token = _DRY_RUN.set(True)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
+def _is_check(check: bool | None) -> bool:
+    return _DRY_RUN.get() if check is None else check
+
+
+@contextmanager
+def _load_transaction(con, check: bool) -> Iterator[None]:
+    """One transaction per load; a dry run (``check``) is always rolled back."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("ROLLBACK" if check else "COMMIT")
+
+
+def _prepare(con, salt: str, *, check: bool, now: datetime) -> None:
+    """Ensure the schema (a dry run only if tables are missing) and check the salt."""
+    if not check or _missing_tables(con):
+        init_schema(con)
+    check_salt(con, salt, record=not check, now=now)
+
+
+def _missing_tables(con) -> list[str]:
+    found = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary"
+        ).fetchall()
+    }
+    return [name for name in CANONICAL if name not in found]
 
 
 def _table(name: str) -> Table:
@@ -430,11 +645,16 @@ def _load_file(
     delimiter: str,
     encoding: str,
     now: datetime,
+    check: bool = False,
 ) -> LoadResult:
     """Load one file inside the caller's transaction."""
     source = path.resolve()
+    if path.is_dir():
+        raise InputError(f"{source}: is a folder, not a file")
     if not path.is_file():
         raise InputError(f"{source}: file not found")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{source}: no permission to read the file")
     if path.stat().st_size == 0:
         raise InputError(f"{source}: empty file (0 bytes); expected at least a header")
     raw_table = f"_wh_raw_{uuid.uuid4().hex[:12]}"
@@ -443,6 +663,7 @@ def _load_file(
         if path.suffix.lower() == ".parquet":
             names, relation = _stage_parquet(con, path, source)
         else:
+            _check_not_binary(path, source)
             read_path = path
             if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
                 _check_decodes(path, "utf-8")
@@ -461,6 +682,7 @@ def _load_file(
             load_id=load_id,
             now=now,
             delimiter=delimiter,
+            check=check,
         )
         con.execute(f"DROP TABLE IF EXISTS {raw_table}")
         return result
@@ -480,11 +702,14 @@ def _load_relation(
     load_id: str,
     now: datetime,
     delimiter: str | None = None,
+    check: bool = False,
+    on_existing: str = "upsert",
 ) -> LoadResult:
     """Validate ``relation`` (``_row`` and text ``c0..cN`` named ``names``) and load it.
 
     Shared by files and in-memory frames, inside the caller's transaction.
     ``delimiter`` only feeds the wrong-delimiter hint of a missing column.
+    With ``check`` only temporary tables are written (a dry run).
     """
     stage = f"_wh_checked_{uuid.uuid4().hex[:12]}"
     declared = {c.name for c in table.columns}
@@ -505,49 +730,104 @@ def _load_relation(
             f"{', '.join(missing)} (found: {', '.join(names)}{hint})"
         )
 
+    warnings = _column_warnings(table, names, present)
     sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
     params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
     # DuckDB rejects unused named parameters (a table without PII has no $salt).
     con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
-    stored = ", ".join(_ident(c.stored_name) for c in table.columns)
-    typed = ", ".join(f"t{i}" for i in range(len(table.columns)))
-    con.execute(
-        f"INSERT INTO main.{_ident(table.name)} ({stored}) "
-        f"SELECT {typed} FROM {stage} WHERE _errors IS NULL"
-    )
-    raw_row = _raw_row_sql(table, present, "r")
-    con.execute(
-        "INSERT INTO main.quarantine "
-        f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
-        f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
-        "WHERE s._errors IS NOT NULL ORDER BY s._row",
-        {"load_id": load_id, "table": table.name, "source": str(source)}
-        | ({"salt": salt} if "$salt" in raw_row else {}),
-    )
+    if on_existing == "quarantine" and table.key:
+        _quarantine_existing(con, table, stage)
+    merged = f"_wh_merged_{uuid.uuid4().hex[:12]}"
+    con.execute(f"CREATE TEMP TABLE {merged} AS {_classify_sql(table, stage, present)}")
+    counts = dict(con.execute(f"SELECT _action, count(*) FROM {merged} GROUP BY ALL").fetchall())
+    inserted, updated, unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
+    if not check:
+        _apply_changes(con, table, merged, load_id=load_id, now=now)
+        raw_row = _raw_row_sql(table, present, "r")
+        con.execute(
+            "INSERT INTO main.quarantine "
+            f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
+            f"FROM {stage} s JOIN {relation} r ON r._row = s._row "
+            "WHERE s._errors IS NOT NULL ORDER BY s._row",
+            {"load_id": load_id, "table": table.name, "source": str(source)}
+            | ({"salt": salt} if "$salt" in raw_row else {}),
+        )
     rows_in = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-    loaded, quarantined = con.execute(
-        f"SELECT count(*) FILTER (_errors IS NULL), count(*) FILTER (_errors IS NOT NULL) "
-        f"FROM {stage}"
-    ).fetchone()
+    quarantined = con.execute(f"SELECT count(*) FROM {stage} WHERE _errors IS NOT NULL").fetchone()[
+        0
+    ]
+    loaded = inserted + updated + unchanged
     if rows_in != loaded + quarantined:
         raise AssertionError(
-            f"{source}: rows_in {rows_in} != loaded {loaded} + quarantined {quarantined}"
+            f"{source}: rows_in {rows_in} != inserted {inserted} + updated {updated} "
+            f"+ unchanged {unchanged} + quarantined {quarantined}"
         )
-    con.execute(
-        "INSERT INTO main.load_log VALUES ($load_id, $loaded_at, $table, $source, "
-        "$rows_in, $loaded, $quarantined)",
-        {
-            "load_id": load_id,
-            "loaded_at": datetime.now(),
-            "table": table.name,
-            "source": str(source),
-            "rows_in": rows_in,
-            "loaded": loaded,
-            "quarantined": quarantined,
-        },
-    )
+    if not check:
+        con.execute(
+            "INSERT INTO main.load_log (load_id, loaded_at, target_table, source_file, rows_in, "
+            "rows_loaded, rows_quarantined, rows_inserted, rows_updated, rows_unchanged, "
+            "warnings) VALUES ($load_id, $loaded_at, $table, $source, $rows_in, $loaded, "
+            "$quarantined, $inserted, $updated, $unchanged, $warnings)",
+            {
+                "load_id": load_id,
+                "loaded_at": datetime.now(),
+                "table": table.name,
+                "source": str(source),
+                "rows_in": rows_in,
+                "loaded": loaded,
+                "quarantined": quarantined,
+                "inserted": inserted,
+                "updated": updated,
+                "unchanged": unchanged,
+                "warnings": "; ".join(warnings) or None,
+            },
+        )
+    con.execute(f"DROP TABLE IF EXISTS {merged}")
     con.execute(f"DROP TABLE IF EXISTS {stage}")
-    return LoadResult(table.name, str(source), rows_in, loaded, quarantined)
+    return LoadResult(
+        table.name,
+        str(source),
+        rows_in,
+        loaded,
+        quarantined,
+        rows_inserted=inserted,
+        rows_updated=updated,
+        rows_unchanged=unchanged,
+        warnings=tuple(warnings),
+        checked=check,
+        load_id=load_id,
+    )
+
+
+def _quarantine_existing(con, table: Table, stage: str) -> None:
+    """Insert-only loads: a valid row whose key is already stored becomes a quarantined row."""
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    on = " AND ".join(f"s.t{position[k]} = x.{_ident(k)}" for k in table.key)
+    quote = _sql_str("'")
+    shown = " || ', ' || ".join(
+        f"{_sql_str(k + '=')} || {quote} || CAST(s.t{position[k]} AS VARCHAR) || {quote}"
+        for k in table.key
+    )
+    con.execute(
+        f"UPDATE {stage} s SET _errors = 'duplicate key ' || {shown} || "
+        f"{_sql_str(' already in ' + table.name)}, _first_col = {_sql_str(','.join(table.key))} "
+        f"FROM main.{_ident(table.name)} x WHERE s._errors IS NULL AND {on}"
+    )
+
+
+def _column_warnings(table: Table, names: list[str], present: dict[str, str]) -> list[str]:
+    """Input columns the table does not declare, and declared optional columns not in the input."""
+    warnings = []
+    unknown = [n for n in names if n not in present and not n.startswith("_")]
+    if unknown:
+        warnings.append(f"column(s) not in table {table.name!r}, ignored: {', '.join(unknown)}")
+    absent = [c.name for c in table.columns if c.name not in present]
+    if absent:
+        warnings.append(
+            f"optional column(s) not in the input: {', '.join(absent)} "
+            "(new rows get NULL, rows already stored keep their values)"
+        )
+    return warnings
 
 
 def load_file(
@@ -560,19 +840,25 @@ def load_file(
     delimiter: str = ",",
     encoding: str = "utf-8",
     now: datetime | None = None,
+    check: bool | None = None,
 ) -> LoadResult:
-    """Validate one raw file and load it into a canonical table.
+    """Validate one raw file and upsert it into a canonical table.
 
     Each data row is checked against its declaration
     (:data:`analytics.warehouse.schema.CANONICAL`):
     required value present, type (``BIGINT``/``DOUBLE`` with a dot decimal point,
     ``BOOLEAN`` as true/false/1/0/yes/no, ``DATE``/``TIMESTAMP`` in ISO form),
-    ``min_value``, allowed values, no date later than ``now + 1 day`` and no
-    duplicate key within the file or against rows already in the table. Good
-    rows are inserted with proper types, bad rows go to ``quarantine`` with the
-    row number, the first failing column and every failing check; one
-    ``load_log`` row is written. The file is loaded in one transaction: on
-    :class:`InputError` nothing of it is kept.
+    ``min_value``, allowed values, no date before 2000-01-01 or later than
+    ``now + 1 day``, no NUL byte in a value, and no duplicate key within the
+    file (the first valid row of a key is loaded, later ones are quarantined).
+    Good rows are upserted on the table's key: a new key is inserted, a key
+    already stored with another value in a column present in the file is
+    updated (the old version kept in ``history.<table>``), an equal row is
+    left alone. Bad rows go to ``quarantine`` with the row number, the first
+    failing column and every failing check; one ``load_log`` row is written.
+    The file is loaded in one transaction: on :class:`InputError` nothing of
+    it is kept. The warehouse's PII salt fingerprint is checked (and recorded
+    by the first load).
 
     Parameters
     ----------
@@ -592,24 +878,32 @@ def load_file(
     encoding : str
         Encoding of a text file; other than UTF-8 it is transcoded first.
     now : datetime, optional
-        Reference time for the future-date check (naive local); current time by default.
+        Load time (naive local): reference of the future-date check and
+        ``valid_from`` of the versions written; current time by default.
+    check : bool, optional
+        Dry run: count what would be inserted, updated, unchanged and
+        quarantined, write nothing (the transaction is rolled back; a
+        read-only connection works). Default: False, or True inside
+        :func:`dry_run`.
 
     Returns
     -------
     LoadResult
-        Counts with ``rows_in = rows_loaded + rows_quarantined``.
+        Counts with ``rows_in = inserted + updated + unchanged + quarantined``.
 
     Raises
     ------
     InputError
-        Empty (0-byte) file, bytes not valid in ``encoding``, an unparsable
-        header, a malformed CSV line (wrong field count, e.g. a truncated last
-        line), or a required column missing from the file. The message names
-        the file and the problem.
+        Another PII salt than the warehouse's, empty (0-byte) file, bytes
+        not valid in ``encoding``, an unparsable header, a malformed CSV line
+        (wrong field count, e.g. a truncated last line), or a required column
+        missing from the file. The message names the file and the problem.
     """
     spec = _table(table)
-    init_schema(con)
-    with _transaction(con):
+    now = now or datetime.now()
+    check = _is_check(check)
+    with _load_transaction(con, check):
+        _prepare(con, salt, check=check, now=now)
         return _load_file(
             con,
             spec,
@@ -618,7 +912,8 @@ def load_file(
             load_id=load_id or _new_load_id(),
             delimiter=delimiter,
             encoding=encoding,
-            now=now or datetime.now(),
+            now=now,
+            check=check,
         )
 
 
@@ -632,8 +927,10 @@ def load_frame(
     row_numbers=None,
     load_id: str | None = None,
     now: datetime | None = None,
+    check: bool | None = None,
+    on_existing: str = "upsert",
 ) -> LoadResult:
-    """Validate an in-memory frame of text values and load it like :func:`load_file`.
+    """Validate an in-memory frame of text values and upsert it like :func:`load_file`.
 
     For source adapters (:mod:`analytics.sources`): a vendor export is
     translated into the canonical column names with text values and checked
@@ -662,21 +959,33 @@ def load_frame(
     load_id : str, optional
         Id written to ``quarantine`` and ``load_log``; a new one by default.
     now : datetime, optional
-        Reference time for the future-date check; current time by default.
+        Load time: reference of the future-date check and ``valid_from`` of
+        the versions written; current time by default.
+    check : bool, optional
+        Dry run: count, write nothing (default False, True inside :func:`dry_run`).
+    on_existing : {"upsert", "quarantine"}
+        What a valid row whose key is already stored does: update or stay
+        unchanged (default), or -- for insert-only sources whose stored row
+        may be a merge of several inputs, e.g. GA4 sessions split over two
+        daily files -- go to quarantine as ``duplicate key ... already in
+        <table>``.
 
     Returns
     -------
     LoadResult
-        Counts with ``rows_in = rows_loaded + rows_quarantined`` (``rows_in`` is
-        ``len(frame)``).
+        Counts with ``rows_in = inserted + updated + unchanged + quarantined``
+        (``rows_in`` is ``len(frame)``).
 
     Raises
     ------
     InputError
-        A required column is missing, a column appears twice, or the row
-        numbers are not unique or do not match the frame's length.
+        Another PII salt than the warehouse's, a required column is missing,
+        a column appears twice, or the row numbers are not unique or do not
+        match the frame's length.
     """
     spec = _table(table)
+    if on_existing not in ("upsert", "quarantine"):
+        raise ValueError(f"on_existing={on_existing!r}: expected 'upsert' or 'quarantine'")
     source = Path(source_file).resolve() if Path(source_file).exists() else str(source_file)
     names = [str(c) for c in frame.columns]
     if row_numbers is None:
@@ -692,12 +1001,15 @@ def load_frame(
         | {f"c{i}": frame.iloc[:, i].astype("str").to_numpy() for i in range(len(names))}
     )
     view = f"_wh_frame_{uuid.uuid4().hex[:12]}"
-    init_schema(con)
-    con.register(view, text)
-    try:
-        cast = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in range(len(names)))
-        relation = f"(SELECT _row{', ' if cast else ''}{cast} FROM {view})"
-        with _transaction(con):
+    now = now or datetime.now()
+    check = _is_check(check)
+    with _load_transaction(con, check):
+        # execute() first: it also completes a result the caller left unfetched.
+        _prepare(con, salt, check=check, now=now)
+        con.register(view, text)
+        try:
+            cast = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in range(len(names)))
+            relation = f"(SELECT _row{', ' if cast else ''}{cast} FROM {view})"
             return _load_relation(
                 con,
                 spec,
@@ -706,10 +1018,12 @@ def load_frame(
                 source,
                 salt=salt,
                 load_id=load_id or _new_load_id(),
-                now=now or datetime.now(),
+                now=now,
+                check=check,
+                on_existing=on_existing,
             )
-    finally:
-        con.unregister(view)
+        finally:
+            con.unregister(view)
 
 
 def _raw_file(raw_dir: Path, table: str) -> Path:
@@ -725,9 +1039,10 @@ def load_raw_dir(
     raw_dir: str | Path,
     *,
     salt: str,
-    replace: bool = True,
+    replace: bool = False,
     load_id: str | None = None,
     now: datetime | None = None,
+    check: bool | None = None,
 ) -> list[LoadResult]:
     """Load a folder of raw files: the five canonical tables plus ``truth/``.
 
@@ -747,14 +1062,19 @@ def load_raw_dir(
     salt : str
         PII salt (see :func:`pii_salt`).
     replace : bool
-        Empty the canonical tables, ``quarantine`` and ``load_log`` first, so
-        that reloading the same folder does not duplicate rows (default). With
-        False the files are appended and keys already present are quarantined
-        as duplicates.
+        Empty the canonical tables, their history, ``quarantine``,
+        ``load_log`` and the recorded salt fingerprint first (a full rebuild).
+        By default (False) the files are upserted: new keys inserted, changed
+        rows updated with history, equal rows left alone, so reloading the
+        same folder changes no table row.
     load_id : str, optional
         One id for every file of this load; a new one by default.
     now : datetime, optional
-        Reference time for the future-date check.
+        Load time: reference of the future-date check and ``valid_from`` of
+        the versions written.
+    check : bool, optional
+        Dry run: count what each file would do, write nothing (``truth/`` is
+        not read); default False, True inside :func:`dry_run`.
 
     Returns
     -------
@@ -771,17 +1091,25 @@ def load_raw_dir(
     files = [(name, _raw_file(raw_dir, name)) for name in LOAD_ORDER]
     truth_dir = raw_dir / TRUTH_SCHEMA
     truth_files = sorted(truth_dir.glob("*.parquet")) if truth_dir.is_dir() else []
+    check = _is_check(check)
+    if check:
+        truth_files = []
     load_id = load_id or _new_load_id()
     now = now or datetime.now()
-    init_schema(con)
     results: list[LoadResult] = []
     with (
-        _transaction(con),
+        _load_transaction(con, check),
         tqdm(total=len(files) + len(truth_files), desc="load", unit="file", disable=None) as bar,
     ):
         if replace:
+            # In a dry run these deletes are rolled back with the rest.
+            init_schema(con)
             for name in (*CANONICAL, "quarantine", "load_log"):
                 con.execute(f"DELETE FROM main.{_ident(name)}")
+            for name in CANONICAL:
+                con.execute(f"DELETE FROM {HISTORY_SCHEMA}.{_ident(name)}")
+            forget_salt(con)
+        _prepare(con, salt, check=check, now=now)
         for name, path in files:
             bar.set_postfix_str(path.name)
             results.append(
@@ -794,6 +1122,7 @@ def load_raw_dir(
                     delimiter=",",
                     encoding="utf-8",
                     now=now,
+                    check=check,
                 )
             )
             bar.update()
@@ -810,22 +1139,45 @@ def load_raw_dir(
 # --------------------------------------------------------------------------- reporting
 
 
-def reconciliation(con) -> pd.DataFrame:
+def reconciliation(con, load_id: str | None = None) -> pd.DataFrame:
     """Per-file row reconciliation from ``load_log`` (in load order) with a total row.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection.
+    load_id : str, optional
+        Only the files of this load; every load by default.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``load_id``, ``target_table``, ``source_file``, ``rows_in``,
-        ``rows_loaded``, ``rows_quarantined``, ``balanced`` (``rows_in =
-        rows_loaded + rows_quarantined``); the last row has ``target_table ==
-        "TOTAL"`` and the column sums.
+        ``rows_inserted``, ``rows_updated``, ``rows_unchanged``,
+        ``rows_loaded`` (= inserted + updated + unchanged), ``rows_quarantined``
+        and ``balanced`` (``rows_in = rows_loaded + rows_quarantined`` and, for
+        loads that logged the split, ``rows_in = inserted + updated + unchanged
+        + quarantined``); the last row has ``target_table == "TOTAL"`` and the
+        column sums. Rows logged before the split existed count their loaded
+        rows as inserted.
     """
+    where = "WHERE load_id = $load_id" if load_id is not None else ""
     frame = con.execute(
-        "SELECT load_id, target_table, source_file, rows_in, rows_loaded, rows_quarantined "
-        "FROM main.load_log ORDER BY rowid"
+        "SELECT load_id, target_table, source_file, rows_in, "
+        "coalesce(rows_inserted, rows_loaded) AS rows_inserted, "
+        "coalesce(rows_updated, 0) AS rows_updated, "
+        "coalesce(rows_unchanged, 0) AS rows_unchanged, rows_loaded, rows_quarantined "
+        f"FROM main.load_log {where} ORDER BY rowid",
+        {"load_id": load_id} if load_id is not None else {},
     ).df()
-    counts = ["rows_in", "rows_loaded", "rows_quarantined"]
+    counts = [
+        "rows_in",
+        "rows_inserted",
+        "rows_updated",
+        "rows_unchanged",
+        "rows_loaded",
+        "rows_quarantined",
+    ]
     total = pd.DataFrame(
         [
             {"load_id": None, "target_table": "TOTAL", "source_file": None}
@@ -834,7 +1186,10 @@ def reconciliation(con) -> pd.DataFrame:
     )
     frame = pd.concat([frame, total], ignore_index=True) if len(frame) else total
     frame[counts] = frame[counts].astype("int64")
-    frame["balanced"] = frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]
+    split = frame["rows_inserted"] + frame["rows_updated"] + frame["rows_unchanged"]
+    frame["balanced"] = (frame["rows_in"] == frame["rows_loaded"] + frame["rows_quarantined"]) & (
+        split == frame["rows_loaded"]
+    )
     return frame
 
 

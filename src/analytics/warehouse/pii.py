@@ -7,8 +7,10 @@ The Python functions are the reference the loader's SQL is tested against.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
+from datetime import datetime
 
 from analytics.warehouse.connection import InputError, _sql_str
 
@@ -102,3 +104,68 @@ def _normalise_pii_sql(raw: str, kind: str) -> str:
 def _hash_pii_sql(raw: str, kind: str) -> str:
     norm = _normalise_pii_sql(raw, kind)
     return f"CASE WHEN {norm} <> '' THEN sha256($salt || {norm}) END"
+
+
+SALT_LABEL = b"analytics warehouse: PII salt fingerprint v1"
+"""Fixed message of the salt fingerprint (HMAC-SHA256 keyed with the salt)."""
+
+
+def salt_fingerprint(salt: str) -> str:
+    """Fingerprint of the PII salt: ``HMAC-SHA256(key=salt, msg=SALT_LABEL)``, 16 hex digits.
+
+    It tells two salts apart without revealing the salt (HMAC is one-way in
+    its key), and it differs from every PII hash, which is a plain SHA-256 of
+    ``salt || value``.
+    """
+    return hmac.new(salt.encode("utf-8"), SALT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def check_salt(con, salt: str, *, record: bool = True, now: datetime | None = None) -> None:
+    """Refuse a salt other than the one the warehouse's PII was hashed with.
+
+    The first load records :func:`salt_fingerprint` in ``warehouse_meta``
+    (name ``pii_salt_fingerprint``); later loads compare against it.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse connection (inside the load's transaction).
+    salt : str
+        The salt of this load.
+    record : bool
+        Record the fingerprint if none is recorded yet (False for a dry run).
+
+    Raises
+    ------
+    InputError
+        The recorded fingerprint differs: the same phone would get two hashes
+        and stitching would silently stop matching.
+    """
+    # fetchall, not fetchone: an unfinished result would block a later register().
+    [(exists,)] = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND table_name = 'warehouse_meta' AND NOT temporary"
+    ).fetchall()
+    stored = None
+    if exists:
+        found = con.execute(
+            "SELECT value FROM main.warehouse_meta WHERE name = 'pii_salt_fingerprint'"
+        ).fetchall()
+        stored = found[0][0] if found else None
+    mine = salt_fingerprint(salt)
+    if stored is not None and stored != mine:
+        raise InputError(
+            f"ANALYTICS_PII_SALT differs from the salt this warehouse's phones and e-mails were "
+            f"hashed with (salt fingerprint {mine}, warehouse {stored}); set the original salt, "
+            "or load into a new warehouse file"
+        )
+    if stored is None and record:
+        con.execute(
+            "INSERT INTO main.warehouse_meta VALUES ('pii_salt_fingerprint', $value, $at)",
+            {"value": mine, "at": now or datetime.now()},
+        )
+
+
+def forget_salt(con) -> None:
+    """Drop the recorded salt fingerprint (a full rebuild re-hashes every value)."""
+    con.execute("DELETE FROM main.warehouse_meta WHERE name = 'pii_salt_fingerprint'")

@@ -6,13 +6,27 @@ checks each value against the declaration below, writes good rows to the table
 and bad rows to ``quarantine`` with the file, row, column and reason.
 
 Money is in roubles (RUB) without VAT; timestamps are naive local time of the
-account (Europe/Moscow in the demo); ids are text so that CRM and analytics ids
+account (Europe/Moscow, ``WAREHOUSE_TIMEZONE``; a raw value with a UTC offset
+such as ``Z`` or ``+05:00`` is converted to it); ids are text so that CRM and analytics ids
 of any shape fit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+EARLIEST_TIME = datetime(2000, 1, 1)
+"""Dates and timestamps before this are implausible (e.g. Unix epoch zero) and quarantined."""
+
+FUTURE_SLACK = timedelta(days=1)
+"""Dates later than ``load time + FUTURE_SLACK`` are implausible (future) and quarantined."""
+
+WAREHOUSE_TIMEZONE = "Europe/Moscow"
+"""Time zone of the warehouse's naive timestamps; values with a UTC offset are converted to it."""
+
+HISTORY_SCHEMA = "history"
+"""DuckDB schema with one version table per canonical table (see :func:`history_ddl`)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class Table:
     key: tuple[str, ...] = ()
     doc: str = ""
     time_column: str | None = None
+    versioned: bool = True
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
@@ -114,6 +129,7 @@ SPEND = Table(
     key=("date", "campaign", "ad_group", "creative"),
     doc="Daily ad cost by channel, campaign, ad group and creative.",
     time_column="date",
+    versioned=False,
 )
 
 VISITS = Table(
@@ -133,6 +149,7 @@ VISITS = Table(
     key=("visit_id",),
     doc="Site visits with traffic source and behaviour (web analytics).",
     time_column="visit_start",
+    versioned=False,
 )
 
 LEADS = Table(
@@ -213,8 +230,46 @@ CREATE TABLE IF NOT EXISTS main.load_log (
   source_file VARCHAR,
   rows_in BIGINT,
   rows_loaded BIGINT,
-  rows_quarantined BIGINT
+  rows_quarantined BIGINT,
+  rows_inserted BIGINT,
+  rows_updated BIGINT,
+  rows_unchanged BIGINT,
+  warnings VARCHAR
 )"""
+
+LOAD_LOG_ADDED = (
+    ("rows_inserted", "BIGINT"),
+    ("rows_updated", "BIGINT"),
+    ("rows_unchanged", "BIGINT"),
+    ("warnings", "VARCHAR"),
+)
+"""``load_log`` columns added after its first version (added to older warehouses)."""
+
+WAREHOUSE_META_DDL = """
+CREATE TABLE IF NOT EXISTS main.warehouse_meta (
+  name VARCHAR,
+  value VARCHAR,
+  set_at TIMESTAMP
+)"""
+
+HISTORY_COLUMNS = (
+    ("valid_from", "TIMESTAMP"),
+    ("valid_to", "TIMESTAMP"),
+    ("load_id", "VARCHAR"),
+    ("replaced_by", "VARCHAR"),
+)
+"""Columns a history table adds to its canonical table's stored columns."""
+
+
+def history_ddl(table: Table) -> str:
+    """DDL of ``history.<table>``: the stored columns plus validity interval and loads."""
+    cols = [f"{c.stored_name} {c.stored_type}" for c in table.columns]
+    cols += [f"{name} {dtype}" for name, dtype in HISTORY_COLUMNS]
+    body = ",\n  ".join(cols)
+    return f"CREATE TABLE IF NOT EXISTS {HISTORY_SCHEMA}.{table.name} (\n  {body}\n)"
+
+
+_TIME_CHECK = f">= {EARLIEST_TIME:%Y-%m-%d}, <= load time + {FUTURE_SLACK.days} day"
 
 
 def schema_markdown() -> str:
@@ -222,7 +277,12 @@ def schema_markdown() -> str:
     lines = ["# Warehouse schema", "", (__doc__ or "").strip(), ""]
     for table in CANONICAL.values():
         lines += [f"## `{table.name}`", "", table.doc, ""]
-        lines += [f"Key: {', '.join(table.key)}", ""]
+        history = (
+            "every version kept with `valid_from`/`valid_to`"
+            if table.versioned
+            else "replaced rows kept with `valid_to`"
+        )
+        lines += [f"Key: {', '.join(table.key)}. History: `history.{table.name}`, {history}.", ""]
         lines += ["| column | type | required | check | meaning |", "|---|---|---|---|---|"]
         for c in table.columns:
             check = []
@@ -232,22 +292,57 @@ def schema_markdown() -> str:
                 check.append(" / ".join(c.allowed))
             if c.pii:
                 check.append(f"{c.pii}, salted SHA-256")
+            if c.dtype in ("DATE", "TIMESTAMP"):
+                check.append(_TIME_CHECK)
             req = "yes" if c.required else ""
             lines.append(
                 f"| {c.stored_name} | {c.stored_type} | {req} | {'; '.join(check)} | {c.doc} |"
             )
         lines.append("")
     lines += [
+        "## Loads that update",
+        "",
+        "Every load upserts on the table's key. A valid row whose key is not stored is "
+        "**inserted**; a key already stored with another value in at least one column "
+        "present in the input is **updated** (columns absent from the input keep their "
+        "stored value); an equal row is **unchanged** and nothing is written. Within one "
+        "input the first valid row of a key is used and later ones are quarantined as "
+        "duplicates. Loading the same file twice therefore changes no table row.",
+        "",
+        "Dates and timestamps are checked for plausibility: earlier than "
+        f"{EARLIEST_TIME:%Y-%m-%d} (e.g. Unix epoch zero 1970-01-01) or later than the "
+        f"load time + {FUTURE_SLACK.days} day(s) sends the row to quarantine, as does a "
+        "NUL byte inside any value (damaged bytes).",
+        "",
+        "## `history.<table>`",
+        "",
+        "The stored columns of the table plus `valid_from` (load time the version was "
+        "written; NULL = known since before the history), `valid_to` (load time it was "
+        "replaced; NULL = current), `load_id` and `replaced_by` (the loads). Versioned "
+        "tables (`leads`, `deals`, `deal_stages`) keep every version; `spend` and `visits` "
+        "keep only replaced rows. `analytics.warehouse.history` answers as-of questions: "
+        "`table_as_of(con, table, t)` (what the warehouse held at t) and "
+        "`deals_as_of(con, t)` (each deal's state at t, decisions after t undone).",
+        "",
         "## `quarantine`",
         "",
         "Rows that could not be loaded: one row per rejected input row, with the "
         "file, the 1-based data row number (header excluded), the first failing "
-        "column and every reason. `rows_in = rows_loaded + rows_quarantined` "
-        "holds for each file in `load_log`.",
+        "column and every reason.",
         "",
         "## `load_log`",
         "",
-        "One row per loaded file: rows in, loaded, quarantined.",
+        "One row per loaded file: `rows_in`, `rows_inserted`, `rows_updated`, "
+        "`rows_unchanged`, `rows_quarantined`, `rows_loaded` (= inserted + updated + "
+        "unchanged) and `warnings` (input columns ignored, optional columns absent). "
+        "`rows_in = rows_inserted + rows_updated + rows_unchanged + rows_quarantined` "
+        "holds for every file. A dry run (`--check`) writes no row.",
+        "",
+        "## `warehouse_meta`",
+        "",
+        "`pii_salt_fingerprint`: HMAC-SHA256 of a fixed label keyed with the PII salt "
+        "(16 hex digits; never the salt), recorded by the first load. A load with another "
+        "salt is refused; `load --replace` (a full rebuild) records the new one.",
         "",
         "## Schema `truth` (demo data only)",
         "",
