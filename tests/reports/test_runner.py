@@ -279,7 +279,22 @@ def test_ceo_page_hides_code_and_analyst_page_shows_it(run):
     assert "Analyst checks" in analyst
     for page in (ceo, analyst):
         assert "21\u202f000 ₽" in page  # the hand-computed spend of the week
-        assert "<title>Weekly funnel" in page
+        # the page title is the notebook's first heading, so the index can list it
+        assert "<title>Funnel overview: visits → leads → MQL → SQL → sales</title>" in page
+        assert re.search(r"<meta[^>]*name=\"viewport\"", page) and "width=device-width" in page
+    assert '<html lang="ru">' in ceo  # params/roles/ceo.yaml: locale: ru
+    assert '<html lang="en">' in analyst
+
+
+def test_pages_link_to_the_index_and_the_roles_other_pages(run):
+    _, folder, _ = run
+    page = folder / "ceo" / "01_funnel_overview.html"
+    text = page.read_text(encoding="utf-8")
+    nav = re.search(r'<nav class="report-nav".*?</nav>', text, re.S).group(0)
+    assert '<a href="../index.html">Все отчёты</a>' in nav  # ceo is in Russian
+    assert '<span aria-current="page">Funnel overview' in nav  # itself, not a link
+    for link in re.findall(r'href="([^"]+)"', nav):
+        assert (page.parent / unquote(link)).is_file(), link
 
 
 def test_notebooks_get_absolute_warehouse_and_the_spec(run):
@@ -334,6 +349,46 @@ def test_index_links_resolve(run):
         assert (folder / unquote(link)).is_file(), link
     assert "RuntimeError: deliberate failure for the test" in index
     assert external_references(index) == []
+    assert '<meta name="viewport"' in index
+    # titles, not file names: the notebook's heading and the role's title
+    assert ">Funnel overview: visits → leads → MQL → SQL → sales</a>" in index
+    assert ">01_funnel_overview</a>" not in index
+    assert "Weekly funnel — CEO" in index
+
+
+def test_a_second_run_for_another_role_is_merged_into_the_period(run, tmp_path_factory):
+    """Two ``report`` runs for different roles into one period folder: both listed."""
+    summary, folder, warehouse = run
+    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    extra = replace(load_role("marketing"), notebooks=first, title="Funnel — marketing")
+    again = run_reports([extra], warehouse=warehouse, out_dir=folder.parent, progress=False)
+    assert again.ok and again.folder == folder
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    roles = [(n["role"], n["notebook"]) for n in manifest["notebooks"]]
+    assert roles == [
+        ("ceo", "01_funnel_overview.ipynb"),
+        ("analyst", "01_funnel_overview.ipynb"),
+        ("broken", "failing.ipynb"),
+        ("marketing", "01_funnel_overview.ipynb"),
+    ]
+    assert set(manifest["roles"]) == {"ceo", "analyst", "broken", "marketing"}
+    assert [r["roles"] for r in manifest["runs"]] == [["ceo", "analyst", "broken"], ["marketing"]]
+    assert manifest["ok"] is False  # the broken role of the first run still counts
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for href in ("ceo/01_funnel_overview.html", "marketing/01_funnel_overview.html"):
+        assert f'href="{href}"' in index
+    assert "Funnel — marketing" in index and "Weekly funnel — CEO" in index
+
+
+def test_role_locale(tmp_path):
+    assert load_role("qa", roles_dir=write_role(tmp_path, "qa", GOOD_ROLE).parent).locale == "en"
+    write_role(tmp_path, "ru", GOOD_ROLE + "locale: ru\n")
+    assert load_role("ru", roles_dir=tmp_path).locale == "ru"
+    write_role(tmp_path, "de", GOOD_ROLE + "locale: de\n")
+    with pytest.raises(RoleConfigError, match=r"de\.yaml: key 'locale' must be one of ru, en"):
+        load_role("de", roles_dir=tmp_path)
+    demo = {name: load_role(name).locale for name in ("ceo", "marketing", "sales", "analyst")}
+    assert demo == {"ceo": "ru", "marketing": "ru", "sales": "ru", "analyst": "en"}
 
 
 def test_optional_role_keys(tmp_path):

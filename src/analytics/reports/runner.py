@@ -30,7 +30,6 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import platform
@@ -53,7 +52,7 @@ from analytics.reports.manifest import (
     package_versions,
     relative_path,
     warehouse_fingerprint,
-    write_index,
+    write_manifest,
 )
 from analytics.reports.roles import RoleConfig, available_roles, load_role
 
@@ -87,6 +86,7 @@ class NotebookResult:
     ipynb: Path | None = None
     html: Path | None = None
     error: str | None = None
+    title: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -156,6 +156,7 @@ class _Task:
     role: str
     title: str
     hide_code: bool
+    locale: str
     notebook: Path
     ipynb: Path
     html: Path
@@ -182,7 +183,7 @@ def _run_task(task: _Task) -> NotebookResult:
     """Execute one notebook and render it; never raises (runs in a worker process)."""
     import papermill
 
-    from analytics.reports.render import render_html
+    from analytics.reports.render import page_title, render_html
 
     # Notebooks already run in parallel, one per core: a kernel that also spawned a
     # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
@@ -210,7 +211,14 @@ def _run_task(task: _Task) -> NotebookResult:
     result.execute_seconds = time.perf_counter() - started
     started = time.perf_counter()
     try:
-        render_html(task.ipynb, task.html, hide_code=task.hide_code, title=task.title)
+        result.title = page_title(task.ipynb, hide_code=task.hide_code)
+        render_html(
+            task.ipynb,
+            task.html,
+            hide_code=task.hide_code,
+            title=result.title or task.title,
+            locale=task.locale,
+        )
     except Exception as exc:
         result.error = f"rendering failed: {_error_line(exc)}"
     else:
@@ -301,6 +309,7 @@ def run_reports(
             role=role.name,
             title=role.title,
             hide_code=role.hide_code,
+            locale=role.locale,
             notebook=notebook,
             ipynb=folder / role.name / notebook.name,
             html=folder / role.name / f"{notebook.stem}.html",
@@ -309,6 +318,7 @@ def run_reports(
                 "warehouse": str(warehouse),
                 "period": period,
                 "role": role.name,
+                "locale": role.locale,
             },
             cwd=ROOT,
         )
@@ -343,11 +353,11 @@ def run_reports(
                 bar.update(1)
     ordered = [results[(t.role, t.notebook.name)] for t in tasks]
 
-    index = write_index(folder, resolved, configs, ordered)
+    _link_role_pages(configs, ordered)
     summary = RunSummary(
         period=resolved,
         folder=folder,
-        index_path=index,
+        index_path=folder / "index.html",
         manifest_path=folder / "manifest.json",
         results=ordered,
         seconds=time.perf_counter() - started,
@@ -381,6 +391,7 @@ def run_reports(
                 "title": c.title,
                 "audience": c.audience,
                 "hide_code": c.hide_code,
+                "locale": c.locale,
                 "recipients": list(c.recipients),
                 "source": str(c.source),
             }
@@ -396,13 +407,24 @@ def run_reports(
                 "render_seconds": round(r.render_seconds, 3),
                 "ipynb": relative_path(r.ipynb, folder),
                 "html": relative_path(r.html, folder),
+                "title": r.title,
                 "error": r.error,
             }
             for r in ordered
         ],
         "total_seconds": round(summary.seconds, 3),
     }
-    summary.manifest_path.write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_manifest(folder, manifest)
     return summary
+
+
+def _link_role_pages(configs: list[RoleConfig], results: list[NotebookResult]) -> None:
+    """Top of every page: a link to the index and to the role's other pages (by title)."""
+    from analytics.reports.render import INDEX_LINK, set_page_nav
+
+    for role in configs:
+        pages = [r for r in results if r.role == role.name and r.status == "ok" and r.html]
+        links = [("../index.html", INDEX_LINK.get(role.locale, INDEX_LINK["en"]))]
+        links += [(r.html.name, r.title or Path(r.notebook).stem) for r in pages]
+        for result in pages:
+            set_page_nav(result.html, links, role.locale)
