@@ -17,6 +17,18 @@ leads (deal, stage history):
     L6 form  visit not in visits (Sun 23:59:59)  D6 new                -> lead only
 -> leads 6 (form 3, call 2, chat 1), MQL 4, SQL 3, sales 2, revenue 150 000 RUB
 
+Booked in W23 (deals by the day they are won: ``closed_at`` = created + one hour per
+history step after the first): D1 won Mon 06-02 15:00 (100 000), D4 won Fri 06-06 17:00
+(50 000), DX won Tue 06-03 10:00 (777, no lead: channel undetermined); D2 lost Wed 06-04
+14:00 -> booked revenue 150 777 RUB, sales 3, spend 21 000, ROMI = (150 777 − 21 000) /
+21 000 × 100 = 617.9857 %, CAC = 21 000 / 3 = 7 000, ДРР = 21 000 / 150 777 × 100 =
+13.9278 %, average deal 50 259; win rate = 3 won / 4 closed = 75 %.
+By channel (a deal's channel is its lead's visit's): paid_search revenue 100 000, sales 1,
+spend 15 000, ROMI 566.67 %, CAC 15 000; paid_social revenue 0, spend 6 000, ROMI −100 %,
+CAC undefined (no sale); undetermined revenue 50 777, sales 2, no spend (ROMI undefined).
+Previous week W22 (05-26..06-01, data start Fri 05-30): D0 won Sat 05-31 16:00 (20 000),
+spend 3 000 -> ROMI 566.67 %, CAC 3 000. The same week a year earlier (2024-W23) has no data.
+
 Outside the week (must not count in W23): spend 3 000 on Fri 05-30 and 7 000 on
 Mon 06-09; visit v0 (05-31), v7 (Mon 06-09 00:00), v8 (06-10); lead L0 (Sat 05-31,
 its deal D0 won 20 000) and L7 (Mon 06-09 00:00, D7 won 999); deal DX
@@ -26,7 +38,7 @@ without a lead, won 777 in W23.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -155,10 +167,20 @@ def fill(con: duckdb.DuckDBPyConnection) -> None:
             [lead_id, _ts(created), lead_type, visitor_id, visit_id],
         )
     for deal_id, lead_id, created, status, stage, amount, history in DEALS:
+        # a won or lost deal closes when its history enters the last stage (one hour a step)
+        closed = _ts(created) + timedelta(hours=len(history) - 1)
         con.execute(
-            "INSERT INTO deals (deal_id, lead_id, created_at, status, stage, amount)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [deal_id, lead_id, _ts(created), status, stage, amount],
+            "INSERT INTO deals (deal_id, lead_id, created_at, status, stage, amount, closed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                deal_id,
+                lead_id,
+                _ts(created),
+                status,
+                stage,
+                amount,
+                closed if status in ("won", "lost") else None,
+            ],
         )
         for hours, history_stage in enumerate(history):
             con.execute(

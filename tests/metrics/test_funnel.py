@@ -175,25 +175,37 @@ def test_weekly_funnel_stops_at_period_end(con):
 def test_presentation_tables(con, week):
     summary = funnel_summary(con, week)
     table = summary_table(summary)
-    assert table.loc["Spend", "value"] == "21\u202f000 ₽"
-    assert table.loc["ДРР", "value"] == "14.0%"
-    assert table.loc["ROMI", "definition"] == "(revenue − spend) / spend × 100%"
+    assert table.loc["Ad spend", "value"] == "21\u202f000 ₽"
+    # the funnel's ДРР and ROMI are those of the week's leads: named as cohort figures
+    assert "ДРР" not in table.index and "ROMI" not in table.index
+    assert table.loc["Ad cost share of the period's leads (cohort)", "value"] == "14.0%"
+    assert table.loc["ROMI of the period's leads (cohort)", "definition"] == (
+        "cohort ROMI = (cohort revenue − spend) / spend × 100%"
+    )
+    russian = summary_table(summary, locale="ru")
+    assert russian.loc["Выручка лидов периода (когорта)", "value"] == "150\u202f000 ₽"
     stages = funnel_stages(summary)
-    assert stages["stage"].tolist() == ["Visits", "Leads", "MQL", "SQL", "Sales"]
+    assert stages["stage"].tolist() == [
+        "Visits",
+        "Leads",
+        "MQL of the period's leads",
+        "SQL of the period's leads",
+        "Sales of the period's leads (cohort)",
+    ]
     assert stages["count"].tolist() == [7, 6, 4, 3, 2]
     assert stages["conversion"].iloc[2] == pytest.approx(4 / 6 * 100)
     channels = channel_table(funnel_by_channel(con, week))
-    assert channels.loc["paid_social", "CAC"] == "—"
-    assert channels.loc["paid_social", "ROMI"] == "-100.0%"
+    assert channels.loc["paid_social", "CAC of the period's leads (cohort)"] == "—"
+    assert channels.loc["paid_social", "ROMI of the period's leads (cohort)"] == "-100.0%"
     long = weekly_long(weekly_funnel(con, week, weeks=2))
     assert set(long["metric"]) == {
         "Visits",
         "Leads",
-        "MQL",
-        "SQL",
-        "Sales",
-        "Revenue, RUB",
-        "Spend, RUB",
+        "MQL of the period's leads",
+        "SQL of the period's leads",
+        "Sales of the period's leads (cohort)",
+        "Revenue of the period's leads (cohort), ₽",
+        "Ad spend, ₽",
     }
     assert len(long) == 2 * 7
     empty = summary_table(funnel_summary(con, parse_period("2025-W10", ANCHOR)))

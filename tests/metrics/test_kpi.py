@@ -354,7 +354,7 @@ def test_period_over_period_by_hand(con):
     assert got.loc["sql_leads", "previous"] == 1
     assert got.loc["cac", "change_pct"] == pytest.approx(-6.25)  # 7 500 vs 8 000
     assert got.loc["drr", "change"] == pytest.approx(-10.0)  # 10% vs 20%
-    assert got.loc["drr", "label"] == "ДРР"
+    assert got.loc["drr", "label"] == "Ad cost share of the period's leads (cohort)"
 
 
 def test_revenue_vs_target_by_hand(con):

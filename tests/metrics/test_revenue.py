@@ -89,8 +89,7 @@ def test_booked_total_matches_won_deals_on_demo(tiny_warehouse):
 def test_booked_table_uses_booked_definitions(con):
     from analytics.metrics import kpi
 
-    table = kpi.kpi_table(
-        revenue.booked_summary(con, W23), tuple(revenue.BOOKED_METRICS), revenue.BOOKED_METRICS
-    )
-    assert table.loc["Revenue", "definition"] == "deals won in the period"
-    assert table.loc["ДРР", "value"] == kpi.format_value(20.0, "%")
+    table = kpi.kpi_table(revenue.booked_summary(con, W23), revenue.BOOKED_COLUMNS, basis="booked")
+    assert table.loc["Revenue", "definition"] == "revenue = Σ amount of deals won in the period"
+    assert table.loc["Ad cost share (ДРР)", "value"] == "20.0%"
+    assert table.loc["ROMI", "value"] == "400.0%"  # booked: (150 000 − 30 000) / 30 000

@@ -47,6 +47,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from analytics.metrics.catalogue import Metric, metric
 from analytics.metrics.period import Period
 from analytics.transforms.backends import duckdb_backend
 from analytics.transforms.funnel_facts import COUNT_COLUMNS as COUNT_COLUMNS  # re-exported
@@ -102,31 +103,24 @@ RATIO_COLUMNS = (
     "romi",
 )
 
-METRICS: dict[str, tuple[str, str, str]] = {
-    # column: (label, unit, definition)
-    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
-    "visits": ("Visits", "count", "site visits in the period"),
-    "visitors": ("Visitors", "count", "distinct visitors in the period"),
-    "leads": ("Leads", "count", "requests created in the period (form, call, chat)"),
-    "leads_form": ("Leads: forms", "count", "form requests"),
-    "leads_call": ("Leads: calls", "count", "call requests"),
-    "leads_chat": ("Leads: chats", "count", "chat requests"),
-    "mql": ("MQL", "count", "deals of the period's leads that reached MQL"),
-    "sql_leads": ("SQL", "count", "deals of the period's leads that reached SQL"),
-    "sales": ("Sales", "count", "won deals of the period's leads"),
-    "revenue": ("Revenue", "RUB", "amount of those won deals"),
-    "cr_visit_lead": ("CR visit → lead", "%", "leads / visits × 100%"),
-    "cr_lead_mql": ("CR lead → MQL", "%", "MQL / leads × 100%"),
-    "cr_mql_sql": ("CR MQL → SQL", "%", "SQL / MQL × 100%"),
-    "cr_sql_sale": ("CR SQL → sale", "%", "sales / SQL × 100%"),
-    "cpl": ("CPL", "RUB", "spend / leads"),
-    "cost_per_mql": ("Cost per MQL", "RUB", "spend / MQL"),
-    "cost_per_sql": ("Cost per SQL", "RUB", "spend / SQL"),
-    "cac": ("CAC", "RUB", "spend / sales"),
-    "drr": ("ДРР", "%", "spend / revenue × 100%"),
-    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
+COHORT_COLUMNS: dict[str, str] = {
+    "sales": "sales_cohort",
+    "revenue": "revenue_cohort",
+    "cac": "cac_cohort",
+    "drr": "drr_cohort",
+    "romi": "romi_cohort",
+    "average_deal": "average_deal_cohort",
 }
-"""Human label, unit and definition of every summary column."""
+"""Columns of the cohort frames of this module (and of :mod:`analytics.metrics.kpi`)
+whose catalogue key differs from the column name: their ``sales``, ``revenue``,
+``cac``, ``drr``, ``romi`` and ``average_deal`` are those of the period's *leads*, catalogued as
+``sales_cohort`` etc.; the booked ``sales``/``revenue``/... are
+:mod:`analytics.metrics.revenue`'s. Every other column is its own catalogue key."""
+
+
+def column_metric(column: str) -> Metric:
+    """Catalogue entry of a column of a cohort frame (see :data:`COHORT_COLUMNS`)."""
+    return metric(COHORT_COLUMNS.get(column, column))
 
 
 def _funnel_counts(con, start: date, stop: date, by: str) -> pd.DataFrame:
@@ -300,15 +294,16 @@ FUNNEL_STAGES = ("visits", "leads", "mql", "sql_leads", "sales")
 """Funnel stages in order, as columns of :func:`funnel_summary`."""
 
 
-def funnel_stages(summary: pd.DataFrame) -> pd.DataFrame:
+def funnel_stages(summary: pd.DataFrame, locale: str = "en") -> pd.DataFrame:
     """Long table of the funnel stages of a :func:`funnel_summary` row, for a bar chart.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``stage`` (Visits, Leads, MQL, SQL, Sales), ``count`` and
-        ``conversion`` = count / count of the previous stage x 100% (NaN for
-        the first stage and after a zero).
+        Columns ``stage`` (catalogue label of visits, leads, MQL, SQL and the
+        cohort's sales in ``locale``), ``count`` and ``conversion`` = count /
+        count of the previous stage x 100% (NaN for the first stage and after
+        a zero).
     """
     row = summary.iloc[0]
     counts = [int(row[col]) for col in FUNNEL_STAGES]
@@ -317,75 +312,107 @@ def funnel_stages(summary: pd.DataFrame) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         {
-            "stage": [METRICS[col][0] for col in FUNNEL_STAGES],
+            "stage": [column_metric(col).label(locale) for col in FUNNEL_STAGES],
             "count": counts,
             "conversion": conversion,
         }
     )
 
 
-def weekly_long(weekly: pd.DataFrame) -> pd.DataFrame:
+def weekly_long(weekly: pd.DataFrame, locale: str = "en") -> pd.DataFrame:
     """Long form of :func:`weekly_funnel` for faceted seaborn plots.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``week``, ``week_start``, ``metric`` (human label of the
-        column, e.g. ``Spend, RUB``), ``value``.
+        Columns ``week``, ``week_start``, ``metric`` (catalogue label with
+        unit of the column, e.g. ``Ad spend, ₽``), ``value``.
     """
     value_columns = [c for c in weekly.columns if c not in ("week", "week_start")]
     long = weekly.melt(id_vars=["week", "week_start"], value_vars=value_columns, var_name="metric")
-    labels = {c: _label_with_unit(c) for c in value_columns}
+    labels = {c: column_metric(c).label_with_unit(locale) for c in value_columns}
     long["metric"] = long["metric"].map(labels)
     return long
 
 
-def _label_with_unit(column: str) -> str:
-    label, unit, _ = METRICS[column]
-    return label if unit == "count" else f"{label}, {unit}"
+def format_value(value: float, unit: str) -> str:
+    """A value as plain text for analyst tables (leadership pages format with Babel).
 
-
-def _format_value(value: float, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    RUB with ``₽`` and thin-space thousands; ``percent`` with one decimal and
+    ``%``; ``ratio`` and ``days`` with one decimal; counts as integers (two
+    decimals below 100 if fractional); ``—`` for a missing, NaN or infinite value.
+    """
+    if value is None or value is pd.NA:
+        return "—"
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
         return "—"
     if unit == "RUB":
         return f"{value:,.0f} ₽".replace(",", "\u202f")
-    if unit == "%":
+    if unit == "percent":
         return f"{value:.1f}%"
-    return f"{value:,.0f}".replace(",", "\u202f")
+    if unit in ("ratio", "days"):
+        return f"{value:,.1f}".replace(",", "\u202f")
+    if value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}".replace(",", "\u202f")
+    return f"{value:.2f}"
 
 
-def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+SUMMARY_COLUMNS = (
+    "spend",
+    "visits",
+    "visitors",
+    "leads",
+    "leads_form",
+    "leads_call",
+    "leads_chat",
+    "mql",
+    "sql_leads",
+    "sales",
+    "revenue",
+    *RATIO_COLUMNS,
+)
+"""Columns of :func:`funnel_summary`, in order."""
+
+
+def summary_table(summary: pd.DataFrame, locale: str = "en") -> pd.DataFrame:
     """Readable one-column table of a :func:`funnel_summary` row.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``metric`` (human label), columns ``value`` (formatted: RUB with
-        ``₽`` and thin-space thousands, % with one decimal, ``—`` for NaN) and
-        ``definition`` (the formula).
+        Index ``metric`` (catalogue label in ``locale``; the cohort's sales,
+        revenue, CAC, ДРР and ROMI carry their cohort names), columns ``value``
+        (:func:`format_value`) and ``definition`` (the catalogue formula).
     """
     row = summary.iloc[0]
-    records = [
-        {"metric": label, "value": _format_value(row[col], unit), "definition": definition}
-        for col, (label, unit, definition) in METRICS.items()
-    ]
+    records = []
+    for col in SUMMARY_COLUMNS:
+        entry = column_metric(col)
+        records.append(
+            {
+                "metric": entry.label(locale),
+                "value": format_value(row[col], entry.unit),
+                "definition": entry.formula_text(locale),
+            }
+        )
     return pd.DataFrame.from_records(records).set_index("metric")
 
 
-def channel_table(by_channel: pd.DataFrame) -> pd.DataFrame:
+def channel_table(by_channel: pd.DataFrame, locale: str = "en") -> pd.DataFrame:
     """Readable table of :func:`funnel_by_channel`: key columns, formatted.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``channel``; columns Spend, Visits, Leads, MQL, SQL, Sales,
-        Revenue, CPL, CAC, ДРР, ROMI as formatted strings.
+        Index ``channel``; columns (catalogue labels) spend, visits, leads,
+        MQL, SQL, the cohort's sales and revenue, CPL and the cohort's CAC,
+        ДРР and ROMI as formatted strings.
     """
     columns = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue"]
     columns += ["cpl", "cac", "drr", "romi"]
     out = pd.DataFrame(index=pd.Index(by_channel["channel"], name="channel"))
     for col in columns:
-        label, unit, _ = METRICS[col]
-        out[label] = [_format_value(v, unit) for v in by_channel[col]]
+        entry = column_metric(col)
+        out[entry.label(locale)] = [format_value(v, entry.unit) for v in by_channel[col]]
     return out

@@ -42,44 +42,19 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from analytics.metrics.catalogue import metric
 from analytics.metrics.definitions import Definitions, flag_counts, lead_flags
 from analytics.metrics.funnel import (
     STAGE_ORDER,
     UNDETERMINED,
     add_ratios,
+    column_metric,
     funnel_summary,
     weekly_funnel,
 )
-from analytics.metrics.period import Period, date_range
-
-KPI_METRICS: dict[str, tuple[str, str, str]] = {
-    # column: (label, unit, definition)
-    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
-    "visits": ("Visits", "count", "site visits in the period"),
-    "leads": ("Leads", "count", "requests created in the period"),
-    "mql": ("MQL", "count", "leads of the period that are MQL by the definitions"),
-    "sql_leads": ("SQL", "count", "leads of the period that are SQL by the definitions"),
-    "sales": ("Sales", "count", "won deals of the period's leads"),
-    "revenue": ("Revenue", "RUB", "amount of those won deals"),
-    "cpl": ("CPL", "RUB", "spend / leads"),
-    "cost_per_mql": ("Cost per MQL", "RUB", "spend / MQL"),
-    "cost_per_sql": ("Cost per SQL", "RUB", "spend / SQL"),
-    "cac": ("CAC", "RUB", "spend / sales"),
-    "drr": ("ДРР", "%", "spend / revenue × 100%"),
-    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
-    "cr_visit_lead": ("CR visit → lead", "%", "leads / visits × 100%"),
-    "cr_lead_mql": ("CR lead → MQL", "%", "MQL / leads × 100%"),
-    "cr_mql_sql": ("CR MQL → SQL", "%", "SQL / MQL × 100%"),
-    "cr_sql_sale": ("CR SQL → sale", "%", "sales / SQL × 100%"),
-    "cr_lead_sale": ("CR lead → sale", "%", "sales / leads × 100%"),
-    "visits_per_lead": ("Visits per lead", "count", "visits / leads"),
-    "value_per_lead": ("Value per lead", "RUB", "lead revenue / leads"),
-    "value_per_visit": ("Value per visit", "RUB", "lead revenue / visits"),
-    "average_deal": ("Average deal", "RUB", "revenue / sales"),
-    "non_target": ("Non-target leads", "count", "leads lost as non-target"),
-    "non_target_share": ("Non-target share", "%", "non-target leads / leads × 100%"),
-}
-"""Human label, unit and definition of every KPI column."""
+from analytics.metrics.funnel import format_value as format_value  # re-exported
+from analytics.metrics.period import Period
+from analytics.metrics.period import previous_period as previous_period  # re-exported
 
 DASHBOARD_METRICS = (
     "revenue",
@@ -239,12 +214,6 @@ def add_kpi_ratios(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- period figures
-
-
-def previous_period(period: Period) -> Period:
-    """The period of the same length that ends the day before ``period`` starts."""
-    end = period.start - timedelta(days=1)
-    return date_range(end - timedelta(days=period.days - 1), end)
 
 
 def kpi_summary(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
@@ -519,24 +488,28 @@ def win_rate_by_manager(
 
 
 def compare_periods(
-    current: pd.DataFrame, previous: pd.DataFrame, metrics: tuple[str, ...] = DASHBOARD_METRICS
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    metrics: tuple[str, ...] = DASHBOARD_METRICS,
+    locale: str = "en",
 ) -> pd.DataFrame:
-    """Period over period table of two one-row KPI frames.
+    """Period over period table of two one-row KPI (cohort) frames.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``metric`` (column name); columns ``label``, ``unit``,
+        Index ``metric`` (column name); columns ``label`` (catalogue label of
+        the column, :func:`analytics.metrics.funnel.column_metric`), ``unit``,
         ``current``, ``previous``, ``change`` = current − previous and
         ``change_pct`` = (current − previous) / |previous| × 100% (NaN when
         previous is 0 or NaN).
     """
     rows = []
-    for metric in metrics:
-        now, before = float(current[metric].iloc[0]), float(previous[metric].iloc[0])
+    for column in metrics:
+        now, before = float(current[column].iloc[0]), float(previous[column].iloc[0])
         diff, pct = change(now, before)
-        label, unit, _ = KPI_METRICS[metric]
-        rows.append((metric, label, unit, now, before, diff, pct))
+        entry = column_metric(column)
+        rows.append((column, entry.label(locale), entry.unit, now, before, diff, pct))
     columns = ["metric", "label", "unit", "current", "previous", "change", "change_pct"]
     return pd.DataFrame(rows, columns=columns).set_index("metric")
 
@@ -672,63 +645,74 @@ def weekly_kpi(con, period: Period, weeks: int = 12) -> pd.DataFrame:
     return add_kpi_ratios(add_ratios(weekly_funnel(con, period, weeks)))
 
 
-def kpi_long(frame: pd.DataFrame, metrics: tuple[str, ...], id_column: str) -> pd.DataFrame:
+def kpi_long(
+    frame: pd.DataFrame,
+    metrics: tuple[str, ...],
+    id_column: str,
+    basis: str = "cohort",
+    locale: str = "en",
+) -> pd.DataFrame:
     """Long form of some KPI columns for faceted seaborn plots.
+
+    ``basis`` says what the frame holds, as in :func:`kpi_table`: ``cohort``
+    (:func:`weekly_kpi`) or ``booked`` (:func:`analytics.metrics.revenue.booked_weekly`).
 
     Returns
     -------
     pandas.DataFrame
-        ``id_column``, ``metric`` (label with unit, e.g. ``ДРР, %``) and ``value``.
+        ``id_column``, ``metric`` (catalogue label with unit, e.g. ``ДРР лидов
+        периода (когорта), %``) and ``value``.
     """
     long = frame.melt(id_vars=[id_column], value_vars=list(metrics), var_name="metric")
-    long["metric"] = long["metric"].map({m: _label_with_unit(m) for m in metrics})
+    if basis not in ("cohort", "booked"):
+        raise ValueError(f"basis must be 'cohort' or 'booked', got {basis!r}")
+    entry = column_metric if basis == "cohort" else metric
+    long["metric"] = long["metric"].map({m: entry(m).label_with_unit(locale) for m in metrics})
     return long
-
-
-def _label_with_unit(metric: str) -> str:
-    label, unit, _ = KPI_METRICS[metric]
-    return label if unit == "count" else f"{label}, {unit}"
-
-
-def format_value(value: float, unit: str) -> str:
-    """A KPI value as text: RUB with ``₽`` and thin-space thousands, % with one
-    decimal, counts as integers (two decimals below 100 if fractional), ``—`` for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if unit == "RUB":
-        return f"{value:,.0f} ₽".replace(",", "\u202f")
-    if unit == "%":
-        return f"{value:.1f}%"
-    if float(value).is_integer() or abs(value) >= 100:
-        return f"{value:,.0f}".replace(",", "\u202f")
-    return f"{value:.2f}"
 
 
 def kpi_table(
     summary: pd.DataFrame,
     metrics: tuple[str, ...],
-    labels: dict[str, tuple[str, str, str]] | None = None,
+    basis: str = "cohort",
+    locale: str = "en",
 ) -> pd.DataFrame:
-    """Readable table of some columns of a one-row KPI frame (:func:`kpi_summary`).
+    """Readable table of some columns of a one-row frame.
 
-    ``labels`` maps a column to (label, unit, definition); default
-    :data:`KPI_METRICS`, entries given here take precedence.
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row: a cohort frame (:func:`kpi_summary`,
+        :func:`analytics.metrics.funnel.funnel_summary`) or a booked one
+        (:func:`analytics.metrics.revenue.booked_summary`).
+    metrics : tuple of str
+        Columns to show.
+    basis : {"cohort", "booked"}
+        What the frame holds: in a cohort frame ``revenue``, ``sales``, ``romi``
+        ... are the cohort's (catalogue ``revenue_cohort`` ...), in a booked
+        frame every column is its own catalogue key.
+    locale : str
+        Language of labels and formulas.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``metric`` (label); columns ``value`` (formatted) and ``definition``.
+        Index ``metric`` (catalogue label); columns ``value`` (formatted) and
+        ``definition`` (catalogue formula).
     """
+    if basis not in ("cohort", "booked"):
+        raise ValueError(f"basis must be 'cohort' or 'booked', got {basis!r}")
     row = summary.iloc[0]
-    known = {**KPI_METRICS, **(labels or {})}
-    records = [
-        {
-            "metric": known[m][0],
-            "value": format_value(float(row[m]), known[m][1]),
-            "definition": known[m][2],
-        }
-        for m in metrics
-    ]
+    records = []
+    for column in metrics:
+        entry = column_metric(column) if basis == "cohort" else metric(column)
+        records.append(
+            {
+                "metric": entry.label(locale),
+                "value": format_value(row[column], entry.unit),
+                "definition": entry.formula_text(locale),
+            }
+        )
     return pd.DataFrame.from_records(records).set_index("metric")
 
 
@@ -749,5 +733,7 @@ def pop_table(pop: pd.DataFrame) -> pd.DataFrame:
         ("+" if v > 0 else "") + format_value(v, u).replace("%", " pp")
         for v, u in zip(pop["change"], units, strict=True)
     ]
-    out["change, %"] = [("+" if v > 0 else "") + format_value(v, "%") for v in pop["change_pct"]]
+    out["change, %"] = [
+        ("+" if v > 0 else "") + format_value(v, "percent") for v in pop["change_pct"]
+    ]
     return out

@@ -232,3 +232,41 @@ def data_bounds(con) -> tuple[date, date]:
     if first is None:
         raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
     return first, last
+
+
+def previous_period(period: Period) -> Period:
+    """The period of the same length that ends the day before ``period`` starts.
+
+    The week before an ISO week is labelled as an ISO week (``2025-W22``);
+    anything else (a month too: the 30 days before June) is the same number
+    of days, labelled as a date range.
+    """
+    if _ISO_WEEK.match(period.label):
+        year, week, _ = (period.start - timedelta(days=7)).isocalendar()
+        return iso_week(year, week)
+    end = period.start - timedelta(days=1)
+    return date_range(end - timedelta(days=period.days - 1), end)
+
+
+def year_ago_period(period: Period) -> Period:
+    """The same period a year earlier.
+
+    An ISO week ``YYYY-Www`` gives the same week number of the previous ISO
+    year (week 53 falls back to week 52 when that year has none); a month the
+    same month; any other range the same calendar days one year earlier
+    (29 February becomes 28 February).
+    """
+    if m := _ISO_WEEK.match(period.label):
+        year, week = int(m[1]) - 1, int(m[2])
+        weeks_in_year = date(year, 12, 28).isocalendar()[1]
+        return iso_week(year, min(week, weeks_in_year))
+    if m := _MONTH.match(period.label):
+        return month(int(m[1]) - 1, int(m[2]))
+
+    def back(day: date) -> date:
+        try:
+            return day.replace(year=day.year - 1)
+        except ValueError:  # 29 February
+            return day.replace(year=day.year - 1, day=28)
+
+    return date_range(back(period.start), back(period.end))

@@ -24,19 +24,12 @@ from datetime import timedelta
 
 import pandas as pd
 
-from analytics.metrics.funnel import _ratio
+from analytics.metrics.funnel import UNDETERMINED, _ratio
 from analytics.metrics.period import Period
 
-BOOKED_METRICS: dict[str, tuple[str, str, str]] = {
-    "revenue": ("Revenue", "RUB", "deals won in the period"),
-    "sales": ("Sales", "count", "deals won in the period"),
-    "spend": ("Spend", "RUB", "ad cost of the period, without VAT"),
-    "drr": ("ДРР", "%", "spend / revenue × 100%"),
-    "romi": ("ROMI", "%", "(revenue − spend) / spend × 100%"),
-    "cac": ("CAC", "RUB", "spend / sales"),
-    "average_deal": ("Average deal", "RUB", "revenue / sales"),
-}
-"""Labels, units and definitions of the booked figures (for ``kpi.kpi_table``)."""
+BOOKED_COLUMNS = ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")
+"""Columns of :func:`booked_summary`; each is its own key in
+:data:`analytics.metrics.catalogue.CATALOGUE` (basis ``booked``)."""
 
 _BOOKED_SQL = """
 WITH won AS (
@@ -113,3 +106,53 @@ def booked_weekly(con, period: Period, weeks: int = 12) -> pd.DataFrame:
     out["sales"] = out["sales"].astype("int64")
     out.insert(0, "week_start", pd.to_datetime(mondays))
     return add_booked_ratios(out.reset_index(drop=True))
+
+
+_BOOKED_BY_CHANNEL_SQL = """
+WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
+visit AS (SELECT visit_id, any_value(channel) AS channel FROM visits GROUP BY visit_id),
+won AS (
+  SELECT coalesce(v.channel, $undetermined) AS channel, count(*) AS sales,
+         coalesce(sum(d.amount), 0) AS revenue
+  FROM deals AS d
+  LEFT JOIN lead AS l ON l.lead_id = d.lead_id
+  LEFT JOIN visit AS v ON v.visit_id = l.visit_id
+  WHERE d.status = 'won' AND d.closed_at >= $start::TIMESTAMP AND d.closed_at < $stop::TIMESTAMP
+  GROUP BY ALL
+), cost AS (
+  SELECT coalesce(channel, $undetermined) AS channel, sum(cost) AS spend
+  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
+  GROUP BY ALL
+)
+SELECT coalesce(won.channel, cost.channel) AS channel,
+       coalesce(won.sales, 0) AS sales,
+       coalesce(won.revenue, 0) AS revenue,
+       coalesce(cost.spend, 0) AS spend
+FROM won FULL OUTER JOIN cost ON won.channel = cost.channel
+"""
+
+
+def booked_by_channel(con, period: Period) -> pd.DataFrame:
+    """Revenue, sales and spend booked in the period, by channel, with ДРР, ROMI, CAC.
+
+    A won deal's channel is the channel of its lead's visit (``deals.lead_id``
+    -> ``leads.visit_id`` -> ``visits.channel``), ``undetermined`` for a deal
+    without a lead or a lead without a tracked visit (the funnel's rule,
+    :mod:`analytics.metrics.funnel`); spend follows ``spend.channel``. The
+    channels' revenue, sales and spend add up to :func:`booked_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per channel with booked revenue, sales or spend, sorted by
+        revenue (desc) then channel: ``channel`` and the columns of
+        :func:`booked_summary` (ratios NaN on division by zero).
+    """
+    params = {"start": period.start, "stop": period.end_exclusive, "undetermined": UNDETERMINED}
+    out = con.execute(_BOOKED_BY_CHANNEL_SQL, params).df()
+    out["channel"] = out["channel"].astype(str)
+    out["sales"] = out["sales"].astype("int64")
+    out["revenue"] = out["revenue"].astype("float64")
+    out["spend"] = out["spend"].astype("float64")
+    out = out.sort_values(["revenue", "channel"], ascending=[False, True], ignore_index=True)
+    return add_booked_ratios(out[["channel", "revenue", "sales", "spend"]])

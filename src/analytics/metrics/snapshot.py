@@ -1,0 +1,636 @@
+"""The period snapshot: every catalogue metric, computed once per run.
+
+A weekly run computes :func:`compute_snapshot` once, before any notebook
+executes, and writes it with :func:`write_snapshot` to the period folder::
+
+    reports/<period>/metrics.json              the snapshot (schema below)
+    reports/<period>/marts/metric_values.parquet  one row per metric x scope
+    reports/<period>/marts/weekly.parquet      the weekly series
+
+Notebooks, the index and the e-mail read it back with :func:`load_snapshot`
+instead of recomputing a headline figure; ``python -m analytics metrics``
+prints it.
+
+What is compared
+----------------
+For the report period ``P`` (:class:`analytics.metrics.period.Period`):
+
+* ``value``: the metric in ``P``;
+* ``previous``: in the previous period of the same length
+  (:func:`analytics.metrics.period.previous_period`, the week before a week);
+* ``year_ago``: in the same period a year earlier
+  (:func:`analytics.metrics.period.year_ago_period`, the same ISO week);
+* a comparison period that ends before the first day with data has no
+  figures (``null``, reason "no data"); one that starts before it is
+  computed and marked ``partial``;
+* ``delta`` = value − previous (same unit; percentage points for percent
+  metrics) and ``delta_pct`` = (value − previous) / |previous| × 100 %;
+  ``delta_year`` and ``delta_year_pct`` likewise against ``year_ago``.
+
+Undefined values are ``null`` (JSON) / ``None`` (Python), never NaN or inf,
+and ``reasons[field]`` says why in Russian and English: a zero denominator
+(``ROMI`` without spend), a comparison period before the first day with data,
+a delta against an undefined value.
+
+Sources of the figures
+----------------------
+* booked revenue, sales, spend, ROMI, ДРР, CAC, average deal:
+  :func:`analytics.metrics.revenue.booked_summary` and
+  :func:`analytics.metrics.revenue.booked_by_channel`;
+* visits, visitors, leads and the cohort figures (MQL and SQL by the
+  definitions in force, the cohort's sales and revenue and their ratios):
+  :func:`analytics.metrics.kpi.kpi_summary` and
+  :func:`analytics.metrics.kpi.conversion_by` (per channel);
+* win rate and sales cycle: :func:`analytics.metrics.kpi.win_rate_by_manager`'s
+  rule on :func:`analytics.metrics.kpi.closed_deals` and
+  :func:`analytics.metrics.kpi.cycle_time` (total only).
+
+Cohort maturity
+---------------
+A cohort metric also carries ``maturity``: ``age_days`` = data's last day
+(``as_of``) − period's last day, the catalogue's ``maturity_days`` and
+``immature`` = age_days < maturity_days (and the same for ``previous`` and
+``year_ago``).
+
+metrics.json schema (``schema_version`` 1)
+------------------------------------------
+::
+
+    {
+      "schema_version": 1,
+      "generated_at": "2026-11-29T10:40:00",
+      "as_of": "2025-06-10",            # data's last day with visits
+      "data_start": "2025-05-30",       # first day with visits, leads or spend
+      "definitions": ["MQL: ...", ...], # MQL/SQL definitions in force
+      "period":   {"label": "2025-W23", "start": "2025-06-02", "end": "2025-06-08", "days": 7,
+                   "partial": false},         # true: starts before the first day with data
+      "previous": {...same keys...},
+      "year_ago": {...same keys...},
+      "metrics": {
+        "<key>": {
+          "key", "label", "label_en", "unit", "basis", "direction",
+          "formula", "formula_en", "definition", "definition_en",
+          "value", "previous", "year_ago",
+          "delta", "delta_pct", "delta_year", "delta_year_pct",
+          "reason":  {"ru": ..., "en": ...} or null,      # why value is null
+          "reasons": {"<field>": {"ru": ..., "en": ...}}, # every null field
+          "maturity": null or {"age_days", "maturity_days", "immature",
+                               "previous_age_days", "previous_immature",
+                               "year_ago_age_days", "year_ago_immature"}
+        }, ...                                   # every key of the catalogue, in order
+      },
+      "channels": {
+        "<channel>": {"<key>": {"value", "previous", "year_ago", "delta", "delta_pct",
+                                "delta_year", "delta_year_pct", "reason", "reasons"}}
+      },                                         # the metrics defined per channel
+      "weekly": [{"week", "week_start", "revenue", "sales", "spend",
+                  "leads", "mql", "sql_leads"}, ...]  # 12 ISO weeks to the period end;
+                                                 # booked revenue/sales/spend, cohort leads/MQL/SQL
+    }
+
+``label``, ``formula`` and ``definition`` are Russian (the leadership
+language); ``*_en`` English. Labels always come from
+:data:`analytics.metrics.catalogue.CATALOGUE`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from analytics.metrics import kpi, revenue
+from analytics.metrics.catalogue import CATALOGUE, Metric, metric
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
+from analytics.metrics.funnel import COHORT_COLUMNS, weekly_funnel
+from analytics.metrics.period import (
+    Period,
+    data_anchor,
+    data_bounds,
+    parse_period,
+    previous_period,
+    year_ago_period,
+)
+
+SCHEMA_VERSION = 1
+SNAPSHOT_FILE = "metrics.json"
+MARTS_DIR = "marts"
+WEEKS = 12
+"""ISO weeks in the snapshot's weekly series."""
+
+COMPARISONS = ("value", "previous", "year_ago")
+DELTA_FIELDS = ("delta", "delta_pct", "delta_year", "delta_year_pct")
+
+DENOMINATORS: dict[str, str] = {
+    "romi": "spend",
+    "drr": "revenue",
+    "cac": "sales",
+    "average_deal": "sales",
+    "cpl": "leads",
+    "cr_visit_lead": "visits",
+    "visits_per_lead": "leads",
+    "romi_cohort": "spend",
+    "drr_cohort": "revenue_cohort",
+    "cac_cohort": "sales_cohort",
+    "average_deal_cohort": "sales_cohort",
+    "cost_per_mql": "mql",
+    "cost_per_sql": "sql_leads",
+    "cr_lead_mql": "leads",
+    "cr_mql_sql": "mql",
+    "cr_sql_sale": "sql_leads",
+    "cr_lead_sale": "leads",
+    "value_per_lead": "leads",
+    "value_per_visit": "visits",
+    "cr_visit_mql": "visits",
+    "non_target_share": "leads",
+}
+"""The catalogue key whose zero makes a ratio undefined (named in the reason)."""
+
+_SPECIAL_REASONS = {
+    "win_rate": ("в периоде не закрыто ни одной сделки", "no deal was closed in the period"),
+    "cycle_days": (
+        "в периоде не выиграно ни одной сделки с известным лидом",
+        "no deal with a known lead was won in the period",
+    ),
+}
+
+TOTAL_ONLY = ("visitors", "leads_form", "leads_call", "leads_chat", "win_rate", "cycle_days")
+"""Catalogue metrics not broken down by channel (absent from ``channels``)."""
+
+
+ADDITIVE = tuple(k for k in CATALOGUE if k not in DENOMINATORS and k not in _SPECIAL_REASONS)
+"""Sums and counts (not ratios): zero in a period where a channel had nothing."""
+
+
+class SnapshotError(ValueError):
+    """A snapshot file is missing or unreadable (the message names the file)."""
+
+
+def _reason(ru: str, en: str) -> dict[str, str]:
+    return {"ru": ru, "en": en}
+
+
+def _clean(value) -> float | None:
+    """A finite float, or None for None/NaN/inf/NA."""
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _period_json(period: Period, data_start: date) -> dict:
+    return {
+        "label": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "days": period.days,
+        "partial": period.start < data_start,
+    }
+
+
+# --------------------------------------------------------------------------- computation
+
+
+def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
+    """Every catalogue metric of ``period``: ``(total, by_channel)`` of raw values."""
+    booked = revenue.booked_summary(con, period).iloc[0]
+    cohort = kpi.kpi_summary(con, period, definitions).iloc[0]
+    total: dict[str, float] = {}
+    for column, value in cohort.items():
+        key = COHORT_COLUMNS.get(str(column), str(column))
+        if key in CATALOGUE:
+            total[key] = value
+    for column in revenue.BOOKED_COLUMNS:
+        total[column] = booked[column]
+    closed = kpi.closed_deals(con, period.start, period.end_exclusive)
+    won = int((closed["outcome"] == "won").sum())
+    total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
+    total["cycle_days"] = float(kpi.cycle_time(con, period).iloc[0]["median_days"])
+
+    by_channel: dict[str, dict[str, float]] = {}
+    conversion = kpi.conversion_by(con, period, "channel", definitions)
+    for row in conversion.to_dict("records"):
+        values = by_channel.setdefault(str(row["channel"]), {})
+        for column, value in row.items():
+            key = COHORT_COLUMNS.get(str(column), str(column))
+            if key in CATALOGUE and key not in TOTAL_ONLY:
+                values[key] = value
+    for row in revenue.booked_by_channel(con, period).to_dict("records"):
+        values = by_channel.setdefault(str(row["channel"]), {})
+        for column in revenue.BOOKED_COLUMNS:
+            values[column] = row[column]
+    return total, by_channel
+
+
+def _defined(entry: Metric, figures: Mapping, covered: bool, data_start: date) -> tuple:
+    """``(value or None, reason or None)`` of one metric in one period."""
+    if not covered:
+        return None, _reason(
+            f"нет данных: данные начинаются {data_start.isoformat()}",
+            f"no data: the data start on {data_start.isoformat()}",
+        )
+    if entry.key not in figures:
+        return None, _reason("нет данных за период", "no data for the period")
+    value = _clean(figures[entry.key])
+    if value is not None:
+        return value, None
+    if entry.key in _SPECIAL_REASONS:
+        return None, _reason(*_SPECIAL_REASONS[entry.key])
+    denominator = metric(DENOMINATORS[entry.key]) if entry.key in DENOMINATORS else None
+    if denominator is not None:
+        return None, _reason(
+            f"не определено: {denominator.label('ru')} = 0",
+            f"undefined: {denominator.label('en')} is 0",
+        )
+    return None, _reason("не определено", "undefined")
+
+
+def _deltas(value, previous, ago) -> tuple[dict, dict]:
+    """Delta fields and their reasons."""
+    out, reasons = {}, {}
+    for name, base, word_ru, word_en in (
+        ("delta", previous, "предыдущего периода", "the previous period"),
+        ("delta_year", ago, "того же периода год назад", "the same period a year earlier"),
+    ):
+        if value is None or base is None:
+            out[name] = out[f"{name}_pct"] = None
+            reason = _reason(
+                f"нет значения периода или {word_ru}", f"no value for the period or {word_en}"
+            )
+            reasons[name] = reasons[f"{name}_pct"] = reason
+            continue
+        out[name] = value - base
+        if base == 0:
+            out[f"{name}_pct"] = None
+            reasons[f"{name}_pct"] = _reason(
+                f"значение {word_ru} = 0", f"the value of {word_en} is 0"
+            )
+        else:
+            out[f"{name}_pct"] = (value - base) / abs(base) * 100.0
+    return out, reasons
+
+
+def _entry_values(entry: Metric, periods: list, covered: list, data_start: date) -> dict:
+    """value/previous/year_ago, deltas and reasons of one metric (``periods`` = figure dicts)."""
+    out: dict = {}
+    reasons: dict = {}
+    for field, figures, ok in zip(COMPARISONS, periods, covered, strict=True):
+        out[field], reason = _defined(entry, figures, ok, data_start)
+        if reason is not None:
+            reasons[field] = reason
+    deltas, delta_reasons = _deltas(out["value"], out["previous"], out["year_ago"])
+    out.update(deltas)
+    if entry.unit == "count":  # counts as JSON integers
+        for field in ("value", "previous", "year_ago", "delta", "delta_year"):
+            if out[field] is not None and float(out[field]).is_integer():
+                out[field] = int(out[field])
+    reasons.update(delta_reasons)
+    out["reason"] = reasons.get("value")
+    out["reasons"] = reasons
+    return out
+
+
+def _maturity(entry: Metric, periods: list[Period], as_of: date) -> dict | None:
+    if not entry.is_cohort:
+        return None
+    out: dict = {"maturity_days": entry.maturity_days}
+    for prefix, period in zip(("", "previous_", "year_ago_"), periods, strict=True):
+        age = (as_of - period.end).days
+        out[f"{prefix}age_days"] = age
+        out[f"{prefix}immature"] = age < entry.maturity_days
+    return out
+
+
+def _weekly(con, period: Period, weeks: int) -> list[dict]:
+    booked = revenue.booked_weekly(con, period, weeks)
+    cohort = weekly_funnel(con, period, weeks)
+    rows = []
+    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+        rows.append(
+            {
+                "week": c["week"],
+                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "revenue": _clean(b["revenue"]),
+                "sales": int(b["sales"]),
+                "spend": _clean(b["spend"]),
+                "leads": int(c["leads"]),
+                "mql": int(c["mql"]),
+                "sql_leads": int(c["sql_leads"]),
+            }
+        )
+    return rows
+
+
+def compute_snapshot(
+    con,
+    period: Period,
+    definitions: Definitions | None = None,
+    as_of: date | None = None,
+    weeks: int = WEEKS,
+) -> Snapshot:
+    """Every catalogue metric for the period, the previous one and a year earlier.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        The report period.
+    definitions : Definitions, optional
+        MQL/SQL definitions (``params/definitions.yaml``); default the CRM stages.
+    as_of : datetime.date, optional
+        The data's last day, for the cohorts' age; default
+        :func:`analytics.metrics.period.data_anchor`.
+    weeks : int, default 12
+        ISO weeks in the weekly series.
+
+    Returns
+    -------
+    Snapshot
+        See the module docstring for the content.
+    """
+    as_of = as_of or data_anchor(con)
+    data_start = data_bounds(con)[0]
+    periods = [period, previous_period(period), year_ago_period(period)]
+    # a comparison period that ends before the first day with data has no figures;
+    # one that starts before it is computed but marked partial
+    covered = [True] + [p.end >= data_start for p in periods[1:]]
+    computed = [
+        _figures(con, p, definitions) if ok else ({}, {})
+        for p, ok in zip(periods, covered, strict=True)
+    ]
+    metrics: dict[str, dict] = {}
+    for key, entry in CATALOGUE.items():
+        values = _entry_values(entry, [c[0] for c in computed], covered, data_start)
+        metrics[key] = {
+            "key": key,
+            "label": entry.label_ru,
+            "label_en": entry.label_en,
+            "unit": entry.unit,
+            "basis": entry.basis,
+            "direction": entry.direction,
+            "formula": entry.formula_ru,
+            "formula_en": entry.formula_en,
+            "definition": entry.definition_ru,
+            "definition_en": entry.definition_en,
+            **values,
+            "maturity": _maturity(entry, periods, as_of),
+        }
+    channels: dict[str, dict] = {}
+    names = sorted(set().union(*(c[1] for c in computed)))
+    for name in names:
+        # a channel absent from a covered period had nothing in it: its sums are 0 there
+        filled = [
+            {**({key: 0 for key in ADDITIVE} if ok else {}), **c[1].get(name, {})}
+            for c, ok in zip(computed, covered, strict=True)
+        ]
+        channels[name] = {
+            key: _entry_values(entry, filled, covered, data_start)
+            for key, entry in CATALOGUE.items()
+            if key not in TOTAL_ONLY
+        }
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "as_of": as_of.isoformat(),
+        "data_start": data_start.isoformat(),
+        "definitions": (definitions or DEFAULT_DEFINITIONS).describe(),
+        "period": _period_json(periods[0], data_start),
+        "previous": _period_json(periods[1], data_start),
+        "year_ago": _period_json(periods[2], data_start),
+        "metrics": metrics,
+        "channels": channels,
+        "weekly": _weekly(con, period, weeks),
+    }
+    return Snapshot(data)
+
+
+# --------------------------------------------------------------------------- the object
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A period snapshot (the content of ``metrics.json``, see the module docstring).
+
+    Attributes
+    ----------
+    data : dict
+        The JSON document.
+    """
+
+    data: dict
+
+    @property
+    def period(self) -> Period:
+        """The report period."""
+        p = self.data["period"]
+        return Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), p["label"])
+
+    @property
+    def channels(self) -> list[str]:
+        """Channels with figures, sorted."""
+        return sorted(self.data["channels"])
+
+    def metric(self, key: str, channel: str | None = None) -> dict:
+        """The entry of ``key`` (in total, or of one channel).
+
+        Raises
+        ------
+        KeyError
+            For a key not in the catalogue, or a channel/metric the snapshot
+            does not break down.
+        """
+        metric(key)  # a clear error for an unknown key
+        if channel is None:
+            return self.data["metrics"][key]
+        try:
+            return self.data["channels"][channel][key]
+        except KeyError:
+            raise KeyError(
+                f"the snapshot has no {key!r} for channel {channel!r}"
+                f" (channels: {', '.join(self.channels)})"
+            ) from None
+
+    def value(self, key: str, field: str = "value", channel: str | None = None) -> float | None:
+        """One number: ``field`` is value, previous, year_ago or a delta; None if undefined."""
+        if field not in COMPARISONS + DELTA_FIELDS:
+            raise ValueError(f"field must be one of {COMPARISONS + DELTA_FIELDS}, got {field!r}")
+        return self.metric(key, channel)[field]
+
+    def row(self, field: str = "value") -> dict[str, float | None]:
+        """``{key: number}`` of every total metric (e.g. for the e-mail)."""
+        return {key: entry[field] for key, entry in self.data["metrics"].items()}
+
+    def table(
+        self,
+        keys: Iterable[str] | None = None,
+        locale: str = "ru",
+        channel: str | None = None,
+    ) -> pd.DataFrame:
+        """The snapshot as a frame (numbers unformatted; undefined = NaN here).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``key``; columns ``label`` (catalogue, in ``locale``),
+            ``unit``, ``basis``, ``value``, ``previous``, ``year_ago``,
+            ``delta``, ``delta_pct``, ``delta_year``, ``delta_year_pct``,
+            ``immature`` (cohort metrics; False for booked) and ``reason``
+            (why ``value`` is undefined, in ``locale``'s language, or "").
+        """
+        language = "ru" if str(locale).lower().startswith("ru") else "en"
+        rows = []
+        for key in keys or CATALOGUE:
+            if channel is not None and key in TOTAL_ONLY:
+                continue
+            entry, values = metric(key), self.metric(key, channel)
+            maturity = self.data["metrics"][key].get("maturity") or {}
+            rows.append(
+                {
+                    "key": key,
+                    "label": entry.label(locale),
+                    "unit": entry.unit,
+                    "basis": entry.basis,
+                    **{f: values[f] for f in COMPARISONS + DELTA_FIELDS},
+                    "immature": bool(maturity.get("immature", False)),
+                    "reason": (values.get("reason") or {}).get(language, ""),
+                }
+            )
+        frame = pd.DataFrame.from_records(rows).set_index("key")
+        for col in COMPARISONS + DELTA_FIELDS:
+            frame[col] = frame[col].astype("float64")
+        return frame
+
+    def to_json(self) -> str:
+        """The document as JSON text (strict: no NaN or inf)."""
+        return json.dumps(self.data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _mart_frames(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
+    rows = []
+    scopes = [("total", None, snapshot.data["metrics"])]
+    scopes += [("channel", name, values) for name, values in snapshot.data["channels"].items()]
+    for scope, channel, values in scopes:
+        for key, entry in values.items():
+            reason = entry.get("reason") or {}
+            rows.append(
+                {
+                    "period": snapshot.data["period"]["label"],
+                    "scope": scope,
+                    "channel": channel,
+                    "metric": key,
+                    "basis": CATALOGUE[key].basis,
+                    "unit": CATALOGUE[key].unit,
+                    **{f: entry[f] for f in COMPARISONS + DELTA_FIELDS},
+                    "reason": reason.get("en"),
+                }
+            )
+    values = pd.DataFrame.from_records(rows)
+    for col in COMPARISONS + DELTA_FIELDS:
+        values[col] = values[col].astype("float64")
+    weekly = pd.DataFrame.from_records(snapshot.data["weekly"])
+    if not weekly.empty:
+        weekly["week_start"] = pd.to_datetime(weekly["week_start"])
+    return {"metric_values": values, "weekly": weekly}
+
+
+def write_snapshot(snapshot: Snapshot, period_dir: str | Path) -> Path:
+    """Write ``metrics.json`` and the marts (``marts/*.parquet``) to the period folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``metrics.json`` written.
+    """
+    period_dir = Path(period_dir)
+    period_dir.mkdir(parents=True, exist_ok=True)
+    path = period_dir / SNAPSHOT_FILE
+    text = snapshot.to_json()
+    marts = period_dir / MARTS_DIR
+    marts.mkdir(exist_ok=True)
+    for name, frame in _mart_frames(snapshot).items():
+        frame.to_parquet(marts / f"{name}.parquet", index=False)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_snapshot(period_dir: str | Path) -> Snapshot:
+    """Read the snapshot of a period folder (or a ``metrics.json`` path).
+
+    Raises
+    ------
+    SnapshotError
+        If the file is missing, not JSON or of another schema version
+        (the message names the file).
+    """
+    path = Path(period_dir)
+    if path.is_dir() or path.suffix != ".json":
+        path = path / SNAPSHOT_FILE
+    if not path.is_file():
+        raise SnapshotError(
+            f"{path} does not exist: run `python -m analytics report` (or `metrics --out`) first"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SnapshotError(f"{path} is not a readable snapshot: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise SnapshotError(f"{path} has schema_version {version!r}, expected {SCHEMA_VERSION}")
+    return Snapshot(data)
+
+
+def build_snapshot(
+    warehouse: str | Path,
+    period: str | Period,
+    out_dir: str | Path | None = None,
+    definitions: Definitions | None = None,
+) -> tuple[Snapshot, Path | None]:
+    """Open the warehouse read-only, compute the snapshot and write it if ``out_dir`` is given.
+
+    Parameters
+    ----------
+    warehouse : str or pathlib.Path
+        DuckDB warehouse file.
+    period : str or Period
+        Period spec (resolved against the data, as the runner does) or a period.
+    out_dir : str or pathlib.Path, optional
+        Reports root: writes ``<out_dir>/<period label>/metrics.json`` and marts.
+    definitions : Definitions, optional
+        Default: ``params/definitions.yaml``
+        (:func:`analytics.metrics.definitions.load_definitions`).
+
+    Returns
+    -------
+    tuple
+        The snapshot and the ``metrics.json`` path (None when not written).
+    """
+    import duckdb
+
+    from analytics.metrics.definitions import load_definitions
+
+    warehouse = Path(warehouse)
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"warehouse {warehouse} does not exist")
+    definitions = definitions or load_definitions()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        if isinstance(period, str):
+            anchor = data_anchor(con)
+            bounds = data_bounds(con) if period.strip().lower() == "all" else None
+            period = parse_period(period, anchor, bounds=bounds)
+        snapshot = compute_snapshot(con, period, definitions)
+    finally:
+        con.close()
+    path = write_snapshot(snapshot, Path(out_dir) / period.label) if out_dir is not None else None
+    return snapshot, path
