@@ -1,0 +1,194 @@
+"""Page components on a hand-written snapshot: texts, colours, escaping, footnotes."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from analytics.metrics.snapshot import Snapshot
+from analytics.reports import page
+
+matplotlib.use("Agg")
+NB = "\u00a0"
+
+
+def entry(value, previous, year_ago, delta=None, delta_pct=None, **extra):
+    return {
+        "value": value,
+        "previous": previous,
+        "year_ago": year_ago,
+        "delta": delta,
+        "delta_pct": delta_pct,
+        "delta_year": extra.pop("delta_year", None),
+        "delta_year_pct": extra.pop("delta_year_pct", None),
+        "reason": extra.pop("reason", None),
+        "reasons": extra.pop("reasons", {}),
+        **extra,
+    }
+
+
+@pytest.fixture
+def snapshot():
+    """Revenue 1 200 000 ₽ vs 1 000 000 ₽ the week before (+20 %) and no year ago.
+
+    Weekly revenue 100, 110, 99, 108.9 has week-over-week changes +10 %, −10 %,
+    +10 %: sample standard deviation = sqrt(((10−3.33)² + (−10−3.33)² +
+    (10−3.33)²) / 2) = sqrt(266.67) = 11.55 %; so +20 % is beyond the normal
+    variation (green, revenue: higher is better) and +5 % would be grey.
+    Leads fell 3 % vs a weekly noise of 0 changes (no series: default 5 %) → grey.
+    ROMI is undefined (no spend): a dash with the snapshot's reason.
+    """
+    no_year = {"ru": "нет данных год назад", "en": "no data a year ago"}
+    data = {
+        "period": {"label": "2025-W23", "start": "2025-06-02", "end": "2025-06-08", "days": 7},
+        "metrics": {
+            "revenue": entry(
+                1_200_000, 1_000_000, None, 200_000, 20.0, reasons={"delta_year": no_year}
+            ),
+            "spend": entry(
+                50_000, 10_000, 40_000, 40_000, 400.0, delta_year=10_000, delta_year_pct=25.0
+            ),
+            "leads": entry(97, 100, 90, -3, -3.0, delta_year=7, delta_year_pct=7.78),
+            "cac": entry(
+                60_000, 50_000, 40_000, 10_000, 20.0, delta_year=20_000, delta_year_pct=50
+            ),
+            "romi": entry(
+                None,
+                None,
+                None,
+                reason={"ru": "нет расходов на рекламу", "en": "no ad spend"},
+            ),
+            "drr": entry(4.0, 5.0, 4.0, -1.0, -20.0, delta_year=0.0, delta_year_pct=0.0),
+        },
+        "channels": {},
+        "weekly": [
+            {"week": "W20", "week_start": "2025-05-12", "revenue": 100.0},
+            {"week": "W21", "week_start": "2025-05-19", "revenue": 110.0},
+            {"week": "W22", "week_start": "2025-05-26", "revenue": 99.0},
+            {"week": "W23", "week_start": "2025-06-02", "revenue": 108.9},
+        ],
+    }
+    return Snapshot(data)
+
+
+def tile_of(html: str, label: str) -> str:
+    found = re.search(re.escape(label) + r"</div>(.*?</div>)(.*?)</div></div>", html + "</div>")
+    assert found, label
+    return found.group(0)
+
+
+def test_normal_variation_is_the_std_of_weekly_changes(snapshot):
+    assert page.normal_variation(snapshot, "revenue") == pytest.approx(11.547, abs=0.01)
+    assert page.normal_variation(snapshot, "leads") == page.DEFAULT_NOISE_PCT
+
+
+def test_change_colour_follows_the_metric_direction():
+    assert page.change_colour("higher", 20.0, 11.5) == page.GOOD
+    assert page.change_colour("higher", -20.0, 11.5) == page.BAD
+    assert page.change_colour("lower", 20.0, 11.5) == page.BAD  # CAC up is bad
+    assert page.change_colour("higher", 5.0, 11.5) == page.FLAT  # within the noise
+    assert page.change_colour("neutral", 400.0, 5.0) == page.FLAT
+    assert page.change_colour("higher", None, 5.0) == page.FLAT
+
+
+def test_tiles_show_values_changes_and_colours(snapshot):
+    html = page.tiles(snapshot, ["revenue", "leads", "cac", "romi", "drr"], locale="ru")
+    revenue = tile_of(html, "Выручка")
+    assert f"1{NB}200{NB}000{NB}₽" in revenue
+    assert f'color:{page.GOOD}">+20,0{NB}% к прошлой неделе' in revenue
+    assert "—¹ к прошлому году" in revenue  # no year ago: a dash and a footnote
+    assert "¹ нет данных год назад" in html
+    leads = tile_of(html, "Лиды")
+    assert f'color:{page.FLAT}">\u22123,0{NB}% к прошлой неделе' in leads  # within 5 %
+    cac = tile_of(html, "CAC")
+    assert f'color:{page.BAD}">+20,0{NB}%' in cac  # CAC grew: bad
+    drr = tile_of(html, "ДРР")
+    assert f"\u22121,0{NB}п.{NB}п. к прошлой неделе" in drr  # percent metrics change in pp
+    romi = tile_of(html, "ROMI")
+    assert "—²" in romi and "² нет расходов на рекламу" in html
+    for bad in ("nan", "None", "NaN", "inf"):
+        assert bad not in html
+
+
+def test_tiles_in_english(snapshot):
+    html = page.tiles(snapshot, ["revenue"], locale="en")
+    assert "RUB\u00a01,200,000" in html and "+20.0% vs last week" in html
+    assert "no data a year ago" in html
+
+
+def test_table_escapes_values_hides_the_index_and_uses_catalogue_labels():
+    frame = pd.DataFrame(
+        {
+            "campaign": ["<script>alert(1)</script>", "brand & co"],
+            "spend": [1500.0, 0.0],
+            "leads": [3.0, 0.0],
+            "cpl": [500.0, float("nan")],
+            "leads_change": [12.5, None],
+        },
+        index=[7, 8],
+    )
+    html = page.table(
+        frame,
+        [
+            page.Column("campaign", "Кампания"),
+            "spend",
+            "leads",
+            "cpl",
+            page.Column("leads_change", "Лиды, изм.", "change", "higher"),
+        ],
+        locale="ru",
+    )
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "brand &amp; co" in html
+    headers = re.findall(r"<th style=[^>]*>(.*?)</th>", html)
+    assert headers == ["Кампания", "Расходы на рекламу", "Лиды", "CPL", "Лиды, изм."]
+    cells = re.findall(r"<td style=[^>]*>(.*?)</td>", html)
+    assert cells[:5] == [
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        f"1{NB}500{NB}₽",
+        "3",
+        f"500{NB}₽",
+        f"+12,5{NB}%",
+    ]
+    assert cells[5:] == ["brand &amp; co", f"0{NB}₽", "0", "—¹", "—¹"]
+    assert ">7<" not in html and ">8<" not in html  # no index column
+    assert "не определено" in html  # the dash footnote
+    assert "overflow-x:auto" in html  # scrolls inside its own box
+
+
+def test_table_refuses_a_missing_column():
+    with pytest.raises(KeyError, match="columns not in the frame: cpl"):
+        page.table(pd.DataFrame({"spend": [1.0]}), ["spend", "cpl"])
+
+
+def test_axis_formatter_never_prints_scientific_notation():
+    money = page.axis_formatter("RUB", "ru")
+    assert money(1.5e8) == f"150{NB}млн{NB}₽"
+    assert money(5000) == f"5{NB}000{NB}₽"
+    assert page.axis_formatter("RUB", "en")(1.5e6) == f"RUB{NB}1.5M"
+    assert page.axis_formatter("percent", "ru")(-30) == f"-30{NB}%"
+    assert page.axis_formatter("count", "ru")(1200) == f"1{NB}200"
+
+
+def test_weekly_chart_uses_catalogue_labels_and_locale_ticks(snapshot):
+    fig = page.weekly_chart(snapshot, ["revenue"], locale="ru", title="Выручка по неделям")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks and all("e" not in t for t in ticks) and all(t.endswith("₽") for t in ticks)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "12 мая"
+    assert ax.get_title(loc="left") == "Выручка по неделям"
+    with pytest.raises(ValueError, match="keys of one unit only"):
+        page.weekly_chart(snapshot, ["revenue", "leads"])
+
+
+def test_bar_chart_colours_negative_bars_red():
+    fig = page.bar_chart(["A", "B", "C"], [50.0, -20.0, float("nan")], "percent", signed=True)
+    bars = fig.axes[0].patches
+    assert len(bars) == 2  # the undefined value is left out
+    colours = [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars]
+    assert colours == [page.GOOD, page.BAD]
