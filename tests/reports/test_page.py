@@ -192,3 +192,101 @@ def test_bar_chart_colours_negative_bars_red():
     assert len(bars) == 2  # the undefined value is left out
     colours = [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars]
     assert colours == [page.GOOD, page.BAD]
+
+
+def test_the_same_chart_twice_gives_the_same_png(snapshot):
+    """Figures are deterministic: the same snapshot draws byte-identical PNGs."""
+    from analytics.reports.summary import figure_html
+
+    first = figure_html(page.weekly_chart(snapshot, ["revenue"], "ru"))
+    second = figure_html(page.weekly_chart(snapshot, ["revenue"], "ru"))
+    assert first == second and "data:image/png;base64," in first
+
+
+# --- the summary sections ------------------------------------------------------------
+
+
+def test_trend_sentence_is_computed_from_the_snapshot(snapshot):
+    from analytics.reports.summary import trend_sentence
+
+    assert trend_sentence(snapshot, "revenue", "ru") == (
+        f"Выручка за период: 1{NB}200{NB}000{NB}₽, на 20,0{NB}% больше, чем в предыдущем."
+    )
+    assert trend_sentence(snapshot, "leads", "en") == (
+        "Leads in the period: 97, 3.0% less than in the previous one."
+    )
+
+
+def test_plan_section_sentence_and_table():
+    """Revenue plan 600 000, fact 150 777 after 8 of 30 days (tests/metrics/test_plan.py):
+    progress 25 %, pace 94 % (behind), projection 565 414 ₽."""
+    from datetime import date
+
+    from analytics.metrics.plan import PlanFact
+    from analytics.reports.summary import plan_section
+
+    row = {
+        "key": "revenue",
+        "plan": 600_000.0,
+        "fact": 150_777.0,
+        "progress_pct": 25.1295,
+        "expected": 160_000.0,
+        "pace_pct": 94.2356,
+        "projected": 565_413.75,
+    }
+    plan = PlanFact("2025-06", date(2025, 6, 8), 8, 30, "plan", [row])
+    html = plan_section(plan, "ru")
+    assert (
+        f"Выручка: 25{NB}% плана месяца за 8 из 30 дней — отстаём от равномерного темпа "
+        f"(94{NB}%); прогноз на месяц 565{NB}414{NB}₽."
+    ) in html
+    cells = re.findall(r"<td style=[^>]*>(.*?)</td>", html)
+    assert cells == [
+        "Выручка",
+        f"600{NB}000{NB}₽",
+        f"150{NB}777{NB}₽",
+        f"25{NB}%",
+        f"94{NB}%",
+        f"565{NB}414{NB}₽",
+    ]
+
+
+def test_without_a_plan_the_page_says_how_to_set_one():
+    from datetime import date
+
+    from analytics.metrics.plan import PlanFact
+    from analytics.reports.summary import plan_section
+
+    html = plan_section(PlanFact("2025-06", date(2025, 6, 8), 8, 30, None), "ru")
+    assert "Плана на июнь 2025 нет" in html and "params/plan.yaml" in html
+    assert "plans: {2025-06: {revenue: 2500000, leads: 60}}" in html
+    assert "nan" not in html.lower()
+
+
+def test_channels_section_names_the_leader_and_dashes_free_channels():
+    """Two channels: paid (spend 1 000, 2 leads, CPL 500, ROMI 50 %) and organic
+    (no spend, 5 leads: its CPL 0 ₽ in the snapshot is shown as a dash)."""
+    from analytics.reports.summary import channels_section
+
+    def values(**figures):
+        return {k: {"value": v, "delta_pct": None} for k, v in figures.items()}
+
+    data = {
+        "period": {"label": "2025-W23", "start": "2025-06-02", "end": "2025-06-08", "days": 7},
+        "metrics": {},
+        "weekly": [],
+        "channels": {
+            "yandex_search": values(
+                spend=1000.0, leads=2, cpl=500.0, sales=1, revenue=1500.0, romi=50.0
+            ),
+            "organic": values(spend=0.0, leads=5, cpl=0.0, sales=0, revenue=0.0, romi=None),
+        },
+    }
+    html = channels_section(Snapshot(data), "ru")
+    assert (
+        "Больше всего лидов дал канал «Поиск (органика)» (5 из 7); самый высокий ROMI — "
+        f"«Яндекс Поиск» (50,0{NB}%)." in html
+    )
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    organic = re.findall(r"<td style=[^>]*>(.*?)</td>", rows[1])
+    assert organic[:4] == ["Поиск (органика)", f"0{NB}₽", "5", "—¹"]

@@ -1,0 +1,302 @@
+"""The leadership summary page: headline tiles, plan vs fact, trend, channels.
+
+Each function returns one section (an :class:`~analytics.reports.page.Html`
+fragment: heading, a one-sentence conclusion computed from the data, then the
+detail), in the role's language, so that ``notebooks/09_weekly_summary.ipynb``
+is a list of one-line calls and the e-mail can reuse the same sections.
+
+Figures are embedded as PNG ``data:`` URIs, so a section is self-contained.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analytics.metrics.catalogue import metric
+from analytics.metrics.plan import PlanFact
+from analytics.reports import page
+from analytics.reports.formatting import format_period, format_value, is_undefined
+from analytics.sources.channels import channel_label
+
+ROLE_TILES: dict[str, tuple[str, ...]] = {
+    "ceo": ("revenue", "sales", "spend", "romi", "drr", "cac"),
+    "marketing": ("leads", "mql", "sql_leads", "cpl", "cost_per_mql", "spend"),
+    "sales": ("sql_leads", "sales", "win_rate", "cycle_days", "revenue", "average_deal"),
+    "analyst": ("revenue", "sales", "spend", "romi", "drr", "cac"),
+}
+"""Headline tiles of each role's page and e-mail, in order (catalogue keys)."""
+
+ROLE_TREND: dict[str, tuple[str, ...]] = {
+    "ceo": ("revenue",),
+    "marketing": ("leads", "mql", "sql_leads"),
+    "sales": ("sales",),
+    "analyst": ("revenue",),
+}
+"""Weekly series charted for each role (keys of the snapshot's weekly series, one unit)."""
+
+WORDS = {
+    "ru": {
+        "title": {
+            "ceo": "Итоги недели для руководителя",
+            "marketing": "Маркетинг: итоги недели",
+            "sales": "Продажи: итоги недели",
+            "analyst": "Итоги недели",
+        },
+        "headline": "Главное",
+        "plan": "План и факт месяца",
+        "trend": "Динамика по неделям",
+        "channels": "Каналы",
+        "no_plan": (
+            "Плана на {month} нет, а данных за тот же месяц прошлого года недостаточно для "
+            "цели по формуле. Чтобы видеть план-факт, впишите план месяца в params/plan.yaml, "
+            "например: plans: {{{key}: {{revenue: 2500000, leads: 60}}}}."
+        ),
+        "plan_source": {
+            "plan": "План из params/plan.yaml.",
+            "target": "Плана нет: цель = выручка того же месяца прошлого года ({last}) × "
+            "(1 + {growth}).",
+        },
+        "plan_cols": ("Показатель", "План", "Факт", "Выполнение", "Темп к плану", "Прогноз"),
+        "pace_ok": "{label}: {progress} плана месяца за {elapsed} из {days} дней — "
+        "идём с опережением темпа ({pace} от равномерного плана).",
+        "pace_behind": "{label}: {progress} плана месяца за {elapsed} из {days} дней — "
+        "отстаём от равномерного темпа ({pace}); прогноз на месяц {projected}.",
+        "trend_up": "{label} за период: {value}, на {change} больше, чем в предыдущем.",
+        "trend_down": "{label} за период: {value}, на {change} меньше, чем в предыдущем.",
+        "trend_flat": "{label} за период: {value}, столько же, сколько в предыдущем.",
+        "trend_none": "{label} за период: {value}; с предыдущим периодом сравнить нельзя.",
+        "channels_top": "Больше всего лидов дал канал «{top}» ({leads} из {total}); "
+        "самый высокий ROMI — «{best}» ({romi}).",
+        "channels_top_noromi": "Больше всего лидов дал канал «{top}» ({leads} из {total}).",
+        "channels_none": "За период нет лидов ни из одного канала.",
+        "channel": "Канал",
+        "leads_change": "Лиды, изм. к пред. периоду",
+        "period": "Период: {period}",
+    },
+    "en": {
+        "title": {
+            "ceo": "Week in review for the CEO",
+            "marketing": "Marketing: week in review",
+            "sales": "Sales: week in review",
+            "analyst": "Week in review",
+        },
+        "headline": "Headline",
+        "plan": "Plan vs actual this month",
+        "trend": "Week by week",
+        "channels": "Channels",
+        "no_plan": (
+            "There is no plan for {month}, and last year's same month has too little data for "
+            "the target formula. To see plan vs actual, add the month's plan to "
+            "params/plan.yaml, e.g. plans: {{{key}: {{revenue: 2500000, leads: 60}}}}."
+        ),
+        "plan_source": {
+            "plan": "Plan from params/plan.yaml.",
+            "target": "No plan: target = last year's revenue of the month ({last}) × "
+            "(1 + {growth}).",
+        },
+        "plan_cols": ("Metric", "Plan", "Actual", "Done", "Pace vs plan", "Projection"),
+        "pace_ok": "{label}: {progress} of the month's plan after {elapsed} of {days} days — "
+        "ahead of the straight-line pace ({pace}).",
+        "pace_behind": "{label}: {progress} of the month's plan after {elapsed} of {days} days — "
+        "behind the straight-line pace ({pace}); the month projects to {projected}.",
+        "trend_up": "{label} in the period: {value}, {change} more than in the previous one.",
+        "trend_down": "{label} in the period: {value}, {change} less than in the previous one.",
+        "trend_flat": "{label} in the period: {value}, the same as in the previous one.",
+        "trend_none": "{label} in the period: {value}; no previous period to compare with.",
+        "channels_top": "Most leads came from {top} ({leads} of {total}); "
+        "the highest ROMI is {best}'s ({romi}).",
+        "channels_top_noromi": "Most leads came from {top} ({leads} of {total}).",
+        "channels_none": "No channel brought leads in the period.",
+        "channel": "Channel",
+        "leads_change": "Leads, change vs previous",
+        "period": "Period: {period}",
+    },
+}
+
+
+def _words(locale: str) -> dict:
+    return WORDS["ru" if str(locale).startswith("ru") else "en"]
+
+
+def figure_html(fig, alt: str = "") -> page.Html:
+    """A matplotlib figure as an ``<img>`` with a PNG ``data:`` URI (then closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return page.Html(
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+        'style="max-width:100%;height:auto">'
+    )
+
+
+def period_snapshot(warehouse: str | Path, period: str):
+    """The period's snapshot, computed from the warehouse (read-only) exactly as the
+    run's ``metrics.json`` (:func:`analytics.metrics.snapshot.build_snapshot`)."""
+    from analytics.metrics.snapshot import build_snapshot
+
+    snapshot, _ = build_snapshot(warehouse, period)
+    return snapshot
+
+
+def title(snapshot, role: str, locale: str) -> page.Html:
+    """The page's ``<h1>`` and the period in words."""
+    words = _words(locale)
+    info = snapshot.data["period"]
+    when = format_period(info["start"], info["end"], locale)
+    text = words["title"].get(role, words["title"]["analyst"])
+    return page.heading(text, 1) + page.note(words["period"].format(period=when))
+
+
+def headline(snapshot, role: str, locale: str, plan: PlanFact | None = None) -> page.Html:
+    """The role's 4–6 tiles (:data:`ROLE_TILES`), with the month's plan where there is one."""
+    planned = None
+    if plan is not None and plan.source is not None:
+        planned = {row["key"]: row for row in plan.rows}
+    keys = ROLE_TILES.get(role, ROLE_TILES["analyst"])
+    return page.heading(_words(locale)["headline"]) + page.tiles(snapshot, keys, locale, planned)
+
+
+def plan_section(plan: PlanFact, locale: str, target_growth: float = 0.2) -> page.Html:
+    """Plan vs fact: a conclusion on the pace, then the table; or how to set a plan."""
+    words = _words(locale)
+    out = page.heading(words["plan"])
+    if plan.source is None:
+        from babel.dates import format_date
+
+        month = format_date(plan.as_of, "LLLL y", locale=locale)
+        text = words["no_plan"].format(month=month, key=plan.month)
+        return out + page.conclusion(text)
+    first = plan.rows[0]
+    info = metric(first["key"])
+    on_pace = not is_undefined(first["pace_pct"]) and first["pace_pct"] >= 100
+    sentence = words["pace_ok" if on_pace else "pace_behind"].format(
+        label=info.label(locale),
+        progress=format_value(first["progress_pct"], "percent", locale, decimals=0),
+        elapsed=plan.elapsed_days,
+        days=plan.days,
+        pace=format_value(first["pace_pct"], "percent", locale, decimals=0),
+        projected=format_value(first["projected"], info.unit, locale),
+    )
+    frame = pd.DataFrame(plan.rows)
+    cols = words["plan_cols"]
+    rows = []
+    for row in plan.rows:
+        unit = metric(row["key"]).unit
+        rows.append(
+            {
+                "metric": metric(row["key"]).label(locale),
+                "plan": format_value(row["plan"], unit, locale),
+                "fact": format_value(row["fact"], unit, locale),
+                "progress": format_value(row["progress_pct"], "percent", locale, decimals=0),
+                "pace": format_value(row["pace_pct"], "percent", locale, decimals=0),
+                "projected": format_value(row["projected"], unit, locale),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    table = page.table(
+        frame,
+        [page.Column(name, header) for name, header in zip(frame.columns, cols, strict=True)],
+        locale,
+    )
+    source = words["plan_source"][plan.source].format(
+        last=format_value(plan.last_year, "RUB", locale),
+        growth=format_value(target_growth * 100, "percent", locale, decimals=0),
+    )
+    return out + page.conclusion(sentence) + table + page.note(source)
+
+
+def trend_sentence(snapshot, key: str, locale: str) -> str:
+    """``Выручка за период: 175 800 ₽, на 60,7 % меньше, чем в предыдущем.``"""
+    words = _words(locale)
+    entry, info = snapshot.metric(key), metric(key)
+    value = format_value(entry.get("value"), info.unit, locale)
+    relative = entry.get("delta_pct")
+    if is_undefined(relative):
+        template, change = "trend_none", ""
+    elif round(relative, 1) == 0:
+        template, change = "trend_flat", ""
+    else:
+        template = "trend_up" if relative > 0 else "trend_down"
+        change = format_value(abs(relative), "percent", locale)
+    return words[template].format(label=info.label(locale), value=value, change=change)
+
+
+def trend_section(snapshot, role: str, locale: str) -> page.Html:
+    """The role's weekly series (:data:`ROLE_TREND`) with a conclusion on the first one."""
+    keys = ROLE_TREND.get(role, ROLE_TREND["analyst"])
+    words = _words(locale)
+    fig = page.weekly_chart(snapshot, keys, locale)
+    return (
+        page.heading(words["trend"])
+        + page.conclusion(trend_sentence(snapshot, keys[0], locale))
+        + figure_html(fig, metric(keys[0]).label(locale))
+    )
+
+
+FREE_CHANNEL_UNDEFINED = ("cpl", "cost_per_mql", "cost_per_sql", "cac", "romi", "drr")
+"""Cost ratios shown as a dash for a channel without spend (organic, direct, e-mail)."""
+
+
+def channel_frame(snapshot, locale: str, keys: Sequence[str]) -> pd.DataFrame:
+    """One row per channel of the snapshot: its label and ``keys`` (value), plus
+    ``leads_change`` (leads' change vs the previous period, %). A channel without
+    spend has no cost ratios (:data:`FREE_CHANNEL_UNDEFINED` are None)."""
+    rows = []
+    for channel in snapshot.channels:
+        values = snapshot.data["channels"][channel]
+        row = {"channel": channel_label(channel, locale)}
+        for key in keys:
+            row[key] = (values.get(key) or {}).get("value")
+        row["leads_change"] = (values.get("leads") or {}).get("delta_pct")
+        if not row.get("spend"):
+            # a free channel has no cost per lead: a dash, not 0 ₽
+            for key in FREE_CHANNEL_UNDEFINED:
+                if key in row:
+                    row[key] = None
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for key in [*keys, "leads_change"]:
+        if key in frame:
+            frame[key] = pd.to_numeric(frame[key], errors="coerce")
+    return frame
+
+
+def channels_section(snapshot, locale: str) -> page.Html:
+    """Channels: which brought most leads and which returns most, then the table."""
+    words = _words(locale)
+    keys = ("spend", "leads", "cpl", "sales", "revenue", "romi")
+    frame = channel_frame(snapshot, locale, keys)
+    out = page.heading(words["channels"])
+    if frame.empty or frame["leads"].fillna(0).sum() == 0:
+        return out + page.conclusion(words["channels_none"])
+    frame = frame.sort_values(["leads", "spend"], ascending=False, kind="stable")
+    top = frame.iloc[0]
+    total = frame["leads"].fillna(0).sum()
+    romi = frame.dropna(subset=["romi"])
+    if romi.empty:
+        sentence = words["channels_top_noromi"].format(
+            top=top["channel"],
+            leads=format_value(top["leads"], "count", locale),
+            total=format_value(total, "count", locale),
+        )
+    else:
+        best = romi.loc[romi["romi"].idxmax()]
+        sentence = words["channels_top"].format(
+            top=top["channel"],
+            leads=format_value(top["leads"], "count", locale),
+            total=format_value(total, "count", locale),
+            best=best["channel"],
+            romi=format_value(best["romi"], "percent", locale),
+        )
+    columns = [page.Column("channel", words["channel"]), *keys]
+    columns.append(page.Column("leads_change", words["leads_change"], "change", "higher"))
+    return out + page.conclusion(sentence) + page.table(frame, columns, locale)
