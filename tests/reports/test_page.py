@@ -290,3 +290,29 @@ def test_channels_section_names_the_leader_and_dashes_free_channels():
     rows = re.findall(r"<tr>(.*?)</tr>", html)
     organic = re.findall(r"<td style=[^>]*>(.*?)</td>", rows[1])
     assert organic[:4] == ["Поиск (органика)", f"0{NB}₽", "5", "—¹"]
+
+
+def test_drilldown_section_on_the_hand_made_warehouse(tmp_path):
+    """W23 of tests/funnel_fixture.py by campaign (tests/metrics/test_drilldown.py):
+    most leads in paid_search "undetermined" (2 leads, no spend: CPL a dash); among
+    campaigns with spend none has leads, so no CPL: the short sentence."""
+    import duckdb
+    from funnel_fixture import build_warehouse
+
+    from analytics.metrics.period import iso_week
+    from analytics.reports.summary import drilldown_section
+
+    con = duckdb.connect(str(build_warehouse(tmp_path / "w.duckdb")), read_only=True)
+    try:
+        html = drilldown_section(con, iso_week(2025, 23), "ru")
+    finally:
+        con.close()
+    assert "Больше всего лидов дала кампания «(без метки)» (2)." in html
+    assert "paid_search-2025-06-02" in html and f"10{NB}000{NB}₽" in html
+    headers = re.findall(r"<th style=[^>]*>(.*?)</th>", html)
+    assert (
+        "Выручка лидов периода (когорта)" in headers and "ROMI лидов периода (когорта)" in headers
+    )
+    assert not any("_" in h for h in headers)
+    for bad in ("nan", "None", "NaN", "inf"):
+        assert bad not in re.sub(r"paid_s\w+", "", html)

@@ -300,3 +300,123 @@ def channels_section(snapshot, locale: str) -> page.Html:
     columns = [page.Column("channel", words["channel"]), *keys]
     columns.append(page.Column("leads_change", words["leads_change"], "change", "higher"))
     return out + page.conclusion(sentence) + page.table(frame, columns, locale)
+
+
+DRILL_WORDS = {
+    "ru": {
+        "title": "Маркетинг: кампании, группы объявлений и объявления",
+        "campaigns": "Кампании",
+        "creatives": "Группы объявлений (ключевые слова) и объявления",
+        "channel": "Канал",
+        "campaign": "Кампания",
+        "ad_group": "Группа / ключевое слово",
+        "creative": "Объявление",
+        "change": "Лиды, изм.",
+        "spend_change": "Расходы, изм.",
+        "top": "Больше всего лидов дала кампания «{top}» ({leads}, CPL {cpl}); "
+        "из кампаний с расходами дороже всего лид обходится в «{worst}» (CPL {worst_cpl}).",
+        "top_only": "Больше всего лидов дала кампания «{top}» ({leads}).",
+        "none": "За период нет ни расходов, ни лидов.",
+        "undetermined": "(без метки)",
+        "note": "Лиды, MQL, SQL, продажи и выручка — лиды, созданные в периоде (когорта); "
+        "расходы и визиты — по дате. Показаны {shown} строк из {total} по убыванию расходов.",
+    },
+    "en": {
+        "title": "Marketing: campaigns, ad groups and ads",
+        "campaigns": "Campaigns",
+        "creatives": "Ad groups (keywords) and ads",
+        "channel": "Channel",
+        "campaign": "Campaign",
+        "ad_group": "Ad group / keyword",
+        "creative": "Ad",
+        "change": "Leads, change",
+        "spend_change": "Spend, change",
+        "top": "Most leads came from campaign {top} ({leads}, CPL {cpl}); among campaigns "
+        "with spend, the most expensive lead is in {worst} (CPL {worst_cpl}).",
+        "top_only": "Most leads came from campaign {top} ({leads}).",
+        "none": "No spend and no leads in the period.",
+        "undetermined": "(no tag)",
+        "note": "Leads, MQL, SQL, sales and revenue are the leads created in the period "
+        "(cohort); spend and visits by day. {shown} of {total} rows by spend.",
+    },
+}
+
+_DRILL_FIGURES = (
+    ("spend", "spend"),
+    ("visits", "visits"),
+    ("leads", "leads"),
+    ("mql", "mql"),
+    ("sql_leads", "sql_leads"),
+    ("sales", "sales_cohort"),
+    ("revenue", "revenue_cohort"),
+    ("cpl", "cpl"),
+    ("cost_per_mql", "cost_per_mql"),
+    ("cost_per_sql", "cost_per_sql"),
+    ("romi", "romi_cohort"),
+    ("drr", "drr_cohort"),
+)
+"""Drill-down column → catalogue key giving its header and unit (cohort outcomes)."""
+
+
+def _drill_columns(locale: str, levels: Sequence[str], words: dict) -> list[page.Column]:
+    columns = [page.Column(level, words[level]) for level in levels]
+    for name, key in _DRILL_FIGURES:
+        info = metric(key)
+        columns.append(page.Column(name, info.label(locale), info.unit, info.direction))
+    columns.append(page.Column("spend_change", words["spend_change"], "change", "neutral"))
+    columns.append(page.Column("leads_change", words["change"], "change", "higher"))
+    return columns
+
+
+def _drill_rows(frame: pd.DataFrame, locale: str, words: dict) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["channel"] = [channel_label(c, locale) for c in frame["channel"]]
+    free = frame["spend"] == 0  # no cost per lead for a row without spend: a dash
+    for key in FREE_CHANNEL_UNDEFINED:
+        if key in frame:
+            frame[key] = frame[key].astype("float64").mask(free)
+    for level in ("campaign", "ad_group", "creative"):
+        if level in frame:
+            frame[level] = frame[level].replace("undetermined", words["undetermined"])
+    return frame
+
+
+def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html:
+    """Campaigns, then ad groups and ads: figures, cost ratios and the change (marketing)."""
+    from analytics.metrics.drilldown import drilldown_with_change
+
+    words = DRILL_WORDS["ru" if str(locale).startswith("ru") else "en"]
+    out = page.heading(words["title"], 1)
+    campaigns = drilldown_with_change(con, period, depth="campaign")
+    if campaigns.empty:
+        return out + page.conclusion(words["none"])
+    shown = _drill_rows(campaigns, locale, words)
+    by_leads = shown.sort_values(["leads", "spend"], ascending=False, kind="stable").iloc[0]
+    paid = shown[(shown["spend"] > 0) & shown["cpl"].notna()]
+    if by_leads["leads"] > 0 and not paid.empty:
+        worst = paid.loc[paid["cpl"].idxmax()]
+        sentence = words["top"].format(
+            top=by_leads["campaign"],
+            leads=format_value(by_leads["leads"], "count", locale),
+            cpl=format_value(by_leads["cpl"], "RUB", locale),
+            worst=worst["campaign"],
+            worst_cpl=format_value(worst["cpl"], "RUB", locale),
+        )
+    else:
+        sentence = words["top_only"].format(
+            top=by_leads["campaign"], leads=format_value(by_leads["leads"], "count", locale)
+        )
+    out += page.heading(words["campaigns"]) + page.conclusion(sentence)
+    out += page.table(
+        shown, _drill_columns(locale, ("channel", "campaign"), words), locale, max_rows=max_rows
+    )
+    out += page.note(words["note"].format(shown=min(max_rows, len(shown)), total=len(shown)))
+    ads = _drill_rows(drilldown_with_change(con, period, depth="creative"), locale, words)
+    out += page.heading(words["creatives"])
+    out += page.table(
+        ads,
+        _drill_columns(locale, ("channel", "campaign", "ad_group", "creative"), words),
+        locale,
+        max_rows=max_rows,
+    )
+    return out + page.note(words["note"].format(shown=min(max_rows, len(ads)), total=len(ads)))
