@@ -316,3 +316,28 @@ def test_drilldown_section_on_the_hand_made_warehouse(tmp_path):
     assert not any("_" in h for h in headers)
     for bad in ("nan", "None", "NaN", "inf"):
         assert bad not in re.sub(r"paid_s\w+", "", html)
+
+
+def test_ab_verdict_names_the_winner_with_the_lift_in_percent():
+    """A 100/1000 = 10 %, B 150/1000 = 15 %: lift = 15/10 − 1 = +50 %; Fisher p ≈ 0.0008."""
+    from analytics.reports.summary import ab_verdict
+
+    total = {"rate_a_pct": 10.0, "rate_b_pct": 15.0, "lift": 0.5, "fisher_p": 0.0008}
+    assert ab_verdict(total, "A", "B", 28, 10, "ru") == (
+        f"B лучше A по MQL: конверсия 15,0{NB}% против 10,0{NB}% (+50,0{NB}% к A, p = 0,001)."
+    )
+    total = {"rate_a_pct": 15.0, "rate_b_pct": 10.0, "lift": -1 / 3, "fisher_p": 0.0008}
+    assert ab_verdict(total, "A", "B", 28, 10, "en").startswith("A beats B on MQL: 15.0% vs")
+
+
+def test_ab_verdict_without_a_difference_says_how_many_more_days():
+    """p = 0.42: no difference; 20.3 days needed, 14 run -> ceil(6.3) = 7 more days."""
+    from analytics.reports.summary import ab_verdict
+
+    total = {"rate_a_pct": 10.0, "rate_b_pct": 10.5, "lift": 0.05, "fisher_p": 0.42}
+    assert ab_verdict(total, "A", "B", 14, 20.3, "ru") == (
+        f"Разницы между B и A по MQL пока нет (+5,0{NB}% к A, p = 0,420); "
+        "при текущем трафике нужно ещё 7 дн."
+    )
+    assert "no difference" in ab_verdict(total, "A", "B", 30, 20.3, "en").lower()
+    assert "cannot show one" in ab_verdict(total, "A", "B", 14, float("nan"), "en")

@@ -420,3 +420,139 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
         max_rows=max_rows,
     )
     return out + page.note(words["note"].format(shown=min(max_rows, len(ads)), total=len(ads)))
+
+
+AB_WORDS = {
+    "ru": {
+        "winner": "{winner} лучше {loser} по {metric}: конверсия {rate_w} против {rate_l} "
+        "({lift} к {control_name}, p = {p}).",
+        "no_difference": "Разницы между {treatment} и {control} по {metric} пока нет "
+        "({lift} к {control}, p = {p}); при текущем трафике нужно ещё {days} дн.",
+        "no_difference_done": "Разницы между {treatment} и {control} по {metric} нет "
+        "({lift} к {control}, p = {p}), хотя трафика уже достаточно, чтобы заметить {mde}.",
+        "no_traffic": "Разницы между {treatment} и {control} по {metric} пока нет; при текущем "
+        "трафике её не увидеть — нужен больший трафик или более сильное изменение.",
+        "metric": {"mql": "MQL", "sales": "продажам"},
+    },
+    "en": {
+        "winner": "{winner} beats {loser} on {metric}: {rate_w} vs {rate_l} conversion "
+        "({lift} vs {control_name}, p = {p}).",
+        "no_difference": "No difference between {treatment} and {control} on {metric} yet "
+        "({lift} vs {control}, p = {p}); at the current traffic it needs {days} more days.",
+        "no_difference_done": "No difference between {treatment} and {control} on {metric} "
+        "({lift} vs {control}, p = {p}), although the traffic already suffices to see {mde}.",
+        "no_traffic": "No difference between {treatment} and {control} on {metric} yet; the "
+        "current traffic cannot show one — more traffic or a bolder change is needed.",
+        "metric": {"mql": "MQL", "sales": "sales"},
+    },
+}
+
+
+def ab_verdict(
+    total: dict,
+    control: str,
+    treatment: str,
+    days_run: float,
+    days_needed: float | None,
+    locale: str = "ru",
+    metric_name: str = "mql",
+    alpha: float = 0.05,
+    lift_to_detect: float = 0.2,
+) -> str:
+    """One verdict sentence for an A/B test, lifts in %.
+
+    Parameters
+    ----------
+    total : dict
+        The ``total`` row of :func:`analytics.metrics.abtest.arm_tests`
+        (``rate_a_pct``, ``rate_b_pct``, ``lift`` as a fraction, ``fisher_p``).
+    control, treatment : str
+        Names of A and B.
+    days_run : float
+        Days the test has run.
+    days_needed : float or None
+        Days of traffic it needs to detect ``lift_to_detect``
+        (:func:`analytics.metrics.abtest.duration_plan`'s ``days``); None/NaN
+        when the traffic can never show it.
+
+    Rule
+    ----
+    Fisher p < ``alpha``: the arm with the higher rate wins. Otherwise: no
+    difference yet and ``ceil(days_needed − days_run)`` more days, or "no
+    difference" when the days needed have already passed.
+    """
+    import math
+
+    words = AB_WORDS["ru" if str(locale).startswith("ru") else "en"]
+    metric_word = words["metric"].get(metric_name, metric_name)
+    lift_pct = None if is_undefined(total.get("lift")) else total["lift"] * 100.0
+    from analytics.reports.formatting import format_change, format_number
+
+    lift = format_change(lift_pct, locale, unit="%")
+    p_value = format_number(total.get("fisher_p"), locale, 3)
+    if not is_undefined(total.get("fisher_p")) and total["fisher_p"] < alpha:
+        b_wins = total["rate_b_pct"] > total["rate_a_pct"]
+        winner, loser = (treatment, control) if b_wins else (control, treatment)
+        rate_w, rate_l = (
+            (total["rate_b_pct"], total["rate_a_pct"])
+            if b_wins
+            else (total["rate_a_pct"], total["rate_b_pct"])
+        )
+        return words["winner"].format(
+            winner=winner,
+            loser=loser,
+            metric=metric_word,
+            rate_w=format_value(rate_w, "percent", locale),
+            rate_l=format_value(rate_l, "percent", locale),
+            lift=lift,
+            control_name=control,
+            p=p_value,
+        )
+    common = {
+        "treatment": treatment,
+        "control": control,
+        "metric": metric_word,
+        "lift": lift,
+        "p": p_value,
+    }
+    if is_undefined(days_needed):
+        return words["no_traffic"].format(**common)
+    more = math.ceil(days_needed - days_run)
+    if more <= 0:
+        mde = format_change(lift_to_detect * 100.0, locale, unit="%", decimals=0)
+        return words["no_difference_done"].format(mde=mde, **common)
+    return words["no_difference"].format(days=format_number(more, locale), **common)
+
+
+def ab_verdict_section(
+    tests: pd.DataFrame,
+    plan: pd.DataFrame,
+    control: str,
+    treatment: str,
+    days_run: float,
+    locale: str = "ru",
+    lift_to_detect: float = 0.2,
+) -> page.Html:
+    """:func:`ab_verdict` on the ``total`` row of ``arm_tests`` and the MQL row of
+    ``duration_plan``, as a conclusion paragraph."""
+    from analytics.metrics.abtest import TOTAL
+
+    totals = tests[tests["week"] == TOTAL]
+    if totals.empty:
+        return page.conclusion(
+            AB_WORDS["ru" if str(locale).startswith("ru") else "en"]["no_traffic"].format(
+                treatment=treatment, control=control, metric="MQL", lift="", p=""
+            )
+        )
+    days = plan["days"].get("MQL") if "days" in plan else None
+    return page.conclusion(
+        ab_verdict(
+            totals.iloc[0].to_dict(),
+            control,
+            treatment,
+            days_run,
+            days,
+            locale,
+            lift_to_detect=lift_to_detect,
+        )
+    )
