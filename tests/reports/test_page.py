@@ -341,3 +341,41 @@ def test_ab_verdict_without_a_difference_says_how_many_more_days():
     )
     assert "no difference" in ab_verdict(total, "A", "B", 30, 20.3, "en").lower()
     assert "cannot show one" in ab_verdict(total, "A", "B", 14, float("nan"), "en")
+
+
+def test_what_changed_section_golden():
+    """The snapshot of tests/metrics/test_changes.py: leads +10 mostly from search (+7),
+    revenue −300 mostly from social (−200); leads of the last week (30) are unusual
+    against 9 earlier weeks (band 8.18–12.71, shown as 8–13)."""
+    from analytics.reports.summary import what_changed_section
+
+    def figures(value, previous):
+        return {"value": value, "previous": previous}
+
+    data = {
+        "period": {"label": "2025-W23", "start": "2025-06-02", "end": "2025-06-08", "days": 7},
+        "metrics": {"leads": figures(30, 20), "revenue": figures(500.0, 800.0)},
+        "channels": {
+            "organic": {"leads": figures(6, 5)},
+            "yandex_search": {"leads": figures(12, 5), "revenue": figures(400.0, 500.0)},
+            "vk_ads": {"leads": figures(8, 10), "revenue": figures(100.0, 300.0)},
+        },
+        "weekly": [
+            {"week": f"2025-W{i}", "leads": n, "revenue": 100.0}
+            for i, n in enumerate([10, 12, 11, 9, 10, 11, 12, 10, 9, 30], start=14)
+        ],
+    }
+    html = what_changed_section(Snapshot(data), "ru")
+    assert (
+        "Лиды: +10 к предыдущему периоду, больше всего за счёт канала «Яндекс Поиск» (+7)." in html
+    )
+    assert (
+        f"Выручка: \u2212300{NB}₽ к предыдущему периоду, больше всего за счёт канала "
+        f"«VK Реклама» (\u2212200{NB}₽)."
+    ) in html
+    assert (
+        "Необычно: Лиды — 30 за неделю 2025-W23, обычный диапазон последних 9 недель 8 – 13."
+        in html
+    )
+    assert "Прочее" in html  # leads: 4 of the 30 are in no channel
+    assert "nan" not in html.lower()

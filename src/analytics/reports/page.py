@@ -295,6 +295,9 @@ def _cell(value, col: Column, locale: str, notes: Footnotes, dash_note: str) -> 
         return html.escape(text), "text-align:left"
     if is_undefined(value):
         return html.escape(DASH) + notes.mark(dash_note), "text-align:right"
+    if col.unit.startswith("signed_"):
+        text = format_change(value, locale, unit=col.unit.removeprefix("signed_"))
+        return html.escape(text), "text-align:right"
     if col.unit in ("change", "change_pp"):
         text = format_change(value, locale, unit="%" if col.unit == "change" else "pp")
         colour = change_colour(col.direction, value, 0.0)

@@ -21,7 +21,7 @@ import pandas as pd
 from analytics.metrics.catalogue import metric
 from analytics.metrics.plan import PlanFact
 from analytics.reports import page
-from analytics.reports.formatting import format_period, format_value, is_undefined
+from analytics.reports.formatting import format_change, format_period, format_value, is_undefined
 from analytics.sources.channels import channel_label
 
 ROLE_TILES: dict[str, tuple[str, ...]] = {
@@ -556,3 +556,142 @@ def ab_verdict_section(
             lift_to_detect=lift_to_detect,
         )
     )
+
+
+CHANGE_WORDS = {
+    "ru": {
+        "title": "Что изменилось",
+        "split": "{label}: {change} к предыдущему периоду, больше всего за счёт канала "
+        "«{channel}» ({part}).",
+        "split_flat": "{label}: без изменений к предыдущему периоду.",
+        "anomaly": "Необычно: {label} — {value} за неделю {week}, обычный диапазон последних "
+        "{weeks} недель {low} – {high}.",
+        "no_anomaly": "Необычных значений нет: выручка, продажи, расходы, лиды, MQL и SQL "
+        "последней недели в обычном диапазоне предыдущих {weeks} недель.",
+        "movers": "Сильнее всего изменились",
+        "metric": "Показатель",
+        "channel": "Канал",
+        "before": "Было",
+        "after": "Стало",
+        "change": "Изменение",
+        "share": "Доля в изменении итога",
+        "split_title": "{label}: вклад каналов в изменение",
+        "other": "Прочее",
+        "note": "Вклады каналов складываются ровно в изменение итога; «Прочее» — то, что "
+        "не разнесено по каналам. Диапазон — среднее ± 2 стандартных отклонения.",
+    },
+    "en": {
+        "title": "What changed",
+        "split": "{label}: {change} vs the previous period, mostly from {channel} ({part}).",
+        "split_flat": "{label}: unchanged vs the previous period.",
+        "anomaly": "Unusual: {label} at {value} in week {week}; the normal range of the last "
+        "{weeks} weeks is {low} – {high}.",
+        "no_anomaly": "Nothing unusual: revenue, sales, spend, leads, MQL and SQL of the last "
+        "week are within the normal range of the {weeks} weeks before.",
+        "movers": "Biggest movers",
+        "metric": "Metric",
+        "channel": "Channel",
+        "before": "Before",
+        "after": "Now",
+        "change": "Change",
+        "share": "Share of the total's change",
+        "split_title": "{label}: channels' part of the change",
+        "other": "Other",
+        "note": "The channels' parts add up exactly to the total's change; Other is what no "
+        "channel carries. The range is the mean ± 2 standard deviations.",
+    },
+}
+
+
+CHANGE_ROLES = ("ceo", "marketing", "analyst")
+"""Roles whose page shows :func:`what_changed_section` (not sales)."""
+
+
+def what_changed_section(snapshot, locale: str, role: str = "ceo") -> page.Html:
+    """Changes in leads and revenue split by channel, anomalies, biggest movers
+    (an empty fragment for a role not in :data:`CHANGE_ROLES`)."""
+    if role not in CHANGE_ROLES:
+        return page.Html("")
+    from analytics.metrics.changes import anomalies, decompose_change, movers
+
+    words = CHANGE_WORDS["ru" if str(locale).startswith("ru") else "en"]
+    out = page.heading(words["title"])
+    sentences, splits = [], []
+
+    def name(channel: str) -> str:
+        return words["other"] if channel == "other" else channel_label(channel, locale)
+
+    for key in ("leads", "revenue"):
+        info = metric(key)
+        try:
+            frame = decompose_change(snapshot, key)
+        except (ValueError, KeyError):
+            continue
+        delta = float(frame["change"].sum())
+        if delta == 0 or frame.empty:
+            sentences.append(words["split_flat"].format(label=info.label(locale)))
+        else:
+            same_sign = frame[frame["change"] * delta > 0]
+            lead = same_sign.iloc[0] if not same_sign.empty else frame.iloc[0]
+            sentences.append(
+                words["split"].format(
+                    label=info.label(locale),
+                    change=format_change(delta, locale, unit=info.unit),
+                    channel=name(lead["channel"]),
+                    part=format_change(lead["change"], locale, unit=info.unit),
+                )
+            )
+        frame = frame.assign(channel=[name(c) for c in frame["channel"]])
+        splits.append(
+            page.heading(words["split_title"].format(label=info.label(locale)), 3)
+            + page.table(
+                frame,
+                [
+                    page.Column("channel", words["channel"]),
+                    page.Column("previous", words["before"], info.unit),
+                    page.Column("value", words["after"], info.unit),
+                    page.Column("change", words["change"], _change_unit(info.unit), "neutral"),
+                ],
+                locale,
+            )
+        )
+    flagged = anomalies(snapshot)
+    weeks = min(12, max(len(snapshot.data.get("weekly") or []) - 1, 0))
+    if not flagged.empty and flagged["anomaly"].any():
+        for row in flagged[flagged["anomaly"]].itertuples():
+            unit = metric(row.metric).unit
+            sentences.append(
+                words["anomaly"].format(
+                    label=metric(row.metric).label(locale),
+                    value=format_value(row.value, unit, locale),
+                    week=row.week,
+                    weeks=weeks,
+                    low=format_value(max(row.low, 0.0), unit, locale),
+                    high=format_value(row.high, unit, locale),
+                )
+            )
+    elif not flagged.empty:
+        sentences.append(words["no_anomaly"].format(weeks=weeks))
+    out += "".join(page.conclusion(s) for s in sentences)
+    top = movers(snapshot)
+    if not top.empty:
+        top = top.assign(
+            metric=[metric(k).label(locale) for k in top["metric"]],
+            channel=[name(c) for c in top["channel"]],
+        )
+        out += page.heading(words["movers"], 3) + page.table(
+            top,
+            [
+                page.Column("metric", words["metric"]),
+                page.Column("channel", words["channel"]),
+                page.Column("change_pct", words["change"], "change", "neutral"),
+                page.Column("share_pct", words["share"], "change", "neutral"),
+            ],
+            locale,
+        )
+    return out + "".join(splits) + page.note(words["note"])
+
+
+def _change_unit(unit: str) -> str:
+    """Column unit of an absolute change (signed money or count)."""
+    return {"RUB": "signed_RUB", "count": "signed_count"}.get(unit, "change")
