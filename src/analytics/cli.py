@@ -10,6 +10,7 @@ report         run the role notebooks with Papermill and render HTML reports
 train-scoring  train the lead-scoring model and save it with a model card
 score          write lead scores from a saved model back to the warehouse
 email          send (or with --dry-run, write .eml files of) the role reports
+metrics        print the period snapshot: every catalogue metric, previous period, year ago
 schema-doc     write the warehouse schema as Markdown
 
 Errors in input (a missing column, an unreadable file, a bad parameter) are
@@ -165,6 +166,21 @@ def _cmd_email(args: argparse.Namespace) -> int:
     return sending.main(args)
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from analytics.metrics import snapshot
+
+    if not args.warehouse.exists():
+        raise UsageError(f"{args.warehouse}: no warehouse (run `python -m analytics demo` first)")
+    shot, path = snapshot.build_snapshot(args.warehouse, args.period, args.out)
+    if args.format == "json":
+        sys.stdout.write(shot.to_json())
+    else:
+        print(snapshot.format_table(shot, locale=args.locale))
+    if path is not None:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_schema_doc(args: argparse.Namespace) -> int:
     from analytics.warehouse import schema
 
@@ -296,6 +312,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
     p.add_argument("--dry-run", action="store_true", help="write .eml files, send nothing")
     p.set_defaults(func=_cmd_email)
+
+    p = sub.add_parser(
+        "metrics",
+        help="print the period snapshot (every catalogue metric, previous period, year ago)",
+        description=(
+            "Compute every metric of the catalogue for the period, the previous period of "
+            "the same length and the same period a year earlier (booked and cohort figures, "
+            "labelled by the catalogue); --out also writes <out>/<period>/metrics.json."
+        ),
+    )
+    p.add_argument(
+        "--period",
+        default="last-week",
+        help="last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07",
+    )
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--locale", default="ru", help="language of the table's labels (ru or en)")
+    p.add_argument("--out", type=Path, default=None, help="also write metrics.json under here")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_metrics)
 
     p = sub.add_parser("schema-doc", help="write the warehouse schema as Markdown")
     p.add_argument("--out", type=Path, default=paths.ROOT / "docs" / "schema.md")

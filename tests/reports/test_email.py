@@ -1,10 +1,12 @@
 """Tests of the e-mail (``reports.message``, ``reports.sending``) on a hand-made period folder.
 
-The period folder mimics what the report runner writes (``manifest.json`` and
-``<role>/<notebook>.html``); the role ``sales`` failed in it. The summary row is
-the hand-computed week 2025-W23 of ``funnel_fixture`` (spend 21 000 RUB, revenue
-150 000 RUB, so ДРР = 14 %) plus personal data; the CLI tests compute it from
-that fixture's tiny warehouse.
+The period folder mimics what the report runner writes (``manifest.json``,
+``metrics.json`` and ``<role>/<notebook>.html``); the role ``sales`` failed in it.
+The snapshot is computed once from ``funnel_fixture``'s hand-made warehouse, whose
+week 2025-W23 is worked out in that module's docstring: booked revenue 150 777 RUB
+from 3 sales, spend 21 000 RUB, so ROMI = (150 777 − 21 000) / 21 000 = 618.0 %,
+CAC = 7 000 RUB, ДРР = 13.9 %. Personal data is planted in the snapshot file to
+prove that the e-mail shows catalogue figures only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from analytics.metrics import snapshot as period_snapshot
+from analytics.metrics.period import iso_week
 from analytics.reports import email_config, message, sending
 from analytics.reports import manifest as period_manifest
 
@@ -36,16 +40,32 @@ FAILED_ROLE = "sales"
 LABEL = "2025-W23"
 NOTEBOOK = "01_funnel_overview.ipynb"
 
-# Personal data that must never reach an e-mail body: it sits in the summary row
-# (as if a careless caller passed a raw record) and in nothing else.
+# Personal data that must never reach an e-mail body: it sits in the snapshot file
+# (as if a careless step had added a raw record) and in nothing else.
 PERSON_EMAIL = "ivan.petrov@mail.example"
 PERSON_PHONE = "+7 916 123-45-67"
 
-SUMMARY = {
-    **funnel_fixture.SUMMARY_W23,
-    "contact_email": PERSON_EMAIL,
-    "contact_phone": PERSON_PHONE,
-}
+
+@pytest.fixture(scope="module")
+def snapshot_data(tmp_path_factory) -> dict:
+    """The W23 snapshot of funnel_fixture's warehouse, with personal data planted in it."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        funnel_fixture.fill(con)
+        data = period_snapshot.compute_snapshot(con, iso_week(2025, 23)).data
+    finally:
+        con.close()
+    data["metrics"]["revenue"]["contact_email"] = PERSON_EMAIL
+    data["contact_phone"] = PERSON_PHONE
+    return data
+
+
+@pytest.fixture
+def snap(snapshot_data) -> period_snapshot.Snapshot:
+    return period_snapshot.Snapshot(json.loads(json.dumps(snapshot_data)))
+
 
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE_PATTERN = re.compile(r"(?:\+7|\b8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
@@ -60,14 +80,16 @@ def report_page(role: str) -> bytes:
     return f"<!DOCTYPE html><html><body><h1>{role} report {LABEL}</h1></body></html>".encode()
 
 
-def write_period_dir(root: Path, warehouse: Path | None = None) -> Path:
+def write_period_dir(root: Path, snapshot: dict, warehouse: Path | None = None) -> Path:
     """``reports/2025-W23/`` as the runner writes it; ``sales`` failed."""
     folder = root / "reports" / LABEL
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(snapshot, ensure_ascii=False), "utf-8")
     entries = []
     for role in ROLES:
         ok = role != FAILED_ROLE
         if ok:
-            (folder / role).mkdir(parents=True)
+            (folder / role).mkdir()
             (folder / role / "01_funnel_overview.html").write_bytes(report_page(role))
         entries.append(
             {
@@ -182,8 +204,8 @@ def check_message(msg: EmailMessage, role: str) -> None:
 
 
 @pytest.fixture
-def period_dir(tmp_path: Path) -> Path:
-    return write_period_dir(tmp_path)
+def period_dir(tmp_path: Path, snapshot_data) -> Path:
+    return write_period_dir(tmp_path, snapshot_data)
 
 
 @pytest.fixture
@@ -240,37 +262,63 @@ def smtp_server():
     [
         (150_000.0, "RUB", f"150{NNBSP}000{NNBSP}₽"),
         (1_234_567.4, "RUB", f"1{NNBSP}234{NNBSP}567{NNBSP}₽"),
-        (14.0, "%", f"14,0{NNBSP}%"),
-        (-100.0, "%", f"−100,0{NNBSP}%"),
-        (-0.01, "%", f"0,0{NNBSP}%"),
+        (14.0, "percent", f"14,0{NNBSP}%"),
+        (-100.0, "percent", f"−100,0{NNBSP}%"),
+        (-0.01, "percent", f"0,0{NNBSP}%"),
+        (1.25, "ratio", "1,2"),
+        (0.16, "days", f"0,2{NNBSP}дн."),
         (12_345, "count", f"12{NNBSP}345"),
         (math.nan, "RUB", "—"),
-        (None, "%", "—"),
+        (None, "percent", "—"),
+        (math.inf, "percent", "—"),
     ],
 )
 def test_format_kpi_russian_style(value, unit, expected):
     assert message.format_kpi(value, unit) == expected
 
 
-def test_role_kpis_follow_the_role():
-    ceo = dict(message.role_kpis("ceo", SUMMARY))
-    assert ceo == {
-        "Выручка": f"150{NNBSP}000{NNBSP}₽",
+def test_role_kpis_follow_the_role(snap):
+    """Booked W23 by hand: 150 777 ₽ from 3 sales, spend 21 000 ₽ (funnel_fixture)."""
+    ceo, notes = message.role_kpis("ceo", snap)
+    assert dict(ceo) == {
+        "Выручка": f"150{NNBSP}777{NNBSP}₽",
+        "Продажи": "3",
         "Расходы на рекламу": f"21{NNBSP}000{NNBSP}₽",
-        "ДРР": f"14,0{NNBSP}%",
-        "ROMI": f"614,3{NNBSP}%",
-        "CAC": f"10{NNBSP}500{NNBSP}₽",
-        "Продажи": "2",
+        "ROMI": f"618,0{NNBSP}%",  # (150 777 − 21 000) / 21 000 × 100
+        "CAC": f"7{NNBSP}000{NNBSP}₽",  # 21 000 / 3
+        "ДРР": f"13,9{NNBSP}%",  # 21 000 / 150 777 × 100
     }
-    marketing = dict(message.role_kpis("marketing", SUMMARY))
-    assert marketing["CPL"] == f"3{NNBSP}500{NNBSP}₽"
-    assert marketing["Стоимость MQL"] == f"5{NNBSP}250{NNBSP}₽"
+    assert "ROMI = (выручка − расходы) / расходы × 100%" in notes
+    pairs, notes = message.role_kpis("marketing", snap)
+    marketing = dict(pairs)
+    assert marketing["CPL"] == f"3{NNBSP}500{NNBSP}₽"  # 21 000 / 6 leads
+    # MQL, SQL and cost per MQL of a two-day-old cohort: marked, footnotes say why
+    assert marketing["MQL лидов периода"] == "4 [1]"
+    assert marketing["Стоимость MQL"] == f"5{NNBSP}250{NNBSP}₽ [3]"  # 21 000 / 4 MQL
+    assert any(n.startswith("[3] Стоимость MQL: когорта не созрела") for n in notes)
     assert "Выручка" not in marketing
-    sales = dict(message.role_kpis("sales", SUMMARY))
-    assert sales["CR SQL → продажа (win rate)"] == f"66,7{NNBSP}%"
-    assert len(message.role_kpis("analyst", SUMMARY)) == len(message.KPI_LABELS)
-    with pytest.raises(ValueError, match="cac"):
-        message.role_kpis("ceo", {k: v for k, v in SUMMARY.items() if k != "cac"})
+    sales, _ = message.role_kpis("sales", snap)
+    assert dict(sales)["Доля выигранных сделок"] == f"75,0{NNBSP}%"  # 3 won / 4 closed
+    analyst, _ = message.role_kpis("analyst", snap)
+    assert len(analyst) == len(message.CATALOGUE)
+
+
+def test_undefined_figure_is_a_dash_with_its_reason(snap):
+    snap.data["metrics"]["cac"].update(
+        value=None, reason={"ru": "не определено: Продажи = 0", "en": "undefined: Sales is 0"}
+    )
+    kpis, notes = message.role_kpis("ceo", snap)
+    assert dict(kpis)["CAC"] == "— [1]"
+    assert "[1] CAC: не определено: Продажи = 0" in notes
+
+
+def test_every_label_comes_from_the_catalogue(snap):
+    from analytics.metrics.catalogue import CATALOGUE
+
+    labels = {m.label_ru for m in CATALOGUE.values()}
+    for role in ("ceo", "marketing", "sales", "analyst", "other"):
+        kpis, _ = message.role_kpis(role, snap)
+        assert {label for label, _ in kpis} <= labels
 
 
 # --- settings -------------------------------------------------------------------------
@@ -315,9 +363,7 @@ def test_username_without_password_variable_is_a_clear_error(
     monkeypatch.delenv("ANALYTICS_TEST_SMTP_PASSWORD", raising=False)
     config = write_config(tmp_path / "email.yaml", port=free_port(), username="bot")
     with pytest.raises(ValueError, match="ANALYTICS_TEST_SMTP_PASSWORD") as info:
-        sending.send_reports(
-            period_dir, config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
-        )
+        sending.send_reports(period_dir, config_path=config, roles_dir=roles_dir)
     assert "password_env" in str(info.value)
     # a dry run needs no password
     result = sending.send_reports(
@@ -326,7 +372,6 @@ def test_username_without_password_variable_is_a_clear_error(
         dry_run=True,
         config_path=config,
         roles_dir=roles_dir,
-        summary_row=SUMMARY,
     )
     assert result.sent == ["ceo"]
 
@@ -340,7 +385,6 @@ def test_dry_run_writes_parseable_eml_and_skips_the_failed_role(period_dir, role
         dry_run=True,
         config_path=config_path,
         roles_dir=roles_dir,
-        summary_row=SUMMARY,
     )
     assert result.sent == ["ceo", "marketing", "analyst"]
     assert result.eml_paths == [period_dir / "outbox" / f"{r}.eml" for r in result.sent]
@@ -356,7 +400,7 @@ def test_dry_run_writes_parseable_eml_and_skips_the_failed_role(period_dir, role
             f"Сквозная аналитика: Воронка — {role}, {LABEL} (02.06.2025–08.06.2025)"
         )
     ceo_html = parse(result.eml_paths[0].read_bytes()).get_body(("html",)).get_content()
-    assert f"150{NNBSP}000{NNBSP}₽" in ceo_html and f"14,0{NNBSP}%" in ceo_html
+    assert f"150{NNBSP}777{NNBSP}₽" in ceo_html and f"618,0{NNBSP}%" in ceo_html
     assert "ДРР = расходы / выручка × 100%" in ceo_html
 
 
@@ -369,7 +413,6 @@ def test_roles_filter_and_out_dir(period_dir, roles_dir, config_path, tmp_path):
         config_path=config_path,
         out_dir=outbox,
         roles_dir=roles_dir,
-        summary_row=SUMMARY,
     )
     assert result.ok and result.sent == ["marketing"]
     assert result.eml_paths == [outbox / "marketing.eml"]
@@ -388,7 +431,6 @@ def test_role_without_recipients_is_skipped_but_not_an_error(period_dir, roles_d
         dry_run=True,
         config_path=config_path,
         roles_dir=roles_dir,
-        summary_row=SUMMARY,
     )
     assert result.sent == [] and result.ok
     assert result.skipped[0].role == "ceo" and not result.skipped[0].failed
@@ -397,13 +439,13 @@ def test_role_without_recipients_is_skipped_but_not_an_error(period_dir, roles_d
 def test_build_message_refuses_a_failed_report(period_dir, config_path):
     role_cfg = {"title": "Sales", "recipients": recipients(FAILED_ROLE)}
     with pytest.raises(period_manifest.ReportFailedError, match="win_rate"):
-        message.build_message(FAILED_ROLE, role_cfg, period_dir, SUMMARY, config=config_path)
+        message.build_message(FAILED_ROLE, role_cfg, period_dir, config=config_path)
 
 
 def test_html_body_over_the_limit_is_refused(period_dir, config_path):
     role_cfg = {"title": "Я" * message.HTML_BODY_LIMIT, "recipients": recipients("ceo")}
     with pytest.raises(ValueError, match="Gmail"):
-        message.build_message("ceo", role_cfg, period_dir, SUMMARY, config=config_path)
+        message.build_message("ceo", role_cfg, period_dir, config=config_path)
 
 
 def test_large_reports_are_zipped(period_dir, tmp_path):
@@ -415,7 +457,6 @@ def test_large_reports_are_zipped(period_dir, tmp_path):
         "ceo",
         {"title": "CEO", "recipients": recipients("ceo")},
         period_dir,
-        SUMMARY,
         config=config,
     )
     (attachment,) = parse(msg.as_bytes()).iter_attachments()
@@ -425,8 +466,8 @@ def test_large_reports_are_zipped(period_dir, tmp_path):
     assert archive.read(f"01_funnel_overview_{LABEL}.html") == big
 
 
-def test_chart_is_small():
-    png = message.chart_png(SUMMARY)
+def test_chart_is_small(snap):
+    png = message.chart_png(snap)
     assert png_size(png) == (600, 300)
     assert len(png) < 60_000
 
@@ -437,9 +478,7 @@ def test_chart_is_small():
 def test_real_send_over_smtp(period_dir, roles_dir, tmp_path, smtp_server, monkeypatch):
     monkeypatch.delenv("ANALYTICS_TEST_SMTP_PASSWORD", raising=False)
     config = write_config(tmp_path / "email.yaml", port=smtp_server.port)
-    result = sending.send_reports(
-        period_dir, config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
-    )
+    result = sending.send_reports(period_dir, config_path=config, roles_dir=roles_dir)
     assert result.sent == ["ceo", "marketing", "analyst"]
     assert [s.role for s in result.skipped] == [FAILED_ROLE] and not result.ok
     assert result.eml_paths == [] and not (period_dir / "outbox").exists()
@@ -458,7 +497,7 @@ def test_login_uses_the_password_from_the_environment(
     monkeypatch.setenv("ANALYTICS_TEST_SMTP_PASSWORD", "s3cret-from-env")
     config = write_config(tmp_path / "email.yaml", port=smtp_server.port, username="bot")
     result = sending.send_reports(
-        period_dir, roles=["ceo"], config_path=config, roles_dir=roles_dir, summary_row=SUMMARY
+        period_dir, roles=["ceo"], config_path=config, roles_dir=roles_dir
     )
     assert result.ok and result.sent == ["ceo"]
     assert smtp_server.logins == [("bot", b"s3cret-from-env")]
@@ -469,9 +508,9 @@ def test_login_uses_the_password_from_the_environment(
 
 
 @pytest.fixture
-def warehouse_period_dir(tmp_path: Path) -> Path:
+def warehouse_period_dir(tmp_path: Path, snapshot_data) -> Path:
     warehouse = funnel_fixture.build_warehouse(tmp_path / "warehouse.duckdb")
-    return write_period_dir(tmp_path, warehouse=warehouse)
+    return write_period_dir(tmp_path, snapshot_data, warehouse=warehouse)
 
 
 def cli_args(period_dir, roles_dir, config, roles="all", reports_dir=None):
@@ -490,10 +529,10 @@ def test_main_exit_1_when_a_report_failed(warehouse_period_dir, roles_dir, confi
     assert code == 1
     out = capsys.readouterr().out
     assert "3 written to outbox, 1 skipped" in out and "SKIPPED sales" in out
-    # the summary was computed from the warehouse: W23 revenue 150 000 RUB, ДРР 14 %
+    # the figures are the snapshot's: W23 booked revenue 150 777 RUB, ДРР 13.9 %
     msg = parse((warehouse_period_dir / "outbox" / "ceo.eml").read_bytes())
     html_body = msg.get_body(("html",)).get_content()
-    assert f"150{NNBSP}000{NNBSP}₽" in html_body and f"14,0{NNBSP}%" in html_body
+    assert f"150{NNBSP}777{NNBSP}₽" in html_body and f"13,9{NNBSP}%" in html_body
     check_message(msg, "ceo")
 
 
@@ -519,3 +558,9 @@ def test_main_exit_0_for_roles_that_are_ok_and_newest_period(
 def test_no_period_folder_is_a_clear_error(tmp_path, roles_dir, config_path):
     with pytest.raises(ValueError, match="run `python -m analytics report` first"):
         sending.main(cli_args(None, roles_dir, config_path, reports_dir=tmp_path))
+
+
+def test_a_period_without_snapshot_is_a_clear_error(period_dir, roles_dir, config_path):
+    (period_dir / "metrics.json").unlink()
+    with pytest.raises(ValueError, match=r"metrics\.json does not exist"):
+        sending.send_reports(period_dir, dry_run=True, config_path=config_path, roles_dir=roles_dir)

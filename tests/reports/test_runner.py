@@ -55,7 +55,7 @@ def test_project_roles_load():
     for name in ("ceo", "marketing", "sales", "analyst"):
         role = load_role(name)
         assert role.hide_code is (name != "analyst")
-        assert NOTEBOOKS_DIR / "01_funnel_overview.ipynb" in role.notebooks
+        assert NOTEBOOKS_DIR / "09_weekly_summary.ipynb" in role.notebooks  # the summary page
         assert all(nb.is_file() for nb in role.notebooks)
         assert role.recipients and role.title and role.audience
     # the analyst gets every notebook; leadership gets no data-quality or model internals
@@ -304,7 +304,37 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
     assert len(injected) == 1
     assert repr(str(warehouse)) in injected[0].source or f'"{warehouse}"' in injected[0].source
     assert '"last-week"' in injected[0].source
-    assert '"ceo"' in injected[0].source
+    assert repr(str(folder / "metrics.json")) in injected[0].source or (
+        f'"{folder / "metrics.json"}"' in injected[0].source
+    )
+    # one execution serves every role: the role is not a notebook parameter
+    assert "role = " not in injected[0].source
+
+
+def test_each_notebook_and_parameters_pair_runs_once(run):
+    """ceo and analyst both ask for 01 with target_growth 0.2: one execution, two pages."""
+    summary, folder, _ = run
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["executions"] == 2  # 01 (ceo + analyst) and the broken role's notebook
+    times = {n["role"]: n["execute_seconds"] for n in manifest["notebooks"]}
+    assert times["ceo"] == times["analyst"]  # shared, not executed twice
+    ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
+    analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
+    assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
+
+
+def test_run_writes_the_snapshot_and_the_index_reads_it(run):
+    """Booked W23 of funnel_fixture (its docstring): revenue 150 777, ROMI 618.0 %, CAC 7 000."""
+    _, folder, _ = run
+    data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
+    assert (folder / "marts" / "metric_values.parquet").is_file()
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    # the index is in Russian (the ceo role is), figures by Babel: no-break spaces
+    assert '<td data-metric="revenue">150\u00a0777\u00a0₽</td>' in index
+    assert '<td data-metric="romi">618,0\u00a0%</td>' in index
+    assert '<td data-metric="cac">7\u00a0000\u00a0₽</td>' in index
+    assert ">Выручка</th>" in index
 
 
 def test_manifest(run):
@@ -412,3 +442,55 @@ def test_role_parameters_reach_the_notebook(run):
         c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
     assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml
+
+
+def test_email_index_page_and_metrics_json_agree(run, tmp_path):
+    """The CEO's booked week, worked out in funnel_fixture's docstring, is the same everywhere:
+    revenue 150 777 RUB, spend 21 000 RUB, ROMI (150 777 − 21 000) / 21 000 = 617.99 %,
+    CAC 21 000 / 3 = 7 000 RUB (each surface in its own locale's notation)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from analytics.reports import sending
+
+    _, folder, _ = run
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+    assert metrics["revenue"]["value"] == pytest.approx(150_777.0)
+    assert metrics["spend"]["value"] == pytest.approx(21_000.0)
+    assert metrics["romi"]["value"] == pytest.approx(129_777 / 21_000 * 100)
+    assert metrics["cac"]["value"] == pytest.approx(7_000.0)
+
+    nnbsp = "\u202f"
+    english = {
+        "revenue": f"150{nnbsp}777 ₽",
+        "spend": f"21{nnbsp}000 ₽",
+        "romi": "618.0%",
+        "cac": f"7{nnbsp}000 ₽",
+    }
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    nbsp = "\u00a0"
+    in_index = {  # the index's locale is ru (the ceo role's), formatted by Babel
+        "revenue": f"150{nbsp}777{nbsp}₽",
+        "spend": f"21{nbsp}000{nbsp}₽",
+        "romi": f"618,0{nbsp}%",
+        "cac": f"7{nbsp}000{nbsp}₽",
+    }
+    for key, text in english.items():
+        assert f'<td data-metric="{key}">{in_index[key]}</td>' in index, key
+        assert f"<td>{text}</td>" in page, key
+    for label in ("Revenue", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
+        assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
+
+    result = sending.send_reports(folder, roles=["ceo"], dry_run=True, out_dir=tmp_path)
+    assert result.sent == ["ceo"]
+    msg = BytesParser(policy=policy.default).parsebytes((tmp_path / "ceo.eml").read_bytes())
+    body = msg.get_body(("html",)).get_content()
+    russian = {
+        "Выручка": f"150{nnbsp}777{nnbsp}₽",
+        "Расходы на рекламу": f"21{nnbsp}000{nnbsp}₽",
+        "ROMI": f"618,0{nnbsp}%",
+        "CAC": f"7{nnbsp}000{nnbsp}₽",
+    }
+    for label, text in russian.items():
+        assert f">{label}</td>" in body and f">{text}</td>" in body, label

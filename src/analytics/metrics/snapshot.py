@@ -107,7 +107,7 @@ import pandas as pd
 from analytics.metrics import kpi, revenue
 from analytics.metrics.catalogue import CATALOGUE, Metric, metric
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
-from analytics.metrics.funnel import COHORT_COLUMNS, weekly_funnel
+from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, weekly_funnel
 from analytics.metrics.period import (
     Period,
     data_anchor,
@@ -213,17 +213,23 @@ def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict
     total["cycle_days"] = float(kpi.cycle_time(con, period).iloc[0]["median_days"])
 
     by_channel: dict[str, dict[str, float]] = {}
-    conversion = kpi.conversion_by(con, period, "channel", definitions)
-    for row in conversion.to_dict("records"):
-        values = by_channel.setdefault(str(row["channel"]), {})
-        for column, value in row.items():
+    conversion = kpi.conversion_by(con, period, "channel", definitions).set_index("channel")
+    booked_channels = revenue.booked_by_channel(con, period).set_index("channel")
+    # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
+    names = conversion.index.union(booked_channels.index)
+    sums = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue", "non_target"]
+    conversion = conversion[sums].reindex(names, fill_value=0)
+    conversion = kpi.add_kpi_ratios(add_ratios(conversion))
+    booked_channels = booked_channels[["revenue", "sales", "spend"]].reindex(names, fill_value=0)
+    booked_channels = revenue.add_booked_ratios(booked_channels)
+    for name in names:
+        values = by_channel.setdefault(str(name), {})
+        for column, value in conversion.loc[name].items():
             key = COHORT_COLUMNS.get(str(column), str(column))
             if key in CATALOGUE and key not in TOTAL_ONLY:
                 values[key] = value
-    for row in revenue.booked_by_channel(con, period).to_dict("records"):
-        values = by_channel.setdefault(str(row["channel"]), {})
         for column in revenue.BOOKED_COLUMNS:
-            values[column] = row[column]
+            values[column] = booked_channels.loc[name, column]
     return total, by_channel
 
 
@@ -634,3 +640,82 @@ def build_snapshot(
         con.close()
     path = write_snapshot(snapshot, Path(out_dir) / period.label) if out_dir is not None else None
     return snapshot, path
+
+
+def formatted_table(
+    snapshot: Snapshot,
+    keys: Iterable[str] | None = None,
+    locale: str = "en",
+    channel: str | None = None,
+) -> pd.DataFrame:
+    """The snapshot as a readable frame for notebooks and the console.
+
+    Values are plain text (:func:`analytics.metrics.funnel.format_value`;
+    leadership pages format with Babel in the reports layer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: catalogue label in ``locale``; columns ``basis`` (``booked`` /
+        ``cohort``, translated), ``value``, ``previous``, ``year ago``,
+        ``change`` (vs previous; percentage points for percent metrics) and
+        ``note`` (why a value is undefined, or that a cohort is immature);
+        headers in ``locale``'s language; undefined numbers are ``—``.
+    """
+    from analytics.metrics.funnel import format_value
+
+    language = "ru" if str(locale).lower().startswith("ru") else "en"
+    table = snapshot.table(keys, locale=locale, channel=channel)
+    headers = {
+        "ru": (
+            "показатель",
+            "база",
+            "значение",
+            "пред. период",
+            "год назад",
+            "изменение",
+            "примечание",
+        ),
+        "en": ("metric", "basis", "value", "previous", "year ago", "change", "note"),
+    }[language]
+    basis_names = {
+        "ru": {"booked": "по дате", "cohort": "когорта"},
+        "en": {"booked": "booked", "cohort": "cohort"},
+    }[language]
+    immature = {"ru": "когорта не созрела", "en": "immature cohort"}[language]
+    rows = []
+    for _, row in table.iterrows():
+        unit = row["unit"]
+        delta = format_value(row["delta"], unit)
+        if delta != "—":
+            delta = ("+" if row["delta"] > 0 else "") + delta.replace("%", " pp")
+        rows.append(
+            (
+                row["label"],
+                basis_names[row["basis"]],
+                format_value(row["value"], unit),
+                format_value(row["previous"], unit),
+                format_value(row["year_ago"], unit),
+                delta,
+                row["reason"] or (immature if row["immature"] else ""),
+            )
+        )
+    return pd.DataFrame.from_records(rows, columns=headers).set_index(headers[0])
+
+
+def format_table(snapshot: Snapshot, locale: str = "ru") -> str:
+    """The snapshot as a plain-text table for the console (:func:`formatted_table`)."""
+    table = formatted_table(snapshot, locale=locale).reset_index()
+    rows = [tuple(table.columns)] + [tuple(r) for r in table.itertuples(index=False)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    period = snapshot.data["period"]
+    lines = [
+        f"{period['label']} ({period['start']} – {period['end']}), as of {snapshot.data['as_of']}"
+    ]
+    for r in rows:
+        cells = [
+            str(c).ljust(w) if i < 2 or i == 6 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

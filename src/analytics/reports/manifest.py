@@ -101,7 +101,8 @@ INDEX_CSS = (
     "body{font-family:system-ui,sans-serif;max-width:48rem;margin:1.5rem auto;padding:0 1rem;"
     "color:#222;line-height:1.45}h1{font-size:1.5rem}h2{margin-bottom:.2rem;font-size:1.2rem}"
     ".audience{color:#666;margin-top:0}.failed{color:#b00020}li{margin:.25rem 0}"
-    "img{max-width:100%;height:auto}"
+    "img{max-width:100%;height:auto}.headline th{text-align:left;font-weight:normal;"
+    "padding-right:1rem}.headline td{text-align:right;font-weight:bold;white-space:nowrap}"
 )
 
 _INDEX_WORDS = {
@@ -116,6 +117,56 @@ _INDEX_WORDS = {
         "notebook": "executed notebook",
     },
 }
+
+
+_HEADLINE_WORDS = {
+    "ru": (
+        "Главное за период",
+        "Сделки — по дню выигрыша, расходы — по дню оплаты (metrics.json).",
+    ),
+    "en": (
+        "Booked in the period",
+        "Deals by the day they are won, spend by the day it is paid (metrics.json).",
+    ),
+}
+
+
+def _headline_html(folder: Path, locale: str) -> list[str]:
+    """The booked headline of the period's snapshot (``metrics.json``), if there is one.
+
+    Values come from the snapshot, labels from the metric catalogue, figures are
+    formatted by Babel in the index's locale; an undefined figure is a dash
+    with its reason as a footnote.
+    """
+    from analytics.metrics.catalogue import HEADLINE, metric
+    from analytics.metrics.snapshot import SnapshotError, load_snapshot
+    from analytics.reports.formatting import format_value
+
+    try:
+        snapshot = load_snapshot(folder)
+    except SnapshotError:
+        return []
+    esc = html.escape
+    rows, notes = [], []
+    for key in HEADLINE:
+        entry = snapshot.metric(key)
+        value = format_value(entry["value"], entry["unit"], locale)
+        if entry.get("reason"):
+            notes.append(f"{metric(key).label(locale)}: {entry['reason'][locale]}")
+        rows.append(
+            f'<tr><th scope="row">{esc(metric(key).label(locale))}</th>'
+            f'<td data-metric="{esc(key)}">{esc(value)}</td></tr>'
+        )
+    title, note = _HEADLINE_WORDS[locale]
+    parts = [
+        f'<h2 id="headline">{esc(title)}</h2>',
+        f'<p class="audience">{esc(note)}</p>',
+        '<table class="headline">',
+        *rows,
+        "</table>",
+    ]
+    parts += [f'<p class="audience">— {esc(text)}</p>' for text in notes]
+    return parts
 
 
 def index_locale(manifest: Mapping) -> str:
@@ -151,6 +202,7 @@ def write_index(folder: Path, manifest: Mapping) -> Path:
         f"<style>{INDEX_CSS}</style>",
         "</head><body>",
         f"<h1>{esc(heading)}</h1>",
+        *_headline_html(folder, locale),
     ]
     for role in manifest_roles(manifest):
         info = (manifest.get("roles") or {}).get(role) or {}

@@ -1,4 +1,10 @@
-"""The e-mail message of one role: KPI summary body, CID chart, the report attached."""
+"""The e-mail message of one role: KPI summary body, CID chart, the report attached.
+
+Figures come from the period snapshot (``reports/<period>/metrics.json``,
+:mod:`analytics.metrics.snapshot`) and labels from the metric catalogue
+(:mod:`analytics.metrics.catalogue`); nothing is recomputed from the warehouse,
+so the e-mail shows exactly what the pages and the index show.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ import math
 import secrets
 import zipfile
 from collections.abc import Mapping
-from datetime import date
 from email import policy
 from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
@@ -16,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics import paths
+from analytics.metrics.catalogue import CATALOGUE, HEADLINE, metric
+from analytics.metrics.snapshot import Snapshot, load_snapshot
 from analytics.reports.email_config import DEFAULT_CONFIG, EmailConfig, load_email_config
 from analytics.reports.manifest import (
     ReportFailedError,
@@ -26,52 +32,13 @@ from analytics.reports.manifest import (
     role_reports,
 )
 
-KPI_LABELS: dict[str, tuple[str, str]] = {
-    # column of analytics.metrics.funnel.funnel_summary: (label in the e-mail, unit)
-    "spend": ("Расходы на рекламу", "RUB"),
-    "visits": ("Визиты", "count"),
-    "visitors": ("Посетители", "count"),
-    "leads": ("Лиды", "count"),
-    "leads_form": ("Лиды: формы", "count"),
-    "leads_call": ("Лиды: звонки", "count"),
-    "leads_chat": ("Лиды: чаты", "count"),
-    "mql": ("MQL", "count"),
-    "sql_leads": ("SQL", "count"),
-    "sales": ("Продажи", "count"),
-    "revenue": ("Выручка", "RUB"),
-    "cr_visit_lead": ("CR визит → лид", "%"),
-    "cr_lead_mql": ("CR лид → MQL", "%"),
-    "cr_mql_sql": ("CR MQL → SQL", "%"),
-    "cr_sql_sale": ("CR SQL → продажа (win rate)", "%"),
-    "cpl": ("CPL", "RUB"),
-    "cost_per_mql": ("Стоимость MQL", "RUB"),
-    "cost_per_sql": ("Стоимость SQL", "RUB"),
-    "cac": ("CAC", "RUB"),
-    "drr": ("ДРР", "%"),
-    "romi": ("ROMI", "%"),
+ROLE_METRICS: dict[str, tuple[str, ...]] = {
+    "ceo": HEADLINE,
+    "marketing": ("leads", "mql", "sql_leads", "cpl", "cost_per_mql", "romi_cohort"),
+    "sales": ("sql_leads", "sales", "win_rate", "revenue", "cycle_days"),
+    "analyst": tuple(CATALOGUE),
 }
-"""Russian label and unit (RUB, count, %) of every KPI the summary can show."""
-
-
-KPI_DEFINITIONS: dict[str, str] = {
-    "cpl": "CPL = расходы / лиды",
-    "cost_per_mql": "стоимость MQL = расходы / MQL",
-    "cost_per_sql": "стоимость SQL = расходы / SQL",
-    "cac": "CAC = расходы / продажи",
-    "drr": "ДРР = расходы / выручка × 100%",
-    "romi": "ROMI = (выручка − расходы) / расходы × 100%",
-    "cr_sql_sale": "win rate = продажи / SQL × 100%",
-}
-"""Formulas printed under the KPIs that need one (see :mod:`analytics.metrics.funnel`)."""
-
-
-ROLE_KPIS: dict[str, tuple[str, ...]] = {
-    "ceo": ("revenue", "spend", "drr", "romi", "cac", "sales"),
-    "marketing": ("leads", "mql", "sql_leads", "cpl", "cost_per_mql"),
-    "sales": ("sql_leads", "sales", "cr_sql_sale", "revenue"),
-    "analyst": tuple(KPI_LABELS),
-}
-"""KPIs in each role's e-mail, in order."""
+"""Catalogue keys in each role's e-mail, in order (labels and units from the catalogue)."""
 
 
 HTML_BODY_LIMIT = 100_000
@@ -88,132 +55,85 @@ SUBJECT_FIELDS = ("role", "role_title", "period", "label")
 """Placeholders the subject template may use."""
 
 
-DEFAULT_KPIS = ("revenue", "spend", "leads", "sales", "drr", "romi")
-"""KPIs for a role not in :data:`ROLE_KPIS`."""
+DEFAULT_METRICS = ("revenue", "spend", "leads", "sales", "drr", "romi")
+"""Catalogue keys for a role not in :data:`ROLE_METRICS`."""
 
 
 THIN_SPACE = "\u202f"
 """Narrow no-break space: Russian thousands separator and the gap before ₽ and %."""
 
 
-def funnel_from_warehouse(manifest: Mapping, weeks: int = 8) -> tuple[dict, pd.DataFrame]:
-    """Funnel summary and weekly funnel of the manifest's period, from its warehouse.
-
-    Parameters
-    ----------
-    manifest : Mapping
-        Run manifest: ``period`` (``start``, ``end``, ``label``, or a ``spec``
-        resolved against the warehouse's last day with visits) and the
-        warehouse path (``warehouse.path`` or ``params.warehouse``).
-    weeks : int, default 8
-        Weeks in the weekly funnel, ending with the week of the period's end.
-
-    Returns
-    -------
-    summary_row : dict
-        Columns of :func:`analytics.metrics.funnel.funnel_summary`.
-    weekly : pandas.DataFrame
-        :func:`analytics.metrics.funnel.weekly_funnel`.
-
-    Raises
-    ------
-    ValueError
-        If the warehouse file or the period is missing from the manifest.
-    """
-    import duckdb
-
-    from analytics.metrics.funnel import funnel_summary, weekly_funnel
-    from analytics.metrics.period import Period, data_anchor, data_bounds, parse_period
-
-    params = manifest.get("params") or {}
-    warehouse = (manifest.get("warehouse") or {}).get("path") or params.get("warehouse")
-    if not warehouse:
-        raise ValueError("the manifest names no warehouse: cannot compute the summary")
-    warehouse = Path(warehouse) if Path(warehouse).is_absolute() else paths.ROOT / warehouse
-    if not warehouse.is_file():
-        raise ValueError(f"warehouse {warehouse} named in the manifest does not exist")
-    period = manifest.get("period") or {}
-    if isinstance(period, str):
-        period = {"spec": period}
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        if period.get("start") and period.get("end"):
-            start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
-            resolved = Period(start, end, period.get("label") or f"{start}_{end}")
-        else:
-            spec = period.get("spec") or params.get("period")
-            if not spec:
-                raise ValueError("the manifest has no period: cannot compute the summary")
-            bounds = data_bounds(con) if str(spec).strip().lower() == "all" else None
-            resolved = parse_period(spec, data_anchor(con), bounds=bounds)
-        summary = funnel_summary(con, resolved).iloc[0].to_dict()
-        weekly = weekly_funnel(con, resolved, weeks=weeks)
-    finally:
-        con.close()
-    return summary, weekly
-
-
 def format_kpi(value: object, unit: str) -> str:
-    """A KPI value in Russian style.
+    """A value in Russian style.
 
     Thousands are separated by a narrow no-break space, decimals by a comma:
-    ``150 000 ₽`` (RUB, whole roubles), ``14,0 %`` (one decimal), ``1 234``
-    (counts); negative values use the minus sign ``−``; missing or NaN (a
-    division by zero) is ``—``.
+    ``150 000 ₽`` (RUB, whole roubles), ``14,0 %`` (percent, one decimal),
+    ``1,5`` (ratio, days: one decimal), ``1 234`` (counts); negative values
+    use the minus sign ``−``; missing, NaN or infinite is ``—``.
     """
     if value is None or value is pd.NA:
         return "—"
     number = float(value)
     if math.isnan(number) or math.isinf(number):
         return "—"
-    digits = 1 if unit == "%" else 0
+    digits = 1 if unit in ("percent", "ratio", "days") else 0
     text = f"{abs(number):,.{digits}f}".replace(",", THIN_SPACE).replace(".", ",")
     if number < 0 and text.strip("0,\u202f"):
         text = "−" + text
     if unit == "RUB":
         return f"{text}{THIN_SPACE}₽"
-    if unit == "%":
+    if unit == "percent":
         return f"{text}{THIN_SPACE}%"
+    if unit == "days":
+        return f"{text}{THIN_SPACE}дн."
     return text
 
 
-def role_kpis(role: str, summary_row: Mapping) -> list[tuple[str, str]]:
-    """``(label, formatted value)`` of the KPIs of a role (:data:`ROLE_KPIS`).
+def role_kpis(role: str, snapshot: Snapshot) -> tuple[list[tuple[str, str]], list[str]]:
+    """The role's figures from the period snapshot, and the notes printed under them.
 
-    Raises
-    ------
-    ValueError
-        If the summary row lacks a KPI column.
+    Labels are the catalogue's Russian labels, values the snapshot's (nothing
+    is recomputed). An undefined value is ``—`` with a numbered footnote
+    giving the reason; a young cohort's figure is marked and explained.
+
+    Returns
+    -------
+    kpis : list of (label, formatted value)
+        In :data:`ROLE_METRICS` order.
+    notes : list of str
+        Formulas of the role's ratios, then footnotes.
     """
-    columns = ROLE_KPIS.get(role, DEFAULT_KPIS)
-    missing = [c for c in columns if c not in summary_row]
-    if missing:
-        raise ValueError(f"summary row lacks KPI column(s) {', '.join(missing)}")
-    return [(KPI_LABELS[c][0], format_kpi(summary_row[c], KPI_LABELS[c][1])) for c in columns]
+    keys = ROLE_METRICS.get(role, DEFAULT_METRICS)
+    kpis: list[tuple[str, str]] = []
+    formulas: list[str] = []
+    footnotes: list[str] = []
+    for key in keys:
+        entry = metric(key)
+        values = snapshot.metric(key)
+        text = format_kpi(values["value"], entry.unit)
+        label = entry.label("ru")
+        if values["value"] is None:
+            footnotes.append(f"{label}: {values['reason']['ru']}")
+            text += f" [{len(footnotes)}]"
+        elif (values.get("maturity") or {}).get("immature"):
+            footnotes.append(
+                f"{label}: когорта не созрела ({values['maturity']['age_days']} дн. после"
+                f" конца периода из {entry.maturity_days}), значение ещё вырастет"
+            )
+            text += f" [{len(footnotes)}]"
+        kpis.append((label, text))
+        if "/" in entry.formula_ru and role != "analyst":
+            formulas.append(entry.formula_ru)
+    notes = formulas + [f"[{i}] {note}" for i, note in enumerate(footnotes, start=1)]
+    return kpis, notes
 
 
-def summary_dict(summary_row) -> dict:
-    """A funnel summary row (Mapping, Series or one-row DataFrame) as a dict."""
-    if isinstance(summary_row, pd.DataFrame):
-        if len(summary_row) != 1:
-            raise ValueError(f"expected a one-row summary, got {len(summary_row)} rows")
-        return summary_row.iloc[0].to_dict()
-    if isinstance(summary_row, pd.Series):
-        return summary_row.to_dict()
-    return dict(summary_row)
-
-
-def chart_png(summary_row: Mapping, weekly: pd.DataFrame | None = None) -> bytes:
+def chart_png(snapshot: Snapshot) -> bytes:
     """A small PNG chart for the e-mail body, 600 x 300 px at 80 dpi.
 
-    Parameters
-    ----------
-    summary_row : Mapping
-        Funnel summary with ``leads``, ``mql``, ``sql_leads``, ``sales``: drawn
-        as funnel bars when ``weekly`` is not given.
-    weekly : pandas.DataFrame, optional
-        :func:`analytics.metrics.funnel.weekly_funnel` (``week``, ``leads``, ``mql``,
-        ``sql_leads``): drawn as weekly lines of leads, MQL and SQL.
+    Draws the snapshot's weekly series (``weekly``: leads, MQL and SQL of the
+    last 8 ISO weeks) as lines, or the period's funnel bars (leads, MQL, SQL,
+    the cohort's sales) when there is at most one week.
 
     Returns
     -------
@@ -226,21 +146,21 @@ def chart_png(summary_row: Mapping, weekly: pd.DataFrame | None = None) -> bytes
     fig = Figure(figsize=(width / CHART_DPI, height / CHART_DPI), dpi=CHART_DPI)
     ax = fig.subplots()
     colors = ("#4C72B0", "#DD8452", "#55A868", "#C44E52")
-    if weekly is not None and len(weekly) > 1:
+    weekly = pd.DataFrame.from_records(snapshot.data.get("weekly") or []).tail(8)
+    if len(weekly) > 1:
         x = [str(w).split("-")[-1] for w in weekly["week"]]
-        for column, label, color in zip(
-            ("leads", "mql", "sql_leads"), ("Лиды", "MQL", "SQL"), colors, strict=False
-        ):
-            ax.plot(x, weekly[column], marker="o", label=label, color=color)
-        ax.set_title("Лиды, MQL и SQL по неделям")
+        for key, color in zip(("leads", "mql", "sql_leads"), colors, strict=False):
+            ax.plot(x, weekly[key], marker="o", label=metric(key).label("ru"), color=color)
+        ax.set_title("Лиды, MQL и SQL по неделям (когорты недель)")
         ax.legend(frameon=False, loc="upper left")
         ax.set_ylim(bottom=0)
     else:
-        stages = ("leads", "mql", "sql_leads", "sales")
-        counts = [float(summary_row[c]) for c in stages]
-        bars = ax.bar(["Лиды", "MQL", "SQL", "Продажи"], counts, color=colors)
+        stages = ("leads", "mql", "sql_leads", "sales_cohort")
+        counts = [float(snapshot.value(key) or 0) for key in stages]
+        names = ["Лиды", "MQL", "SQL", "Продажи"]
+        bars = ax.bar(names, counts, color=colors)
         ax.bar_label(bars, labels=[format_kpi(c, "count") for c in counts], padding=2)
-        ax.set_title("Воронка за период")
+        ax.set_title("Воронка лидов периода")
         ax.set_ylim(0, max(counts + [1.0]) * 1.18)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
@@ -335,10 +255,9 @@ def build_message(
     role: str,
     role_cfg,
     period_dir: str | Path,
-    summary_row,
+    snapshot: Snapshot | None = None,
     *,
     config: EmailConfig | str | Path = DEFAULT_CONFIG,
-    weekly: pd.DataFrame | None = None,
     manifest: Mapping | None = None,
     chart: bytes | None = None,
 ) -> EmailMessage:
@@ -347,18 +266,16 @@ def build_message(
     Parameters
     ----------
     role : str
-        Role name (report folder, key of :data:`ROLE_KPIS`).
+        Role name (report folder, key of :data:`ROLE_METRICS`).
     role_cfg : Mapping or RoleConfig
         ``title`` and ``recipients`` (list of e-mail addresses) of the role.
     period_dir : str or pathlib.Path
         ``reports/<period label>/`` with ``manifest.json`` and the role's pages.
-    summary_row : Mapping, pandas.Series or one-row pandas.DataFrame
-        :func:`analytics.metrics.funnel.funnel_summary` of the period (aggregates only).
+    snapshot : Snapshot, optional
+        The period snapshot (:mod:`analytics.metrics.snapshot`); default read
+        from ``period_dir/metrics.json``. The body shows its values only.
     config : EmailConfig, str or pathlib.Path
         SMTP settings or the settings file (``From``, subject template, limits).
-    weekly : pandas.DataFrame, optional
-        :func:`analytics.metrics.funnel.weekly_funnel`; if given the chart shows weekly
-        leads, MQL and SQL, else the period's funnel bars.
     manifest : Mapping, optional
         The period's manifest, if already read.
     chart : bytes, optional
@@ -376,7 +293,7 @@ def build_message(
     ReportFailedError
         If the role's report failed or a page is missing.
     ValueError
-        If the role has no recipients, the summary lacks a KPI, or the HTML
+        If the role has no recipients, the snapshot is missing, or the HTML
         body part is not under :data:`HTML_BODY_LIMIT` bytes.
     """
     if not isinstance(config, EmailConfig):
@@ -390,9 +307,9 @@ def build_message(
     title = str(_role_field(role_cfg, "title", None) or role)
     pages = role_reports(manifest, period_dir, role)
 
-    summary = summary_dict(summary_row)
-    kpis = role_kpis(role, summary)
-    notes = [KPI_DEFINITIONS[c] for c in ROLE_KPIS.get(role, DEFAULT_KPIS) if c in KPI_DEFINITIONS]
+    if snapshot is None:
+        snapshot = load_snapshot(period_dir)
+    kpis, notes = role_kpis(role, snapshot)
     period = period_text(manifest, period_dir)
     label = period_label(manifest, period_dir)
     attachments = _attachments(pages, role, label, config.max_attachment_mb)
@@ -422,7 +339,7 @@ def build_message(
     msg.make_related()
     msg.attach(body)
     msg.add_related(
-        chart if chart is not None else chart_png(summary, weekly),
+        chart if chart is not None else chart_png(snapshot),
         maintype="image",
         subtype="png",
         cid=chart_cid,

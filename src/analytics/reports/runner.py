@@ -9,15 +9,22 @@ A *role* (``params/roles/<name>.yaml``) says who reads a report and how::
     recipients: [ceo@example.com]
 
 :func:`run_reports` resolves the period once against the warehouse's last day
-with visits, then executes each (role, notebook) pair with Papermill in
-parallel worker processes (Papermill changes the process working directory, so
-threads would race), renders the executed notebooks to self-contained HTML and
-writes::
+with visits, computes the period snapshot once
+(:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
+``metrics.json`` and the marts) and passes its path to the notebooks as the
+``snapshot`` parameter. It then executes each distinct (notebook, parameters)
+pair **once** with Papermill in parallel worker processes (Papermill changes the
+process working directory, so threads would race) and renders that one
+execution for every role that asked for it (code hidden or not). Roles share
+an execution when their parameters for the notebook are equal; the role's name
+is not a notebook parameter. It writes::
 
     <out_dir>/<period label>/
         index.html                      links to every role's pages
         manifest.json                   params, data fingerprint, versions, timings
-        <role>/<notebook>.ipynb         executed notebook
+        metrics.json                    the period snapshot (analytics.metrics.snapshot)
+        marts/*.parquet                 the snapshot as tables
+        <role>/<notebook>.ipynb         executed notebook (a copy per role)
         <role>/<notebook>.html          rendered page
 
 A failing notebook is recorded with its error and does not stop the others.
@@ -30,9 +37,11 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -46,6 +55,7 @@ import duckdb
 from tqdm import tqdm
 
 from analytics.metrics.period import Period, data_anchor, data_bounds, parse_period
+from analytics.metrics.snapshot import build_snapshot
 from analytics.paths import DEFAULT_WAREHOUSE, REPORTS_DIR, ROOT
 from analytics.reports.manifest import (
     git_commit,
@@ -152,16 +162,30 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class _Task:
+class _Page:
+    """One role's rendering of an execution."""
+
     role: str
     title: str
     hide_code: bool
-    locale: str
-    notebook: Path
     ipynb: Path
     html: Path
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One execution of a notebook with its parameters, rendered for one or more roles."""
+
+    notebook: Path
     parameters: dict
     cwd: Path
+    pages: tuple[_Page, ...]
+
+    @property
+    def ipynb(self) -> Path:
+        """Where the execution is written: the first role's folder."""
+        return self.pages[0].ipynb
 
 
 def _error_line(exc: BaseException) -> str:
@@ -179,8 +203,14 @@ THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 """Set to 1 in the worker processes (kernels inherit them) unless already set."""
 
 
-def _run_task(task: _Task) -> NotebookResult:
-    """Execute one notebook and render it; never raises (runs in a worker process)."""
+def _run_task(task: _Task) -> list[NotebookResult]:
+    """Execute one notebook once and render it per role; never raises (worker process).
+
+    Returns one result per page (role), in ``task.pages`` order; they share the
+    execution's time and error.
+    """
+    import shutil
+
     import papermill
 
     from analytics.reports.render import page_title, render_html
@@ -189,11 +219,16 @@ def _run_task(task: _Task) -> NotebookResult:
     # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
     for var in THREAD_LIMIT_VARS:
         os.environ.setdefault(var, "1")
-    result = NotebookResult(task.role, task.notebook.name, "failed", ipynb=task.ipynb)
+    results = [
+        NotebookResult(page.role, task.notebook.name, "failed", ipynb=page.ipynb)
+        for page in task.pages
+    ]
     started = time.perf_counter()
+    error = None
     try:
         task.ipynb.parent.mkdir(parents=True, exist_ok=True)
-        task.html.unlink(missing_ok=True)  # a page from an earlier run must not outlive a failure
+        for page in task.pages:  # a page from an earlier run must not outlive a failure
+            page.html.unlink(missing_ok=True)
         papermill.execute_notebook(
             str(task.notebook),
             str(task.ipynb),
@@ -203,29 +238,67 @@ def _run_task(task: _Task) -> NotebookResult:
             progress_bar=False,
         )
     except Exception as exc:
-        result.execute_seconds = time.perf_counter() - started
-        result.error = _error_line(exc)
-        if not task.ipynb.is_file():
-            result.ipynb = None
-        return result
-    result.execute_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    try:
-        result.title = page_title(task.ipynb, hide_code=task.hide_code)
-        render_html(
-            task.ipynb,
-            task.html,
-            hide_code=task.hide_code,
-            title=result.title or task.title,
-            locale=task.locale,
-        )
-    except Exception as exc:
-        result.error = f"rendering failed: {_error_line(exc)}"
-    else:
-        result.status = "ok"
-        result.html = task.html
-    result.render_seconds = time.perf_counter() - started
-    return result
+        error = _error_line(exc)
+    execute_seconds = time.perf_counter() - started
+    for page, result in zip(task.pages, results, strict=True):
+        result.execute_seconds = execute_seconds
+        if page.ipynb != task.ipynb and task.ipynb.is_file():
+            page.ipynb.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(task.ipynb, page.ipynb)
+        if error is not None:
+            result.error = error
+            if not page.ipynb.is_file():
+                result.ipynb = None
+            continue
+        started = time.perf_counter()
+        try:
+            result.title = page_title(page.ipynb, hide_code=page.hide_code)
+            render_html(
+                page.ipynb,
+                page.html,
+                hide_code=page.hide_code,
+                title=result.title or page.title,
+                locale=page.locale,
+            )
+        except Exception as exc:
+            result.error = f"rendering failed: {_error_line(exc)}"
+        else:
+            result.status = "ok"
+            result.html = page.html
+        result.render_seconds = time.perf_counter() - started
+    return results
+
+
+def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_Task]:
+    """Group the (role, notebook) pairs into one task per distinct (notebook, parameters)."""
+    groups: dict[tuple[Path, str], tuple[dict, list[_Page]]] = {}
+    for role in configs:
+        for notebook in role.notebooks:
+            # a notebook that declares `locale` is a role's own page (its language,
+            # its tiles): it gets the role and the locale; the others are shared by
+            # every role that asks for them with the same parameters
+            parameters = {**role.parameters, **shared}
+            if "locale" in declared_parameters(notebook):
+                parameters.update(role=role.name, locale=role.locale)
+            key = (notebook, json.dumps(parameters, sort_keys=True, default=str))
+            page = _Page(
+                role=role.name,
+                title=role.title,
+                hide_code=role.hide_code,
+                locale=role.locale,
+                ipynb=folder / role.name / notebook.name,
+                html=folder / role.name / f"{notebook.stem}.html",
+            )
+            groups.setdefault(key, (parameters, []))[1].append(page)
+    return [
+        _Task(notebook=notebook, parameters=parameters, cwd=ROOT, pages=tuple(pages))
+        for (notebook, _), (parameters, pages) in groups.items()
+    ]
+
+
+def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
+    """(role, notebook name) pairs in role-file order."""
+    return [(role.name, notebook.name) for role in configs for notebook in role.notebooks]
 
 
 def _resolve_period(spec: str, warehouse: Path) -> tuple[Period, date, str, str]:
@@ -266,8 +339,8 @@ def run_reports(
     out_dir : str or pathlib.Path
         Reports root; the run writes ``<out_dir>/<period label>/``.
     jobs : int, optional
-        Parallel notebooks; default the CPU count. Never more than the number
-        of notebooks.
+        Parallel notebook executions; default the CPU count. Never more than
+        the number of distinct (notebook, parameters) executions.
     progress : bool, default True
         Show a tqdm bar over finished notebooks.
     roles_dir : str or pathlib.Path, optional
@@ -304,27 +377,12 @@ def run_reports(
     folder = out_dir / resolved.label
     folder.mkdir(parents=True, exist_ok=True)
 
-    tasks = [
-        _Task(
-            role=role.name,
-            title=role.title,
-            hide_code=role.hide_code,
-            locale=role.locale,
-            notebook=notebook,
-            ipynb=folder / role.name / notebook.name,
-            html=folder / role.name / f"{notebook.stem}.html",
-            parameters={
-                **role.parameters,
-                "warehouse": str(warehouse),
-                "period": period,
-                "role": role.name,
-                "locale": role.locale,
-            },
-            cwd=ROOT,
-        )
-        for role in configs
-        for notebook in role.notebooks
-    ]
+    snapshot_started = time.perf_counter()
+    _, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+    snapshot_seconds = time.perf_counter() - snapshot_started
+
+    shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
+    tasks = _executions(configs, folder, shared)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     results: dict[tuple[str, str], NotebookResult] = {}
     if tasks:
@@ -342,16 +400,21 @@ def run_reports(
             for future in as_completed(futures):
                 task = futures[future]
                 try:
-                    result = future.result()
+                    done = future.result()
                 except Exception as exc:  # the worker process itself died
-                    result = NotebookResult(task.role, task.notebook.name, "failed")
-                    result.error = _error_line(exc)
+                    error = _error_line(exc)
                     if isinstance(exc, BrokenProcessPool):
-                        result.error += _SPAWN_HINT
-                results[(task.role, task.notebook.name)] = result
-                bar.set_postfix_str(f"{task.role}/{task.notebook.name} {result.status}")
+                        error += _SPAWN_HINT
+                    done = [
+                        NotebookResult(page.role, task.notebook.name, "failed", error=error)
+                        for page in task.pages
+                    ]
+                for result in done:
+                    results[(result.role, result.notebook)] = result
+                status = "ok" if all(r.status == "ok" for r in done) else "failed"
+                bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
                 bar.update(1)
-    ordered = [results[(t.role, t.notebook.name)] for t in tasks]
+    ordered = [results[pair] for pair in _role_order(configs) if pair in results]
 
     _link_role_pages(configs, ordered)
     summary = RunSummary(
@@ -372,6 +435,11 @@ def run_reports(
             "out_dir": str(out_dir),
             "jobs": workers,
             "kernel": KERNEL_NAME,
+        },
+        "executions": len(tasks),
+        "snapshot": {
+            "path": relative_path(snapshot_path, folder),
+            "seconds": round(snapshot_seconds, 3),
         },
         "period": {
             "spec": period,
@@ -416,6 +484,20 @@ def run_reports(
     }
     write_manifest(folder, manifest)
     return summary
+
+
+_PARAMETER_NAME = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=", re.M)
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters`` cell."""
+    import nbformat
+
+    book = nbformat.read(notebook, as_version=4)
+    for cell in book.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return set(_PARAMETER_NAME.findall(cell.source))
+    return set()
 
 
 def _link_role_pages(configs: list[RoleConfig], results: list[NotebookResult]) -> None:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from analytics import paths
+from analytics.metrics.snapshot import Snapshot, load_snapshot
 from analytics.reports.email_config import DEFAULT_CONFIG, EmailConfig, load_email_config
 from analytics.reports.manifest import (
     ReportFailedError,
@@ -22,7 +22,7 @@ from analytics.reports.manifest import (
     read_manifest,
     role_reports,
 )
-from analytics.reports.message import build_message, chart_png, funnel_from_warehouse, summary_dict
+from analytics.reports.message import build_message, chart_png
 from analytics.reports.roles import EMAIL_ADDRESS, ROLES_DIR
 
 
@@ -165,8 +165,7 @@ def send_reports(
     out_dir: str | Path | None = None,
     *,
     roles_dir: str | Path | None = None,
-    summary_row=None,
-    weekly: pd.DataFrame | None = None,
+    snapshot: Snapshot | None = None,
 ) -> EmailResult:
     """E-mail every role its report of one period, or write the e-mails as ``.eml``.
 
@@ -185,11 +184,10 @@ def send_reports(
     roles_dir : str or pathlib.Path, optional
         Folder of the role files with the recipients; default ``params/roles``
         (a role without a file falls back to the manifest's copy).
-    summary_row : Mapping, pandas.Series or pandas.DataFrame, optional
-        Funnel summary of the period; default computed from the manifest's
-        warehouse (:func:`funnel_from_warehouse`), which also gives ``weekly``.
-    weekly : pandas.DataFrame, optional
-        Weekly funnel for the chart when ``summary_row`` is given.
+    snapshot : Snapshot, optional
+        The period snapshot; default ``<period_dir>/metrics.json``
+        (:func:`analytics.metrics.snapshot.load_snapshot`), written by the
+        report run. The e-mail recomputes nothing.
 
     Returns
     -------
@@ -238,9 +236,9 @@ def send_reports(
     if not ready:
         return result
 
-    if summary_row is None:
-        summary_row, weekly = funnel_from_warehouse(manifest)
-    chart = chart_png(summary_dict(summary_row), weekly)
+    if snapshot is None:
+        snapshot = load_snapshot(period_dir)
+    chart = chart_png(snapshot)
     messages: dict[str, EmailMessage] = {}
     for role in ready:
         try:
@@ -248,9 +246,8 @@ def send_reports(
                 role,
                 role_cfgs[role],
                 period_dir,
-                summary_row,
+                snapshot,
                 config=config,
-                weekly=weekly,
                 manifest=manifest,
                 chart=chart,
             )

@@ -138,13 +138,16 @@ def figure_html(fig, alt: str = "") -> page.Html:
     )
 
 
-def period_snapshot(warehouse: str | Path, period: str):
-    """The period's snapshot, computed from the warehouse (read-only) exactly as the
-    run's ``metrics.json`` (:func:`analytics.metrics.snapshot.build_snapshot`)."""
-    from analytics.metrics.snapshot import build_snapshot
+def period_snapshot(warehouse: str | Path, period: str, snapshot: str | Path | None = None):
+    """The run's snapshot (``metrics.json`` at ``snapshot``), or, without one, the
+    period's snapshot computed from the warehouse (read-only) the same way
+    (:func:`analytics.metrics.snapshot.build_snapshot`)."""
+    from analytics.metrics.snapshot import build_snapshot, load_snapshot
 
-    snapshot, _ = build_snapshot(warehouse, period)
-    return snapshot
+    if snapshot:
+        return load_snapshot(snapshot)
+    computed, _ = build_snapshot(warehouse, period)
+    return computed
 
 
 def title(snapshot, role: str, locale: str) -> page.Html:
