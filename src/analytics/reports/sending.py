@@ -22,7 +22,7 @@ from analytics.reports.manifest import (
     read_manifest,
     role_reports,
 )
-from analytics.reports.message import build_message, chart_png
+from analytics.reports.message import build_message
 from analytics.reports.roles import EMAIL_ADDRESS, ROLES_DIR
 
 
@@ -118,7 +118,11 @@ def _read_role(role: str, roles_dir: Path, manifest: Mapping) -> dict:
     for address in recipients:
         if not isinstance(address, str) or not EMAIL_ADDRESS.match(address.strip()):
             raise ValueError(f"{path}: key 'recipients': bad e-mail address {address!r}")
-    return {"title": data.get("title") or role, "recipients": [a.strip() for a in recipients]}
+    return {
+        "title": data.get("title") or role,
+        "recipients": [a.strip() for a in recipients],
+        "locale": data.get("locale") or "en",
+    }
 
 
 def _connect(config: EmailConfig) -> smtplib.SMTP:
@@ -238,7 +242,6 @@ def send_reports(
 
     if snapshot is None:
         snapshot = load_snapshot(period_dir)
-    chart = chart_png(snapshot)
     messages: dict[str, EmailMessage] = {}
     for role in ready:
         try:
@@ -249,7 +252,6 @@ def send_reports(
                 snapshot,
                 config=config,
                 manifest=manifest,
-                chart=chart,
             )
         except ReportFailedError as exc:
             result.skipped.append(SkippedRole(role, str(exc)))
