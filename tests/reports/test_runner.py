@@ -494,3 +494,88 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     }
     for label, text in russian.items():
         assert f">{label}</div>" in body and f">{text}</div>" in body, label
+
+
+# --- a period without data ---------------------------------------------------------------
+
+
+def plain_notebook(path: Path) -> Path:
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Plain page"),
+            new_code_cell('period = "x"', metadata={"tags": ["parameters"]}),
+            new_code_cell("print('a page')"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def empty_run(tmp_path_factory):
+    """ISO week 2025-W10 (03-03..03-09) of funnel_fixture: its data start on 2025-05-30."""
+    base = tmp_path_factory.mktemp("empty")
+    warehouse = build_warehouse(base / "warehouse.duckdb")
+    notebook = plain_notebook(base / "plain.ipynb")
+    text = GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook)) + "locale: ru\n"
+    write_role(base / "roles", "ceo", text)
+    role = load_role("ceo", roles_dir=base / "roles")
+    out = base / "reports"
+    summary = run_reports(
+        [role], period="2025-W10", warehouse=warehouse, out_dir=out, progress=False
+    )
+    return summary, out / "2025-W10", warehouse, role
+
+
+def test_a_period_without_data_gets_a_banner_everywhere(empty_run):
+    summary, folder, _, _ = empty_run
+    assert summary.no_data and "NO DATA" in summary.text
+    page = (folder / "ceo" / "plain.html").read_text(encoding="utf-8")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for html in (page, index):
+        assert '<div role="alert" class="no-data"' in html
+        assert "Нет данных за период 2025-W10" in html
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["no_data"] is True
+
+
+def test_no_e_mail_for_a_period_without_data(empty_run, tmp_path):
+    from analytics.reports import sending
+
+    _, folder, _, _ = empty_run
+    result = sending.send_reports(folder, dry_run=True, out_dir=tmp_path)
+    assert result.sent == [] and not result.ok
+    assert [s.role for s in result.skipped] == ["ceo"]
+    assert "no data for the period" in result.skipped[0].reason
+    assert not list(tmp_path.glob("*.eml"))
+
+
+def test_report_command_exits_non_zero_with_one_line(empty_run, monkeypatch, capsys, tmp_path):
+    """``report`` on a period without data: exit 2 and one line on stderr."""
+    from analytics import cli
+    from analytics.reports import roles as role_files
+
+    _, _, warehouse, role = empty_run
+    monkeypatch.setattr(role_files, "load_role", lambda name: role)
+    code = cli.main(
+        [
+            "report",
+            "--roles",
+            "ceo",
+            "--period",
+            "2025-W10",
+            "--warehouse",
+            str(warehouse),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    messages = [line for line in err if not line.startswith("reports 2025-W10:")]  # tqdm bar
+    assert len(messages) == 1 and messages[0].startswith("report: no data for 2025-W10")
+    assert "Traceback" not in "\n".join(err)

@@ -169,6 +169,21 @@ def _headline_html(folder: Path, locale: str) -> list[str]:
     return parts
 
 
+def _no_data_html(manifest: Mapping, locale: str) -> list[str]:
+    """The no-data banner of the index when the run found no data for the period."""
+    if not manifest.get("no_data"):
+        return []
+    from analytics.reports.runner import NO_DATA_TEXT
+
+    label = (manifest.get("period") or {}).get("label", "")
+    text = NO_DATA_TEXT[locale].format(period=label)
+    return [
+        '<div role="alert" class="no-data" style="padding:12px;background:#fdecea;'
+        f'border:2px solid #c62828;border-radius:6px;color:#7f1d1d;font-weight:600">'
+        f"{html.escape(text)}</div>"
+    ]
+
+
 def index_locale(manifest: Mapping) -> str:
     """Language of the period's index: Russian when any role of it is in Russian."""
     roles = manifest.get("roles") or {}
@@ -202,6 +217,7 @@ def write_index(folder: Path, manifest: Mapping) -> Path:
         f"<style>{INDEX_CSS}</style>",
         "</head><body>",
         f"<h1>{esc(heading)}</h1>",
+        *_no_data_html(manifest, locale),
         *_headline_html(folder, locale),
     ]
     for role in manifest_roles(manifest):

@@ -128,6 +128,7 @@ class RunSummary:
     manifest_path: Path
     results: list[NotebookResult] = field(default_factory=list)
     seconds: float = 0.0
+    no_data: bool = False
 
     @property
     def failures(self) -> list[NotebookFailure]:
@@ -154,6 +155,8 @@ class RunSummary:
             f" in {self.seconds:.1f} s" + ("" if self.ok else f", {len(self.failures)} failed")
         ]
         lines += [f"  FAILED {f.role}/{f.notebook}: {f.error}" for f in self.failures]
+        if self.no_data:
+            lines.append(f"  NO DATA for {self.period}: every page carries a banner, no e-mail")
         lines.append(f"  index: {self.index_path}")
         return "\n".join(lines)
 
@@ -378,7 +381,8 @@ def run_reports(
     folder.mkdir(parents=True, exist_ok=True)
 
     snapshot_started = time.perf_counter()
-    _, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+    snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+    no_data = not period_has_data(snapshot)
     snapshot_seconds = time.perf_counter() - snapshot_started
 
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
@@ -417,6 +421,10 @@ def run_reports(
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
 
     _link_role_pages(configs, ordered)
+    if no_data:
+        for result in ordered:
+            if result.status == "ok" and result.html is not None:
+                add_no_data_banner(result.html, resolved, _locale_of(configs, result.role))
     summary = RunSummary(
         period=resolved,
         folder=folder,
@@ -424,6 +432,7 @@ def run_reports(
         manifest_path=folder / "manifest.json",
         results=ordered,
         seconds=time.perf_counter() - started,
+        no_data=no_data,
     )
     manifest = {
         "created_at": datetime.now().isoformat(timespec="seconds"),
@@ -437,6 +446,7 @@ def run_reports(
             "kernel": KERNEL_NAME,
         },
         "executions": len(tasks),
+        "no_data": no_data,
         "snapshot": {
             "path": relative_path(snapshot_path, folder),
             "seconds": round(snapshot_seconds, 3),
@@ -510,3 +520,47 @@ def _link_role_pages(configs: list[RoleConfig], results: list[NotebookResult]) -
         links += [(r.html.name, r.title or Path(r.notebook).stem) for r in pages]
         for result in pages:
             set_page_nav(result.html, links, role.locale)
+
+
+DATA_KEYS = ("visits", "leads", "spend", "revenue", "sales")
+"""Snapshot figures of which at least one must be non-zero for a period to have data."""
+
+
+def period_has_data(snapshot) -> bool:
+    """True when the period has any visit, lead, spend, revenue or sale in the snapshot."""
+    return any((snapshot.metric(key).get("value") or 0) != 0 for key in DATA_KEYS)
+
+
+NO_DATA_TEXT = {
+    "ru": "Нет данных за период {period}: в хранилище нет ни визитов, ни лидов, ни расходов, "
+    "ни сделок за эти дни. Нули и прочерки на странице — не факты; письмо не отправляется. "
+    "Проверьте загрузку данных или выберите другой период.",
+    "en": "No data for {period}: the warehouse has no visits, leads, spend or deals on these "
+    "days. Zeros and dashes on this page are not facts; no e-mail is sent. Check the data "
+    "load or choose another period.",
+}
+
+
+def no_data_banner(period: Period, locale: str) -> str:
+    """The banner of a period without data (escaped HTML)."""
+    import html
+
+    text = NO_DATA_TEXT["ru" if locale == "ru" else "en"].format(period=period)
+    return (
+        '<div role="alert" class="no-data" style="margin:12px 0;padding:12px 14px;'
+        "background:#fdecea;border:2px solid #c62828;border-radius:6px;color:#7f1d1d;"
+        f'font:600 15px/1.4 system-ui,sans-serif">{html.escape(text)}</div>'
+    )
+
+
+def add_no_data_banner(page: Path, period: Period, locale: str) -> None:
+    """Insert :func:`no_data_banner` right after ``<body ...>`` of a rendered page."""
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(
+        r"(<body[^>]*>)", lambda m: m.group(1) + no_data_banner(period, locale), text, count=1
+    )
+    page.write_text(text, encoding="utf-8")
+
+
+def _locale_of(configs: list[RoleConfig], role: str) -> str:
+    return next((c.locale for c in configs if c.name == role), "en")

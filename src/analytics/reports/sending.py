@@ -226,6 +226,10 @@ def send_reports(
         config.password()  # fail before building anything if the secret is missing
 
     result = EmailResult(period_dir=period_dir, dry_run=dry_run)
+    if manifest.get("no_data"):
+        for role in roles:
+            result.skipped.append(SkippedRole(role, "no data for the period: nothing is sent"))
+        return result
     ready: list[str] = []
     for role in roles:
         if not role_cfgs[role]["recipients"]:
