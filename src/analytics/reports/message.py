@@ -123,7 +123,9 @@ def role_kpis(role: str, snapshot: Snapshot) -> tuple[list[tuple[str, str]], lis
             text += f" [{len(footnotes)}]"
         kpis.append((label, text))
         if "/" in entry.formula_ru and role != "analyst":
-            formulas.append(entry.formula_ru)
+            # the left side in words of the page: "Доля выигранных сделок = ...", not "win rate"
+            right = entry.formula_ru.split("=", 1)[-1].strip()
+            formulas.append(f"{entry.label('ru')} = {right}")
     notes = formulas + [f"[{i}] {note}" for i, note in enumerate(footnotes, start=1)]
     return kpis, notes
 
