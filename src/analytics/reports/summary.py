@@ -321,6 +321,7 @@ DRILL_WORDS = {
         "top_only": "Больше всего лидов дала кампания «{top}» ({leads}).",
         "none": "За период нет ни расходов, ни лидов.",
         "undetermined": "(без метки)",
+        "spend_chart": "Расходы по кампаниям",
         "note": "Лиды, MQL, SQL, продажи и выручка — лиды, созданные в периоде (когорта); "
         "расходы и визиты — по дате. Показаны {shown} строк из {total} по убыванию расходов.",
     },
@@ -339,6 +340,7 @@ DRILL_WORDS = {
         "top_only": "Most leads came from campaign {top} ({leads}).",
         "none": "No spend and no leads in the period.",
         "undetermined": "(no tag)",
+        "spend_chart": "Spend by campaign",
         "note": "Leads, MQL, SQL, sales and revenue are the leads created in the period "
         "(cohort); spend and visits by day. {shown} of {total} rows by spend.",
     },
@@ -414,6 +416,11 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
         shown, _drill_columns(locale, ("channel", "campaign"), words), locale, max_rows=max_rows
     )
     out += page.note(words["note"].format(shown=min(max_rows, len(shown)), total=len(shown)))
+    top = shown[shown["spend"] > 0].head(10)
+    fig = page.bar_chart(
+        list(top["campaign"]), list(top["spend"]), "RUB", locale, title=words["spend_chart"]
+    )
+    out += figure_html(fig, words["spend_chart"])
     ads = _drill_rows(drilldown_with_change(con, period, depth="creative"), locale, words)
     out += page.heading(words["creatives"])
     out += page.table(
