@@ -9,7 +9,7 @@ PERIOD ?= last-week
 export ANALYTICS_PII_SALT ?= demo-only-salt
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo report test lint format bench clean
+.PHONY: help venv demo report lab test lint pair format bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,12 +29,19 @@ demo: $(STAMP) ## generate the demo company and load data/warehouse.duckdb (SIZE
 report: demo ## install, build the demo warehouse and render every role's report
 	$(PY) -m analytics report --period $(PERIOD)
 
-test: $(STAMP) ## run lint and the test suite
-	$(VENV)/bin/ruff check src tests notebooks
+lab: $(STAMP) ## JupyterLab on the demo warehouse (builds it first when missing)
+	@test -f data/warehouse.duckdb || $(MAKE) demo
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+test: lint ## run lint and the test suite
 	$(PY) -m pytest -q
 
-lint: $(STAMP) ## ruff check
-	$(VENV)/bin/ruff check src tests notebooks
+lint: $(STAMP) ## ruff check; committed notebooks carry no outputs
+	$(VENV)/bin/ruff check src tests notebooks benchmarks
+	$(VENV)/bin/nbstripout --verify --keep-id notebooks/*.ipynb
+
+pair: $(STAMP) ## rewrite the notebooks' text twins (notebooks/scripts/*.py, jupytext)
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 
 format: $(STAMP) ## ruff format
 	$(VENV)/bin/ruff format src tests notebooks

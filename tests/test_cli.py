@@ -109,3 +109,93 @@ def test_load_source_options_and_errors(tmp_path, monkeypatch, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert "calls_truncated.csv" in err and "line 3" in err and "Traceback" not in err
+
+
+def test_load_source_map_reads_a_foreign_call_log(tmp_path, monkeypatch, capsys):
+    """Sipuni-like log: refused without a mapping (exit 2, the --map suggestion printed),
+    loaded with two --map options: 3 leads, 2 calls skipped (outgoing, internal)."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    wh = str(tmp_path / "w.duckdb")
+    log = str(FIXTURES / "real" / "calls_sipuni.csv")
+    base = ["load-source", "--kind", "calls", "--file", log, "--warehouse", wh]
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err
+    assert '--map "Время=created_at"' in err and "Traceback" not in err
+    assert cli.main([*base, "--map", "ID записи=lead_id", "--map", "Время=created_at"]) == 0
+    out = capsys.readouterr().out
+    assert "3 rows in = 3 loaded + 0 quarantined" in out
+    assert "2 rows skipped by design" in out
+    assert "warning: 2 call(s) skipped, not leads: 1 outgoing, 1 internal" in out
+    assert cli.main([*base, "--map", "no equals sign"]) == 2
+    assert 'expected "Their column=field"' in capsys.readouterr().err
+
+
+def _run_cli(args: list[str], cwd, env_extra: dict) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ANALYTICS_HOME"}
+    env |= {"PYTHONPATH": str(ROOT / "src"), "ANALYTICS_PII_SALT": "s", **env_extra}
+    return subprocess.run(
+        [sys.executable, "-m", "analytics", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_project_folder_with_its_own_params_is_used(tmp_path):
+    """--project DIR: DIR/params/sources.yaml holds the saved Sipuni mapping."""
+    project = tmp_path / "client"
+    (project / "params").mkdir(parents=True)
+    (project / "params" / "sources.yaml").write_text(
+        'calls:\n  columns:\n    "ID записи": lead_id\n    "Время": created_at\n',
+        encoding="utf-8",
+    )
+    log = FIXTURES / "real" / "calls_sipuni.csv"
+    wh = tmp_path / "w.duckdb"
+    done = _run_cli(
+        ["--project", str(project), "load-source", "--kind", "calls", "--file", str(log),
+         "--warehouse", str(wh)],
+        tmp_path,
+        {},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "3 rows in = 3 loaded + 0 quarantined" in done.stdout
+
+
+def test_project_without_params_uses_the_bundled_defaults(tmp_path):
+    """ANALYTICS_HOME = a folder with no params/: the bundled channel rules group PMax."""
+    report = FIXTURES / "real" / "google_ads_campaigns_excel_utf16.csv"
+    wh = tmp_path / "w.duckdb"
+    done = _run_cli(
+        ["load-source", "--kind", "google_ads", "--file", str(report), "--warehouse", str(wh)],
+        tmp_path,
+        {"ANALYTICS_HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(wh), read_only=True)
+    channels = con.execute("SELECT DISTINCT channel FROM spend ORDER BY 1").fetchall()
+    con.close()
+    assert channels == [("google_demand_gen",), ("google_pmax",), ("google_search",), ("youtube",)]
+
+
+def test_missing_project_folder_is_one_clear_line(tmp_path):
+    done = _run_cli(["--project", str(tmp_path / "nope"), "schema-doc"], tmp_path, {})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {tmp_path / 'nope'}: project folder not found (--project / ANALYTICS_HOME)"
+    )
+
+
+def test_load_source_summary_counts_placeholders(tmp_path, monkeypatch, capsys):
+    """amoCRM export with «не закрыта» (x2), '0000-00-00 00:00:00' and 'не указано': 4."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    deals = FIXTURES / "real" / "amocrm_deals_utf8.csv"
+    args = ["load-source", "--kind", "amocrm", "--file", str(deals)]
+    assert cli.main([*args, "--warehouse", str(tmp_path / "w.duckdb")]) == 0
+    out = capsys.readouterr().out
+    assert "5 rows in = 5 loaded + 0 quarantined" in out
+    assert "0 rows skipped by design, 4 placeholders read as empty" in out
+    assert "warning: closed_at: 3 placeholder value(s) read as empty" in out

@@ -12,6 +12,8 @@ score          write lead scores from a saved model back to the warehouse
 email          send (or with --dry-run, write .eml files of) the role reports
 metrics        print the period snapshot: every catalogue metric, previous period, year ago
 schema-doc     write the warehouse schema as Markdown
+pull           pull one source from its API and load it (incremental)
+weekly         pull every enabled source, load, report and e-mail, under a lock
 
 Errors in input (a missing column, an unreadable file, a bad parameter) are
 printed as one clear line and exit with code 2, not a traceback.
@@ -25,6 +27,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from analytics import paths
@@ -100,16 +103,36 @@ def _parse_options(pairs: list[str]) -> dict:
     return options
 
 
+def _parse_maps(pairs: list[str]) -> dict[str, str]:
+    """``"Their column=field"`` pairs (the last ``=`` separates, so a name may hold ``=``)."""
+    mapping = {}
+    for pair in pairs:
+        their, sep, name = pair.rpartition("=")
+        if not sep or not their.strip() or not name.strip():
+            raise UsageError(f'--map {pair!r}: expected "Their column=field"')
+        mapping[their.strip()] = name.strip()
+    return mapping
+
+
 def _cmd_load_source(args: argparse.Namespace) -> int:
     from analytics import sources
 
     options = _parse_options(args.option)
+    mapping = _parse_maps(args.map)
+    if mapping:
+        options["columns"] = {**(options.get("columns") or {}), **mapping}
     with _loading(args.warehouse) as (con, salt):
         result = sources.load_source(con, args.kind, args.file, salt=salt, **options)
     print(
         f"{args.kind} {result.source_file} -> {result.table}: {result.rows_in:,} rows in = "
         f"{result.rows_loaded:,} loaded + {result.rows_quarantined:,} quarantined"
     )
+    skipped = getattr(result, "rows_skipped", 0)
+    holders = getattr(result, "placeholders", 0)
+    if skipped or holders:
+        print(f"  {skipped:,} rows skipped by design, {holders:,} placeholders read as empty")
+    for note in getattr(result, "notes", ()):
+        print(f"  warning: {note}")
     return 0
 
 
@@ -197,12 +220,84 @@ def _cmd_schema_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pull_one(con, salt, source: str, settings: dict, since, dry_run: bool) -> str:
+    from analytics.sources import api
+
+    if source not in settings:
+        raise UsageError(f"params/sources.yaml: no 'connectors.{source}' settings")
+    report = api.pull_source(
+        con, source, salt=salt, settings=settings[source], since=since, dry_run=dry_run
+    )
+    return report.line()
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from analytics.sources import api
+
+    settings = api.load_settings(args.settings)
+    with _loading(args.warehouse) as (con, salt):
+        try:
+            print(_pull_one(con, salt, args.source, settings, args.since, args.dry_run))
+        except api.PullError as exc:
+            print(f"error: {exc} (cursor unchanged; the next pull resumes)", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _cmd_weekly(args: argparse.Namespace) -> int:
+    from analytics import weekly_cycle
+    from analytics.sources import api
+
+    settings = api.load_settings(args.settings)
+
+    def pull(source: str) -> str:
+        with _loading(args.warehouse) as (con, salt):
+            return _pull_one(con, salt, source, settings, None, False)
+
+    def report() -> int:
+        try:
+            return _cmd_report(
+                argparse.Namespace(
+                    roles=args.roles, period=args.period, out=args.out, jobs=None,
+                    warehouse=args.warehouse,
+                )
+            )  # fmt: skip
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    def email() -> int:
+        return _cmd_email(
+            argparse.Namespace(
+                period_dir=None, roles=args.roles, dry_run=args.dry_run_email, reports_dir=args.out
+            )
+        )
+
+    try:
+        result = weekly_cycle.run_weekly(
+            sources=api.enabled_sources(settings), pull=pull, report=report, email=email
+        )
+    except weekly_cycle.WeeklyBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
         description=(__doc__ or "").split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `python -m analytics <command> --help` for each command's options.",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=(
+            "project folder holding params/ (and data/, reports/); default: ANALYTICS_HOME, "
+            "else the checkout, else the current folder; bundled params/ when it has none"
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
@@ -246,12 +341,23 @@ def build_parser() -> argparse.ArgumentParser:
             "validation and quarantine as `load`. Kinds: metrica, ga4, amocrm, "
             "amocrm_stages, calls, direct, google_ads. Adapter options as key=value, "
             "e.g. --option pricing_goal_ids=[123] --option vat_included=true "
-            "--option encoding=cp1251."
+            "--option encoding=cp1251 --option period=2025-06-01..2025-06-30. Columns under "
+            "other names: --map 'Their column=field' (saved per kind in params/sources.yaml)."
         ),
     )
     p.add_argument("--kind", required=True, help="export kind")
     p.add_argument("--file", type=Path, required=True, help="the export file")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="'THEIR COLUMN=field'",
+        help=(
+            "read a column of the file as a field (repeatable), e.g. "
+            "--map 'Сумма сделки=amount'; save mappings per kind in params/sources.yaml"
+        ),
+    )
     _add_warehouse(p)
     p.set_defaults(func=_cmd_load_source)
 
@@ -340,21 +446,86 @@ def build_parser() -> argparse.ArgumentParser:
     _add_warehouse(p)
     p.set_defaults(func=_cmd_metrics)
 
+    p = sub.add_parser(
+        "pull",
+        help="pull one source from its API into the warehouse (incremental)",
+        description=(
+            "Pull what is new since the last successful pull (cursor in table pull_state) "
+            "and load it through the source's adapter. Settings: params/sources.yaml "
+            "'connectors:'; secrets: ANALYTICS_<SOURCE>_* variables or data/secrets/."
+        ),
+    )
+    p.add_argument(
+        "source",
+        choices=["metrica", "amocrm", "direct", "google_ads", "comagic", "ga4"],
+        help="connector",
+    )
+    p.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="pull from this day instead of the saved cursor",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fetch and check against a throwaway warehouse; warehouse and cursor untouched",
+    )
+    p.add_argument("--settings", type=Path, default=None, help="default params/sources.yaml")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_pull)
+
+    p = sub.add_parser(
+        "weekly",
+        help="pull every enabled source, load, report and e-mail (one run at a time)",
+        description=(
+            "The weekly cycle under a lock (data/weekly.lock) with a run log in data/runs/; "
+            "exits 1 if any step failed."
+        ),
+    )
+    p.add_argument("--period", default=None, help="report period (default: role file / last-week)")
+    p.add_argument("--roles", default="all", help="comma-separated roles or 'all'")
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR, help="reports folder")
+    p.add_argument(
+        "--dry-run-email", action="store_true", help="write .eml files instead of sending"
+    )
+    p.add_argument("--settings", type=Path, default=None, help="default params/sources.yaml")
+    _add_warehouse(p)
+    p.set_defaults(func=_cmd_weekly)
+
     p = sub.add_parser("schema-doc", help="write the warehouse schema as Markdown")
     p.add_argument("--out", type=Path, default=paths.ROOT / "docs" / "schema.md")
     p.set_defaults(func=_cmd_schema_doc)
     return parser
 
 
+def _apply_project(argv: list[str] | None) -> None:
+    """Set the project folder from ``--project DIR`` before any path is used."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--project", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.project is not None:
+        try:
+            paths.set_project(known.project)
+        except NotADirectoryError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    try:
+        _apply_project(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # InputError and parameter errors are ValueErrors
+    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
         if os.environ.get("ANALYTICS_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)

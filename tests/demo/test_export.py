@@ -117,3 +117,16 @@ def test_stitching_recovers_the_injected_defects(vendor_warehouse, tiny_demo):
     row = summary.loc[("lead_to_deal", "all")]
     assert row["unmatched"] == expected_unmatched
     assert row["matched_by_fallback"] == int((~duplicates["duplicate_of"].isin(missing)).sum())
+
+
+def test_amocrm_export_carries_the_profile_answers_as_custom_fields(vendor_warehouse, tiny_demo):
+    """The lead form's answers land in the deal's custom fields, as amoCRM keeps them."""
+    _, files, _ = vendor_warehouse
+    amo = pd.read_csv(files["amocrm"], sep=";", encoding="cp1251", dtype=str, keep_default_na=False)
+    leads = tiny_demo.tables["leads"].drop_duplicates("lead_id").set_index("lead_id")
+    for field, label in export.AMOCRM_PROFILE_FIELDS.items():
+        expected = amo["ID заявки"].map(leads[field])
+        answered = expected.notna().to_numpy()
+        assert answered.any() and not answered.all(), field
+        assert (amo.loc[answered, label].astype(int) == expected[answered].astype(int)).all()
+        assert (amo.loc[~answered, label] == "").all(), field

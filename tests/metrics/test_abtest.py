@@ -22,12 +22,13 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analytics import warehouse
 from analytics.demo import generator
@@ -160,7 +161,7 @@ def test_probability_to_be_best_exact_against_closed_form_and_monte_carlo():
     three = abtest.probability_to_be_best([70, 93, 80], [4233, 4207, 4100])
     assert three.sum() == pytest.approx(1.0, abs=1e-8)
     assert three.argmax() == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least two arms"):
         abtest.probability_to_be_best([1], [10])
 
 
@@ -282,15 +283,47 @@ def test_arm_counts_without_a_test_is_empty(ab_warehouse):
     assert abtest.arm_tests(got, "cr1", "cr2").empty
 
 
+@pytest.mark.parametrize(("lift", "threshold"), [(0.33, 0.9), (0.33, 0.5), (0.0, 0.9)])
+def test_prob_b_best_over_many_seeds_is_as_frequent_as_it_should_be(lift, threshold):
+    """``prob_b_best > threshold`` is a random event: its frequency over 600 seeds.
+
+    The demo's creative test has ~4 200 visits per arm, ~1.7 % MQL per visit and
+    a true lift of ~0.33. For large samples the flat-prior posterior gives
+    ``P(B > A) ~ Phi(d / se)`` with ``d`` the observed difference of rates, and
+    ``d / se ~ N(delta / se, 1)``; so ``P(prob_b_best > t) = Phi(delta / se -
+    Phi^-1(t))``: 0.71 for t = 0.9 (why one seed of the demo may show 0.9 and
+    another not), 0.97 for t = 0.5, and 0.10 for t = 0.9 with no lift (the
+    posterior probability is calibrated under the null). Tolerance: 3 binomial
+    standard errors of a frequency over 600 draws plus 0.02 for the normal
+    approximation.
+    """
+    n, base = 4_200, 0.017
+    rate_b = base * (1 + lift)
+    rng = np.random.default_rng(20_251_129)
+    draws = 600
+    wins_a, wins_b = rng.binomial(n, base, draws), rng.binomial(n, rate_b, draws)
+    pairs = zip(wins_a, wins_b, strict=True)
+    probs = np.array([abtest.probability_b_beats_a(int(a), n, int(b), n) for a, b in pairs])
+    se = math.sqrt(base * (1 - base) / n + rate_b * (1 - rate_b) / n)
+    expected = stats.norm.cdf((rate_b - base) / se - stats.norm.ppf(threshold))
+    tolerance = 3 * math.sqrt(expected * (1 - expected) / draws) + 0.02
+    assert abs((probs > threshold).mean() - expected) < tolerance
+
+
 @pytest.mark.slow
 def test_demo_creative_test_finds_the_true_lift(tmp_path):
-    """400k demo visits: creative 2 comes out better and the lift's CI covers the truth.
+    """400k demo visits (two years): creative 2 comes out ahead and the lift's CI covers the truth.
 
-    Seed 1 is the first of a sweep over seeds 1-8 made while writing this test: the
-    estimated lift was positive for all 8, its 95% CI covered the true lift (~0.33) for
-    all 8, P(creative 2 best) > 0.9 for 6 and Fisher p < 0.05 for only 2 -- with ~4 200
-    visits per arm and ~1.7% MQL per visit the power for a +33% lift is about 40%, so
-    significance is not asserted.
+    Every assertion is one that holds for most seeds, with its probability stated,
+    not a property of a lucky seed. A sweep over seeds 1-8 of the two-year demo
+    (~4 100-4 350 visits per arm, 1.3-1.7 % MQL per visit, true lift 0.32-0.33):
+    estimated lift positive 8/8, 95 % CI covering the true lift 8/8,
+    P(creative 2 best) > 0.5 8/8 but > 0.9 only 6/8, Fisher p < 0.05 2/8. With
+    these counts ``delta / se ~ 1.8``, so for a random seed P(prob_b_best > 0.5)
+    ~ Phi(1.8) = 0.97 while P(prob_b_best > 0.9) ~ Phi(1.8 - 1.28) = 0.71
+    (checked over 600 simulated seeds in
+    ``test_prob_b_best_over_many_seeds_is_as_frequent_as_it_should_be``); the
+    power for this lift is about 40 %, so significance is not asserted.
     """
     data = generator.generate(visits=400_000, seed=1)
     raw = generator.write_raw(data, tmp_path / "raw")
@@ -298,7 +331,9 @@ def test_demo_creative_test_finds_the_true_lift(tmp_path):
     try:
         warehouse.init_schema(con)
         warehouse.load_raw_dir(con, raw, salt="test-salt")
-        days = date_range(data.config.start, date(data.config.start.year, 12, 31))
+        days = date_range(
+            data.config.start, data.config.start + timedelta(days=data.config.days - 1)
+        )
         counts = abtest.arm_counts(con, days, generator.TEST_CAMPAIGN, generator.TEST_AD_GROUP)
         total = abtest.arm_tests(counts, *generator.TEST_CREATIVES).iloc[-1]
         truth = con.execute(
@@ -309,7 +344,7 @@ def test_demo_creative_test_finds_the_true_lift(tmp_path):
         con.close()
     assert total["week"] == abtest.TOTAL
     assert total["visits_a"] > 3_000 and total["visits_b"] > 3_000
-    assert total["lift"] > 0 and total["prob_b_best"] > 0.9
+    assert total["lift"] > 0 and total["prob_b_best"] > 0.5
     assert total["lift_low"] <= truth <= total["lift_high"]
     power = abtest.power(total["visits_a"], total["rate_a_pct"] / 100, truth)
     assert 0.2 < power < 0.7

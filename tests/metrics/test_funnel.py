@@ -168,7 +168,7 @@ def test_weekly_funnel_stops_at_period_end(con):
     assert last["revenue"] == 999
     assert last["spend"] == 7_000
     assert len(weekly_funnel(con, period)) == 12
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="weeks must be >= 1, got 0"):
         weekly_funnel(con, period, weeks=0)
 
 

@@ -105,7 +105,7 @@ def test_period_helpers():
     assert datetime(2025, 6, 8, 23, 59) in period
     assert date(2025, 6, 9) not in period
     assert str(period) == "2025-W23 (2025-06-02 – 2025-06-08)"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"ends \(2025-06-02\) before it starts \(2025-06-08\)"):
         Period(date(2025, 6, 8), date(2025, 6, 2), "backwards")
 
 

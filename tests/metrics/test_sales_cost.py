@@ -90,7 +90,7 @@ def test_seed_non_target_cost_reproduced():
     assert got["hourly_cost"] == 625.0
     assert got["cost"] == 78_125.0
     assert round(got["cost"], -4) == 80_000  # as rounded in the text
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="managers must be >= 1, got 0"):
         sales_cost.non_target_cost(500, 15, 0, 100_000, 160)
 
 

@@ -1,19 +1,24 @@
 """Tests for analytics.reports: role files, the parallel runner and offline HTML."""
 
+import hashlib
 import json
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
+import duckdb
 import nbformat
 import pytest
 from funnel_fixture import build_warehouse
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from analytics.paths import NOTEBOOKS_DIR
+from analytics.paths import NOTEBOOKS_DIR, ROOT
 from analytics.reports import external_references, load_role, render_html, run_reports
 from analytics.reports.roles import RoleConfigError, available_roles
+from analytics.reports.runner import declared_parameters, notebook_parameters
+from analytics.warehouse.schema import CANONICAL
 
 GOOD_ROLE = """\
 title: Test report
@@ -32,10 +37,17 @@ def write_role(folder: Path, name: str, text: str) -> Path:
 
 
 def failing_notebook(path: Path) -> Path:
+    return small_notebook(
+        path, 'role = "x"', 'raise RuntimeError("deliberate failure for the test")'
+    )
+
+
+def small_notebook(path: Path, parameters: str, *code: str) -> Path:
+    """A notebook with the given ``parameters`` cell and code cells."""
     notebook = new_notebook(
         cells=[
-            new_code_cell('role = "x"', metadata={"tags": ["parameters"]}),
-            new_code_cell('raise RuntimeError("deliberate failure for the test")'),
+            new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+            *(new_code_cell(source) for source in code),
         ]
     )
     notebook.metadata["kernelspec"] = {
@@ -123,7 +135,7 @@ def test_notebooks_may_be_absolute_paths(tmp_path):
 
 def test_runner_fails_fast_on_bad_inputs(tmp_path):
     warehouse = build_warehouse(tmp_path / "wh.duckdb")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"warehouse .*missing\.duckdb does not exist"):
         run_reports(
             ["ceo"], warehouse=tmp_path / "missing.duckdb", out_dir=tmp_path, progress=False
         )
@@ -227,14 +239,25 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("runner")
     warehouse = build_warehouse(base / "warehouse.duckdb")
     notebook = failing_notebook(base / "failing.ipynb")
+    # declares the ceo role's extra parameter (params/roles/ceo.yaml: target_growth)
+    growth = small_notebook(
+        base / "growth.ipynb",
+        'role = "x"\ntarget_growth = 0.0  # fraction',
+        "print(f'growth {target_growth}')",
+    )
     write_role(
         base / "roles", "broken", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook))
     )
     # the project's ceo and analyst roles, cut to the funnel notebook to keep the run short
     first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
     roles = [
-        replace(load_role("ceo"), notebooks=first, title="Weekly funnel — CEO"),
-        replace(load_role("analyst"), notebooks=first, title="Weekly funnel — analyst view"),
+        replace(load_role("ceo"), notebooks=(*first, growth), title="Weekly funnel — CEO"),
+        replace(
+            load_role("analyst"),
+            notebooks=first,
+            title="Weekly funnel — analyst view",
+            parameters={},  # its target_growth is for notebook 02, cut here
+        ),
         load_role("broken", roles_dir=base / "roles"),
     ]
     out_dir = base / "reports"
@@ -252,6 +275,7 @@ def test_run_records_the_failure_and_renders_the_others(run):
     assert "\n" not in failure.error
     assert summary.outputs == [
         folder / "ceo" / "01_funnel_overview.html",
+        folder / "ceo" / "growth.html",
         folder / "analyst" / "01_funnel_overview.html",
     ]
     assert "FAILED broken/failing.ipynb: RuntimeError" in summary.text
@@ -263,7 +287,8 @@ def test_html_is_self_contained(run):
     for page in summary.outputs:
         html = page.read_text(encoding="utf-8")
         assert external_references(html) == []
-        assert "data:image/png;base64," in html  # figures embedded
+        if page.stem == "01_funnel_overview":
+            assert "data:image/png;base64," in html  # figures embedded
         assert "<script src" not in html
 
 
@@ -312,12 +337,14 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
 
 
 def test_each_notebook_and_parameters_pair_runs_once(run):
-    """ceo and analyst both ask for 01 with target_growth 0.2: one execution, two pages."""
+    """ceo and analyst both ask for 01 with the same parameters (01 declares no
+    target_growth): one execution, two pages."""
     summary, folder, _ = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["executions"] == 2  # 01 (ceo + analyst) and the broken role's notebook
-    times = {n["role"]: n["execute_seconds"] for n in manifest["notebooks"]}
-    assert times["ceo"] == times["analyst"]  # shared, not executed twice
+    assert manifest["executions"] == 3  # 01 (ceo + analyst), ceo's growth, the broken one
+    times = {(n["role"], n["notebook"]): n["execute_seconds"] for n in manifest["notebooks"]}
+    funnel = "01_funnel_overview.ipynb"
+    assert times["ceo", funnel] == times["analyst", funnel]  # shared, not executed twice
     ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
     analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
     assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
@@ -337,6 +364,30 @@ def test_run_writes_the_snapshot_and_the_index_reads_it(run):
     assert ">Выручка</th>" in index
 
 
+def recomputed_fingerprint(path: Path) -> str:
+    """The documented fingerprint, recomputed here with plain DuckDB and hashlib.
+
+    sha256 of one line per canonical table, ``<table>:<rows>|<min time>|<max time>``
+    (``<table>:<rows>`` for a table without a time column), first 16 hex digits.
+    """
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        lines = []
+        for table in CANONICAL.values():
+            if table.time_column:
+                rows, low, high = con.execute(
+                    f'SELECT count(*), min("{table.time_column}")::VARCHAR, '
+                    f'max("{table.time_column}")::VARCHAR FROM main."{table.name}"'
+                ).fetchone()
+                lines.append(f"{table.name}:{rows}|{low}|{high}")
+            else:
+                (rows,) = con.execute(f'SELECT count(*) FROM main."{table.name}"').fetchone()
+                lines.append(f"{table.name}:{rows}")
+    finally:
+        con.close()
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
 def test_manifest(run):
     summary, folder, warehouse = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -351,8 +402,19 @@ def test_manifest(run):
     }
     assert manifest["params"]["roles"] == ["ceo", "analyst", "broken"]
     assert manifest["params"]["warehouse"] == str(warehouse)
-    assert manifest["warehouse"]["fingerprint"]
-    assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    assert manifest["warehouse"] == {
+        "path": str(warehouse),
+        "fingerprint": recomputed_fingerprint(warehouse),
+        "method": "analytics.warehouse.fingerprint",
+    }
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if head.returncode == 0:  # a git checkout (CI and development)
+        assert manifest["git_commit"] == head.stdout.strip()
+        assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    else:  # an unpacked release: no commit, said as null
+        assert manifest["git_commit"] is None
     assert manifest["python"].count(".") == 2
     for package in ("pandas", "duckdb", "papermill", "nbconvert"):
         assert manifest["packages"][package]
@@ -397,6 +459,7 @@ def test_a_second_run_for_another_role_is_merged_into_the_period(run, tmp_path_f
     roles = [(n["role"], n["notebook"]) for n in manifest["notebooks"]]
     assert roles == [
         ("ceo", "01_funnel_overview.ipynb"),
+        ("ceo", "growth.ipynb"),
         ("analyst", "01_funnel_overview.ipynb"),
         ("broken", "failing.ipynb"),
         ("marketing", "01_funnel_overview.ipynb"),
@@ -435,13 +498,11 @@ def test_optional_role_keys(tmp_path):
     assert (plain.period, plain.warehouse, plain.parameters) == (None, None, {})
 
 
-def test_role_parameters_reach_the_notebook(run):
-    _, folder, _ = run
-    executed = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
-    injected = next(
-        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+def _injected(ipynb: Path) -> str:
+    executed = nbformat.read(ipynb, as_version=4)
+    return next(
+        c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
-    assert "target_growth = 0.2" in injected.source  # from params/roles/ceo.yaml
 
 
 def test_email_index_page_and_metrics_json_agree(run, tmp_path):
@@ -579,3 +640,28 @@ def test_report_command_exits_non_zero_with_one_line(empty_run, monkeypatch, cap
     messages = [line for line in err if not line.startswith("reports 2025-W10:")]  # tqdm bar
     assert len(messages) == 1 and messages[0].startswith("report: no data for 2025-W10")
     assert "Traceback" not in "\n".join(err)
+
+
+def test_role_parameters_reach_only_the_notebooks_that_declare_them(run):
+    _, folder, warehouse = run
+    # params/roles/ceo.yaml sets target_growth: 0.2; growth.ipynb declares it, 01 does not
+    assert "target_growth = 0.2" in _injected(folder / "ceo" / "growth.ipynb")
+    funnel = _injected(folder / "ceo" / "01_funnel_overview.ipynb")
+    assert "target_growth" not in funnel
+    assert f'warehouse = "{warehouse}"' in funnel
+    # 01 does not declare `locale`: one execution is shared by ceo and analyst, no role
+    assert "role = " not in funnel
+
+
+def test_notebook_parameters_keeps_declared_names(tmp_path):
+    notebook = small_notebook(tmp_path / "p.ipynb", 'period = "x"\nweeks = 12  # weeks', "")
+    assert declared_parameters(notebook) == {"period", "weeks"}
+    offered = {"period": "2025-W23", "weeks": 4, "role": "ceo", "target_growth": 0.2}
+    assert notebook_parameters(notebook, offered) == {"period": "2025-W23", "weeks": 4}
+
+
+def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
+    write_role(tmp_path, "typo", GOOD_ROLE + "parameters: {target_grwth: 0.3}\n")
+    role = load_role("typo", roles_dir=tmp_path)
+    with pytest.raises(RoleConfigError, match=r"typo\.yaml: key 'parameters': 'target_grwth' is"):
+        run_reports([role], warehouse=build_warehouse(tmp_path / "w.duckdb"), out_dir=tmp_path)

@@ -63,3 +63,33 @@ def test_rules_from_yaml_file(tmp_path):
         ChannelRules.from_yaml(path)
     with pytest.raises(InputError, match="missing.yaml: channel rules file not found"):
         ChannelRules.from_yaml(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("source", "medium", "campaign", "channel"),
+    [
+        ("google", "pmax", "any", "google_pmax"),
+        ("google", "cpc", "PMax | all products", "google_pmax"),
+        ("google", "cpc", "performance_max_shoes", "google_pmax"),
+        ("google", "demand_gen", "", "google_demand_gen"),
+        ("google", "cpc", "DemandGen lookalike", "google_demand_gen"),
+        ("youtube", "cpv", "", "youtube"),
+        ("google", "video", "", "youtube"),
+        ("yandex", "master", "", "yandex_master"),
+        ("yandex", "cpc", "Мастер кампаний | товары", "yandex_master"),
+        ("vk_reklama", "cpc", "", "vk_ads"),
+        ("ads.vk.com", "", "", "vk_ads"),
+        ("telegram", "cpc", "", "telegram_ads"),
+        ("tg", "paid", "", "telegram_ads"),
+        ("telegram", "social", "", "social"),
+        ("yandex", "cpc", "brand", "yandex_search"),
+        ("google", "display", "", "google_display"),
+    ],
+)
+def test_default_rules_cover_todays_campaign_types(source, medium, campaign, channel):
+    """Issue 17: automated campaign types do not fall into search, display or unassigned;
+    an organic Telegram post (medium social) stays social."""
+    assigned = load_channel_rules().assign(
+        pd.Series([source]), pd.Series([medium]), pd.Series([campaign])
+    )
+    assert assigned.tolist() == [channel]

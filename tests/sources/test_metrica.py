@@ -114,7 +114,7 @@ def test_goals_column_is_required_when_goal_ids_are_given(con, tmp_path):
         "ym:s:visitID\tym:s:clientID\tym:s:dateTime\tym:s:pageViews\tym:s:visitDuration\n"
         "1\t2\t2024-05-01 10:00:00\t1\t5\n"
     )
-    with pytest.raises(InputError, match=r"goals \('ym:s:goalsID'\)"):
+    with pytest.raises(InputError, match=r"goals \('ym:s:goalsID' / 'goalsID' / 'goals_id'\)"):
         metrica.load_visits(con, path, salt=SALT, pricing_goal_ids=[1], now=NOW)
     result = metrica.load_visits(con, path, salt=SALT, pricing_goal_ids=[], now=NOW)
     assert result.rows_loaded == 1

@@ -154,3 +154,85 @@ def test_load_frame_validates_like_a_file_with_given_row_numbers(con):
         wh.load_frame(con, "leads", frame, source_file="x", salt=SALT, row_numbers=[1, 1, 2])
     with pytest.raises(InputError, match="missing required column"):
         wh.load_frame(con, "leads", frame[["lead_id"]], source_file="x", salt=SALT)
+
+
+def test_day_text_drops_an_etl_midnight_and_its_offset():
+    """Ad report days are labels: '2024-05-01T00:00:00+05:00' is 1 May, not 30 April."""
+    from analytics.sources import day_text
+
+    values = pd.Series(
+        ["2024-05-01T00:00:00Z", "2024-05-01 00:00:00+05:00", "01.05.2024", "2024-05-01", None]
+    )
+    assert day_text(values).tolist() == [
+        "2024-05-01",
+        "2024-05-01",
+        "2024-05-01",
+        "2024-05-01",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "decimal_comma", "expected"),
+    [
+        (["1,356,884"], False, ["1356884"]),
+        (["1,356,884.50"], True, ["1356884.50"]),
+        (["1 356 884,50"], False, ["1356884.50"]),
+        (["1\u00a0356\u00a0884"], False, ["1356884"]),
+        (["1.356.884,50"], False, ["1356884.50"]),
+        (["1,356"], False, ["1356"]),
+        (["1,356"], True, ["1.356"]),
+        (["1,356", "12,50"], False, ["1.356", "12.50"]),
+        (["1,356", "2,000,000"], True, ["1356", "2000000"]),
+        (["12.5 ₽"], True, ["12.5"]),
+        (["abc"], True, ["abc"]),
+    ],
+)
+def test_number_text_reads_both_thousands_styles(raw, decimal_comma, expected):
+    """Hand-read values; an ambiguous '1,356' follows the column's unambiguous values."""
+    from analytics.sources import number_text
+
+    assert number_text(pd.Series(raw), decimal_comma=decimal_comma).tolist() == expected
+
+
+def test_counts_read_dot_and_comma_groups_as_thousands():
+    from analytics.sources import number_text
+
+    out = number_text(pd.Series(["1.234", "1,234", "12"]), decimal_comma=True, integer=True)
+    assert out.tolist() == ["1234", "1234", "12"]
+
+
+def test_day_text_reads_worded_days_of_the_web_interfaces():
+    from analytics.sources import day_text
+
+    values = pd.Series(
+        ["Jun 1, 2025", "Mon, Jun 2, 2025", "3 июн. 2025 г.", "4 июня 2025", "Jun 31, 2025"]
+    )
+    assert day_text(values).tolist() == [
+        "2025-06-01",
+        "2025-06-02",
+        "2025-06-03",
+        "2025-06-04",
+        "Jun 31, 2025",  # no such day: left for the warehouse check to report
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('"June 1, 2025 - June 30, 2025"', ("2025-06-01", "2025-06-30")),
+        ("1 июня 2025 г. - 30 июня 2025 г.", ("2025-06-01", "2025-06-30")),
+        ("Статистика по кампаниям (01.06.2025 - 30.06.2025)", ("2025-06-01", "2025-06-30")),
+        ("CUSTOM_REPORT (2025-06-01 - 2025-06-30)", ("2025-06-01", "2025-06-30")),
+        ("2025-06-01..2025-06-07", ("2025-06-01", "2025-06-07")),
+        ("Campaign report", None),
+        ("30.06.2025 - 01.06.2025", None),
+    ],
+)
+def test_parse_period_reads_report_period_lines(line, expected):
+    from datetime import date
+
+    from analytics.sources import parse_period
+
+    found = parse_period(line)
+    assert found == (None if expected is None else tuple(date.fromisoformat(d) for d in expected))

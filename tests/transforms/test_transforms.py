@@ -3,7 +3,8 @@
 Unit tests run every transform on the tiny demo warehouse through DuckDB and
 compare it with an independent pandas computation from the raw tables. The
 parity test (marker ``spark``) runs the same expressions on PySpark local mode
-and asserts the same rows; it is skipped when pyspark or Java is missing.
+and asserts the same rows; it is skipped when pyspark or Java is missing, except
+in CI (``CI=true``, set by ``.ci/run``), where a parity test that cannot run fails.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def test_touch_paths_grow_with_the_lookback(duck):
 
     short, long = touches(0), touches(90)
     assert (short <= long).all() and short.sum() < long.sum()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lookback_days must be >= 0, got -1"):
         transforms.touch_paths(duck, START, STOP, lookback_days=-1)
 
 
@@ -366,8 +367,12 @@ def test_connect_backend_urls(tiny_warehouse, tmp_path):
         assert backend.table(name).count().execute() > 0
     backend.disconnect()
     assert transforms.connect_backend("duckdb://:memory:").execute(ibis.literal(1)) == 1
-    for bad in ("sqlite:///x.db", "pyspark://yarn", "no-scheme"):
-        with pytest.raises(ValueError):
+    for bad, message in (
+        ("sqlite:///x.db", r"unknown backend 'sqlite:///x\.db': expected duckdb://\.\.\. or"),
+        ("pyspark://yarn", r"'pyspark://yarn': use pyspark://local, pyspark://local\[N\] or"),
+        ("no-scheme", "'no-scheme' is not a connection string like duckdb://<path>"),
+    ):
+        with pytest.raises(ValueError, match=message):
             transforms.connect_backend(bad)
     params = tmp_path / "backend.yaml"
     assert backends.default_backend_url(params) == transforms.DEFAULT_BACKEND_URL
@@ -482,12 +487,35 @@ TEST_SPARK_CONFIG = {
 }
 
 
+def spark_unavailable(reason: str) -> None:
+    """Skip a Spark parity test that cannot run -- or fail it in CI (``CI=true``).
+
+    In CI the "runs on Spark" claim must be tested: a missing pyspark or Java
+    there is a broken environment, not a reason to stay green.
+    """
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true but the Spark parity test cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def test_spark_parity_cannot_skip_in_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but the Spark parity test cannot"):
+        spark_unavailable("no Java runtime for PySpark")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="no Java runtime"):
+        spark_unavailable("no Java runtime for PySpark")
+
+
 @pytest.fixture(scope="module")
 def spark(tiny_warehouse, tmp_path_factory):
     """Ibis PySpark backend (local[1]) on the tiny warehouse; one SparkSession per module."""
-    pytest.importorskip("pyspark", reason="pyspark not installed (pip install -e '.[spark]')")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        spark_unavailable("pyspark not installed (pip install -e '.[spark]')")
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        pytest.skip("no Java runtime for PySpark")
+        spark_unavailable("no Java runtime for PySpark (apt-get install default-jre-headless)")
     started = time.perf_counter()
     from pyspark.sql import SparkSession
 

@@ -168,8 +168,18 @@ def calltracking_requests(leads: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+AMOCRM_PROFILE_FIELDS = {
+    "monthly_ad_budget": "Рекламный бюджет в месяц, руб.",  # cp1251 has no ₽
+    "sales_team_size": "Менеджеров в отделе продаж",
+    "analytics_tools": "Инструментов аналитики",
+}
+"""The lead form's profile answers (:data:`analytics.demo.generator.PROFILE_FIELDS`)
+as the amoCRM custom fields of the deal they land in (empty when unanswered)."""
+
+
 def amocrm_deals(deals: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """Demo deals as an amoCRM export, with the lead's phone and e-mail as contact."""
+    """Demo deals as an amoCRM export, with the lead's phone and e-mail as contact
+    and the lead form's profile answers as custom fields (:data:`AMOCRM_PROFILE_FIELDS`)."""
     contact = leads.drop_duplicates("lead_id").set_index("lead_id")
     return pd.DataFrame(
         {
@@ -189,6 +199,11 @@ def amocrm_deals(deals: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
             "Регион": _text(deals["region"]),
             "Отрасль": _text(deals["industry"]),
             "Размер компании": _text(deals["company_size"]),
+            **{
+                label: _text(deals["lead_id"].map(contact[field]))
+                for field, label in AMOCRM_PROFILE_FIELDS.items()
+                if field in contact.columns
+            },
         }
     )
 

@@ -1,10 +1,13 @@
 """Seeded demo company with known ground truth.
 
 A B2B company sells software to companies of several regions, industries and
-sizes. Over one year (``start`` + ``days``) visitors arrive through an
-acquisition channel, come back through return channels, leave requests
-(forms, calls, chats) that become CRM deals and move through the stages
-new -> mql -> sql -> demo -> proposal -> won/lost.
+sizes. Over two years (``start`` + ``days``: 2024-01-01 to 2025-12-31, so that
+year-ago comparisons, revenue targets from last year and mature cohorts work)
+visitors arrive through an acquisition channel, come back through return
+channels, leave requests (forms, calls, chats) that become CRM deals and move
+through the stages new -> mql -> sql -> demo -> proposal -> won/lost. Traffic
+grows by ``yearly_growth`` a year (first visits per day ``∝ (1 + g) ** (t / 365.25)``,
+weekends at 45 %), so last year is smaller than this year.
 
 Causal model
 ------------
@@ -29,6 +32,20 @@ incremental contribution of every channel.
   revenue is the deal amount (log-normal around the size band's average check).
 * Creative test: in one ad group visitors are split 50/50 (sticky) between two
   creatives; touches of creative 2 have touch effect ``e * (1 + creative_lift)``.
+* Customer profile: every visitor's company has a latent profile
+  ``u_i ~ N(0, I_3)`` (ad budget, sales team, analytics maturity). Its closeness
+  to the good profile :data:`GOOD_PROFILE`, standardised to mean 0 and sd 1
+  (``q_i``, see :func:`profile_closeness`), is part of the ICP fit:
+  ``fit_i = clip(0.5 + industry + size + channel + 0.09 q_i + 0.08 eps_i, 0, 1)``,
+  so MQL, SQL and won deals concentrate near the good profile. The lead form
+  asks for it (:data:`PROFILE_FIELDS`: each answer is ``u_ik + 0.3 noise`` in
+  business units, unanswered for part of calls and chats), so similarity to
+  past sales carries real signal. Truth: ``lead_truth.profile_*`` and
+  ``truth.customer_profile``.
+
+Injected anomaly (recorded in ``truth.anomalies``): in the last complete week
+of the data the cost of one campaign is multiplied by ``anomaly_cost_factor``
+(a bid mistake: same clicks, double spend), for the what-changed report to name.
 
 Measurement defects (injected at known rates, recorded in ``truth.defects``):
 lost UTM on CRM deals of tracked paid leads (undetermined campaign), leads
@@ -48,8 +65,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: Approximate visits per size (the exact count depends on the seed).
-SIZES = {"tiny": 20_000, "default": 500_000, "large": 10_000_000}
+#: Approximate visits per size over the two years (the exact count depends on
+#: the seed). ``tiny`` keeps about 18k visits in the last year (as many as it
+#: had when the demo spanned one year) and stays fast for test sessions.
+SIZES = {"tiny": 30_000, "default": 500_000, "large": 10_000_000}
 
 #: Mean visits per visitor (1 + Poisson with intent-dependent mean).
 VISITS_PER_VISITOR = 2.55
@@ -134,6 +153,27 @@ TEST_CAMPAIGN = "yd_search_generic"
 TEST_AD_GROUP = "generic_crm"
 TEST_CREATIVES = ("generic_crm_cr1", "generic_crm_cr2")
 
+#: The good customer profile: centre of the latent profile space (standardised
+#: units) around which won deals concentrate.
+GOOD_PROFILE = (1.0, 0.5, 0.8)
+
+#: How the lead form observes the profile: field, latent dimension, unit,
+#: answer = ``transform(u_k + PROFILE_NOISE * eps)``.
+PROFILE_FIELDS = (
+    ("monthly_ad_budget", "ad budget", "RUB per month"),
+    ("sales_team_size", "sales team", "people"),
+    ("analytics_tools", "analytics maturity", "tools in use (0-10)"),
+)
+#: Standard deviation of the answer noise in latent units.
+PROFILE_NOISE = 0.3
+#: Share of leads answering the profile questions, by lead type (form, call, chat).
+PROFILE_ANSWERED = (0.9, 0.6, 0.5)
+#: Weight of the profile closeness ``q`` and of the unexplained noise in the ICP fit.
+PROFILE_FIT_WEIGHT = 0.11
+FIT_NOISE = 0.05
+#: Log-odds of winning per sd of profile closeness (buyers like the good profile close).
+PROFILE_WON_WEIGHT = 0.9
+
 REGIONS = (
     ("Москва", 0.38),
     ("Санкт-Петербург", 0.16),
@@ -211,14 +251,17 @@ class SynthConfig:
     seed: int = 42
     size: str = "default"
     visits: int | None = None
-    start: date = date(2025, 1, 1)
-    days: int = 365
+    start: date = date(2024, 1, 1)
+    days: int = 731
+    yearly_growth: float = 0.4
     baseline_lead: float = -6.0
     creative_lift: float = 0.8
     lost_utm_rate: float = 0.30
     missing_in_crm_rate: float = 0.08
     duplicate_rate: float = 0.05
     call_without_session_rate: float = 0.15
+    anomaly_campaign: str = "yd_search_generic"
+    anomaly_cost_factor: float = 2.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -232,6 +275,26 @@ class SynthConfig:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def profile_closeness(profile: np.ndarray) -> np.ndarray:
+    """Standardised closeness of latent profiles to :data:`GOOD_PROFILE`.
+
+    ``d2 = ||u - c||^2`` of ``u ~ N(0, I_k)`` is non-central chi-square with
+    ``k`` degrees of freedom and non-centrality ``lam = ||c||^2`` (mean
+    ``k + lam``, variance ``2 (k + 2 lam)``), so
+    ``q = (k + lam - d2) / sqrt(2 (k + 2 lam))`` has mean 0 and sd 1 over the
+    population; larger is closer to the good profile.
+
+    Parameters
+    ----------
+    profile : numpy.ndarray
+        ``n x k`` latent profiles in standardised units.
+    """
+    c = np.asarray(GOOD_PROFILE)
+    k, lam = len(c), float(c @ c)
+    d2 = ((np.asarray(profile) - c) ** 2).sum(axis=1)
+    return (k + lam - d2) / np.sqrt(2 * (k + 2 * lam))
 
 
 def _choice(rng: np.random.Generator, n: int, weights: Iterable[float]) -> np.ndarray:
@@ -273,7 +336,20 @@ def build_world(config: SynthConfig) -> World:
     fit_shift = np.array([c.fit_shift for c in CHANNELS])[acq]
     ind_fit = np.array([i[2] for i in INDUSTRIES])[industry]
     size_fit = np.array([s[2] for s in SIZES_BANDS])[size_band]
-    fit = np.clip(0.5 + ind_fit + size_fit + fit_shift + 0.12 * rng.standard_normal(n), 0, 1)
+    fit_noise = rng.standard_normal(n)
+    # the latent profile comes from its own stream (the main stream's draws stay put)
+    profile = np.random.default_rng([config.seed, 2]).standard_normal((n, len(GOOD_PROFILE)))
+    closeness = profile_closeness(profile)
+    fit = np.clip(
+        0.5
+        + ind_fit
+        + size_fit
+        + fit_shift
+        + PROFILE_FIT_WEIGHT * closeness
+        + FIT_NOISE * fit_noise,
+        0,
+        1,
+    )
     lead_type = _choice(rng, n, (0.50, 0.35, 0.15))  # form, call, chat
     has_phone = np.where(lead_type == 1, True, rng.random(n) < np.where(lead_type == 0, 0.9, 0.5))
     has_email = rng.random(n) < np.where(lead_type == 0, 0.7, np.where(lead_type == 2, 0.4, 0.1))
@@ -291,7 +367,7 @@ def build_world(config: SynthConfig) -> World:
     total = len(vid)
     first_idx = np.repeat(np.cumsum(n_vis) - n_vis, n_vis)
     order = np.arange(total) - first_idx
-    day_w = 1.0 + 0.5 * np.arange(config.days) / config.days  # growth over the year
+    day_w = (1.0 + config.yearly_growth) ** (np.arange(config.days) / 365.25)
     weekday = (np.arange(config.days) + config.start.weekday()) % 7
     day_w = day_w * np.where(weekday >= 5, 0.45, 1.0)
     first_day = _choice(rng, n, day_w) + rng.random(n)
@@ -391,6 +467,8 @@ def build_world(config: SynthConfig) -> World:
             "manager": manager,
             "amount": amount,
             "arm": arm,
+            **{f"profile_{k + 1}": profile[:, k] for k in range(profile.shape[1])},
+            "profile_closeness": closeness,
         }
     )
     return World(config, visitors, visits, touches, pv_m, pr_m, test_touches, uniforms)
@@ -462,7 +540,9 @@ def simulate_outcomes(
         + 0.5 * intent
     )
     skill = np.array([m[1] for m in MANAGERS])[v["manager"].to_numpy()]
-    p_won = _sigmoid(-1.4 + 2.5 * (fit - 0.5) + skill)
+    p_won = _sigmoid(
+        -1.5 + 2.5 * (fit - 0.5) + skill + PROFILE_WON_WEIGHT * v["profile_closeness"].to_numpy()
+    )
     mql = lead & (u[:, 1] < p_mql)
     sql = mql & (u[:, 2] < p_sql)
     won = sql & (u[:, 3] < p_won)
@@ -553,6 +633,127 @@ def creative_truth(world: World) -> pd.DataFrame:
             "touch_effect_lift": [0.0, world.config.creative_lift],
         }
     )
+
+
+def last_complete_week(config: SynthConfig) -> tuple[date, date]:
+    """Monday and Sunday of the last complete ISO week of the data.
+
+    The same week as the period ``last-week`` anchored at the last day with
+    data (:func:`analytics.metrics.period.resolve_period`).
+    """
+    last = pd.Timestamp(config.start) + pd.Timedelta(days=config.days - 1)
+    sunday = last - pd.Timedelta(days=last.isoweekday() % 7)
+    return (sunday - pd.Timedelta(days=6)).date(), sunday.date()
+
+
+def _inject_cost_anomaly(
+    config: SynthConfig, daily: pd.DataFrame, cost: np.ndarray
+) -> pd.DataFrame:
+    """Multiply one campaign's cost in the last complete week (in place), record it.
+
+    Parameters
+    ----------
+    daily : pandas.DataFrame
+        Paid rows by day and ad (``date``, ``channel``, ``utm_campaign``).
+    cost : numpy.ndarray
+        Cost of each row of ``daily`` (RUB); modified in place.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per anomaly: ``week_start``, ``week_end`` (dates, ISO week),
+        ``week`` (``2025-W52``), ``channel``, ``campaign``, ``metric`` (``cost``),
+        ``expected`` (RUB the campaign would have cost that week), ``injected``
+        (RUB in the data), ``factor`` and a ``description``.
+    """
+    monday, sunday = last_complete_week(config)
+    columns = [
+        "week_start", "week_end", "week", "channel", "campaign", "metric",
+        "expected", "injected", "factor", "description",
+    ]  # fmt: skip
+    if config.anomaly_cost_factor == 1.0:
+        return pd.DataFrame(columns=columns)
+    day = daily["date"].dt.date.to_numpy()
+    sel = (
+        (daily["utm_campaign"] == config.anomaly_campaign).to_numpy()
+        & (day >= monday)
+        & (day <= sunday)
+    )
+    expected = float(cost[sel].sum())
+    cost[sel] = np.round(cost[sel] * config.anomaly_cost_factor, 2)
+    channel = next(ch for ch, cs in CAMPAIGNS.items() if config.anomaly_campaign in cs)
+    year, week, _ = monday.isocalendar()
+    return pd.DataFrame(
+        [
+            (
+                monday,
+                sunday,
+                f"{year}-W{week:02d}",
+                channel,
+                config.anomaly_campaign,
+                "cost",
+                round(expected, 2),
+                float(cost[sel].sum()),
+                config.anomaly_cost_factor,
+                f"cost of {config.anomaly_campaign} x{config.anomaly_cost_factor:g} "
+                "(bid mistake: same clicks, higher cost per click)",
+            )
+        ],
+        columns=columns,
+    )
+
+
+def customer_profile_truth() -> pd.DataFrame:
+    """The good customer profile and how the lead form observes it.
+
+    One row per latent dimension: ``dimension``, ``lead_field``, ``unit``,
+    ``good_value`` (the centre in standardised units), ``answer_noise_sd``
+    (latent units), and the answer's formula.
+    """
+    formulas = (
+        "round(150000 * exp(0.8 * x), -3)",
+        "max(1, round(6 * exp(0.6 * x)))",
+        "clip(round(3 + 1.5 * x), 0, 10)",
+    )
+    return pd.DataFrame(
+        {
+            "dimension": [f"profile_{k + 1}" for k in range(len(GOOD_PROFILE))],
+            "meaning": [f[1] for f in PROFILE_FIELDS],
+            "lead_field": [f[0] for f in PROFILE_FIELDS],
+            "unit": [f[2] for f in PROFILE_FIELDS],
+            "good_value": list(GOOD_PROFILE),
+            "answer_noise_sd": [PROFILE_NOISE] * len(GOOD_PROFILE),
+            "answer_formula": list(formulas),
+        }
+    )
+
+
+def _profile_answers(
+    config: SynthConfig, visitors: pd.DataFrame, who: np.ndarray, lead_type: np.ndarray
+) -> dict[str, pd.Series]:
+    """Answers of the lead form to the profile questions (nullable, in business units).
+
+    ``x = u_k + PROFILE_NOISE * eps``; a lead answers with probability
+    :data:`PROFILE_ANSWERED` of its type. Own random stream, so the other
+    measurement draws do not move.
+    """
+    rng = np.random.default_rng([config.seed, 3])
+    n = len(who)
+    u = np.column_stack(
+        [visitors[f"profile_{k + 1}"].to_numpy()[who] for k in range(len(GOOD_PROFILE))]
+    )
+    x = u + PROFILE_NOISE * rng.standard_normal(u.shape)
+    type_code = pd.Series(lead_type).map({"form": 0, "call": 1, "chat": 2}).to_numpy()
+    answered = rng.random(n) < np.asarray(PROFILE_ANSWERED)[type_code]
+    values = (
+        np.round(150_000 * np.exp(0.8 * x[:, 0]), -3),
+        np.maximum(1, np.round(6 * np.exp(0.6 * x[:, 1]))),
+        np.clip(np.round(3 + 1.5 * x[:, 2]), 0, 10),
+    )
+    return {
+        field[0]: pd.array(np.where(answered, val, np.nan), dtype="Int64")
+        for field, val in zip(PROFILE_FIELDS, values, strict=True)
+    }
 
 
 def _ts(start: date, t_days: np.ndarray) -> pd.DatetimeIndex:
@@ -652,8 +853,10 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
         ``tables`` has ``spend``, ``visits``, ``leads``, ``deals`` and
         ``deal_stages`` in the canonical shapes of :mod:`analytics.warehouse.schema`
         (phones and e-mails in clear: they are hashed by the loader);
-        ``truth`` has ``channel_effects``, ``lead_truth``, ``defects`` and
-        ``creative_test``.
+        ``truth`` has ``channel_effects``, ``lead_truth`` (with the latent
+        profile ``profile_1..3`` and ``profile_closeness``), ``defects``,
+        ``creative_test``, ``anomalies`` (injected in the last complete week)
+        and ``customer_profile`` (the good profile and its lead-form fields).
     """
     config = SynthConfig(**{**asdict(config or SynthConfig()), **overrides})
     world = build_world(config)
@@ -742,6 +945,8 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
         }
     )
     leads.loc[~is_call, ["call_duration_s", "call_lost"]] = pd.NA
+    for name, values in _profile_answers(config, v, who, ltype).items():
+        leads[name] = values
 
     # --- CRM deals and stage history --------------------------------------
     in_crm = rng.random(n_leads) >= config.missing_in_crm_rate
@@ -893,6 +1098,7 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     clicks = daily["visits"].to_numpy() + rng.poisson(0.15 * daily["visits"].to_numpy())
     impressions = np.maximum(clicks, np.round(clicks / (ctr * rng.lognormal(0, 0.2, len(daily)))))
     cost = np.round(clicks * cpc * rng.lognormal(0, 0.15, len(daily)), 2)
+    anomalies = _inject_cost_anomaly(config, daily, cost)
     spend = pd.DataFrame(
         {
             "date": daily["date"].dt.date,
@@ -921,6 +1127,13 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
             "icp_fit": np.concatenate(
                 [v["fit"].to_numpy()[who], v["fit"].to_numpy()[who][src_idx]]
             ),
+            **{
+                col: np.concatenate([v[col].to_numpy()[who], v[col].to_numpy()[who][src_idx]])
+                for col in [
+                    *(f"profile_{k + 1}" for k in range(len(GOOD_PROFILE))),
+                    "profile_closeness",
+                ]
+            },
             "is_duplicate": np.r_[np.zeros(n_leads, bool), np.ones(len(src_idx), bool)],
             "duplicate_of": np.r_[np.full(n_leads, None, object), lead_ids[src_idx]],
             "in_crm": np.r_[in_crm, np.zeros(len(src_idx), bool)],
@@ -967,6 +1180,8 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
         "lead_truth": lead_truth,
         "defects": defects,
         "creative_test": creative_test,
+        "anomalies": anomalies,
+        "customer_profile": customer_profile_truth(),
     }
     tables = {
         "spend": spend,

@@ -37,6 +37,7 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -64,7 +65,7 @@ from analytics.reports.manifest import (
     warehouse_fingerprint,
     write_manifest,
 )
-from analytics.reports.roles import RoleConfig, available_roles, load_role
+from analytics.reports.roles import RoleConfig, RoleConfigError, available_roles, load_role
 
 KERNEL_NAME = "python3"
 
@@ -191,6 +192,36 @@ class _Task:
         return self.pages[0].ipynb
 
 
+@functools.cache
+def declared_parameters(notebook: Path) -> frozenset[str]:
+    """Names assigned in the notebook's ``parameters`` cell (Papermill's own parser)."""
+    import papermill
+
+    return frozenset(papermill.inspect_notebook(str(notebook)))
+
+
+def notebook_parameters(notebook: Path, offered: dict) -> dict:
+    """The subset of ``offered`` that ``notebook`` declares in its ``parameters`` cell.
+
+    Papermill injects whatever it is given and prints "Passed unknown parameter" for
+    names the notebook does not declare; a role's extra parameters (e.g.
+    ``target_growth``) are meant for the notebooks that declare them only.
+    """
+    declared = declared_parameters(Path(notebook))
+    return {name: value for name, value in offered.items() if name in declared}
+
+
+def _check_role_parameters(role: RoleConfig) -> None:
+    """A role parameter that none of its notebooks declares is a typo: refuse it by name."""
+    declared = set().union(*(declared_parameters(n) for n in role.notebooks))
+    unknown = sorted(set(role.parameters) - declared)
+    if unknown:
+        raise RoleConfigError(
+            f"{role.source}: key 'parameters': {', '.join(map(repr, unknown))} is declared by "
+            f"none of the role's notebooks (their parameters: {', '.join(sorted(declared))})"
+        )
+
+
 def _error_line(exc: BaseException) -> str:
     """First line of an error: ``ExceptionName: message`` (cell number for notebooks)."""
     ename = getattr(exc, "ename", None)
@@ -280,9 +311,10 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
             # a notebook that declares `locale` is a role's own page (its language,
             # its tiles): it gets the role and the locale; the others are shared by
             # every role that asks for them with the same parameters
-            parameters = {**role.parameters, **shared}
+            offered = {**role.parameters, **shared}
             if "locale" in declared_parameters(notebook):
-                parameters.update(role=role.name, locale=role.locale)
+                offered.update(role=role.name, locale=role.locale)
+            parameters = notebook_parameters(notebook, offered)
             key = (notebook, json.dumps(parameters, sort_keys=True, default=str))
             page = _Page(
                 role=role.name,
@@ -373,6 +405,8 @@ def run_reports(
     if roles is None:
         roles = available_roles(roles_dir)
     configs = [r if isinstance(r, RoleConfig) else load_role(r, roles_dir) for r in roles]
+    for config in configs:
+        _check_role_parameters(config)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
 
@@ -494,20 +528,6 @@ def run_reports(
     }
     write_manifest(folder, manifest)
     return summary
-
-
-_PARAMETER_NAME = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=", re.M)
-
-
-def declared_parameters(notebook: Path) -> set[str]:
-    """Names assigned in the notebook's ``parameters`` cell."""
-    import nbformat
-
-    book = nbformat.read(notebook, as_version=4)
-    for cell in book.cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return set(_PARAMETER_NAME.findall(cell.source))
-    return set()
 
 
 def _link_role_pages(configs: list[RoleConfig], results: list[NotebookResult]) -> None:

@@ -125,18 +125,39 @@ def _read_role(role: str, roles_dir: Path, manifest: Mapping) -> dict:
     }
 
 
+def _smtp_reply(exc: BaseException) -> str:
+    """The server's reply in an exception as people read it: ``535 5.7.8 Bad credentials``."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return f"{exc.smtp_code} {' '.join(str(text).split())}".strip()
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return exc.verify_message or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _where(config: EmailConfig) -> str:
+    return f"SMTP {config.host}:{config.port}"
+
+
 def _connect(config: EmailConfig) -> smtplib.SMTP:
     """An SMTP connection per the settings: SSL or plain + STARTTLS, login if a username.
+
+    TLS certificates are verified against the system's trusted authorities
+    (``ssl.create_default_context``; a private CA can be added with the
+    ``SSL_CERT_FILE`` environment variable, which OpenSSL reads).
 
     Raises
     ------
     ValueError
         If a username is set but its password variable is not.
     DeliveryError
-        If the server cannot be reached, STARTTLS fails or the login is refused.
+        One line naming the server and the step: cannot connect, certificate
+        not trusted, STARTTLS not offered or failed, login refused.
     """
     password = config.password() if config.username else None
-    where = f"SMTP {config.host}:{config.port}"
+    where = _where(config)
     try:
         if config.ssl:
             smtp = smtplib.SMTP_SSL(
@@ -147,18 +168,131 @@ def _connect(config: EmailConfig) -> smtplib.SMTP:
             )
         else:
             smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(
+            f"{where}: TLS certificate not trusted ({_smtp_reply(exc)}); "
+            "check 'host' or add the server's CA with SSL_CERT_FILE"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise DeliveryError(
+            f"{where}: TLS handshake failed ({exc}); is 'ssl: true' right for port "
+            f"{config.port}? (implicit TLS is usually port 465, STARTTLS 587)"
+        ) from exc
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"{where}: cannot connect: {exc}") from exc
+        raise DeliveryError(f"{where}: cannot connect: {_smtp_reply(exc)}") from exc
+    step = "STARTTLS"
     try:
         if config.starttls:
+            smtp.ehlo()
+            if not smtp.has_extn("starttls"):
+                raise DeliveryError(
+                    f"{where}: the server does not offer STARTTLS; "
+                    f"set 'starttls: false' in {config.source} only if it is a trusted relay"
+                )
             smtp.starttls(context=ssl.create_default_context())
         if config.username:
+            step = f"login as {config.username}"
             smtp.login(config.username, password)
+    except DeliveryError:
+        smtp.close()
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        smtp.close()
+        raise DeliveryError(
+            f"{where}: login as {config.username} refused ({_smtp_reply(exc)}); check "
+            f"'username' in {config.source} and the password in ${config.password_env}"
+        ) from exc
+    except ssl.SSLCertVerificationError as exc:
+        smtp.close()
+        raise DeliveryError(
+            f"{where}: TLS certificate not trusted ({_smtp_reply(exc)}); "
+            "check 'host' or add the server's CA with SSL_CERT_FILE"
+        ) from exc
     except (OSError, smtplib.SMTPException) as exc:
         smtp.close()
-        step = "login as " + config.username if config.username else "STARTTLS"
-        raise DeliveryError(f"{where}: {step} failed: {exc}") from exc
+        raise DeliveryError(f"{where}: {step} failed: {_smtp_reply(exc)}") from exc
     return smtp
+
+
+def deliver(
+    config: EmailConfig,
+    messages: Mapping[str, EmailMessage],
+) -> tuple[list[str], list[SkippedRole]]:
+    """Send the messages over one SMTP connection.
+
+    Parameters
+    ----------
+    config : EmailConfig
+    messages : mapping of str to email.message.EmailMessage
+        Message of each role, sent in order.
+
+    Returns
+    -------
+    sent : list of str
+        Roles the server accepted for every recipient.
+    skipped : list of SkippedRole
+        Roles with a refused recipient or message (the server's reply in the
+        reason), and, after a dropped connection, that role and every later one.
+
+    Raises
+    ------
+    DeliveryError
+        If the server cannot be reached, refuses the login, or requires a
+        login that the settings do not give (nothing can be sent then).
+    """
+    where = _where(config)
+    sent: list[str] = []
+    skipped: list[SkippedRole] = []
+    roles = list(messages)
+    with _connect(config) as smtp:
+        for k, role in enumerate(roles):
+            try:
+                refused = smtp.send_message(messages[role])
+            except smtplib.SMTPServerDisconnected as exc:
+                reason = (
+                    f"{where} dropped the connection before accepting the message "
+                    f"({_smtp_reply(exc)}); not sent"
+                )
+                skipped += [SkippedRole(r, reason) for r in roles[k:]]
+                return sent, skipped
+            except smtplib.SMTPSenderRefused as exc:
+                if exc.smtp_code == 530:
+                    raise DeliveryError(
+                        f"{where}: the server requires a login ({_smtp_reply(exc)}); "
+                        f"set 'username' in {config.source} and the password in "
+                        f"${config.password_env}"
+                    ) from exc
+                skipped.append(
+                    SkippedRole(role, f"SMTP server refused the sender: {_smtp_reply(exc)}")
+                )
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                skipped.append(SkippedRole(role, _refused_text(exc.recipients, every=True)))
+                continue
+            except smtplib.SMTPException as exc:
+                skipped.append(
+                    SkippedRole(role, f"SMTP server refused the message: {_smtp_reply(exc)}")
+                )
+                continue
+            if refused:
+                skipped.append(SkippedRole(role, _refused_text(refused)))
+                continue
+            sent.append(role)
+    return sent, skipped
+
+
+def _refused_text(refused: Mapping[str, tuple[int, bytes]], every: bool = False) -> str:
+    """``SMTP server refused recipient(s) a@x.ru (550 5.1.1 No such user); ...``.
+
+    ``every``: no recipient was accepted, so the message was not sent at all;
+    otherwise the other recipients received it.
+    """
+    parts = [
+        f"{address} ({_smtp_reply(smtplib.SMTPResponseException(code, text))})"
+        for address, (code, text) in refused.items()
+    ]
+    outcome = "not sent" if every else "the other recipients received it"
+    return f"SMTP server refused recipient(s) {', '.join(parts)}; {outcome}"
 
 
 def send_reports(
@@ -273,20 +407,11 @@ def send_reports(
 
     if not messages:
         return result
-    with _connect(config) as smtp:
-        for role, msg in messages.items():
-            try:
-                refused = smtp.send_message(msg)
-            except smtplib.SMTPException as exc:
-                result.skipped.append(SkippedRole(role, f"SMTP server refused the message: {exc}"))
-                continue
-            if refused:
-                result.skipped.append(
-                    SkippedRole(role, f"SMTP server refused recipient(s) {', '.join(refused)}")
-                )
-                continue
-            result.sent.append(role)
-            result.recipients[role] = role_cfgs[role]["recipients"]
+    sent, skipped = deliver(config, messages)
+    result.sent += sent
+    result.skipped += skipped
+    for role in sent:
+        result.recipients[role] = role_cfgs[role]["recipients"]
     return result
 
 

@@ -143,10 +143,11 @@ def period_snapshot(warehouse: str | Path, period: str, snapshot: str | Path | N
     period's snapshot computed from the warehouse (read-only) the same way
     (:func:`analytics.metrics.snapshot.build_snapshot`)."""
     from analytics.metrics.snapshot import build_snapshot, load_snapshot
+    from analytics.paths import project_path
 
     if snapshot:
         return load_snapshot(snapshot)
-    computed, _ = build_snapshot(warehouse, period)
+    computed, _ = build_snapshot(project_path(warehouse), period)
     return computed
 
 

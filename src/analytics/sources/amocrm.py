@@ -7,6 +7,14 @@ thousands and a decimal comma (``'567 703 932,00'``) and dates as
 custom fields; each canonical column accepts the names in :data:`COLUMNS`
 (trimmed, case-insensitive).
 
+Real exports are also UTF-8 with ``,`` (both are detected), carry notes
+that span lines inside quotes, and custom fields that share a name (read as
+one field: the first non-empty value, with a note when they disagree). Open
+deals have a text placeholder where the closing date would be («не
+закрыта»): placeholders in dates and the amount load as NULL and are counted
+in the result's notes (:data:`analytics.sources.DEFAULT_PLACEHOLDERS`, more
+in ``params/sources.yaml``), so an open deal is never quarantined for it.
+
 Status and stage
 ----------------
 amoCRM's system statuses are 142 (``Успешно реализовано``, won) and 143
@@ -35,6 +43,7 @@ stage when the history does not list it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -42,16 +51,17 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import warehouse
-from analytics.sources import (
+from analytics.sources.reading import (
     ACCOUNT_TIMEZONE,
     ExportTable,
+    customer_phone_text,
     decimal_text,
+    epoch_zero_rejects,
     load_translated,
-    local_time_text,
     map_text,
     new_load_id,
     read_export,
-    ru_datetime_text,
+    timestamp_text,
 )
 from analytics.warehouse.schema import DEAL_STAGES
 
@@ -162,7 +172,11 @@ def _first_item(values: pd.Series) -> pd.Series:
 
 
 def _timestamp(values: pd.Series, timezone: str) -> pd.Series:
-    return local_time_text(ru_datetime_text(values), timezone)
+    return timestamp_text(values, timezone)
+
+
+TYPED = ("created_at", "closed_at", "amount")
+"""Date and number fields: placeholders there (``не закрыта``) are read as empty."""
 
 
 def translate(
@@ -202,9 +216,11 @@ def translate(
     return deals
 
 
-def _write_contacts(con, export: ExportTable, load_id: str, salt: str) -> None:
+def _write_contacts(con, export: ExportTable, load_id: str, salt: str) -> list[str]:
     f = export.frame
-    phones = _first_item(f["phone"])
+    phones, notes = customer_phone_text(
+        f["phone"], export.rows, column="phone", ignore=export.rejects
+    )
     emails = _first_item(f["email"])
     contacts = pd.DataFrame(
         {
@@ -235,6 +251,7 @@ def _write_contacts(con, export: ExportTable, load_id: str, salt: str) -> None:
         )
     finally:
         con.unregister("_amocrm_contacts")
+    return notes
 
 
 def load_deals(
@@ -246,6 +263,8 @@ def load_deals(
     timezone: str = ACCOUNT_TIMEZONE,
     encoding: str = "auto",
     delimiter: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -268,7 +287,15 @@ def load_deals(
         Account time zone; dates with a UTC offset are converted to it,
         others are taken as local.
     encoding, delimiter : str
-        ``"auto"`` by default (cp1251 or UTF-8; ``;`` or ``,``).
+        ``"auto"`` by default (cp1251 or UTF-8; ``;`` or ``,``). Real exports
+        are also UTF-8 with ``,``, multi-line quoted notes and custom fields
+        sharing a name (read as one field, first non-empty value).
+    columns : mapping, optional
+        Column mapping ``{their column: field}`` (fields: :data:`COLUMNS`).
+    placeholders : tuple of str, optional
+        Texts read as empty in dates and the amount (open deals' «не закрыта»);
+        :data:`analytics.sources.DEFAULT_PLACEHOLDERS` by default. They are
+        counted in the result's notes and do not quarantine the deal.
     load_id : str, optional
         Id of this load in ``quarantine`` and ``load_log``.
     now : datetime, optional
@@ -276,7 +303,7 @@ def load_deals(
 
     Returns
     -------
-    LoadResult
+    SourceResult
 
     Raises
     ------
@@ -284,13 +311,43 @@ def load_deals(
         An unusable file (see :func:`analytics.sources.read_export`).
     """
     export = read_export(
-        path, COLUMNS, REQUIRED, vendor=VENDOR, delimiter=delimiter, encoding=encoding
+        path,
+        COLUMNS,
+        REQUIRED,
+        vendor=VENDOR,
+        delimiter=delimiter,
+        encoding=encoding,
+        mapping=columns,
+        typed=TYPED,
+        placeholders=placeholders,
+        kind="amocrm",
     )
     deals = translate(export, stages=stages, timezone=timezone)
+    epoch = deals["closed_at"].map(lambda v: isinstance(v, str) and v.startswith("1970-01-01"))
+    deals["closed_at"] = deals["closed_at"].where(~epoch.astype(bool), None)
+    extra = (
+        [
+            f"closed_at: {int(epoch.sum())} epoch-zero time(s) (1970-01-01, an empty date) "
+            f"read as empty"
+        ]
+        if epoch.any()
+        else []
+    )
     load_id = load_id or new_load_id()
-    result = load_translated(con, "deals", deals, export, salt=salt, load_id=load_id, now=now)
-    _write_contacts(con, export, load_id, salt)
-    return result
+    rejects = epoch_zero_rejects(export, deals["created_at"], "created_at")
+    result = load_translated(
+        con,
+        "deals",
+        deals,
+        export,
+        salt=salt,
+        load_id=load_id,
+        now=now,
+        rejects=rejects,
+        notes=extra,
+    )
+    notes = _write_contacts(con, export, load_id, salt)
+    return dataclasses.replace(result, notes=result.notes + tuple(notes))
 
 
 def load_stage_history(
@@ -302,6 +359,8 @@ def load_stage_history(
     timezone: str = ACCOUNT_TIMEZONE,
     encoding: str = "auto",
     delimiter: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -318,6 +377,10 @@ def load_stage_history(
         vendor=HISTORY_VENDOR,
         delimiter=delimiter,
         encoding=encoding,
+        mapping=columns,
+        typed=("entered_at",),
+        placeholders=placeholders,
+        kind="amocrm_stages",
     )
     f = export.frame
     history = pd.DataFrame(

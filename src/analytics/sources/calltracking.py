@@ -26,6 +26,23 @@ canonical column            typical export columns
 ``region`` ...              form fields ``Регион``, ``Отрасль``, ``Размер компании``
 ==========================  ============================================================
 
+Direction and foreign call logs
+-------------------------------
+Telephony services (Sipuni, Mango Office, Zadarma, UIS, ...) log every call,
+incoming and outgoing, with the two numbers as "from" and "to". The
+direction is read from ``direction`` (``Направление``, ``Тип звонка``,
+``Тип``, ``direction``; or from the communication type when it says
+"Исходящий звонок"): see :data:`DIRECTIONS`. Decision: only **incoming
+calls and callbacks** (a callback ordered on the site is the customer's
+request) become leads; outgoing and internal calls are skipped (counted in
+the result's ``rows_skipped`` and notes, not quarantined: they are not bad
+rows, they are not leads). The customer's phone is ``phone`` when present,
+else the "from" number of an incoming call and the "to" number of a callback;
+a number of at most six digits (an extension) or one of ``employee_numbers``
+is never hashed as a customer's phone. Headers of other services that the
+aliases do not know are mapped with ``--map "Their column=field"`` or
+``params/sources.yaml``.
+
 Phones and e-mails are hashed with the salt by the warehouse loader. Times
 with a UTC offset are converted to the account time zone, others are taken
 as local (see :func:`analytics.sources.local_time_text`). ``call_duration_s``
@@ -35,20 +52,23 @@ and ``call_lost`` are left empty for chats and forms.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from analytics import warehouse
-from analytics.sources import (
+from analytics.sources.reading import (
     ACCOUNT_TIMEZONE,
+    INTERNAL_NUMBER_DIGITS,
     boolean_text,
+    customer_phone_text,
+    epoch_zero_rejects,
     load_translated,
-    local_time_text,
     map_text,
     read_export,
-    ru_datetime_text,
+    timestamp_text,
 )
 
 VENDOR = "call-tracking report"
@@ -70,8 +90,43 @@ LEAD_TYPES = {
 }
 """Communication type words -> canonical lead type (others are passed on and quarantined)."""
 
-LOST_TRUE = ("да", "1", "true", "yes", "потерянный", "пропущенный", "missed", "lost")
-LOST_FALSE = ("нет", "0", "false", "no", "успешный", "принятый", "answered", "отвеченный")
+DIRECTIONS = {
+    "входящий": "incoming",
+    "входящий звонок": "incoming",
+    "входящие": "incoming",
+    "вход.": "incoming",
+    "incoming": "incoming",
+    "inbound": "incoming",
+    "in": "incoming",
+    "исходящий": "outgoing",
+    "исходящий звонок": "outgoing",
+    "исходящие": "outgoing",
+    "исх.": "outgoing",
+    "outgoing": "outgoing",
+    "outbound": "outgoing",
+    "out": "outgoing",
+    "обратный звонок": "callback",
+    "заказ обратного звонка": "callback",
+    "перезвон": "callback",
+    "callback": "callback",
+    "call back": "callback",
+    "внутренний": "internal",
+    "внутренний звонок": "internal",
+    "internal": "internal",
+}
+"""Direction words -> incoming / outgoing / callback / internal (compared trimmed, lower case)."""
+
+LEAD_DIRECTIONS = ("incoming", "callback")
+"""Directions of calls that become leads."""
+
+LOST_TRUE = (
+    "да", "1", "true", "yes", "потерянный", "пропущенный", "missed", "lost",
+    "не отвечен", "неотвеченный", "no answer", "noanswer", "busy", "занято",
+)  # fmt: skip
+LOST_FALSE = (
+    "нет", "0", "false", "no", "успешный", "принятый", "answered", "отвеченный",
+    "отвечен", "answer", "success",
+)  # fmt: skip
 
 
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -102,7 +157,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "visitor_id",
     ),
     "visit_id": ("ID сессии", "ID визита", "session_id", "sessionId", "visit_id"),
-    "phone": ("Номер абонента", "Номер звонящего", "Телефон", "contact_phone_number", "phone"),
+    "phone": (
+        "Номер абонента",
+        "Номер клиента",
+        "Телефон клиента",
+        "Телефон",
+        "contact_phone_number",
+        "phone",
+    ),
+    "direction": ("Направление", "Направление звонка", "Тип звонка", "Тип", "direction"),
+    "caller": ("Откуда", "Кто звонил", "Номер звонящего", "Звонящий", "from", "caller", "src"),
+    "callee": ("Куда", "Кому звонили", "Номер назначения", "Куда звонили", "to", "callee", "dst"),
     "email": ("Email", "E-mail", "contact_email", "email"),
     **{u: _utm(u) for u in UTM},
     "call_duration_s": (
@@ -135,21 +200,82 @@ def duration_seconds_text(values: pd.Series) -> pd.Series:
     return map_text(values, convert)
 
 
-def translate(frame: pd.DataFrame, *, timezone: str = ACCOUNT_TIMEZONE) -> pd.DataFrame:
-    """Canonical ``leads`` columns (text) from a read call-tracking report."""
+def call_direction(frame: pd.DataFrame) -> pd.Series:
+    """Direction of each row: incoming / outgoing / callback / internal, None if not stated.
+
+    From ``direction``, else from the communication type when it names a
+    direction ("Исходящий звонок", "Обратный звонок").
+    """
+
+    def word(v):
+        return DIRECTIONS.get(" ".join(v.lower().split())) if isinstance(v, str) else None
+
+    stated = frame["direction"].map(word)
+    from_type = frame["lead_type"].map(word)
+    return stated.where(stated.notna(), from_type).astype(object)
+
+
+def _digits(value) -> str:
+    return re.sub(r"\D", "", value)[-10:] if isinstance(value, str) else ""
+
+
+def customer_phone(frame: pd.DataFrame, direction: pd.Series, employee_numbers=()) -> pd.Series:
+    """The customer's number of each call (raw text), never an employee's.
+
+    ``phone`` when present, else ``caller`` of an incoming call (or of a call
+    of unknown direction) and ``callee`` of a callback (then ``caller``);
+    numbers listed in ``employee_numbers`` (compared by their last ten
+    digits) and extensions (at most :data:`INTERNAL_NUMBER_DIGITS` digits)
+    are passed over.
+    """
+    own = {_digits(str(n)) for n in employee_numbers if _digits(str(n))}
+    out = []
+    for phone, caller, callee, way in zip(
+        frame["phone"], frame["caller"], frame["callee"], direction, strict=True
+    ):
+        order = (phone, callee, caller) if way in ("callback", "outgoing") else (phone, caller)
+        pick = None
+        for k, candidate in enumerate(order):
+            if not isinstance(candidate, str) or not candidate.strip():
+                continue
+            if _digits(candidate) in own:
+                continue  # the company's own line
+            if k > 0 and len(_digits(candidate)) <= INTERNAL_NUMBER_DIGITS:
+                continue  # an extension on one end of the call (the phone column is flagged later)
+            pick = candidate
+            break
+        out.append(pick)
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def translate(
+    frame: pd.DataFrame,
+    *,
+    timezone: str = ACCOUNT_TIMEZONE,
+    phone: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Canonical ``leads`` columns (text) from a read call-tracking report.
+
+    ``phone`` overrides the phone column (the cleaned customer phone).
+    """
     lead_type = map_text(
-        frame["lead_type"], lambda t: LEAD_TYPES.get(" ".join(t.lower().split()), t)
+        frame["lead_type"],
+        lambda t: (
+            "call"
+            if DIRECTIONS.get(" ".join(t.lower().split()))
+            else LEAD_TYPES.get(" ".join(t.lower().split()), t)
+        ),
     )
     lead_type = lead_type.where(frame["lead_type"].notna(), "call")
     is_call = lead_type == "call"
     leads = pd.DataFrame(
         {
             "lead_id": frame["lead_id"],
-            "created_at": local_time_text(ru_datetime_text(frame["created_at"]), timezone),
+            "created_at": timestamp_text(frame["created_at"], timezone),
             "lead_type": lead_type,
             "visitor_id": frame["visitor_id"],
             "visit_id": frame["visit_id"],
-            "phone": frame["phone"],
+            "phone": frame["phone"] if phone is None else phone,
             "email": frame["email"],
             **{u: frame[u] for u in UTM},
             "call_duration_s": duration_seconds_text(frame["call_duration_s"]).where(is_call, None),
@@ -172,6 +298,9 @@ def load_calls(
     timezone: str = ACCOUNT_TIMEZONE,
     encoding: str = "auto",
     delimiter: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
+    employee_numbers: Iterable[str] = (),
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -189,6 +318,14 @@ def load_calls(
         Account time zone for times with a UTC offset.
     encoding, delimiter : str
         ``"auto"`` by default (cp1251 or UTF-8; ``;``, tab or ``,``).
+    columns : mapping, optional
+        Column mapping ``{their column: field}`` for a foreign call log
+        (fields: :data:`COLUMNS`).
+    placeholders : tuple of str, optional
+        Texts read as empty in the time and duration fields.
+    employee_numbers : iterable of str
+        The company's own numbers (office lines, managers' mobiles): never
+        taken as a customer's phone.
     load_id : str, optional
         Id of this load in ``quarantine`` and ``load_log``.
     now : datetime, optional
@@ -196,7 +333,8 @@ def load_calls(
 
     Returns
     -------
-    LoadResult
+    SourceResult
+        ``rows_skipped`` counts outgoing and internal calls (not leads).
 
     Raises
     ------
@@ -204,7 +342,47 @@ def load_calls(
         An unusable file (see :func:`analytics.sources.read_export`).
     """
     export = read_export(
-        path, COLUMNS, REQUIRED, vendor=VENDOR, delimiter=delimiter, encoding=encoding
+        path,
+        COLUMNS,
+        REQUIRED,
+        vendor=VENDOR,
+        delimiter=delimiter,
+        encoding=encoding,
+        mapping=columns,
+        typed=("created_at", "call_duration_s"),
+        placeholders=placeholders,
+        kind="calls",
     )
-    leads = translate(export.frame, timezone=timezone)
-    return load_translated(con, "leads", leads, export, salt=salt, load_id=load_id, now=now)
+    direction = call_direction(export.frame)
+    notes: list[str] = []
+    keep = ~direction.isin(["outgoing", "internal"]).to_numpy()
+    skipped = int((~keep).sum())
+    if skipped:
+        counts = direction[~keep].value_counts()
+        notes.append(
+            f"{skipped} call(s) skipped, not leads: "
+            + ", ".join(f"{n} {way}" for way, n in counts.items())
+            + " (only incoming calls and callbacks become leads)"
+        )
+        export = export.subset(keep)
+        direction = direction[keep].reset_index(drop=True)
+    phone, phone_notes = customer_phone_text(
+        customer_phone(export.frame, direction, employee_numbers),
+        export.rows,
+        ignore=export.rejects,
+    )
+    notes += phone_notes
+    leads = translate(export.frame, timezone=timezone, phone=phone)
+    rejects = epoch_zero_rejects(export, leads["created_at"], "created_at")
+    return load_translated(
+        con,
+        "leads",
+        leads,
+        export,
+        salt=salt,
+        load_id=load_id,
+        now=now,
+        rejects=rejects,
+        notes=notes,
+        rows_skipped=skipped,
+    )

@@ -16,11 +16,26 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analytics.paths import PARAMS_DIR
+from analytics import paths
 from analytics.warehouse import InputError
 
-DEFAULT_RULES_FILE = PARAMS_DIR / "channels.yaml"
-"""Channel rules used when an adapter is given none."""
+DEFAULT_RULES_FILE = paths.PARAMS_DIR / "channels.yaml"
+"""Channel rules of the project found at import (see :func:`default_rules_file`)."""
+
+
+def default_rules_file() -> Path:
+    """``<project>/params/channels.yaml``, else the bundled default (:mod:`analytics.paths`).
+
+    Raises
+    ------
+    InputError
+        Neither exists: one line saying how to set the project folder.
+    """
+    try:
+        return paths.params_file("channels.yaml")
+    except FileNotFoundError as err:
+        raise InputError(str(err)) from None
+
 
 FIELDS = ("source", "medium", "campaign")
 """Traffic attributes a rule can test."""
@@ -100,9 +115,9 @@ class ChannelRules:
         return cls(tuple(rules), str(spec.get("default") or "unassigned"), origin)
 
     @classmethod
-    def from_yaml(cls, path: str | Path = DEFAULT_RULES_FILE) -> ChannelRules:
-        """Rules from a YAML file (``params/channels.yaml`` by default)."""
-        path = Path(path)
+    def from_yaml(cls, path: str | Path | None = None) -> ChannelRules:
+        """Rules from a YAML file (:func:`default_rules_file` by default)."""
+        path = default_rules_file() if path is None else Path(path)
         if not path.is_file():
             raise InputError(f"{path}: channel rules file not found")
         try:
@@ -180,7 +195,7 @@ def load_channel_rules(rules: str | Path | ChannelRules | None = None) -> Channe
     """Channel rules given as rules, a YAML path, or None for ``params/channels.yaml``."""
     if isinstance(rules, ChannelRules):
         return rules
-    return ChannelRules.from_yaml(DEFAULT_RULES_FILE if rules is None else rules)
+    return ChannelRules.from_yaml(rules)
 
 
 def channel_labels(path: str | Path | None = None) -> dict[str, dict[str, str]]:
@@ -194,7 +209,7 @@ def channel_labels(path: str | Path | None = None) -> dict[str, dict[str, str]]:
     InputError
         If ``labels`` is not a mapping of channel to ``{ru: ..., en: ...}``.
     """
-    path = Path(path) if path is not None else DEFAULT_RULES_FILE
+    path = Path(path) if path is not None else default_rules_file()
     if not path.is_file():
         return {}
     spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -38,13 +38,27 @@ seconds, unique per user only). Per session:
 An event without ``user_pseudo_id`` or ``ga_session_id`` cannot be put in a
 session: each such event becomes a row of its own with no ``visit_id`` and is
 quarantined (counted, not dropped). Row numbers are the file row (NDJSON line)
-of each session's first event. Load a whole period's events in one file: a
-session cut between two files would be loaded twice (the second time as a
-duplicate key).
+of each session's first event.
+
+Sessions split over two daily files
+-----------------------------------
+The export writes one table per day, so a session running over midnight has
+events in two files. When a later file (``merge_split_sessions``, on by
+default) holds a session already in ``visits`` from another file, the two
+parts are merged: ``visit_start`` = the earlier start, ``duration_s`` = the
+later end - that start, ``pageviews`` summed, ``goal_pricing`` either part's,
+landing page / UTM / channel / device of the earlier part. The old row is
+replaced by the merged one in this load (and put back if the load fails);
+the notes count the merged sessions. Only a part that lies wholly after the
+stored session's end (or wholly before its start) is a continuation: the
+*same* file again (found in ``load_log``), a re-pulled day (a connector's
+lookback) or any part overlapping the stored session is a duplicate key,
+quarantined as before, so page views are never counted twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime
@@ -54,9 +68,9 @@ import duckdb
 import pandas as pd
 
 from analytics import warehouse
-from analytics.sources import ACCOUNT_TIMEZONE, decode_export, map_text
 from analytics.sources.channels import ChannelRules, load_channel_rules
 from analytics.sources.metrica import url_path
+from analytics.sources.reading import ACCOUNT_TIMEZONE, SourceResult, decode_export, map_text
 from analytics.warehouse import InputError
 
 EVENT_STRUCTURE = {
@@ -273,6 +287,9 @@ def load_sessions(
     timezone: str = ACCOUNT_TIMEZONE,
     channel_rules: str | Path | ChannelRules | None = None,
     encoding: str = "utf-8",
+    columns: dict[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
+    merge_split_sessions: bool = True,
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -313,6 +330,11 @@ def load_sessions(
         object (e.g. a truncated last line), named by its line number.
     """
     source = Path(path).resolve()
+    if columns:
+        raise InputError(
+            f"{source}: a GA4 BigQuery export has a fixed nested schema; column mappings "
+            f"(--map / params/sources.yaml ga4: columns:) do not apply to it"
+        )
     relation = _events_relation(con, source, encoding)
     try:
         sessions = sessions_frame(con, relation, pricing_page=pricing_page)
@@ -322,13 +344,93 @@ def load_sessions(
         else:
             con.unregister(relation)
     visits = translate(sessions, rules=load_channel_rules(channel_rules), timezone=timezone)
-    return warehouse.load_frame(
-        con,
-        "visits",
-        visits,
-        source_file=source,
-        salt=salt,
-        row_numbers=sessions["_row"].to_numpy(),
-        load_id=load_id,
-        now=now,
+    old = _continued_sessions(con, visits, source) if merge_split_sessions else pd.DataFrame()
+    notes: tuple[str, ...] = ()
+    if len(old):
+        visits = merge_parts(visits, old)
+        notes = (
+            f"{len(old)} session(s) continued from an earlier file merged (start = the earlier "
+            f"start, end = the later end, page views summed)",
+        )
+        con.register("_ga4_old_parts", old)
+        try:
+            con.execute(
+                "DELETE FROM main.visits WHERE visit_id IN (SELECT visit_id FROM _ga4_old_parts)"
+            ).fetchall()
+        finally:
+            con.unregister("_ga4_old_parts")
+    try:
+        result = warehouse.load_frame(
+            con,
+            "visits",
+            visits,
+            source_file=source,
+            salt=salt,
+            row_numbers=sessions["_row"].to_numpy(),
+            load_id=load_id,
+            now=now,
+        )
+    except BaseException:
+        if len(old):  # put the earlier parts back
+            con.register("_ga4_old_parts", old)
+            try:
+                con.execute(
+                    "INSERT INTO main.visits BY NAME SELECT * FROM _ga4_old_parts"
+                ).fetchall()
+            finally:
+                con.unregister("_ga4_old_parts")
+        raise
+    return SourceResult(
+        **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, notes=notes
     )
+
+
+def _continued_sessions(con, visits: pd.DataFrame, source: Path) -> pd.DataFrame:
+    """Rows of ``visits`` (the table) that the new sessions continue (see the module notes)."""
+    loaded_before = con.execute(
+        "SELECT count(*) FROM main.load_log WHERE source_file = ? AND target_table = 'visits'",
+        [str(source)],
+    ).fetchall()[0][0]
+    if loaded_before or visits["visit_id"].dropna().empty:
+        return pd.DataFrame()
+    ids = visits[["visit_id", "visit_start", "duration_s"]].dropna()
+    con.register("_ga4_new_ids", ids)
+    try:
+        return con.execute(
+            "SELECT v.* FROM main.visits v JOIN _ga4_new_ids n ON v.visit_id = n.visit_id "
+            "WHERE CAST(n.visit_start AS TIMESTAMP) > v.visit_start + to_seconds(v.duration_s) "
+            "OR CAST(n.visit_start AS TIMESTAMP) + to_seconds(CAST(n.duration_s AS BIGINT)) "
+            "< v.visit_start"
+        ).df()
+    finally:
+        con.unregister("_ga4_new_ids")
+
+
+def merge_parts(visits: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """``visits`` (text) with each session of ``old`` (typed rows) merged into its new part.
+
+    ``start = min(starts)``, ``end = max(start_i + duration_i)``,
+    ``duration_s = end - start`` (s), ``pageviews = sum``, ``goal_pricing = any``;
+    the other columns from the part that started first.
+    """
+    out = visits.copy()
+    position = {v: i for i, v in enumerate(out["visit_id"]) if isinstance(v, str)}
+    for part in old.to_dict("records"):
+        i = position[part["visit_id"]]
+        new_start = pd.Timestamp(out.at[i, "visit_start"])
+        new_end = new_start + pd.Timedelta(seconds=int(out.at[i, "duration_s"] or 0))
+        old_start = pd.Timestamp(part["visit_start"])
+        old_end = old_start + pd.Timedelta(seconds=int(part["duration_s"] or 0))
+        start, end = min(new_start, old_start), max(new_end, old_end)
+        if old_start < new_start:
+            for column in ("visitor_id", "channel", "landing_page", "device") + tuple(
+                f"utm_{u}" for u in _UTM
+            ):
+                value = part[column]
+                out.at[i, column] = None if pd.isna(value) else str(value)
+        out.at[i, "visit_start"] = start.strftime("%Y-%m-%d %H:%M:%S")
+        out.at[i, "duration_s"] = str(int((end - start).total_seconds()))
+        out.at[i, "pageviews"] = str(int(out.at[i, "pageviews"]) + int(part["pageviews"]))
+        pricing = out.at[i, "goal_pricing"] == "true" or bool(part["goal_pricing"])
+        out.at[i, "goal_pricing"] = "true" if pricing else "false"
+    return out

@@ -32,6 +32,17 @@ the traffic source translated to a source/medium pair (direct ->
 engine/``cpc``, referral -> referring site/``referral``, ...) and grouped by
 :mod:`analytics.sources.channels`.
 
+ETL shapes
+----------
+Connectors (Airbyte-style) write the same fields without the ``ym:s:``
+prefix (``visitID``) or in snake case (``visit_id``, ``client_id``,
+``date_time``), as CSV or JSON lines, and ``dateTime`` as ISO with an offset
+(``2024-05-01T07:15:02Z``, ``+05:00``): every spelling is accepted, the
+delimiter is detected (a tab file is read as plain TSV, others as quoted
+CSV), JSON lines are read by the first ``{``, and an offset is converted to
+the warehouse time zone (``timezone``, Europe/Moscow by default). A visit at
+the Unix epoch (1970-01-01, an empty time written as 0) is quarantined.
+
 Decisions: device category 4 (TV) is loaded with an empty device (the schema
 knows desktop, mobile and tablet only) rather than rejecting the visit; other
 unknown categories are passed on and quarantined.
@@ -40,7 +51,7 @@ unknown categories are passed on and quarantined.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,8 +59,16 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from analytics import warehouse
-from analytics.sources import ExportTable, load_translated, map_text, read_export
 from analytics.sources.channels import ChannelRules, load_channel_rules
+from analytics.sources.reading import (
+    ACCOUNT_TIMEZONE,
+    ExportTable,
+    epoch_zero_rejects,
+    load_translated,
+    map_text,
+    read_export,
+    timestamp_text,
+)
 from analytics.warehouse import InputError
 
 VENDOR = "Metrica Logs API visits export"
@@ -59,7 +78,7 @@ def _attributed(name: str) -> tuple[str, ...]:
     return (f"ym:s:last{name}", f"ym:s:lastsign{name}", f"ym:s:{name[0].lower()}{name[1:]}")
 
 
-COLUMNS: dict[str, tuple[str, ...]] = {
+LOGS_API_COLUMNS: dict[str, tuple[str, ...]] = {
     "visit_id": ("ym:s:visitID",),
     "visitor_id": ("ym:s:clientID",),
     "visit_start": ("ym:s:dateTime",),
@@ -79,6 +98,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "referal_source": _attributed("ReferalSource"),
     "social_network": _attributed("SocialNetwork"),
 }
+
+
+def _etl_spellings(alias: str) -> tuple[str, ...]:
+    """``ym:s:visitID`` -> (``ym:s:visitID``, ``visitID``, ``visit_id``)."""
+    bare = alias.removeprefix("ym:s:")
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", bare).lower()
+    return tuple(dict.fromkeys((alias, bare, snake)))
+
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(dict.fromkeys(a for alias in aliases for a in _etl_spellings(alias)))
+    for name, aliases in LOGS_API_COLUMNS.items()
+}
+"""Logs API names, also without ``ym:s:`` and in snake case (ETL connectors)."""
+
 REQUIRED = ("visit_id", "visitor_id", "visit_start", "pageviews", "duration_s")
 
 DEVICES = {"1": "desktop", "2": "mobile", "3": "tablet", "4": None, "tv": None}
@@ -138,6 +172,7 @@ def translate(
     *,
     pricing_goal_ids: Iterable[int | str],
     rules: ChannelRules,
+    timezone: str = ACCOUNT_TIMEZONE,
 ) -> pd.DataFrame:
     """Canonical ``visits`` columns (text) from a read Metrica export."""
     frame = export.frame
@@ -147,7 +182,7 @@ def translate(
         {
             "visit_id": frame["visit_id"],
             "visitor_id": frame["visitor_id"],
-            "visit_start": frame["visit_start"],
+            "visit_start": timestamp_text(frame["visit_start"], timezone),
             "channel": rules.assign(source, medium, frame["utm_campaign"]),
             "utm_source": frame["utm_source"],
             "utm_medium": frame["utm_medium"],
@@ -186,8 +221,11 @@ def load_visits(
     salt: str,
     pricing_goal_ids: Iterable[int | str] | None = None,
     channel_rules: str | Path | ChannelRules | None = None,
+    timezone: str = ACCOUNT_TIMEZONE,
     encoding: str = "utf-8",
-    delimiter: str = "\t",
+    delimiter: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    placeholders: tuple[str, ...] | None = None,
     load_id: str | None = None,
     now: datetime | None = None,
 ) -> warehouse.LoadResult:
@@ -207,8 +245,16 @@ def load_visits(
         knowingly to load every visit with ``goal_pricing = false``.
     channel_rules : path or ChannelRules, optional
         Channel grouping rules; ``params/channels.yaml`` by default.
+    timezone : str
+        Warehouse time zone: ``dateTime`` values with an offset are converted
+        to it; values without one are the counter's local time, kept.
     encoding, delimiter : str
-        The Logs API writes UTF-8 and tabs.
+        The Logs API writes UTF-8 and tabs; ``delimiter="auto"`` also reads
+        an ETL tool's CSV (JSON lines are recognised by their ``{``).
+    columns : mapping, optional
+        Column mapping ``{their column: field}`` (fields: :data:`COLUMNS`).
+    placeholders : tuple of str, optional
+        Texts read as empty in the time and number fields.
     load_id : str, optional
         Id of this load in ``quarantine`` and ``load_log``.
     now : datetime, optional
@@ -241,9 +287,19 @@ def load_visits(
         vendor=VENDOR,
         delimiter=delimiter,
         encoding=encoding,
-        tsv_escapes=True,
+        tsv_escapes=None,
+        mapping=columns,
+        typed=("visit_start", "pageviews", "duration_s"),
+        placeholders=placeholders,
+        kind="metrica",
     )
     visits = translate(
-        export, pricing_goal_ids=pricing_goal_ids, rules=load_channel_rules(channel_rules)
+        export,
+        pricing_goal_ids=pricing_goal_ids,
+        rules=load_channel_rules(channel_rules),
+        timezone=timezone,
     )
-    return load_translated(con, "visits", visits, export, salt=salt, load_id=load_id, now=now)
+    rejects = epoch_zero_rejects(export, visits["visit_start"], "visit_start")
+    return load_translated(
+        con, "visits", visits, export, salt=salt, load_id=load_id, now=now, rejects=rejects
+    )

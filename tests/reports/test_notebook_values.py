@@ -1,0 +1,170 @@
+"""A value on each rendered analyst page (notebooks 03-08) against an independent reference.
+
+The pages are those of the shared ``tiny_reports`` run (period ``last-week`` of
+the tiny demo: 2025-W52). Each test reads a figure from the page's HTML -- a
+printed line or a table cell, as a reader sees it -- and recomputes it in pandas
+from the generator's raw tables (``tiny_demo.tables``, before loading, PII
+hashing and SQL) or its ground truth (``tiny_demo.truth``). Windows the page
+chose itself (the attribution window, the test weeks) are read from the page's
+own text and only the figure is recomputed.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+
+class Page(HTMLParser):
+    """The tables (rows of cell texts) and the text of a rendered page."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self.texts: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self.feed(html)
+        self.text = " ".join(" ".join(self.texts).split())
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        self.texts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def table_with(self, *header: str) -> list[list[str]]:
+        """The first table whose first row holds every name of ``header``."""
+        for table in self.tables:
+            if table and all(name in table[0] for name in header):
+                return table
+        raise AssertionError(f"no table with columns {header} on the page")
+
+
+@pytest.fixture(scope="module")
+def pages(tiny_reports) -> dict[str, Page]:
+    return {
+        r.notebook.removesuffix(".ipynb"): Page(r.html.read_text(encoding="utf-8"))
+        for r in tiny_reports.results
+        if r.role == "analyst" and r.status == "ok"
+    }
+
+
+def window_on_page(page: Page, label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``<label>: <name> (YYYY-MM-DD – YYYY-MM-DD)`` -> [start, end + 1 day)."""
+    found = re.search(label + r": \S+ \((\d{4}-\d\d-\d\d) – (\d{4}-\d\d-\d\d)\)", page.text)
+    assert found, f"no '{label}: ...' line on the page"
+    start, end = pd.Timestamp(found[1]), pd.Timestamp(found[2])
+    return start, end + pd.Timedelta(days=1)
+
+
+def in_window(times: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+    return (times >= window[0]) & (times < window[1])
+
+
+def test_data_quality_page_finds_the_injected_defects(pages, tiny_demo):
+    """03: the analyst's defect table (all data) against the generator's injected defects."""
+    table = pages["03_data_quality"].table_with("injected_count", "found", "found_base")
+    header = table[0]
+    rows = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in table[2:]}
+    truth = tiny_demo.truth["defects"].set_index("defect")
+    assert set(rows) == set(truth.index)
+    for defect, row in rows.items():
+        assert int(row["found"]) == truth.loc[defect, "injected_count"], defect
+        assert int(row["found_base"]) == truth.loc[defect, "base_count"], defect
+
+
+def test_cohort_page_sizes_are_visitors_by_week_of_first_visit(pages, tiny_demo):
+    """04: cohort size per week = visitors whose first visit falls in that ISO week."""
+    table = pages["04_cohorts"].table_with("first_channel", "total")
+    header, rows = table[0], table[2:]
+    visits = tiny_demo.tables["visits"].sort_values("visit_start")
+    first = visits.groupby("visitor_id").first()
+    iso = first["visit_start"].dt.isocalendar()
+    first["cohort"] = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    expected = first.groupby(["cohort", "channel"]).size()
+    assert len(rows) == 12 and rows[-1][0] == "2025-W52"
+    for row in rows:
+        cells = dict(zip(header[1:], row[1:], strict=True))
+        assert int(cells["total"]) == expected[row[0]].sum(), row[0]
+        for channel, value in cells.items():
+            if channel != "total":
+                assert int(value) == expected.get((row[0], channel), 0), (row[0], channel)
+
+
+def test_lead_scoring_page_lists_the_period_leads(pages, tiny_demo):
+    """05: the call list of the period is every lead created in 2025-W52 (fewer than 15)."""
+    table = pages["05_lead_scoring"].table_with("lead_id", "score")
+    shown = [row[0] for row in table[1:]]
+    leads = tiny_demo.tables["leads"]
+    week = (pd.Timestamp("2025-12-22"), pd.Timestamp("2025-12-29"))
+    expected = set(leads.loc[in_window(leads["created_at"], week), "lead_id"])
+    assert 0 < len(expected) < 15
+    assert sorted(shown) == sorted(expected)
+
+
+def test_attribution_page_counts_every_sale_of_its_window(pages, tiny_demo):
+    """06: conversions on paths + without a touch = won deals closed in the page's window."""
+    page = pages["06_attribution"]
+    window = window_on_page(page, "attribution window")
+    found = re.search(r"sale: (\d+) conversions on paths, (\d+) without a tracked touch", page.text)
+    assert found
+    deals = tiny_demo.tables["deals"]
+    won = deals[(deals["status"] == "won") & in_window(deals["closed_at"], window)]
+    assert int(found[1]) + int(found[2]) == len(won) > 0
+
+
+def test_ab_page_visits_per_arm_over_the_test(pages, tiny_demo):
+    """07: visits of the tested ad group by ISO week and creative, and over the test weeks."""
+    page = pages["07_ab_tests"]
+    weeks = window_on_page(page, "Test weeks")
+    table = page.table_with("week", "arm", "visits")
+    header, week, shown = table[0], None, {}
+    for row in table[1:]:
+        if len(row) == len(header) - 1:  # the week cell spans the week's rows (rowspan)
+            row = [week, *row]
+        week = row[0]
+        shown[week, row[1]] = int(row[header.index("visits")])
+    visits = tiny_demo.tables["visits"]
+    tested = visits[
+        in_window(visits["visit_start"], weeks)
+        & (visits["utm_campaign"] == "yd_search_generic")
+        & (visits["utm_term"] == "generic_crm")
+    ]
+    iso = tested["visit_start"].dt.isocalendar()
+    label = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    expected = {
+        **tested.groupby([label, tested["utm_content"]]).size().to_dict(),
+        **{(w, "all"): n for w, n in label.value_counts().items()},
+        ("total", "all"): len(tested),
+    }
+    assert len(tested) > 100
+    assert shown == expected
+
+
+def test_segments_page_counts_the_leads_of_its_window(pages, tiny_demo):
+    """08: leads of the segment window = leads created in it (repeat requests included)."""
+    page = pages["08_segments"]
+    window = window_on_page(page, "window")
+    found = re.search(r"window: \S+ \([^)]*\); leads: (\d+)", page.text)
+    assert found
+    leads = tiny_demo.tables["leads"]
+    assert int(found[1]) == in_window(leads["created_at"], window).sum() > 0
