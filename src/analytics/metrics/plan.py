@@ -54,7 +54,14 @@ def load_plan(path: str | Path | None = None) -> dict[str, dict[str, float]]:
         Not a mapping, a month not ``YYYY-MM``, an unknown metric, a value
         that is not a non-negative number.
     """
-    path = Path(path) if path is not None else PLAN_FILE
+    if path is None:
+        from analytics import paths
+
+        try:
+            path = paths.params_file("plan.yaml")
+        except FileNotFoundError:
+            return {}
+    path = Path(path)
     if not path.is_file():
         return {}
     try:
