@@ -399,7 +399,7 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
     shown = _drill_rows(campaigns, locale, words)
     by_leads = shown.sort_values(["leads", "spend"], ascending=False, kind="stable").iloc[0]
     paid = shown[(shown["spend"] > 0) & shown["cpl"].notna()]
-    if by_leads["leads"] > 0 and not paid.empty:
+    if by_leads["leads"] > 0 and not paid.empty and not is_undefined(by_leads["cpl"]):
         worst = paid.loc[paid["cpl"].idxmax()]
         sentence = words["top"].format(
             top=by_leads["campaign"],
