@@ -572,3 +572,22 @@ def test_a_period_without_snapshot_is_a_clear_error(period_dir, roles_dir, confi
     (period_dir / "metrics.json").unlink()
     with pytest.raises(ValueError, match=r"metrics\.json does not exist"):
         sending.send_reports(period_dir, dry_run=True, config_path=config_path, roles_dir=roles_dir)
+
+
+def test_the_call_list_csv_travels_with_its_role(period_dir, roles_dir, config_path):
+    """A role whose page wrote ``call_list.csv`` (the sales page) gets it attached as is."""
+    csv = "Заявка;Балл\nL1;71\n".encode("utf-8-sig")
+    (period_dir / "analyst" / "call_list.csv").write_bytes(csv)
+    result = sending.send_reports(
+        period_dir, roles=["analyst", "ceo"], dry_run=True, config_path=config_path,
+        roles_dir=roles_dir,
+    )  # fmt: skip
+    attached = {
+        role: {
+            part.get_filename(): part.get_payload(decode=True)
+            for part in parse(path.read_bytes()).iter_attachments()
+        }
+        for role, path in zip(result.sent, result.eml_paths, strict=True)
+    }
+    assert attached["analyst"][f"call_list_{LABEL}.csv"] == csv
+    assert not any(name.endswith(".csv") for name in attached["ceo"])

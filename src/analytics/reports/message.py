@@ -31,6 +31,7 @@ from analytics.reports.manifest import (
     read_manifest,
     role_reports,
 )
+from analytics.reports.sales_page import CALL_LIST_FILE
 
 ROLE_METRICS: dict[str, tuple[str, ...]] = {
     "ceo": HEADLINE,
@@ -419,6 +420,10 @@ def build_message(
     period = _period_words(manifest, period_dir, locale)
     label = period_label(manifest, period_dir)
     attachments = _attachments(pages, role, label, config.max_attachment_mb)
+    call_list = Path(period_dir) / role / CALL_LIST_FILE  # the sales page's call list
+    if call_list.is_file():
+        name = f"{call_list.stem}_{label}.csv"
+        attachments.append((name, "text", "csv", call_list.read_bytes()))
     attached = [name for name, *_ in attachments]
 
     chart_cid = f"<chart.{secrets.token_hex(8)}@{config.sender_domain}>"  # short: no folding
