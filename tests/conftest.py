@@ -38,7 +38,8 @@ def tiny_warehouse(tiny_raw, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_reports(tiny_warehouse, tmp_path_factory):
-    """The weekly run on the tiny demo: ceo (code hidden) and analyst (every notebook).
+    """The weekly run on the tiny demo: the leadership roles (ceo, marketing, sales: code
+    hidden, Russian) and analyst (every notebook, English).
 
     Shared by the notebook and browser tests so each notebook runs once per session.
     """
@@ -46,7 +47,7 @@ def tiny_reports(tiny_warehouse, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("reports")
     return run_reports(
-        [load_role("ceo"), load_role("analyst")],
+        [load_role("ceo"), load_role("marketing"), load_role("sales"), load_role("analyst")],
         period="last-week",
         warehouse=tiny_warehouse,
         out_dir=out,

@@ -22,6 +22,7 @@
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
+locale = "en"  # language of the verdict sentence: ru or en
 test_weeks = 26  # ISO weeks of the test, up to the end of the period
 campaign = "yd_search_generic"  # utm_campaign of the test
 ad_group = "generic_crm"  # utm_term of the test
@@ -40,6 +41,7 @@ from analytics.metrics import abtest
 from analytics.metrics.definitions import load_definitions
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
+from analytics.reports.summary import ab_verdict_section
 from analytics.warehouse import connect
 
 sns.set_theme(style="whitegrid")
@@ -127,6 +129,12 @@ plt.show()
 
 # %% [markdown]
 # The bars compare how many days of the current traffic a test needs when judged on MQL and when judged on sales; `mde_now_pct` is the smallest lift the visits so far can detect.
+
+# %% [markdown]
+# ## Verdict
+
+# %%
+ab_verdict_section(tests, plan, control, treatment, test_period.days, locale, lift_to_detect)
 
 # %% [markdown] tags=["analyst-only"]
 # ## Analyst checks

@@ -206,6 +206,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
             roles=group, period=period, warehouse=warehouse, out_dir=args.out, jobs=args.jobs
         )
         print(summary.text)
+        if summary.no_data:
+            print(
+                f"report: no data for {summary.period} in {warehouse}: pages carry a banner, "
+                "no e-mail will be sent",
+                file=sys.stderr,
+            )
+            return 2
         ok &= summary.ok
     return 0 if ok else 1
 

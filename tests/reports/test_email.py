@@ -69,6 +69,7 @@ def snap(snapshot_data) -> period_snapshot.Snapshot:
 
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE_PATTERN = re.compile(r"(?:\+7|\b8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
+NBSP = "\u00a0"
 NNBSP = "\u202f"
 
 
@@ -128,6 +129,7 @@ def write_roles_dir(root: Path) -> Path:
             f"title: Воронка — {role}",
             "audience: test",
             "hide_code: true",
+            f"locale: {'en' if role == 'analyst' else 'ru'}",
             f"notebooks: [{NOTEBOOK}]",
             "recipients:",
             *[f"  - {address}" for address in recipients(role)],
@@ -192,7 +194,9 @@ def check_message(msg: EmailMessage, role: str) -> None:
     assert [a.get_filename() for a in attachments] == [f"01_funnel_overview_{LABEL}.html"]
     assert attachments[0].get_content_type() == "text/html"
     assert attachments[0].get_payload(decode=True) == report_page(role)
-    assert "во вложении" in html_body
+    russian = role != "analyst"  # the test role files: analyst in English, the others Russian
+    assert ("во вложении" if russian else "is attached") in html_body
+    assert f'<html lang="{"ru" if russian else "en"}">' in html_body
 
     assert [a.addr_spec for a in msg["To"].addresses] == recipients(role)
     plain = msg.get_body(("plain",)).get_content()
@@ -396,12 +400,16 @@ def test_dry_run_writes_parseable_eml_and_skips_the_failed_role(period_dir, role
     for role, path in zip(result.sent, result.eml_paths, strict=True):
         msg = parse(path.read_bytes())
         check_message(msg, role)
-        assert msg["Subject"] == (
-            f"Сквозная аналитика: Воронка — {role}, {LABEL} (02.06.2025–08.06.2025)"
+        # the subject in the role's language, the dates by Babel (CLDR interval)
+        dates = (
+            "2\u20138 июн. 2025\u202fг." if role != "analyst" else "Jun 2\u2009\u2013\u20098, 2025"
         )
+        prefix = "Сквозная аналитика" if role != "analyst" else "End-to-end analytics"
+        assert msg["Subject"] == f"{prefix}: Воронка — {role}, {LABEL} ({dates})"
     ceo_html = parse(result.eml_paths[0].read_bytes()).get_body(("html",)).get_content()
-    assert f"150{NNBSP}777{NNBSP}₽" in ceo_html and f"618,0{NNBSP}%" in ceo_html
+    assert f"150{NBSP}777{NBSP}₽" in ceo_html and f"618,0{NBSP}%" in ceo_html
     assert "ДРР = расходы / выручка × 100%" in ceo_html
+    assert "к прошлой неделе" in ceo_html  # the tiles carry the change
 
 
 def test_roles_filter_and_out_dir(period_dir, roles_dir, config_path, tmp_path):
@@ -532,7 +540,7 @@ def test_main_exit_1_when_a_report_failed(warehouse_period_dir, roles_dir, confi
     # the figures are the snapshot's: W23 booked revenue 150 777 RUB, ДРР 13.9 %
     msg = parse((warehouse_period_dir / "outbox" / "ceo.eml").read_bytes())
     html_body = msg.get_body(("html",)).get_content()
-    assert f"150{NNBSP}777{NNBSP}₽" in html_body and f"13,9{NNBSP}%" in html_body
+    assert f"150{NBSP}777{NBSP}₽" in html_body and f"13,9{NBSP}%" in html_body  # Babel, ru
     check_message(msg, "ceo")
 
 

@@ -67,7 +67,7 @@ def test_project_roles_load():
     for name in ("ceo", "marketing", "sales", "analyst"):
         role = load_role(name)
         assert role.hide_code is (name != "analyst")
-        assert NOTEBOOKS_DIR / "01_funnel_overview.ipynb" in role.notebooks
+        assert NOTEBOOKS_DIR / "09_weekly_summary.ipynb" in role.notebooks  # the summary page
         assert all(nb.is_file() for nb in role.notebooks)
         assert role.recipients and role.title and role.audience
     # the analyst gets every notebook; leadership gets no data-quality or model internals
@@ -304,7 +304,22 @@ def test_ceo_page_hides_code_and_analyst_page_shows_it(run):
     assert "Analyst checks" in analyst
     for page in (ceo, analyst):
         assert "21\u202f000 ₽" in page  # the hand-computed spend of the week
-        assert "<title>Weekly funnel" in page
+        # the page title is the notebook's first heading, so the index can list it
+        assert "<title>Funnel overview: visits → leads → MQL → SQL → sales</title>" in page
+        assert re.search(r"<meta[^>]*name=\"viewport\"", page) and "width=device-width" in page
+    assert '<html lang="ru">' in ceo  # params/roles/ceo.yaml: locale: ru
+    assert '<html lang="en">' in analyst
+
+
+def test_pages_link_to_the_index_and_the_roles_other_pages(run):
+    _, folder, _ = run
+    page = folder / "ceo" / "01_funnel_overview.html"
+    text = page.read_text(encoding="utf-8")
+    nav = re.search(r'<nav class="report-nav".*?</nav>', text, re.S).group(0)
+    assert '<a href="../index.html">Все отчёты</a>' in nav  # ceo is in Russian
+    assert '<span aria-current="page">Funnel overview' in nav  # itself, not a link
+    for link in re.findall(r'href="([^"]+)"', nav):
+        assert (page.parent / unquote(link)).is_file(), link
 
 
 def test_notebooks_get_absolute_warehouse_and_the_spec(run):
@@ -322,17 +337,14 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
 
 
 def test_each_notebook_and_parameters_pair_runs_once(run):
-    """ceo and analyst both ask for 01 with the same declared parameters: one execution."""
+    """ceo and analyst both ask for 01 with the same parameters (01 declares no
+    target_growth): one execution, two pages."""
     summary, folder, _ = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    # 01 (ceo + analyst), growth.ipynb (ceo) and the broken role's notebook
-    assert manifest["executions"] == 3
-    times = {
-        n["role"]: n["execute_seconds"]
-        for n in manifest["notebooks"]
-        if n["notebook"] == "01_funnel_overview.ipynb"
-    }
-    assert times["ceo"] == times["analyst"]  # shared, not executed twice
+    assert manifest["executions"] == 3  # 01 (ceo + analyst), ceo's growth, the broken one
+    times = {(n["role"], n["notebook"]): n["execute_seconds"] for n in manifest["notebooks"]}
+    funnel = "01_funnel_overview.ipynb"
+    assert times["ceo", funnel] == times["analyst", funnel]  # shared, not executed twice
     ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
     analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
     assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
@@ -345,9 +357,11 @@ def test_run_writes_the_snapshot_and_the_index_reads_it(run):
     assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
     assert (folder / "marts" / "metric_values.parquet").is_file()
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert '<td data-metric="revenue">150\u202f777 ₽</td>' in index
-    assert '<td data-metric="romi">618.0%</td>' in index
-    assert '<td data-metric="cac">7\u202f000 ₽</td>' in index
+    # the index is in Russian (the ceo role is), figures by Babel: no-break spaces
+    assert '<td data-metric="revenue">150\u00a0777\u00a0₽</td>' in index
+    assert '<td data-metric="romi">618,0\u00a0%</td>' in index
+    assert '<td data-metric="cac">7\u00a0000\u00a0₽</td>' in index
+    assert ">Выручка</th>" in index
 
 
 def recomputed_fingerprint(path: Path) -> str:
@@ -427,6 +441,47 @@ def test_index_links_resolve(run):
         assert (folder / unquote(link)).is_file(), link
     assert "RuntimeError: deliberate failure for the test" in index
     assert external_references(index) == []
+    assert '<meta name="viewport"' in index
+    # titles, not file names: the notebook's heading and the role's title
+    assert ">Funnel overview: visits → leads → MQL → SQL → sales</a>" in index
+    assert ">01_funnel_overview</a>" not in index
+    assert "Weekly funnel — CEO" in index
+
+
+def test_a_second_run_for_another_role_is_merged_into_the_period(run, tmp_path_factory):
+    """Two ``report`` runs for different roles into one period folder: both listed."""
+    summary, folder, warehouse = run
+    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    extra = replace(load_role("marketing"), notebooks=first, title="Funnel — marketing")
+    again = run_reports([extra], warehouse=warehouse, out_dir=folder.parent, progress=False)
+    assert again.ok and again.folder == folder
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    roles = [(n["role"], n["notebook"]) for n in manifest["notebooks"]]
+    assert roles == [
+        ("ceo", "01_funnel_overview.ipynb"),
+        ("ceo", "growth.ipynb"),
+        ("analyst", "01_funnel_overview.ipynb"),
+        ("broken", "failing.ipynb"),
+        ("marketing", "01_funnel_overview.ipynb"),
+    ]
+    assert set(manifest["roles"]) == {"ceo", "analyst", "broken", "marketing"}
+    assert [r["roles"] for r in manifest["runs"]] == [["ceo", "analyst", "broken"], ["marketing"]]
+    assert manifest["ok"] is False  # the broken role of the first run still counts
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for href in ("ceo/01_funnel_overview.html", "marketing/01_funnel_overview.html"):
+        assert f'href="{href}"' in index
+    assert "Funnel — marketing" in index and "Weekly funnel — CEO" in index
+
+
+def test_role_locale(tmp_path):
+    assert load_role("qa", roles_dir=write_role(tmp_path, "qa", GOOD_ROLE).parent).locale == "en"
+    write_role(tmp_path, "ru", GOOD_ROLE + "locale: ru\n")
+    assert load_role("ru", roles_dir=tmp_path).locale == "ru"
+    write_role(tmp_path, "de", GOOD_ROLE + "locale: de\n")
+    with pytest.raises(RoleConfigError, match=r"de\.yaml: key 'locale' must be one of ru, en"):
+        load_role("de", roles_dir=tmp_path)
+    demo = {name: load_role(name).locale for name in ("ceo", "marketing", "sales", "analyst")}
+    assert demo == {"ceo": "ru", "marketing": "ru", "sales": "ru", "analyst": "en"}
 
 
 def test_optional_role_keys(tmp_path):
@@ -477,8 +532,15 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     }
     index = (folder / "index.html").read_text(encoding="utf-8")
     page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
+    nbsp = "\u00a0"
+    in_index = {  # the index's locale is ru (the ceo role's), formatted by Babel
+        "revenue": f"150{nbsp}777{nbsp}₽",
+        "spend": f"21{nbsp}000{nbsp}₽",
+        "romi": f"618,0{nbsp}%",
+        "cac": f"7{nbsp}000{nbsp}₽",
+    }
     for key, text in english.items():
-        assert f'<td data-metric="{key}">{text}</td>' in index, key
+        assert f'<td data-metric="{key}">{in_index[key]}</td>' in index, key
         assert f"<td>{text}</td>" in page, key
     for label in ("Revenue", "Sales", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
         assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
@@ -487,15 +549,99 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     assert result.sent == ["ceo"]
     msg = BytesParser(policy=policy.default).parsebytes((tmp_path / "ceo.eml").read_bytes())
     body = msg.get_body(("html",)).get_content()
-    russian = {
-        "Продажи": "3",
-        "Выручка": f"150{nnbsp}777{nnbsp}₽",
-        "Расходы на рекламу": f"21{nnbsp}000{nnbsp}₽",
-        "ROMI": f"618,0{nnbsp}%",
-        "CAC": f"7{nnbsp}000{nnbsp}₽",
+    russian = {  # the ceo role is Russian: tiles with Babel figures (no-break spaces)
+        "Выручка": f"150{nbsp}777{nbsp}₽",
+        "Расходы на рекламу": f"21{nbsp}000{nbsp}₽",
+        "ROMI": f"618,0{nbsp}%",
+        "CAC": f"7{nbsp}000{nbsp}₽",
     }
     for label, text in russian.items():
-        assert f">{label}</td>" in body and f">{text}</td>" in body, label
+        assert f">{label}</div>" in body and f">{text}</div>" in body, label
+
+
+# --- a period without data ---------------------------------------------------------------
+
+
+def plain_notebook(path: Path) -> Path:
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Plain page"),
+            new_code_cell('period = "x"', metadata={"tags": ["parameters"]}),
+            new_code_cell("print('a page')"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def empty_run(tmp_path_factory):
+    """ISO week 2025-W10 (03-03..03-09) of funnel_fixture: its data start on 2025-05-30."""
+    base = tmp_path_factory.mktemp("empty")
+    warehouse = build_warehouse(base / "warehouse.duckdb")
+    notebook = plain_notebook(base / "plain.ipynb")
+    text = GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook)) + "locale: ru\n"
+    write_role(base / "roles", "ceo", text)
+    role = load_role("ceo", roles_dir=base / "roles")
+    out = base / "reports"
+    summary = run_reports(
+        [role], period="2025-W10", warehouse=warehouse, out_dir=out, progress=False
+    )
+    return summary, out / "2025-W10", warehouse, role
+
+
+def test_a_period_without_data_gets_a_banner_everywhere(empty_run):
+    summary, folder, _, _ = empty_run
+    assert summary.no_data and "NO DATA" in summary.text
+    page = (folder / "ceo" / "plain.html").read_text(encoding="utf-8")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for html in (page, index):
+        assert '<div role="alert" class="no-data"' in html
+        assert "Нет данных за период 2025-W10" in html
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["no_data"] is True
+
+
+def test_no_e_mail_for_a_period_without_data(empty_run, tmp_path):
+    from analytics.reports import sending
+
+    _, folder, _, _ = empty_run
+    result = sending.send_reports(folder, dry_run=True, out_dir=tmp_path)
+    assert result.sent == [] and not result.ok
+    assert [s.role for s in result.skipped] == ["ceo"]
+    assert "no data for the period" in result.skipped[0].reason
+    assert not list(tmp_path.glob("*.eml"))
+
+
+def test_report_command_exits_non_zero_with_one_line(empty_run, monkeypatch, capsys, tmp_path):
+    """``report`` on a period without data: exit 2 and one line on stderr."""
+    from analytics import cli
+    from analytics.reports import roles as role_files
+
+    _, _, warehouse, role = empty_run
+    monkeypatch.setattr(role_files, "load_role", lambda name: role)
+    code = cli.main(
+        [
+            "report",
+            "--roles",
+            "ceo",
+            "--period",
+            "2025-W10",
+            "--warehouse",
+            str(warehouse),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    messages = [line for line in err if not line.startswith("reports 2025-W10:")]  # tqdm bar
+    assert len(messages) == 1 and messages[0].startswith("report: no data for 2025-W10")
+    assert "Traceback" not in "\n".join(err)
 
 
 def test_role_parameters_reach_only_the_notebooks_that_declare_them(run):
@@ -525,25 +671,28 @@ def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
 
 
 def test_project_roles_execute_each_notebook_once(tmp_path):
-    """The four project roles list 21 (role, notebook) pages of 9 distinct notebooks; none
-    declares role and the role files' target_growth 0.2 is notebook 02's own default."""
+    """Every (role, notebook) page of the project's role files gets exactly one execution:
+    a notebook that declares ``role`` (a role's own page) once per role listing it, any
+    other notebook once for all the roles listing it."""
     import yaml
 
     from analytics.reports.runner import _executions
 
-    configs = [load_role(name) for name in available_roles()]
-    listed = [
-        notebook
-        for name in available_roles()
-        for notebook in yaml.safe_load(
+    names = available_roles()
+    listed = {
+        name: yaml.safe_load(
             (NOTEBOOKS_DIR.parent / "params" / "roles" / f"{name}.yaml").read_text("utf-8")
         )["notebooks"]
-    ]
+        for name in names
+    }
+    pages = [(name, nb) for name in names for nb in listed[name]]
+    expected = sum(
+        sum(nb in listed[name] for name in names)
+        if "role" in declared_parameters(NOTEBOOKS_DIR / nb)
+        else 1
+        for nb in {nb for _, nb in pages}
+    )
     shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
-    tasks = _executions(configs, tmp_path, shared)
-    assert sorted(t.notebook.name for t in tasks) == sorted(set(listed))
-    assert sum(len(t.pages) for t in tasks) == len(listed)
-    # a value other than the default is a different execution
-    changed = [replace(c, parameters={"target_growth": 0.3}) if c.name == "ceo" else c
-               for c in configs]  # fmt: skip
-    assert len(_executions(changed, tmp_path, shared)) == len(set(listed)) + 1
+    tasks = _executions([load_role(name) for name in names], tmp_path, shared)
+    assert len(tasks) == expected
+    assert sorted((p.role, t.notebook.name) for t in tasks for p in t.pages) == sorted(pages)

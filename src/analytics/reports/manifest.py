@@ -18,9 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from analytics import paths
-from analytics.metrics.period import Period
 from analytics.paths import ROOT
-from analytics.reports.roles import RoleConfig
 
 PACKAGES = (
     "analytics",
@@ -36,6 +34,8 @@ PACKAGES = (
     "ipykernel",
     "jinja2",
     "pyyaml",
+    "babel",
+    "filelock",
 )
 """Packages whose versions go into the run manifest."""
 
@@ -97,15 +97,50 @@ def relative_path(path: Path | None, folder: Path) -> str | None:
         return str(path)
 
 
-def _headline_html(folder: Path) -> list[str]:
+INDEX_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:48rem;margin:1.5rem auto;padding:0 1rem;"
+    "color:#222;line-height:1.45}h1{font-size:1.5rem}h2{margin-bottom:.2rem;font-size:1.2rem}"
+    ".audience{color:#666;margin-top:0}.failed{color:#b00020}li{margin:.25rem 0}"
+    "img{max-width:100%;height:auto}.headline th{text-align:left;font-weight:normal;"
+    "padding-right:1rem}.headline td{text-align:right;font-weight:bold;white-space:nowrap}"
+)
+
+_INDEX_WORDS = {
+    "ru": {
+        "title": "Отчёты за {period}",
+        "failed": "не построен",
+        "notebook": "выполненный блокнот",
+    },
+    "en": {
+        "title": "Reports for {period}",
+        "failed": "failed",
+        "notebook": "executed notebook",
+    },
+}
+
+
+_HEADLINE_WORDS = {
+    "ru": (
+        "Главное за период",
+        "Сделки — по дню выигрыша, расходы — по дню оплаты (metrics.json).",
+    ),
+    "en": (
+        "Booked in the period",
+        "Deals by the day they are won, spend by the day it is paid (metrics.json).",
+    ),
+}
+
+
+def _headline_html(folder: Path, locale: str) -> list[str]:
     """The booked headline of the period's snapshot (``metrics.json``), if there is one.
 
-    Values come from the snapshot and labels from the metric catalogue; nothing
-    is recomputed here. An undefined figure is a dash with its reason as a footnote.
+    Values come from the snapshot, labels from the metric catalogue, figures are
+    formatted by Babel in the index's locale; an undefined figure is a dash
+    with its reason as a footnote.
     """
     from analytics.metrics.catalogue import HEADLINE, metric
-    from analytics.metrics.funnel import format_value
     from analytics.metrics.snapshot import SnapshotError, load_snapshot
+    from analytics.reports.formatting import format_value
 
     try:
         snapshot = load_snapshot(folder)
@@ -115,60 +150,169 @@ def _headline_html(folder: Path) -> list[str]:
     rows, notes = [], []
     for key in HEADLINE:
         entry = snapshot.metric(key)
-        value = format_value(entry["value"], entry["unit"])
-        if entry["reason"]:
-            notes.append(f"{metric(key).label('en')}: {entry['reason']['en']}")
+        value = format_value(entry["value"], entry["unit"], locale)
+        if entry.get("reason"):
+            notes.append(f"{metric(key).label(locale)}: {entry['reason'][locale]}")
         rows.append(
-            f'<tr><th scope="row">{esc(metric(key).label("en"))}</th>'
+            f'<tr><th scope="row">{esc(metric(key).label(locale))}</th>'
             f'<td data-metric="{esc(key)}">{esc(value)}</td></tr>'
         )
+    title, note = _HEADLINE_WORDS[locale]
     parts = [
-        '<h2 id="headline">Booked in the period</h2>',
-        '<p class="audience">Deals by the day they are won, spend by the day it is paid'
-        " (metrics.json).</p>",
+        f'<h2 id="headline">{esc(title)}</h2>',
+        f'<p class="audience">{esc(note)}</p>',
         '<table class="headline">',
         *rows,
         "</table>",
     ]
-    parts += [f'<p class="audience">— {esc(note)}</p>' for note in notes]
+    parts += [f'<p class="audience">— {esc(text)}</p>' for text in notes]
     return parts
 
 
-def write_index(folder: Path, period: Period, roles: list[RoleConfig], results) -> Path:
-    by_key = {(r.role, r.notebook): r for r in results}
+def _no_data_html(manifest: Mapping, locale: str) -> list[str]:
+    """The no-data banner of the index when the run found no data for the period."""
+    if not manifest.get("no_data"):
+        return []
+    from analytics.reports.runner import NO_DATA_TEXT
+
+    label = (manifest.get("period") or {}).get("label", "")
+    text = NO_DATA_TEXT[locale].format(period=label)
+    return [
+        '<div role="alert" class="no-data" style="padding:12px;background:#fdecea;'
+        f'border:2px solid #c62828;border-radius:6px;color:#7f1d1d;font-weight:600">'
+        f"{html.escape(text)}</div>"
+    ]
+
+
+def index_locale(manifest: Mapping) -> str:
+    """Language of the period's index: Russian when any role of it is in Russian."""
+    roles = manifest.get("roles") or {}
+    return "ru" if any((r or {}).get("locale") == "ru" for r in roles.values()) else "en"
+
+
+def write_index(folder: Path, manifest: Mapping) -> Path:
+    """Write ``<folder>/index.html`` from the period's (merged) manifest.
+
+    Lists every role of the manifest with its title and audience, and each
+    page by its title (the notebook's first heading; the file stem if it has
+    none); a failed notebook is listed with its error. Every text is
+    HTML-escaped. The page has a viewport tag and fits a 390 px screen.
+    """
+    from analytics.reports.formatting import format_period
+
     esc = html.escape
+    locale = index_locale(manifest)
+    words = _INDEX_WORDS[locale]
+    period = manifest.get("period") or {}
+    try:
+        when = format_period(period["start"], period["end"], locale)
+    except (KeyError, TypeError, ValueError):
+        when = str(period.get("label") or folder.name)
+    heading = words["title"].format(period=when)
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Reports {esc(period.label)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;"
-        "padding:0 1rem;color:#222}h2{margin-bottom:.2rem}.audience{color:#666;margin-top:0}"
-        ".failed{color:#b00020}.headline th{text-align:left;font-weight:normal;"
-        "padding-right:1rem}.headline td{text-align:right;font-weight:bold}</style>",
+        f'<html lang="{locale}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(heading)}</title>",
+        f"<style>{INDEX_CSS}</style>",
         "</head><body>",
-        f"<h1>Reports for {esc(str(period))}</h1>",
-        *_headline_html(folder),
+        f"<h1>{esc(heading)}</h1>",
+        *_no_data_html(manifest, locale),
+        *_headline_html(folder, locale),
     ]
-    for role in roles:
-        parts.append(f'<h2 id="{esc(role.name)}">{esc(role.title)}</h2>')
-        parts.append(f'<p class="audience">{esc(role.audience)} · role {esc(role.name)}</p>')
+    for role in manifest_roles(manifest):
+        info = (manifest.get("roles") or {}).get(role) or {}
+        parts.append(f'<h2 id="{esc(str(role))}">{esc(str(info.get("title") or role))}</h2>')
+        if info.get("audience"):
+            parts.append(f'<p class="audience">{esc(str(info["audience"]))}</p>')
         parts.append("<ul>")
-        for notebook in role.notebooks:
-            result = by_key[(role.name, notebook.name)]
-            if result.status == "ok" and result.html is not None:
-                href = quote(relative_path(result.html, folder))
-                parts.append(f'<li><a href="{href}">{esc(notebook.stem)}</a></li>')
+        for entry in manifest.get("notebooks") or []:
+            if entry.get("role") != role:
+                continue
+            stem = Path(str(entry.get("notebook"))).stem
+            title = str(entry.get("title") or stem)
+            if entry.get("status") == "ok" and entry.get("html"):
+                parts.append(f'<li><a href="{quote(entry["html"])}">{esc(title)}</a></li>')
             else:
-                item = f'<li class="failed">{esc(notebook.stem)}: failed: {esc(result.error or "")}'
-                if result.ipynb is not None and result.ipynb.is_file():
-                    href = quote(relative_path(result.ipynb, folder))
-                    item += f' (<a href="{href}">executed notebook</a>)'
+                item = f'<li class="failed">{esc(title)}: {words["failed"]}: '
+                item += esc(str(entry.get("error") or ""))
+                if entry.get("ipynb") and (folder / entry["ipynb"]).is_file():
+                    item += f' (<a href="{quote(entry["ipynb"])}">{words["notebook"]}</a>)'
                 parts.append(item + "</li>")
         parts.append("</ul>")
     parts.append("</body></html>")
     index = folder / "index.html"
     index.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return index
+
+
+def merge_manifest(previous: Mapping | None, current: Mapping) -> dict:
+    """The period folder's manifest after one more run.
+
+    Runs for different roles into one period folder add up: the roles and
+    notebook entries of ``current`` replace those of the same roles in
+    ``previous``, the other roles' entries are kept (in their order, the new
+    roles after them). Top-level fields are the latest run's; ``runs`` keeps
+    one line per run (time, roles, warehouse fingerprint, commit); ``ok`` is
+    true only if every notebook listed is ok.
+    """
+    current = dict(current)
+    run = {
+        "created_at": current.get("created_at"),
+        "roles": list((current.get("roles") or {}).keys()),
+        "warehouse_fingerprint": (current.get("warehouse") or {}).get("fingerprint"),
+        "git_commit": current.get("git_commit"),
+    }
+    same_period = previous is not None and ((previous.get("period") or {}).get("label")) == (
+        (current.get("period") or {}).get("label")
+    )
+    if not same_period:
+        merged = current
+        merged["runs"] = [run]
+    else:
+        new_roles = current.get("roles") or {}
+        roles = {k: v for k, v in (previous.get("roles") or {}).items() if k not in new_roles}
+        roles.update(new_roles)
+        kept = [e for e in previous.get("notebooks") or [] if e.get("role") not in new_roles]
+        merged = current
+        merged["roles"] = roles
+        merged["notebooks"] = kept + list(current.get("notebooks") or [])
+        merged["runs"] = list(previous.get("runs") or []) + [run]
+    merged["ok"] = all(e.get("status") == "ok" for e in merged.get("notebooks") or [])
+    return merged
+
+
+def write_manifest(folder: Path, manifest: Mapping) -> dict:
+    """Merge ``manifest`` into ``<folder>/manifest.json`` and rewrite ``index.html``.
+
+    Under a file lock (``<folder>/.manifest.lock``, the ``filelock`` library),
+    so that runs of different roles for one period at the same time all end up
+    listed (see :func:`merge_manifest`).
+
+    Returns
+    -------
+    dict
+        The merged manifest as written.
+    """
+    from filelock import FileLock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "manifest.json"
+    with FileLock(str(folder / ".manifest.lock"), timeout=600):
+        previous = None
+        if path.is_file():
+            try:
+                previous = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                previous = None
+            if not isinstance(previous, dict):
+                previous = None
+        merged = merge_manifest(previous, manifest)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        write_index(folder, merged)
+    return merged
 
 
 def read_manifest(period_dir: str | Path) -> dict:

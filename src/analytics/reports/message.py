@@ -123,12 +123,14 @@ def role_kpis(role: str, snapshot: Snapshot) -> tuple[list[tuple[str, str]], lis
             text += f" [{len(footnotes)}]"
         kpis.append((label, text))
         if "/" in entry.formula_ru and role != "analyst":
-            formulas.append(entry.formula_ru)
+            # the left side in words of the page: "Доля выигранных сделок = ...", not "win rate"
+            right = entry.formula_ru.split("=", 1)[-1].strip()
+            formulas.append(f"{entry.label('ru')} = {right}")
     notes = formulas + [f"[{i}] {note}" for i, note in enumerate(footnotes, start=1)]
     return kpis, notes
 
 
-def chart_png(snapshot: Snapshot) -> bytes:
+def chart_png(snapshot: Snapshot, role: str | None = None, locale: str = "ru") -> bytes:
     """A small PNG chart for the e-mail body, 600 x 300 px at 80 dpi.
 
     Draws the snapshot's weekly series (``weekly``: leads, MQL and SQL of the
@@ -142,6 +144,8 @@ def chart_png(snapshot: Snapshot) -> bytes:
     """
     from matplotlib.figure import Figure
 
+    if role is not None and len(snapshot.data.get("weekly") or []) > 1:
+        return _role_chart_png(snapshot, role, locale)
     width, height = CHART_SIZE_PX
     fig = Figure(figsize=(width / CHART_DPI, height / CHART_DPI), dpi=CHART_DPI)
     ax = fig.subplots()
@@ -170,6 +174,81 @@ def chart_png(snapshot: Snapshot) -> bytes:
     return buffer.getvalue()
 
 
+def _role_chart_png(snapshot: Snapshot, role: str, locale: str) -> bytes:
+    """The role's weekly series (:data:`analytics.reports.summary.ROLE_TREND`), 600 x 300 px,
+    titled and labelled in the role's language, ticks formatted by Babel."""
+    import matplotlib.pyplot as plt
+
+    from analytics.reports import page
+    from analytics.reports.summary import ROLE_TREND
+
+    keys = ROLE_TREND.get(role, ROLE_TREND["analyst"])
+    title = ", ".join(metric(k).label(locale) for k in keys)
+    title += " по неделям" if locale == "ru" else " by week"
+    fig = page.weekly_chart(snapshot, keys, locale, title=title)
+    width, height = CHART_SIZE_PX
+    fig.set_dpi(CHART_DPI)
+    fig.set_size_inches(width / CHART_DPI, height / CHART_DPI)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=CHART_DPI, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+_MAIL_WORDS = {
+    "ru": {
+        "period": "Период",
+        "attached": "Полный отчёт — во вложении",
+        "privacy": "Только агрегированные показатели за период, без персональных данных. "
+        "Письмо сформировано автоматически.",
+        "chart": "График за период",
+        "subject": "Сквозная аналитика: {role_title}, {period}",
+    },
+    "en": {
+        "period": "Period",
+        "attached": "The full report is attached",
+        "privacy": "Aggregated figures of the period only, no personal data. "
+        "This message was generated automatically.",
+        "chart": "Chart of the period",
+        "subject": "End-to-end analytics: {role_title}, {period}",
+    },
+}
+"""Fixed words of the e-mail in each language (the subject: the default template)."""
+
+DEFAULT_SUBJECT = _MAIL_WORDS["ru"]["subject"]
+
+
+def role_locale(role_cfg) -> str:
+    """``ru`` or ``en`` from a role file / manifest entry (default ``en``)."""
+    value = _role_field(role_cfg, "locale", None) or "en"
+    return "ru" if str(value).startswith("ru") else "en"
+
+
+def _tiles_html(role: str, snapshot: Snapshot, locale: str) -> str:
+    """The role's headline tiles with changes (:func:`analytics.reports.page.tiles`)."""
+    from analytics.reports import page
+    from analytics.reports.summary import ROLE_TILES
+
+    return str(page.tiles(snapshot, ROLE_TILES.get(role, ROLE_TILES["analyst"]), locale))
+
+
+def _tiles_text(role: str, snapshot: Snapshot, locale: str) -> list[str]:
+    """Plain-text lines of the tiles: label, value, change vs the previous period."""
+    from analytics.reports.formatting import format_change, format_value
+    from analytics.reports.summary import ROLE_TILES
+
+    lines = []
+    for key in ROLE_TILES.get(role, ROLE_TILES["analyst"]):
+        info, entry = metric(key), snapshot.metric(key)
+        value = format_value(entry["value"], info.unit, locale)
+        if info.unit == "percent":
+            change = format_change(entry.get("delta"), locale, unit="pp")
+        else:
+            change = format_change(entry.get("delta_pct"), locale, unit="%")
+        lines.append(f"{info.label(locale)}: {value} ({change})")
+    return lines
+
+
 def _role_field(role_cfg, key: str, default=None):
     """``role_cfg[key]`` of a mapping or ``role_cfg.key`` of a RoleConfig."""
     if isinstance(role_cfg, Mapping):
@@ -178,15 +257,16 @@ def _role_field(role_cfg, key: str, default=None):
 
 
 def _summary_html(
-    title: str, period: str, kpis, notes: list[str], cid: str, attached: list[str]
+    title: str,
+    period: str,
+    tiles: str,
+    notes: list[str],
+    cid: str,
+    attached: list[str],
+    locale: str = "ru",
 ) -> str:
     esc = html.escape
-    rows = "\n".join(
-        f'<tr><td style="padding:4px 16px 4px 0;color:#555">{esc(label)}</td>'
-        f'<td style="padding:4px 0;font-weight:bold;text-align:right;white-space:nowrap">'
-        f"{esc(value)}</td></tr>"
-        for label, value in kpis
-    )
+    words = _MAIL_WORDS[locale]
     width, height = CHART_SIZE_PX
     definitions = ""
     if notes:
@@ -194,33 +274,39 @@ def _summary_html(
             f'<p style="margin:8px 0 0 0;color:#888;font-size:12px">{esc("; ".join(notes))}.</p>'
         )
     return f"""<!DOCTYPE html>
-<html lang="ru"><head><meta charset="utf-8"><title>{esc(title)}</title></head>
+<html lang="{locale}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(title)}</title>
+</head>
 <body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;color:#222">
 <h2 style="margin:0 0 4px 0;font-size:20px">{esc(title)}</h2>
-<p style="margin:0 0 16px 0;color:#666">Период: {esc(period)}</p>
-<table role="presentation" style="border-collapse:collapse;font-size:15px">
-{rows}
-</table>
+<p style="margin:0 0 16px 0;color:#666">{words["period"]}: {esc(period)}</p>
+{tiles}
 {definitions}
 <p style="margin:16px 0"><img src="cid:{esc(cid)}" width="{width}" height="{height}"
- alt="График воронки за период" style="display:block;max-width:100%;height:auto"></p>
-<p style="margin:0 0 8px 0">Полный отчёт — во вложении: {esc(", ".join(attached))}.</p>
-<p style="margin:0;color:#888;font-size:12px">Только агрегированные показатели за период,
-без персональных данных. Письмо сформировано автоматически.</p>
+ alt="{esc(words["chart"])}" style="display:block;max-width:100%;height:auto"></p>
+<p style="margin:0 0 8px 0">{words["attached"]}: {esc(", ".join(attached))}.</p>
+<p style="margin:0;color:#888;font-size:12px">{esc(words["privacy"])}</p>
 </body></html>
 """
 
 
-def _summary_text(title: str, period: str, kpis, notes: list[str], attached: list[str]) -> str:
-    width = max(len(label) for label, _ in kpis)
-    lines = [title, f"Период: {period}", ""]
-    lines += [f"{label.ljust(width)}  {value}" for label, value in kpis]
+def _summary_text(
+    title: str,
+    period: str,
+    lines_in: list[str],
+    notes: list[str],
+    attached: list[str],
+    locale: str = "ru",
+) -> str:
+    words = _MAIL_WORDS[locale]
+    lines = [title, f"{words['period']}: {period}", ""]
+    lines += lines_in
     if notes:
         lines += ["", "; ".join(notes) + "."]
     lines += [
         "",
-        f"Полный отчёт — во вложении: {', '.join(attached)}.",
-        "Только агрегированные показатели за период, без персональных данных.",
+        f"{words['attached']}: {', '.join(attached)}.",
+        words["privacy"],
     ]
     return "\n".join(lines) + "\n"
 
@@ -228,7 +314,10 @@ def _summary_text(title: str, period: str, kpis, notes: list[str], attached: lis
 def _attachments(
     pages: list[Path], role: str, label: str, limit_mb: float
 ) -> list[tuple[str, str, str, bytes]]:
-    """``(file name, maintype, subtype, bytes)`` of the report pages, zipped if too big.
+    """``(file name, maintype, subtype, bytes)``: the role's report as ONE attachment.
+
+    One page is attached as HTML; several pages (or one above ``limit_mb``)
+    as one zip ``<role>_<label>.zip`` of the pages.
 
     Raises
     ------
@@ -237,8 +326,9 @@ def _attachments(
     """
     limit = limit_mb * 1024 * 1024
     files = [(f"{page.stem}_{label}.html", page.read_bytes()) for page in pages]
-    if sum(len(data) for _, data in files) <= limit:
-        return [(name, "text", "html", data) for name, data in files]
+    if len(files) == 1 and len(files[0][1]) <= limit:
+        return [(files[0][0], "text", "html", files[0][1])]
+    # several pages (or one too big): ONE zip per role
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in files:
@@ -249,6 +339,20 @@ def _attachments(
             f"report is {len(packed) / 2**20:.1f} MB zipped, above max_attachment_mb={limit_mb:g}"
         )
     return [(f"{role}_{label}.zip", "application", "zip", packed)]
+
+
+def _period_words(manifest: Mapping, period_dir: Path, locale: str) -> str:
+    """``2025-W23 (2–8 июн. 2025 г.)``: the label and the dates by Babel in ``locale``."""
+    from analytics.reports.formatting import format_period
+
+    period = manifest.get("period")
+    label = period_label(manifest, period_dir)
+    if isinstance(period, Mapping) and period.get("start") and period.get("end"):
+        try:
+            return f"{label} ({format_period(period['start'], period['end'], locale)})"
+        except ValueError:
+            pass
+    return period_text(manifest, period_dir)
 
 
 def build_message(
@@ -309,16 +413,22 @@ def build_message(
 
     if snapshot is None:
         snapshot = load_snapshot(period_dir)
-    kpis, notes = role_kpis(role, snapshot)
-    period = period_text(manifest, period_dir)
+    locale = role_locale(role_cfg)
+    _, notes = role_kpis(role, snapshot)
+    notes = [n for n in notes if not n.startswith("[")] if locale == "ru" else []
+    period = _period_words(manifest, period_dir, locale)
     label = period_label(manifest, period_dir)
     attachments = _attachments(pages, role, label, config.max_attachment_mb)
     attached = [name for name, *_ in attachments]
 
     chart_cid = f"<chart.{secrets.token_hex(8)}@{config.sender_domain}>"  # short: no folding
     body = MIMEPart(policy=policy.default)
-    body.set_content(_summary_text(title, period, kpis, notes, attached), cte="base64")
-    html_body = _summary_html(title, period, kpis, notes, chart_cid[1:-1], attached)
+    text = _summary_text(
+        title, period, _tiles_text(role, snapshot, locale), notes, attached, locale
+    )
+    body.set_content(text, cte="base64")
+    tiles = _tiles_html(role, snapshot, locale)
+    html_body = _summary_html(title, period, tiles, notes, chart_cid[1:-1], attached, locale)
     body.add_alternative(html_body, subtype="html", cte="base64")
     html_part = body.get_payload()[1]
     size = len(html_part.as_bytes())
@@ -329,7 +439,10 @@ def build_message(
         )
 
     msg = EmailMessage(policy=policy.default)
-    msg["Subject"] = config.subject.format(role=role, role_title=title, period=period, label=label)
+    subject = config.subject
+    if locale != "ru" and subject == DEFAULT_SUBJECT:
+        subject = _MAIL_WORDS[locale]["subject"]
+    msg["Subject"] = subject.format(role=role, role_title=title, period=period, label=label)
     msg["From"] = config.sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
@@ -339,7 +452,7 @@ def build_message(
     msg.make_related()
     msg.attach(body)
     msg.add_related(
-        chart if chart is not None else chart_png(snapshot),
+        chart if chart is not None else chart_png(snapshot, role, locale),
         maintype="image",
         subtype="png",
         cid=chart_cid,

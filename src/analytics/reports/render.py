@@ -16,9 +16,11 @@ only: code inputs and prompts are excluded, cells tagged ``analyst-only``,
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 from jinja2 import DictLoader
@@ -39,7 +41,40 @@ _TEMPLATE = """\
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">{{ resources.report_css }}</style>
+{%- endblock html_head_css -%}
+{%- block body_header -%}
+{{ super() }}
+<!--report-nav-->
+{%- endblock body_header -%}
 """
+
+REPORT_CSS = """
+html { -webkit-text-size-adjust: 100%; }
+body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 0 12px; box-sizing: border-box; }
+.jp-Cell, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output { max-width: 100%;
+  min-width: 0; box-sizing: border-box; }
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-RenderedHTMLCommon table, .jp-OutputArea-output table { display: block; max-width: 100%;
+  overflow-x: auto; }
+.jp-RenderedHTMLCommon pre, .jp-OutputArea-output pre { max-width: 100%; overflow-x: auto; }
+img, svg { max-width: 100%; height: auto; }
+.report-nav { display: flex; flex-wrap: wrap; gap: 4px 14px; padding: 10px 0;
+  border-bottom: 1px solid #ddd; font: 14px/1.4 system-ui, sans-serif; }
+.report-nav a { color: #1a5fb4; }
+.report-nav span[aria-current] { font-weight: 600; }
+@media (max-width: 600px) {
+  body.jp-Notebook { padding: 0 6px; }
+  .jp-Cell { padding: 2px 0; }
+  .jp-RenderedHTMLCommon { padding-right: 0; }
+}
+"""
+"""Page CSS for phones and desktops: content at most 1100 px wide, tables and
+code scroll inside their own box, images never wider than the screen."""
+
+NAV_LABEL = {"ru": "Отчёты", "en": "Reports"}
+INDEX_LINK = {"ru": "Все отчёты", "en": "All reports"}
 
 # Tag attributes that make a browser fetch something.
 _FETCHING_ATTRS = {
@@ -147,7 +182,7 @@ class _LeadershipView(Preprocessor):
         return nb, resources
 
 
-def make_exporter(hide_code: bool) -> HTMLExporter:
+def make_exporter(hide_code: bool, locale: str = "en") -> HTMLExporter:
     """An :class:`~nbconvert.HTMLExporter` for offline reports.
 
     Parameters
@@ -160,6 +195,7 @@ def make_exporter(hide_code: bool) -> HTMLExporter:
     config.HTMLExporter.template_name = "lab"
     config.HTMLExporter.template_file = _TEMPLATE_NAME
     config.HTMLExporter.embed_images = True
+    config.HTMLExporter.language_code = locale
     config.HTMLExporter.exclude_input = hide_code
     config.HTMLExporter.exclude_input_prompt = hide_code
     config.HTMLExporter.exclude_output_prompt = hide_code
@@ -176,6 +212,8 @@ def render_html(
     html_path: str | Path,
     hide_code: bool,
     title: str | None = None,
+    locale: str = "en",
+    nav: list[tuple[str, str]] | None = None,
 ) -> Path:
     """Render an executed notebook to a self-contained HTML page.
 
@@ -190,6 +228,12 @@ def render_html(
         (see :func:`make_exporter`).
     title : str, optional
         Page ``<title>``; defaults to the notebook file stem.
+    locale : {"ru", "en"}, default "en"
+        ``<html lang>`` of the page.
+    nav : list of (href, text), optional
+        Links shown at the top of the page (the index, the role's other
+        pages), see :func:`set_page_nav`; the runner sets them after every
+        page of the role is rendered.
 
     Returns
     -------
@@ -205,9 +249,10 @@ def render_html(
     executed_ipynb, html_path = Path(executed_ipynb), Path(html_path)
     notebook = nbformat.read(executed_ipynb, as_version=4)
     resources = {
-        "metadata": {"name": title or executed_ipynb.stem, "path": str(executed_ipynb.parent)}
+        "metadata": {"name": title or executed_ipynb.stem, "path": str(executed_ipynb.parent)},
+        "report_css": REPORT_CSS,
     }
-    body, _ = make_exporter(hide_code).from_notebook_node(notebook, resources=resources)
+    body, _ = make_exporter(hide_code, locale).from_notebook_node(notebook, resources=resources)
     remote = external_references(body)
     if remote:
         raise ValueError(
@@ -215,4 +260,78 @@ def render_html(
         )
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(body, encoding="utf-8")
+    if nav:
+        set_page_nav(html_path, nav, locale)
     return html_path
+
+
+NAV_MARK = "<!--report-nav-->"
+
+
+def nav_html(links: list[tuple[str, str]], current: str, locale: str = "en") -> str:
+    """The links bar at the top of a page: ``<nav>`` with escaped hrefs and texts.
+
+    Parameters
+    ----------
+    links : list of (href, text)
+        Relative links, e.g. ``("../index.html", "Все отчёты")``.
+    current : str
+        The page's own file name; its entry is shown as text, not a link.
+    """
+    label = html.escape(NAV_LABEL.get(locale, NAV_LABEL["en"]))
+    parts = [f'<nav class="report-nav" aria-label="{label}">']
+    for href, text in links:
+        if href == current:
+            parts.append(f'<span aria-current="page">{html.escape(text)}</span>')
+        else:
+            target = html.escape(quote(href, safe="/.#-_~"))
+            parts.append(f'<a href="{target}">{html.escape(text)}</a>')
+    parts.append("</nav>")
+    return "".join(parts)
+
+
+def set_page_nav(html_path: str | Path, links: list[tuple[str, str]], locale: str = "en") -> None:
+    """Put (or replace) the links bar of a rendered page (see :func:`nav_html`)."""
+    html_path = Path(html_path)
+    text = html_path.read_text(encoding="utf-8")
+    bar = NAV_MARK + nav_html(links, html_path.name, locale) + "<!--/report-nav-->"
+    pattern = re.escape(NAV_MARK) + r"(?:.*?<!--/report-nav-->)?"
+    text, found = re.subn(pattern, lambda _m: bar, text, count=1, flags=re.S)
+    if not found:
+        raise ValueError(f"{html_path}: no navigation placeholder (not rendered by render_html)")
+    html_path.write_text(text, encoding="utf-8")
+
+
+_HEADING_MD = re.compile(r"^\s{0,3}#{1,2}\s+(.+?)\s*#*\s*$", re.M)
+_HEADING_HTML = re.compile(r"<h[12][^>]*>(.*?)</h[12]>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def page_title(executed_ipynb: str | Path, hide_code: bool = True) -> str | None:
+    """The first level-1/2 heading of a notebook, as plain text.
+
+    Markdown cells and the Markdown/HTML outputs of code cells (headings
+    computed in the role's language) are read in order; for ``hide_code``
+    the cells removed from leadership pages are skipped.
+    """
+    notebook = nbformat.read(Path(executed_ipynb), as_version=4)
+    for cell in notebook.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if hide_code and tags & HIDDEN_CELL_TAGS:
+            continue
+        if cell.cell_type == "markdown":
+            found = _HEADING_MD.search(cell.source)
+            if found:
+                return _TAG.sub("", found.group(1)).strip() or None
+        elif cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if "text/markdown" in data:
+                    found = _HEADING_MD.search("".join(data["text/markdown"]))
+                    if found:
+                        return _TAG.sub("", found.group(1)).strip() or None
+                if "text/html" in data:
+                    found = _HEADING_HTML.search("".join(data["text/html"]))
+                    if found:
+                        return html.unescape(_TAG.sub("", found.group(1))).strip() or None
+    return None

@@ -21,12 +21,20 @@ ROLES_DIR = PARAMS_DIR / "roles"
 ROLE_KEYS = ("title", "audience", "hide_code", "notebooks", "recipients")
 
 
-OPTIONAL_ROLE_KEYS = ("period", "warehouse", "parameters")
+OPTIONAL_ROLE_KEYS = ("period", "warehouse", "parameters", "locale")
 """``period`` and ``warehouse``: the role's defaults for ``python -m analytics report``
-(the command line overrides them); ``parameters``: extra notebook parameters."""
+(the command line overrides them); ``parameters``: extra notebook parameters;
+``locale``: the language and number format of the role's pages and e-mail
+(``ru`` or ``en``, default ``en``)."""
 
 
-RESERVED_PARAMETERS = ("warehouse", "period", "role")
+ROLE_LOCALES = ("ru", "en")
+"""Locales a role can be written in (see :mod:`analytics.reports.formatting`)."""
+
+DEFAULT_LOCALE = "en"
+
+
+RESERVED_PARAMETERS = ("warehouse", "period", "role", "locale")
 """Keys every role file must have, and the only keys it may have."""
 
 
@@ -73,6 +81,9 @@ class RoleConfig:
     parameters : dict
         Extra notebook parameters (e.g. ``target_growth``), passed to every
         notebook of the role by Papermill.
+    locale : {"ru", "en"}
+        Language of every visible word and format of every figure on the
+        role's pages and in its e-mail; passed to the notebooks as ``locale``.
     """
 
     name: str
@@ -85,6 +96,7 @@ class RoleConfig:
     period: str | None = None
     warehouse: Path | None = None
     parameters: dict = field(default_factory=dict, hash=False, compare=False)
+    locale: str = DEFAULT_LOCALE
 
 
 def available_roles(roles_dir: str | Path | None = None) -> list[str]:
@@ -197,6 +209,12 @@ def load_role(
                 f"{path}: key 'parameters': {key!r} is set by the runner (use the key {key!r})"
             )
 
+    locale = data.get("locale", DEFAULT_LOCALE)
+    if locale not in ROLE_LOCALES:
+        raise RoleConfigError(
+            f"{path}: key 'locale' must be one of {', '.join(ROLE_LOCALES)} (got {locale!r})"
+        )
+
     return RoleConfig(
         name=name,
         title=data["title"].strip(),
@@ -208,4 +226,5 @@ def load_role(
         period=period,
         warehouse=(ROOT / warehouse).resolve() if warehouse else None,
         parameters=dict(parameters),
+        locale=locale,
     )

@@ -42,6 +42,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -62,7 +63,7 @@ from analytics.reports.manifest import (
     package_versions,
     relative_path,
     warehouse_fingerprint,
-    write_index,
+    write_manifest,
 )
 from analytics.reports.roles import RoleConfig, RoleConfigError, available_roles, load_role
 
@@ -96,6 +97,7 @@ class NotebookResult:
     ipynb: Path | None = None
     html: Path | None = None
     error: str | None = None
+    title: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -127,6 +129,7 @@ class RunSummary:
     manifest_path: Path
     results: list[NotebookResult] = field(default_factory=list)
     seconds: float = 0.0
+    no_data: bool = False
 
     @property
     def failures(self) -> list[NotebookFailure]:
@@ -153,6 +156,8 @@ class RunSummary:
             f" in {self.seconds:.1f} s" + ("" if self.ok else f", {len(self.failures)} failed")
         ]
         lines += [f"  FAILED {f.role}/{f.notebook}: {f.error}" for f in self.failures]
+        if self.no_data:
+            lines.append(f"  NO DATA for {self.period}: every page carries a banner, no e-mail")
         lines.append(f"  index: {self.index_path}")
         return "\n".join(lines)
 
@@ -169,6 +174,7 @@ class _Page:
     hide_code: bool
     ipynb: Path
     html: Path
+    locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
 
     import papermill
 
-    from analytics.reports.render import render_html
+    from analytics.reports.render import page_title, render_html
 
     # Notebooks already run in parallel, one per core: a kernel that also spawned a
     # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
@@ -280,7 +286,14 @@ def _run_task(task: _Task) -> list[NotebookResult]:
             continue
         started = time.perf_counter()
         try:
-            render_html(page.ipynb, page.html, hide_code=page.hide_code, title=page.title)
+            result.title = page_title(page.ipynb, hide_code=page.hide_code)
+            render_html(
+                page.ipynb,
+                page.html,
+                hide_code=page.hide_code,
+                title=result.title or page.title,
+                locale=page.locale,
+            )
         except Exception as exc:
             result.error = f"rendering failed: {_error_line(exc)}"
         else:
@@ -322,8 +335,13 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     """
     groups: dict[tuple[Path, str], tuple[dict, list[_Page]]] = {}
     for role in configs:
-        offered = {**role.parameters, **shared, "role": role.name}
         for notebook in role.notebooks:
+            # a notebook that declares `locale` is a role's own page (its language,
+            # its tiles); the others are shared by every role that asks for them
+            # with the same parameters
+            offered = {**role.parameters, **shared, "role": role.name}
+            if "locale" in declared_parameters(notebook):
+                offered["locale"] = role.locale
             parameters = notebook_parameters(notebook, offered)
             # a value equal to the notebook's own default does not make another execution
             distinct = {
@@ -336,6 +354,7 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
                 role=role.name,
                 title=role.title,
                 hide_code=role.hide_code,
+                locale=role.locale,
                 ipynb=folder / role.name / notebook.name,
                 html=folder / role.name / f"{notebook.stem}.html",
             )
@@ -430,7 +449,8 @@ def run_reports(
     folder.mkdir(parents=True, exist_ok=True)
 
     snapshot_started = time.perf_counter()
-    _, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+    snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+    no_data = not period_has_data(snapshot)
     snapshot_seconds = time.perf_counter() - snapshot_started
 
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
@@ -468,14 +488,19 @@ def run_reports(
                 bar.update(1)
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
 
-    index = write_index(folder, resolved, configs, ordered)
+    _link_role_pages(configs, ordered)
+    if no_data:
+        for result in ordered:
+            if result.status == "ok" and result.html is not None:
+                add_no_data_banner(result.html, resolved, _locale_of(configs, result.role))
     summary = RunSummary(
         period=resolved,
         folder=folder,
-        index_path=index,
+        index_path=folder / "index.html",
         manifest_path=folder / "manifest.json",
         results=ordered,
         seconds=time.perf_counter() - started,
+        no_data=no_data,
     )
     manifest = {
         "created_at": datetime.now().isoformat(timespec="seconds"),
@@ -489,6 +514,7 @@ def run_reports(
             "kernel": KERNEL_NAME,
         },
         "executions": len(tasks),
+        "no_data": no_data,
         "snapshot": {
             "path": relative_path(snapshot_path, folder),
             "seconds": round(snapshot_seconds, 3),
@@ -511,6 +537,7 @@ def run_reports(
                 "title": c.title,
                 "audience": c.audience,
                 "hide_code": c.hide_code,
+                "locale": c.locale,
                 "recipients": list(c.recipients),
                 "source": str(c.source),
             }
@@ -526,13 +553,68 @@ def run_reports(
                 "render_seconds": round(r.render_seconds, 3),
                 "ipynb": relative_path(r.ipynb, folder),
                 "html": relative_path(r.html, folder),
+                "title": r.title,
                 "error": r.error,
             }
             for r in ordered
         ],
         "total_seconds": round(summary.seconds, 3),
     }
-    summary.manifest_path.write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_manifest(folder, manifest)
     return summary
+
+
+def _link_role_pages(configs: list[RoleConfig], results: list[NotebookResult]) -> None:
+    """Top of every page: a link to the index and to the role's other pages (by title)."""
+    from analytics.reports.render import INDEX_LINK, set_page_nav
+
+    for role in configs:
+        pages = [r for r in results if r.role == role.name and r.status == "ok" and r.html]
+        links = [("../index.html", INDEX_LINK.get(role.locale, INDEX_LINK["en"]))]
+        links += [(r.html.name, r.title or Path(r.notebook).stem) for r in pages]
+        for result in pages:
+            set_page_nav(result.html, links, role.locale)
+
+
+DATA_KEYS = ("visits", "leads", "spend", "revenue", "sales")
+"""Snapshot figures of which at least one must be non-zero for a period to have data."""
+
+
+def period_has_data(snapshot) -> bool:
+    """True when the period has any visit, lead, spend, revenue or sale in the snapshot."""
+    return any((snapshot.metric(key).get("value") or 0) != 0 for key in DATA_KEYS)
+
+
+NO_DATA_TEXT = {
+    "ru": "Нет данных за период {period}: в хранилище нет ни визитов, ни лидов, ни расходов, "
+    "ни сделок за эти дни. Нули и прочерки на странице — не факты; письмо не отправляется. "
+    "Проверьте загрузку данных или выберите другой период.",
+    "en": "No data for {period}: the warehouse has no visits, leads, spend or deals on these "
+    "days. Zeros and dashes on this page are not facts; no e-mail is sent. Check the data "
+    "load or choose another period.",
+}
+
+
+def no_data_banner(period: Period, locale: str) -> str:
+    """The banner of a period without data (escaped HTML)."""
+    import html
+
+    text = NO_DATA_TEXT["ru" if locale == "ru" else "en"].format(period=period)
+    return (
+        '<div role="alert" class="no-data" style="margin:12px 0;padding:12px 14px;'
+        "background:#fdecea;border:2px solid #c62828;border-radius:6px;color:#7f1d1d;"
+        f'font:600 15px/1.4 system-ui,sans-serif">{html.escape(text)}</div>'
+    )
+
+
+def add_no_data_banner(page: Path, period: Period, locale: str) -> None:
+    """Insert :func:`no_data_banner` right after ``<body ...>`` of a rendered page."""
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(
+        r"(<body[^>]*>)", lambda m: m.group(1) + no_data_banner(period, locale), text, count=1
+    )
+    page.write_text(text, encoding="utf-8")
+
+
+def _locale_of(configs: list[RoleConfig], role: str) -> str:
+    return next((c.locale for c in configs if c.name == role), "en")

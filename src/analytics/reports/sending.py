@@ -22,7 +22,7 @@ from analytics.reports.manifest import (
     read_manifest,
     role_reports,
 )
-from analytics.reports.message import build_message, chart_png
+from analytics.reports.message import build_message
 from analytics.reports.roles import EMAIL_ADDRESS, ROLES_DIR
 
 
@@ -118,7 +118,11 @@ def _read_role(role: str, roles_dir: Path, manifest: Mapping) -> dict:
     for address in recipients:
         if not isinstance(address, str) or not EMAIL_ADDRESS.match(address.strip()):
             raise ValueError(f"{path}: key 'recipients': bad e-mail address {address!r}")
-    return {"title": data.get("title") or role, "recipients": [a.strip() for a in recipients]}
+    return {
+        "title": data.get("title") or role,
+        "recipients": [a.strip() for a in recipients],
+        "locale": data.get("locale") or "en",
+    }
 
 
 def _smtp_reply(exc: BaseException) -> str:
@@ -356,6 +360,10 @@ def send_reports(
         config.password()  # fail before building anything if the secret is missing
 
     result = EmailResult(period_dir=period_dir, dry_run=dry_run)
+    if manifest.get("no_data"):
+        for role in roles:
+            result.skipped.append(SkippedRole(role, "no data for the period: nothing is sent"))
+        return result
     ready: list[str] = []
     for role in roles:
         if not role_cfgs[role]["recipients"]:
@@ -372,7 +380,6 @@ def send_reports(
 
     if snapshot is None:
         snapshot = load_snapshot(period_dir)
-    chart = chart_png(snapshot)
     messages: dict[str, EmailMessage] = {}
     for role in ready:
         try:
@@ -383,7 +390,6 @@ def send_reports(
                 snapshot,
                 config=config,
                 manifest=manifest,
-                chart=chart,
             )
         except ReportFailedError as exc:
             result.skipped.append(SkippedRole(role, str(exc)))

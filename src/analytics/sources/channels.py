@@ -94,7 +94,7 @@ class ChannelRules:
         """
         if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list):
             raise InputError(f"{origin}: expected a mapping with a 'rules' list")
-        unknown = set(spec) - {"default", "rules"}
+        unknown = set(spec) - {"default", "rules", "labels"}
         if unknown:
             raise InputError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
         rules = []
@@ -196,3 +196,30 @@ def load_channel_rules(rules: str | Path | ChannelRules | None = None) -> Channe
     if isinstance(rules, ChannelRules):
         return rules
     return ChannelRules.from_yaml(rules)
+
+
+def channel_labels(path: str | Path | None = None) -> dict[str, dict[str, str]]:
+    """Channel names for people: the ``labels`` of ``params/channels.yaml``.
+
+    ``labels: {yandex_search: {ru: Яндекс Поиск, en: Yandex Search}, ...}``;
+    a file without ``labels`` gives ``{}``.
+
+    Raises
+    ------
+    InputError
+        If ``labels`` is not a mapping of channel to ``{ru: ..., en: ...}``.
+    """
+    path = Path(path) if path is not None else default_rules_file()
+    if not path.is_file():
+        return {}
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    labels = spec.get("labels") or {} if isinstance(spec, dict) else {}
+    if not isinstance(labels, dict) or not all(isinstance(v, dict) for v in labels.values()):
+        raise InputError(f"{path}: 'labels' must map a channel to {{ru: ..., en: ...}}")
+    return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in labels.items()}
+
+
+def channel_label(channel: str, locale: str = "ru", path: str | Path | None = None) -> str:
+    """The label of ``channel`` in ``locale`` (``ru``/``en``); the name itself if none."""
+    language = "ru" if str(locale).lower().startswith("ru") else "en"
+    return channel_labels(path).get(str(channel), {}).get(language, str(channel))

@@ -1,0 +1,42 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,scripts//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] tags=["analyst-only"]
+# # Marketing drill-down: channel, campaign, ad group, creative
+
+# %% [markdown] tags=["analyst-only"]
+# For the head of marketing and channel managers, in the role's language: spend, visits, the period's leads and their outcomes, cost ratios and the change vs the previous period, per campaign and per ad group / creative (`analytics.metrics.drilldown`).
+
+# %% tags=["parameters"]
+warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
+period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
+role = "marketing"  # role whose page this is
+locale = "ru"  # language and number format of the page: ru or en
+snapshot = None  # metrics.json of the run; None computes the period snapshot here
+
+# %%
+import duckdb
+
+from analytics.paths import project_path
+from analytics.reports import summary
+
+snapshot = summary.period_snapshot(warehouse, period, snapshot)
+con = duckdb.connect(str(project_path(warehouse)), read_only=True)
+
+# %%
+summary.drilldown_section(con, snapshot.period, locale)
+
+# %% tags=["analyst-only"]
+con.close()

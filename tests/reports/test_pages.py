@@ -1,0 +1,190 @@
+"""Every page at 1200 and 390 px in headless Chromium, and a text lint of leadership
+pages and e-mails (the rules of issue 12: role's language, no raw values).
+
+Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright, as in
+``test_browser.py``; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+LEADERSHIP = ("ceo", "marketing", "sales")
+WIDTHS = (1200, 390)
+
+# Elements wider than the viewport that are not inside a box that scrolls (or clips)
+# sideways and itself fits the viewport.
+OVERFLOW_JS = """
+() => {
+  const W = document.documentElement.clientWidth;
+  const bad = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= W + 1) continue;
+    let p = el.parentElement, boxed = false;
+    while (p && p !== document.documentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if ((o === 'auto' || o === 'scroll' || o === 'hidden') &&
+          p.getBoundingClientRect().right <= W + 1) { boxed = true; break; }
+      p = p.parentElement;
+    }
+    if (!boxed) bad.push(el.tagName + '.' + (el.className || '') + ' ' + Math.round(r.right));
+  }
+  return {scroll: document.documentElement.scrollWidth, width: W, bad: bad.slice(0, 5)};
+}
+"""
+
+
+def pages_of(summary) -> list[Path]:
+    folder = Path(summary.index_path).parent
+    return [folder / "index.html", *summary.outputs]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
+def test_every_page_fits_1200_and_390_px_without_console_errors(tiny_reports):
+    from playwright.sync_api import sync_playwright
+
+    assert tiny_reports.ok, tiny_reports.text
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for html in pages_of(tiny_reports):
+                for width in WIDTHS:
+                    page = browser.new_page(viewport={"width": width, "height": 900})
+                    errors: list[str] = []
+                    page.on("pageerror", lambda e, x=errors: x.append(str(e)))
+                    page.on(
+                        "console",
+                        lambda m, x=errors: x.append(m.text) if m.type == "error" else None,
+                    )
+                    page.goto(html.as_uri(), wait_until="load")
+                    fit = page.evaluate(OVERFLOW_JS)
+                    name = f"{html.parent.name}/{html.name}@{width}"
+                    if errors:
+                        problems.append(f"{name}: console {errors}")
+                    if fit["scroll"] > fit["width"] or fit["bad"]:
+                        problems.append(f"{name}: wider than the viewport {fit}")
+                    page.close()
+        finally:
+            browser.close()
+    assert problems == []
+
+
+# --- text lint ----------------------------------------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """Visible text of a page by element: headings, table headers, cells, the rest."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.parts: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("br", "img", "meta", "link", "hr", "input"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            if self.stack.pop() == tag:
+                break
+
+    def handle_data(self, data):
+        if any(t in ("style", "script", "title") for t in self.stack):
+            return
+        if data.strip():
+            kind = next(
+                (t for t in reversed(self.stack) if t in ("th", "td", "h1", "h2", "h3")), "text"
+            )
+            self.parts.append((kind, data.strip()))
+
+
+def visible(html: str) -> list[tuple[str, str]]:
+    parser = _Visible()
+    parser.feed(html)
+    return parser.parts
+
+
+RAW = re.compile(r"\b(nan|NaN|None|inf|NaT|True|False)\b|<NA>|\b\d+(?:\.\d+)?e[+-]?\d+\b")
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+LATIN_WORD = re.compile(r"\b[A-Za-z][A-Za-z]+\b")
+ALLOWED_LATIN = {
+    "MQL",
+    "SQL",
+    "ROMI",
+    "CPL",
+    "CAC",
+    "CR",
+    "VK",
+    "Google",
+    "UTM",
+    "plans",
+    "revenue",
+    "leads",
+    "params",
+    "plan",
+    "yaml",
+}
+"""Latin words a Russian page may show outside table cells: acronyms of the trade, brand
+names and the plan file's syntax (``params/plan.yaml``, ``plans: {...}``)."""
+
+
+def lint(parts: list[tuple[str, str]], russian: bool) -> list[str]:
+    found = []
+    for kind, text in parts:
+        if RAW.search(text):
+            found.append(f"raw value in {kind}: {text[:80]!r}")
+        if kind in ("th", "h1", "h2", "h3") and SNAKE.search(text):
+            found.append(f"snake_case {kind}: {text!r}")
+        if russian and kind != "td":
+            latin = [w for w in LATIN_WORD.findall(text) if w not in ALLOWED_LATIN]
+            if latin and not re.search(r"\d{4}-W\d{2}", text):
+                found.append(f"English in a Russian {kind}: {text[:80]!r} ({latin[:3]})")
+    return found
+
+
+def test_leadership_pages_pass_the_text_lint(tiny_reports):
+    pages = [r.html for r in tiny_reports.results if r.role in LEADERSHIP and r.html]
+    assert {p.parent.name for p in pages} == set(LEADERSHIP)
+    problems = []
+    for page in pages:
+        html = re.sub(r"data:[^\"')\s]+", "", page.read_text(encoding="utf-8"))
+        assert '<html lang="ru"' in html, page
+        # no pandas index column: a table header row never starts with an empty cell
+        assert not re.search(r"<tr[^>]*>\s*<th[^>]*>\s*</th>", html), page
+        problems += [f"{page.parent.name}/{page.name}: {p}" for p in lint(visible(html), True)]
+    assert problems == []
+
+
+def test_leadership_e_mails_pass_the_text_lint(tiny_reports, tmp_path):
+    from email import policy
+    from email.parser import BytesParser
+
+    from analytics.reports import sending
+
+    folder = Path(tiny_reports.index_path).parent
+    result = sending.send_reports(folder, roles=list(LEADERSHIP), dry_run=True, out_dir=tmp_path)
+    assert result.sent == list(LEADERSHIP)
+    problems = []
+    for role, path in zip(result.sent, result.eml_paths, strict=True):
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        assert re.search(r"[А-Яа-я]", msg["Subject"]), msg["Subject"]
+        body = msg.get_body(("html",)).get_content()
+        assert len(msg.get_body(("html",)).as_bytes()) < 100_000
+        attachments = list(msg.iter_attachments())
+        assert len(attachments) == 1, [a.get_filename() for a in attachments]  # one file
+        problems += [f"{role}: {p}" for p in lint(visible(body), True)]
+        problems += [
+            f"{role} text: {p}"
+            for p in lint([("text", msg.get_body(("plain",)).get_content())], True)
+        ]
+    assert problems == []
