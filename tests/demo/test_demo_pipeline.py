@@ -51,6 +51,14 @@ def test_values_survive_the_roundtrip(tiny_demo, tiny_warehouse):
         ]
         got = leads["phone_hash"].tolist()
         assert [g if pd.notna(g) else None for g in got] == expected
+        # the lead form's answers land in lead_fields as written by the generator
+        stored = con.execute(
+            "SELECT lead_id, field, value, recorded_at FROM lead_fields ORDER BY lead_id, field"
+        ).df()
+        written = tiny_demo.tables["lead_fields"].sort_values(["lead_id", "field"])
+        assert len(stored) == len(written) > 0
+        assert stored["value"].tolist() == written["value"].tolist()
+        assert (stored["recorded_at"].to_numpy() == written["recorded_at"].to_numpy()).all()
         cols = [c.stored_name for c in schema.LEADS.columns]
         assert "phone" not in cols and "phone_hash" in cols
     finally:

@@ -13,7 +13,7 @@ import pytest
 from tiny_demo import TEST_SALT as SALT  # the salt of the session fixture `tiny_warehouse`
 
 from analytics import warehouse as wh
-from analytics.demo import export
+from analytics.demo import export, generator
 from analytics.sources.linkage import stitch
 
 KEYS = {
@@ -123,7 +123,7 @@ def test_amocrm_export_carries_the_profile_answers_as_custom_fields(vendor_wareh
     """The lead form's answers land in the deal's custom fields, as amoCRM keeps them."""
     _, files, _ = vendor_warehouse
     amo = pd.read_csv(files["amocrm"], sep=";", encoding="cp1251", dtype=str, keep_default_na=False)
-    leads = tiny_demo.tables["leads"].drop_duplicates("lead_id").set_index("lead_id")
+    leads = generator.profile_answers(tiny_demo)
     for field, label in export.AMOCRM_PROFILE_FIELDS.items():
         expected = amo["ID заявки"].map(leads[field])
         answered = expected.notna().to_numpy()

@@ -332,7 +332,7 @@ def test_won_deals_concentrate_near_the_good_profile_and_the_form_shows_it(demo)
     rest = orig["profile_closeness"][~orig["is_won"]].mean()
     assert won - rest > 0.25
     profile = demo.truth["customer_profile"]
-    leads = demo.tables["leads"]
+    leads = demo.tables["leads"].join(generator.profile_answers(demo), on="lead_id")
     assert set(profile["lead_field"]) <= set(leads.columns)
     leads = leads[~lt.set_index("lead_id").loc[leads["lead_id"], "is_duplicate"].to_numpy()]
     answered = leads.dropna(subset=list(profile["lead_field"]))
@@ -358,9 +358,54 @@ def test_similarity_to_the_good_profile_from_the_form_predicts_winning():
     data = generator.generate(visits=200_000, seed=11)
     lt = data.truth["lead_truth"].set_index("lead_id")
     fields = list(data.truth["customer_profile"]["lead_field"])
-    leads = data.tables["leads"].dropna(subset=fields)
+    leads = data.tables["leads"].join(generator.profile_answers(data), on="lead_id")
+    leads = leads.dropna(subset=fields)
     leads = leads[~lt.loc[leads["lead_id"], "is_duplicate"].to_numpy()]
     is_won = lt.loc[leads["lead_id"], "is_won"].to_numpy()
     assert is_won.sum() > 100
     auc = roc_auc_score(is_won, generator.profile_closeness(_latent_from_answers(leads)))
     assert auc > 0.58
+
+
+def test_lead_fields_are_the_form_answers_of_the_truth_profile(demo):
+    """``lead_fields`` rows observe each lead's latent profile in ``truth.lead_truth``.
+
+    * Rows: one per lead and answered field, recorded at the lead's ``created_at``
+      (form answers come with the request), values integer text.
+    * The budget answer is ``round(150000 exp(0.8 x), -3)`` with ``x = u_1 +
+      N(0, 0.3^2)`` (``truth.customer_profile``), so ``log(v / 150000) / 0.8 - u_1``
+      is the noise: mean 0 and sd 0.3 (rounding to thousands adds little). With
+      n > 300 (374 at seed 11) the mean's standard error is < 0.3 / sqrt(300) =
+      0.017 and the sd's < 0.3 / sqrt(600) = 0.012: bounds 0.06 and 0.04 are
+      3.5 and 3.3 standard errors.
+    * A duplicate request (``duplicate_of``) repeats its original's answers.
+    """
+    rows = demo.tables["lead_fields"]
+    assert list(rows.columns) == ["lead_id", "field", "value", "recorded_at"]
+    assert set(rows["field"]) == {f[0] for f in generator.PROFILE_FIELDS}
+    assert not rows.duplicated(["lead_id", "field"]).any()
+    created = demo.tables["leads"].set_index("lead_id")["created_at"]
+    assert (rows["recorded_at"].to_numpy() == created.loc[rows["lead_id"]].to_numpy()).all()
+    assert rows["value"].str.fullmatch(r"[0-9]+").all()
+
+    lt = demo.truth["lead_truth"].set_index("lead_id")
+    budget = rows[rows["field"] == "monthly_ad_budget"]
+    noise = (
+        np.log(budget["value"].astype(float).to_numpy() / 150_000) / 0.8
+        - lt.loc[budget["lead_id"], "profile_1"].to_numpy()
+    )
+    assert len(noise) > 300
+    assert abs(noise.mean()) < 0.06
+    assert abs(noise.std() - generator.PROFILE_NOISE) < 0.04
+    tools = rows[rows["field"] == "analytics_tools"]
+    expected = np.clip(np.round(3 + 1.5 * lt.loc[tools["lead_id"], "profile_3"].to_numpy()), 0, 10)
+    # 1.5 * 0.3 = 0.45 answer units of noise: most answers are within one step of the latent
+    assert np.mean(np.abs(tools["value"].astype(int).to_numpy() - expected) <= 1) > 0.9
+
+    dups = lt[lt["is_duplicate"]]
+    assert len(dups) > 0
+    wide = rows.pivot(index="lead_id", columns="field", values="value")
+    for lead_id, original in dups["duplicate_of"].items():
+        a = wide.reindex([lead_id]).iloc[0]
+        b = wide.reindex([original]).iloc[0]
+        assert a.equals(b), lead_id

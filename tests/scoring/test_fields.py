@@ -76,3 +76,79 @@ def test_extra_fields_from_key_value_table_only_as_known_at_arrival():
         check_names=False,
     )
     assert "absent" not in out.columns
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_loaded_lead_fields_are_used_as_known_at_arrival_even_after_an_update(tmp_path):
+    """Through the loader: only values recorded by creation + 1 h count, and a value
+    replaced by a later load (kept in ``history.lead_fields``) still counts.
+
+    L1 (created 10:00) answered budget 150000 at 10:00; a second load a week later
+    replaces it with 900000 recorded the next day: the feature stays 150000.
+    L2 (created 10:00) got its budget at 10:59 (within the hour: used) and its
+    team size at 11:01 (after the hour: not used). L3 has no row: missing.
+    """
+    from datetime import datetime
+
+    from analytics import warehouse as wh
+
+    con = wh.connect(tmp_path / "warehouse.duckdb")
+    _write(
+        tmp_path / "leads.csv",
+        [
+            "lead_id,created_at,lead_type",
+            "L1,2025-03-01 10:00,form",
+            "L2,2025-03-02 10:00,call",
+            "L3,2025-03-03 10:00,chat",
+        ],
+    )
+    wh.load_file(con, "leads", tmp_path / "leads.csv", salt="s", now=datetime(2025, 4, 1))
+    first = _write(
+        tmp_path / "lead_fields.csv",
+        [
+            "lead_id,field,value,recorded_at",
+            "L1,monthly_ad_budget,150000,2025-03-01 10:00",
+            "L2,monthly_ad_budget,40000,2025-03-02 10:59",
+            "L2,sales_team_size,3,2025-03-02 11:01",
+        ],
+    )
+    result = wh.load_file(con, "lead_fields", first, salt="s", now=datetime(2025, 4, 1))
+    assert (result.rows_inserted, result.rows_quarantined) == (3, 0)
+    update = _write(
+        tmp_path / "lead_fields_update.csv",
+        ["lead_id,field,value,recorded_at", "L1,monthly_ad_budget,900000,2025-03-02 09:00"],
+    )
+    result = wh.load_file(con, "lead_fields", update, salt="s", now=datetime(2025, 4, 8))
+    assert (result.rows_updated, result.rows_inserted) == (1, 0)
+    assert con.execute("SELECT value FROM lead_fields WHERE lead_id = 'L1'").fetchall() == [
+        ("900000",)
+    ]
+
+    out = extra_lead_fields(con, ["monthly_ad_budget", "sales_team_size"]).sort_index()
+    assert out["monthly_ad_budget"].tolist()[:2] == [150000.0, 40000.0]
+    assert pd.isna(out.loc["L3", "monthly_ad_budget"])
+    assert "sales_team_size" not in out.columns or out["sales_team_size"].isna().all()
+    con.close()
+
+
+def test_warehouse_features_carry_the_demo_form_answers(tiny_demo, tiny_warehouse):
+    """``lead_features`` of the tiny demo warehouse has the three form answers the
+    generator wrote (``profile_answers``), as numbers, NaN where unanswered."""
+    from analytics import scoring
+    from analytics import warehouse as wh
+    from analytics.demo import generator
+
+    con = wh.connect(tiny_warehouse, read_only=True)
+    try:
+        features = scoring.lead_features(con)
+    finally:
+        con.close()
+    expected = generator.profile_answers(tiny_demo).astype("float64")
+    fields = [f[0] for f in generator.PROFILE_FIELDS]
+    got = features[fields].reindex(expected.index)
+    assert got.notna().any().all() and got.isna().any().any()
+    pd.testing.assert_frame_equal(got, expected[fields], check_names=False)

@@ -147,6 +147,8 @@ def test_features_shape_and_types(features, con):
         "created_at",
         *scoring.NUMERIC_FEATURES,
         *scoring.SIMILARITY_FEATURES,
+        # the demo's lead form answers (params/scoring.yaml extra_fields, from lead_fields)
+        *sorted(f[0] for f in generator.PROFILE_FIELDS),
         *scoring.CATEGORICAL_FEATURES,
     ]
     assert list(features.columns) == expected

@@ -593,6 +593,16 @@ def test_pii_is_hashed_in_sql_and_never_stored_raw(tmp_path):
 # --------------------------------------------------------------------------- raw dir
 
 
+LEAD_FIELDS_HEADER = "lead_id,field,value,recorded_at"
+LEAD_FIELDS_ROWS = [
+    "L1,monthly_ad_budget,150000,2024-05-01 09:00",  # row 1: loaded
+    "L1,analytics_tools,,2024-05-01 09:00",  # row 2: loaded, value not filled (NULL)
+    "L2,monthly_ad_budget,40000,",  # row 3: recorded_at missing
+    "L1,monthly_ad_budget,99,2024-05-01 09:05",  # row 4: key (L1, budget) again
+]
+"""Hand-made ``lead_fields`` rows: 2 loaded, 2 quarantined."""
+
+
 def write_raw_dir(raw):
     raw.mkdir()
     write_csv(raw / "spend.csv", SPEND_HEADER, SPEND_ROWS)
@@ -604,6 +614,7 @@ def write_raw_dir(raw):
         ) TO '{raw / "visits.parquet"}' (FORMAT parquet)"""
     )
     write_csv(raw / "leads.csv", LEADS_HEADER, [*LEADS_GOOD, "L3,2024-05-01 10:00,fax,u3,,,,"])
+    write_csv(raw / "lead_fields.csv", LEAD_FIELDS_HEADER, LEAD_FIELDS_ROWS)
     write_csv(
         raw / "deals.csv",
         "deal_id,lead_id,created_at,status,stage,amount",
@@ -633,6 +644,7 @@ def test_load_raw_dir_loads_all_tables_and_truth(con, tmp_path):
         "spend": (3, 3, 0),
         "visits": (2, 2, 0),
         "leads": (3, 2, 1),
+        "lead_fields": (4, 2, 2),
         "deals": (2, 2, 0),
         "deal_stages": (3, 3, 0),
     }
@@ -646,8 +658,53 @@ def test_load_raw_dir_loads_all_tables_and_truth(con, tmp_path):
     recon = wh.reconciliation(con)
     assert list(recon["target_table"]) == [*wh.LOAD_ORDER, "TOTAL"]
     total = recon.iloc[-1]
-    assert (total.rows_in, total.rows_loaded, total.rows_quarantined) == (13, 12, 1)
+    assert (total.rows_in, total.rows_loaded, total.rows_quarantined) == (17, 14, 3)
     assert recon["balanced"].all()
+    assert con.execute(
+        "SELECT lead_id, field, value, recorded_at FROM lead_fields ORDER BY field"
+    ).fetchall() == [
+        ("L1", "analytics_tools", None, datetime(2024, 5, 1, 9, 0)),
+        ("L1", "monthly_ad_budget", "150000", datetime(2024, 5, 1, 9, 0)),
+    ]
+    assert con.execute(
+        "SELECT row_number, column_name, reason FROM quarantine "
+        "WHERE target_table = 'lead_fields' ORDER BY row_number"
+    ).fetchall() == [
+        (3, "recorded_at", "recorded_at: missing required value"),
+        (
+            4,
+            "lead_id,field",
+            "duplicate key lead_id='L1', field='monthly_ad_budget' within file (first at row 1)",
+        ),
+    ]
+
+
+def test_lead_fields_file_is_optional_and_its_updates_keep_history(con, tmp_path):
+    """A folder without ``lead_fields`` still loads (5 files); loading one later with a
+    changed value updates the row and keeps the replaced version in history."""
+    raw = tmp_path / "raw"
+    write_raw_dir(raw)
+    (raw / "lead_fields.csv").unlink()
+    results = wh.load_raw_dir(con, raw, salt=SALT, now=NOW)
+    assert [r.table for r in results] == [t for t in wh.LOAD_ORDER if t != "lead_fields"]
+    assert count(con, "lead_fields") == 0
+
+    write_csv(raw / "lead_fields.csv", LEAD_FIELDS_HEADER, LEAD_FIELDS_ROWS[:1])
+    wh.load_raw_dir(con, raw, salt=SALT, now=NOW)
+    later = datetime(2024, 6, 2, 12, 0)
+    changed = "L1,monthly_ad_budget,900000,2024-05-03 10:00"
+    write_csv(raw / "lead_fields.csv", LEAD_FIELDS_HEADER, [changed])
+    results = wh.load_raw_dir(con, raw, salt=SALT, now=later)
+    fields = next(r for r in results if r.table == "lead_fields")
+    assert (fields.rows_in, fields.rows_updated, fields.rows_inserted) == (1, 1, 0)
+    assert con.execute("SELECT value FROM lead_fields").fetchall() == [("900000",)]
+    assert con.execute(
+        "SELECT value, recorded_at, valid_from, valid_to FROM history.lead_fields "
+        "ORDER BY valid_from"
+    ).fetchall() == [
+        ("150000", datetime(2024, 5, 1, 9, 0), NOW, later),
+        ("900000", datetime(2024, 5, 3, 10, 0), later, None),
+    ]
 
 
 def test_reload_with_replace_does_not_duplicate(con, tmp_path):
@@ -660,16 +717,16 @@ def test_reload_with_replace_does_not_duplicate(con, tmp_path):
     wh.load_raw_dir(con, raw, salt=SALT, now=NOW, replace=True)
     after = {t: count(con, t) for t in [*CANONICAL, "quarantine", "load_log"]}
     assert after == before
-    assert before["load_log"] == 5 and before["leads"] == 2
+    assert before["load_log"] == 6 and before["leads"] == 2 and before["lead_fields"] == 2
     assert wh.fingerprint(con) == print_before
 
-    # Upserting (the default) finds every valid row unchanged: 12 unchanged, 1 quarantined
+    # Upserting (the default) finds every valid row unchanged: 14 unchanged, 3 quarantined
     # again; the tables keep their rows, load_log and quarantine record the second load.
     results = wh.load_raw_dir(con, raw, salt=SALT, now=NOW)
     assert sum(r.rows_inserted + r.rows_updated for r in results) == 0
-    assert sum(r.rows_unchanged for r in results) == 12
+    assert sum(r.rows_unchanged for r in results) == 14
     assert {t: count(con, t) for t in CANONICAL} == {t: before[t] for t in CANONICAL}
-    assert (count(con, "load_log"), count(con, "quarantine")) == (10, 2)
+    assert (count(con, "load_log"), count(con, "quarantine")) == (12, 6)
     assert wh.fingerprint(con) == print_before
 
 

@@ -23,6 +23,11 @@ Spend of channels with no vendor adapter (VK Ads:
 canonical ``spend`` columns (source kind ``spend``).
 :func:`load_vendor_exports` loads them through :func:`analytics.sources.load_source`;
 the result equals loading the canonical files.
+
+The lead form's profile answers (canonical table ``lead_fields``) travel only as
+the amoCRM deal's custom fields (:data:`AMOCRM_PROFILE_FIELDS`); the amoCRM
+adapter does not yet map custom fields to ``lead_fields``, so a warehouse loaded
+from the vendor files has no ``lead_fields`` rows (the canonical raw folder has them).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.demo.generator import DemoData
+from analytics.demo.generator import DemoData, profile_answers
 from analytics.sources import load_source
 from analytics.warehouse import LoadResult
 
@@ -177,10 +182,18 @@ AMOCRM_PROFILE_FIELDS = {
 as the amoCRM custom fields of the deal they land in (empty when unanswered)."""
 
 
-def amocrm_deals(deals: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+def amocrm_deals(
+    deals: pd.DataFrame, leads: pd.DataFrame, answers: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Demo deals as an amoCRM export, with the lead's phone and e-mail as contact
-    and the lead form's profile answers as custom fields (:data:`AMOCRM_PROFILE_FIELDS`)."""
+    and the lead form's profile answers as custom fields (:data:`AMOCRM_PROFILE_FIELDS`).
+
+    ``answers`` is :func:`analytics.demo.generator.profile_answers` (one row per
+    lead id, a column per field); without it, answer columns of ``leads`` are used
+    if any."""
     contact = leads.drop_duplicates("lead_id").set_index("lead_id")
+    if answers is not None:
+        contact = contact.drop(columns=list(answers.columns), errors="ignore").join(answers)
     return pd.DataFrame(
         {
             "ID": deals["deal_id"],
@@ -303,7 +316,8 @@ def write_vendor_exports(data: DemoData, out_dir: str | Path) -> dict[str, Path]
     metrica = metrica_visits(t["visits"])
     metrica.to_csv(paths["metrica"], sep="\t", index=False, quoting=csv.QUOTE_NONE)
     _write(paths["calls"], calltracking_requests(t["leads"]), sep=";", encoding="utf-8-sig")
-    _write(paths["amocrm"], amocrm_deals(t["deals"], t["leads"]), sep=";", encoding="cp1251")
+    amocrm = amocrm_deals(t["deals"], t["leads"], profile_answers(data))
+    _write(paths["amocrm"], amocrm, sep=";", encoding="cp1251")
     _write(
         paths["amocrm_stages"], amocrm_stage_history(t["deal_stages"]), sep=";", encoding="cp1251"
     )

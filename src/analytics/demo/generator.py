@@ -39,7 +39,8 @@ incremental contribution of every channel.
   ``fit_i = clip(0.5 + industry + size + channel + 0.09 q_i + 0.08 eps_i, 0, 1)``,
   so MQL, SQL and won deals concentrate near the good profile. The lead form
   asks for it (:data:`PROFILE_FIELDS`: each answer is ``u_ik + 0.3 noise`` in
-  business units, unanswered for part of calls and chats), so similarity to
+  business units, unanswered for part of calls and chats; rows of the raw
+  table ``lead_fields`` recorded at the lead's creation), so similarity to
   past sales carries real signal. Truth: ``lead_truth.profile_*`` and
   ``truth.customer_profile``.
 
@@ -756,6 +757,51 @@ def _profile_answers(
     }
 
 
+def _lead_field_rows(leads: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """Answered profile questions as ``lead_fields`` rows, recorded when the lead arrived.
+
+    Parameters
+    ----------
+    leads : pandas.DataFrame
+        ``lead_id`` and ``created_at``, row-aligned with ``answers``.
+    answers : pandas.DataFrame
+        One nullable integer column per :data:`PROFILE_FIELDS` field.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lead_id``, ``field``, ``value`` (integer as text), ``recorded_at``
+        (= the lead's ``created_at``: the answers come with the request), one
+        row per lead and answered field, by lead then field order; an
+        unanswered question has no row.
+    """
+    fields = [f[0] for f in PROFILE_FIELDS]
+    values = answers[fields].to_numpy(dtype="float64", na_value=np.nan)
+    lead_idx, field_idx = np.nonzero(~np.isnan(values))
+    return pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].to_numpy()[lead_idx],
+            "field": np.asarray(fields, dtype=object)[field_idx],
+            "value": values[lead_idx, field_idx].astype(np.int64).astype(str).astype(object),
+            "recorded_at": leads["created_at"].to_numpy()[lead_idx],
+        }
+    )
+
+
+def profile_answers(data: DemoData) -> pd.DataFrame:
+    """The lead form's profile answers, one row per lead (``lead_id`` index), wide.
+
+    Columns are the :data:`PROFILE_FIELDS` names as nullable integers (``<NA>``
+    when unanswered), pivoted from ``data.tables["lead_fields"]``; every lead
+    of ``data.tables["leads"]`` has a row.
+    """
+    fields = [f[0] for f in PROFILE_FIELDS]
+    rows = data.tables["lead_fields"]
+    wide = rows.pivot(index="lead_id", columns="field", values="value").reindex(columns=fields)
+    wide = wide.reindex(pd.Index(data.tables["leads"]["lead_id"], name="lead_id"))
+    return wide.apply(lambda col: pd.to_numeric(col).astype("Int64"))
+
+
 def _ts(start: date, t_days: np.ndarray) -> pd.DatetimeIndex:
     """Fractional days since ``start`` -> timestamps rounded to the second."""
     seconds = np.round(np.asarray(t_days, dtype=float) * 86400.0).astype("timedelta64[s]")
@@ -850,7 +896,8 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     Returns
     -------
     DemoData
-        ``tables`` has ``spend``, ``visits``, ``leads``, ``deals`` and
+        ``tables`` has ``spend``, ``visits``, ``leads``, ``lead_fields`` (the
+        lead form's profile answers, see :func:`profile_answers`), ``deals`` and
         ``deal_stages`` in the canonical shapes of :mod:`analytics.warehouse.schema`
         (phones and e-mails in clear: they are hashed by the loader);
         ``truth`` has ``channel_effects``, ``lead_truth`` (with the latent
@@ -945,8 +992,7 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
         }
     )
     leads.loc[~is_call, ["call_duration_s", "call_lost"]] = pd.NA
-    for name, values in _profile_answers(config, v, who, ltype).items():
-        leads[name] = values
+    answers = pd.DataFrame(_profile_answers(config, v, who, ltype))
 
     # --- CRM deals and stage history --------------------------------------
     in_crm = rng.random(n_leads) >= config.missing_in_crm_rate
@@ -1042,6 +1088,11 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
     dups["created_at"] = _ts(config.start, dup_days)
     dups["lead_id"] = [f"L{n_leads + k + 1:07d}" for k in range(len(src_idx))]
     all_leads = pd.concat([leads, dups], ignore_index=True)
+    # a duplicate request fills the form again with the same answers
+    lead_fields = _lead_field_rows(
+        all_leads[["lead_id", "created_at"]],
+        pd.concat([answers, answers.iloc[src_idx]], ignore_index=True),
+    )
 
     # --- spend: clicks and cost of the paid visits ---------------------------
     # Paid visits are counted per day and ad on integer codes (one np.unique),
@@ -1187,6 +1238,7 @@ def generate(config: SynthConfig | None = None, **overrides) -> DemoData:
         "spend": spend,
         "visits": visits,
         "leads": all_leads,
+        "lead_fields": lead_fields,
         "deals": deals,
         "deal_stages": deal_stages,
     }

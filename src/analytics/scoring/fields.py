@@ -10,7 +10,9 @@ Extra CRM fields (:func:`extra_lead_fields`) come from columns of the warehouse
 table ``leads`` beyond the canonical schema, or from a key/value table
 ``lead_fields(lead_id, field, value, recorded_at)`` (the latest value recorded
 at or before the lead's ``created_at`` plus ``grace_hours``: form answers
-arrive with the request).
+arrive with the request; versions replaced by later loads are read from
+``history.lead_fields``, so a value changed after arrival does not hide the
+value known at arrival).
 """
 
 from __future__ import annotations
@@ -129,16 +131,24 @@ def extra_lead_fields(con, fields, *, canonical=(), grace_hours: float = 1.0) ->
         out = out.join(
             con.execute(f"SELECT lead_id, {quoted} FROM main.leads").df().set_index("lead_id")
         )
-    has_kv = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_name = 'lead_fields'"
-    ).fetchone()[0]
+    kv_tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_schema FROM information_schema.tables "
+            "WHERE table_schema IN ('main', 'history') AND table_name = 'lead_fields'"
+        ).fetchall()
+    }
     rest = [f for f in fields if f not in in_leads]
-    if has_kv and rest:
+    if "main" in kv_tables and rest:
+        # A value replaced by a later load (another value or time) lives on in the
+        # history: every version counts, so the value known at arrival is found.
+        versions = "SELECT lead_id, field, value, recorded_at FROM main.lead_fields"
+        if "history" in kv_tables:
+            versions += " UNION SELECT lead_id, field, value, recorded_at FROM history.lead_fields"
         kv = con.execute(
-            """
+            f"""
             SELECT f.lead_id, f.field, arg_max(f.value, f.recorded_at) AS value
-            FROM main.lead_fields AS f
+            FROM ({versions}) AS f
             JOIN main.leads AS l USING (lead_id)
             WHERE f.field IN (SELECT unnest($fields))
               AND f.recorded_at <= l.created_at + to_seconds(CAST($grace AS DOUBLE) * 3600)

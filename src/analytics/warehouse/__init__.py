@@ -26,6 +26,7 @@ from analytics.warehouse.connection import (
 from analytics.warehouse.history import as_of_sql, deals_as_of, table_as_of
 from analytics.warehouse.load import (
     LOAD_ORDER,
+    OPTIONAL_RAW,
     LoadResult,
     dry_run,
     fingerprint,
@@ -43,6 +44,7 @@ __all__ = [
     "FUTURE_SLACK",
     "LOAD_ORDER",
     "MEMORY_LIMIT_VAR",
+    "OPTIONAL_RAW",
     "THREADS_VAR",
     "TRUTH_SCHEMA",
     "InputError",

@@ -71,8 +71,12 @@ from analytics.warehouse.schema import (
     schema_markdown,
 )
 
-LOAD_ORDER = ("spend", "visits", "leads", "deals", "deal_stages")
+LOAD_ORDER = ("spend", "visits", "leads", "lead_fields", "deals", "deal_stages")
 """Order in which :func:`load_raw_dir` loads the canonical tables."""
+
+OPTIONAL_RAW = ("lead_fields",)
+"""Tables of :data:`LOAD_ORDER` whose raw file may be absent (skipped, no ``load_log`` row):
+folders written before ``lead_fields`` existed and CRMs without extra fields still load."""
 
 
 BOOLEAN_TRUE = ("true", "1", "yes")
@@ -865,7 +869,8 @@ def load_file(
     con : duckdb.DuckDBPyConnection
         Warehouse connection; the schema is created if missing.
     table : str
-        Canonical table name (``spend``, ``visits``, ``leads``, ``deals``, ``deal_stages``).
+        Canonical table name (``spend``, ``visits``, ``leads``, ``lead_fields``,
+        ``deals``, ``deal_stages``).
     path : str or Path
         ``.parquet`` file (every column cast to text) or a delimited text file
         with a header line (a UTF-8 BOM is fine).
@@ -1034,6 +1039,10 @@ def _raw_file(raw_dir: Path, table: str) -> Path:
     raise InputError(f"{raw_dir / (table + '.parquet')} (or .csv): file not found")
 
 
+def _has_raw_file(raw_dir: Path, table: str) -> bool:
+    return any((raw_dir / f"{table}{suffix}").is_file() for suffix in (".parquet", ".csv"))
+
+
 def load_raw_dir(
     con,
     raw_dir: str | Path,
@@ -1044,11 +1053,13 @@ def load_raw_dir(
     now: datetime | None = None,
     check: bool | None = None,
 ) -> list[LoadResult]:
-    """Load a folder of raw files: the five canonical tables plus ``truth/``.
+    """Load a folder of raw files: the canonical tables plus ``truth/``.
 
     Loads ``<raw_dir>/<table>.parquet`` (preferred) or ``<table>.csv`` for
-    ``spend``, ``visits``, ``leads``, ``deals`` and ``deal_stages`` in that
-    order, then every ``<raw_dir>/truth/*.parquet`` as-is into
+    ``spend``, ``visits``, ``leads``, ``lead_fields``, ``deals`` and
+    ``deal_stages`` in that order (:data:`LOAD_ORDER`; ``lead_fields`` is
+    skipped when its file is absent, :data:`OPTIONAL_RAW`), then every
+    ``<raw_dir>/truth/*.parquet`` as-is into
     ``truth.<stem>`` (CREATE OR REPLACE, no validation: it is the demo
     generator's ground truth). All in one transaction, with a progress bar
     over files (hidden when not on a terminal).
@@ -1079,7 +1090,7 @@ def load_raw_dir(
     Returns
     -------
     list of LoadResult
-        One per canonical table, in load order.
+        One per canonical table loaded, in load order.
 
     Raises
     ------
@@ -1088,7 +1099,11 @@ def load_raw_dir(
         file cannot be loaded.
     """
     raw_dir = Path(raw_dir)
-    files = [(name, _raw_file(raw_dir, name)) for name in LOAD_ORDER]
+    files = [
+        (name, _raw_file(raw_dir, name))
+        for name in LOAD_ORDER
+        if name not in OPTIONAL_RAW or _has_raw_file(raw_dir, name)
+    ]
     truth_dir = raw_dir / TRUTH_SCHEMA
     truth_files = sorted(truth_dir.glob("*.parquet")) if truth_dir.is_dir() else []
     check = _is_check(check)

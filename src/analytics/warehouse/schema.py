@@ -209,7 +209,38 @@ DEAL_STAGES_TABLE = Table(
     time_column="entered_at",
 )
 
-CANONICAL: dict[str, Table] = {t.name: t for t in (SPEND, VISITS, LEADS, DEALS, DEAL_STAGES_TABLE)}
+LEAD_FIELDS = Table(
+    "lead_fields",
+    (
+        Column("lead_id", "VARCHAR", required=True, doc="lead (request) id"),
+        Column(
+            "field",
+            "VARCHAR",
+            required=True,
+            doc="field name as the form or CRM names it (e.g. monthly_ad_budget)",
+        ),
+        Column("value", "VARCHAR", doc="value as text (numbers with a dot); empty = not filled"),
+        Column(
+            "recorded_at",
+            "TIMESTAMP",
+            required=True,
+            doc="time the value was recorded (form answers: the lead's created_at)",
+        ),
+    ),
+    key=("lead_id", "field"),
+    doc=(
+        "Other fields of a lead, one row per lead and field: lead form answers, CRM custom "
+        "fields, columns of other CRMs' lead exports. Lead scoring uses a value only if it "
+        "was recorded by the lead's creation + 1 h (`params/scoring.yaml` names the fields); "
+        "a value loaded again with another value or time is updated, the earlier version "
+        "kept in `history.lead_fields`."
+    ),
+    time_column="recorded_at",
+)
+
+CANONICAL: dict[str, Table] = {
+    t.name: t for t in (SPEND, VISITS, LEADS, LEAD_FIELDS, DEALS, DEAL_STAGES_TABLE)
+}
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS main.quarantine (
@@ -319,8 +350,9 @@ def schema_markdown() -> str:
         "The stored columns of the table plus `valid_from` (load time the version was "
         "written; NULL = known since before the history), `valid_to` (load time it was "
         "replaced; NULL = current), `load_id` and `replaced_by` (the loads). Versioned "
-        "tables (`leads`, `deals`, `deal_stages`) keep every version; `spend` and `visits` "
-        "keep only replaced rows. `analytics.warehouse.history` answers as-of questions: "
+        "tables (`leads`, `lead_fields`, `deals`, `deal_stages`) keep every version; "
+        "`spend` and `visits` keep only replaced rows. `analytics.warehouse.history` "
+        "answers as-of questions: "
         "`table_as_of(con, table, t)` (what the warehouse held at t) and "
         "`deals_as_of(con, t)` (each deal's state at t, decisions after t undone).",
         "",
