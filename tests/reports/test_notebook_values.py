@@ -1,4 +1,4 @@
-"""A value on each rendered analyst page (notebooks 03-08) against an independent reference.
+"""A value on each rendered analyst page (notebooks 00, 02-11) against an independent reference.
 
 The pages are those of the shared ``tiny_reports`` run (period ``last-week`` of
 the tiny demo: 2025-W52). Each test reads a figure from the page's HTML -- a
@@ -112,8 +112,8 @@ def test_cohort_page_sizes_are_visitors_by_week_of_first_visit(pages, tiny_demo)
 
 def test_lead_scoring_page_lists_the_period_leads(pages, tiny_demo):
     """05: the call list of the period is every lead created in 2025-W52 (fewer than 15)."""
-    table = pages["05_lead_scoring"].table_with("lead_id", "score")
-    shown = [row[0] for row in table[1:]]
+    table = pages["05_lead_scoring"].table_with("lead", "score", "band")
+    shown = [row[table[0].index("lead")] for row in table[1:]]
     leads = tiny_demo.tables["leads"]
     week = (pd.Timestamp("2025-12-22"), pd.Timestamp("2025-12-29"))
     expected = set(leads.loc[in_window(leads["created_at"], week), "lead_id"])
@@ -168,3 +168,85 @@ def test_segments_page_counts_the_leads_of_its_window(pages, tiny_demo):
     assert found
     leads = tiny_demo.tables["leads"]
     assert int(found[1]) == in_window(leads["created_at"], window).sum() > 0
+
+
+WEEK = (pd.Timestamp("2025-12-22"), pd.Timestamp("2025-12-29"))
+"""The run's period (last-week of the tiny demo: 2025-W52)."""
+
+
+def amount(text: str) -> float:
+    """``RUB 122,500`` / ``9 142.2`` -> 122500.0 / 9142.2 (en page figures)."""
+    return float(re.sub(r"[^0-9.\-]", "", text.replace("−", "-")))
+
+
+def test_start_here_page_counts_leads_by_month_and_type(pages, tiny_demo):
+    """00: the Ibis example's leads per month and type = the raw leads grouped in pandas."""
+    table = pages["00_start_here"].table_with("call", "chat", "form")
+    leads = tiny_demo.tables["leads"]
+    month = leads["created_at"].dt.to_period("M").dt.start_time.dt.strftime("%Y-%m-%d")
+    expected = leads.groupby([month, leads["lead_type"]]).size()
+    rows = [row for row in table if re.fullmatch(r"\d{4}-\d\d-\d\d", row[0] if row else "")]
+    assert len(rows) == 6 and rows[-1][0] == "2025-12-01"
+    header = next(row for row in table if "call" in row)
+    for row in rows:
+        for lead_type, value in zip(header[-3:], row[-3:], strict=True):
+            assert int(value) == expected.get((row[0], lead_type), 0), (row[0], lead_type)
+
+
+def test_kpi_page_spend_per_channel_is_the_raw_spend_of_the_week(pages, tiny_demo):
+    """02: spend by channel (RUB, one decimal) = the generator's spend rows of 2025-W52."""
+    table = pages["02_kpi_dashboard"].table_with("spend", "leads", "mql")
+    spend = tiny_demo.tables["spend"]
+    week = spend[in_window(pd.to_datetime(spend["date"]), WEEK)]
+    expected = week.groupby("channel")["cost"].sum()
+    shown = {row[0]: amount(row[1]) for row in table if row and row[0] in expected.index}
+    assert len(shown) >= 3
+    for channel, value in shown.items():
+        assert value == pytest.approx(round(expected[channel], 1), abs=0.051), channel
+
+
+def test_weekly_summary_tiles_are_the_raw_booked_figures(pages, tiny_demo):
+    """09: the Revenue and Ad spend tiles = won deals closed in 2025-W52, spend of the week."""
+    text = pages["09_weekly_summary"].text
+    deals = tiny_demo.tables["deals"]
+    won = deals[(deals["status"] == "won") & in_window(deals["closed_at"], WEEK)]
+    spend = tiny_demo.tables["spend"]
+    cost = spend.loc[in_window(pd.to_datetime(spend["date"]), WEEK), "cost"].sum()
+    revenue = re.search(r"Headline Revenue (RUB [\d,]+)", text)
+    ad_spend = re.search(r"Ad spend (RUB [\d,]+)", text)
+    assert revenue and ad_spend
+    assert amount(revenue[1]) == round(won["amount"].sum()) > 0
+    assert amount(ad_spend[1]) == round(cost)
+
+
+def test_drilldown_page_spend_per_campaign(pages, tiny_demo):
+    """10: each campaign's spend = the generator's spend rows of the campaign in 2025-W52
+    (the injected anomaly, yd_search_generic's doubled cost, included)."""
+    table = pages["10_marketing_drilldown"].table_with("Campaign", "Ad spend")
+    header = table[0]
+    spend = tiny_demo.tables["spend"]
+    week = spend[in_window(pd.to_datetime(spend["date"]), WEEK)]
+    expected = week.groupby("campaign")["cost"].sum()
+    rows = {row[header.index("Campaign")]: row for row in table[1:] if len(row) == len(header)}
+    shown = {c: amount(r[header.index("Ad spend")]) for c, r in rows.items() if c in expected}
+    assert "yd_search_generic" in shown and len(shown) >= 3
+    for campaign, value in shown.items():
+        assert value == round(expected[campaign]), campaign
+
+
+def test_sales_page_calls_every_lead_of_the_week(pages, tiny_demo):
+    """11: the call list holds every lead created in 2025-W52; managers' closed deals
+    = deals won or lost in the week, by manager."""
+    page = pages["11_sales_call_list"]
+    calls = page.table_with("Band", "Score", "Lead")
+    header = calls[0]
+    shown = sorted(row[header.index("Lead")] for row in calls[1:])
+    leads = tiny_demo.tables["leads"]
+    assert shown == sorted(leads.loc[in_window(leads["created_at"], WEEK), "lead_id"])
+    managers = page.table_with("Manager", "Deals closed")
+    deals = tiny_demo.tables["deals"]
+    closed = deals[deals["status"].isin(["won", "lost"]) & in_window(deals["closed_at"], WEEK)]
+    expected = closed.groupby("manager").size().to_dict()
+    top = managers[0]
+    got = {row[0]: int(row[top.index("Deals closed")]) for row in managers[1:]}
+    assert got == expected and sum(got.values()) > 0

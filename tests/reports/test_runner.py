@@ -534,6 +534,7 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
     nbsp = "\u00a0"
     in_index = {  # the index's locale is ru (the ceo role's), formatted by Babel
+        "sales": "3",
         "revenue": f"150{nbsp}777{nbsp}₽",
         "spend": f"21{nbsp}000{nbsp}₽",
         "romi": f"618,0{nbsp}%",
