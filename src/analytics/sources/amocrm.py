@@ -230,6 +230,8 @@ def _write_contacts(con, export: ExportTable, load_id: str, salt: str) -> list[s
             "email_hash": [warehouse.hash_pii(e, "email", salt) for e in emails],
         }
     )
+    if warehouse.is_dry_run():  # load-source --check: the side table is not written either
+        return notes
     con.execute(DEAL_CONTACTS_DDL)
     con.register("_amocrm_contacts", contacts)
     try:

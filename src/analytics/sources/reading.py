@@ -858,7 +858,7 @@ def load_translated(
         load_id=load_id,
         now=now,
     )
-    for row, (column, reason) in every.items():
+    for row, (column, reason) in ({} if warehouse.is_dry_run() else every).items():
         con.execute(
             "UPDATE main.quarantine SET column_name = ?, reason = ? "
             "WHERE load_id = ? AND source_file = ? AND row_number = ?",

@@ -543,6 +543,11 @@ def _is_check(check: bool | None) -> bool:
     return _DRY_RUN.get() if check is None else check
 
 
+def is_dry_run() -> bool:
+    """True inside :func:`dry_run`: side tables an adapter keeps must not be written."""
+    return _DRY_RUN.get()
+
+
 @contextmanager
 def _load_transaction(con, check: bool) -> Iterator[None]:
     """One transaction per load; a dry run (``check``) is always rolled back."""
@@ -557,8 +562,18 @@ def _load_transaction(con, check: bool) -> Iterator[None]:
 
 def _prepare(con, salt: str, *, check: bool, now: datetime) -> None:
     """Ensure the schema (a dry run only if tables are missing) and check the salt."""
-    if not check or _missing_tables(con):
-        init_schema(con)
+    missing = _missing_tables(con) if check else []
+    if not check or missing:
+        try:
+            init_schema(con)
+        except duckdb.InvalidInputException as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise InputError(
+                f"the warehouse has no table {', '.join(missing)} (it was written by an "
+                "earlier version): a dry run cannot add tables; load once without --check, "
+                "which adds them and changes nothing else, then check"
+            ) from None
     check_salt(con, salt, record=not check, now=now)
 
 
