@@ -402,6 +402,12 @@ def test_renamed_and_unknown_columns_are_reported_by_name(con):
         '--map "Ответственный менеджер=manager" or save the mapping in params/sources.yaml',
     )
     assert result.notes[3].startswith("optional field(s) absent, loaded empty: lead_id, pipeline")
+    # the same words are kept in load_log beside the counts
+    logged = con.execute(
+        "SELECT warnings FROM load_log WHERE load_id = ?", [result.load_id]
+    ).fetchone()[0]
+    assert logged.split("; ")[0] == result.notes[0]
+    assert '--map "Сумма сделки=amount"' in logged and "loaded empty: lead_id" in logged
 
 
 def test_excel_mangled_extension_and_double_phones(con):

@@ -867,6 +867,12 @@ def load_translated(
     all_notes = tuple(export.notes) + tuple(notes)
     if every:
         all_notes += (f"{len(every)} record(s) quarantined before the checks: see quarantine",)
+    if all_notes and not warehouse.is_dry_run():  # the reading notes go to load_log too
+        con.execute(
+            "UPDATE main.load_log SET warnings = concat_ws('; ', warnings, ?) WHERE load_id = ? "
+            "AND source_file = ?",
+            ["; ".join(all_notes), result.load_id, str(result.source_file)],
+        ).fetchall()
     for note in all_notes:
         log.info("%s: %s", export.path.name, note)
     return SourceResult(
