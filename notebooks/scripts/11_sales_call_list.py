@@ -46,7 +46,7 @@ if csv_path is not None:
     export_call_list(calls, csv_path, locale)
 
 # %%
-summary.title(shot, role, locale)
+summary.title(shot, role, locale, sales_page.page_title(locale))
 
 # %%
 sales_page.call_list_section(calls, locale, max_rows)

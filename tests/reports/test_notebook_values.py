@@ -238,6 +238,7 @@ def test_sales_page_calls_every_lead_of_the_week(pages, tiny_demo):
     """11: the call list holds every lead created in 2025-W52; managers' closed deals
     = deals won or lost in the week, by manager."""
     page = pages["11_sales_call_list"]
+    assert "Sales: who to call first" in page.text  # its own title, not the summary's
     calls = page.table_with("Band", "Score", "Lead")
     header = calls[0]
     shown = sorted(row[header.index("Lead")] for row in calls[1:])

@@ -36,6 +36,7 @@ CALL_LIST_FILE = "call_list.csv"
 
 WORDS = {
     "ru": {
+        "title": "Продажи: кому звонить первым",
         "calls": "Кому звонить первым",
         "calls_none": "За период новых заявок нет — звонить некому.",
         "calls_lead": "{n} {requests} за период; в группе A (звонить первыми) — {a}, "
@@ -61,6 +62,7 @@ WORDS = {
         },
     },
     "en": {
+        "title": "Sales: who to call first",
         "calls": "Who to call first",
         "calls_none": "No new requests in the period: nobody to call.",
         "calls_lead": "{n} {requests} in the period; {a} in band A (call first), {b} in band B. "
@@ -95,6 +97,11 @@ def _language(locale: str) -> str:
 def _plural(forms: dict[str, str], n: int, language: str) -> str:
     """The word form for ``n`` by the CLDR plural rules of ``language`` (Babel)."""
     return forms.get(Locale(language).plural_form(n), forms["other"])
+
+
+def page_title(locale: str = "ru") -> str:
+    """The call-list page's title in the role's language."""
+    return WORDS[_language(locale)]["title"]
 
 
 def call_list_section(calls: pd.DataFrame, locale: str = "ru", max_rows: int = 30) -> page.Html:

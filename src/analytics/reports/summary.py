@@ -151,12 +151,12 @@ def period_snapshot(warehouse: str | Path, period: str, snapshot: str | Path | N
     return computed
 
 
-def title(snapshot, role: str, locale: str) -> page.Html:
-    """The page's ``<h1>`` and the period in words."""
+def title(snapshot, role: str, locale: str, text: str | None = None) -> page.Html:
+    """The page's ``<h1>`` (the role's summary title unless ``text``) and the period in words."""
     words = _words(locale)
     info = snapshot.data["period"]
     when = format_period(info["start"], info["end"], locale)
-    text = words["title"].get(role, words["title"]["analyst"])
+    text = text or words["title"].get(role, words["title"]["analyst"])
     return page.heading(text, 1) + page.note(words["period"].format(period=when))
 
 
