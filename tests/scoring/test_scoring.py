@@ -430,7 +430,7 @@ def test_score_leads_writes_one_row_per_lead(con, features, models):
     assert set(in_december["lead_id"]) == set(expected) and len(expected) > 0
 
 
-def test_train_and_save_then_score_and_write(tmp_path):
+def test_train_and_save_then_score_and_write(tmp_path, monkeypatch):
     path = _warehouse(tmp_path, visits=120_000, seed=9)
     result = scoring.train_and_save(path, tmp_path / "models", kind="logistic")
     assert result["kind"] == "logistic"
@@ -461,6 +461,20 @@ def test_train_and_save_then_score_and_write(tmp_path):
     model, status = scoring.load_or_train(path, tmp_path / "models", retrain=True)
     assert status["retrained"] is True and status["why"] == "retraining was asked for"
     assert status["model_path"] != result["model_path"]
+    # a saved model using a field the warehouse's features no longer have (a field taken
+    # out of params/scoring.yaml, a warehouse loaded without it) is retrained, not failed
+    real = scoring.training.lead_features
+    dropped = next(c for c in model.feature_names_in_ if c != scoring.training.TIME_COLUMN)
+
+    def without_a_field(con):
+        return real(con).drop(columns=[dropped])
+
+    monkeypatch.setattr(scoring.training, "lead_features", without_a_field)
+    with pytest.raises(ValueError, match="training columns"):  # what scoring would have met
+        scoring.warehouse_call_list(wh.connect(path, read_only=True), model)
+    _, status = scoring.load_or_train(path, tmp_path / "models")
+    assert status["retrained"] is True
+    assert status["why"] == f"the saved model uses fields the warehouse lacks: {dropped}"
 
 
 def test_warehouse_call_list_owner_channel_and_age(con, models, features):

@@ -440,19 +440,24 @@ def load_or_train(
         model = load_model(path)
         con = warehouse.connect(_require_warehouse(warehouse_path), read_only=True)
         try:
-            monitoring = monitor(con, model)
+            current = set(lead_features(con).columns)
+            lacking = [c for c in model.feature_names_in_ if c not in current]
+            if not lacking:
+                monitoring = monitor(con, model)
         finally:
             con.close()
-        record_monitoring(path, monitoring)
-        if monitoring["recommendation"]["retrain"]:
-            why = "monitoring recommends it: " + "; ".join(monitoring["recommendation"]["reasons"])
+        if lacking:  # e.g. a warehouse loaded before the model's fields existed
+            why = f"the saved model uses fields the warehouse lacks: {', '.join(lacking)}"
         else:
-            return model, {
-                "model_path": str(path),
-                "retrained": False,
-                "why": "the saved model is still fine",
-                "monitoring": monitoring,
-            }
+            record_monitoring(path, monitoring)
+            if not monitoring["recommendation"]["retrain"]:
+                return model, {
+                    "model_path": str(path),
+                    "retrained": False,
+                    "why": "the saved model is still fine",
+                    "monitoring": monitoring,
+                }
+            why = "monitoring recommends it: " + "; ".join(monitoring["recommendation"]["reasons"])
     result = train_and_save(warehouse_path, model_dir)
     return load_model(result["model_path"]), {
         "model_path": result["model_path"],
