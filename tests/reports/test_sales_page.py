@@ -77,6 +77,7 @@ def test_call_list_section_counts_bands_escapes_and_truncates():
     assert "3 заявки за период; в группе A (звонить первыми) — 1, в группе B — 1." in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Показаны первые 2 из 3" in html
+    assert '<img src="data:image/png;base64,' in html and 'alt="Заявки по группам"' in html
     assert "Чат" not in html  # the third row is only in the CSV
     assert "Яндекс" in html  # channel names from params/channels.yaml labels
     for header in ("Группа", "Балл", "Описание", "Почему", "Менеджер", "Канал"):

@@ -44,6 +44,7 @@ WORDS = {
         "requests": {"one": "заявка", "few": "заявки", "many": "заявок", "other": "заявки"},
         "deals": {"one": "сделка", "few": "сделки", "many": "сделок", "other": "сделки"},
         "calls_more": "Показаны первые {shown} из {n}; весь список — во вложении (CSV).",
+        "band_chart": "Заявки по группам",
         "bands": "Группы: A — звонить первыми (шанс на SQL вдвое выше среднего), "
         "D — звонок обходится дороже, чем ожидаемая польза.",
         "managers": "Менеджеры: сделки периода",
@@ -70,6 +71,7 @@ WORDS = {
         "requests": {"one": "request", "other": "requests"},
         "deals": {"one": "deal", "other": "deals"},
         "calls_more": "The first {shown} of {n} are shown; the whole list is attached (CSV).",
+        "band_chart": "Requests by band",
         "bands": "Bands: A, call first (twice the average chance of SQL); "
         "D, a call costs more than it is expected to bring.",
         "managers": "Managers: deals of the period",
@@ -145,6 +147,13 @@ def call_list_section(calls: pd.DataFrame, locale: str = "ru", max_rows: int = 3
         page.Column("hours_since_request", headers["hours_since_request"], "count"),
         page.Column("lead", headers["lead"]),
     ]
+    from analytics.reports.summary import figure_html
+
+    bands = ("A", "B", "C", "D")
+    chart = page.bar_chart(
+        bands, [int(counts.get(b, 0)) for b in bands], "count", locale, words["band_chart"]
+    )
+    out += figure_html(chart, words["band_chart"])
     out += page.table(shown, columns, locale, max_rows=max_rows)
     if len(calls) > max_rows:
         out += page.note(words["calls_more"].format(shown=max_rows, n=len(calls)))
