@@ -3,7 +3,7 @@
 Until issue 11 (item 3) the per-lead MQL/SQL flags, segments, influence and the
 portable data-quality checks were DuckDB SQL strings in ``analytics.metrics``.
 They now run as Ibis expressions (:mod:`analytics.transforms.lead_facts`,
-:mod:`analytics.transforms.lead_segments`, :mod:`analytics.transforms.sale_touches`,
+:mod:`analytics.transforms.lead_segments`, :mod:`analytics.transforms.paid_touches`,
 :mod:`analytics.transforms.quality_checks`). This module keeps the old code,
 copied verbatim (only renamed), so the tests can prove the new code gives the
 same columns and values. It is not imported by the library.

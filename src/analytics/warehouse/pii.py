@@ -101,11 +101,6 @@ def _normalise_pii_sql(raw: str, kind: str) -> str:
     raise ValueError(f"unknown PII kind {kind!r}; expected 'phone' or 'email'")
 
 
-def _hash_pii_sql(raw: str, kind: str) -> str:
-    norm = _normalise_pii_sql(raw, kind)
-    return f"CASE WHEN {norm} <> '' THEN sha256($salt || {norm}) END"
-
-
 SALT_LABEL = b"analytics warehouse: PII salt fingerprint v1"
 """Fixed message of the salt fingerprint (HMAC-SHA256 keyed with the salt)."""
 
