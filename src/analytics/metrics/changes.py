@@ -12,10 +12,11 @@ the snapshot does not break down, rounding in the source) is one more part,
 
 Movers
 ------
-Every (metric, channel) pair of :data:`MOVER_METRICS`, ranked by the size of
-its change relative to the metric's total in the previous period:
-``share = (value − previous) / previous_total × 100`` (percentage points of
-the total's change), largest ``|share|`` first.
+Every (metric, channel, campaign) row of :data:`MOVER_METRICS` (the
+snapshot's ``campaigns``; (metric, channel) pairs for a snapshot without
+them), ranked by the size of its change relative to the metric's total in the
+previous period: ``share = (value − previous) / previous_total × 100``
+(percentage points of the total's change), largest ``|share|`` first.
 
 Anomalies
 ---------
@@ -23,6 +24,14 @@ The last week of the snapshot's weekly series against the weeks before it
 (at least :data:`MIN_HISTORY` = 8, at most 12): an anomaly when the value is
 outside ``mean ± k × sd`` of those weeks (``k`` = 2 by default, sample sd);
 ``z = (value − mean) / sd``.
+
+Per campaign (:func:`campaign_anomalies`), on the snapshot's
+``campaign_weekly``: each campaign's spend and leads of the last week against
+its own 8–12 weeks before, flagged when outside ``mean ± k × sd`` (``k`` = 3:
+there are many campaigns, so a wider band keeps chance flags rare) **and**
+at least :data:`MIN_RELATIVE` away from the mean (a material change), leads
+only for campaigns with at least :data:`MIN_LEADS` a week on average (a
+count of 0–2 leads a week is all noise).
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ ADDITIVE = ("leads", "revenue", "spend", "sales", "visits", "mql", "sql_leads")
 MOVER_METRICS = ("leads", "revenue", "spend", "sales")
 MIN_HISTORY = 8
 OTHER = "other"
+MIN_RELATIVE = 0.25
+"""A campaign's value must differ from its mean by at least this share to be flagged."""
+MIN_LEADS = 3.0
+"""Mean weekly leads below which a campaign's leads are not checked."""
 
 
 def _number(value) -> float | None:
@@ -91,24 +104,35 @@ def decompose_change(snapshot, key: str) -> pd.DataFrame:
     return frame
 
 
+def _mover_scopes(snapshot, key: str):
+    """(channel, campaign or None, entry) of ``key``: campaigns when the snapshot has them."""
+    campaigns = snapshot.data.get("campaigns")
+    if campaigns:
+        for row in campaigns:
+            yield row["channel"], row["campaign"], row.get(key) or {}
+    else:
+        for channel in snapshot.channels:
+            yield channel, None, snapshot.data["channels"][channel].get(key) or {}
+
+
 def movers(snapshot, metrics=MOVER_METRICS, top: int = 5) -> pd.DataFrame:
-    """The (metric, channel) pairs that moved most (module docstring).
+    """The (metric, channel, campaign) rows that moved most (module docstring).
 
     Returns
     -------
     pandas.DataFrame
-        ``metric``, ``channel``, ``value``, ``previous``, ``change``,
-        ``change_pct`` (vs the channel's previous value; NaN from 0) and
-        ``share_pct`` (vs the metric's previous total); the ``top`` rows by
-        ``|share_pct|``; pairs that did not change are left out.
+        ``metric``, ``channel``, ``campaign`` (None for a snapshot without
+        campaigns), ``value``, ``previous``, ``change``, ``change_pct`` (vs
+        the row's previous value; NaN from 0) and ``share_pct`` (vs the
+        metric's previous total); the ``top`` rows by ``|share_pct|``; rows
+        that did not change are left out.
     """
     rows = []
     for key in metrics:
         total_previous = _number((snapshot.data["metrics"].get(key) or {}).get("previous"))
         if not total_previous:
             continue
-        for channel in snapshot.channels:
-            entry = snapshot.data["channels"][channel].get(key) or {}
+        for channel, campaign, entry in _mover_scopes(snapshot, key):
             v, p = _number(entry.get("value")), _number(entry.get("previous"))
             if v is None or p is None or v == p:
                 continue
@@ -116,6 +140,7 @@ def movers(snapshot, metrics=MOVER_METRICS, top: int = 5) -> pd.DataFrame:
                 {
                     "metric": key,
                     "channel": channel,
+                    "campaign": campaign,
                     "value": v,
                     "previous": p,
                     "change": v - p,
@@ -125,7 +150,16 @@ def movers(snapshot, metrics=MOVER_METRICS, top: int = 5) -> pd.DataFrame:
             )
     frame = pd.DataFrame(
         rows,
-        columns=["metric", "channel", "value", "previous", "change", "change_pct", "share_pct"],
+        columns=[
+            "metric",
+            "channel",
+            "campaign",
+            "value",
+            "previous",
+            "change",
+            "change_pct",
+            "share_pct",
+        ],
     )
     if frame.empty:
         return frame
@@ -174,3 +208,76 @@ def anomalies(snapshot, keys=("revenue", "sales", "spend", "leads", "mql", "sql_
             }
         )
     return pd.DataFrame(rows)
+
+
+CAMPAIGN_ANOMALY_COLUMNS = [
+    "channel",
+    "campaign",
+    "metric",
+    "week",
+    "value",
+    "mean",
+    "sd",
+    "low",
+    "high",
+    "z",
+    "anomaly",
+]
+
+
+def campaign_anomalies(
+    snapshot, keys=("spend", "leads"), k: float = 3.0, min_relative: float = MIN_RELATIVE
+) -> pd.DataFrame:
+    """Each campaign's last week against its own 8–12 weeks before (module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per campaign × key with enough history (and, for leads, at
+        least :data:`MIN_LEADS` a week): ``channel``, ``campaign``,
+        ``metric``, ``week``, ``value``, ``mean``, ``sd``, ``low``, ``high``
+        (mean ∓ k·sd), ``z`` and ``anomaly`` (outside [low, high] and
+        ``|value − mean| ≥ min_relative × mean``); flagged rows first, by
+        ``|z|``. Empty for a snapshot without ``campaign_weekly``.
+    """
+    weekly = pd.DataFrame.from_records(snapshot.data.get("campaign_weekly") or [])
+    if weekly.empty:
+        return pd.DataFrame(columns=CAMPAIGN_ANOMALY_COLUMNS)
+    last_week = max(weekly["week_start"])
+    rows = []
+    for (channel, campaign), group in weekly.groupby(["channel", "campaign"], sort=True):
+        group = group.sort_values("week_start")
+        last = group[group["week_start"] == last_week]
+        history = group[group["week_start"] < last_week].tail(12)
+        if last.empty or len(history) < MIN_HISTORY:
+            continue
+        for key in keys:
+            past = history[key].astype(float)
+            mean, sd = float(past.mean()), float(past.std(ddof=1))
+            if key == "leads" and mean < MIN_LEADS:
+                continue
+            value = float(last[key].iloc[0])
+            low, high = mean - k * sd, mean + k * sd
+            z = (value - mean) / sd if sd > 0 else (0.0 if value == mean else math.inf)
+            material = abs(value - mean) >= min_relative * abs(mean) and value != mean
+            rows.append(
+                {
+                    "channel": channel,
+                    "campaign": campaign,
+                    "metric": key,
+                    "week": last["week"].iloc[0],
+                    "value": value,
+                    "mean": mean,
+                    "sd": sd,
+                    "low": low,
+                    "high": high,
+                    "z": z,
+                    "anomaly": bool((value < low or value > high) and material),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=CAMPAIGN_ANOMALY_COLUMNS)
+    if frame.empty:
+        return frame
+    order = frame.assign(_flag=~frame["anomaly"], _z=-frame["z"].abs())
+    order = order.sort_values(["_flag", "_z"], kind="stable").index
+    return frame.loc[order].reset_index(drop=True)

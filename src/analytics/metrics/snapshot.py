@@ -87,7 +87,17 @@ metrics.json schema (``schema_version`` 1)
       "weekly": [{"week", "week_start", "revenue", "sales", "spend",
                   "leads", "mql", "sql_leads"}, ...]  # 12 ISO weeks to the period end;
                                                  # booked revenue/sales/spend, cohort leads/MQL/SQL
+      "campaigns": [{"channel", "campaign",      # every channel x campaign with figures
+                     "leads", "spend", "sales", "revenue": {"value", "previous"}}, ...],
+                                                 # booked sales/revenue (drilldown's rule)
+      "campaign_weekly": [{"week", "week_start", "channel", "campaign",
+                           "spend", "leads"}, ...]  # 13 ISO weeks to the period end
     }
+
+``campaigns`` and ``campaign_weekly`` feed the what-changed section (movers by
+metric × channel × campaign, anomalies per campaign,
+:mod:`analytics.metrics.changes`); a snapshot written before they existed
+simply lacks them (movers then go by channel).
 
 ``label``, ``formula`` and ``definition`` are Russian (the leadership
 language); ``*_en`` English. Labels always come from
@@ -336,6 +346,57 @@ def _weekly(con, period: Period, weeks: int) -> list[dict]:
     return rows
 
 
+CAMPAIGN_FIGURES = {
+    "leads": "leads",
+    "spend": "spend",
+    "sales": "sales_booked",
+    "revenue": "revenue_booked",
+}
+"""Catalogue key (booked basis) → :func:`analytics.metrics.drilldown.drilldown` column of the
+snapshot's ``campaigns``."""
+
+
+def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> list[dict]:
+    """Channel × campaign figures of the period and the previous one (``campaigns``)."""
+    from analytics.metrics.drilldown import drilldown
+
+    keys = ["channel", "campaign"]
+    frames = []
+    for field, period, ok in zip(("value", "previous"), periods[:2], covered[:2], strict=True):
+        if not ok:
+            continue
+        frame = drilldown(con, period, "campaign", definitions)
+        frame = frame[keys + list(CAMPAIGN_FIGURES.values())].set_index(keys)
+        frames.append(frame.add_suffix(f"|{field}"))
+    if not frames:
+        return []
+    merged = pd.concat(frames, axis=1).fillna(0.0).sort_index()
+    rows = []
+    for (channel, campaign), values in merged.iterrows():
+        row: dict = {"channel": str(channel), "campaign": str(campaign)}
+        for key, column in CAMPAIGN_FIGURES.items():
+            row[key] = {
+                field: _clean(values.get(f"{column}|{field}")) if covered[i] else None
+                for i, field in enumerate(("value", "previous"))
+            }
+            if key in ("leads", "sales"):
+                for field, number in row[key].items():
+                    if number is not None:
+                        row[key][field] = int(number)
+        rows.append(row)
+    return rows
+
+
+def _campaign_weekly(con, period: Period, weeks: int) -> list[dict]:
+    from analytics.metrics.drilldown import campaign_weekly
+
+    frame = campaign_weekly(con, period, weeks + 1)
+    return [
+        {**row, "spend": _clean(row["spend"]), "leads": int(row["leads"])}
+        for row in frame.to_dict("records")
+    ]
+
+
 def compute_snapshot(
     con,
     period: Period,
@@ -416,6 +477,8 @@ def compute_snapshot(
         "metrics": metrics,
         "channels": channels,
         "weekly": _weekly(con, period, weeks),
+        "campaigns": _campaigns(con, periods, covered, definitions),
+        "campaign_weekly": _campaign_weekly(con, period, weeks),
     }
     return Snapshot(data)
 

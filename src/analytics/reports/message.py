@@ -250,6 +250,42 @@ def _tiles_text(role: str, snapshot: Snapshot, locale: str) -> list[str]:
     return lines
 
 
+def _changes(role: str, snapshot: Snapshot, locale: str) -> tuple[str, list[str]]:
+    """What changed for the CEO and marketing e-mails (HTML, text lines): the sentences of
+    :func:`analytics.reports.summary.what_changed_sentences` (campaign anomalies named)
+    and the biggest movers by metric × channel × campaign; nothing for other roles."""
+    from analytics.reports.formatting import format_change
+    from analytics.reports.summary import (
+        CHANGE_ROLES,
+        _change_words,
+        movers_frame,
+        what_changed_sentences,
+    )
+
+    if role not in CHANGE_ROLES or role == "analyst":
+        return "", []
+    esc = html.escape
+    words = _change_words(locale)
+    sentences = what_changed_sentences(snapshot, locale)
+    top = movers_frame(snapshot, locale, top=3)
+    movers = []
+    for row in top.itertuples():
+        where = row.channel if row.campaign is None else f"{row.channel}, «{row.campaign}»"
+        change = format_change(row.share_pct, locale, unit="%")
+        movers.append(f"{row.metric} — {where}: {change}")
+    if not sentences and not movers:
+        return "", []
+    lines = [words["title"], *sentences]
+    parts = [f'<h3 style="margin:16px 0 4px 0;font-size:16px">{esc(words["title"])}</h3>']
+    parts += [f'<p style="margin:0 0 6px 0">{esc(s)}</p>' for s in sentences]
+    if movers:
+        title = f"{words['movers']} ({words['share'].lower()})"
+        lines += [f"{title}:", *(f"  {m}" for m in movers)]
+        parts.append(f'<p style="margin:8px 0 2px 0;font-weight:600">{esc(title)}</p>')
+        parts += [f'<p style="margin:0 0 2px 0">{esc(m)}</p>' for m in movers]
+    return "\n".join(parts), ["", *lines]
+
+
 def _role_field(role_cfg, key: str, default=None):
     """``role_cfg[key]`` of a mapping or ``role_cfg.key`` of a RoleConfig."""
     if isinstance(role_cfg, Mapping):
@@ -265,6 +301,7 @@ def _summary_html(
     cid: str,
     attached: list[str],
     locale: str = "ru",
+    changes: str = "",
 ) -> str:
     esc = html.escape
     words = _MAIL_WORDS[locale]
@@ -282,6 +319,7 @@ def _summary_html(
 <h2 style="margin:0 0 4px 0;font-size:20px">{esc(title)}</h2>
 <p style="margin:0 0 16px 0;color:#666">{words["period"]}: {esc(period)}</p>
 {tiles}
+{changes}
 {definitions}
 <p style="margin:16px 0"><img src="cid:{esc(cid)}" width="{width}" height="{height}"
  alt="{esc(words["chart"])}" style="display:block;max-width:100%;height:auto"></p>
@@ -428,12 +466,15 @@ def build_message(
 
     chart_cid = f"<chart.{secrets.token_hex(8)}@{config.sender_domain}>"  # short: no folding
     body = MIMEPart(policy=policy.default)
+    changes_html, changes_text = _changes(role, snapshot, locale)
     text = _summary_text(
-        title, period, _tiles_text(role, snapshot, locale), notes, attached, locale
+        title, period, _tiles_text(role, snapshot, locale) + changes_text, notes, attached, locale
     )
     body.set_content(text, cte="base64")
     tiles = _tiles_html(role, snapshot, locale)
-    html_body = _summary_html(title, period, tiles, notes, chart_cid[1:-1], attached, locale)
+    html_body = _summary_html(
+        title, period, tiles, notes, chart_cid[1:-1], attached, locale, changes_html
+    )
     body.add_alternative(html_body, subtype="html", cte="base64")
     html_part = body.get_payload()[1]
     size = len(html_part.as_bytes())

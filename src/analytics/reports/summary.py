@@ -577,19 +577,26 @@ CHANGE_WORDS = {
         "split_flat": "{label}: без изменений к предыдущему периоду.",
         "anomaly": "Необычно: {label} — {value} за неделю {week}, обычный диапазон последних "
         "{weeks} недель {low} – {high}.",
+        "campaign_anomaly": "Необычно в кампании «{campaign}» (канал «{channel}»): "
+        "{label} — {value} за неделю {week}, в среднем за предыдущие {weeks} недель "
+        "{mean} (обычный диапазон {low} – {high}).",
         "no_anomaly": "Необычных значений нет: выручка, продажи, расходы, лиды, MQL и SQL "
         "последней недели в обычном диапазоне предыдущих {weeks} недель.",
         "movers": "Сильнее всего изменились",
         "metric": "Показатель",
         "channel": "Канал",
+        "campaign": "Кампания",
         "before": "Было",
         "after": "Стало",
         "change": "Изменение",
         "share": "Доля в изменении итога",
         "split_title": "{label}: вклад каналов в изменение",
         "other": "Прочее",
+        "undetermined": "(без метки)",
         "note": "Вклады каналов складываются ровно в изменение итога; «Прочее» — то, что "
-        "не разнесено по каналам. Диапазон — среднее ± 2 стандартных отклонения.",
+        "не разнесено по каналам. Диапазон итогов — среднее ± 2 стандартных отклонения, "
+        "кампаний — ± 3 при отличии от среднего не меньше чем на 25 %. Выручка и продажи — "
+        "по дате выигрыша сделки, в кампании лида.",
     },
     "en": {
         "title": "What changed",
@@ -597,41 +604,86 @@ CHANGE_WORDS = {
         "split_flat": "{label}: unchanged vs the previous period.",
         "anomaly": "Unusual: {label} at {value} in week {week}; the normal range of the last "
         "{weeks} weeks is {low} – {high}.",
+        "campaign_anomaly": "Unusual in campaign «{campaign}» ({channel}): {label} at {value} "
+        "in week {week}, against {mean} on average over the {weeks} weeks before "
+        "(normal range {low} – {high}).",
         "no_anomaly": "Nothing unusual: revenue, sales, spend, leads, MQL and SQL of the last "
         "week are within the normal range of the {weeks} weeks before.",
         "movers": "Biggest movers",
         "metric": "Metric",
         "channel": "Channel",
+        "campaign": "Campaign",
         "before": "Before",
         "after": "Now",
         "change": "Change",
         "share": "Share of the total's change",
         "split_title": "{label}: channels' part of the change",
         "other": "Other",
+        "undetermined": "(no tag)",
         "note": "The channels' parts add up exactly to the total's change; Other is what no "
-        "channel carries. The range is the mean ± 2 standard deviations.",
+        "channel carries. The totals' range is the mean ± 2 standard deviations, the "
+        "campaigns' ± 3 and at least 25 % off the mean. Revenue and sales are booked on the "
+        "day the deal is won, in the campaign of its lead.",
     },
 }
 
 
 CHANGE_ROLES = ("ceo", "marketing", "analyst")
-"""Roles whose page shows :func:`what_changed_section` (not sales)."""
+"""Roles whose page and e-mail show what changed (not sales)."""
 
 
-def what_changed_section(snapshot, locale: str, role: str = "ceo") -> page.Html:
-    """Changes in leads and revenue split by channel, anomalies, biggest movers
-    (an empty fragment for a role not in :data:`CHANGE_ROLES`)."""
-    if role not in CHANGE_ROLES:
-        return page.Html("")
-    from analytics.metrics.changes import anomalies, decompose_change, movers
+def _change_words(locale: str) -> dict:
+    return CHANGE_WORDS["ru" if str(locale).startswith("ru") else "en"]
 
-    words = CHANGE_WORDS["ru" if str(locale).startswith("ru") else "en"]
-    out = page.heading(words["title"])
-    sentences, splits = [], []
 
-    def name(channel: str) -> str:
-        return words["other"] if channel == "other" else channel_label(channel, locale)
+def _channel_name(channel: str, locale: str) -> str:
+    words = _change_words(locale)
+    return words["other"] if channel == "other" else channel_label(channel, locale)
 
+
+def _campaign_name(campaign, locale: str) -> str:
+    """A campaign as the ad account names it; ``(без метки)`` for ``undetermined``."""
+    if campaign is None or (isinstance(campaign, float) and campaign != campaign):
+        return _change_words(locale)["undetermined"]
+    return _change_words(locale)["undetermined"] if campaign == "undetermined" else str(campaign)
+
+
+def campaign_anomaly_sentences(snapshot, locale: str) -> list[str]:
+    """One sentence per campaign flagged by
+    :func:`analytics.metrics.changes.campaign_anomalies` (the campaign named)."""
+    from analytics.metrics.changes import campaign_anomalies
+
+    words = _change_words(locale)
+    flagged = campaign_anomalies(snapshot)
+    weekly = pd.DataFrame.from_records(snapshot.data.get("campaign_weekly") or [])
+    weeks = min(12, max(weekly["week_start"].nunique() - 1, 0)) if not weekly.empty else 0
+    out = []
+    for row in flagged[flagged["anomaly"]].itertuples() if not flagged.empty else []:
+        info = metric(row.metric)
+        out.append(
+            words["campaign_anomaly"].format(
+                campaign=_campaign_name(row.campaign, locale),
+                channel=channel_label(row.channel, locale),
+                label=info.label(locale),
+                value=format_value(row.value, info.unit, locale),
+                week=row.week,
+                weeks=weeks,
+                mean=format_value(row.mean, info.unit, locale),
+                low=format_value(max(row.low, 0.0), info.unit, locale),
+                high=format_value(row.high, info.unit, locale),
+            )
+        )
+    return out
+
+
+def what_changed_sentences(snapshot, locale: str) -> list[str]:
+    """The conclusions of what changed, for the page and the e-mail: the change of
+    leads and revenue and the channel that carried most of it, the totals' anomalies
+    (or that there are none) and every campaign anomaly, named."""
+    from analytics.metrics.changes import anomalies, decompose_change
+
+    words = _change_words(locale)
+    sentences = []
     for key in ("leads", "revenue"):
         info = metric(key)
         try:
@@ -641,33 +693,20 @@ def what_changed_section(snapshot, locale: str, role: str = "ceo") -> page.Html:
         delta = float(frame["change"].sum())
         if delta == 0 or frame.empty:
             sentences.append(words["split_flat"].format(label=info.label(locale)))
-        else:
-            same_sign = frame[frame["change"] * delta > 0]
-            lead = same_sign.iloc[0] if not same_sign.empty else frame.iloc[0]
-            sentences.append(
-                words["split"].format(
-                    label=info.label(locale),
-                    change=format_change(delta, locale, unit=info.unit),
-                    channel=name(lead["channel"]),
-                    part=format_change(lead["change"], locale, unit=info.unit),
-                )
-            )
-        frame = frame.assign(channel=[name(c) for c in frame["channel"]])
-        splits.append(
-            page.heading(words["split_title"].format(label=info.label(locale)), 3)
-            + page.table(
-                frame,
-                [
-                    page.Column("channel", words["channel"]),
-                    page.Column("previous", words["before"], info.unit),
-                    page.Column("value", words["after"], info.unit),
-                    page.Column("change", words["change"], _change_unit(info.unit), "neutral"),
-                ],
-                locale,
+            continue
+        same_sign = frame[frame["change"] * delta > 0]
+        lead = same_sign.iloc[0] if not same_sign.empty else frame.iloc[0]
+        sentences.append(
+            words["split"].format(
+                label=info.label(locale),
+                change=format_change(delta, locale, unit=info.unit),
+                channel=_channel_name(lead["channel"], locale),
+                part=format_change(lead["change"], locale, unit=info.unit),
             )
         )
     flagged = anomalies(snapshot)
     weeks = min(12, max(len(snapshot.data.get("weekly") or []) - 1, 0))
+    campaigns = campaign_anomaly_sentences(snapshot, locale)
     if not flagged.empty and flagged["anomaly"].any():
         for row in flagged[flagged["anomaly"]].itertuples():
             unit = metric(row.metric).unit
@@ -681,25 +720,71 @@ def what_changed_section(snapshot, locale: str, role: str = "ceo") -> page.Html:
                     high=format_value(row.high, unit, locale),
                 )
             )
-    elif not flagged.empty:
+    elif not flagged.empty and not campaigns:
         sentences.append(words["no_anomaly"].format(weeks=weeks))
-    out += "".join(page.conclusion(s) for s in sentences)
-    top = movers(snapshot)
+    return sentences + campaigns
+
+
+def movers_frame(snapshot, locale: str, top: int = 5) -> pd.DataFrame:
+    """:func:`analytics.metrics.changes.movers` with labels for people: metric (catalogue),
+    channel (``params/channels.yaml``), campaign (``(без метки)`` for none)."""
+    from analytics.metrics.changes import movers
+
+    frame = movers(snapshot, top=top)
+    if frame.empty:
+        return frame
+    return frame.assign(
+        metric=[metric(k).label(locale) for k in frame["metric"]],
+        channel=[_channel_name(c, locale) for c in frame["channel"]],
+        campaign=[None if c is None else _campaign_name(c, locale) for c in frame["campaign"]],
+    )
+
+
+def what_changed_section(snapshot, locale: str, role: str = "ceo") -> page.Html:
+    """Changes in leads and revenue split by channel, anomalies (of the totals and
+    per campaign), biggest movers by metric × channel × campaign (an empty fragment
+    for a role not in :data:`CHANGE_ROLES`)."""
+    if role not in CHANGE_ROLES:
+        return page.Html("")
+    from analytics.metrics.changes import decompose_change
+
+    words = _change_words(locale)
+    out = page.heading(words["title"])
+    splits = []
+    for key in ("leads", "revenue"):
+        info = metric(key)
+        try:
+            frame = decompose_change(snapshot, key)
+        except (ValueError, KeyError):
+            continue
+        frame = frame.assign(channel=[_channel_name(c, locale) for c in frame["channel"]])
+        splits.append(
+            page.heading(words["split_title"].format(label=info.label(locale)), 3)
+            + page.table(
+                frame,
+                [
+                    page.Column("channel", words["channel"]),
+                    page.Column("previous", words["before"], info.unit),
+                    page.Column("value", words["after"], info.unit),
+                    page.Column("change", words["change"], _change_unit(info.unit), "neutral"),
+                ],
+                locale,
+            )
+        )
+    out += "".join(page.conclusion(s) for s in what_changed_sentences(snapshot, locale))
+    top = movers_frame(snapshot, locale)
     if not top.empty:
-        top = top.assign(
-            metric=[metric(k).label(locale) for k in top["metric"]],
-            channel=[name(c) for c in top["channel"]],
-        )
-        out += page.heading(words["movers"], 3) + page.table(
-            top,
-            [
-                page.Column("metric", words["metric"]),
-                page.Column("channel", words["channel"]),
-                page.Column("change_pct", words["change"], "change", "neutral"),
-                page.Column("share_pct", words["share"], "change", "neutral"),
-            ],
-            locale,
-        )
+        columns = [
+            page.Column("metric", words["metric"]),
+            page.Column("channel", words["channel"]),
+        ]
+        if top["campaign"].notna().any():
+            columns.append(page.Column("campaign", words["campaign"]))
+        columns += [
+            page.Column("change_pct", words["change"], "change", "neutral"),
+            page.Column("share_pct", words["share"], "change", "neutral"),
+        ]
+        out += page.heading(words["movers"], 3) + page.table(top, columns, locale)
     return out + "".join(splits) + page.note(words["note"])
 
 
