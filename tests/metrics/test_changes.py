@@ -86,3 +86,77 @@ def test_anomaly_against_the_weeks_before(snapshot):
 def test_decomposition_refuses_a_ratio(snapshot):
     with pytest.raises(ValueError, match="'romi' is not additive"):
         decompose_change(snapshot, "romi")
+
+
+# --- per campaign ------------------------------------------------------------------------
+# Campaign movers: spend total previous 1 000; search/brand 300 -> 900 (+600: +60 pp),
+# search/generic 500 -> 400 (−100: −10 pp), social/leadgen 200 -> 200 (unchanged, left
+# out). Leads total previous 20: social/leadgen 10 -> 4 (−6: −30 pp).
+# Campaign anomalies: spend of both campaigns in the 12 weeks before is 100, 110, 90
+# repeated 4 times: mean 100, Σ(x − mean)² = 4 × (0 + 100 + 100) = 800, sample sd =
+# sqrt(800 / 11) = 8.528, band mean ± 3 sd = [74.4, 125.6]. brand's last week 300 is
+# outside and 200 % off the mean: an anomaly; generic's 120 is inside: not one.
+
+
+@pytest.fixture
+def campaign_snapshot():
+    history = [100, 110, 90] * 4
+    weekly = []
+    for i, (brand, generic) in enumerate(zip([*history, 300], [*history, 120], strict=True)):
+        for campaign, spend in (("brand", brand), ("generic", generic)):
+            weekly.append(
+                {
+                    "week": f"2025-W{10 + i:02d}",
+                    "week_start": f"2025-{i + 1:02d}-01",  # sortable ISO text, as written
+                    "channel": "search",
+                    "campaign": campaign,
+                    "spend": float(spend),
+                    "leads": 1,
+                }
+            )
+    return Snapshot(
+        {
+            "period": {"label": "2025-W22", "start": "2025-05-26", "end": "2025-06-01"},
+            "metrics": {"spend": figures(1500.0, 1000.0), "leads": figures(14, 20)},
+            "channels": {},
+            "campaigns": [
+                {"channel": "search", "campaign": "brand", "spend": figures(900.0, 300.0)},
+                {"channel": "search", "campaign": "generic", "spend": figures(400.0, 500.0)},
+                {
+                    "channel": "social",
+                    "campaign": "leadgen",
+                    "spend": figures(200.0, 200.0),
+                    "leads": figures(4, 10),
+                },
+            ],
+            "campaign_weekly": weekly,
+        }
+    )
+
+
+def test_movers_by_metric_channel_and_campaign(campaign_snapshot):
+    frame = movers(campaign_snapshot, top=5)
+    rows = list(zip(frame["metric"], frame["channel"], frame["campaign"], strict=True))
+    assert rows == [
+        ("spend", "search", "brand"),
+        ("leads", "social", "leadgen"),
+        ("spend", "search", "generic"),
+    ]
+    assert list(frame["share_pct"]) == pytest.approx([60.0, -30.0, -10.0])
+    assert list(frame["change_pct"]) == pytest.approx([200.0, -60.0, -20.0])
+
+
+def test_campaign_anomaly_names_the_campaign(campaign_snapshot):
+    from analytics.metrics.changes import campaign_anomalies
+
+    frame = campaign_anomalies(campaign_snapshot)
+    flagged = frame[frame["anomaly"]]
+    assert list(zip(flagged["campaign"], flagged["metric"], strict=True)) == [("brand", "spend")]
+    brand = flagged.iloc[0]
+    assert brand["mean"] == pytest.approx(100.0)
+    assert brand["sd"] == pytest.approx((800 / 11) ** 0.5)
+    assert brand["high"] == pytest.approx(100 + 3 * (800 / 11) ** 0.5)
+    generic = frame[(frame["campaign"] == "generic") & (frame["metric"] == "spend")].iloc[0]
+    assert not generic["anomaly"]  # 120 is inside [74.4, 125.6]
+    # leads of 1 a week are below MIN_LEADS: not checked at all
+    assert "leads" not in set(frame["metric"])

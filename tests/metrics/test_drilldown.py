@@ -75,3 +75,49 @@ def test_change_against_the_previous_week(con):
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth must be one of channel, campaign"):
         drilldown(None, iso_week(2025, 23), depth="keyword")
+
+
+def test_booked_sales_and_revenue_by_hand(con):
+    """Booked W23 (fixture docstring): D1 won 100 000 (L1, v1 paid_search), D4 won 50 000
+    (L4, no visit) and DX won 777 (no lead) -> paid_search "undetermined" campaign 1 sale,
+    100 000; undetermined/undetermined 2 sales, 50 777; total 3 sales, 150 777 (the CEO's
+    booked revenue). paid_search spend 15 000 -> booked ROMI (100 000 − 15 000) / 15 000 ×
+    100 = 566.67 % and ДРР 15 000 / 100 000 × 100 = 15 % at channel level."""
+    frame = drilldown(con, iso_week(2025, 23), depth="campaign").set_index(["channel", "campaign"])
+    assert frame["sales_booked"].sum() == 3
+    assert frame["revenue_booked"].sum() == pytest.approx(150_777.0)
+    search = frame.loc[("paid_search", "undetermined")]
+    assert (search["sales_booked"], search["revenue_booked"]) == (1, 100_000.0)
+    nowhere = frame.loc[("undetermined", "undetermined")]
+    assert (nowhere["sales_booked"], nowhere["revenue_booked"]) == (2, 50_777.0)
+    channel = drilldown(con, iso_week(2025, 23), depth="channel").set_index("channel")
+    assert channel.loc["paid_search", "romi_booked"] == pytest.approx(566.6667, abs=1e-3)
+    assert channel.loc["paid_search", "drr_booked"] == pytest.approx(15.0)
+    assert math.isnan(channel.loc["paid_social", "drr_booked"])  # no revenue: undefined
+
+
+def test_booked_change_against_the_previous_week(con):
+    """W22: D0 won 20 000 (L0, v0 paid_search, no UTM) -> paid_search/undetermined booked
+    revenue 20 000 then 100 000 in W23: +400 %."""
+    frame = drilldown_with_change(con, iso_week(2025, 23), depth="campaign")
+    row = frame.set_index(["channel", "campaign"]).loc[("paid_search", "undetermined")]
+    assert row["revenue_booked_previous"] == 20_000
+    assert row["revenue_booked_change"] == pytest.approx(400.0)
+
+
+def test_campaign_weekly_fills_every_week(con):
+    """13 weeks to W23 (2025-W11..W23); paid_search-2025-06-02 spent 10 000 in W23 only
+    and paid_search-2025-05-30 3 000 in W22 only; leads in W23 by the lead's visit's
+    campaign: undetermined 2 (paid_search), 1 (paid_social), 1 (organic), 2 (no visit)."""
+    from analytics.metrics.drilldown import campaign_weekly
+
+    frame = campaign_weekly(con, iso_week(2025, 23))
+    assert frame["week"].nunique() == 13 and frame["week"].iloc[-1] == "2025-W23"
+    assert frame["week"].iloc[0] == "2025-W11"
+    spend = frame.set_index(["week", "campaign"])["spend"]
+    assert spend[("2025-W23", "paid_search-2025-06-02")] == 10_000
+    assert spend[("2025-W22", "paid_search-2025-06-02")] == 0
+    assert spend[("2025-W22", "paid_search-2025-05-30")] == 3_000
+    last = frame[frame["week"] == "2025-W23"].set_index(["channel", "campaign"])["leads"]
+    assert last[("paid_search", "undetermined")] == 2
+    assert last.sum() == 6

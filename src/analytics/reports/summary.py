@@ -320,11 +320,19 @@ DRILL_WORDS = {
         "top": "Больше всего лидов дала кампания «{top}» ({leads}, CPL {cpl}); "
         "из кампаний с расходами дороже всего лид обходится в «{worst}» (CPL {worst_cpl}).",
         "top_only": "Больше всего лидов дала кампания «{top}» ({leads}).",
+        "booked": "Выручку периода принесла прежде всего кампания «{top}»: {revenue} "
+        "за {sales} (сделки, выигранные в периоде, по кампании лида).",
+        "booked_none": "Сделок, выигранных в периоде, нет ни в одной кампании.",
+        "revenue_change": "Выручка, изм.",
         "none": "За период нет ни расходов, ни лидов.",
         "undetermined": "(без метки)",
         "spend_chart": "Расходы по кампаниям",
-        "note": "Лиды, MQL, SQL, продажи и выручка — лиды, созданные в периоде (когорта); "
-        "расходы и визиты — по дате. Показаны {shown} строк из {total} по убыванию расходов.",
+        "sales_word": "{n} продаж",
+        "note": "Продажи и выручка — сделки, выигранные в периоде, в кампании, группе и "
+        "объявлении лида; ROMI и ДРР — на этой выручке. Лиды, MQL, SQL и «…лидов периода "
+        "(когорта)» — лиды, созданные в периоде, и их исходы к сегодняшнему дню; расходы и "
+        "визиты — по дате. Изменения — к предыдущему периоду той же длины. Показаны {shown} "
+        "строк из {total} по убыванию расходов.",
     },
     "en": {
         "title": "Marketing: campaigns, ad groups and ads",
@@ -339,11 +347,19 @@ DRILL_WORDS = {
         "top": "Most leads came from campaign {top} ({leads}, CPL {cpl}); among campaigns "
         "with spend, the most expensive lead is in {worst} (CPL {worst_cpl}).",
         "top_only": "Most leads came from campaign {top} ({leads}).",
+        "booked": "Most of the period's revenue came from campaign «{top}»: {revenue} from "
+        "{sales} (deals won in the period, in their lead's campaign).",
+        "booked_none": "No campaign has a deal won in the period.",
+        "revenue_change": "Revenue, change",
+        "sales_word": "{n} sales",
         "none": "No spend and no leads in the period.",
         "undetermined": "(no tag)",
         "spend_chart": "Spend by campaign",
-        "note": "Leads, MQL, SQL, sales and revenue are the leads created in the period "
-        "(cohort); spend and visits by day. {shown} of {total} rows by spend.",
+        "note": "Sales and revenue are the deals won in the period, in their lead's campaign, "
+        "ad group and ad; ROMI and ad cost share on that revenue. Leads, MQL, SQL and the "
+        "cohort columns are the leads created in the period and their outcomes so far; spend "
+        "and visits by day. Changes are against the previous period of the same length. "
+        "{shown} of {total} rows by spend.",
     },
 }
 
@@ -353,15 +369,18 @@ _DRILL_FIGURES = (
     ("leads", "leads"),
     ("mql", "mql"),
     ("sql_leads", "sql_leads"),
+    ("sales_booked", "sales"),
+    ("revenue_booked", "revenue"),
     ("sales", "sales_cohort"),
     ("revenue", "revenue_cohort"),
     ("cpl", "cpl"),
     ("cost_per_mql", "cost_per_mql"),
     ("cost_per_sql", "cost_per_sql"),
-    ("romi", "romi_cohort"),
-    ("drr", "drr_cohort"),
+    ("romi_booked", "romi"),
+    ("drr_booked", "drr"),
 )
-"""Drill-down column → catalogue key giving its header and unit (cohort outcomes)."""
+"""Drill-down column → catalogue key giving its header and unit: booked sales and revenue
+(deals won in the period) beside the cohort outcomes; ROMI and ДРР on the booked basis."""
 
 
 def _drill_columns(locale: str, levels: Sequence[str], words: dict) -> list[page.Column]:
@@ -371,6 +390,9 @@ def _drill_columns(locale: str, levels: Sequence[str], words: dict) -> list[page
         columns.append(page.Column(name, info.label(locale), info.unit, info.direction))
     columns.append(page.Column("spend_change", words["spend_change"], "change", "neutral"))
     columns.append(page.Column("leads_change", words["change"], "change", "higher"))
+    columns.append(
+        page.Column("revenue_booked_change", words["revenue_change"], "change", "higher")
+    )
     return columns
 
 
@@ -378,13 +400,37 @@ def _drill_rows(frame: pd.DataFrame, locale: str, words: dict) -> pd.DataFrame:
     frame = frame.copy()
     frame["channel"] = [channel_label(c, locale) for c in frame["channel"]]
     free = frame["spend"] == 0  # no cost per lead for a row without spend: a dash
-    for key in FREE_CHANNEL_UNDEFINED:
+    for key in (*FREE_CHANNEL_UNDEFINED, "romi_booked", "drr_booked"):
         if key in frame:
             frame[key] = frame[key].astype("float64").mask(free)
     for level in ("campaign", "ad_group", "creative"):
         if level in frame:
             frame[level] = frame[level].replace("undetermined", words["undetermined"])
     return frame
+
+
+def booked_sentence(campaigns: pd.DataFrame, locale: str, words: dict) -> str:
+    """The campaign with the most booked revenue of the period (deals won in it)."""
+    won = campaigns[campaigns["revenue_booked"] > 0]
+    if won.empty:
+        return words["booked_none"]
+    top = won.sort_values(["revenue_booked", "sales_booked"], ascending=False).iloc[0]
+    from babel.numbers import format_decimal
+
+    sales = int(top["sales_booked"])
+    from babel import Locale
+
+    language = "ru" if str(locale).startswith("ru") else "en"
+    form = Locale(language).plural_form(sales)  # one / few / many / other
+    nouns = {
+        "ru": {"one": "продажу", "few": "продажи"},
+        "en": {"one": "sale"},
+    }[language]
+    noun = nouns.get(form, "продаж" if language == "ru" else "sales")
+    count = f"{format_decimal(sales, locale=language)} {noun}"
+    return words["booked"].format(
+        top=top["campaign"], revenue=format_value(top["revenue_booked"], "RUB", locale), sales=count
+    )
 
 
 def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html:
@@ -413,6 +459,7 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
             top=by_leads["campaign"], leads=format_value(by_leads["leads"], "count", locale)
         )
     out += page.heading(words["campaigns"]) + page.conclusion(sentence)
+    out += page.conclusion(booked_sentence(shown, locale, words))
     out += page.table(
         shown, _drill_columns(locale, ("channel", "campaign"), words), locale, max_rows=max_rows
     )
