@@ -13,17 +13,18 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # # Attribution: which channels earn the sales
 
-# %% [markdown]
-# A sale is preceded by several visits through different channels, and the usual last-click view gives all of it to whatever came last — often direct traffic or a brand search that only closed what ads and content opened. This report shares the same conversions out under every common model — first, last, last non-direct, linear, position-based, time decay, Markov chains of order 1–3 with exact removal effects and Shapley values — and shows how revenue and ROMI by channel move with the model. A budget decision that holds under every model is safe; one that flips between them needs an experiment. On the demo company the true causal share of every channel is known, so the models are also scored against it. Attribution of one week with a handful of sales is noise, so the window widens to the quarter (or all data) ending with the report period when the period has fewer than 30 conversions (see `analytics.metrics.journeys` and `analytics.attribution` for every definition).
+# %% [markdown] tags=["analyst-only"]
+# The page opens, in the role's language, with the credit of sales by model per channel with 90% bootstrap intervals and one conclusion (`analytics.reports.marketing_page`: the marketing role reads it in Russian); the analyst detail follows. A sale is preceded by several visits through different channels, and the usual last-click view gives all of it to whatever came last — often direct traffic or a brand search that only closed what ads and content opened. This report shares the same conversions out under every common model — first, last, last non-direct, linear, position-based, time decay, Markov chains of order 1–3 with exact removal effects and Shapley values — and shows how revenue and ROMI by channel move with the model. A budget decision that holds under every model is safe; one that flips between them needs an experiment. On the demo company the true causal share of every channel is known, so the models are also scored against it. Attribution of one week with a handful of sales is noise, so the window widens to the quarter (or all data) ending with the report period when the period has fewer than 30 conversions (see `analytics.metrics.journeys` and `analytics.attribution` for every definition).
 
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 lookback_days = 30  # days of visits before a conversion that count as its touches
 conversion = "sale"  # lead, mql, sql, sale or revenue: what the models attribute
+locale = "en"  # language of the page: ru (marketing) or en (analyst)
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,6 +56,7 @@ from analytics.metrics.funnel import funnel_by_channel
 from analytics.metrics.journeys import build_journeys, widen_period
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
+from analytics.reports.marketing_page import attribution_section
 from analytics.warehouse import connect
 
 sns.set_theme(style="whitegrid")
@@ -75,6 +77,17 @@ sales_credit = compare_models(sales.paths, sales.touches, weight="conversions")
 revenue_credit = compare_models(sales.paths, sales.touches, weight="value")
 spend = funnel_by_channel(con, window).set_index("channel")["spend"]
 romi = romi_by_model(sales_credit, revenue_credit, spend)
+intervals = bootstrap_credit(
+    journeys.paths,
+    models=["last_touch", "linear", "markov_1", "shapley"],
+    n_boot=200,
+    ci=0.9,
+)
+
+# %%
+attribution_section(intervals, report_period, window, locale, conversion, n_boot=200)
+
+# %% tags=["analyst-only"]
 print(f"Period: {report_period}; attribution window: {window}; lookback {lookback_days} days")
 print(
     f"{conversion}: {journeys.paths['conversions'].sum():.0f} conversions on paths, "
@@ -82,10 +95,10 @@ print(
     f"{journeys.paths['nulls'].sum():.0f} journeys without a conversion"
 )
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Credit by model
 
-# %%
+# %% tags=["analyst-only"]
 fig, ax = plt.subplots(figsize=(10, 4.5))
 sns.heatmap(
     credit_shares(credit).rename(columns=MODEL_LABELS),
@@ -98,19 +111,13 @@ sns.heatmap(
 ax.set(xlabel="", ylabel="", title=f"Share of {conversion} credit by channel, {window.label}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # Each column shares out the same conversions; a channel whose share changes a lot from column to column is one whose value depends on the model, not on the data.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## How sure is the credit
 
-# %%
-intervals = bootstrap_credit(
-    journeys.paths,
-    models=["last_touch", "linear", "markov_1", "shapley"],
-    n_boot=200,
-    ci=0.9,
-)
+# %% tags=["analyst-only"]
 display(plot_intervals(intervals, measure=weight))
 unclear = intervals[(intervals["measure"] == weight) & ~intervals["distinguishable"]]
 print(
@@ -118,29 +125,29 @@ print(
     + (", ".join(sorted(set(unclear["channel"]))) or "none")
 )
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # Each point is a model's credit on this window's journeys; the bar is where 90% of 200 re-draws of the same number of journeys land. A hollow point is credit that one more quiet week could erase — no budget move should rest on it.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## The Markov chain behind the credit
 
-# %%
+# %% tags=["analyst-only"]
 chain = MarkovAttribution(order=1).fit(sales.paths)
 display(plot_removal_effects(chain))
 display(plot_transitions(chain))
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # Removal effect: the share of sales the chain loses when a channel is taken out of every journey; the heatmap shows where journeys go next from each channel.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Revenue and ROMI by model
 
-# %%
+# %% tags=["analyst-only"]
 revenue_credit.rename(columns=MODEL_LABELS).style.format("{:,.0f} ₽").set_caption(
     f"Revenue credited to each channel, RUB, {window.label}"
 )
 
-# %%
+# %% tags=["analyst-only"]
 paid = romi[romi["spend"] > 0].pivot(index="channel", columns="model", values="romi")
 fig, ax = plt.subplots(figsize=(10, 0.6 * len(paid) + 2))
 sns.heatmap(
@@ -155,13 +162,13 @@ sns.heatmap(
 ax.set(xlabel="", ylabel="", title=f"ROMI of paid channels by model, {window.label}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ROMI = (credited revenue − spend) / spend × 100%: green cells pay back under that model, red ones do not, and a row that changes colour is a budget call to test.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Rank changes
 
-# %%
+# %% tags=["analyst-only"]
 ranks = rank_changes(credit, base="last_touch")
 fig, ax = plt.subplots(figsize=(10, 4.5))
 sns.pointplot(
@@ -178,13 +185,13 @@ plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
 ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", title="channel")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # Lines that rise to the right of *Last touch* are channels that open journeys which other channels close; falling lines are channels that mostly close them.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Direct vs assisted conversions
 
-# %%
+# %% tags=["analyst-only"]
 assists = direct_assisted(journeys.paths, weight)
 ax = sns.barplot(
     data=assists[["last_touch", "assisted"]]
@@ -197,13 +204,13 @@ ax = sns.barplot(
 ax.set(xlabel=f"{conversion} ({weight})", ylabel="", title="Last-touch and assisted conversions")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # A channel with many more assisted than last-touch conversions prepares sales that are credited elsewhere under last click; cutting it would show up in other channels' results.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Error against the ground truth
 
-# %%
+# %% tags=["analyst-only"]
 truth = truth_effects(con)
 if truth is None:
     print("No ground truth in this warehouse (schema `truth` exists only for demo data).")
@@ -220,13 +227,13 @@ else:
     ax.set(title=f"Distance from the causal truth, {conversion}")
     plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # The shorter the bar, the closer the model's channel shares are to the true incremental shares of the demo company (known by re-simulating it without each channel).
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Budget what-if: moving 20% of spend
 
-# %%
+# %% tags=["analyst-only"]
 elasticity = 0.5
 sales_fit = chain.attribution_.set_index("channel")[["conversions", "value"]]
 replicates = credit_replicates(sales.paths, ["markov_1"], n_boot=200)["markov_1"]
@@ -262,10 +269,10 @@ else:
 display(shift)
 display(costs)
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # The what-if reads each channel's Markov credit as what its spend bought and bends it along a square-root response curve (elasticity 0.5): the first rouble moved is worth the channel's marginal cost per sale, later ones less. The interval covers the noise of this window's journeys, not the choice of curve or model (see `analytics.attribution.budget`).
 
-# %%
+# %% tags=["analyst-only"]
 shift_errors = None
 if truth is not None and len(costs) >= 2:
     shift_errors = shift_error_vs_truth(
@@ -295,5 +302,5 @@ if truth is not None:
     display(errors)
     display(share_vs_truth(credit, truth, conversion))
 
-# %%
+# %% tags=["analyst-only"]
 con.close()

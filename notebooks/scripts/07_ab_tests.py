@@ -13,16 +13,16 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # # A/B tests of creatives on MQL
 
-# %% [markdown]
-# A creative test judged on sales needs months, because sales are rare and come weeks after the click; judged on MQL, which are several times more frequent and arrive within days, the same test can end in weeks. This report shows the test's week × creative table of visits, MQL and conversion, says whether the difference is real (Fisher exact test, z-test, Bayesian probability to be best, confidence intervals) and how many days the test still needs on MQL and on sales. An MQL counts for the creative of the visitor's last test visit within the attribution window (see `analytics.metrics.abtest`).
+# %% [markdown] tags=["analyst-only"]
+# The page opens with the verdict of every test of `params/ab_tests.yaml` in the role's language (`analytics.reports.marketing_page`: the marketing role reads it in Russian); the analyst detail of the test named by the parameters follows. A creative test judged on sales needs months, because sales are rare and come weeks after the click; judged on MQL, which are several times more frequent and arrive within days, the same test can end in weeks. This report shows the test's week × creative table of visits, MQL and conversion, says whether the difference is real (Fisher exact test, z-test, Bayesian probability to be best, confidence intervals) and how many days the test still needs on MQL and on sales. An MQL counts for the creative of the visitor's last test visit within the attribution window (see `analytics.metrics.abtest`).
 
 # %% tags=["parameters"]
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
-locale = "en"  # language of the verdict sentence: ru or en
+locale = "en"  # language of the page: ru (marketing) or en (analyst)
 test_weeks = 26  # ISO weeks of the test, up to the end of the period
 campaign = "yd_search_generic"  # utm_campaign of the test
 ad_group = "generic_crm"  # utm_term of the test
@@ -41,6 +41,7 @@ from analytics.metrics import abtest
 from analytics.metrics.definitions import load_definitions
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
+from analytics.reports.marketing_page import ab_tests_section
 from analytics.reports.summary import ab_verdict_section
 from analytics.warehouse import connect
 
@@ -52,12 +53,17 @@ report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 test_period = abtest.trailing_weeks(report_period, test_weeks)
 definitions = load_definitions()
 counts = abtest.arm_counts(con, test_period, campaign, ad_group, arm, definitions, window_days)
-print(f"Test weeks: {test_period}; {campaign} / {ad_group}: {control} (A) vs {treatment} (B)")
-
-# %% [markdown]
-# ## Visits, MQL and conversion by week and creative
 
 # %%
+ab_tests_section(con, report_period, locale, definitions=definitions, window_days=window_days)
+
+# %% tags=["analyst-only"]
+print(f"Test weeks: {test_period}; {campaign} / {ad_group}: {control} (A) vs {treatment} (B)")
+
+# %% [markdown] tags=["analyst-only"]
+# ## Visits, MQL and conversion by week and creative
+
+# %% tags=["analyst-only"]
 table = abtest.arm_intervals(abtest.weekly_table(counts))
 display(table.style.format(precision=2, na_rep="—").hide(axis="index"))
 ax = sns.barplot(data=counts, x="week", y="conversion_pct", hue="arm")
@@ -65,13 +71,13 @@ ax.set(xlabel="week of the visit", ylabel="visit → MQL, %", title="Conversion 
 ax.tick_params(axis="x", rotation=90)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # Each week has a row for all creatives and one per creative, as in the CRM report; the last row adds up every week, and the low/high columns are 95% Wilson intervals of the conversion.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Conversion of each creative with its 95% interval
 
-# %%
+# %% tags=["analyst-only"]
 ax = sns.pointplot(
     data=abtest.interval_long(table),
     x="conversion_pct",
@@ -88,13 +94,13 @@ ax.set(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # The dot is each creative's conversion over all test weeks and the whiskers its interval: overlapping whiskers are a warning that the difference may be noise.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Is creative B better?
 
-# %%
+# %% tags=["analyst-only"]
 tests = abtest.arm_tests(counts, control, treatment)
 display(tests.style.format(precision=3, na_rep="—").hide(axis="index"))
 ax = sns.pointplot(
@@ -114,26 +120,26 @@ ax.set(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # A week is conclusive only when its interval stays on one side of zero (and the Fisher and z-test p-values are below 0.05); `prob_b_best` is the Bayesian probability, with Beta(1, 1) priors, that B converts better.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## How long the test needs: MQL against sales
 
-# %%
+# %% tags=["analyst-only"]
 plan = abtest.duration_plan(counts, control, test_period.days, lift_to_detect)
 display(plan.style.format(precision=2, na_rep="—"))
 ax = sns.barplot(data=plan.reset_index(), x="days", y="conversion", color="#8172b2")
 ax.set(xlabel=f"days of traffic to detect +{lift_to_detect:.0%} (power 80%, α 5%)", ylabel="")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # The bars compare how many days of the current traffic a test needs when judged on MQL and when judged on sales; `mde_now_pct` is the smallest lift the visits so far can detect.
 
-# %% [markdown]
+# %% [markdown] tags=["analyst-only"]
 # ## Verdict
 
-# %%
+# %% tags=["analyst-only"]
 ab_verdict_section(tests, plan, control, treatment, test_period.days, locale, lift_to_detect)
 
 # %% [markdown] tags=["analyst-only"]
@@ -145,5 +151,5 @@ ab_verdict_section(tests, plan, control, treatment, test_period.days, locale, li
 display(counts)
 print("\n".join(definitions.describe()))
 
-# %%
+# %% tags=["analyst-only"]
 con.close()

@@ -324,7 +324,8 @@ def test_ab_verdict_names_the_winner_with_the_lift_in_percent():
 
     total = {"rate_a_pct": 10.0, "rate_b_pct": 15.0, "lift": 0.5, "fisher_p": 0.0008}
     assert ab_verdict(total, "A", "B", 28, 10, "ru") == (
-        f"B лучше A по MQL: конверсия 15,0{NB}% против 10,0{NB}% (+50,0{NB}% к A, p = 0,001)."
+        f"B лучше, чем A, по MQL: конверсия 15,0{NB}% против 10,0{NB}% "
+        f"(+50,0{NB}% к контролю, p = 0,001)."
     )
     total = {"rate_a_pct": 15.0, "rate_b_pct": 10.0, "lift": -1 / 3, "fisher_p": 0.0008}
     assert ab_verdict(total, "A", "B", 28, 10, "en").startswith("A beats B on MQL: 15.0% vs")
@@ -336,7 +337,7 @@ def test_ab_verdict_without_a_difference_says_how_many_more_days():
 
     total = {"rate_a_pct": 10.0, "rate_b_pct": 10.5, "lift": 0.05, "fisher_p": 0.42}
     assert ab_verdict(total, "A", "B", 14, 20.3, "ru") == (
-        f"Разницы между B и A по MQL пока нет (+5,0{NB}% к A, p = 0,420); "
+        f"B и A по MQL пока не различаются (+5,0{NB}% к контролю, p = 0,420); "
         "при текущем трафике нужно ещё 7 дн."
     )
     assert "no difference" in ab_verdict(total, "A", "B", 30, 20.3, "en").lower()

@@ -42,6 +42,7 @@ Statistics (two arms, A = control, B = treatment; ``s`` successes of ``n`` trial
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -662,3 +663,140 @@ def days_to_detect(
             rows.append((name, rate * 100.0, math.nan, math.nan, math.nan))
     columns = ["conversion", "rate_pct", "n_per_arm", "visits_total", "days"]
     return pd.DataFrame(rows, columns=columns).set_index("conversion")
+
+
+# --------------------------------------------------------------------------- test list
+
+
+class ABTestsError(ValueError):
+    """``ab_tests.yaml`` is invalid; the message names the file, the test and the key."""
+
+
+@dataclass(frozen=True)
+class ABTest:
+    """One A/B test of ``params/ab_tests.yaml``.
+
+    Attributes
+    ----------
+    title : dict
+        ``{"ru": ..., "en": ...}``: the test's heading on the page.
+    campaign, ad_group : str or None
+        ``utm_campaign`` and ``utm_term`` of the test's visits (None = any).
+    arm : str
+        ``creative`` (``utm_content``) or ``audience`` (``utm_term``).
+    control, treatment : str
+        Arm values of A and B.
+    labels : dict
+        ``{arm value: {"ru": ..., "en": ...}}``: the arms' names for people.
+    weeks : int
+        ISO weeks of the test, up to the end of the report period.
+    lift_to_detect : float
+        Relative lift (fraction) the test must be able to detect.
+    """
+
+    title: dict
+    campaign: str | None
+    ad_group: str | None
+    arm: str
+    control: str
+    treatment: str
+    labels: dict
+    weeks: int = 26
+    lift_to_detect: float = 0.3
+
+    def text(self, what: str, locale: str) -> str:
+        """``title`` or an arm's label (``control``/``treatment``) in ``locale``."""
+        language = "ru" if str(locale).startswith("ru") else "en"
+        if what == "title":
+            return self.title.get(language) or self.title.get("en") or ""
+        value = getattr(self, what)
+        return self.labels.get(value, {}).get(language) or value
+
+
+def _bilingual(value, where: str) -> dict:
+    if isinstance(value, str):
+        return {"ru": value, "en": value}
+    if not isinstance(value, dict) or not value:
+        raise ABTestsError(f"{where} must be a text or {{ru: ..., en: ...}}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def load_ab_tests(path=None) -> list[ABTest]:
+    """The A/B tests of ``params/ab_tests.yaml`` (the project's, else the bundled one).
+
+    Returns
+    -------
+    list of ABTest
+        In file order; ``[]`` when there is no file or it lists no test.
+
+    Raises
+    ------
+    ABTestsError
+        A test without ``control``/``treatment``, an unknown ``arm``, a
+        non-positive ``weeks`` or ``lift_to_detect``; the message names the
+        file, the test (1-based) and the key.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from analytics import paths
+
+    if path is None:
+        try:
+            path = paths.params_file("ab_tests.yaml")
+        except FileNotFoundError:
+            return []
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ABTestsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    entries = spec.get("tests") if isinstance(spec, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ABTestsError(f"{path}: 'tests' must be a list of tests")
+    tests = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: test {number}"
+        if not isinstance(entry, dict):
+            raise ABTestsError(f"{where} must be a mapping")
+        arm = str(entry.get("arm", "creative"))
+        if arm not in ARM_COLUMNS:
+            raise ABTestsError(f"{where}: arm must be one of {', '.join(ARM_COLUMNS)}, got {arm!r}")
+        values, labels = {}, {}
+        for side in ("control", "treatment"):
+            given = entry.get(side)
+            if isinstance(given, dict) and given.get("value"):
+                values[side] = str(given["value"])
+                names = {k: str(v) for k, v in given.items() if k != "value"}
+                labels[values[side]] = names or {"ru": values[side], "en": values[side]}
+            elif isinstance(given, str | int) and str(given):
+                values[side] = str(given)
+            else:
+                raise ABTestsError(f"{where}: '{side}' is missing (an arm value or {{value: ...}})")
+        try:
+            weeks = int(entry.get("weeks", 26))
+            lift = float(entry.get("lift_to_detect", 0.3))
+        except (TypeError, ValueError):
+            raise ABTestsError(f"{where}: 'weeks' and 'lift_to_detect' must be numbers") from None
+        if weeks < 1 or lift <= 0:
+            raise ABTestsError(f"{where}: 'weeks' must be >= 1 and 'lift_to_detect' > 0")
+        title = entry.get("title") or f"{values['control']} / {values['treatment']}"
+        tests.append(
+            ABTest(
+                title=_bilingual(title, f"{where}: 'title'"),
+                campaign=entry.get("campaign"),
+                ad_group=entry.get("ad_group"),
+                arm=arm,
+                control=values["control"],
+                treatment=values["treatment"],
+                labels=labels,
+                weeks=weeks,
+                lift_to_detect=lift,
+            )
+        )
+    return tests

@@ -482,14 +482,14 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
 
 AB_WORDS = {
     "ru": {
-        "winner": "{winner} лучше {loser} по {metric}: конверсия {rate_w} против {rate_l} "
-        "({lift} к {control_name}, p = {p}).",
-        "no_difference": "Разницы между {treatment} и {control} по {metric} пока нет "
-        "({lift} к {control}, p = {p}); при текущем трафике нужно ещё {days} дн.",
-        "no_difference_done": "Разницы между {treatment} и {control} по {metric} нет "
-        "({lift} к {control}, p = {p}), хотя трафика уже достаточно, чтобы заметить {mde}.",
-        "no_traffic": "Разницы между {treatment} и {control} по {metric} пока нет; при текущем "
-        "трафике её не увидеть — нужен больший трафик или более сильное изменение.",
+        "winner": "{winner} лучше, чем {loser}, по {metric}: конверсия {rate_w} против "
+        "{rate_l} ({lift} к контролю, p = {p}).",
+        "no_difference": "{treatment} и {control} по {metric} пока не различаются "
+        "({lift} к контролю, p = {p}); при текущем трафике нужно ещё {days} дн.",
+        "no_difference_done": "{treatment} и {control} по {metric} не различаются "
+        "({lift} к контролю, p = {p}), хотя трафика уже достаточно, чтобы заметить {mde}.",
+        "no_traffic": "{treatment} и {control} по {metric} пока не различаются; при текущем "
+        "трафике разницу не увидеть — нужен больший трафик или более сильное изменение.",
         "metric": {"mql": "MQL", "sales": "продажам"},
     },
     "en": {
