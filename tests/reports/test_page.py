@@ -305,7 +305,9 @@ def test_channels_section_names_the_leader_and_dashes_free_channels():
 def test_drilldown_section_on_the_hand_made_warehouse(tmp_path):
     """W23 of tests/funnel_fixture.py by campaign (tests/metrics/test_drilldown.py):
     most leads in paid_search "undetermined" (2 leads, no spend: CPL a dash); among
-    campaigns with spend none has leads, so no CPL: the short sentence."""
+    campaigns with spend none has leads, so no CPL: the short sentence. Booked: D1 won
+    100 000 in W23 (L1, paid_search, no UTM) is the most revenue of a campaign row
+    (undetermined/undetermined has 50 777 from 2 deals)."""
     import duckdb
     from funnel_fixture import build_warehouse
 
@@ -319,10 +321,13 @@ def test_drilldown_section_on_the_hand_made_warehouse(tmp_path):
         con.close()
     assert "Больше всего лидов дала кампания «(без метки)» (2)." in html
     assert "paid_search-2025-06-02" in html and f"10{NB}000{NB}₽" in html
-    headers = re.findall(r"<th style=[^>]*>(.*?)</th>", html)
     assert (
-        "Выручка лидов периода (когорта)" in headers and "ROMI лидов периода (когорта)" in headers
+        f"Выручку периода принесла прежде всего кампания «(без метки)»: 100{NB}000{NB}₽ "
+        "за 1 продажу (сделки, выигранные в периоде, по кампании лида)." in html
     )
+    headers = re.findall(r"<th style=[^>]*>(.*?)</th>", html)
+    for header in ("Выручка", "Продажи", "ROMI", "ДРР", "Выручка лидов периода (когорта)"):
+        assert header in headers
     assert not any("_" in h for h in headers)
     for bad in ("nan", "None", "NaN", "inf"):
         assert bad not in re.sub(r"paid_s\w+", "", html)
