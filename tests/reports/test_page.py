@@ -390,7 +390,7 @@ def test_what_changed_section_golden():
         f"«VK Реклама» (\u2212200{NB}₽)."
     ) in html
     assert (
-        "Необычно: Лиды — 30 за неделю 2025-W23, обычный диапазон последних 9 недель 8 – 13."
+        "Необычно: лиды — 30 за неделю 2025-W23, обычный диапазон последних 9 недель 8 – 13."
         in html
     )
     assert "Прочее" in html  # leads: 4 of the 30 are in no channel

@@ -695,6 +695,11 @@ def _campaign_name(campaign, locale: str) -> str:
     return _change_words(locale)["undetermined"] if campaign == "undetermined" else str(campaign)
 
 
+def _in_sentence(label: str) -> str:
+    """A catalogue label inside a sentence: «расходы на рекламу», but «ROMI», «MQL лидов»."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
 def campaign_anomaly_sentences(snapshot, locale: str) -> list[str]:
     """One sentence per campaign flagged by
     :func:`analytics.metrics.changes.campaign_anomalies` (the campaign named)."""
@@ -711,7 +716,7 @@ def campaign_anomaly_sentences(snapshot, locale: str) -> list[str]:
             words["campaign_anomaly"].format(
                 campaign=_campaign_name(row.campaign, locale),
                 channel=channel_label(row.channel, locale),
-                label=info.label(locale),
+                label=_in_sentence(info.label(locale)),
                 value=format_value(row.value, info.unit, locale),
                 week=row.week,
                 weeks=weeks,
@@ -759,7 +764,7 @@ def what_changed_sentences(snapshot, locale: str) -> list[str]:
             unit = metric(row.metric).unit
             sentences.append(
                 words["anomaly"].format(
-                    label=metric(row.metric).label(locale),
+                    label=_in_sentence(metric(row.metric).label(locale)),
                     value=format_value(row.value, unit, locale),
                     week=row.week,
                     weeks=weeks,
