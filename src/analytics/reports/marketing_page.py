@@ -43,6 +43,7 @@ AB_PAGE_WORDS = {
         "interval": "95 % интервал разницы",
         "from_to": "от {low} до {high}",
         "reference": "база сравнения",
+        "chart": "Конверсия в MQL с 95 % интервалом",
         "undefined_lift": "— разница не определена: у контроля нет MQL за время теста.",
         "note": "Тест за {weeks} недель до конца периода ({period}). MQL засчитывается "
         "варианту последнего визита посетителя из теста не раньше чем за {window} дней до "
@@ -61,6 +62,7 @@ AB_PAGE_WORDS = {
         "interval": "95% interval of the lift",
         "from_to": "{low} to {high}",
         "reference": "baseline",
+        "chart": "Conversion to MQL with its 95% interval",
         "undefined_lift": "— the lift is undefined: the control has no MQL in the test.",
         "note": "Test over the {weeks} weeks to the period's end ({period}). An MQL counts "
         "for the arm of the visitor's last test visit at most {window} days before the "
@@ -127,7 +129,7 @@ def ab_test_section(con, period, test, locale: str, definitions=None, window_day
     """One test of ``params/ab_tests.yaml``: its heading, the verdict sentence and the arms."""
     from analytics.metrics import abtest
     from analytics.reports.formatting import format_period
-    from analytics.reports.summary import ab_verdict
+    from analytics.reports.summary import ab_verdict, figure_html
 
     words = AB_PAGE_WORDS[_language(locale)]
     test_period = abtest.trailing_weeks(period, test.weeks)
@@ -168,6 +170,16 @@ def ab_test_section(con, period, test, locale: str, definitions=None, window_day
         window=format_number(window_days, locale),
     )
     out += page.conclusion(_capitalised(sentence)) + table
+    fig = page.interval_chart(
+        list(frame["arm"]),
+        [total["rate_a_pct"], total["rate_b_pct"]],
+        [total["rate_a_low_pct"], total["rate_b_low_pct"]],
+        [total["rate_a_high_pct"], total["rate_b_high_pct"]],
+        "percent",
+        locale,
+        title=words["chart"],
+    )
+    out += figure_html(fig, words["chart"])
     if is_undefined(total.get("lift")):
         out += page.note(words["undefined_lift"])
     return out + page.note(note)
@@ -208,6 +220,8 @@ ATTRIBUTION_WORDS = {
         "none": "В окне нет {what} с отслеженными касаниями — распределять нечего.",
         "channel": "Канал",
         "cell": "{credit} ({low}–{high})",
+        "chart": "{what_title} по модели «{model}» с 90 % интервалом",
+        "what_title": {"sale": "Продажи", "lead": "Лиды", "mql": "MQL", "sql": "SQL"},
         "note": "В ячейке — число {what}, отнесённых каналу моделью, и в скобках 90 % интервал: "
         "где оказывается вклад в 90 % из {n_boot} пересчётов на случайно перевыбранных "
         "путях клиентов. «Последнее касание» отдаёт продажу последнему каналу перед "
@@ -245,6 +259,8 @@ ATTRIBUTION_WORDS = {
         "none": "The window has no {what} with a tracked touch: nothing to attribute.",
         "channel": "Channel",
         "cell": "{credit} ({low}–{high})",
+        "chart": "{what_title} credited by {model}, with the 90% interval",
+        "what_title": {"sale": "Sales", "lead": "Leads", "mql": "MQL", "sql": "SQL"},
         "note": "Each cell is the number of {what} the model credits to the channel and, in "
         "brackets, "
         "the 90% interval: where the credit lands in 90% of {n_boot} refits on resampled "
@@ -407,4 +423,23 @@ def attribution_section(
     columns = [page.Column("channel", words["channel"])]
     columns += [page.Column(m, words["models"].get(m, m), "text") for m in frame.columns[1:]]
     out += page.table(frame, columns, locale)
+    from analytics.reports.summary import figure_html
+    from analytics.sources.channels import channel_label
+
+    model = frame.columns[-1]
+    shown = rows[rows["model"] == model].sort_values("credit", ascending=False, kind="stable")
+    title = words["chart"].format(
+        what_title=words["what_title"].get(conversion, conversion),
+        model=words["models"].get(model, model),
+    )
+    fig = page.interval_chart(
+        [channel_label(c, locale) for c in shown["channel"]],
+        list(shown["credit"]),
+        list(shown["lower"]),
+        list(shown["upper"]),
+        "count",
+        locale,
+        title=title,
+    )
+    out += figure_html(fig, title)
     return out + page.note(words["note"].format(what=what, n_boot=format_number(n_boot, locale)))

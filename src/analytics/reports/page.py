@@ -497,3 +497,47 @@ def bar_chart(
     if title:
         ax.set_title(title, fontsize=12, loc="left")
     return fig
+
+
+def interval_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    unit: str,
+    locale: str = "ru",
+    title: str | None = None,
+):
+    """Horizontal bars with an interval whisker each (a rate with its Wilson interval, a
+    channel's credit with its bootstrap interval); rows with an undefined value are left
+    out, an undefined bound draws no whisker on that side."""
+    rows = [
+        (str(label), float(v), lo, hi)
+        for label, v, lo, hi in zip(labels, values, lows, highs, strict=True)
+        if not is_undefined(v)
+    ]
+    fig, ax = new_figure(height=max(2.4, 0.45 * len(rows) + 1.0))
+    if not rows:
+        return fig
+    from matplotlib.ticker import MaxNLocator
+
+    names = [r[0] for r in rows]
+    numbers = [r[1] for r in rows]
+    below = [0.0 if is_undefined(r[2]) else max(r[1] - float(r[2]), 0.0) for r in rows]
+    above = [0.0 if is_undefined(r[3]) else max(float(r[3]) - r[1], 0.0) for r in rows]
+    ax.barh(
+        range(len(rows)),
+        numbers,
+        color="#3b6ea8",
+        xerr=[below, above],
+        error_kw={"ecolor": "#222", "capsize": 4, "lw": 1.2},
+    )
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(axis_formatter(unit, locale))
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.set_xlim(left=0)
+    if title:
+        ax.set_title(title, fontsize=12, loc="left")
+    return fig
