@@ -251,3 +251,36 @@ def test_sales_page_calls_every_lead_of_the_week(pages, tiny_demo):
     top = managers[0]
     got = {row[0]: int(row[top.index("Deals closed")]) for row in managers[1:]}
     assert got == expected and sum(got.values()) > 0
+
+
+def test_drilldown_page_booked_revenue_per_campaign(pages, tiny_demo):
+    """10: booked revenue per channel × campaign = the generator's won deals closed in
+    2025-W52, each in the campaign of its lead's visit (no visit or no UTM: «(no tag)»);
+    every other row shows no booked revenue."""
+    from analytics.sources.channels import channel_label
+
+    table = pages["10_marketing_drilldown"].table_with("Channel", "Campaign", "Revenue")
+    header = table[0]
+    deals, leads = tiny_demo.tables["deals"], tiny_demo.tables["leads"]
+    visits = tiny_demo.tables["visits"].set_index("visit_id")
+    won = deals[(deals["status"] == "won") & in_window(deals["closed_at"], WEEK)]
+    won = won.merge(leads[["lead_id", "visit_id"]], on="lead_id", how="left")
+    visit = visits.reindex(won["visit_id"])
+    channel = visit["channel"].fillna("undetermined").to_numpy()
+    campaign = visit["utm_campaign"].replace("", None).fillna("(no tag)").to_numpy()
+    expected = (
+        pd.DataFrame({"channel": channel, "campaign": campaign, "amount": won["amount"].values})
+        .groupby(["channel", "campaign"])["amount"]
+        .sum()
+    )
+    assert len(won) > 0
+    expected.index = [(channel_label(c, "en"), k) for c, k in expected.index]
+    rows = {
+        (row[header.index("Channel")], row[header.index("Campaign")]): row
+        for row in table[1:]
+        if len(row) == len(header)
+    }
+    column = header.index("Revenue")
+    for key, row in rows.items():
+        assert amount(row[column]) == round(expected.get(key, 0.0)), key
+    assert set(expected.index) <= set(rows)
