@@ -16,6 +16,7 @@ The second step of that item ported the booked revenue and the close rule
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -624,7 +625,6 @@ def old_marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.
     return out[["week", "week_start", "leads", "deals", "gap", "gap_share"]]
 
 
-
 # --------------------------------------------------------------------------- booked, closed,
 # conversion_by's visits/spend and the data bounds (issue 11 item 3, second step): the
 # DuckDB SQL of analytics.metrics.kpi, revenue and period before their port to Ibis
@@ -858,6 +858,51 @@ def old_data_bounds(con):
     if first is None:
         raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
     return first, last
+
+
+def old_snapshot_figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
+    """Was ``analytics.metrics.snapshot._figures`` (on the functions above)."""
+    from analytics.metrics import kpi
+    from analytics.metrics.catalogue import CATALOGUE
+    from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios
+    from analytics.metrics.revenue import BOOKED_COLUMNS
+    from analytics.metrics.snapshot import TOTAL_ONLY
+
+    booked = old_booked_summary(con, period).iloc[0]
+    cohort = kpi.kpi_summary(con, period, definitions).iloc[0]
+    total: dict[str, float] = {}
+    for column, value in cohort.items():
+        key = COHORT_COLUMNS.get(str(column), str(column))
+        if key in CATALOGUE:
+            total[key] = value
+    for column in BOOKED_COLUMNS:
+        total[column] = booked[column]
+    closed = old_closed_deals(con, period.start, period.end_exclusive)
+    won = int((closed["outcome"] == "won").sum())
+    total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
+    # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
+    cycles = closed.loc[(closed["outcome"] == "won") & closed["cycle_days"].notna(), "cycle_days"]
+    total["cycle_days"] = float(cycles.median()) if len(cycles) else math.nan
+
+    by_channel: dict[str, dict[str, float]] = {}
+    conversion = old_conversion_by(con, period, "channel", definitions).set_index("channel")
+    booked_channels = old_booked_by_channel(con, period).set_index("channel")
+    # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
+    names = conversion.index.union(booked_channels.index)
+    sums = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue", "non_target"]
+    conversion = conversion[sums].reindex(names, fill_value=0)
+    conversion = kpi.add_kpi_ratios(add_ratios(conversion))
+    booked_channels = booked_channels[["revenue", "sales", "spend"]].reindex(names, fill_value=0)
+    booked_channels = _old_add_booked_ratios(booked_channels)
+    for name in names:
+        values = by_channel.setdefault(str(name), {})
+        for column, value in conversion.loc[name].items():
+            key = COHORT_COLUMNS.get(str(column), str(column))
+            if key in CATALOGUE and key not in TOTAL_ONLY:
+                values[key] = value
+        for column in BOOKED_COLUMNS:
+            values[column] = booked_channels.loc[name, column]
+    return total, by_channel
 
 
 def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:

@@ -209,3 +209,19 @@ def duckdb_backend(con) -> Iterator:
             con.execute(
                 f"SET {name} = '{value}'" if name == "TimeZone" else f"SET {name} = {value}"
             )
+
+
+@contextmanager
+def ibis_backend(con) -> Iterator:
+    """The Ibis backend of ``con``: ``con`` itself if it is one, else :func:`duckdb_backend`.
+
+    Lets the metrics functions take either an open ``duckdb`` connection (the
+    warehouse, as the notebooks pass it) or any Ibis backend holding the
+    canonical tables (e.g. :func:`connect_backend` ``("pyspark://local[2]")``)
+    and run the same transforms on it.
+    """
+    if isinstance(con, ibis.BaseBackend):
+        yield con
+    else:
+        with duckdb_backend(con) as backend:
+            yield backend

@@ -1,0 +1,37 @@
+"""The days a warehouse holds data for: what "today" and "all" mean for a report.
+
+:func:`analytics.metrics.period.data_anchor` and
+:func:`analytics.metrics.period.data_bounds` run these expressions (on DuckDB,
+or on any backend holding the canonical tables, such as PySpark).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+
+def last_visit_day(con) -> ir.DateScalar:
+    """Day of the latest ``visits.visit_start`` (NULL without visits)."""
+    return con.table("visits").visit_start.max().date()
+
+
+def data_days(con) -> ir.Table:
+    """Every day with a visit, a lead or spend, one row per record: column ``day`` (date).
+
+    ``visits.visit_start``, ``leads.created_at`` and ``spend.date`` as dates
+    (``min``/``max`` of it give :func:`analytics.metrics.period.data_bounds`).
+    """
+    visits, leads, spend = (con.table(name) for name in ("visits", "leads", "spend"))
+    return ibis.union(
+        visits.select(day=visits.visit_start.date()),
+        leads.select(day=leads.created_at.date()),
+        spend.select(day=spend.date.cast("date")),
+        distinct=False,
+    )
+
+
+def data_span(con) -> ir.Table:
+    """One row: ``first_day`` and ``last_day`` of :func:`data_days` (NULL without data)."""
+    days = data_days(con)
+    return days.aggregate(first_day=days.day.min(), last_day=days.day.max())
