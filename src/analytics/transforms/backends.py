@@ -125,9 +125,16 @@ def connect_backend(url: str | None = None, *, read_only: bool = True):
 
 
 def local_spark_session(master: str = "local", app_name: str = "analytics"):
-    """A local SparkSession with :data:`SPARK_CONFIG` (reused if one is running)."""
+    """A local SparkSession with :data:`SPARK_CONFIG`; the active session if one is running.
+
+    A running session is returned as it is (its master and settings are left
+    alone: changing them would affect the others using it).
+    """
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in SPARK_CONFIG.items():
         builder = builder.config(key, value)
