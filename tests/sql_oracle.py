@@ -860,6 +860,16 @@ def old_data_bounds(con):
     return first, last
 
 
+def old_first_record_day(con):
+    """Was the first-day query of ``analytics.metrics.kpi.revenue_vs_target``."""
+    (first_day,) = con.execute(
+        "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
+        " UNION ALL SELECT created_at::DATE FROM leads"
+        " UNION ALL SELECT created_at::DATE FROM deals)"
+    ).fetchone()
+    return first_day
+
+
 def old_snapshot_figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
     """Was ``analytics.metrics.snapshot._figures`` (on the functions above)."""
     from analytics.metrics import kpi

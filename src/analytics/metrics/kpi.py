@@ -57,11 +57,12 @@ from analytics.metrics.funnel import (
     weekly_funnel,
 )
 from analytics.metrics.funnel import format_value as format_value  # re-exported
-from analytics.metrics.period import Period
+from analytics.metrics.period import Period, as_date
 from analytics.metrics.period import previous_period as previous_period  # re-exported
 from analytics.transforms.backends import ibis_backend
 from analytics.transforms.booked_deals import CLOSED_DEAL_COLUMNS, closed_deal_table
 from analytics.transforms.conversion_counts import CONVERSION_GROUPS, conversion_counts
+from analytics.transforms.data_span import first_record_day
 
 DASHBOARD_METRICS = (
     "revenue",
@@ -525,11 +526,8 @@ def revenue_vs_target(
     last_start = date(as_of.year - 1, 1, 1)
     to_date = closed_deals(con, year_start, as_of + timedelta(days=1))
     revenue_to_date = float(to_date.loc[to_date["outcome"] == "won", "amount"].fillna(0).sum())
-    (first_day,) = con.execute(
-        "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
-        " UNION ALL SELECT created_at::DATE FROM leads"
-        " UNION ALL SELECT created_at::DATE FROM deals)"
-    ).fetchone()
+    with ibis_backend(con) as backend:
+        first_day = as_date(backend.execute(first_record_day(backend)))
     if last_year_revenue is None:
         last = closed_deals(con, last_start, year_start)
         last_year_revenue = float(last.loc[last["outcome"] == "won", "amount"].fillna(0).sum())

@@ -191,7 +191,7 @@ def _bad_spec(spec: object) -> str:
     return f"unknown period {spec!r}; accepted forms:\n  {forms}"
 
 
-def _as_date(value) -> date | None:
+def as_date(value) -> date | None:
     """A date from what a backend returns for a date (date, Timestamp, datetime64; None if null)."""
     if value is None or pd.isna(value):
         return None
@@ -223,7 +223,7 @@ def data_anchor(con) -> date:
         If the warehouse has no visits.
     """
     with ibis_backend(con) as backend:
-        anchor = _as_date(backend.execute(last_visit_day(backend)))
+        anchor = as_date(backend.execute(last_visit_day(backend)))
     if anchor is None:
         raise ValueError("the warehouse has no visits: cannot anchor the report period")
     return anchor
@@ -242,7 +242,7 @@ def data_bounds(con) -> tuple[date, date]:
     """
     with ibis_backend(con) as backend:
         span = backend.execute(data_span(backend))
-    first, last = (_as_date(span[name].iloc[0]) for name in ("first_day", "last_day"))
+    first, last = (as_date(span[name].iloc[0]) for name in ("first_day", "last_day"))
     if first is None:
         raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
     return first, last

@@ -35,3 +35,19 @@ def data_span(con) -> ir.Table:
     """One row: ``first_day`` and ``last_day`` of :func:`data_days` (NULL without data)."""
     days = data_days(con)
     return days.aggregate(first_day=days.day.min(), last_day=days.day.max())
+
+
+def first_record_day(con) -> ir.DateScalar:
+    """Earliest day with a visit, a lead or a deal (``deals.created_at``); NULL without any.
+
+    The start of the CRM and web history: :func:`analytics.metrics.kpi.revenue_vs_target`
+    trusts last year's revenue only when it starts on or before 1 January.
+    """
+    visits, leads, deals = (con.table(name) for name in ("visits", "leads", "deals"))
+    days = ibis.union(
+        visits.select(day=visits.visit_start.date()),
+        leads.select(day=leads.created_at.date()),
+        deals.select(day=deals.created_at.date()),
+        distinct=False,
+    )
+    return days.day.min()
