@@ -104,8 +104,13 @@ def test_every_snapshot_metric_is_identical(on_duckdb, on_spark):
         f"{defined} defined"
     )
     assert len(duck["channels"]) >= 4
-    # not a comparison of nulls: most figures of a covered week are defined
-    assert defined > 0.8 * compared
+    # not a comparison of nulls: in total most figures of a covered week are defined
+    # (per channel many ratios are null: organic channels have no spend, small ones no sale)
+    total_defined = sum(
+        entry[field] is not None for entry in duck["metrics"].values() for field in FIELDS
+    )
+    assert total_defined > 0.75 * len(CATALOGUE) * len(FIELDS)
+    assert defined > compared / 3
 
 
 def test_every_mart_table_is_identical(on_duckdb, on_spark):

@@ -37,6 +37,7 @@ to target) are counted by the close date, not by the lead cohort:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -341,7 +342,9 @@ NO_MANAGER = "(no manager)"
 """Manager label of deals without a responsible manager."""
 
 
-def closed_deals(con, start: date, stop: date) -> pd.DataFrame:
+def closed_deals(
+    con, start: date, stop: date, more: Sequence[tuple[date, date]] = ()
+) -> pd.DataFrame:
     """Deals won or lost in ``[start, stop)`` (by close time).
 
     A deal is won if its status or current stage is ``won`` and lost if it is
@@ -355,14 +358,35 @@ def closed_deals(con, start: date, stop: date) -> pd.DataFrame:
         ``outcome`` (won/lost), ``closed_at``, ``loss_reason``, ``amount``
         (RUB), ``lead_created_at`` and ``cycle_days`` = (closed at − lead
         created at) / 86 400 s, days (NaN for deals without a known lead).
+        With ``more`` windows ``(start, stop)``, the deals closed in any of them.
     """
     with ibis_backend(con) as backend:
-        out = backend.execute(closed_deal_table(backend, start, stop))
+        out = backend.execute(closed_deal_table(backend, start, stop, more))
     out = out[list(CLOSED_DEAL_COLUMNS)].reset_index(drop=True)
     out["manager"] = out["manager"].fillna(NO_MANAGER).astype(str)
     out["amount"] = out["amount"].astype("float64")
     out["cycle_days"] = out["cycle_days"].astype("float64")
     return out
+
+
+def closed_deals_of(con, periods: Sequence[Period]) -> list[pd.DataFrame]:
+    """:func:`closed_deals` of several periods with one query.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per period, in order, equal to
+        ``closed_deals(con, period.start, period.end_exclusive)``.
+    """
+    if not periods:
+        return []
+    windows = [(p.start, p.end_exclusive) for p in periods]
+    every = closed_deals(con, *windows[0], more=windows[1:])
+    at = every["closed_at"]
+    return [
+        every[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(stop))].reset_index(drop=True)
+        for start, stop in windows
+    ]
 
 
 def cycle_time(con, period: Period, by: str | None = None) -> pd.DataFrame:

@@ -248,6 +248,31 @@ def data_bounds(con) -> tuple[date, date]:
     return first, last
 
 
+def data_extent(con) -> tuple[date, date, date]:
+    """:func:`data_bounds` and :func:`data_anchor` with one query.
+
+    Returns
+    -------
+    tuple of datetime.date
+        ``(first_day, last_day, anchor)``.
+
+    Raises
+    ------
+    ValueError
+        If the warehouse has no visits, leads or spend, or no visits.
+    """
+    with ibis_backend(con) as backend:
+        span = backend.execute(data_span(backend, with_anchor=True))
+    first, last, anchor = (
+        as_date(span[name].iloc[0]) for name in ("first_day", "last_day", "last_visit_day")
+    )
+    if first is None:
+        raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
+    if anchor is None:
+        raise ValueError("the warehouse has no visits: cannot anchor the report period")
+    return first, last, anchor
+
+
 def previous_period(period: Period) -> Period:
     """The period of the same length that ends the day before ``period`` starts.
 

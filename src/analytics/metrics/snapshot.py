@@ -51,9 +51,10 @@ Every source runs an Ibis expression of :mod:`analytics.transforms`
 ``data_span``) on the connection given: a DuckDB connection or any Ibis
 backend, so :func:`compute_snapshot` gives the same snapshot on PySpark
 (:func:`build_snapshot`'s ``backend``, ``python -m analytics metrics --backend``).
-Per period it runs five queries (booked total, booked by channel, closed
-deals, the channel conversion with the MQL rules, the funnel total), plus two
-for the weekly series and two for the data's first and last day.
+Per period it runs four queries (booked total, booked by channel, the
+channel conversion with the MQL rules, the funnel total), plus one for the
+closed deals of all three periods, two for the weekly series and one for
+the data's first and last days.
 
 Cohort maturity
 ---------------
@@ -123,6 +124,7 @@ from analytics.metrics.period import (
     Period,
     data_anchor,
     data_bounds,
+    data_extent,
     parse_period,
     previous_period,
     year_ago_period,
@@ -208,8 +210,14 @@ def _period_json(period: Period, data_start: date) -> dict:
 # --------------------------------------------------------------------------- computation
 
 
-def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
-    """Every catalogue metric of ``period``: ``(total, by_channel)`` of raw values."""
+def _figures(
+    con, period: Period, definitions: Definitions | None, closed: pd.DataFrame | None = None
+) -> tuple[dict, dict]:
+    """Every catalogue metric of ``period``: ``(total, by_channel)`` of raw values.
+
+    ``closed`` is :func:`analytics.metrics.kpi.closed_deals` of the period when
+    the caller fetched it already (:func:`analytics.metrics.kpi.closed_deals_of`).
+    """
     booked = revenue.booked_summary(con, period).iloc[0]
     by_channel_flags = kpi.conversion_by(con, period, "channel", definitions)
     cohort = kpi.kpi_summary(con, period, definitions, conversion=by_channel_flags).iloc[0]
@@ -220,7 +228,8 @@ def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict
             total[key] = value
     for column in revenue.BOOKED_COLUMNS:
         total[column] = booked[column]
-    closed = kpi.closed_deals(con, period.start, period.end_exclusive)
+    if closed is None:
+        closed = kpi.closed_deals(con, period.start, period.end_exclusive)
     won = int((closed["outcome"] == "won").sum())
     total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
     # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
@@ -378,14 +387,18 @@ def compute_snapshot(
     Snapshot
         See the module docstring for the content.
     """
-    as_of = as_of or data_anchor(con)
-    data_start = data_bounds(con)[0]
+    if as_of is None:
+        data_start, _, as_of = data_extent(con)
+    else:
+        data_start = data_bounds(con)[0]
     periods = [period, previous_period(period), year_ago_period(period)]
     # a comparison period that ends before the first day with data has no figures;
     # one that starts before it is computed but marked partial
     covered = [True] + [p.end >= data_start for p in periods[1:]]
+    computed_periods = [p for p, ok in zip(periods, covered, strict=True) if ok]
+    closed = iter(kpi.closed_deals_of(con, computed_periods))
     computed = [
-        _figures(con, p, definitions) if ok else ({}, {})
+        _figures(con, p, definitions, next(closed)) if ok else ({}, {})
         for p, ok in zip(periods, covered, strict=True)
     ]
     metrics: dict[str, dict] = {}
@@ -671,11 +684,12 @@ def build_snapshot(
         con = connect_backend(url)
         close = _leave_session_running
     try:
+        anchor = None
         if isinstance(period, str):
             anchor = data_anchor(con)
             bounds = data_bounds(con) if period.strip().lower() == "all" else None
             period = parse_period(period, anchor, bounds=bounds)
-        snapshot = compute_snapshot(con, period, definitions)
+        snapshot = compute_snapshot(con, period, definitions, as_of=anchor)
     finally:
         close()
     path = write_snapshot(snapshot, Path(out_dir) / period.label) if out_dir is not None else None

@@ -25,6 +25,9 @@ without a lead or a tracked visit; spend follows ``spend.channel``).
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -55,7 +58,9 @@ BOOKED_COUNT_COLUMNS = ("grp", "sales", "revenue", "spend")
 SECONDS_PER_DAY = 86_400.0
 
 
-def closed_deal_table(con, start: date, stop: date) -> ir.Table:
+def closed_deal_table(
+    con, start: date, stop: date, more: Sequence[tuple[date, date]] = ()
+) -> ir.Table:
     """Deals won or lost with a close time in ``[start, stop)`` (see the module docstring).
 
     Parameters
@@ -64,6 +69,9 @@ def closed_deal_table(con, start: date, stop: date) -> ir.Table:
         Backend holding the canonical tables.
     start, stop : datetime.date
         First day and the day after the last (exclusive) of the close time.
+    more : sequence of (start, stop)
+        Further windows of close time: a deal closed in any window is kept
+        (one query for several periods, e.g. a period and its comparisons).
 
     Returns
     -------
@@ -106,11 +114,11 @@ def closed_deal_table(con, start: date, stop: date) -> ir.Table:
             else_=ibis.coalesce(d.recorded_closed_at, d.lost_at),
         ),
     )
-    closed = closed.filter(
-        closed.outcome.notnull(),
-        closed.closed_at >= day_start(start),
-        closed.closed_at < day_start(stop),
-    )
+    in_window = [
+        (closed.closed_at >= day_start(a)) & (closed.closed_at < day_start(b))
+        for a, b in [(start, stop), *more]
+    ]
+    closed = closed.filter(closed.outcome.notnull(), functools.reduce(operator.or_, in_window))
     out = closed.left_join(lead, closed.lead_id == lead.l_lead_id)
     # whole seconds crossed, as DuckDB's date_diff('second', ...), on every backend
     seconds = out.closed_at.epoch_seconds().floor() - out.lead_created_at.epoch_seconds().floor()

@@ -31,10 +31,19 @@ def data_days(con) -> ir.Table:
     )
 
 
-def data_span(con) -> ir.Table:
-    """One row: ``first_day`` and ``last_day`` of :func:`data_days` (NULL without data)."""
+def data_span(con, with_anchor: bool = False) -> ir.Table:
+    """One row: ``first_day`` and ``last_day`` of :func:`data_days` (NULL without data).
+
+    With ``with_anchor`` also ``last_visit_day`` (:func:`last_visit_day`), so
+    a caller needing both gets them with one query.
+    """
     days = data_days(con)
-    return days.aggregate(first_day=days.day.min(), last_day=days.day.max())
+    span = days.aggregate(first_day=days.day.min(), last_day=days.day.max())
+    if not with_anchor:
+        return span
+    visits = con.table("visits")
+    anchor = visits.aggregate(last_visit_day=visits.visit_start.max().date())
+    return span.cross_join(anchor)
 
 
 def first_record_day(con) -> ir.DateScalar:
