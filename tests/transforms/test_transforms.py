@@ -504,6 +504,20 @@ PARITY_KEYS = {
 }
 
 
+def test_the_shared_spark_session_fails_without_java_in_ci(monkeypatch):
+    """The session-scoped ``spark`` fixture (every parity module) goes through this check."""
+    import spark_session
+
+    monkeypatch.setattr(spark_session.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run: no Java runtime for PySpark"):
+        spark_session.start_session()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="no Java runtime for PySpark"):
+        spark_session.start_session()
+
+
 def test_spark_parity_cannot_skip_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true but the Spark parity test cannot"):
