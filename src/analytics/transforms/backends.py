@@ -120,8 +120,7 @@ def connect_backend(url: str | None = None, *, read_only: bool = True):
             )
         warehouse = _from_root(query.get("warehouse", DEFAULT_WAREHOUSE))
         export = Path(query["export"]) if "export" in query else None
-        cache = query.get("cache", "true").strip().lower() not in ("false", "0", "no")
-        return connect_local_spark(warehouse, master=master, export_dir=export, cache=cache)
+        return connect_local_spark(warehouse, master=master, export_dir=export)
     raise ValueError(f"unknown backend {url!r}: expected duckdb://... or pyspark://...")
 
 
@@ -174,15 +173,12 @@ def connect_local_spark(
     master: str = "local",
     export_dir: Path | str | None = None,
     session=None,
-    cache: bool = True,
 ):
     """Ibis PySpark backend on a local SparkSession holding the warehouse tables.
 
     The canonical tables are exported from the DuckDB ``warehouse`` to Parquet
     (in ``export_dir``, default a new temporary folder) and registered as
-    temporary views of the session, cached (memory, spilling to disk) unless
-    ``cache`` is False: the data come from one local file, and a run such as
-    the period snapshot reads every table a dozen times.
+    temporary views of the session.
 
     Parameters
     ----------
@@ -194,17 +190,12 @@ def connect_local_spark(
         Folder for the Parquet files.
     session : pyspark.sql.SparkSession, optional
         Use this session instead of building one (e.g. one per test module).
-    cache : bool, default True
-        Cache the views (``spark.catalog.cacheTable``); ``?cache=false`` in a
-        ``pyspark://local`` connection string turns it off.
     """
     export_dir = Path(export_dir or tempfile.mkdtemp(prefix="analytics-spark-"))
     files = export_parquet(warehouse, export_dir)
     spark = session or local_spark_session(master)
     for name, file in files.items():
         spark.read.parquet(str(file)).createOrReplaceTempView(name)
-        if cache:
-            spark.catalog.cacheTable(name)
     return ibis.pyspark.connect(spark)
 
 
