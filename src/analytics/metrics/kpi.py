@@ -32,6 +32,11 @@ to target) are counted by the close date, not by the lead cohort:
 * revenue target = last year's revenue × target growth + last year's revenue;
   progress = revenue to date / target × 100%; expected pace = elapsed days /
   days in the year × 100%
+
+Computation: the queries are Ibis expressions of :mod:`analytics.transforms`
+(``booked_deals.closed_deal_table``, ``conversion_counts``, ``funnel_facts``,
+``lead_facts``, ``data_span``); every function's ``con`` is a DuckDB connection
+or any Ibis backend holding the canonical tables (e.g. PySpark).
 """
 
 from __future__ import annotations

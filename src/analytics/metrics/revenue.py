@@ -18,6 +18,10 @@ empty, the time its history entered ``won``.
 * average deal = revenue / sales, RUB.
 
 A division by zero gives NaN.
+
+The counts come from the Ibis expression
+:func:`analytics.transforms.booked_deals.booked_counts`; ``con`` is a DuckDB
+connection or any Ibis backend holding the canonical tables (e.g. PySpark).
 """
 
 from __future__ import annotations
