@@ -221,15 +221,12 @@ def _split_arrow(paths, sep: str) -> tuple[np.ndarray, np.ndarray, tuple] | None
     per_path = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     encoded = pc.dictionary_encode(pc.list_flatten(tokens))
     raw = encoded.indices.to_numpy(zero_copy_only=False)
-    n_raw = len(encoded.dictionary)
-    # number the names by first appearance (strip, then merge raw variants)
-    first = np.empty(n_raw, dtype=np.int64)
-    first[raw[::-1]] = np.arange(len(raw) - 1, -1, -1)
-    remap = np.empty(n_raw, dtype=np.int64)
+    # dictionary_encode numbers raw tokens by first appearance (its memo table);
+    # names keep that order, raw variants of one name share its code
+    remap = np.empty(len(encoded.dictionary), dtype=np.int64)
     names: dict[str, int] = {}
-    raw_names = encoded.dictionary.to_pylist()
-    for i in np.argsort(first, kind="stable"):
-        name = raw_names[i].strip()
+    for i, raw_name in enumerate(encoded.dictionary.to_pylist()):
+        name = raw_name.strip()
         remap[i] = names.setdefault(name, len(names)) if name else -1
     codes = remap[raw]
     if (remap >= 0).all():
