@@ -207,38 +207,36 @@ def chain_structure(
     lengths = enc.lengths
     longest = int(lengths.max()) if enc.n_paths else 0
     depth = min(order, longest)
+    codes = enc.codes
+    path_start = enc.offsets[:-1]
     if window == "full" and depth > 1:
+        # skip the warm-up: the first min(n, order) - 1 touches of every path
         warm_up = np.minimum(lengths, order) - 1
-        kept = np.flatnonzero(enc.position >= np.repeat(warm_up, lengths))
+        skip = np.zeros(len(codes), dtype=bool)
+        for i in range(depth - 1):
+            skip[path_start[lengths > i + 1] + i] = True
+        kept = np.flatnonzero(~skip)
         kept_per_path = lengths - warm_up
     else:
         kept = None
         kept_per_path = lengths
-    n_kept = len(enc.codes) if kept is None else len(kept)
-    codes = enc.codes
-    position = None if depth <= 1 else (enc.position if kept is None else enc.position[kept])
-    # channel code of the touch j steps back from every kept touch (-1 before the path)
-    back = []
-    for j in range(depth):
-        if kept is None:
-            if j == 0:
-                c = codes
-            else:
-                c = np.empty_like(codes)
-                c[j:] = codes[: len(codes) - j]
-        else:
-            c = codes[np.maximum(kept - j, 0)]
-        if j > 0:
-            c[position < j] = -1
-        back.append(c)
-    key = np.zeros(n_kept, dtype=np.int64)
-    span = 1
-    for c in reversed(back):
+    # key of every touch's state, oldest channel first: key = key * base + digit_j,
+    # digit_j = code + 1 of the touch j steps back (0 before the path), computed
+    # on shifted slices; re-densified whenever it could overflow int64
+    key, span = np.zeros(len(codes), dtype=np.int64), 1
+    for j in range(depth - 1, -1, -1):
+        digit = np.zeros(len(codes), dtype=np.int64)
+        digit[j:] = codes[: len(codes) - j] + 1
+        for i in range(j):  # touches at positions < j have no touch j steps back
+            digit[path_start[lengths > i] + i] = 0
         if span * base >= 2**62:
             key = _dense_ids(key, span)[0]
             span = int(key.max()) + 1
-        key = key * base + (c + 1)
+        key = key * base + digit if span > 1 else digit
         span *= base
+    if kept is not None:
+        key = key[kept]
+    n_kept = len(key)
     ids, n_unique = _dense_ids(key, span)
     if n_unique > max_states:
         raise ValueError(
@@ -250,27 +248,30 @@ def chain_structure(
     # the first kept touch of every state, and its channels (oldest first)
     first = np.empty(n_unique, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    first_touch = first if kept is None else kept[first]
+    # channels of every state, read at the touch where it first appears
     state_channels = np.full((n_states, order), -1, dtype=np.int64)
     holds = np.zeros((n_states, enc.n_channels), dtype=bool)
-    for j, c in enumerate(back):
-        state_channels[1:, order - 1 - j] = c[first]
-        present = c[first] >= 0
-        holds[np.flatnonzero(present) + 1, c[first][present]] = True
+    position = first_touch - path_start[np.searchsorted(enc.offsets, first_touch, "right") - 1]
+    for j in range(depth):
+        present = np.flatnonzero(position >= j)
+        c = codes[first_touch[present] - j]
+        state_channels[present + 1, order - 1 - j] = c
+        holds[present + 1, c] = True
     # steps: start -> first kept touch of every path, then consecutive kept touches
     # of the same path (kept touches of a path are contiguous, paths in order)
     first_kept = np.zeros(enc.n_paths + 1, dtype=np.int64)
     np.cumsum(kept_per_path, out=first_kept[1:])
     inner = np.ones(n_kept, dtype=bool)
     inner[first_kept[1:] - 1] = False  # the last kept touch of a path absorbs
-    src = np.concatenate([np.zeros(enc.n_paths, dtype=np.int64), state[inner]])
-    dst = np.concatenate([state[first_kept[:-1]], state[1:][inner[:-1]]])
+    # a transition s -> t is the number s * n_states + t
+    step_key = np.concatenate(
+        [state[first_kept[:-1]], (state[:-1] * n_states + state[1:])[inner[:-1]]]
+    )
     step_path = np.concatenate(
         [np.arange(enc.n_paths), np.repeat(np.arange(enc.n_paths), kept_per_path - 1)]
     )
-    step_edge, n_edges = _dense_ids(src * n_states + dst, n_states * n_states)
-    edge_key = np.empty(n_edges, dtype=np.int64)
-    edge_key[step_edge] = src * n_states + dst
-    first_touch = first if kept is None else kept[first]
+    step_edge, edge_key = _dense_ids(step_key, n_states * n_states, distinct=True)
     return ChainStructure(
         order=order,
         channels=tuple(enc.channels),
@@ -285,21 +286,25 @@ def chain_structure(
     )
 
 
-def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+def _dense_ids(keys: np.ndarray, span: int, distinct: bool = False) -> tuple[np.ndarray, object]:
     """Number the distinct ``keys`` (in ``[0, span)``) 0..n-1 in increasing key order.
 
     A lookup table when ``span`` is small, else :func:`pandas.factorize` (a
-    hash table, linear time) and a sort of the distinct keys only.
+    hash table, linear time) and a sort of the distinct keys only. Returns the
+    numbers and ``n`` -- or, with ``distinct=True``, the distinct keys in
+    increasing order.
     """
     if span <= max(4 * len(keys), 2**16):
-        seen = np.zeros(span + 1, dtype=np.int64)
-        seen[keys + 1] = 1
-        rank = np.cumsum(seen)
-        return rank[keys], int(rank[-1])
+        seen = np.zeros(span, dtype=bool)
+        seen[keys] = True
+        rank = np.cumsum(seen) - 1
+        numbers = rank[keys]
+        return numbers, np.flatnonzero(seen) if distinct else int(rank[-1]) + 1 if span else 0
     codes, uniques = pd.factorize(keys)
+    order = np.argsort(uniques)
     rank = np.empty(len(uniques), dtype=np.int64)
-    rank[np.argsort(uniques)] = np.arange(len(uniques))
-    return rank[codes], len(uniques)
+    rank[order] = np.arange(len(uniques))
+    return rank[codes], uniques[order] if distinct else len(uniques)
 
 
 TOLERANCE = 1e-14
@@ -307,6 +312,9 @@ TOLERANCE = 1e-14
 
 MAX_ITERATIONS = 2000
 """Iterations before :func:`absorption` falls back to sparse LU."""
+
+CHECK_EVERY = 4
+"""Steps of the fixed-point iteration between two convergence checks."""
 
 DENSE_SOLVE_STATES = 64
 """Chains with at most this many states are solved by dense LU (:func:`numpy.linalg.solve`)."""
@@ -386,12 +394,17 @@ def absorption(
         mask = np.repeat(alive, m, axis=1).astype(np.float64)
         rhs = np.tile(r * scale[:, None], (1, n_ch + 1)) * mask
         x = rhs.copy()
-        for _ in range(MAX_ITERATIONS):
-            new = (rhs + folded @ x) * mask
-            moved = np.abs(new - x).max(axis=0)
+        for step in range(MAX_ITERATIONS):
+            new = folded @ x
+            new += rhs
+            new *= mask
+            # every few steps: stop when no value moved by more than TOLERANCE relative
+            if step % CHECK_EVERY == CHECK_EVERY - 1:
+                x -= new
+                moved = np.abs(x, out=x).max(axis=0)
+                if np.all(moved <= TOLERANCE * new.max(axis=0)):
+                    return new[0, :m], new[0, m:].reshape(n_ch, m)
             x = new
-            if np.all(moved <= TOLERANCE * np.abs(x).max(axis=0)):
-                return x[0, :m], x[0, m:].reshape(n_ch, m)
     system = (sp.identity(n, format="csr") - matrix).tocsr()
     full = _solve(system, r, np.arange(n))
     without = np.zeros((n_ch, m))
