@@ -377,7 +377,6 @@ def absorption(
             keep = np.flatnonzero(alive[:, c])
             x[c] = np.linalg.solve(system[np.ix_(keep, keep)], r[keep])[0]
         return x[0], x[1:]
-    matrix = sp.csr_matrix((q, (structure.edge_src, structure.edge_dst)), shape=(n, n))
     if method == "iterate" or method == "auto":
         loop = structure.edge_src == structure.edge_dst
         stay = np.zeros(n)
@@ -405,6 +404,7 @@ def absorption(
                 if np.all(moved <= TOLERANCE * new.max(axis=0)):
                     return new[0, :m], new[0, m:].reshape(n_ch, m)
             x = new
+    matrix = sp.csr_matrix((q, (structure.edge_src, structure.edge_dst)), shape=(n, n))
     system = (sp.identity(n, format="csr") - matrix).tocsr()
     full = _solve(system, r, np.arange(n))
     without = np.zeros((n_ch, m))

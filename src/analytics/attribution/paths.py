@@ -276,21 +276,23 @@ def encode_paths(
             )
     codes, lengths, channels = split_paths(paths[path], sep)
     keep = lengths > 0
+    every = bool(keep.all())
 
     def column(name: str | None) -> np.ndarray | None:
         if name is None or name not in paths.columns:
             return None
         out = pd.to_numeric(paths[name], errors="coerce").to_numpy(dtype=np.float64)
-        if np.isnan(out).any() or (out < 0).any():
-            row = int(np.flatnonzero(np.isnan(out) | (out < 0))[0])
+        valid = out >= 0  # False for NaN too
+        if not valid.all():
+            row = int(np.flatnonzero(~valid)[0])
             raise ValueError(f"column {name!r}, row {row}: must be a number >= 0")
-        return out[keep]
+        return out if every else out[keep]
 
     conv = column(conversions)
     val = column(value)
     null = column(nulls)
     offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(lengths[keep], out=offsets[1:])
+    np.cumsum(lengths if every else lengths[keep], out=offsets[1:])
     return EncodedPaths(
         channels=channels,
         codes=codes,
