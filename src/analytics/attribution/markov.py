@@ -244,7 +244,11 @@ def chain_structure(
             f" more than max_states={max_states:,}; use a lower order or group channels"
         )
     n_states = n_unique + 1
-    state = ids + 1
+    # per-touch numbers in 32 bits when every transition number fits (less memory
+    # traffic on these million-element arrays)
+    small = np.int32 if (n_states * n_states) < 2**31 else np.int64
+    state = ids.astype(small)
+    state += 1
     # the first kept touch of every state, and its channels (oldest first)
     first = np.empty(n_unique, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
@@ -268,20 +272,19 @@ def chain_structure(
     step_key = np.concatenate(
         [state[first_kept[:-1]], (state[:-1] * n_states + state[1:])[inner[:-1]]]
     )
-    step_path = np.concatenate(
-        [np.arange(enc.n_paths), np.repeat(np.arange(enc.n_paths), kept_per_path - 1)]
-    )
+    paths_index = np.arange(enc.n_paths, dtype=small)
+    step_path = np.concatenate([paths_index, np.repeat(paths_index, kept_per_path - 1)])
     step_edge, edge_key = _dense_ids(step_key, n_states * n_states, distinct=True)
     return ChainStructure(
         order=order,
         channels=tuple(enc.channels),
         state_channels=state_channels,
         holds=holds,
-        edge_src=edge_key // n_states,
-        edge_dst=edge_key % n_states,
+        edge_src=(edge_key // n_states).astype(np.int64),
+        edge_dst=(edge_key % n_states).astype(np.int64),
         step_path=step_path,
         step_edge=step_edge,
-        last_state=state[first_kept[1:] - 1],
+        last_state=state[first_kept[1:] - 1].astype(np.int64),
         first_seen=np.concatenate([[-1], first_touch]).astype(np.int64),
     )
 
