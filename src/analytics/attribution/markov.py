@@ -94,9 +94,12 @@ class ChainStructure:
         ``holds[s, c]``: state ``s`` contains channel ``c``.
     edge_src, edge_dst : numpy.ndarray of int64
         Distinct transitions between transient states.
-    step_path, step_edge : numpy.ndarray of int64
-        Every step of every walk (start -> first state included): its path
-        and its transition.
+    inner_steps : numpy.ndarray of int64
+        Steps of every path after the first (start -> first state): the
+        walk's steps are the ``n_paths`` first steps, then each path's inner
+        steps, path after path (:attr:`step_path`).
+    step_edge : numpy.ndarray of int
+        The transition of every step.
     last_state : numpy.ndarray of int64
         State every path is absorbed from.
     first_seen : numpy.ndarray of int64
@@ -110,7 +113,7 @@ class ChainStructure:
     holds: np.ndarray
     edge_src: np.ndarray
     edge_dst: np.ndarray
-    step_path: np.ndarray
+    inner_steps: np.ndarray
     step_edge: np.ndarray
     last_state: np.ndarray
     first_seen: np.ndarray
@@ -128,6 +131,16 @@ class ChainStructure:
         """Transient states as tuples of channel names, ``states[0] = ("(start)",)``."""
         names = np.asarray(self.channels, dtype=object)
         return [(START,)] + [tuple(names[row[row >= 0]]) for row in self.state_channels[1:]]
+
+    @cached_property
+    def step_path(self) -> np.ndarray:
+        """The path of every step."""
+        paths = np.arange(self.n_paths)
+        return np.concatenate([paths, np.repeat(paths, self.inner_steps)])
+
+    def step_weights(self, per_path: np.ndarray) -> np.ndarray:
+        """A per-path amount repeated on every step of the path."""
+        return np.concatenate([per_path, np.repeat(per_path, self.inner_steps)])
 
     @cached_property
     def incidence(self) -> sp.csr_matrix:
@@ -162,7 +175,7 @@ class ChainStructure:
         """
         n = self.n_states
         edge_count = np.bincount(
-            self.step_edge, weights=journeys[self.step_path], minlength=len(self.edge_src)
+            self.step_edge, weights=self.step_weights(journeys), minlength=len(self.edge_src)
         )
         out = np.bincount(self.edge_src, weights=edge_count, minlength=n)
         out += np.bincount(self.last_state, weights=journeys, minlength=n)
@@ -225,14 +238,19 @@ def chain_structure(
     # on shifted slices; re-densified whenever it could overflow int64
     key, span = np.zeros(len(codes), dtype=np.int64), 1
     for j in range(depth - 1, -1, -1):
-        digit = np.zeros(len(codes), dtype=np.int64)
-        digit[j:] = codes[: len(codes) - j] + 1
+        digit = np.empty(len(codes), dtype=np.int64)
+        digit[:j] = 0
+        np.add(codes[: len(codes) - j], 1, out=digit[j:])
         for i in range(j):  # touches at positions < j have no touch j steps back
             digit[path_start[lengths > i] + i] = 0
         if span * base >= 2**62:
             key = _dense_ids(key, span)[0]
             span = int(key.max()) + 1
-        key = key * base + digit if span > 1 else digit
+        if span > 1:
+            key *= base
+            key += digit
+        else:
+            key = digit
         span *= base
     if kept is not None:
         key = key[kept]
@@ -272,8 +290,6 @@ def chain_structure(
     step_key = np.concatenate(
         [state[first_kept[:-1]], (state[:-1] * n_states + state[1:])[inner[:-1]]]
     )
-    paths_index = np.arange(enc.n_paths, dtype=small)
-    step_path = np.concatenate([paths_index, np.repeat(paths_index, kept_per_path - 1)])
     step_edge, edge_key = _dense_ids(step_key, n_states * n_states, distinct=True)
     return ChainStructure(
         order=order,
@@ -282,7 +298,7 @@ def chain_structure(
         holds=holds,
         edge_src=(edge_key // n_states).astype(np.int64),
         edge_dst=(edge_key % n_states).astype(np.int64),
-        step_path=step_path,
+        inner_steps=kept_per_path - 1,
         step_edge=step_edge,
         last_state=state[first_kept[1:] - 1].astype(np.int64),
         first_seen=np.concatenate([[-1], first_touch]).astype(np.int64),
