@@ -21,7 +21,7 @@ Basis: spend and visits by their day; ``leads``, ``mql``, ``sql_leads``,
 (:func:`analytics.metrics.definitions.lead_flags`), whatever day they
 convert, so the sums over channels equal :func:`analytics.metrics.funnel.funnel_summary`.
 ``sales_booked`` and ``revenue_booked`` are **booked**: deals won in the
-period (:data:`analytics.metrics.kpi.CLOSED_DEALS_SQL`'s rule, the CEO's
+period (:func:`analytics.metrics.kpi.closed_deals`' rule, the CEO's
 revenue), whatever day their lead came, each counted in the row of its
 lead's visit (``deals.lead_id`` → ``leads.visit_id`` → the visit's channel
 and UTM; ``undetermined`` without one), so their sums over rows equal
@@ -46,7 +46,6 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics.definitions import Definitions, lead_flags
-from analytics.metrics.kpi import CLOSED_DEALS_SQL
 from analytics.metrics.period import Period, previous_period
 
 LEVELS = ("channel", "campaign", "ad_group", "creative")
@@ -102,24 +101,35 @@ WHERE l.created_at >= $start AND l.created_at < $stop
 """
 
 
-_BOOKED_SQL = f"""
+_LEAD_PLACE_SQL = """
 WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
 visit AS (
   SELECT visit_id, any_value(channel) AS channel, any_value(utm_campaign) AS campaign,
          any_value(utm_term) AS ad_group, any_value(utm_content) AS creative
   FROM visits GROUP BY visit_id
 )
-SELECT coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
+SELECT l.lead_id,
+       coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
        coalesce(nullif(v.campaign, ''), 'undetermined') AS campaign,
        coalesce(nullif(v.ad_group, ''), 'undetermined') AS ad_group,
-       coalesce(nullif(v.creative, ''), 'undetermined') AS creative,
-       count(*) AS sales_booked, coalesce(sum(d.amount), 0) AS revenue_booked
-FROM ({CLOSED_DEALS_SQL}) AS d
-LEFT JOIN lead AS l ON l.lead_id = d.lead_id
-LEFT JOIN visit AS v ON v.visit_id = l.visit_id
-WHERE d.outcome = 'won'
-GROUP BY ALL
+       coalesce(nullif(v.creative, ''), 'undetermined') AS creative
+FROM lead AS l LEFT JOIN visit AS v ON v.visit_id = l.visit_id
 """
+"""Channel and UTM of each lead's visit (``undetermined`` without one)."""
+
+
+def _booked(con, period: Period) -> pd.DataFrame:
+    """Deals won in the period (:func:`analytics.metrics.kpi.closed_deals`' rule), each in
+    the row of its lead's visit: ``LEVELS``, ``sales_booked`` (1) and ``revenue_booked``."""
+    from analytics.metrics.kpi import closed_deals
+
+    closed = closed_deals(con, period.start, period.end_exclusive)
+    won = closed.loc[closed["outcome"] == "won", ["lead_id", "amount"]]
+    places = con.execute(_LEAD_PLACE_SQL).df()
+    won = won.merge(places, on="lead_id", how="left")
+    for level in LEVELS:
+        won[level] = won[level].fillna(UNDETERMINED)
+    return won.assign(sales_booked=1, revenue_booked=won["amount"].fillna(0.0).astype(float))
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
@@ -173,7 +183,7 @@ def drilldown(
         sales=leads["is_won"].astype(int),
         revenue=leads["revenue"].fillna(0.0).astype(float),
     )
-    booked = con.execute(_BOOKED_SQL, params).df()
+    booked = _booked(con, period)
     parts = [
         spend.groupby(keys, dropna=False)[["spend"]].sum(),
         booked.groupby(keys, dropna=False)[["sales_booked", "revenue_booked"]].sum(),
