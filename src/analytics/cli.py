@@ -4,7 +4,7 @@ Commands
 --------
 generate       write the seeded demo company's raw files and ground truth
 load           validate raw files into the DuckDB warehouse (bad rows -> quarantine)
-load-source    load one vendor export (Metrica, GA4, amoCRM, calls, Direct, Google Ads)
+load-source    load one vendor export (Metrica, GA4, amoCRM, calls, CRM leads, Direct, Google Ads)
 demo           generate + load in one step (what ``make report`` uses)
 report         run the role notebooks with Papermill and render HTML reports
 train-scoring  train the lead-scoring model and save it with a model card
