@@ -88,6 +88,7 @@ def train(
     valid_share: float = 0.25,
     refit: bool = True,
     ablation: bool = False,
+    fields: dict | None = None,
     **params,
 ) -> tuple[LeadScoringModel, dict]:
     """Fit on earlier leads, validate on later ones, refit on all labelled leads.
@@ -110,6 +111,9 @@ def train(
     ablation : bool
         Also fit without the similarity-to-past-deals features on the same
         split and report ``roc_auc_without_similarity``.
+    fields : dict, optional
+        Which fields are inputs (:func:`analytics.scoring.fields.load_params`
+        format); ``params/scoring.yaml`` by default.
     **params
         Other :class:`LeadScoringModel` parameters.
 
@@ -125,7 +129,7 @@ def train(
         ``window_days`` and ``band_cutoffs`` (:func:`~analytics.scoring.sales.band_cutoffs`
         with the warehouse's revenue per SQL, when any deal reached SQL).
     """
-    features = lead_features(con)
+    features = lead_features(con, params=fields)
     target = sql_target(con, window_days)
     X_train, X_valid, y_train, y_valid = time_split(features, target, valid_share)
     model = LeadScoringModel(kind=kind, calibration=calibration, **params).fit(X_train, y_train)
