@@ -211,3 +211,24 @@ def test_amocrm_custom_fields_are_loaded_and_become_model_features(
         "SELECT count(*) FROM lead_fields WHERE field = 'Результат звонка'"
     ).fetchone()[0] == len(frame)
     con.close()
+
+
+def test_earlier_requests_find_the_generators_duplicate_requests(tiny_warehouse):
+    """``earlier_requests`` counts requests of the same person before the lead (as of its
+    creation). The generator records which leads are repeated requests
+    (``truth.lead_truth.is_duplicate``: the same person asking again within two days,
+    never a deal of its own): each has at least one earlier request, while a first
+    request has none (one lead per person otherwise)."""
+    from analytics import scoring
+    from analytics import warehouse as wh
+
+    con = wh.connect(tiny_warehouse, read_only=True)
+    try:
+        features = scoring.lead_features(con, similarity=False)
+        truth = con.execute("SELECT lead_id, is_duplicate FROM truth.lead_truth").df()
+    finally:
+        con.close()
+    truth = truth.set_index("lead_id")["is_duplicate"].reindex(features.index).astype(bool)
+    assert truth.sum() > 0
+    assert (features.loc[truth, "earlier_requests"] >= 1).all()
+    assert (features.loc[~truth, "earlier_requests"] == 0).all()

@@ -71,6 +71,8 @@ from analytics.scoring.table import MAX_CATEGORIES, OTHER, check_target, inspect
 KINDS = ("logistic", "boosting")
 CALIBRATIONS = ("isotonic", "sigmoid")
 _IMPORTANCE_SAMPLE = 2000
+_CHUNK = 16_384
+"""Leads per block when reasons are computed (memory ~ trees x block leaf ids)."""
 
 
 class LeadScoringModel(ClassifierMixin, BaseEstimator):
@@ -348,6 +350,8 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             table[self.node_offsets_[t] : self.node_offsets_[t + 1]][leaves] = path[leaves]
         self.leaf_contributions_ = table
         self.bias_ = float(np.ravel(booster._baseline_prediction)[0] + root_total)
+        self.leaf_indexers_ = None
+        self._leaf_indexers()
 
     # --------------------------------------------------------------- prediction
 
@@ -393,22 +397,39 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ reasons
 
+    def _leaf_indexers(self) -> list:
+        """One predictor per tree whose "prediction" is the global index of the leaf reached.
+
+        Built once (at fit, or on first use by a model saved before they were kept):
+        the tree's nodes with ``value`` replaced by ``node_offsets_[t] + node``.
+        """
+        indexers = getattr(self, "leaf_indexers_", None)
+        if indexers is None:
+            indexers = []
+            for t, tree in enumerate(self.classifier_._predictors):
+                predictor = tree[0]
+                nodes = predictor.nodes.copy()
+                nodes["value"] = self.node_offsets_[t] + np.arange(len(nodes))
+                indexers.append(
+                    TreePredictor(
+                        nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
+                    )
+                )
+            self.leaf_indexers_ = indexers
+        return indexers
+
     def _leaf_ids(self, M: np.ndarray) -> np.ndarray:
-        """Global node index of each lead's leaf in every tree, shape ``(n, trees)``."""
+        """Global node index of each lead's leaf in every tree, shape ``(trees, n)``."""
         booster = self.classifier_
         Z = booster._preprocess_X(M, reset=False)
         known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
         threads = _openmp_effective_n_threads()
-        out = np.empty((len(M), len(booster._predictors)), dtype=np.int64)
-        for t, tree in enumerate(booster._predictors):
-            predictor = tree[0]
-            nodes = predictor.nodes.copy()
-            nodes["value"] = np.arange(len(nodes))
-            indexer = TreePredictor(
-                nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
-            )
-            out[:, t] = indexer.predict(Z, known, f_idx_map, threads).astype(np.int64)
-        return out + self.node_offsets_[:-1][None, :]
+        indexers = self._leaf_indexers()
+        # one contiguous row per tree (a column per tree would be a strided write)
+        out = np.empty((len(indexers), len(M)), dtype=np.float64)
+        for t, indexer in enumerate(indexers):
+            out[t] = indexer.predict(Z, known, f_idx_map, threads)
+        return out.astype(np.int32)
 
     def _contributions_matrix(self, M: np.ndarray) -> np.ndarray:
         if self.kind == "logistic":
@@ -417,13 +438,17 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             return np.column_stack(
                 [per_column[:, c].sum(axis=1) for c in self.transformed_columns_]
             )
-        leaves = self._leaf_ids(M)
-        n, trees = leaves.shape
-        indicator = sparse.csr_matrix(
-            (np.ones(n * trees), leaves.ravel(), np.arange(0, n * trees + 1, trees)),
-            shape=(n, self.leaf_contributions_.shape[0]),
-        )
-        return np.asarray(indicator @ self.leaf_contributions_)
+        out = np.empty((len(M), len(self.features_)))
+        for start in range(0, len(M), _CHUNK):  # bounded memory: trees x chunk leaf ids
+            leaves = self._leaf_ids(M[start : start + _CHUNK])
+            trees, n = leaves.shape
+            # lead i has a 1 in the column of its leaf in every tree
+            indicator = sparse.csr_matrix(
+                (np.ones(n * trees), leaves.T.ravel(), np.arange(0, n * trees + 1, trees)),
+                shape=(n, self.leaf_contributions_.shape[0]),
+            )
+            out[start : start + n] = indicator @ self.leaf_contributions_
+        return out
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-lead contribution of every feature, in log-odds (see module doc).

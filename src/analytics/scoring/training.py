@@ -129,7 +129,7 @@ def train(
         ``window_days`` and ``band_cutoffs`` (:func:`~analytics.scoring.sales.band_cutoffs`
         with the warehouse's revenue per SQL, when any deal reached SQL).
     """
-    features = lead_features(con, params=fields)
+    features = lead_features(con) if fields is None else lead_features(con, params=fields)
     target = sql_target(con, window_days)
     X_train, X_valid, y_train, y_valid = time_split(features, target, valid_share)
     model = LeadScoringModel(kind=kind, calibration=calibration, **params).fit(X_train, y_train)
