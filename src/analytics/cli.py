@@ -486,7 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the lead-scoring model (predicts SQL) and save it with skops",
         description="Train on the warehouse, save a versioned model and a model card.",
     )
-    p.add_argument("--kind", choices=["logistic", "boosting"], default="boosting")
+    p.add_argument(
+        "--kind",
+        choices=["logistic", "boosting", "auto"],
+        default="auto",
+        help="model kind; auto: logistic regression below 1,000 labelled leads, else boosting",
+    )
     p.add_argument("--out", type=Path, default=paths.DATA_DIR / "models", help="model folder")
     _add_warehouse(p)
     p.set_defaults(func=_cmd_train)

@@ -138,7 +138,7 @@ def test_bitrix24_lead_list_in_cp1251_with_russian_headers(con, tmp_path):
 
 
 def test_pipedrive_deals_export_renames_and_modified_time(con, tmp_path):
-    """``--map`` to a non-canonical name renames a kept column; ``recorded_at=modified``
+    """``--map "Org size=field:employees"`` renames a kept column; ``recorded_at=modified``
     records the values at the export's update time."""
     text = (
         "Deal - ID,Deal - Title,Deal - Deal created,Deal - Status,Person - Email,"
@@ -153,7 +153,7 @@ def test_pipedrive_deals_export_renames_and_modified_time(con, tmp_path):
         path,
         salt=SALT,
         now=NOW,
-        columns={"Org size": "employees"},
+        columns={"Org size": "field:employees"},
         recorded_at="modified",
     )
     assert result.rows_loaded == 1

@@ -28,7 +28,7 @@ The lead form's profile answers (canonical table ``lead_fields``) travel only as
 the amoCRM deal's custom fields (:data:`AMOCRM_PROFILE_FIELDS`); the amoCRM
 adapter keeps custom fields in ``lead_fields`` (recorded at the deal's creation,
 five minutes after the lead), and :func:`load_vendor_exports` renames the
-Russian labels to the form's field names (``--map "label=field"``), so the
+Russian labels to the form's field names (``--map "label=field:name"``), so the
 scoring fields of ``params/scoring.yaml`` are found on both paths.
 """
 
@@ -343,7 +343,9 @@ def load_vendor_exports(
     """
     options = {
         "metrica": {"pricing_goal_ids": [PRICING_GOAL_ID]},
-        "amocrm": {"columns": {label: name for name, label in AMOCRM_PROFILE_FIELDS.items()}},
+        "amocrm": {
+            "columns": {label: f"field:{name}" for name, label in AMOCRM_PROFILE_FIELDS.items()}
+        },
     }
     return [
         load_source(con, kind, path, salt=salt, load_id=load_id, now=now, **options.get(kind, {}))

@@ -81,7 +81,7 @@ def _window(frame: pd.DataFrame) -> dict:
 
 def train(
     con,
-    kind: str = "boosting",
+    kind: str = "auto",
     window_days: float = 30,
     *,
     calibration: str = "sigmoid",
@@ -97,8 +97,9 @@ def train(
     ----------
     con : duckdb.DuckDBPyConnection
         Warehouse connection (read-only is enough).
-    kind : {"boosting", "logistic"}
-        Model kind (:class:`LeadScoringModel`).
+    kind : {"auto", "boosting", "logistic"}
+        Model kind (:class:`LeadScoringModel`); ``"auto"``: logistic
+        regression for fewer than 1,000 labelled leads, else boosting.
     window_days : float
         SQL target window, days from lead creation (:func:`sql_target`).
     calibration : {"sigmoid", "isotonic"}
@@ -300,7 +301,7 @@ def _require_warehouse(path: str | Path) -> Path:
     return path
 
 
-def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = "boosting") -> dict:
+def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = "auto") -> dict:
     """Train on a warehouse file and save the model with its card (for the CLI).
 
     Returns
@@ -331,7 +332,7 @@ def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = 
         "model_path": str(path),
         "model_card": str(card_path(path, ".md")),
         "model_version": model.model_version_,
-        "kind": kind,
+        "kind": model.kind_,
         "metrics": {k: v for k, v in metrics.items() if np.isscalar(v)},
         "training_window": window,
     }

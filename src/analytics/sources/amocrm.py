@@ -39,7 +39,7 @@ Every column that is not one of :data:`COLUMNS` (the account's custom fields:
 lead-form answers, budget, team size...) is kept in ``lead_fields`` for the
 deal's ``lead_id``, recorded at the deal's creation (amoCRM creates the deal
 when the request arrives), named by its header or renamed with ``--map
-"Рекламный бюджет=monthly_ad_budget"`` (a target that is not a canonical field);
+"Рекламный бюджет=field:monthly_ad_budget"``;
 see :mod:`analytics.sources.custom_fields`. Deals without a lead id keep no
 custom fields (counted in the notes). ``params/scoring.yaml`` names which of
 them the lead-scoring model uses and which are filled after the first contact.

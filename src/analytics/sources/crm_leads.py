@@ -39,8 +39,8 @@ Header names were checked against public exports and code reading them
 лида``, ``Рабочий телефон``, ``Рабочий e-mail``, ``Стадия``, ``Источник``;
 Pipedrive deals export: ``Deal - ID``, ``Deal - Deal created``, ``Deal -
 Status``, ``Person - Email``, ``Person - Phone``). Other headers are mapped with
-``--map "Their column=field"`` or ``params/sources.yaml``; a ``--map`` target
-that is not a canonical field renames a kept column (``--map "Budget=monthly_ad_budget"``).
+``--map "Their column=field"`` or ``params/sources.yaml``;
+``--map "Budget=field:monthly_ad_budget"`` renames a kept column.
 
 Phones and e-mails are hashed with the salt at ingest (the warehouse loader);
 raw values are stored nowhere -- also not in ``lead_fields``: other phone and
@@ -203,8 +203,8 @@ def load_leads(
     encoding, delimiter : str
         ``"auto"`` by default.
     columns : mapping, optional
-        ``{their column: field}``: a canonical field of :data:`COLUMNS`, or any
-        other name to rename a kept column in ``lead_fields``.
+        ``{their column: field}``: a canonical field of :data:`COLUMNS`, or
+        ``field:<name>`` to rename a kept column in ``lead_fields``.
     placeholders : tuple of str, optional
         Texts read as empty in the time fields.
     recorded_at : {"created", "modified"}

@@ -5,8 +5,8 @@ table: amoCRM custom fields, HubSpot contact properties, Bitrix24 lead fields,
 Pipedrive deal and person fields, lead-form answers. Lead scoring can learn from
 them (``params/scoring.yaml``, :mod:`analytics.scoring.fields`), so the
 ``amocrm`` and ``leads`` adapters keep every such column: one ``lead_fields``
-row per lead and filled value, the field named by the column header (or by a
-rename ``--map "Their column=field"`` whose target is not a canonical field).
+row per lead and filled value, the field named by the column header (or renamed with
+``--map "Their column=field:name"``).
 
 Values are text; a column whose every filled value is a number in either
 thousands style (``'1 500 000,00'``, ``'1,500,000.00'``; an ambiguous ``'1,500'``
@@ -51,13 +51,26 @@ RECORDED_AT = ("created", "modified")
 """Choices of ``recorded_at`` (see module doc)."""
 
 
+RENAME_PREFIX = "field:"
+"""A mapping target ``field:<name>`` renames a kept column (``--map "Бюджет=field:budget"``)."""
+
+
 def split_mapping(
     mapping: Mapping[str, str] | None, fields: Mapping[str, tuple[str, ...]]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """``{their column: field}`` -> (mapping to canonical fields, renames of other columns)."""
+    """``{their column: target}`` -> (mapping to canonical fields, renames of kept columns).
+
+    A target ``field:<name>`` renames a kept column to ``<name>`` in
+    ``lead_fields``; any other target must be a canonical field (the reader
+    refuses an unknown one, so a typo is not silently kept as a field).
+    """
     canonical, renames = {}, {}
     for their, name in (mapping or {}).items():
-        (canonical if name in fields else renames)[str(their)] = str(name)
+        name = str(name)
+        if name.startswith(RENAME_PREFIX) and name[len(RENAME_PREFIX) :].strip():
+            renames[str(their)] = name[len(RENAME_PREFIX) :].strip()
+        else:
+            canonical[str(their)] = name
     return canonical, renames
 
 
