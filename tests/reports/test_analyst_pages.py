@@ -47,6 +47,9 @@ def snapshot():
             "cpl": entry(2265.445, 2561.21, -295.765, -11.547),
             "cac": entry(None, 30000.0, reason=no_sales, reasons={"delta": no_sales}),
             "romi": entry(-100.0, 50.0, -150.0, None),
+            "sales_cohort": entry(2, 1, 1, 100.0),
+            "revenue_cohort": entry(250_000.0, 100_000.0, 150_000.0, 150.0),
+            "romi_cohort": entry(1740.2, 500.0, 1240.2, None),
         },
         "channels": {},
         "weekly": [],
@@ -63,6 +66,16 @@ def test_funnel_conclusion_reads_the_snapshot(snapshot):
     )
     ru = pages.funnel_conclusion(snapshot, "ru")
     assert f"Лидов за период: 6 из 370 визитов (CR 1,6{NB}%), на 20,0{NB}% больше" in ru
+
+
+def test_cohort_conclusion_reads_the_cohort_figures(snapshot):
+    """2 cohort sales worth 250 000 ₽, cohort ROMI 1 740.2 %; no sale: says so."""
+    assert (
+        "The period&#x27;s leads have brought 2 sales so far, worth RUB\u00a0250,000; "
+        "the cohort&#x27;s ROMI is 1,740.2% for now." in pages.cohort_conclusion(snapshot, "en")
+    )
+    snapshot.data["metrics"]["sales_cohort"]["value"] = 0
+    assert "ещё не принесли ни одной продажи" in pages.cohort_conclusion(snapshot, "ru")
 
 
 def test_snapshot_table_formats_by_unit_and_footnotes_dashes(snapshot):

@@ -49,6 +49,10 @@ WORDS = {
         "booked_note": "Выручка и продажи — по дню выигрыша сделки, расходы — по дню оплаты; "
         "те же цифры, что в письме и на странице ключевых показателей (снимок периода).",
         "cohort_title": "Лиды периода (когорта)",
+        "cohort_lead": "Лиды периода уже принесли продаж: {sales}, на {revenue}; "
+        "ROMI когорты пока {romi}.",
+        "cohort_none": "Лиды периода ещё не принесли ни одной продажи: когорта только "
+        "начинает созревать.",
         "cohort_note": "Лиды, созданные в периоде, и всё, чего достигли их сделки с тех пор: "
         "продажи, выручка и ROMI когорты растут по мере её созревания.",
         "stages": "Этапы воронки",
@@ -152,6 +156,7 @@ WORDS = {
         "ниже 0,1 — стабильно, выше 0,25 — большой сдвиг).",
         "drift_none": "Данных для сравнения признаков пока нет.",
         "drift_cols": ("Признак", "PSI", "Важность"),
+        "score_row": "Балл модели",
         "importance": "Важность признаков",
         "importance_cols": ("Признак", "Важность"),
         "model_metrics": {
@@ -213,6 +218,10 @@ WORDS = {
         "booked_note": "Revenue and sales on the day the deal is won, spend on the day it is "
         "paid: the figures of the e-mail and the KPI page (the period snapshot).",
         "cohort_title": "The period's leads (cohort)",
+        "cohort_lead": "The period's leads have brought {sales} sales so far, worth {revenue}; "
+        "the cohort's ROMI is {romi} for now.",
+        "cohort_none": "The period's leads have not brought a sale yet: the cohort has only "
+        "started to mature.",
         "cohort_note": "The leads created in the period and whatever their deals reached "
         "since: the cohort's sales, revenue and ROMI grow as it matures.",
         "stages": "Funnel stages",
@@ -307,6 +316,7 @@ WORDS = {
         "stable, above 0.25 a large shift).",
         "drift_none": "No data to compare the features yet.",
         "drift_cols": ("Feature", "PSI", "Importance"),
+        "score_row": "Model score",
         "importance": "Feature importance",
         "importance_cols": ("Feature", "Importance"),
         "model_metrics": {
@@ -406,8 +416,9 @@ FUNNEL_KEYS = (
 BOOKED_KEYS = ("revenue", "sales", "spend", "romi", "cac", "drr")
 """Booked figures of the period: the e-mail's and the KPI page's."""
 
-STAGES = ("visits", "leads", "mql", "sql_leads", "sales_cohort")
-"""Funnel stages charted, in order (catalogue keys)."""
+STAGES = ("leads", "mql", "sql_leads", "sales_cohort")
+"""Funnel stages charted, in order (catalogue keys); visits are left out, their bar
+would flatten the others (the conclusion gives them)."""
 
 CHANNEL_FUNNEL = (
     "spend",
@@ -461,19 +472,35 @@ def booked_section(snapshot, locale: str) -> page.Html:
     )
 
 
+def cohort_conclusion(snapshot, locale: str) -> page.Html:
+    """What the period's leads have brought so far: cohort sales, revenue and ROMI
+    (the snapshot's ``sales_cohort``, ``revenue_cohort``, ``romi_cohort``)."""
+    w = words(locale)
+    sales = snapshot.value("sales_cohort")
+    if is_undefined(sales) or sales == 0:
+        return page.conclusion(w["cohort_none"])
+    return page.conclusion(
+        w["cohort_lead"].format(
+            sales=format_value(sales, "count", locale),
+            revenue=format_value(snapshot.value("revenue_cohort"), "RUB", locale),
+            romi=format_value(snapshot.value("romi_cohort"), "percent", locale),
+        )
+    )
+
+
 def cohort_section(snapshot, locale: str) -> page.Html:
     """The period's lead cohort: every funnel figure with its formula (snapshot)."""
     w = words(locale)
     return (
         page.heading(w["cohort_title"])
-        + funnel_conclusion(snapshot, locale)
+        + cohort_conclusion(snapshot, locale)
         + page.snapshot_table(snapshot, FUNNEL_KEYS, locale, formula=True)
         + page.note(w["cohort_note"])
     )
 
 
 def stages_section(snapshot, locale: str) -> page.Html:
-    """Bars of visits, leads, MQL, SQL and sales of the period (snapshot)."""
+    """Bars of leads, MQL, SQL and cohort sales of the period (snapshot)."""
     w = words(locale)
     labels = [metric(k).label(locale) for k in STAGES]
     values = [snapshot.value(k) for k in STAGES]
@@ -1013,18 +1040,23 @@ def drift_section(monitoring: Mapping, locale: str, rows: int = 10) -> page.Html
     drift = monitoring.get("drift")
     if drift is None or len(drift) == 0:
         return out + page.conclusion(w["drift_none"])
-    drift = drift.sort_values("psi", ascending=False, kind="stable")
-    top = drift.iloc[0]
-    out += page.conclusion(
-        w["drift_lead"].format(
-            feature=top["feature"], psi=format_value(top["psi"], "ratio", locale, 3)
+    drift = pd.DataFrame(drift)  # a saved status holds records
+    features = drift[drift["what"] != "score"].sort_values("psi", ascending=False, kind="stable")
+    if features.empty or features["psi"].isna().all():
+        out += page.conclusion(w["drift_none"])
+    else:
+        top = features.iloc[0]
+        out += page.conclusion(
+            w["drift_lead"].format(
+                feature=top["what"], psi=format_value(top["psi"], "ratio", locale, 3)
+            )
         )
-    )
+    shown = drift.assign(what=[w["score_row"] if x == "score" else x for x in drift["what"]])
     cols = w["drift_cols"]
-    columns = [page.Column("feature", cols[0]), page.Column("psi", cols[1], "ratio")]
+    columns = [page.Column("what", cols[0]), page.Column("psi", cols[1], "ratio")]
     if "importance" in drift:
         columns.append(page.Column("importance", cols[2], "ratio"))
-    return out + page.table(drift, columns, locale, max_rows=rows)
+    return out + page.table(shown, columns, locale, max_rows=rows)
 
 
 def importance_section(importance: pd.Series, locale: str, rows: int = 10) -> page.Html:
