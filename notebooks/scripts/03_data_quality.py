@@ -13,11 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
-# %% [markdown] tags=["analyst-only"]
-# # Data quality: can marketing and sales figures be trusted?
-
 # %% [markdown] tags=["analyst-only"]
 # Where the chain site → lead → CRM deal breaks, in the role's language (`locale`): every check, share and threshold from `analytics.metrics.quality`, words and sections from `analytics.reports.analyst_pages`, figures formatted by Babel. On demo data the checks are also compared with the defects the generator injected (`truth.defects`, all data).
 
