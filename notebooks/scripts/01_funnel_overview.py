@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # Funnel: visits → leads → MQL → SQL → sales
+
+# %% [markdown] tags=["analyst-only"]
 # One funnel for marketing and sales, in the role's language (`locale`): every figure is the period snapshot's (`analytics.metrics.snapshot`, labels and formulas from `analytics.metrics.catalogue`), every word and section from `analytics.reports.analyst_pages`, formatted by Babel.
 
 # %% tags=["parameters"]

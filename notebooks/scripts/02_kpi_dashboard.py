@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # KPI: revenue, marketing and sales
+
+# %% [markdown] tags=["analyst-only"]
 # The CEO's, marketing's and sales' figures on one page, in the role's language (`locale`): the headline and the comparison with the previous period are the period snapshot's (`analytics.metrics.snapshot`), plan vs fact from `analytics.metrics.plan`, managers and non-target leads from `analytics.metrics.kpi` and `analytics.metrics.sales_cost`; words and sections from `analytics.reports.analyst_pages` and `analytics.reports.summary`.
 
 # %% tags=["parameters"]

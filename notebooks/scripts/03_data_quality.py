@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # Data quality: can the figures be trusted?
+
+# %% [markdown] tags=["analyst-only"]
 # Where the chain site → lead → CRM deal breaks, in the role's language (`locale`): every check, share and threshold from `analytics.metrics.quality`, words and sections from `analytics.reports.analyst_pages`, figures formatted by Babel. On demo data the checks are also compared with the defects the generator injected (`truth.defects`, all data).
 
 # %% tags=["parameters"]

@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # Visitor cohorts: from the first visit to a lead and a sale
+
+# %% [markdown] tags=["analyst-only"]
 # Visitors followed by the week (sales: the month) of their first visit and its channel, in the role's language (`locale`): the 12 weekly and 12 monthly cohorts ending with the report period, counted as of its last day (`analytics.metrics.cohorts`); words, shaded tables and the conclusion from `analytics.reports.analyst_pages`, figures formatted by Babel.
 
 # %% tags=["parameters"]

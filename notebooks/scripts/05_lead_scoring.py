@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # Lead scoring: who to call first
+
+# %% [markdown] tags=["analyst-only"]
 # The saved model (`analytics.scoring`) scores every lead 0–100 (its calibrated chance, in percent, of reaching SQL within 30 days), bands it A–D and gives reasons in plain words; the weekly report loads it and retrains only when asked or when monitoring finds it out of date. Words, tables and the conclusion in the role's language (`locale`) from `analytics.reports.analyst_pages` and `analytics.reports.sales_page`.
 
 # %% tags=["parameters"]

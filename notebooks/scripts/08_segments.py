@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown] tags=["analyst-only"]
+# # Segments, channel profitability and the indirect influence of ads
+
+# %% [markdown] tags=["analyst-only"]
 # Conversion, acquisition cost and average deal by segment, ROMI per channel, and ad groups' direct and assisted sales (`analytics.metrics.segments`, `analytics.metrics.influence`). A week has too few sales for this, so the window is the report period or, when it has fewer than 30 sales, widened back from it (`analytics.metrics.journeys.widen_period`). Words, tables and conclusions in the role's language (`locale`) from `analytics.reports.analyst_pages`.
 
 # %% tags=["parameters"]
