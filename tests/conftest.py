@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,33 @@ from tiny_demo import TEST_SALT, TINY_SEED
 
 from analytics import warehouse
 from analytics.demo import generator
+
+SHARED_RUN = "tiny_reports"
+"""The session fixture too costly to build once per xdist worker (17 notebook executions)."""
+
+
+@functools.cache
+def _uses_shared_run(module: str) -> bool:
+    return SHARED_RUN in (Path(__file__).parent.parent / module).read_text(encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and every
+    module that uses :func:`tiny_reports` goes to one worker, so that session fixture and
+    every module-scoped one (a Spark session, a hand-made warehouse) is built once.
+
+    (``--dist loadgroup`` with ``xdist_group`` marks would do it, but pytest-xdist 3.8 sets
+    a node id attribute that pytest 9 no longer reads, so its groups are ignored.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_RUN if _uses_shared_run(module) else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -37,17 +65,35 @@ def tiny_warehouse(tiny_raw, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_reports(tiny_warehouse, tmp_path_factory):
+def tiny_models(tmp_path_factory) -> Path:
+    """Model folder (``model_dir``) of the scoring notebooks in :func:`tiny_reports`."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
     """The weekly run on the tiny demo: the leadership roles (ceo, marketing, sales: code
     hidden, Russian) and analyst (every notebook, English).
 
     Shared by the notebook and browser tests so each notebook runs once per session.
+    The scoring notebooks (05, 11) save and load their model in a folder of the
+    session, not in the checkout's ``data/models`` (whose model, if any, was
+    trained on other data).
     """
+    from dataclasses import replace
+
     from analytics.reports import load_role, run_reports
 
     out = tmp_path_factory.mktemp("reports")
+    models = {"model_dir": str(tiny_models)}
+    sales, analyst = load_role("sales"), load_role("analyst")
     return run_reports(
-        [load_role("ceo"), load_role("marketing"), load_role("sales"), load_role("analyst")],
+        [
+            load_role("ceo"),
+            load_role("marketing"),
+            replace(sales, parameters={**sales.parameters, **models}),
+            replace(analyst, parameters={**analyst.parameters, **models}),
+        ],
         period="last-week",
         warehouse=tiny_warehouse,
         out_dir=out,

@@ -94,6 +94,18 @@ def test_shared_notebooks_run_once_and_give_both_roles_the_same_figures(tiny_rep
         )
 
 
+def test_the_run_trains_the_scoring_model_once(tiny_reports, tiny_models):
+    """05 (analyst) and 11 (analyst, sales) run in parallel with no saved model: the first
+    trains and saves one model (under ``load_or_train``'s file lock), the others load it."""
+    scoring = [
+        r
+        for r in tiny_reports.results
+        if r.notebook in ("05_lead_scoring.ipynb", "11_sales_call_list.ipynb")
+    ]
+    assert len(scoring) == 3 and all(r.status == "ok" for r in scoring)
+    assert len(list(tiny_models.glob("lead_scoring_*.skops"))) == 1
+
+
 def _takes_locale(name: str) -> bool:
     notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
