@@ -113,6 +113,16 @@ def test_tiles_show_values_changes_and_colours(snapshot):
         assert bad not in html
 
 
+def test_tile_plan_line_says_it_is_the_month_plan_and_how_much_is_done(snapshot):
+    """Plan 600 000 ₽ for the month, progress 25.13 % → "план месяца 600 000 ₽, выполнено 25 %"
+    (the week's value beside a month's plan must not read as the week's completion)."""
+    plan = {"revenue": {"plan": 600_000.0, "progress_pct": 25.1295}}
+    revenue = tile_of(page.tiles(snapshot, ["revenue"], "ru", plan), "Выручка")
+    assert f"план месяца 600{NB}000{NB}₽, выполнено 25{NB}%" in revenue
+    english = tile_of(page.tiles(snapshot, ["revenue"], "en", plan), "Revenue")
+    assert "month's plan RUB\u00a0600,000, done 25%" in english
+
+
 def test_tiles_in_english(snapshot):
     html = page.tiles(snapshot, ["revenue"], locale="en")
     assert "RUB\u00a01,200,000" in html and "+20.0% vs last week" in html

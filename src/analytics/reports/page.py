@@ -58,14 +58,16 @@ _WORDS = {
             None: "к прошлому периоду",
         },
         "year_ago": "к прошлому году",
-        "plan": "план",
+        "plan": "план месяца",
+        "plan_done": "выполнено",
         "notes": "Примечания",
         "immature": "когорта ещё набирает продажи",
     },
     "en": {
         "previous": {7: "vs last week", "month": "vs last month", None: "vs previous period"},
         "year_ago": "vs a year ago",
-        "plan": "plan",
+        "plan": "month's plan",
+        "plan_done": "done",
         "notes": "Notes",
         "immature": "the cohort is still converting",
     },
@@ -222,7 +224,7 @@ def tiles(
             lines.append(
                 f'<div style="font-size:13px;color:{FLAT}">{words["plan"]} '
                 f"{html.escape(format_value(target.get('plan'), info.unit, locale))}"
-                f" · {html.escape(progress)}</div>"
+                f", {words['plan_done']} {html.escape(progress)}</div>"
             )
         maturity = entry.get("maturity") or {}
         if maturity.get("immature"):
