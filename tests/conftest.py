@@ -17,7 +17,11 @@ SHARED_RUN = "tiny_reports"
 
 @functools.cache
 def _uses_shared_run(module: str) -> bool:
-    return SHARED_RUN in (Path(__file__).parent.parent / module).read_text(encoding="utf-8")
+    """The test module (path from the project root) names the shared run's fixture."""
+    try:
+        return SHARED_RUN in (Path(__file__).parent.parent / module).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
