@@ -46,7 +46,8 @@ pair: $(STAMP) ## rewrite the notebooks' text twins (notebooks/scripts/*.py, jup
 format: $(STAMP) ## ruff format
 	$(VENV)/bin/ruff format src tests notebooks
 
-bench: $(STAMP) ## benchmarks (large data; not part of the tests)
+bench: $(STAMP) ## benchmarks (large data; not part of the tests); installs the bench extra
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks
 
 clean: ## remove generated data and reports

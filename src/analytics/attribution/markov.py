@@ -53,6 +53,7 @@ orders remember more of the path and reduce the effect.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -84,14 +85,21 @@ class ChainStructure:
     ----------
     order : int
         Chain order.
-    states : list of tuple of str
-        Transient states, ``states[0] = ("(start)",)``.
+    channels : tuple of str
+        Channel names (codes index them).
+    state_channels : numpy.ndarray of int64, shape (n_states, order)
+        Channel codes of every state, oldest first, right-aligned and padded
+        with -1 (row 0, the start state, is all -1).
     holds : numpy.ndarray of bool, shape (n_states, n_channels)
         ``holds[s, c]``: state ``s`` contains channel ``c``.
     edge_src, edge_dst : numpy.ndarray of int64
         Distinct transitions between transient states.
-    incidence : scipy.sparse.csr_matrix, shape (n_paths, n_edges)
-        How often path ``p`` walks transition ``e``.
+    inner_steps : numpy.ndarray of int64
+        Steps of every path after the first (start -> first state): the
+        walk's steps are the ``n_paths`` first steps, then each path's inner
+        steps, path after path (:attr:`step_path`).
+    step_edge : numpy.ndarray of int
+        The transition of every step.
     last_state : numpy.ndarray of int64
         State every path is absorbed from.
     first_seen : numpy.ndarray of int64
@@ -100,17 +108,49 @@ class ChainStructure:
     """
 
     order: int
-    states: list
+    channels: tuple
+    state_channels: np.ndarray
     holds: np.ndarray
     edge_src: np.ndarray
     edge_dst: np.ndarray
-    incidence: sp.csr_matrix
+    inner_steps: np.ndarray
+    step_edge: np.ndarray
     last_state: np.ndarray
     first_seen: np.ndarray
 
     @property
     def n_states(self) -> int:
-        return len(self.states)
+        return len(self.holds)
+
+    @property
+    def n_paths(self) -> int:
+        return len(self.last_state)
+
+    @cached_property
+    def states(self) -> list:
+        """Transient states as tuples of channel names, ``states[0] = ("(start)",)``."""
+        names = np.asarray(self.channels, dtype=object)
+        return [(START,)] + [tuple(names[row[row >= 0]]) for row in self.state_channels[1:]]
+
+    @cached_property
+    def step_path(self) -> np.ndarray:
+        """The path of every step."""
+        paths = np.arange(self.n_paths)
+        return np.concatenate([paths, np.repeat(paths, self.inner_steps)])
+
+    def step_weights(self, per_path: np.ndarray) -> np.ndarray:
+        """A per-path amount repeated on every step of the path."""
+        return np.concatenate([per_path, np.repeat(per_path, self.inner_steps)])
+
+    @cached_property
+    def incidence(self) -> sp.csr_matrix:
+        """``incidence[p, e]``: how often path ``p`` walks transition ``e`` (n_paths x n_edges)."""
+        matrix = sp.csr_matrix(
+            (np.ones(len(self.step_edge)), (self.step_path, self.step_edge)),
+            shape=(self.n_paths, len(self.edge_src)),
+        )
+        matrix.sum_duplicates()
+        return matrix
 
     def counts(
         self, journeys: np.ndarray, conversions: np.ndarray, rewards: np.ndarray
@@ -134,7 +174,9 @@ class ChainStructure:
             state (share of journeys leaving it that convert).
         """
         n = self.n_states
-        edge_count = self.incidence.T @ journeys
+        edge_count = np.bincount(
+            self.step_edge, weights=self.step_weights(journeys), minlength=len(self.edge_src)
+        )
         out = np.bincount(self.edge_src, weights=edge_count, minlength=n)
         out += np.bincount(self.last_state, weights=journeys, minlength=n)
         safe = np.where(out > 0, out, 1.0)
@@ -158,6 +200,12 @@ def chain_structure(
     channels. With ``window="full"`` the touches before ``min(n, order) - 1``
     (the warm-up) are skipped.
 
+    Every step is vectorised over the touches: a state's key is the number
+    whose base-``(n_channels + 1)`` digits are its channel codes + 1 (0 before
+    the path), the oldest most significant, so neighbouring states get close
+    numbers (less LU fill-in); keys are numbered densely and transitions are
+    pairs of consecutive kept touches of the same path.
+
     Raises
     ------
     ValueError
@@ -167,91 +215,115 @@ def chain_structure(
         raise ValueError(f"order must be an integer >= 1, got {order!r}")
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+    order = int(order)
     base = enc.n_channels + 1
-    position = enc.position
-    n_touch = len(enc.codes)
-    # state key of every touch: digits (code + 1, 0 = before the path) of the last
-    # `order` channels; re-densified whenever the key could overflow int64
-    # state key of every touch: digits (code + 1, 0 = before the path) of the last
-    # `order` channels, the oldest most significant (neighbouring states get close
-    # numbers, which keeps LU fill-in low); re-densified if it could overflow int64
-    key = np.zeros(n_touch, dtype=np.int64)
-    span = 1
-    longest = int(enc.lengths.max()) if enc.n_paths else 0
-    for j in reversed(range(min(order, longest))):
-        digit = np.zeros(n_touch, dtype=np.int64)
-        digit[j:] = enc.codes[: n_touch - j] + 1
-        digit[position < j] = 0
+    lengths = enc.lengths
+    longest = int(lengths.max()) if enc.n_paths else 0
+    depth = min(order, longest)
+    codes = enc.codes
+    path_start = enc.offsets[:-1]
+    if window == "full" and depth > 1:
+        # skip the warm-up: the first min(n, order) - 1 touches of every path
+        warm_up = np.minimum(lengths, order) - 1
+        skip = np.zeros(len(codes), dtype=bool)
+        for i in range(depth - 1):
+            skip[path_start[lengths > i + 1] + i] = True
+        kept = np.flatnonzero(~skip)
+        kept_per_path = lengths - warm_up
+    else:
+        kept = None
+        kept_per_path = lengths
+    # key of every touch's state, oldest channel first: key = key * base + digit_j,
+    # digit_j = code + 1 of the touch j steps back (0 before the path), computed
+    # on shifted slices; re-densified whenever it could overflow int64
+    key, span = np.zeros(len(codes), dtype=np.int64), 1
+    for j in range(depth - 1, -1, -1):
+        digit = np.empty(len(codes), dtype=np.int64)
+        digit[:j] = 0
+        np.add(codes[: len(codes) - j], 1, out=digit[j:])
+        for i in range(j):  # touches at positions < j have no touch j steps back
+            digit[path_start[lengths > i] + i] = 0
         if span * base >= 2**62:
             key = _dense_ids(key, span)[0]
-            span = int(key.max()) + 1 if n_touch else 1
-        key = key * base + digit
+            span = int(key.max()) + 1
+        if span > 1:
+            key *= base
+            key += digit
+        else:
+            key = digit
         span *= base
-    lengths = enc.lengths
-    first = enc.offsets[:-1].copy()
-    last = enc.offsets[1:] - 1
-    if window == "full" and order > 1:
-        first += np.minimum(lengths, order) - 1
-        kept_idx = np.flatnonzero(position >= np.repeat(np.minimum(lengths, order) - 1, lengths))
-    else:
-        kept_idx = np.arange(n_touch)
-    ids, n_unique = _dense_ids(key[kept_idx], span)
-    n_states = n_unique + 1
+    if kept is not None:
+        key = key[kept]
+    n_kept = len(key)
+    ids, n_unique = _dense_ids(key, span)
     if n_unique > max_states:
         raise ValueError(
             f"a Markov chain of order {order} on these paths has {n_unique:,} states,"
             f" more than max_states={max_states:,}; use a lower order or group channels"
         )
-    state = np.zeros(n_touch, dtype=np.int64)
-    state[kept_idx] = ids + 1
-    # channels of every state: the touch that first produced it (last write wins)
-    where = np.empty(n_unique, dtype=np.int64)
-    where[ids[::-1]] = kept_idx[::-1]
-    names = np.asarray(enc.channels, dtype=object)
+    n_states = n_unique + 1
+    # per-touch numbers in 32 bits when every transition number fits (less memory
+    # traffic on these million-element arrays)
+    small = np.int32 if (n_states * n_states) < 2**31 else np.int64
+    state = ids.astype(small)
+    state += 1
+    # the first kept touch of every state, and its channels (oldest first)
+    first = np.empty(n_unique, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    first_touch = first if kept is None else kept[first]
+    # channels of every state, read at the touch where it first appears
+    state_channels = np.full((n_states, order), -1, dtype=np.int64)
     holds = np.zeros((n_states, enc.n_channels), dtype=bool)
-    states: list = [(START,)]
-    path_start = enc.offsets[:-1][enc.path_of_touch[where]] if n_unique else where
-    for s, (t, begin) in enumerate(zip(where, path_start, strict=True), start=1):
-        window_codes = enc.codes[max(begin, t - order + 1) : t + 1]
-        states.append(tuple(names[window_codes]))
-        holds[s, window_codes] = True
-
-    path = enc.path_of_touch
-    inner = np.zeros(n_touch, dtype=bool)
-    inner[kept_idx] = True
-    inner[last] = False
-    inner_idx = np.flatnonzero(inner)
-    src = np.concatenate([np.zeros(enc.n_paths, dtype=np.int64), state[inner_idx]])
-    dst = np.concatenate([state[first], state[inner_idx + 1]])
-    walker = np.concatenate([np.arange(enc.n_paths), path[inner_idx]])
-    edge, n_edges = _dense_ids(src * n_states + dst, n_states * n_states)
-    edge_key = np.empty(n_edges, dtype=np.int64)
-    edge_key[edge] = src * n_states + dst
-    incidence = sp.csr_matrix((np.ones(len(edge)), (walker, edge)), shape=(enc.n_paths, n_edges))
+    position = first_touch - path_start[np.searchsorted(enc.offsets, first_touch, "right") - 1]
+    for j in range(depth):
+        present = np.flatnonzero(position >= j)
+        c = codes[first_touch[present] - j]
+        state_channels[present + 1, order - 1 - j] = c
+        holds[present + 1, c] = True
+    # steps: start -> first kept touch of every path, then consecutive kept touches
+    # of the same path (kept touches of a path are contiguous, paths in order)
+    first_kept = np.zeros(enc.n_paths + 1, dtype=np.int64)
+    np.cumsum(kept_per_path, out=first_kept[1:])
+    inner = np.ones(n_kept, dtype=bool)
+    inner[first_kept[1:] - 1] = False  # the last kept touch of a path absorbs
+    # a transition s -> t is the number s * n_states + t
+    step_key = np.concatenate(
+        [state[first_kept[:-1]], (state[:-1] * n_states + state[1:])[inner[:-1]]]
+    )
+    step_edge, edge_key = _dense_ids(step_key, n_states * n_states, distinct=True)
     return ChainStructure(
-        order=int(order),
-        states=states,
+        order=order,
+        channels=tuple(enc.channels),
+        state_channels=state_channels,
         holds=holds,
-        edge_src=edge_key // n_states,
-        edge_dst=edge_key % n_states,
-        incidence=incidence,
-        last_state=state[last],
-        first_seen=np.concatenate([[-1], where]).astype(np.int64),
+        edge_src=(edge_key // n_states).astype(np.int64),
+        edge_dst=(edge_key % n_states).astype(np.int64),
+        inner_steps=kept_per_path - 1,
+        step_edge=step_edge,
+        last_state=state[first_kept[1:] - 1].astype(np.int64),
+        first_seen=np.concatenate([[-1], first_touch]).astype(np.int64),
     )
 
 
-def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+def _dense_ids(keys: np.ndarray, span: int, distinct: bool = False) -> tuple[np.ndarray, object]:
     """Number the distinct ``keys`` (in ``[0, span)``) 0..n-1 in increasing key order.
 
-    A lookup table when ``span`` is small (linear time), ``numpy.unique`` otherwise.
+    A lookup table when ``span`` is small, else :func:`pandas.factorize` (a
+    hash table, linear time) and a sort of the distinct keys only. Returns the
+    numbers and ``n`` -- or, with ``distinct=True``, the distinct keys in
+    increasing order.
     """
     if span <= max(4 * len(keys), 2**16):
-        seen = np.zeros(span + 1, dtype=np.int64)
-        seen[keys + 1] = 1
-        rank = np.cumsum(seen)
-        return rank[keys], int(rank[-1])
-    unique, inverse = np.unique(keys, return_inverse=True)
-    return inverse.ravel().astype(np.int64), len(unique)
+        seen = np.zeros(span, dtype=bool)
+        seen[keys] = True
+        rank = np.cumsum(seen) - 1
+        numbers = rank[keys]
+        return numbers, np.flatnonzero(seen) if distinct else int(rank[-1]) + 1 if span else 0
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(uniques)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    return rank[codes], uniques[order] if distinct else len(uniques)
 
 
 TOLERANCE = 1e-14
@@ -260,21 +332,49 @@ TOLERANCE = 1e-14
 MAX_ITERATIONS = 2000
 """Iterations before :func:`absorption` falls back to sparse LU."""
 
+CHECK_EVERY = 4
+"""Steps of the fixed-point iteration between two convergence checks."""
+
+DENSE_SOLVE_STATES = 64
+"""Chains with at most this many states are solved by dense LU (:func:`numpy.linalg.solve`)."""
+
+ABSORPTION_METHODS = ("auto", "dense", "iterate", "lu")
+"""How :func:`absorption` solves: ``auto`` picks ``dense`` for small chains, else ``iterate``."""
+
 
 def absorption(
-    structure: ChainStructure, q: np.ndarray, r: np.ndarray
+    structure: ChainStructure, q: np.ndarray, r: np.ndarray, method: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
     """``x_start`` with every state, and with each channel removed.
 
     Solves ``(I - Q) x = r`` on all states and, per channel, on the states
     without it (states holding the channel become ``null``: their rows and
-    columns are masked out). All ``(channels + 1) x m`` systems are iterated
-    together, ``X <- mask * (R + Q X)`` (the Neumann series of ``(I - Q)^-1``,
-    one sparse-times-dense product per step); journeys are short, so it reaches
-    a fixed point -- no value moving by more than :data:`TOLERANCE` relative
-    -- in a few dozen steps. A chain that has not converged after
-    :data:`MAX_ITERATIONS` (long loops) is solved by sparse LU instead, one
-    factorisation per channel.
+    columns are masked out). Three exact methods give the same numbers:
+
+    * ``dense`` (chains of at most :data:`DENSE_SOLVE_STATES` states, e.g.
+      order 1): one dense LU per system with :func:`numpy.linalg.solve`.
+    * ``iterate``: all ``(channels + 1) x m`` systems are iterated together,
+      ``X <- mask * (R' + Q' X)`` (the Neumann series, one sparse-times-dense
+      product per step). Self-loops are folded in first: ``x_s = (r_s +
+      sum_{t != s} q_st x_t) / (1 - q_ss)``, so ``Q'`` is ``Q`` without its
+      diagonal and every row of ``Q'`` and ``R'`` is divided by ``1 - q_ss``
+      -- the same solution, without the slow geometric decay of a state that
+      often repeats (``direct > direct``). Journeys are short, so it reaches a
+      fixed point -- no value moving by more than :data:`TOLERANCE` relative
+      -- in a few dozen steps. A chain that has not converged after
+      :data:`MAX_ITERATIONS` (long loops) falls back to ``lu``.
+    * ``lu``: sparse LU (:func:`scipy.sparse.linalg.splu`), one factorisation
+      per channel.
+
+    Parameters
+    ----------
+    structure : ChainStructure
+        States and transitions.
+    q : numpy.ndarray, shape (n_edges,)
+        Probability of every transition ``edge_src -> edge_dst``.
+    r : numpy.ndarray, shape (n_states, m)
+        Reward absorbed per journey leaving each state, per reward column.
+    method : {"auto", "dense", "iterate", "lu"}, default "auto"
 
     Returns
     -------
@@ -282,20 +382,48 @@ def absorption(
         ``x_start`` per reward column (shape ``(m,)``) and per channel removed
         (shape ``(n_channels, m)``).
     """
+    if method not in ABSORPTION_METHODS:
+        raise ValueError(f"method must be one of {ABSORPTION_METHODS}, got {method!r}")
     n = structure.n_states
     m = r.shape[1]
     n_ch = structure.holds.shape[1]
-    matrix = sp.csr_matrix((q, (structure.edge_src, structure.edge_dst)), shape=(n, n))
     alive = np.concatenate([np.ones((n, 1), dtype=bool), ~structure.holds], axis=1)
-    mask = np.repeat(alive, m, axis=1).astype(np.float64)
-    rhs = np.tile(r, (1, n_ch + 1)) * mask
-    x = rhs.copy()
-    for _ in range(MAX_ITERATIONS):
-        new = (rhs + matrix @ x) * mask
-        moved = np.abs(new - x).max(axis=0)
-        x = new
-        if np.all(moved <= TOLERANCE * np.abs(x).max(axis=0)):
-            return x[0, :m], x[0, m:].reshape(n_ch, m)
+    if method == "dense" or (method == "auto" and n <= DENSE_SOLVE_STATES):
+        system = np.eye(n)
+        system[structure.edge_src, structure.edge_dst] -= q  # edges are distinct
+        x = np.empty((n_ch + 1, m))
+        for c in range(n_ch + 1):
+            keep = np.flatnonzero(alive[:, c])
+            x[c] = np.linalg.solve(system[np.ix_(keep, keep)], r[keep])[0]
+        return x[0], x[1:]
+    if method == "iterate" or method == "auto":
+        loop = structure.edge_src == structure.edge_dst
+        stay = np.zeros(n)
+        stay[structure.edge_src[loop]] = q[loop]
+        scale = 1.0 / (1.0 - stay)
+        folded = sp.csr_matrix(
+            (
+                np.where(loop, 0.0, q) * scale[structure.edge_src],
+                (structure.edge_src, structure.edge_dst),
+            ),
+            shape=(n, n),
+        )
+        folded.eliminate_zeros()
+        mask = np.repeat(alive, m, axis=1).astype(np.float64)
+        rhs = np.tile(r * scale[:, None], (1, n_ch + 1)) * mask
+        x = rhs.copy()
+        for step in range(MAX_ITERATIONS):
+            new = folded @ x
+            new += rhs
+            new *= mask
+            # every few steps: stop when no value moved by more than TOLERANCE relative
+            if step % CHECK_EVERY == CHECK_EVERY - 1:
+                x -= new
+                moved = np.abs(x, out=x).max(axis=0)
+                if np.all(moved <= TOLERANCE * new.max(axis=0)):
+                    return new[0, :m], new[0, m:].reshape(n_ch, m)
+            x = new
+    matrix = sp.csr_matrix((q, (structure.edge_src, structure.edge_dst)), shape=(n, n))
     system = (sp.identity(n, format="csr") - matrix).tocsr()
     full = _solve(system, r, np.arange(n))
     without = np.zeros((n_ch, m))
@@ -408,7 +536,6 @@ class MarkovAttribution(BaseEstimator):
         self.channels_ = enc.channels
         structure = chain_structure(enc, self.order, self.window, self.max_states)
         self.structure_ = structure
-        self.states_ = structure.states
         rewards = np.stack([enc.conversions, enc.value, enc.nulls], axis=1)
         totals = rewards[:, :2].sum(axis=0)
         q, r, p_conv = structure.counts(journeys, enc.conversions, rewards)
@@ -432,25 +559,46 @@ class MarkovAttribution(BaseEstimator):
         if enc.has_value:
             table |= {"value": credit[:, 1], "removal_effect_value": effects[:, 1]}
         self.attribution_ = pd.DataFrame(table)
-        self._set_transitions(structure, q, p_conv, p_null, journeys.sum() > 0)
+        self._chain = (q, p_conv, p_null, journeys.sum() > 0)
+        self._lazy: dict = {}
         return self
 
-    def _set_transitions(self, structure, q, p_conv, to_null, any_journey) -> None:
-        n = structure.n_states
-        to_null = to_null.copy()
-        if not any_journey:
-            to_null[0] = 1.0
-        rows = np.concatenate([structure.edge_src, np.arange(n), np.arange(n), [n, n + 1]])
-        cols = np.concatenate([structure.edge_dst, np.full(n, n), np.full(n, n + 1), [n, n + 1]])
-        vals = np.concatenate([q, p_conv, to_null, [1.0, 1.0]])
-        self.transition_matrix_ = sp.csr_matrix((vals, (rows, cols)), shape=(n + 2, n + 2))
-        self.transition_matrix_.eliminate_zeros()
-        self.state_labels_ = [" > ".join(s) for s in structure.states] + [CONVERSION, NULL]
+    # the transition matrix and labels are built on first use: a fit that only
+    # needs credit (the bootstrap, the benchmark) does not pay for them
+    @property
+    def states_(self) -> list:
+        return self.structure_.states
+
+    @property
+    def transition_matrix_(self) -> sp.csr_matrix:
+        if "matrix" not in self._lazy:
+            structure = self.structure_
+            q, p_conv, to_null, any_journey = self._chain
+            n = structure.n_states
+            to_null = to_null.copy()
+            if not any_journey:
+                to_null[0] = 1.0
+            rows = np.concatenate([structure.edge_src, np.arange(n), np.arange(n), [n, n + 1]])
+            cols = np.concatenate(
+                [structure.edge_dst, np.full(n, n), np.full(n, n + 1), [n, n + 1]]
+            )
+            vals = np.concatenate([q, p_conv, to_null, [1.0, 1.0]])
+            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n + 2, n + 2))
+            matrix.eliminate_zeros()
+            self._lazy["matrix"] = matrix
+        return self._lazy["matrix"]
+
+    @property
+    def state_labels_(self) -> list:
+        return [" > ".join(s) for s in self.structure_.states] + [CONVERSION, NULL]
+
+    @property
+    def transitions_(self) -> pd.DataFrame:
         coo = self.transition_matrix_.tocoo()
-        transient = coo.row < n
+        transient = coo.row < self.structure_.n_states
         labels = np.asarray(self.state_labels_, dtype=object)
         order = np.lexsort((coo.col[transient], coo.row[transient]))
-        self.transitions_ = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "from": labels[coo.row[transient][order]],
                 "to": labels[coo.col[transient][order]],

@@ -15,6 +15,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 PATH_SEPARATOR = " > "
 """Separator of channels in ``path_str``."""
@@ -124,10 +126,10 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
     empty sequence or a missing value (NaN/None) is a path without touches.
     Channels are coded in order of first appearance.
 
-    Strings are parsed in one pass: they are joined with a record marker,
-    split once by :meth:`str.split` and the tokens factorised with
-    :func:`pandas.factorize`, so the cost is a few C loops over the characters,
-    not a Python loop per path.
+    Strings are parsed by Arrow's C++ string kernels (:func:`_split_arrow`),
+    so the cost is a few C loops over the characters, not a Python loop per
+    path or token. Sequences of channels are joined with a record marker,
+    split once by :meth:`str.split` and the tokens factorised.
 
     Parameters
     ----------
@@ -145,6 +147,11 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
     token_sep = sep.strip() or sep
     if not token_sep:
         raise ValueError("sep must not be empty")
+    if not isinstance(paths, pd.Series | np.ndarray | list | tuple):
+        paths = list(paths)
+    parsed = _split_arrow(paths, token_sep)
+    if parsed is not None:
+        return parsed
     if isinstance(paths, pd.Series) and isinstance(paths.dtype, pd.StringDtype):
         all_str = not paths.isna().any()
         items = paths.tolist()
@@ -153,10 +160,6 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
         # C-level type scan; "string" means every element is a str (no NaN/None)
         all_str = pd.api.types.infer_dtype(items, skipna=False) == "string"
     n = len(items)
-    if all_str and len(token_sep.encode()) == 1 and token_sep not in " \t\x1f":
-        parsed = _split_bytes(items, token_sep)
-        if parsed is not None:
-            return parsed
     if all_str:
         marker = "\x1f"
         tokens = (token_sep + marker + token_sep).join(items).split(token_sep) if n else []
@@ -191,72 +194,47 @@ def split_paths(paths: Sequence[PathLike], sep: str = ">") -> tuple[np.ndarray, 
     return codes[real], lengths, tuple(names)
 
 
-_SPACE = np.zeros(256, dtype=bool)
-_SPACE[[9, 10, 11, 12, 13, 32]] = True
+def _split_arrow(paths, sep: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    """:func:`split_paths` for string paths, with Arrow's string kernels.
 
-MAX_BYTE_CHANNEL = 64
-"""Longest channel name (bytes) :func:`_split_bytes` handles; longer ones use ``str.split``."""
-
-
-def _split_bytes(items: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
-    """:func:`split_paths` for string paths and a one-byte separator, on the UTF-8 bytes.
-
-    The paths are joined with ``\\x1f`` and encoded once; separators and path
-    ends are found with numpy, every token is trimmed of ASCII whitespace and
-    packed exactly (no hashing) into 8-byte words, and the words are factorised
-    with :func:`pandas.factorize`. A one-byte separator never occurs inside a
-    multi-byte UTF-8 character, so Cyrillic names are safe. Returns ``None``
-    (use the ``str`` path) for channel names longer than :data:`MAX_BYTE_CHANNEL`.
+    The paths are converted once to an Arrow ``large_string`` array (missing
+    values become empty paths), split on ``sep`` by
+    :func:`pyarrow.compute.split_pattern` and the raw tokens (whitespace
+    included) dictionary-encoded by :func:`pyarrow.compute.dictionary_encode`,
+    all in C++ without a Python object per path or token; only the few
+    distinct raw tokens are stripped with :meth:`str.strip`, and raw tokens
+    that strip to the same name share its code. Returns ``None`` (use the
+    ``str`` path) when an element is neither a string nor missing.
     """
-    n = len(items)
-    buf = np.frombuffer("\x1f".join(items).encode("utf-8"), dtype=np.uint8)
-    size = len(buf)
-    path_end = buf == 0x1F
-    delim = np.flatnonzero(path_end | (buf == ord(sep)))
-    starts = np.concatenate([[0], delim + 1]).astype(np.int64)
-    ends = np.concatenate([delim, [size]]).astype(np.int64)
-    path_of_token = np.concatenate([[0], np.cumsum(path_end[delim])])
-    padded = np.concatenate([buf, np.zeros(1, dtype=np.uint8)])  # index `size` reads 0
-    while True:
-        move = (starts < ends) & _SPACE[padded[starts]]
-        if not move.any():
-            break
-        starts[move] += 1
-    while True:
-        move = (ends > starts) & _SPACE[padded[np.maximum(ends - 1, 0)]]
-        if not move.any():
-            break
-        ends[move] -= 1
-    width = ends - starts
-    real = width > 0
-    starts, width, path_of_token = starts[real], width[real], path_of_token[real]
-    longest = int(width.max()) if len(width) else 0
-    if longest > MAX_BYTE_CHANNEL:
+    try:
+        arr = pa.array(paths, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         return None
-    # every byte offset read as the little-endian 8-byte word starting there (a
-    # strided view, no copy); a token's word is masked to its remaining width
-    wide = np.concatenate([padded, np.zeros(8, dtype=np.uint8)])
-    words = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=wide, strides=(1,))
-    keep_bytes = np.array([(1 << (8 * b)) - 1 for b in range(8)] + [2**64 - 1], dtype=np.uint64)
-    code = np.zeros(len(starts), dtype=np.int64)
-    for word in range(-(-longest // 8) or 1):
-        packed = (
-            words[np.minimum(starts + 8 * word, size)] & keep_bytes[np.clip(width - 8 * word, 0, 8)]
-        )
-        word_code, uniques = pd.factorize(packed)
-        code = word_code if word == 0 else pd.factorize(code * (len(uniques) + 1) + word_code)[0]
-    code, first = _first_appearance(code)
-    names = tuple(bytes(buf[starts[i] : starts[i] + width[i]]).decode("utf-8") for i in first)
-    lengths = np.bincount(path_of_token, minlength=n).astype(np.int64)[:n]
-    return code.astype(np.int64), lengths, names
-
-
-def _first_appearance(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes renumbered by first appearance, and the index of each code's first token."""
-    code, _ = pd.factorize(code)
-    first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
-    first[code[::-1]] = np.arange(len(code))[::-1]
-    return code, first
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), ()
+    tokens = pc.split_pattern(arr, sep)
+    per_path = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(tokens))
+    raw = encoded.indices.to_numpy(zero_copy_only=False)
+    # dictionary_encode numbers raw tokens by first appearance (its memo table);
+    # names keep that order, raw variants of one name share its code
+    remap = np.empty(len(encoded.dictionary), dtype=np.int64)
+    names: dict[str, int] = {}
+    for i, raw_name in enumerate(encoded.dictionary.to_pylist()):
+        name = raw_name.strip()
+        remap[i] = names.setdefault(name, len(names)) if name else -1
+    codes = remap[raw]
+    if (remap >= 0).all():
+        return codes, per_path, tuple(names)
+    real = codes >= 0
+    path_of_token = np.repeat(np.arange(n), per_path)
+    lengths = np.bincount(path_of_token[real], minlength=n).astype(np.int64)
+    return codes[real], lengths, tuple(names)
 
 
 def encode_paths(
@@ -298,21 +276,23 @@ def encode_paths(
             )
     codes, lengths, channels = split_paths(paths[path], sep)
     keep = lengths > 0
+    every = bool(keep.all())
 
     def column(name: str | None) -> np.ndarray | None:
         if name is None or name not in paths.columns:
             return None
         out = pd.to_numeric(paths[name], errors="coerce").to_numpy(dtype=np.float64)
-        if np.isnan(out).any() or (out < 0).any():
-            row = int(np.flatnonzero(np.isnan(out) | (out < 0))[0])
+        valid = out >= 0  # False for NaN too
+        if not valid.all():
+            row = int(np.flatnonzero(~valid)[0])
             raise ValueError(f"column {name!r}, row {row}: must be a number >= 0")
-        return out[keep]
+        return out if every else out[keep]
 
     conv = column(conversions)
     val = column(value)
     null = column(nulls)
     offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(lengths[keep], out=offsets[1:])
+    np.cumsum(lengths if every else lengths[keep], out=offsets[1:])
     return EncodedPaths(
         channels=channels,
         codes=codes,
