@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny demo company, generated once per test session."""
+"""Shared fixtures: the tiny demo company, generated once per test session, and the one
+SparkSession of the Spark parity tests (``spark_session.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 from pathlib import Path
 
 import pytest
+from spark_session import start_session
 from tiny_demo import TEST_SALT, TINY_SEED
 
 from analytics import warehouse
@@ -103,3 +105,20 @@ def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
         out_dir=out,
         progress=False,
     )
+
+
+@pytest.fixture(scope="session")
+def spark(tiny_warehouse, tmp_path_factory):
+    """Ibis PySpark backend (local[1]) holding the tiny warehouse's canonical tables.
+
+    One SparkSession for the whole test run, shared by every parity module; skipped
+    without pyspark or Java, failed instead under ``CI=true``.
+    """
+    from analytics import transforms
+
+    session = start_session()
+    backend = transforms.connect_local_spark(
+        tiny_warehouse, session=session, export_dir=tmp_path_factory.mktemp("parquet")
+    )
+    yield backend
+    session.stop()

@@ -7,10 +7,16 @@ They now run as Ibis expressions (:mod:`analytics.transforms.lead_facts`,
 :mod:`analytics.transforms.quality_checks`). This module keeps the old code,
 copied verbatim (only renamed), so the tests can prove the new code gives the
 same columns and values. It is not imported by the library.
+
+The second step of that item ported the booked revenue and the close rule
+(``kpi.closed_deals``, ``revenue.booked_*``), the visits and spend of
+``kpi.conversion_by`` and the data bounds of ``period`` (see the section
+"booked, closed, ..." below), so that the period snapshot runs on PySpark.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -617,6 +623,296 @@ def old_marketing_vs_sales(con, period: Period, weeks: int | None = None) -> pd.
     out = out.reset_index(names="week_start")
     out["week_start"] = pd.to_datetime(out["week_start"])
     return out[["week", "week_start", "leads", "deals", "gap", "gap_share"]]
+
+
+# --------------------------------------------------------------------------- booked, closed,
+# conversion_by's visits/spend and the data bounds (issue 11 item 3, second step): the
+# DuckDB SQL of analytics.metrics.kpi, revenue and period before their port to Ibis
+# (analytics.transforms.booked_deals, conversion_counts, data_span), copied verbatim.
+
+_CLOSED_DEALS_SQL = """
+WITH history AS (
+    SELECT deal_id,
+           min(entered_at) FILTER (WHERE stage = 'won') AS won_at,
+           min(entered_at) FILTER (WHERE stage = 'lost') AS lost_at
+    FROM deal_stages GROUP BY deal_id
+),
+lead AS (SELECT lead_id, min(created_at) AS created_at FROM leads GROUP BY lead_id),
+deal AS (
+    SELECT deal_id, any_value(lead_id) AS lead_id, any_value(manager) AS manager,
+           any_value(status) AS status, any_value(stage) AS stage,
+           any_value(closed_at) AS closed_at, any_value(loss_reason) AS loss_reason,
+           any_value(amount) AS amount
+    FROM deals GROUP BY deal_id
+),
+closed AS (
+    SELECT d.deal_id, d.lead_id, d.manager, d.loss_reason, d.amount,
+           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN 'won'
+                WHEN d.status = 'lost' OR d.stage = 'lost' THEN 'lost' END AS outcome,
+           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN coalesce(d.closed_at, h.won_at)
+                ELSE coalesce(d.closed_at, h.lost_at) END AS closed_at
+    FROM deal AS d LEFT JOIN history AS h USING (deal_id)
+)
+SELECT c.deal_id, c.lead_id, c.manager, c.outcome, c.closed_at, c.loss_reason,
+       c.amount, l.created_at AS lead_created_at,
+       date_diff('second', l.created_at, c.closed_at) / 86400.0 AS cycle_days
+FROM closed AS c LEFT JOIN lead AS l USING (lead_id)
+WHERE c.outcome IS NOT NULL
+  AND c.closed_at >= $start::TIMESTAMP AND c.closed_at < $stop::TIMESTAMP
+ORDER BY c.closed_at, c.deal_id
+"""
+
+NO_MANAGER = "(no manager)"
+
+
+def old_closed_deals(con, start, stop) -> pd.DataFrame:
+    """Was ``analytics.metrics.kpi.closed_deals``."""
+    out = con.execute(_CLOSED_DEALS_SQL, {"start": start, "stop": stop}).df()
+    out["manager"] = out["manager"].fillna(NO_MANAGER).astype(str)
+    out["amount"] = out["amount"].astype("float64")
+    out["cycle_days"] = out["cycle_days"].astype("float64")
+    return out
+
+
+_WON_DEALS = f"""
+SELECT lead_id, closed_at, amount FROM ({_CLOSED_DEALS_SQL}) AS closed WHERE outcome = 'won'
+"""
+
+_BOOKED_SQL = """
+WITH won AS (
+  SELECT {key} AS grp, count(*) AS sales, coalesce(sum(amount), 0) AS revenue
+  FROM ({won}) AS w
+  GROUP BY ALL
+), cost AS (
+  SELECT {spend_key} AS grp, sum(cost) AS spend
+  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
+  GROUP BY ALL
+)
+SELECT coalesce(won.grp, cost.grp) AS grp,
+       coalesce(won.sales, 0) AS sales,
+       coalesce(won.revenue, 0) AS revenue,
+       coalesce(cost.spend, 0) AS spend
+FROM won FULL OUTER JOIN cost ON won.grp IS NOT DISTINCT FROM cost.grp
+"""
+
+
+def _old_booked(con, start, stop, weekly: bool) -> pd.DataFrame:
+    key = "date_trunc('week', closed_at)::DATE" if weekly else "'total'"
+    spend_key = "date_trunc('week', date)::DATE" if weekly else "'total'"
+    sql = _BOOKED_SQL.format(key=key, spend_key=spend_key, won=_WON_DEALS)
+    return con.execute(sql, {"start": start, "stop": stop}).df()
+
+
+def _old_add_booked_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["drr"] = _ratio(out["spend"], out["revenue"], 100.0)
+    out["romi"] = _ratio(out["revenue"] - out["spend"], out["spend"], 100.0)
+    out["cac"] = _ratio(out["spend"], out["sales"])
+    out["average_deal"] = _ratio(out["revenue"], out["sales"])
+    return out
+
+
+def old_booked_summary(con, period: Period) -> pd.DataFrame:
+    """Was ``analytics.metrics.revenue.booked_summary``."""
+    totals = _old_booked(con, period.start, period.end_exclusive, weekly=False).sum()
+    out = pd.DataFrame(
+        {
+            "revenue": [float(totals.get("revenue", 0.0))],
+            "sales": [int(totals.get("sales", 0))],
+            "spend": [float(totals.get("spend", 0.0))],
+        },
+        index=pd.Index([period.label], name="period"),
+    )
+    return _old_add_booked_ratios(out)
+
+
+def old_booked_weekly(con, period: Period, weeks: int = 12) -> pd.DataFrame:
+    """Was ``analytics.metrics.revenue.booked_weekly``."""
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    counts = _old_booked(con, first_monday, period.end_exclusive, weekly=True)
+    mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    counts["grp"] = pd.to_datetime(counts["grp"]).dt.date
+    out = counts.set_index("grp").reindex(mondays)[["revenue", "sales", "spend"]].fillna(0)
+    out["sales"] = out["sales"].astype("int64")
+    out.insert(0, "week_start", pd.to_datetime(mondays))
+    return _old_add_booked_ratios(out.reset_index(drop=True))
+
+
+_BOOKED_BY_CHANNEL_SQL = f"""
+WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
+visit AS (SELECT visit_id, any_value(channel) AS channel FROM visits GROUP BY visit_id),
+won AS (
+  SELECT coalesce(v.channel, $undetermined) AS channel, count(*) AS sales,
+         coalesce(sum(d.amount), 0) AS revenue
+  FROM ({_WON_DEALS}) AS d
+  LEFT JOIN lead AS l ON l.lead_id = d.lead_id
+  LEFT JOIN visit AS v ON v.visit_id = l.visit_id
+  GROUP BY ALL
+), cost AS (
+  SELECT coalesce(channel, $undetermined) AS channel, sum(cost) AS spend
+  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
+  GROUP BY ALL
+)
+SELECT coalesce(won.channel, cost.channel) AS channel,
+       coalesce(won.sales, 0) AS sales,
+       coalesce(won.revenue, 0) AS revenue,
+       coalesce(cost.spend, 0) AS spend
+FROM won FULL OUTER JOIN cost ON won.channel = cost.channel
+"""
+
+
+def old_booked_by_channel(con, period: Period) -> pd.DataFrame:
+    """Was ``analytics.metrics.revenue.booked_by_channel``."""
+    params = {"start": period.start, "stop": period.end_exclusive, "undetermined": UNDETERMINED}
+    out = con.execute(_BOOKED_BY_CHANNEL_SQL, params).df()
+    out["channel"] = out["channel"].astype(str)
+    out["sales"] = out["sales"].astype("int64")
+    out["revenue"] = out["revenue"].astype("float64")
+    out["spend"] = out["spend"].astype("float64")
+    out = out.sort_values(["revenue", "channel"], ascending=[False, True], ignore_index=True)
+    return _old_add_booked_ratios(out[["channel", "revenue", "sales", "spend"]])
+
+
+_GROUP_COLUMNS = {
+    # by: (lead_flags column, visits column, spend column)
+    "channel": ("channel", "channel", "channel"),
+    "source": ("source", "utm_source", "utm_source"),
+    "campaign": ("campaign", "utm_campaign", "campaign"),
+}
+_FUNNEL_COUNT_COLUMNS = ("spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue")
+
+
+def old_conversion_by(
+    con, period: Period, by: str = "channel", definitions: Definitions | None = None
+) -> pd.DataFrame:
+    """Was ``analytics.metrics.kpi.conversion_by`` (its lead side is the Ibis lead flags)."""
+    from analytics.metrics.definitions import lead_flags
+    from analytics.metrics.funnel import add_ratios
+    from analytics.metrics.kpi import add_kpi_ratios
+
+    if by not in _GROUP_COLUMNS:
+        raise ValueError(f"by must be one of {', '.join(_GROUP_COLUMNS)}, got {by!r}")
+    lead_col, visit_col, spend_col = _GROUP_COLUMNS[by]
+    flags = lead_flags(con, period, definitions)
+    lead_side = flags.groupby(lead_col).agg(
+        leads=("lead_id", "size"),
+        mql=("is_mql", "sum"),
+        sql_leads=("is_sql", "sum"),
+        sales=("is_won", "sum"),
+        revenue=("revenue", "sum"),
+        non_target=("is_non_target", "sum"),
+    )
+    params = {"start": period.start, "stop": period.end_exclusive}
+    visit_side = con.execute(
+        f"SELECT coalesce({visit_col}, '{UNDETERMINED}') AS grp, count(*) AS visits FROM visits"
+        " WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP"
+        " GROUP BY grp",
+        params,
+    ).df()
+    spend_side = con.execute(
+        f"SELECT coalesce({spend_col}, '{UNDETERMINED}') AS grp, sum(cost) AS spend FROM spend"
+        " WHERE date >= $start::DATE AND date < $stop::DATE GROUP BY grp",
+        params,
+    ).df()
+    out = pd.concat(
+        [
+            spend_side.set_index("grp")["spend"],
+            visit_side.set_index("grp")["visits"],
+            lead_side,
+        ],
+        axis=1,
+    ).fillna(0)
+    for col in ("visits", "leads", "mql", "sql_leads", "sales", "non_target"):
+        out[col] = out[col].astype("int64")
+    for col in ("spend", "revenue"):
+        out[col] = out[col].astype("float64")
+    out.index = out.index.astype(str)
+    out = out.rename_axis(by).reset_index()
+    out = out.sort_values(["leads", by], ascending=[False, True], ignore_index=True)
+    columns = [by, *_FUNNEL_COUNT_COLUMNS, "non_target"]
+    return add_kpi_ratios(add_ratios(out[columns]))
+
+
+def old_data_anchor(con):
+    """Was ``analytics.metrics.period.data_anchor``."""
+    (anchor,) = con.execute("SELECT max(visit_start)::DATE FROM visits").fetchone()
+    if anchor is None:
+        raise ValueError("the warehouse has no visits: cannot anchor the report period")
+    return anchor
+
+
+def old_data_bounds(con):
+    """Was ``analytics.metrics.period.data_bounds``."""
+    first, last = con.execute(
+        """
+        SELECT min(day), max(day) FROM (
+            SELECT visit_start::DATE AS day FROM visits
+            UNION ALL SELECT created_at::DATE FROM leads
+            UNION ALL SELECT date FROM spend
+        )
+        """
+    ).fetchone()
+    if first is None:
+        raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
+    return first, last
+
+
+def old_first_record_day(con):
+    """Was the first-day query of ``analytics.metrics.kpi.revenue_vs_target``."""
+    (first_day,) = con.execute(
+        "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
+        " UNION ALL SELECT created_at::DATE FROM leads"
+        " UNION ALL SELECT created_at::DATE FROM deals)"
+    ).fetchone()
+    return first_day
+
+
+def old_snapshot_figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
+    """Was ``analytics.metrics.snapshot._figures`` (on the functions above)."""
+    from analytics.metrics import kpi
+    from analytics.metrics.catalogue import CATALOGUE
+    from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios
+    from analytics.metrics.revenue import BOOKED_COLUMNS
+    from analytics.metrics.snapshot import TOTAL_ONLY
+
+    booked = old_booked_summary(con, period).iloc[0]
+    cohort = kpi.kpi_summary(con, period, definitions).iloc[0]
+    total: dict[str, float] = {}
+    for column, value in cohort.items():
+        key = COHORT_COLUMNS.get(str(column), str(column))
+        if key in CATALOGUE:
+            total[key] = value
+    for column in BOOKED_COLUMNS:
+        total[column] = booked[column]
+    closed = old_closed_deals(con, period.start, period.end_exclusive)
+    won = int((closed["outcome"] == "won").sum())
+    total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
+    # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
+    cycles = closed.loc[(closed["outcome"] == "won") & closed["cycle_days"].notna(), "cycle_days"]
+    total["cycle_days"] = float(cycles.median()) if len(cycles) else math.nan
+
+    by_channel: dict[str, dict[str, float]] = {}
+    conversion = old_conversion_by(con, period, "channel", definitions).set_index("channel")
+    booked_channels = old_booked_by_channel(con, period).set_index("channel")
+    # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
+    names = conversion.index.union(booked_channels.index)
+    sums = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue", "non_target"]
+    conversion = conversion[sums].reindex(names, fill_value=0)
+    conversion = kpi.add_kpi_ratios(add_ratios(conversion))
+    booked_channels = booked_channels[["revenue", "sales", "spend"]].reindex(names, fill_value=0)
+    booked_channels = _old_add_booked_ratios(booked_channels)
+    for name in names:
+        values = by_channel.setdefault(str(name), {})
+        for column, value in conversion.loc[name].items():
+            key = COHORT_COLUMNS.get(str(column), str(column))
+            if key in CATALOGUE and key not in TOTAL_ONLY:
+                values[key] = value
+        for column in BOOKED_COLUMNS:
+            values[column] = booked_channels.loc[name, column]
+    return total, by_channel
 
 
 def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:

@@ -23,6 +23,7 @@ printed as one clear line and exit with code 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -281,7 +282,11 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
     if not args.warehouse.exists():
         raise UsageError(f"{args.warehouse}: no warehouse (run `python -m analytics demo` first)")
-    shot, path = snapshot.build_snapshot(args.warehouse, args.period, args.out)
+    backend = args.backend
+    spark = bool(backend) and backend.lower().startswith("pyspark")
+    if spark and not importlib.util.find_spec("pyspark"):
+        raise UsageError(f"--backend {backend}: pyspark is not installed (pip install '.[spark]')")
+    shot, path = snapshot.build_snapshot(args.warehouse, args.period, args.out, backend=backend)
     if args.format == "json":
         sys.stdout.write(shot.to_json())
     else:
@@ -543,6 +548,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--locale", default="ru", help="language of the table's labels (ru or en)")
     p.add_argument("--out", type=Path, default=None, help="also write metrics.json under here")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help=(
+            "engine that computes the figures: duckdb:// (on --warehouse), "
+            "pyspark://local[N] (a local Spark fed from --warehouse) or pyspark://active; "
+            "default: url in params/backend.yaml"
+        ),
+    )
     _add_warehouse(p)
     p.set_defaults(func=_cmd_metrics)
 

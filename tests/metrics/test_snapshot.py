@@ -159,6 +159,22 @@ def test_cli_prints_the_snapshot_with_catalogue_labels(tmp_path, capsys):
     assert "2025-W99 is not an ISO week" in capsys.readouterr().err
 
 
+def test_cli_backend_flag_rejects_an_unknown_engine_in_one_line(tmp_path, capsys):
+    from analytics import cli
+
+    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    args = ["metrics", "--period", "2025-W23", "--warehouse", str(warehouse)]
+    assert cli.main([*args, "--backend", "mysql://db"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: unknown backend 'mysql://db': expected duckdb://... or pyspark://...\n"
+    assert cli.main([*args, "--backend", "pyspark://yarn"]) == 2
+    assert "use pyspark://local, pyspark://local[N] or pyspark://active" in capsys.readouterr().err
+    # duckdb:// computes on --warehouse: the hand-computed booked revenue
+    assert cli.main([*args, "--backend", "duckdb://", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
+
+
 @pytest.fixture(scope="module")
 def tiny_shot(tiny_warehouse):
     con = duckdb.connect(str(tiny_warehouse), read_only=True)

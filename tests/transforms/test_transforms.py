@@ -9,9 +9,6 @@ in CI (``CI=true``, set by ``.ci/run``), where a parity test that cannot run fai
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from datetime import date, timedelta
 
 import duckdb
@@ -20,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from funnel_fixture import fill
+from spark_session import spark_unavailable
 
 from analytics import transforms
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
@@ -505,24 +503,19 @@ PARITY_KEYS = {
     **{f"funnel_counts_{by}": ["grp"] for by in transforms.GROUPINGS},
 }
 
-TEST_SPARK_CONFIG = {
-    "spark.sql.shuffle.partitions": "1",
-    "spark.default.parallelism": "1",
-    "spark.sql.adaptive.enabled": "false",
-    # a short-lived JVM: C1 only and the serial GC start much faster on small machines
-    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
-}
 
+def test_the_shared_spark_session_fails_without_java_in_ci(monkeypatch):
+    """The session-scoped ``spark`` fixture (every parity module) goes through this check."""
+    import spark_session
 
-def spark_unavailable(reason: str) -> None:
-    """Skip a Spark parity test that cannot run -- or fail it in CI (``CI=true``).
-
-    In CI the "runs on Spark" claim must be tested: a missing pyspark or Java
-    there is a broken environment, not a reason to stay green.
-    """
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(f"CI=true but the Spark parity test cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    monkeypatch.setattr(spark_session.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run: no Java runtime for PySpark"):
+        spark_session.start_session()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="no Java runtime for PySpark"):
+        spark_session.start_session()
 
 
 def test_spark_parity_cannot_skip_in_ci(monkeypatch):
@@ -532,31 +525,6 @@ def test_spark_parity_cannot_skip_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="no Java runtime"):
         spark_unavailable("no Java runtime for PySpark")
-
-
-@pytest.fixture(scope="module")
-def spark(tiny_warehouse, tmp_path_factory):
-    """Ibis PySpark backend (local[1]) on the tiny warehouse; one SparkSession per module."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        spark_unavailable("pyspark not installed (pip install -e '.[spark]')")
-    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        spark_unavailable("no Java runtime for PySpark (apt-get install default-jre-headless)")
-    started = time.perf_counter()
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.master("local[1]").appName("analytics-parity")
-    for key, value in {**backends.SPARK_CONFIG, **TEST_SPARK_CONFIG}.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    backend = transforms.connect_local_spark(
-        tiny_warehouse, session=session, export_dir=tmp_path_factory.mktemp("parquet")
-    )
-    print(f"SparkSession ready in {time.perf_counter() - started:.1f}s")
-    yield backend
-    session.stop()
 
 
 @pytest.mark.spark

@@ -72,7 +72,7 @@ import yaml
 from analytics.metrics.funnel import STAGE_ORDER
 from analytics.metrics.period import Period
 from analytics.paths import PARAMS_DIR
-from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.backends import ibis_backend
 from analytics.transforms.lead_facts import LEAD_FLAG_COLUMNS, lead_flag_table
 
 DEFINITIONS_FILE = PARAMS_DIR / "definitions.yaml"
@@ -448,7 +448,7 @@ def lead_flags(con, period: Period, definitions: Definitions | None = None) -> p
           ``pageviews_before`` (pages in the lookback window), ``deals``.
     """
     definitions = definitions or DEFAULT_DEFINITIONS
-    with duckdb_backend(con) as backend:
+    with ibis_backend(con) as backend:
         expr = lead_flag_table(backend, period.start, period.end_exclusive, definitions)
         flags = backend.execute(expr)
     return flags[list(LEAD_FLAG_COLUMNS)].reset_index(drop=True)

@@ -49,7 +49,7 @@ import pandas as pd
 
 from analytics.metrics.catalogue import Metric, metric
 from analytics.metrics.period import Period
-from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.backends import ibis_backend
 from analytics.transforms.funnel_facts import COUNT_COLUMNS as COUNT_COLUMNS  # re-exported
 from analytics.transforms.funnel_facts import STAGE_ORDER as STAGE_ORDER  # re-exported
 from analytics.transforms.funnel_facts import funnel_counts
@@ -93,9 +93,10 @@ def _funnel_counts(con, start: date, stop: date, by: str) -> pd.DataFrame:
     """Funnel counts for days in ``[start, stop)`` grouped by ``by`` (column ``grp``).
 
     Runs :func:`analytics.transforms.funnel_facts.funnel_counts` (an Ibis expression)
-    on the DuckDB connection ``con``.
+    on ``con``: a DuckDB connection or an Ibis backend
+    (:func:`analytics.transforms.backends.ibis_backend`).
     """
-    with duckdb_backend(con) as backend:
+    with ibis_backend(con) as backend:
         frame = backend.execute(funnel_counts(backend, start, stop, by))
     for col in COUNT_COLUMNS:
         frame[col] = frame[col].astype("int64")

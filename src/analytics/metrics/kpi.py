@@ -32,29 +32,43 @@ to target) are counted by the close date, not by the lead cohort:
 * revenue target = last year's revenue × target growth + last year's revenue;
   progress = revenue to date / target × 100%; expected pace = elapsed days /
   days in the year × 100%
+
+Computation: the queries are Ibis expressions of :mod:`analytics.transforms`
+(``booked_deals.closed_deal_table``, ``conversion_counts``, ``funnel_facts``,
+``lead_facts``, ``data_span``); every function's ``con`` is a DuckDB connection
+or any Ibis backend holding the canonical tables (e.g. PySpark).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from analytics.metrics.catalogue import metric
-from analytics.metrics.definitions import Definitions, flag_counts, lead_flags
+from analytics.metrics.definitions import (
+    DEFAULT_DEFINITIONS,
+    Definitions,
+    flag_counts,
+    lead_flags,
+)
 from analytics.metrics.funnel import (
     STAGE_ORDER,
-    UNDETERMINED,
     add_ratios,
     column_metric,
     funnel_summary,
     weekly_funnel,
 )
 from analytics.metrics.funnel import format_value as format_value  # re-exported
-from analytics.metrics.period import Period
+from analytics.metrics.period import Period, as_date
 from analytics.metrics.period import previous_period as previous_period  # re-exported
+from analytics.transforms.backends import ibis_backend
+from analytics.transforms.booked_deals import CLOSED_DEAL_COLUMNS, closed_deal_table
+from analytics.transforms.conversion_counts import CONVERSION_GROUPS, conversion_counts
+from analytics.transforms.data_span import first_record_day
 
 DASHBOARD_METRICS = (
     "revenue",
@@ -216,17 +230,27 @@ def add_kpi_ratios(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- period figures
 
 
-def kpi_summary(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
+def kpi_summary(
+    con,
+    period: Period,
+    definitions: Definitions | None = None,
+    conversion: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """All KPIs of one period as a one-row frame.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse with the canonical tables.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse with the canonical tables (or an Ibis backend holding them).
     period : Period
         Days of the lead cohort (see :mod:`analytics.metrics.funnel`).
     definitions : Definitions, optional
         MQL/SQL definitions; default the CRM stages.
+    conversion : pandas.DataFrame, optional
+        :func:`conversion_by` of the same period and definitions (any
+        grouping): its column sums of ``mql``, ``sql_leads`` and
+        ``non_target`` are the period's (every lead is in one group), which
+        saves the lead-flag query. The figures are the same either way.
 
     Returns
     -------
@@ -240,19 +264,14 @@ def kpi_summary(con, period: Period, definitions: Definitions | None = None) -> 
         :func:`add_kpi_ratios`.
     """
     summary = funnel_summary(con, period)
-    counts = flag_counts(lead_flags(con, period, definitions))
+    if conversion is None:
+        counts = flag_counts(lead_flags(con, period, definitions))
+    else:
+        counts = {name: int(conversion[name].sum()) for name in ("mql", "sql_leads", "non_target")}
     summary["mql"] = counts["mql"]
     summary["sql_leads"] = counts["sql_leads"]
     summary["non_target"] = counts["non_target"]
     return add_kpi_ratios(add_ratios(summary))
-
-
-_GROUP_COLUMNS = {
-    # by: (lead_flags column, visits column, spend column)
-    "channel": ("channel", "channel", "channel"),
-    "source": ("source", "utm_source", "utm_source"),
-    "campaign": ("campaign", "utm_campaign", "campaign"),
-}
 
 
 def conversion_by(
@@ -284,44 +303,18 @@ def conversion_by(
         (e.g. ``cr_visit_lead`` = leads / visits × 100% per group). With
         ``by="channel"`` the counts equal :func:`analytics.metrics.funnel.funnel_by_channel`.
     """
-    if by not in _GROUP_COLUMNS:
-        raise ValueError(f"by must be one of {', '.join(_GROUP_COLUMNS)}, got {by!r}")
-    lead_col, visit_col, spend_col = _GROUP_COLUMNS[by]
-    flags = lead_flags(con, period, definitions)
-    lead_side = flags.groupby(lead_col).agg(
-        leads=("lead_id", "size"),
-        mql=("is_mql", "sum"),
-        sql_leads=("is_sql", "sum"),
-        sales=("is_won", "sum"),
-        revenue=("revenue", "sum"),
-        non_target=("is_non_target", "sum"),
-    )
-    params = {"start": period.start, "stop": period.end_exclusive}
-    visit_side = con.execute(
-        f"SELECT coalesce({visit_col}, '{UNDETERMINED}') AS grp, count(*) AS visits FROM visits"
-        " WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP"
-        " GROUP BY grp",
-        params,
-    ).df()
-    spend_side = con.execute(
-        f"SELECT coalesce({spend_col}, '{UNDETERMINED}') AS grp, sum(cost) AS spend FROM spend"
-        " WHERE date >= $start::DATE AND date < $stop::DATE GROUP BY grp",
-        params,
-    ).df()
-    out = pd.concat(
-        [
-            spend_side.set_index("grp")["spend"],
-            visit_side.set_index("grp")["visits"],
-            lead_side,
-        ],
-        axis=1,
-    ).fillna(0)
+    if by not in CONVERSION_GROUPS:
+        raise ValueError(f"by must be one of {', '.join(CONVERSION_GROUPS)}, got {by!r}")
+    definitions = definitions or DEFAULT_DEFINITIONS
+    with ibis_backend(con) as backend:
+        expr = conversion_counts(backend, period.start, period.end_exclusive, by, definitions)
+        out = backend.execute(expr)
     for col in ("visits", "leads", "mql", "sql_leads", "sales", "non_target"):
         out[col] = out[col].astype("int64")
     for col in ("spend", "revenue"):
         out[col] = out[col].astype("float64")
-    out.index = out.index.astype(str)
-    out = out.rename_axis(by).reset_index()
+    out = out.rename(columns={"grp": by})
+    out[by] = out[by].astype(str)
     out = out.sort_values(["leads", by], ascending=[False, True], ignore_index=True)
     columns = [by, *_FUNNEL_COUNT_COLUMNS, "non_target"]
     return add_kpi_ratios(add_ratios(out[columns]))
@@ -350,48 +343,13 @@ def stage_conversion(con, period: Period, definitions: Definitions | None = None
     return out
 
 
-_CLOSED_DEALS_SQL = """
-WITH history AS (
-    SELECT deal_id,
-           min(entered_at) FILTER (WHERE stage = 'won') AS won_at,
-           min(entered_at) FILTER (WHERE stage = 'lost') AS lost_at
-    FROM deal_stages GROUP BY deal_id
-),
-lead AS (SELECT lead_id, min(created_at) AS created_at FROM leads GROUP BY lead_id),
-deal AS (
-    SELECT deal_id, any_value(lead_id) AS lead_id, any_value(manager) AS manager,
-           any_value(status) AS status, any_value(stage) AS stage,
-           any_value(closed_at) AS closed_at, any_value(loss_reason) AS loss_reason,
-           any_value(amount) AS amount
-    FROM deals GROUP BY deal_id
-),
-closed AS (
-    SELECT d.deal_id, d.lead_id, d.manager, d.loss_reason, d.amount,
-           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN 'won'
-                WHEN d.status = 'lost' OR d.stage = 'lost' THEN 'lost' END AS outcome,
-           CASE WHEN d.status = 'won' OR d.stage = 'won' THEN coalesce(d.closed_at, h.won_at)
-                ELSE coalesce(d.closed_at, h.lost_at) END AS closed_at
-    FROM deal AS d LEFT JOIN history AS h USING (deal_id)
-)
-SELECT c.deal_id, c.lead_id, c.manager, c.outcome, c.closed_at, c.loss_reason,
-       c.amount, l.created_at AS lead_created_at,
-       date_diff('second', l.created_at, c.closed_at) / 86400.0 AS cycle_days
-FROM closed AS c LEFT JOIN lead AS l USING (lead_id)
-WHERE c.outcome IS NOT NULL
-  AND c.closed_at >= $start::TIMESTAMP AND c.closed_at < $stop::TIMESTAMP
-ORDER BY c.closed_at, c.deal_id
-"""
-
-CLOSED_DEALS_SQL = _CLOSED_DEALS_SQL
-"""Deals won or lost in ``[$start, $stop)`` (DuckDB SQL with named parameters ``start``,
-``stop``): the close rule shared by :func:`closed_deals` and the booked revenue of
-:mod:`analytics.metrics.revenue`."""
-
 NO_MANAGER = "(no manager)"
 """Manager label of deals without a responsible manager."""
 
 
-def closed_deals(con, start: date, stop: date) -> pd.DataFrame:
+def closed_deals(
+    con, start: date, stop: date, more: Sequence[tuple[date, date]] = ()
+) -> pd.DataFrame:
     """Deals won or lost in ``[start, stop)`` (by close time).
 
     A deal is won if its status or current stage is ``won`` and lost if it is
@@ -405,12 +363,35 @@ def closed_deals(con, start: date, stop: date) -> pd.DataFrame:
         ``outcome`` (won/lost), ``closed_at``, ``loss_reason``, ``amount``
         (RUB), ``lead_created_at`` and ``cycle_days`` = (closed at − lead
         created at) / 86 400 s, days (NaN for deals without a known lead).
+        With ``more`` windows ``(start, stop)``, the deals closed in any of them.
     """
-    out = con.execute(_CLOSED_DEALS_SQL, {"start": start, "stop": stop}).df()
+    with ibis_backend(con) as backend:
+        out = backend.execute(closed_deal_table(backend, start, stop, more))
+    out = out[list(CLOSED_DEAL_COLUMNS)].reset_index(drop=True)
     out["manager"] = out["manager"].fillna(NO_MANAGER).astype(str)
     out["amount"] = out["amount"].astype("float64")
     out["cycle_days"] = out["cycle_days"].astype("float64")
     return out
+
+
+def closed_deals_of(con, periods: Sequence[Period]) -> list[pd.DataFrame]:
+    """:func:`closed_deals` of several periods with one query.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per period, in order, equal to
+        ``closed_deals(con, period.start, period.end_exclusive)``.
+    """
+    if not periods:
+        return []
+    windows = [(p.start, p.end_exclusive) for p in periods]
+    every = closed_deals(con, *windows[0], more=windows[1:])
+    at = every["closed_at"]
+    return [
+        every[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(stop))].reset_index(drop=True)
+        for start, stop in windows
+    ]
 
 
 def cycle_time(con, period: Period, by: str | None = None) -> pd.DataFrame:
@@ -574,11 +555,8 @@ def revenue_vs_target(
     last_start = date(as_of.year - 1, 1, 1)
     to_date = closed_deals(con, year_start, as_of + timedelta(days=1))
     revenue_to_date = float(to_date.loc[to_date["outcome"] == "won", "amount"].fillna(0).sum())
-    (first_day,) = con.execute(
-        "SELECT min(day) FROM (SELECT visit_start::DATE AS day FROM visits"
-        " UNION ALL SELECT created_at::DATE FROM leads"
-        " UNION ALL SELECT created_at::DATE FROM deals)"
-    ).fetchone()
+    with ibis_backend(con) as backend:
+        first_day = as_date(backend.execute(first_record_day(backend)))
     if last_year_revenue is None:
         last = closed_deals(con, last_start, year_start)
         last_year_revenue = float(last.loc[last["outcome"] == "won", "amount"].fillna(0).sum())

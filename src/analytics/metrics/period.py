@@ -18,6 +18,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import pandas as pd
+
+from analytics.transforms.backends import ibis_backend
+from analytics.transforms.data_span import data_span, last_visit_day
+
 ACCEPTED_FORMS = (
     "last-week (last complete ISO week, Monday-Sunday, ending on or before the anchor)",
     "last-month (last complete calendar month ending on or before the anchor)",
@@ -186,13 +191,26 @@ def _bad_spec(spec: object) -> str:
     return f"unknown period {spec!r}; accepted forms:\n  {forms}"
 
 
+def as_date(value) -> date | None:
+    """A date from what a backend returns for a date (date, Timestamp, datetime64; None if null)."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
 def data_anchor(con) -> date:
     """Last day with visits in the warehouse: a report's "today" for the data.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Connection to a warehouse with the canonical ``visits`` table.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Connection to a warehouse with the canonical ``visits`` table, or an
+        Ibis backend holding it (the expression is
+        :func:`analytics.transforms.data_span.last_visit_day`).
 
     Returns
     -------
@@ -204,7 +222,8 @@ def data_anchor(con) -> date:
     ValueError
         If the warehouse has no visits.
     """
-    (anchor,) = con.execute("SELECT max(visit_start)::DATE FROM visits").fetchone()
+    with ibis_backend(con) as backend:
+        anchor = as_date(backend.execute(last_visit_day(backend)))
     if anchor is None:
         raise ValueError("the warehouse has no visits: cannot anchor the report period")
     return anchor
@@ -213,25 +232,45 @@ def data_anchor(con) -> date:
 def data_bounds(con) -> tuple[date, date]:
     """First and last day with any visits, leads or spend in the warehouse.
 
-    Used to resolve the period ``all``.
+    Used to resolve the period ``all``. ``con`` is a DuckDB connection or an
+    Ibis backend (:func:`analytics.transforms.data_span.data_span`).
 
     Raises
     ------
     ValueError
         If the warehouse has no visits, leads or spend.
     """
-    first, last = con.execute(
-        """
-        SELECT min(day), max(day) FROM (
-            SELECT visit_start::DATE AS day FROM visits
-            UNION ALL SELECT created_at::DATE FROM leads
-            UNION ALL SELECT date FROM spend
-        )
-        """
-    ).fetchone()
+    with ibis_backend(con) as backend:
+        span = backend.execute(data_span(backend))
+    first, last = (as_date(span[name].iloc[0]) for name in ("first_day", "last_day"))
     if first is None:
         raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
     return first, last
+
+
+def data_extent(con) -> tuple[date, date, date]:
+    """:func:`data_bounds` and :func:`data_anchor` with one query.
+
+    Returns
+    -------
+    tuple of datetime.date
+        ``(first_day, last_day, anchor)``.
+
+    Raises
+    ------
+    ValueError
+        If the warehouse has no visits, leads or spend, or no visits.
+    """
+    with ibis_backend(con) as backend:
+        span = backend.execute(data_span(backend, with_anchor=True))
+    first, last, anchor = (
+        as_date(span[name].iloc[0]) for name in ("first_day", "last_day", "last_visit_day")
+    )
+    if first is None:
+        raise ValueError("the warehouse has no visits, leads or spend: no data bounds")
+    if anchor is None:
+        raise ValueError("the warehouse has no visits: cannot anchor the report period")
+    return first, last, anchor
 
 
 def previous_period(period: Period) -> Period:

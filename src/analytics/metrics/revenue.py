@@ -18,6 +18,10 @@ empty, the time its history entered ``won``.
 * average deal = revenue / sales, RUB.
 
 A division by zero gives NaN.
+
+The counts come from the Ibis expression
+:func:`analytics.transforms.booked_deals.booked_counts`; ``con`` is a DuckDB
+connection or any Ibis backend holding the canonical tables (e.g. PySpark).
 """
 
 from __future__ import annotations
@@ -26,43 +30,28 @@ from datetime import timedelta
 
 import pandas as pd
 
-from analytics.metrics.funnel import UNDETERMINED, _ratio
-from analytics.metrics.kpi import CLOSED_DEALS_SQL
+from analytics.metrics.funnel import _ratio
 from analytics.metrics.period import Period
+from analytics.transforms.backends import ibis_backend
+from analytics.transforms.booked_deals import booked_counts
 
 BOOKED_COLUMNS = ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")
 """Columns of :func:`booked_summary`; each is its own key in
 :data:`analytics.metrics.catalogue.CATALOGUE` (basis ``booked``)."""
 
-_WON_DEALS = f"""
-SELECT lead_id, closed_at, amount FROM ({CLOSED_DEALS_SQL}) AS closed WHERE outcome = 'won'
-"""
-"""Deals won in ``[$start, $stop)``: :func:`analytics.metrics.kpi.closed_deals`' rule (status
-or stage ``won``; close time ``closed_at``, else when the history entered ``won``)."""
 
-_BOOKED_SQL = """
-WITH won AS (
-  SELECT {key} AS grp, count(*) AS sales, coalesce(sum(amount), 0) AS revenue
-  FROM ({won}) AS w
-  GROUP BY ALL
-), cost AS (
-  SELECT {spend_key} AS grp, sum(cost) AS spend
-  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
-  GROUP BY ALL
-)
-SELECT coalesce(won.grp, cost.grp) AS grp,
-       coalesce(won.sales, 0) AS sales,
-       coalesce(won.revenue, 0) AS revenue,
-       coalesce(cost.spend, 0) AS spend
-FROM won FULL OUTER JOIN cost ON won.grp IS NOT DISTINCT FROM cost.grp
-"""
+def _booked(con, start, stop, by: str) -> pd.DataFrame:
+    """:func:`analytics.transforms.booked_deals.booked_counts` run on ``con``.
 
-
-def _booked(con, start, stop, weekly: bool) -> pd.DataFrame:
-    key = "date_trunc('week', closed_at)::DATE" if weekly else "'total'"
-    spend_key = "date_trunc('week', date)::DATE" if weekly else "'total'"
-    sql = _BOOKED_SQL.format(key=key, spend_key=spend_key, won=_WON_DEALS)
-    return con.execute(sql, {"start": start, "stop": stop}).df()
+    ``con`` is a DuckDB connection or an Ibis backend
+    (:func:`analytics.transforms.backends.ibis_backend`).
+    """
+    with ibis_backend(con) as backend:
+        out = backend.execute(booked_counts(backend, start, stop, by))
+    out["sales"] = out["sales"].astype("int64")
+    out["revenue"] = out["revenue"].astype("float64")
+    out["spend"] = out["spend"].astype("float64")
+    return out
 
 
 def add_booked_ratios(frame: pd.DataFrame) -> pd.DataFrame:
@@ -85,7 +74,7 @@ def booked_summary(con, period: Period) -> pd.DataFrame:
         ``spend`` (RUB), ``drr`` (%), ``romi`` (%), ``cac`` (RUB),
         ``average_deal`` (RUB).
     """
-    totals = _booked(con, period.start, period.end_exclusive, weekly=False).sum()
+    totals = _booked(con, period.start, period.end_exclusive, "total").sum()
     out = pd.DataFrame(
         {
             "revenue": [float(totals.get("revenue", 0.0))],
@@ -107,36 +96,13 @@ def booked_weekly(con, period: Period, weeks: int = 12) -> pd.DataFrame:
         raise ValueError(f"weeks must be >= 1, got {weeks}")
     last_monday = period.end - timedelta(days=period.end.weekday())
     first_monday = last_monday - timedelta(weeks=weeks - 1)
-    counts = _booked(con, first_monday, period.end_exclusive, weekly=True)
+    counts = _booked(con, first_monday, period.end_exclusive, "week")
     mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
     counts["grp"] = pd.to_datetime(counts["grp"]).dt.date
     out = counts.set_index("grp").reindex(mondays)[["revenue", "sales", "spend"]].fillna(0)
     out["sales"] = out["sales"].astype("int64")
     out.insert(0, "week_start", pd.to_datetime(mondays))
     return add_booked_ratios(out.reset_index(drop=True))
-
-
-_BOOKED_BY_CHANNEL_SQL = f"""
-WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
-visit AS (SELECT visit_id, any_value(channel) AS channel FROM visits GROUP BY visit_id),
-won AS (
-  SELECT coalesce(v.channel, $undetermined) AS channel, count(*) AS sales,
-         coalesce(sum(d.amount), 0) AS revenue
-  FROM ({_WON_DEALS}) AS d
-  LEFT JOIN lead AS l ON l.lead_id = d.lead_id
-  LEFT JOIN visit AS v ON v.visit_id = l.visit_id
-  GROUP BY ALL
-), cost AS (
-  SELECT coalesce(channel, $undetermined) AS channel, sum(cost) AS spend
-  FROM spend WHERE date >= $start::DATE AND date < $stop::DATE
-  GROUP BY ALL
-)
-SELECT coalesce(won.channel, cost.channel) AS channel,
-       coalesce(won.sales, 0) AS sales,
-       coalesce(won.revenue, 0) AS revenue,
-       coalesce(cost.spend, 0) AS spend
-FROM won FULL OUTER JOIN cost ON won.channel = cost.channel
-"""
 
 
 def booked_by_channel(con, period: Period) -> pd.DataFrame:
@@ -155,11 +121,8 @@ def booked_by_channel(con, period: Period) -> pd.DataFrame:
         revenue (desc) then channel: ``channel`` and the columns of
         :func:`booked_summary` (ratios NaN on division by zero).
     """
-    params = {"start": period.start, "stop": period.end_exclusive, "undetermined": UNDETERMINED}
-    out = con.execute(_BOOKED_BY_CHANNEL_SQL, params).df()
+    out = _booked(con, period.start, period.end_exclusive, "channel")
+    out = out.rename(columns={"grp": "channel"})
     out["channel"] = out["channel"].astype(str)
-    out["sales"] = out["sales"].astype("int64")
-    out["revenue"] = out["revenue"].astype("float64")
-    out["spend"] = out["spend"].astype("float64")
     out = out.sort_values(["revenue", "channel"], ascending=[False, True], ignore_index=True)
     return add_booked_ratios(out[["channel", "revenue", "sales", "spend"]])

@@ -39,11 +39,22 @@ Sources of the figures
   :func:`analytics.metrics.revenue.booked_by_channel`;
 * visits, visitors, leads and the cohort figures (MQL and SQL by the
   definitions in force, the cohort's sales and revenue and their ratios):
-  :func:`analytics.metrics.kpi.kpi_summary` and
-  :func:`analytics.metrics.kpi.conversion_by` (per channel);
+  :func:`analytics.metrics.kpi.conversion_by` (per channel) and
+  :func:`analytics.metrics.kpi.kpi_summary` (total; its MQL, SQL and
+  non-target leads are the sums of the channels' rows);
 * win rate and sales cycle: :func:`analytics.metrics.kpi.win_rate_by_manager`'s
   rule on :func:`analytics.metrics.kpi.closed_deals` and
   :func:`analytics.metrics.kpi.cycle_time` (total only).
+
+Every source runs an Ibis expression of :mod:`analytics.transforms`
+(``booked_deals``, ``conversion_counts``, ``funnel_facts``, ``lead_facts``,
+``data_span``) on the connection given: a DuckDB connection or any Ibis
+backend, so :func:`compute_snapshot` gives the same snapshot on PySpark
+(:func:`build_snapshot`'s ``backend``, ``python -m analytics metrics --backend``).
+Per period it runs four queries (booked total, booked by channel, the
+channel conversion with the MQL rules, the funnel total), plus one for the
+closed deals of all three periods, two for the weekly series and one for
+the data's first and last days.
 
 Cohort maturity
 ---------------
@@ -113,6 +124,7 @@ from analytics.metrics.period import (
     Period,
     data_anchor,
     data_bounds,
+    data_extent,
     parse_period,
     previous_period,
     year_ago_period,
@@ -198,10 +210,17 @@ def _period_json(period: Period, data_start: date) -> dict:
 # --------------------------------------------------------------------------- computation
 
 
-def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict, dict]:
-    """Every catalogue metric of ``period``: ``(total, by_channel)`` of raw values."""
+def _figures(
+    con, period: Period, definitions: Definitions | None, closed: pd.DataFrame | None = None
+) -> tuple[dict, dict]:
+    """Every catalogue metric of ``period``: ``(total, by_channel)`` of raw values.
+
+    ``closed`` is :func:`analytics.metrics.kpi.closed_deals` of the period when
+    the caller fetched it already (:func:`analytics.metrics.kpi.closed_deals_of`).
+    """
     booked = revenue.booked_summary(con, period).iloc[0]
-    cohort = kpi.kpi_summary(con, period, definitions).iloc[0]
+    by_channel_flags = kpi.conversion_by(con, period, "channel", definitions)
+    cohort = kpi.kpi_summary(con, period, definitions, conversion=by_channel_flags).iloc[0]
     total: dict[str, float] = {}
     for column, value in cohort.items():
         key = COHORT_COLUMNS.get(str(column), str(column))
@@ -209,7 +228,8 @@ def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict
             total[key] = value
     for column in revenue.BOOKED_COLUMNS:
         total[column] = booked[column]
-    closed = kpi.closed_deals(con, period.start, period.end_exclusive)
+    if closed is None:
+        closed = kpi.closed_deals(con, period.start, period.end_exclusive)
     won = int((closed["outcome"] == "won").sum())
     total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
     # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
@@ -217,7 +237,7 @@ def _figures(con, period: Period, definitions: Definitions | None) -> tuple[dict
     total["cycle_days"] = float(cycles.median()) if len(cycles) else math.nan
 
     by_channel: dict[str, dict[str, float]] = {}
-    conversion = kpi.conversion_by(con, period, "channel", definitions).set_index("channel")
+    conversion = by_channel_flags.set_index("channel")
     booked_channels = revenue.booked_by_channel(con, period).set_index("channel")
     # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
     names = conversion.index.union(booked_channels.index)
@@ -347,8 +367,11 @@ def compute_snapshot(
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse with the canonical tables.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse with the canonical tables, or an Ibis backend holding them
+        (e.g. ``connect_backend("pyspark://local[2]")``): every figure comes
+        from the Ibis expressions of :mod:`analytics.transforms`, so the
+        snapshot is the same on DuckDB and PySpark.
     period : Period
         The report period.
     definitions : Definitions, optional
@@ -364,14 +387,18 @@ def compute_snapshot(
     Snapshot
         See the module docstring for the content.
     """
-    as_of = as_of or data_anchor(con)
-    data_start = data_bounds(con)[0]
+    if as_of is None:
+        data_start, _, as_of = data_extent(con)
+    else:
+        data_start = data_bounds(con)[0]
     periods = [period, previous_period(period), year_ago_period(period)]
     # a comparison period that ends before the first day with data has no figures;
     # one that starts before it is computed but marked partial
     covered = [True] + [p.end >= data_start for p in periods[1:]]
+    computed_periods = [p for p, ok in zip(periods, covered, strict=True) if ok]
+    closed = iter(kpi.closed_deals_of(con, computed_periods))
     computed = [
-        _figures(con, p, definitions) if ok else ({}, {})
+        _figures(con, p, definitions, next(closed)) if ok else ({}, {})
         for p, ok in zip(periods, covered, strict=True)
     ]
     metrics: dict[str, dict] = {}
@@ -605,6 +632,7 @@ def build_snapshot(
     period: str | Period,
     out_dir: str | Path | None = None,
     definitions: Definitions | None = None,
+    backend: str | None = None,
 ) -> tuple[Snapshot, Path | None]:
     """Open the warehouse read-only, compute the snapshot and write it if ``out_dir`` is given.
 
@@ -619,6 +647,16 @@ def build_snapshot(
     definitions : Definitions, optional
         Default: ``params/definitions.yaml``
         (:func:`analytics.metrics.definitions.load_definitions`).
+    backend : str, optional
+        Engine that computes the figures, as a connection string of
+        :func:`analytics.transforms.backends.connect_backend`; default ``url``
+        of ``params/backend.yaml`` (:func:`~analytics.transforms.backends.default_backend_url`).
+        ``duckdb://...`` computes on ``warehouse`` itself (the path in the
+        string is not used); ``pyspark://local[N]`` exports ``warehouse`` to
+        Parquet for a local SparkSession (unless the string names its own
+        ``?warehouse=``); ``pyspark://active`` uses the running SparkSession,
+        whose catalog must hold the canonical tables. The figures are the same
+        on every engine (``tests/transforms/test_snapshot_parity.py``).
 
     Returns
     -------
@@ -628,22 +666,38 @@ def build_snapshot(
     import duckdb
 
     from analytics.metrics.definitions import load_definitions
+    from analytics.transforms.backends import connect_backend, default_backend_url
 
     warehouse = Path(warehouse)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
     definitions = definitions or load_definitions()
-    con = duckdb.connect(str(warehouse), read_only=True)
+    url = backend or default_backend_url()
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() == "duckdb":
+        con = duckdb.connect(str(warehouse), read_only=True)
+        close = con.close
+    else:
+        local_spark = scheme.lower() == "pyspark" and not rest.startswith("active")
+        if local_spark and "warehouse=" not in rest:
+            url += ("&" if "?" in url else "?") + f"warehouse={warehouse.resolve()}"
+        con = connect_backend(url)
+        close = _leave_session_running
     try:
+        anchor = None
         if isinstance(period, str):
             anchor = data_anchor(con)
             bounds = data_bounds(con) if period.strip().lower() == "all" else None
             period = parse_period(period, anchor, bounds=bounds)
-        snapshot = compute_snapshot(con, period, definitions)
+        snapshot = compute_snapshot(con, period, definitions, as_of=anchor)
     finally:
-        con.close()
+        close()
     path = write_snapshot(snapshot, Path(out_dir) / period.label) if out_dir is not None else None
     return snapshot, path
+
+
+def _leave_session_running() -> None:
+    """A SparkSession is left to its owner: stopping it would end others' work in the process."""
 
 
 def formatted_table(

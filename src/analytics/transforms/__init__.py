@@ -20,7 +20,18 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
   conversions of each type and the journeys (with touches) of attribution;
 * :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
   weekly or monthly cohort funnel by first channel;
-* :mod:`~analytics.transforms.weekly_rollup` -- weekly KPI rollup.
+* :mod:`~analytics.transforms.weekly_rollup` -- weekly KPI rollup;
+* :mod:`~analytics.transforms.booked_deals` -- the close rule (deals won or lost
+  in the days) and booked revenue, sales and spend (:mod:`analytics.metrics.revenue`);
+* :mod:`~analytics.transforms.conversion_counts` -- the lead cohort's counts by
+  channel, source or campaign with the MQL rules in force
+  (:func:`analytics.metrics.kpi.conversion_by`);
+* :mod:`~analytics.transforms.data_span` -- the data's first and last days
+  (:mod:`analytics.metrics.period`).
+
+The metrics functions take a DuckDB connection or any of these backends
+(:func:`~analytics.transforms.backends.ibis_backend`), so the period snapshot
+(:mod:`analytics.metrics.snapshot`) computes the same on PySpark.
 
 See ``docs/backends.md``.
 """
@@ -33,7 +44,14 @@ from analytics.transforms.backends import (
     default_backend_url,
     duckdb_backend,
     export_parquet,
+    ibis_backend,
     local_spark_session,
+)
+from analytics.transforms.booked_deals import (
+    BOOKED_GROUPINGS,
+    CLOSED_DEAL_COLUMNS,
+    booked_counts,
+    closed_deal_table,
 )
 from analytics.transforms.cohort_events import (
     COHORT_EVENT_COLUMNS,
@@ -44,6 +62,12 @@ from analytics.transforms.cohort_events import (
     first_visits,
     weekly_cohorts,
 )
+from analytics.transforms.conversion_counts import (
+    CONVERSION_COUNT_COLUMNS,
+    CONVERSION_GROUPS,
+    conversion_counts,
+)
+from analytics.transforms.data_span import data_span, first_record_day, last_visit_day
 from analytics.transforms.funnel_facts import (
     FUNNEL_COUNT_COLUMNS,
     GROUPINGS,
@@ -81,6 +105,17 @@ from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 
 __all__ = [
     "ANCHORS",
+    "BOOKED_GROUPINGS",
+    "CLOSED_DEAL_COLUMNS",
+    "CONVERSION_COUNT_COLUMNS",
+    "CONVERSION_GROUPS",
+    "booked_counts",
+    "closed_deal_table",
+    "conversion_counts",
+    "data_span",
+    "first_record_day",
+    "ibis_backend",
+    "last_visit_day",
     "CANONICAL_TABLES",
     "COHORT_EVENT_COLUMNS",
     "CONVERSIONS",

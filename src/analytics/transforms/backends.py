@@ -125,9 +125,16 @@ def connect_backend(url: str | None = None, *, read_only: bool = True):
 
 
 def local_spark_session(master: str = "local", app_name: str = "analytics"):
-    """A local SparkSession with :data:`SPARK_CONFIG` (reused if one is running)."""
+    """A local SparkSession with :data:`SPARK_CONFIG`; the active session if one is running.
+
+    A running session is returned as it is (its master and settings are left
+    alone: changing them would affect the others using it).
+    """
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in SPARK_CONFIG.items():
         builder = builder.config(key, value)
@@ -209,3 +216,19 @@ def duckdb_backend(con) -> Iterator:
             con.execute(
                 f"SET {name} = '{value}'" if name == "TimeZone" else f"SET {name} = {value}"
             )
+
+
+@contextmanager
+def ibis_backend(con) -> Iterator:
+    """The Ibis backend of ``con``: ``con`` itself if it is one, else :func:`duckdb_backend`.
+
+    Lets the metrics functions take either an open ``duckdb`` connection (the
+    warehouse, as the notebooks pass it) or any Ibis backend holding the
+    canonical tables (e.g. :func:`connect_backend` ``("pyspark://local[2]")``)
+    and run the same transforms on it.
+    """
+    if isinstance(con, ibis.BaseBackend):
+        yield con
+    else:
+        with duckdb_backend(con) as backend:
+            yield backend

@@ -1,0 +1,126 @@
+"""Funnel counts of a lead cohort by channel, source or campaign, with the MQL rules in force.
+
+The figures of :func:`analytics.metrics.kpi.conversion_by` (which runs this
+expression and adds the ratios), portable across backends:
+
+* the lead side counts the leads created in ``[start, stop)`` by the flags of
+  :func:`~analytics.transforms.lead_facts.lead_flag_table` (so MQL and SQL
+  follow ``params/definitions.yaml``, both methods): ``leads``, ``mql``,
+  ``sql_leads``, ``sales`` (leads with a won deal), ``revenue`` (RUB, their
+  won deals' amount) and ``non_target``; a lead's group is the ``channel``,
+  ``utm_source`` or ``utm_campaign`` of its visit (``undetermined`` without
+  one);
+* ``visits`` counts the visits started in the days by their own ``channel``,
+  ``utm_source`` or ``utm_campaign``; ``spend`` sums ``spend.cost`` dated in
+  the days by ``spend.channel``, ``spend.utm_source`` or ``spend.campaign``;
+  a missing value is ``undetermined``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from analytics.transforms.lead_facts import lead_flag_table
+from analytics.transforms.stitching import UNDETERMINED
+from analytics.transforms.time_keys import day_start
+
+CONVERSION_GROUPS: dict[str, tuple[str, str, str]] = {
+    # by: (lead flag column, visits column, spend column)
+    "channel": ("channel", "channel", "channel"),
+    "source": ("source", "utm_source", "utm_source"),
+    "campaign": ("campaign", "utm_campaign", "campaign"),
+}
+"""Values of ``by`` in :func:`conversion_counts` and the column each table is grouped by."""
+
+CONVERSION_COUNT_COLUMNS = (
+    "grp",
+    "spend",
+    "visits",
+    "leads",
+    "mql",
+    "sql_leads",
+    "sales",
+    "revenue",
+    "non_target",
+)
+"""Columns of :func:`conversion_counts`, in order."""
+
+
+def conversion_counts(con, start: date, stop: date, by: str, definitions: Any) -> ir.Table:
+    """Spend, visits and the lead cohort's counts of ``[start, stop)`` by one grouping.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    start, stop : datetime.date
+        First day and the day after the last (exclusive).
+    by : {"channel", "source", "campaign"}
+        Grouping (see the module docstring).
+    definitions : analytics.metrics.definitions.Definitions
+        MQL/SQL definitions (see :func:`~analytics.transforms.lead_facts.lead_flag_table`).
+
+    Returns
+    -------
+    ibis.Table
+        :data:`CONVERSION_COUNT_COLUMNS`, one row per group seen in the spend,
+        visits or leads of the days, ordered by ``grp``: ``spend`` and
+        ``revenue`` (RUB, float), the counts (int64); zero where a group has
+        nothing on a side.
+    """
+    if by not in CONVERSION_GROUPS:
+        raise ValueError(f"by must be one of {', '.join(CONVERSION_GROUPS)}, got {by!r}")
+    lead_col, visit_col, spend_col = CONVERSION_GROUPS[by]
+    undetermined = ibis.literal(UNDETERMINED)
+
+    flags = lead_flag_table(con, start, stop, definitions)
+    lead_side = flags.group_by(grp=flags[lead_col]).agg(
+        leads=flags.count(),
+        mql=flags.count(where=flags.is_mql),
+        sql_leads=flags.count(where=flags.is_sql),
+        sales=flags.count(where=flags.is_won),
+        revenue=flags.revenue.sum(),
+        non_target=flags.count(where=flags.is_non_target),
+    )
+    visits = con.table("visits")
+    visits = visits.filter(
+        visits.visit_start >= day_start(start), visits.visit_start < day_start(stop)
+    )
+    visit_side = visits.group_by(grp=ibis.coalesce(visits[visit_col], undetermined)).agg(
+        visits=visits.count()
+    )
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    spend_side = spend.group_by(grp=ibis.coalesce(spend[spend_col], undetermined)).agg(
+        spend=spend.cost.sum()
+    )
+
+    groups = ibis.union(
+        lead_side.select("grp"), visit_side.select("grp"), spend_side.select("grp"), distinct=True
+    )
+    out = groups
+    for side in (spend_side, visit_side, lead_side):
+        side = side.rename(side_grp="grp")
+        out = out.left_join(side, out.grp == side.side_grp).drop("side_grp")
+
+    def count(name: str) -> ir.IntegerValue:
+        return out[name].fill_null(0).cast("int64")
+
+    def money(name: str) -> ir.FloatingValue:
+        return out[name].cast("float64").fill_null(0.0)
+
+    return out.select(
+        grp=out.grp,
+        spend=money("spend"),
+        visits=count("visits"),
+        leads=count("leads"),
+        mql=count("mql"),
+        sql_leads=count("sql_leads"),
+        sales=count("sales"),
+        revenue=money("revenue"),
+        non_target=count("non_target"),
+    ).order_by("grp")
