@@ -13,24 +13,35 @@ from tiny_demo import TEST_SALT, TINY_SEED
 from analytics import warehouse
 from analytics.demo import generator
 
-SHARED_RUN = "tiny_reports"
-"""The session fixture too costly to build once per xdist worker (17 notebook executions)."""
+SHARED_SESSIONS = ("tiny_reports", "spark")
+"""Session fixtures too costly to build once per xdist worker: the weekly run on the tiny
+demo (17 notebook executions) and the Spark session (a JVM)."""
 
 
 @functools.cache
-def _uses_shared_run(module: str) -> bool:
-    """The test module (path from the project root) names the shared run's fixture."""
+def _shared_session_of(module: str) -> str | None:
+    """The first of :data:`SHARED_SESSIONS` that a function of the test module (path from
+    the project root) takes as an argument, or None."""
+    import ast
+
     try:
-        return SHARED_RUN in (Path(__file__).parent.parent / module).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
+        tree = ast.parse((Path(__file__).parent.parent / module).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return None
+    taken = {
+        arg.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for arg in node.args.args
+    }
+    return next((name for name in SHARED_SESSIONS if name in taken), None)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
 def pytest_xdist_make_scheduler(config, log):
-    """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and every
-    module that uses :func:`tiny_reports` goes to one worker, so that session fixture and
-    every module-scoped one (a Spark session, a hand-made warehouse) is built once.
+    """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and all
+    modules using one of :data:`SHARED_SESSIONS` go to one worker, so each session fixture
+    and every module-scoped one (a hand-made warehouse) is built once.
 
     (``--dist loadgroup`` with ``xdist_group`` marks would do it, but pytest-xdist 3.8 sets
     a node id attribute that pytest 9 no longer reads, so its groups are ignored.)
@@ -40,7 +51,7 @@ def pytest_xdist_make_scheduler(config, log):
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return SHARED_RUN if _uses_shared_run(module) else module
+            return _shared_session_of(module) or module
 
     return ModuleScheduling(config, log)
 
