@@ -4,7 +4,7 @@ Commands
 --------
 generate       write the seeded demo company's raw files and ground truth
 load           validate raw files into the DuckDB warehouse (bad rows -> quarantine)
-load-source    load one vendor export (Metrica, GA4, amoCRM, calls, Direct, Google Ads)
+load-source    load one vendor export (Metrica, GA4, amoCRM, calls, CRM leads, Direct, Google Ads)
 demo           generate + load in one step (what ``make report`` uses)
 report         run the role notebooks with Papermill and render HTML reports
 train-scoring  train the lead-scoring model and save it with a model card
@@ -491,7 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the lead-scoring model (predicts SQL) and save it with skops",
         description="Train on the warehouse, save a versioned model and a model card.",
     )
-    p.add_argument("--kind", choices=["logistic", "boosting"], default="boosting")
+    p.add_argument(
+        "--kind",
+        choices=["logistic", "boosting", "auto"],
+        default="auto",
+        help="model kind; auto: logistic regression below 1,000 labelled leads, else boosting",
+    )
     p.add_argument("--out", type=Path, default=paths.DATA_DIR / "models", help="model folder")
     _add_warehouse(p)
     p.set_defaults(func=_cmd_train)

@@ -82,38 +82,46 @@ def in_window(times: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) -> pd
 
 def test_data_quality_page_finds_the_injected_defects(pages, tiny_demo):
     """03: the analyst's defect table (all data) against the generator's injected defects."""
-    table = pages["03_data_quality"].table_with("injected_count", "found", "found_base")
+    from analytics.reports.analyst_pages import DEFECT_CHECKS, check_label
+
+    table = pages["03_data_quality"].table_with("Defect", "Found", "Base found")
     header = table[0]
-    rows = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in table[2:]}
+    rows = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in table[1:]}
     truth = tiny_demo.truth["defects"].set_index("defect")
+    # the page names each defect by the check that finds it, in words
+    truth.index = [check_label(DEFECT_CHECKS[d], "en") for d in truth.index]
     assert set(rows) == set(truth.index)
     for defect, row in rows.items():
-        assert int(row["found"]) == truth.loc[defect, "injected_count"], defect
-        assert int(row["found_base"]) == truth.loc[defect, "base_count"], defect
+        assert amount(row["Found"]) == truth.loc[defect, "injected_count"], defect
+        assert amount(row["Base found"]) == truth.loc[defect, "base_count"], defect
 
 
 def test_cohort_page_sizes_are_visitors_by_week_of_first_visit(pages, tiny_demo):
     """04: cohort size per week = visitors whose first visit falls in that ISO week."""
-    table = pages["04_cohorts"].table_with("first_channel", "total")
-    header, rows = table[0], table[2:]
+    from analytics.sources.channels import channel_label
+
+    table = pages["04_cohorts"].table_with("Cohort", "Total")
+    header, rows = table[0], table[1:]
     visits = tiny_demo.tables["visits"].sort_values("visit_start")
     first = visits.groupby("visitor_id").first()
     iso = first["visit_start"].dt.isocalendar()
     first["cohort"] = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    # headers are the channels' labels (params/channels.yaml)
+    first["channel"] = [channel_label(c, "en") for c in first["channel"]]
     expected = first.groupby(["cohort", "channel"]).size()
     assert len(rows) == 12 and rows[-1][0] == "2025-W52"
     for row in rows:
         cells = dict(zip(header[1:], row[1:], strict=True))
-        assert int(cells["total"]) == expected[row[0]].sum(), row[0]
+        assert amount(cells["Total"]) == expected[row[0]].sum(), row[0]
         for channel, value in cells.items():
-            if channel != "total":
-                assert int(value) == expected.get((row[0], channel), 0), (row[0], channel)
+            if channel != "Total":
+                assert amount(value) == expected.get((row[0], channel), 0), (row[0], channel)
 
 
 def test_lead_scoring_page_lists_the_period_leads(pages, tiny_demo):
     """05: the call list of the period is every lead created in 2025-W52 (fewer than 15)."""
-    table = pages["05_lead_scoring"].table_with("lead", "score", "band")
-    shown = [row[table[0].index("lead")] for row in table[1:]]
+    table = pages["05_lead_scoring"].table_with("Lead", "Score", "Band")
+    shown = [row[table[0].index("Lead")] for row in table[1:]]
     leads = tiny_demo.tables["leads"]
     week = (pd.Timestamp("2025-12-22"), pd.Timestamp("2025-12-29"))
     expected = set(leads.loc[in_window(leads["created_at"], week), "lead_id"])
@@ -163,11 +171,14 @@ def test_ab_page_visits_per_arm_over_the_test(pages, tiny_demo):
 def test_segments_page_counts_the_leads_of_its_window(pages, tiny_demo):
     """08: leads of the segment window = leads created in it (repeat requests included)."""
     page = pages["08_segments"]
-    window = window_on_page(page, "window")
-    found = re.search(r"window: \S+ \([^)]*\); leads: (\d+)", page.text)
-    assert found
+    found = re.search(r"Window: (.+?) – (.+?); leads in it: ([\d,]+)\.", page.text)
+    assert found, "no 'Window: ...; leads in it: N.' line on the page"
+    # Babel's English interval: "Mar 2, 2024 – Dec 28, 2025" or "Dec 22 – 28, 2025"
+    end = pd.Timestamp(found[2] if re.match(r"[A-Z]", found[2]) else f"{found[1]} {found[2]}")
+    start = pd.Timestamp(found[1] if "," in found[1] else f"{found[1]}, {end.year}")
+    window = (start, end + pd.Timedelta(days=1))
     leads = tiny_demo.tables["leads"]
-    assert int(found[1]) == in_window(leads["created_at"], window).sum() > 0
+    assert amount(found[3]) == in_window(leads["created_at"], window).sum() > 0
 
 
 WEEK = (pd.Timestamp("2025-12-22"), pd.Timestamp("2025-12-29"))
@@ -195,14 +206,19 @@ def test_start_here_page_counts_leads_by_month_and_type(pages, tiny_demo):
 
 def test_kpi_page_spend_per_channel_is_the_raw_spend_of_the_week(pages, tiny_demo):
     """02: spend by channel (RUB, one decimal) = the generator's spend rows of 2025-W52."""
-    table = pages["02_kpi_dashboard"].table_with("spend", "leads", "mql")
+    from analytics.sources.channels import channel_label
+
+    table = pages["02_kpi_dashboard"].table_with("Ad spend", "Leads", "MQL of the period's leads")
     spend = tiny_demo.tables["spend"]
     week = spend[in_window(pd.to_datetime(spend["date"]), WEEK)]
     expected = week.groupby("channel")["cost"].sum()
-    shown = {row[0]: amount(row[1]) for row in table if row and row[0] in expected.index}
+    # rows are the channels' labels (params/channels.yaml); money in whole roubles
+    expected.index = [channel_label(c, "en") for c in expected.index]
+    col = table[0].index("Ad spend")
+    shown = {row[0]: amount(row[col]) for row in table if row and row[0] in expected.index}
     assert len(shown) >= 3
     for channel, value in shown.items():
-        assert value == pytest.approx(round(expected[channel], 1), abs=0.051), channel
+        assert value == round(expected[channel]), channel
 
 
 def test_weekly_summary_tiles_are_the_raw_booked_figures(pages, tiny_demo):

@@ -81,25 +81,35 @@ def test_every_page_fits_1200_and_390_px_without_console_errors(tiny_reports):
 # --- text lint ----------------------------------------------------------------------------
 
 
+CODE_CLASSES = ("jp-InputArea-editor", "jp-InputPrompt", "jp-OutputPrompt")
+"""Classes of nbconvert's lab template holding code and its prompts (analyst pages show
+code; the lint reads what the page says, not the code)."""
+
+
 class _Visible(HTMLParser):
-    """Visible text of a page by element: headings, table headers, cells, the rest."""
+    """Visible text of a page by element: headings, table headers, cells, the rest
+    (code inputs and prompts left out)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
+        self.code: list[bool] = []
         self.parts: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag, attrs):
         if tag not in ("br", "img", "meta", "link", "hr", "input"):
+            classes = dict(attrs).get("class") or ""
             self.stack.append(tag)
+            self.code.append(any(c in classes.split() for c in CODE_CLASSES))
 
     def handle_endtag(self, tag):
         while self.stack:
+            self.code.pop()
             if self.stack.pop() == tag:
                 break
 
     def handle_data(self, data):
-        if any(t in ("style", "script", "title") for t in self.stack):
+        if any(t in ("style", "script", "title") for t in self.stack) or any(self.code):
             return
         if data.strip():
             kind = next(
@@ -127,6 +137,10 @@ ALLOWED_LATIN = {
     "VK",
     "Google",
     "UTM",
+    "CRM",
+    "PSI",
+    "ROC",
+    "AUC",
     "plans",
     "revenue",
     "leads",
@@ -162,6 +176,35 @@ def test_leadership_pages_pass_the_text_lint(tiny_reports):
         # no pandas index column: a table header row never starts with an empty cell
         assert not re.search(r"<tr[^>]*>\s*<th[^>]*>\s*</th>", html), page
         problems += [f"{page.parent.name}/{page.name}: {p}" for p in lint(visible(html), True)]
+    assert problems == []
+
+
+ANALYST_PAGES = (
+    "01_funnel_overview",
+    "02_kpi_dashboard",
+    "03_data_quality",
+    "04_cohorts",
+    "05_lead_scoring",
+    "08_segments",
+)
+"""The analyst's own pages held to the leadership rules (English, code shown)."""
+
+
+def test_analyst_pages_pass_the_text_lint(tiny_reports):
+    pages = {
+        r.notebook.removesuffix(".ipynb"): r.html
+        for r in tiny_reports.results
+        if r.role == "analyst" and r.html
+    }
+    assert set(ANALYST_PAGES) <= set(pages)
+    problems = []
+    for name in ANALYST_PAGES:
+        html = re.sub(r"data:[^\"')\s]+", "", pages[name].read_text(encoding="utf-8"))
+        assert '<html lang="en"' in html, name
+        assert not re.search(r"<tr[^>]*>\s*<th[^>]*>\s*</th>", html), name
+        # pandas' own HTML (a raw frame dump) never appears: tables come from page.table
+        assert 'class="dataframe' not in html, name
+        problems += [f"analyst/{name}: {p}" for p in lint(visible(html), False)]
     assert problems == []
 
 

@@ -296,16 +296,20 @@ def test_ceo_page_hides_code_and_analyst_page_shows_it(run):
     summary, folder, _ = run
     ceo = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
     analyst = (folder / "analyst" / "01_funnel_overview.html").read_text(encoding="utf-8")
-    assert "parse_period(" not in ceo
-    assert "parse_period" not in ceo  # code is syntax-highlighted token by token
+    assert "period_snapshot(" not in ceo
+    assert "period_snapshot" not in ceo  # code is syntax-highlighted token by token
     assert 'class="jp-InputArea jp-Cell-inputArea"><div class="jp-InputPrompt' not in ceo
-    assert "Analyst checks" not in ceo  # analyst-only cells removed
-    assert "parse_period" in analyst
-    assert "Analyst checks" in analyst
+    assert "One funnel for marketing and sales" not in ceo  # analyst-only cells removed
+    assert "period_snapshot" in analyst
+    assert "One funnel for marketing and sales" in analyst
+    # the hand-computed spend of the week, formatted by each role's locale (Babel)
+    assert "21\u00a0000\u00a0₽" in ceo
+    assert "RUB\u00a021,000" in analyst
+    # the page title is the notebook's first heading (computed in the role's language),
+    # so the index can list it
+    assert "<title>Воронка: визиты → лиды → MQL → SQL → продажи</title>" in ceo
+    assert "<title>Funnel: visits → leads → MQL → SQL → sales</title>" in analyst
     for page in (ceo, analyst):
-        assert "21\u202f000 ₽" in page  # the hand-computed spend of the week
-        # the page title is the notebook's first heading, so the index can list it
-        assert "<title>Funnel overview: visits → leads → MQL → SQL → sales</title>" in page
         assert re.search(r"<meta[^>]*name=\"viewport\"", page) and "width=device-width" in page
     assert '<html lang="ru">' in ceo  # params/roles/ceo.yaml: locale: ru
     assert '<html lang="en">' in analyst
@@ -317,7 +321,7 @@ def test_pages_link_to_the_index_and_the_roles_other_pages(run):
     text = page.read_text(encoding="utf-8")
     nav = re.search(r'<nav class="report-nav".*?</nav>', text, re.S).group(0)
     assert '<a href="../index.html">Все отчёты</a>' in nav  # ceo is in Russian
-    assert '<span aria-current="page">Funnel overview' in nav  # itself, not a link
+    assert '<span aria-current="page">Воронка' in nav  # itself, not a link
     for link in re.findall(r'href="([^"]+)"', nav):
         assert (page.parent / unquote(link)).is_file(), link
 
@@ -337,17 +341,35 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
 
 
 def test_each_notebook_and_parameters_pair_runs_once(run):
-    """ceo and analyst both ask for 01 with the same parameters (01 declares no
-    target_growth): one execution, two pages."""
+    """ceo (ru) and analyst (en) both ask for 01, which declares ``locale``: one
+    execution per language, each with its role's locale injected."""
     summary, folder, _ = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["executions"] == 3  # 01 (ceo + analyst), ceo's growth, the broken one
-    times = {(n["role"], n["notebook"]): n["execute_seconds"] for n in manifest["notebooks"]}
-    funnel = "01_funnel_overview.ipynb"
-    assert times["ceo", funnel] == times["analyst", funnel]  # shared, not executed twice
-    ceo = nbformat.read(folder / "ceo" / "01_funnel_overview.ipynb", as_version=4)
-    analyst = nbformat.read(folder / "analyst" / "01_funnel_overview.ipynb", as_version=4)
-    assert [c.source for c in ceo.cells] == [c.source for c in analyst.cells]
+    # 01 in Russian (ceo), 01 in English (analyst), ceo's growth, the broken one
+    assert manifest["executions"] == 4
+    for role, locale in (("ceo", "ru"), ("analyst", "en")):
+        executed = nbformat.read(folder / role / "01_funnel_overview.ipynb", as_version=4)
+        tags = [c.metadata.get("tags", []) for c in executed.cells]
+        injected = [
+            c for c, t in zip(executed.cells, tags, strict=True) if "injected-parameters" in t
+        ]
+        assert f'locale = "{locale}"' in injected[0].source, role
+
+
+def test_roles_of_one_language_share_a_localised_notebook(tmp_path):
+    """01 declares ``locale`` but not ``role``: two roles of one language share one
+    execution of it, two languages get one each (no notebook is run here)."""
+    from analytics.reports.runner import _executions
+
+    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    ceo = replace(load_role("ceo"), notebooks=first, parameters={})
+    sales = replace(load_role("sales"), notebooks=first, parameters={})
+    analyst = replace(load_role("analyst"), notebooks=first, parameters={})
+    assert (ceo.locale, sales.locale, analyst.locale) == ("ru", "ru", "en")
+    tasks = _executions([ceo, sales, analyst], tmp_path, shared)
+    by_roles = sorted(sorted(p.role for p in t.pages) for t in tasks)
+    assert by_roles == [["analyst"], ["ceo", "sales"]]
 
 
 def test_run_writes_the_snapshot_and_the_index_reads_it(run):
@@ -443,7 +465,7 @@ def test_index_links_resolve(run):
     assert external_references(index) == []
     assert '<meta name="viewport"' in index
     # titles, not file names: the notebook's heading and the role's title
-    assert ">Funnel overview: visits → leads → MQL → SQL → sales</a>" in index
+    assert ">Funnel: visits → leads → MQL → SQL → sales</a>" in index
     assert ">01_funnel_overview</a>" not in index
     assert "Weekly funnel — CEO" in index
 
@@ -522,29 +544,21 @@ def test_email_index_page_and_metrics_json_agree(run, tmp_path):
     assert metrics["cac"]["value"] == pytest.approx(7_000.0)
     assert metrics["sales"]["value"] == 3  # D1, D4, DX won in W23
 
-    nnbsp = "\u202f"
-    english = {
-        "sales": "3",
-        "revenue": f"150{nnbsp}777 ₽",
-        "spend": f"21{nnbsp}000 ₽",
-        "romi": "618.0%",
-        "cac": f"7{nnbsp}000 ₽",
-    }
     index = (folder / "index.html").read_text(encoding="utf-8")
     page = (folder / "ceo" / "01_funnel_overview.html").read_text(encoding="utf-8")
     nbsp = "\u00a0"
-    in_index = {  # the index's locale is ru (the ceo role's), formatted by Babel
+    in_ru = {  # the index and the ceo's page are Russian (the ceo role's), figures by Babel
         "sales": "3",
         "revenue": f"150{nbsp}777{nbsp}₽",
         "spend": f"21{nbsp}000{nbsp}₽",
         "romi": f"618,0{nbsp}%",
         "cac": f"7{nbsp}000{nbsp}₽",
     }
-    for key, text in english.items():
-        assert f'<td data-metric="{key}">{in_index[key]}</td>' in index, key
-        assert f"<td>{text}</td>" in page, key
-    for label in ("Revenue", "Sales", "Ad spend", "ROMI", "CAC"):  # catalogue labels (en)
-        assert f"<th>{label}</th>" in page or f">{label}</th>" in page, label
+    for key, text in in_ru.items():
+        assert f'<td data-metric="{key}">{text}</td>' in index, key
+        assert f">{text}</td>" in page, key
+    for label in ("Выручка", "Продажи", "Расходы на рекламу", "ROMI", "CAC"):  # catalogue (ru)
+        assert f">{label}</td>" in page, label
 
     result = sending.send_reports(folder, roles=["ceo"], dry_run=True, out_dir=tmp_path)
     assert result.sent == ["ceo"]
@@ -687,12 +701,18 @@ def test_project_roles_execute_each_notebook_once(tmp_path):
         for name in names
     }
     pages = [(name, nb) for name in names for nb in listed[name]]
-    expected = sum(
-        sum(nb in listed[name] for name in names)
-        if "role" in declared_parameters(NOTEBOOKS_DIR / nb)
-        else 1
-        for nb in {nb for _, nb in pages}
-    )
+    locales = {name: load_role(name).locale for name in names}
+
+    def runs(nb: str) -> int:
+        listing = [name for name in names if nb in listed[name]]
+        declared = declared_parameters(NOTEBOOKS_DIR / nb)
+        if "role" in declared:
+            return len(listing)
+        if "locale" in declared:  # one execution per language
+            return len({locales[name] for name in listing})
+        return 1
+
+    expected = sum(runs(nb) for nb in {nb for _, nb in pages})
     shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
     tasks = _executions([load_role(name) for name in names], tmp_path, shared)
     assert len(tasks) == expected

@@ -152,3 +152,83 @@ def test_warehouse_features_carry_the_demo_form_answers(tiny_demo, tiny_warehous
     got = features[fields].reindex(expected.index)
     assert got.notna().any().all() and got.isna().any().any()
     pd.testing.assert_frame_equal(got, expected[fields], check_names=False)
+
+
+def test_amocrm_custom_fields_are_loaded_and_become_model_features(
+    tiny_demo, tiny_warehouse, tmp_path
+):
+    """The tiny demo's deals exported as amoCRM (cp1251, ``;``) with the lead form's answers
+    as custom fields under their Russian labels, plus a post-contact custom field
+    (``Результат звонка`` = the deal's stage). Loaded into a copy of the warehouse whose
+    ``lead_fields`` were emptied: the stored values equal the generator's answers, and a
+    model trained from the warehouse with the labels named in the params uses them; the
+    post-contact field is stored but left out (allowing it is tested above)."""
+    import shutil
+
+    from tiny_demo import TEST_SALT
+
+    from analytics import scoring
+    from analytics import warehouse as wh
+    from analytics.demo import export, generator
+    from analytics.sources import load_source
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(tiny_warehouse, path)
+    con = wh.connect(path)
+    con.execute("DELETE FROM main.lead_fields")
+    con.execute("DELETE FROM history.lead_fields")
+    answers = generator.profile_answers(tiny_demo)
+    tables = tiny_demo.tables
+    frame = export.amocrm_deals(tables["deals"], tables["leads"], answers)
+    frame["Результат звонка"] = frame["Этап сделки"]
+    csv = tmp_path / "amocrm_deals.csv"
+    frame.to_csv(csv, sep=";", index=False, encoding="cp1251")
+    result = load_source(con, "amocrm", csv, salt=TEST_SALT)
+    assert result.rows_quarantined == 0
+
+    labels = dict(export.AMOCRM_PROFILE_FIELDS)
+    stored = con.execute(
+        "SELECT lead_id, field, CAST(value AS DOUBLE) AS value FROM lead_fields "
+        "WHERE field <> 'Результат звонка' AND field <> 'Название сделки'"
+    ).df()
+    wide = stored.pivot(index="lead_id", columns="field", values="value")
+    with_deal = answers.loc[answers.index.isin(tables["deals"]["lead_id"])]
+    for name, label in labels.items():
+        expected = with_deal[name].dropna().astype(float).sort_index()
+        got = wide[label].dropna().sort_index()
+        pd.testing.assert_series_equal(got, expected, check_names=False, check_index_type=False)
+
+    fields = {
+        "standard": ["visits_before", "pricing_viewed", "industry", "company_size"],
+        "extra_fields": [*labels.values(), "Результат звонка"],
+        "post_contact": ["результат звонка"],
+        "allow_post_contact": False,
+    }
+    model, _ = scoring.train(con, fields=fields, refit=False)
+    assert set(labels.values()) <= set(model.features_)
+    assert "Результат звонка" not in model.features_  # loaded, but post-contact
+    assert con.execute(
+        "SELECT count(*) FROM lead_fields WHERE field = 'Результат звонка'"
+    ).fetchone()[0] == len(frame)
+    con.close()
+
+
+def test_earlier_requests_find_the_generators_duplicate_requests(tiny_warehouse):
+    """``earlier_requests`` counts requests of the same person before the lead (as of its
+    creation). The generator records which leads are repeated requests
+    (``truth.lead_truth.is_duplicate``: the same person asking again within two days,
+    never a deal of its own): each has at least one earlier request, while a first
+    request has none (one lead per person otherwise)."""
+    from analytics import scoring
+    from analytics import warehouse as wh
+
+    con = wh.connect(tiny_warehouse, read_only=True)
+    try:
+        features = scoring.lead_features(con, similarity=False)
+        truth = con.execute("SELECT lead_id, is_duplicate FROM truth.lead_truth").df()
+    finally:
+        con.close()
+    truth = truth.set_index("lead_id")["is_duplicate"].reindex(features.index).astype(bool)
+    assert truth.sum() > 0
+    assert (features.loc[truth, "earlier_requests"] >= 1).all()
+    assert (features.loc[~truth, "earlier_requests"] == 0).all()

@@ -178,3 +178,22 @@ def test_accuracy_matches_histgradientboosting_on_the_same_split():
     bare.fit(bare_X.iloc[train], y[train])
     reference = roc_auc_score(y[valid], bare.predict_proba(bare_X.iloc[valid])[:, 1])
     assert ours >= reference - 0.01
+
+
+def test_auto_kind_is_logistic_for_few_leads_and_boosting_for_many():
+    """``kind="auto"``: fewer than 1,000 labelled leads -> logistic regression (boosting's
+    early stopping would rest on ~150 leads), 1,000 and more -> boosting."""
+    from sklearn.linear_model import LogisticRegression
+
+    from analytics.scoring.model import AUTO_LOGISTIC_BELOW
+
+    rng = np.random.default_rng(3)
+    n = AUTO_LOGISTIC_BELOW
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+    y = (frame["x"] + rng.normal(size=n) > 0).astype(int)
+    few = LeadScoringModel(kind="auto").fit(frame.iloc[: n - 1], y.iloc[: n - 1])
+    many = LeadScoringModel(kind="auto", max_iter=20).fit(frame, y)
+    assert (few.kind_, many.kind_) == ("logistic", "boosting")
+    assert isinstance(few.classifier_, LogisticRegression)
+    assert isinstance(many.classifier_, HistGradientBoostingClassifier)
+    assert few.get_params()["kind"] == "auto"  # the parameter stays as given

@@ -395,10 +395,12 @@ def test_renamed_and_unknown_columns_are_reported_by_name(con):
     result = load_source(con, "amocrm", BAD / "amocrm_renamed_columns.csv", salt=SALT, now=NOW)
     assert result.rows_loaded == 1
     assert result.notes[:3] == (
-        "column(s) not read: 'Сумма сделки', 'Ответственный менеджер', 'Теги'",
-        "column 'Сумма сделки' looks like amount (not read); if it is, load with "
+        "column(s) kept as lead fields (lead_fields): 'Сумма сделки', "
+        "'Ответственный менеджер', 'Теги'",
+        "column 'Сумма сделки' looks like amount (kept as a lead field); if it is, load with "
         '--map "Сумма сделки=amount" or save the mapping in params/sources.yaml',
-        "column 'Ответственный менеджер' looks like manager (not read); if it is, load with "
+        "column 'Ответственный менеджер' looks like manager (kept as a lead field); if it "
+        "is, load with "
         '--map "Ответственный менеджер=manager" or save the mapping in params/sources.yaml',
     )
     assert result.notes[3].startswith("optional field(s) absent, loaded empty: lead_id, pipeline")

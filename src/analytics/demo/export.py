@@ -26,8 +26,10 @@ the result equals loading the canonical files.
 
 The lead form's profile answers (canonical table ``lead_fields``) travel only as
 the amoCRM deal's custom fields (:data:`AMOCRM_PROFILE_FIELDS`); the amoCRM
-adapter does not yet map custom fields to ``lead_fields``, so a warehouse loaded
-from the vendor files has no ``lead_fields`` rows (the canonical raw folder has them).
+adapter keeps custom fields in ``lead_fields`` (recorded at the deal's creation,
+five minutes after the lead), and :func:`load_vendor_exports` renames the
+Russian labels to the form's field names (``--map "label=field:name"``), so the
+scoring fields of ``params/scoring.yaml`` are found on both paths.
 """
 
 from __future__ import annotations
@@ -341,6 +343,9 @@ def load_vendor_exports(
     """
     options = {
         "metrica": {"pricing_goal_ids": [PRICING_GOAL_ID]},
+        "amocrm": {
+            "columns": {label: f"field:{name}" for name, label in AMOCRM_PROFILE_FIELDS.items()}
+        },
     }
     return [
         load_source(con, kind, path, salt=salt, load_id=load_id, now=now, **options.get(kind, {}))

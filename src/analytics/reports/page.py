@@ -497,3 +497,169 @@ def bar_chart(
     if title:
         ax.set_title(title, fontsize=12, loc="left")
     return fig
+
+
+def series_chart(
+    starts: Sequence,
+    series: Mapping[str, Sequence[float]],
+    unit: str,
+    locale: str = "ru",
+    title: str | None = None,
+):
+    """Lines over dates (one per ``series`` item, its key the legend label).
+
+    Like :func:`weekly_chart` for series that are not in the snapshot (e.g.
+    leads against CRM deals per week): dates as ``d MMM`` by Babel, figures by
+    :func:`axis_formatter`, the y axis from 0.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from babel.dates import format_date
+
+    fig, ax = new_figure()
+    starts = list(pd.to_datetime(pd.Series(list(starts))))
+    if not starts:
+        return fig
+    for label, values in series.items():
+        ax.plot(starts, [float(v) for v in values], marker="o", lw=2, label=str(label))
+    ax.yaxis.set_major_formatter(axis_formatter(unit, locale))
+    ax.set_ylim(bottom=0)
+    ticks = starts[:: max(1, len(starts) // 4)]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([format_date(t.date(), "d MMM", locale=locale) for t in ticks])
+    if len(series) > 1:
+        ax.legend(fontsize=10, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=12, loc="left")
+    return fig
+
+
+def heat_table(
+    matrix: pd.DataFrame,
+    unit: str,
+    locale: str = "ru",
+    corner: str = "",
+    column_word: str | None = None,
+) -> Html:
+    """A matrix (cohorts × ages) as an HTML table whose cells are shaded by value.
+
+    Phone-readable replacement of an annotated heatmap: the figures are text
+    formatted by the locale (Babel), the shading is the cell's value over the
+    matrix's maximum (white = 0, dark blue = maximum), the box scrolls sideways
+    on a narrow screen. Undefined cells (an age not reached yet) are empty —
+    not a dash, since nothing is missing — and the index is the first column.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Index: row labels (shown as the first column); columns: column labels.
+    unit : {"RUB", "count", "percent", "ratio"}
+    corner : str
+        Header of the first column.
+    column_word : str, optional
+        A caption over the column headers (e.g. "weeks since first visit").
+    """
+    numbers = matrix.astype("float64")
+    top = float(numbers.max().max()) if numbers.notna().any().any() else 0.0
+    cell = "padding:3px 6px;border-bottom:1px solid #eee;white-space:nowrap;text-align:right"
+    head = f'<th style="padding:3px 6px;text-align:left">{html.escape(corner)}</th>' + "".join(
+        f'<th style="padding:3px 6px;text-align:right">{html.escape(str(c))}</th>'
+        for c in matrix.columns
+    )
+    body = []
+    for label, row in numbers.iterrows():
+        cells = [f'<td style="{cell};text-align:left">{html.escape(str(label))}</td>']
+        for value in row:
+            if is_undefined(value):
+                cells.append(f'<td style="{cell}"></td>')
+                continue
+            share = value / top if top > 0 else 0.0
+            colour = "#fff" if share > 0.55 else "#222"
+            background = f"rgba(33,102,172,{0.08 + 0.85 * max(share, 0.0):.2f})"
+            text = html.escape(format_value(value, unit, locale))
+            cells.append(f'<td style="{cell};background:{background};color:{colour}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    caption = (
+        f'<p style="font-size:13px;color:{FLAT};margin:4px 0">{html.escape(column_word)}</p>'
+        if column_word
+        else ""
+    )
+    return Html(
+        caption
+        + '<div style="max-width:100%;overflow-x:auto;-webkit-overflow-scrolling:touch">'
+        + '<table style="border-collapse:collapse;font-size:13px;margin:0 0 12px">'
+        + f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+_SNAPSHOT_WORDS = {
+    "ru": ("Показатель", "Значение", "Пред. период", "Изменение", "Формула"),
+    "en": ("Metric", "Value", "Previous period", "Change", "Formula"),
+}
+
+
+def snapshot_table(
+    snapshot, keys: Sequence[str], locale: str = "ru", formula: bool = False
+) -> Html:
+    """Figures of the period snapshot: metric, value, previous period, change.
+
+    Every figure is the snapshot's (never recomputed), labelled and formatted
+    from the catalogue; the change is relative (%) for counts and money and in
+    percentage points for percentages, coloured by the metric's direction. An
+    undefined value is a dash with the snapshot's reason as a footnote.
+
+    Parameters
+    ----------
+    snapshot : analytics.metrics.snapshot.Snapshot
+    keys : sequence of str
+        Catalogue keys, in order.
+    formula : bool
+        Add the catalogue formula in the page's language.
+    """
+    words = _SNAPSHOT_WORDS[_language(locale)]
+    notes = Footnotes()
+    cell = "padding:4px 8px;border-bottom:1px solid #eee;white-space:nowrap"
+    heads = words[:4] + ((words[4],) if formula else ())
+    head = "".join(
+        f'<th style="padding:4px 8px;border-bottom:2px solid #ccc;'
+        f'text-align:{"left" if i in (0, 4) else "right"}">{html.escape(h)}</th>'
+        for i, h in enumerate(heads)
+    )
+    body = []
+    for key in keys:
+        entry, info = snapshot.metric(key), metric(key)
+        value = html.escape(format_value(entry.get("value"), info.unit, locale))
+        if is_undefined(entry.get("value")):
+            value += notes.mark(_reason(entry, "value", locale) or dash_note_text(locale))
+        previous = html.escape(format_value(entry.get("previous"), info.unit, locale))
+        if is_undefined(entry.get("previous")):
+            previous += notes.mark(_reason(entry, "previous", locale) or dash_note_text(locale))
+        text, relative = _change_text(entry, "delta", info.unit, locale)
+        colour = change_colour(info.direction, relative, 0.0)
+        cells = [
+            f'<td style="{cell};text-align:left">{html.escape(info.label(locale))}</td>',
+            f'<td style="{cell};text-align:right">{value}</td>',
+            f'<td style="{cell};text-align:right">{previous}</td>',
+            f'<td style="{cell};text-align:right;color:{colour}">{html.escape(text)}</td>',
+        ]
+        if formula:
+            cells.append(
+                f'<td style="padding:4px 8px;border-bottom:1px solid #eee;font-size:12px;'
+                f'color:{FLAT};min-width:180px">{html.escape(info.formula_text(locale))}</td>'
+            )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return Html(
+        '<div style="max-width:100%;overflow-x:auto;-webkit-overflow-scrolling:touch">'
+        + '<table style="border-collapse:collapse;font-size:14px;margin:0">'
+        + f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + notes.html()
+    )
+
+
+def dash_note_text(locale: str) -> str:
+    """The dash footnote's text without the leading dash."""
+    from analytics.reports.formatting import dash_footnote
+
+    return dash_footnote(locale).lstrip(DASH).strip()

@@ -7,7 +7,8 @@ arrived (``leads.created_at``):
   the lead: visits, pageviews, time on site, pricing page viewed, days from the
   first visit to the lead, distinct channels, first and last channel;
 * **lead facts**: type (form, call, chat), call length and whether the call was
-  lost, whether a phone and an e-mail were left;
+  lost, whether a phone and an e-mail were left, earlier requests of the same
+  person in the last 30 days;
 * **firmographics**: region, industry, company size band;
 * **similarity to past deals** (:mod:`analytics.scoring.similarity`): the
   distance-weighted share of won deals among the lead's nearest deals closed
@@ -49,10 +50,14 @@ NUMERIC_FEATURES = (
     "call_lost",
     "phone_present",
     "email_present",
+    "earlier_requests",
     "segment_win_rate",
     "segment_closed_deals",
 )
 """Numeric features (flags are 0/1)."""
+
+REPEAT_WINDOW_DAYS = 30
+"""Days back within which an earlier request of the same contact counts (``earlier_requests``)."""
 
 CATEGORICAL_FEATURES = (
     "lead_type",
@@ -112,6 +117,18 @@ overall_history AS (
   FROM closed
   WINDOW w AS (ORDER BY closed_at)
 ),
+-- earlier requests of the same person: same phone or e-mail hash or visitor id,
+-- created before this lead (strictly; ties by lead id) within the window
+earlier AS (
+  SELECT l.lead_id, count(DISTINCT e.lead_id) AS earlier_requests
+  FROM lead AS l
+  JOIN main.leads AS e
+    ON (e.phone_hash = l.phone_hash OR e.email_hash = l.email_hash
+        OR e.visitor_id = l.visitor_id)
+   AND (e.created_at < l.created_at OR (e.created_at = l.created_at AND e.lead_id < l.lead_id))
+   AND e.created_at >= l.created_at - to_days(CAST($repeat_days AS INTEGER))
+  GROUP BY l.lead_id
+),
 history AS (
   SELECT l.lead_id,
          coalesce(s.segment_won, 0) AS segment_won,
@@ -136,6 +153,7 @@ SELECT l.lead_id,
        CAST(coalesce(l.call_lost, false) AS INTEGER) AS call_lost,
        CAST(l.phone_hash IS NOT NULL AS INTEGER) AS phone_present,
        CAST(l.email_hash IS NOT NULL AS INTEGER) AS email_present,
+       coalesce(r.earlier_requests, 0) AS earlier_requests,
        (h.segment_won + $prior_strength * h.prior_rate)
          / (h.segment_closed + $prior_strength) AS segment_win_rate,
        h.segment_closed AS segment_closed_deals,
@@ -147,6 +165,7 @@ SELECT l.lead_id,
        l.company_size
 FROM lead AS l
 LEFT JOIN site AS s USING (lead_id)
+LEFT JOIN earlier AS r USING (lead_id)
 JOIN history AS h USING (lead_id)
 ORDER BY l.created_at, l.lead_id
 """
@@ -223,6 +242,10 @@ def lead_features(
           ``visit_start < created_at`` (zeros and ``no_visits`` without visits);
         * ``call_duration_s`` (seconds, 0 for forms and chats), ``call_lost``,
           ``phone_present``, ``email_present`` (0/1), ``lead_type``;
+        * ``earlier_requests`` -- requests of the same person (same phone or
+          e-mail hash, or visitor id) created before the lead within
+          :data:`REPEAT_WINDOW_DAYS` days: a repeated request usually joins the
+          deal of the first one instead of opening its own;
         * ``region``, ``industry``, ``company_size`` (``unknown`` if empty);
         * ``segment_win_rate`` and ``segment_closed_deals``: with ``w_s`` won
           and ``n_s`` closed (won or lost) deals of the lead's segment
@@ -238,7 +261,11 @@ def lead_features(
     """
     frame = con.execute(
         _FEATURES_SQL,
-        {"as_of": None if as_of is None else pd.Timestamp(as_of), "prior_strength": prior_strength},
+        {
+            "as_of": None if as_of is None else pd.Timestamp(as_of),
+            "prior_strength": prior_strength,
+            "repeat_days": REPEAT_WINDOW_DAYS,
+        },
     ).df()
     frame = frame.set_index("lead_id")
     frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
@@ -251,6 +278,7 @@ def lead_features(
         "call_lost",
         "phone_present",
         "email_present",
+        "earlier_requests",
         "segment_closed_deals",
     ]
     floats = sorted(set(NUMERIC_FEATURES) - set(ints))

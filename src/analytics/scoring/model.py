@@ -68,9 +68,13 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from analytics.scoring.table import MAX_CATEGORIES, OTHER, check_target, inspect_columns
 
-KINDS = ("logistic", "boosting")
+KINDS = ("logistic", "boosting", "auto")
+AUTO_LOGISTIC_BELOW = 1_000
+"""``kind="auto"``: logistic regression below this many labelled leads, boosting from it."""
 CALIBRATIONS = ("isotonic", "sigmoid")
 _IMPORTANCE_SAMPLE = 2000
+_CHUNK = 16_384
+"""Leads per block when reasons are computed (memory ~ trees x block leaf ids)."""
 
 
 class LeadScoringModel(ClassifierMixin, BaseEstimator):
@@ -78,9 +82,15 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    kind : {"boosting", "logistic"}
+    kind : {"boosting", "logistic", "auto"}
         Histogram gradient boosting (default) or logistic regression on
-        standardised numerics and one-hot categories.
+        standardised numerics and one-hot categories; ``"auto"`` takes logistic
+        regression below :data:`AUTO_LOGISTIC_BELOW` labelled leads, boosting
+        from there (``kind_`` says which). On the tiny demo (166 training
+        leads) logistic regression reached 0.86 and 0.90 of the oracle ROC-AUC
+        for two seeds against 0.74 and 0.83 for boosting, whose early stopping
+        then rests on 25 leads; on the default demo (2.8k) boosting 0.98
+        against 0.96.
     calibration : {"sigmoid", "isotonic"}
         Platt scaling (steady on a few thousand leads, the default) or isotonic
         regression (non-parametric, needs more leads).
@@ -118,6 +128,8 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         inputs whose rare values are pooled as ``other``.
     classes_ : ndarray
         ``[0, 1]``.
+    kind_ : str
+        The kind fitted: ``kind``, or what ``"auto"`` chose.
     classifier_ : HistGradientBoostingClassifier or LogisticRegression
         The fitted classifier (log-odds ``f``).
     calibrator_ : LogisticRegression or IsotonicRegression
@@ -159,6 +171,10 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         self.refit_below = refit_below
         self.max_categories = max_categories
         self.random_state = random_state
+
+    def _kind(self) -> str:
+        """The fitted kind (models saved before ``kind_`` existed: ``kind``)."""
+        return getattr(self, "kind_", self.kind)
 
     # ----------------------------------------------------------------- encoding
 
@@ -211,6 +227,10 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         """
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "auto":
+            self.kind_ = "logistic" if len(X) < AUTO_LOGISTIC_BELOW else "boosting"
+        else:
+            self.kind_ = self.kind
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
         _require_frame(X)
@@ -244,7 +264,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             stratify=y if np.bincount(y).min() >= 2 else None,
             random_state=self.random_state,
         )
-        if self.kind == "boosting":
+        if self._kind() == "boosting":
             self._fit_boosting(M, y, fit_rows, cal_rows)
         else:
             self._fit_logistic(M, y, fit_rows, cal_rows)
@@ -348,6 +368,8 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             table[self.node_offsets_[t] : self.node_offsets_[t + 1]][leaves] = path[leaves]
         self.leaf_contributions_ = table
         self.bias_ = float(np.ravel(booster._baseline_prediction)[0] + root_total)
+        self.leaf_indexers_ = None
+        self._leaf_indexers()
 
     # --------------------------------------------------------------- prediction
 
@@ -372,7 +394,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         return self._logit(self._encode(self._checked(X)))
 
     def _logit(self, M: np.ndarray) -> np.ndarray:
-        if self.kind == "boosting":
+        if self._kind() == "boosting":
             return self.classifier_.decision_function(M)
         return self.classifier_.decision_function(self._logistic_matrix(M))
 
@@ -393,37 +415,58 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ reasons
 
+    def _leaf_indexers(self) -> list:
+        """One predictor per tree whose "prediction" is the global index of the leaf reached.
+
+        Built once (at fit, or on first use by a model saved before they were kept):
+        the tree's nodes with ``value`` replaced by ``node_offsets_[t] + node``.
+        """
+        indexers = getattr(self, "leaf_indexers_", None)
+        if indexers is None:
+            indexers = []
+            for t, tree in enumerate(self.classifier_._predictors):
+                predictor = tree[0]
+                nodes = predictor.nodes.copy()
+                nodes["value"] = self.node_offsets_[t] + np.arange(len(nodes))
+                indexers.append(
+                    TreePredictor(
+                        nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
+                    )
+                )
+            self.leaf_indexers_ = indexers
+        return indexers
+
     def _leaf_ids(self, M: np.ndarray) -> np.ndarray:
-        """Global node index of each lead's leaf in every tree, shape ``(n, trees)``."""
+        """Global node index of each lead's leaf in every tree, shape ``(trees, n)``."""
         booster = self.classifier_
         Z = booster._preprocess_X(M, reset=False)
         known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
         threads = _openmp_effective_n_threads()
-        out = np.empty((len(M), len(booster._predictors)), dtype=np.int64)
-        for t, tree in enumerate(booster._predictors):
-            predictor = tree[0]
-            nodes = predictor.nodes.copy()
-            nodes["value"] = np.arange(len(nodes))
-            indexer = TreePredictor(
-                nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
-            )
-            out[:, t] = indexer.predict(Z, known, f_idx_map, threads).astype(np.int64)
-        return out + self.node_offsets_[:-1][None, :]
+        indexers = self._leaf_indexers()
+        # one contiguous row per tree (a column per tree would be a strided write)
+        out = np.empty((len(indexers), len(M)), dtype=np.float64)
+        for t, indexer in enumerate(indexers):
+            out[t] = indexer.predict(Z, known, f_idx_map, threads)
+        return out.astype(np.int32)
 
     def _contributions_matrix(self, M: np.ndarray) -> np.ndarray:
-        if self.kind == "logistic":
+        if self._kind() == "logistic":
             T = self._logistic_matrix(M)
             per_column = (T - self.transformed_mean_) * self.classifier_.coef_[0]
             return np.column_stack(
                 [per_column[:, c].sum(axis=1) for c in self.transformed_columns_]
             )
-        leaves = self._leaf_ids(M)
-        n, trees = leaves.shape
-        indicator = sparse.csr_matrix(
-            (np.ones(n * trees), leaves.ravel(), np.arange(0, n * trees + 1, trees)),
-            shape=(n, self.leaf_contributions_.shape[0]),
-        )
-        return np.asarray(indicator @ self.leaf_contributions_)
+        out = np.empty((len(M), len(self.features_)))
+        for start in range(0, len(M), _CHUNK):  # bounded memory: trees x chunk leaf ids
+            leaves = self._leaf_ids(M[start : start + _CHUNK])
+            trees, n = leaves.shape
+            # lead i has a 1 in the column of its leaf in every tree
+            indicator = sparse.csr_matrix(
+                (np.ones(n * trees), leaves.T.ravel(), np.arange(0, n * trees + 1, trees)),
+                shape=(n, self.leaf_contributions_.shape[0]),
+            )
+            out[start : start + n] = indicator @ self.leaf_contributions_
+        return out
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-lead contribution of every feature, in log-odds (see module doc).
@@ -458,12 +501,18 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
         names = np.asarray(self.features_, dtype=object)
         rows = np.arange(len(values))
-        raw = X[self.features_].astype(object).to_numpy()
         out = {}
+        columns: dict[int, np.ndarray] = {}
         for k in range(n):
-            picked = raw[rows, order[:, k]]
+            picked = np.full(len(values), None, dtype=object)
+            for j in np.unique(order[:, k]):  # only the columns some lead's reason names
+                at = order[:, k] == j
+                if j not in columns:
+                    columns[j] = X[self.features_[j]].to_numpy(dtype=object)
+                column = columns[j][at]
+                picked[at] = np.where(pd.isna(column), None, column)
             out[f"reason_{k + 1}"] = names[order[:, k]]
-            out[f"value_{k + 1}"] = np.where(pd.isna(picked), None, picked)
+            out[f"value_{k + 1}"] = picked
             out[f"effect_{k + 1}"] = values[rows, order[:, k]]
         return pd.DataFrame(out, index=X.index)
 
@@ -478,7 +527,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         X = self._checked(X)
         M = self._encode(X)
         contributions = self._contributions_matrix(M)
-        if self.kind == "boosting":  # contributions add up to the log-odds exactly
+        if self._kind() == "boosting":  # contributions add up to the log-odds exactly
             logit = self.bias_ + contributions.sum(axis=1)
         else:
             logit = self._logit(M)

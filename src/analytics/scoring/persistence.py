@@ -234,7 +234,7 @@ def save_model(model: LeadScoringModel, directory: str | Path, card: dict) -> Pa
         "model_version": stem,
         "model_file": path.name,
         "saved_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-        "kind": model.kind,
+        "kind": getattr(model, "kind_", model.kind),
         "calibration": model.calibration,
         "params": model.get_params(),
         "features": {

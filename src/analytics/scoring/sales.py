@@ -101,6 +101,11 @@ REASONS: dict[str, dict] = {
         "ru": ("оставил e-mail", "e-mail не оставил"),
         "en": ("left an e-mail", "left no e-mail"),
     },
+    "earlier_requests": {
+        "kind": "number",
+        "ru": "заявок того же клиента за 30 дней до этой",
+        "en": "requests of the same person in the 30 days before",
+    },
     "segment_win_rate": {
         "kind": "share",
         "ru": "доля выигранных сделок в его отрасли и размере",

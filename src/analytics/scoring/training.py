@@ -82,13 +82,14 @@ def _window(frame: pd.DataFrame) -> dict:
 
 def train(
     con,
-    kind: str = "boosting",
+    kind: str = "auto",
     window_days: float = 30,
     *,
     calibration: str = "sigmoid",
     valid_share: float = 0.25,
     refit: bool = True,
     ablation: bool = False,
+    fields: dict | None = None,
     **params,
 ) -> tuple[LeadScoringModel, dict]:
     """Fit on earlier leads, validate on later ones, refit on all labelled leads.
@@ -97,8 +98,9 @@ def train(
     ----------
     con : duckdb.DuckDBPyConnection
         Warehouse connection (read-only is enough).
-    kind : {"boosting", "logistic"}
-        Model kind (:class:`LeadScoringModel`).
+    kind : {"auto", "boosting", "logistic"}
+        Model kind (:class:`LeadScoringModel`); ``"auto"``: logistic
+        regression for fewer than 1,000 labelled leads, else boosting.
     window_days : float
         SQL target window, days from lead creation (:func:`sql_target`).
     calibration : {"sigmoid", "isotonic"}
@@ -111,6 +113,9 @@ def train(
     ablation : bool
         Also fit without the similarity-to-past-deals features on the same
         split and report ``roc_auc_without_similarity``.
+    fields : dict, optional
+        Which fields are inputs (:func:`analytics.scoring.fields.load_params`
+        format); ``params/scoring.yaml`` by default.
     **params
         Other :class:`LeadScoringModel` parameters.
 
@@ -126,7 +131,7 @@ def train(
         ``window_days`` and ``band_cutoffs`` (:func:`~analytics.scoring.sales.band_cutoffs`
         with the warehouse's revenue per SQL, when any deal reached SQL).
     """
-    features = lead_features(con)
+    features = lead_features(con) if fields is None else lead_features(con, params=fields)
     target = sql_target(con, window_days)
     X_train, X_valid, y_train, y_valid = time_split(features, target, valid_share)
     model = LeadScoringModel(kind=kind, calibration=calibration, **params).fit(X_train, y_train)
@@ -297,7 +302,7 @@ def _require_warehouse(path: str | Path) -> Path:
     return path
 
 
-def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = "boosting") -> dict:
+def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = "auto") -> dict:
     """Train on a warehouse file and save the model with its card (for the CLI).
 
     Returns
@@ -328,7 +333,7 @@ def train_and_save(warehouse_path: str | Path, out_dir: str | Path, kind: str = 
         "model_path": str(path),
         "model_card": str(card_path(path, ".md")),
         "model_version": model.model_version_,
-        "kind": kind,
+        "kind": model.kind_,
         "metrics": {k: v for k, v in metrics.items() if np.isscalar(v)},
         "training_window": window,
     }

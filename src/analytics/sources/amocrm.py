@@ -33,6 +33,17 @@ side table ``deal_contacts (deal_id, phone_hash, email_hash)`` used by
 :mod:`analytics.sources.linkage` to link deals to leads when the deal has
 no lead id. Raw values are stored nowhere.
 
+Custom fields
+-------------
+Every column that is not one of :data:`COLUMNS` (the account's custom fields:
+lead-form answers, budget, team size...) is kept in ``lead_fields`` for the
+deal's ``lead_id``, recorded at the deal's creation (amoCRM creates the deal
+when the request arrives), named by its header or renamed with ``--map
+"Рекламный бюджет=field:monthly_ad_budget"``;
+see :mod:`analytics.sources.custom_fields`. Deals without a lead id keep no
+custom fields (counted in the notes). ``params/scoring.yaml`` names which of
+them the lead-scoring model uses and which are filled after the first contact.
+
 Stage history
 -------------
 amoCRM's events ("Изменение этапа", API ``/api/v4/events`` of type
@@ -51,6 +62,12 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import warehouse
+from analytics.sources.custom_fields import (
+    field_rows,
+    load_field_rows,
+    read_with_other_columns,
+    split_mapping,
+)
 from analytics.sources.reading import (
     ACCOUNT_TIMEZONE,
     ExportTable,
@@ -312,14 +329,16 @@ def load_deals(
     InputError
         An unusable file (see :func:`analytics.sources.read_export`).
     """
-    export = read_export(
+    canonical, renames = split_mapping(columns, COLUMNS)
+    export, custom = read_with_other_columns(
         path,
         COLUMNS,
         REQUIRED,
+        renames=renames,
         vendor=VENDOR,
         delimiter=delimiter,
         encoding=encoding,
-        mapping=columns,
+        mapping=canonical,
         typed=TYPED,
         placeholders=placeholders,
         kind="amocrm",
@@ -349,7 +368,32 @@ def load_deals(
         notes=extra,
     )
     notes = _write_contacts(con, export, load_id, salt)
+    notes += _write_custom_fields(con, export, custom, deals, load_id, salt, now)
     return dataclasses.replace(result, notes=result.notes + tuple(notes))
+
+
+def _write_custom_fields(con, export, custom, deals, load_id, salt, now) -> list[str]:
+    """Custom-field columns -> ``lead_fields`` of the deal's lead, recorded at its creation."""
+    if not custom:
+        return []
+    has_lead = deals["lead_id"].notna().to_numpy()
+    notes = []
+    if not has_lead.all():
+        notes.append(
+            f"lead_fields: custom fields of {int((~has_lead).sum())} deal(s) without a lead id "
+            "not stored (lead_fields is keyed by lead)"
+        )
+    part = export.subset(has_lead)
+    rows = field_rows(
+        part,
+        custom,
+        deals.loc[has_lead, "lead_id"].reset_index(drop=True),
+        deals.loc[has_lead, "created_at"].reset_index(drop=True),
+    )
+    _, loaded = load_field_rows(
+        con, rows, part, main_table="deals", salt=salt, load_id=load_id, now=now
+    )
+    return notes + loaded
 
 
 def load_stage_history(

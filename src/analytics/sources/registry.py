@@ -21,6 +21,8 @@ kind               export                                       canonical table
 ``calls``          call tracking and telephony logs (CoMagic,   ``leads``
                    Calltouch; Sipuni, Mango, Zadarma, UIS with
                    a mapping): incoming calls and callbacks
+``leads``          another CRM's lead export (HubSpot,          ``leads`` +
+                   Bitrix24, Pipedrive style), other columns    ``lead_fields``
 ``direct``         Yandex Direct report (TSV / web CSV)         ``spend``
 ``google_ads``     Google Ads report (CSV, "Excel CSV")         ``spend``
 =================  ===========================================  ===============
@@ -64,6 +66,7 @@ SOURCE_KINDS: dict[str, tuple[str, str]] = {
     "amocrm": ("analytics.sources.amocrm", "load_deals"),
     "amocrm_stages": ("analytics.sources.amocrm", "load_stage_history"),
     "calls": ("analytics.sources.calltracking", "load_calls"),
+    "leads": ("analytics.sources.crm_leads", "load_leads"),
     "spend": ("analytics.sources.adcost", "load_canonical_spend"),
     "direct": ("analytics.sources.adcost", "load_direct"),
     "google_ads": ("analytics.sources.adcost", "load_google_ads"),
@@ -157,7 +160,7 @@ def load_source(
         Warehouse connection (:func:`analytics.warehouse.connect`).
     kind : str
         One of :data:`SOURCE_KINDS`: ``metrica``, ``ga4``, ``amocrm``,
-        ``amocrm_stages``, ``calls``, ``direct``, ``google_ads``.
+        ``amocrm_stages``, ``calls``, ``leads``, ``direct``, ``google_ads``.
     path : str or Path
         The export file.
     salt : str
@@ -180,6 +183,7 @@ def load_source(
         :func:`analytics.sources.amocrm.load_deals`,
         :func:`analytics.sources.amocrm.load_stage_history`,
         :func:`analytics.sources.calltracking.load_calls`,
+        :func:`analytics.sources.crm_leads.load_leads` (``recorded_at``),
         :func:`analytics.sources.adcost.load_direct` (``vat_included``,
         ``vat_rate``, ``money_in_micros``, ``currency``, ``rates``) and
         :func:`analytics.sources.adcost.load_google_ads`.
