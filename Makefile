@@ -33,8 +33,8 @@ lab: $(STAMP) ## JupyterLab on the demo warehouse (builds it first when missing)
 	@test -f data/warehouse.duckdb || $(MAKE) demo
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
-test: lint ## run lint and the test suite
-	$(PY) -m pytest -q
+test: lint ## run lint and the test suite (pytest-xdist: one worker per core)
+	$(PY) -m pytest -q -n auto
 
 lint: $(STAMP) ## ruff check; committed notebooks carry no outputs
 	$(VENV)/bin/ruff check src tests notebooks benchmarks

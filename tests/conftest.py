@@ -3,6 +3,7 @@ SparkSession of the Spark parity tests (``spark_session.py``)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,48 @@ from tiny_demo import TEST_SALT, TINY_SEED
 
 from analytics import warehouse
 from analytics.demo import generator
+
+SHARED_SESSIONS = ("tiny_reports", "spark")
+"""Session fixtures too costly to build once per xdist worker: the weekly run on the tiny
+demo (17 notebook executions) and the Spark session (a JVM)."""
+
+
+@functools.cache
+def _shared_session_of(module: str) -> str | None:
+    """The first of :data:`SHARED_SESSIONS` that a function of the test module (path from
+    the project root) takes as an argument, or None."""
+    import ast
+
+    try:
+        tree = ast.parse((Path(__file__).parent.parent / module).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return None
+    taken = {
+        arg.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for arg in node.args.args
+    }
+    return next((name for name in SHARED_SESSIONS if name in taken), None)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and all
+    modules using one of :data:`SHARED_SESSIONS` go to one worker, so each session fixture
+    and every module-scoped one (a hand-made warehouse) is built once.
+
+    (``--dist loadgroup`` with ``xdist_group`` marks would do it, but pytest-xdist 3.8 sets
+    a node id attribute that pytest 9 no longer reads, so its groups are ignored.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return _shared_session_of(module) or module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +82,35 @@ def tiny_warehouse(tiny_raw, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_reports(tiny_warehouse, tmp_path_factory):
+def tiny_models(tmp_path_factory) -> Path:
+    """Model folder (``model_dir``) of the scoring notebooks in :func:`tiny_reports`."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
     """The weekly run on the tiny demo: the leadership roles (ceo, marketing, sales: code
     hidden, Russian) and analyst (every notebook, English).
 
     Shared by the notebook and browser tests so each notebook runs once per session.
+    The scoring notebooks (05, 11) save and load their model in a folder of the
+    session, not in the checkout's ``data/models`` (whose model, if any, was
+    trained on other data).
     """
+    from dataclasses import replace
+
     from analytics.reports import load_role, run_reports
 
     out = tmp_path_factory.mktemp("reports")
+    models = {"model_dir": str(tiny_models)}
+    sales, analyst = load_role("sales"), load_role("analyst")
     return run_reports(
-        [load_role("ceo"), load_role("marketing"), load_role("sales"), load_role("analyst")],
+        [
+            load_role("ceo"),
+            load_role("marketing"),
+            replace(sales, parameters={**sales.parameters, **models}),
+            replace(analyst, parameters={**analyst.parameters, **models}),
+        ],
         period="last-week",
         warehouse=tiny_warehouse,
         out_dir=out,

@@ -1,7 +1,6 @@
 """Every notebook runs under Papermill on the tiny demo warehouse and is committed clean."""
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -94,6 +93,18 @@ def test_shared_notebooks_run_once_and_give_both_roles_the_same_figures(tiny_rep
         )
 
 
+def test_the_run_trains_the_scoring_model_once(tiny_reports, tiny_models):
+    """05 (analyst) and 11 (analyst, sales) run in parallel with no saved model: the first
+    trains and saves one model (under ``load_or_train``'s file lock), the others load it."""
+    scoring = [
+        r
+        for r in tiny_reports.results
+        if r.notebook in ("05_lead_scoring.ipynb", "11_sales_call_list.ipynb")
+    ]
+    assert len(scoring) == 3 and all(r.status == "ok" for r in scoring)
+    assert len(list(tiny_models.glob("lead_scoring_*.skops"))) == 1
+
+
 def _takes_locale(name: str) -> bool:
     notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
@@ -138,44 +149,3 @@ def test_text_twin_is_in_sync(path):
     assert _without_version(twin.read_text(encoding="utf-8")) == _without_version(expected), (
         f"{twin.name} is out of date: run `make pair`"
     )
-
-
-@pytest.fixture(scope="module")
-def tiny_project(tiny_warehouse, tmp_path_factory):
-    """A project folder (``ANALYTICS_HOME``) whose ``data/warehouse.duckdb`` is the tiny demo."""
-    from analytics.paths import PARAMS_DIR
-
-    home = tmp_path_factory.mktemp("home")
-    (home / "data").mkdir()
-    (home / "data" / "warehouse.duckdb").symlink_to(tiny_warehouse)
-    (home / "params").symlink_to(PARAMS_DIR)
-    (home / "notebooks").symlink_to(NOTEBOOKS_DIR)
-    return home
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_as_opened_in_jupyterlab(path, tiny_project, monkeypatch):
-    """Run as an analyst would: kernel started in notebooks/, default parameters, no Papermill.
-
-    The committed defaults (``warehouse = "data/warehouse.duckdb"``) must resolve from the
-    project root, not from the kernel's working folder ``notebooks/``; the project root
-    here is ``ANALYTICS_HOME`` so that the tiny warehouse stands in for the demo one.
-    """
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("ANALYTICS_HOME", str(tiny_project))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"))
-    client = NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    client.execute()
-    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
-    errors = [out for out in outputs if out.output_type == "error"]
-    assert errors == []
-    assert any(out.get("output_type") in ("display_data", "execute_result") for out in outputs)
-    cwd = notebook.cells[-1].outputs[0]["text"].strip()
-    assert Path(cwd).resolve() == NOTEBOOKS_DIR.resolve()  # not the project root

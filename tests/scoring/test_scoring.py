@@ -458,6 +458,20 @@ def test_train_and_save_then_score_and_write(tmp_path, monkeypatch):
     assert model.model_version_ == result["model_version"]
     card_text = scoring.card_path(result["model_path"], ".md").read_text(encoding="utf-8")
     assert "## Monitoring" in card_text and "retraining recommended: no" in card_text
+    # monitoring's advice to retrain is not followed on the very data the model was trained
+    # on (the card's data_fingerprint): those data would give the same model again
+    real_monitor = scoring.training.monitor
+    advice = {"retrain": True, "reasons": ["score distribution shifted (PSI 0.30)"]}
+    monkeypatch.setattr(
+        scoring.training,
+        "monitor",
+        lambda con, m: {**status["monitoring"], "recommendation": advice},
+    )
+    _, kept = scoring.load_or_train(path, tmp_path / "models")
+    assert kept["retrained"] is False and kept["model_path"] == result["model_path"]
+    assert kept["why"].startswith("the saved model was trained on these same data")
+    assert len(list((tmp_path / "models").glob("*.skops"))) == 1
+    monkeypatch.setattr(scoring.training, "monitor", real_monitor)
     model, status = scoring.load_or_train(path, tmp_path / "models", retrain=True)
     assert status["retrained"] is True and status["why"] == "retraining was asked for"
     assert status["model_path"] != result["model_path"]

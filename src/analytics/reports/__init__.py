@@ -13,9 +13,23 @@ module             holds
 =================  ==============================================================
 """
 
-from analytics.reports.render import external_references, render_html
-from analytics.reports.roles import RoleConfig, RoleConfigError, load_role
-from analytics.reports.runner import NotebookFailure, RunSummary, run_reports
+from __future__ import annotations
+
+import importlib
+
+# Names are imported on first use (PEP 562): a notebook kernel that imports
+# ``analytics.reports.summary`` must not pay for nbconvert/nbformat (whose
+# jsonschema builds an RFC 3987 grammar at import, ~2 s of CPU) nor the runner.
+_EXPORTS = {
+    "external_references": "analytics.reports.render",
+    "render_html": "analytics.reports.render",
+    "RoleConfig": "analytics.reports.roles",
+    "RoleConfigError": "analytics.reports.roles",
+    "load_role": "analytics.reports.roles",
+    "NotebookFailure": "analytics.reports.runner",
+    "RunSummary": "analytics.reports.runner",
+    "run_reports": "analytics.reports.runner",
+}
 
 __all__ = [
     "NotebookFailure",
@@ -27,3 +41,16 @@ __all__ = [
     "render_html",
     "run_reports",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -56,7 +56,6 @@ import duckdb
 from tqdm import tqdm
 
 from analytics.metrics.period import Period, data_anchor, data_bounds, parse_period
-from analytics.metrics.snapshot import build_snapshot
 from analytics.paths import DEFAULT_WAREHOUSE, REPORTS_DIR, ROOT
 from analytics.reports.manifest import (
     git_commit,
@@ -447,6 +446,10 @@ def run_reports(
     resolved, anchor, fingerprint, method = _resolve_period(period, warehouse)
     folder = out_dir / resolved.label
     folder.mkdir(parents=True, exist_ok=True)
+
+    # imported here, not at the top: the spawned workers import this module and need
+    # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
+    from analytics.metrics.snapshot import build_snapshot
 
     snapshot_started = time.perf_counter()
     snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)

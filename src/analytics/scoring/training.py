@@ -13,6 +13,7 @@ the time of scoring (UTC) and its top three reasons, written to table
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -428,13 +429,34 @@ def load_or_train(
 ) -> tuple[LeadScoringModel, dict]:
     """The saved model, retrained only when asked, when none is saved, or when monitoring says so.
 
+    Monitoring's advice is not followed while the warehouse holds the very data
+    the saved model was trained on (its card's ``data_fingerprint``): the same
+    data give the same training window, the same model and the same drift.
+
     Returns
     -------
     model : LeadScoringModel
     status : dict
         ``model_path``, ``retrained`` (bool), ``why`` (plain sentence) and
         ``monitoring`` (:func:`monitor` of the model that was loaded, or None).
+
+    Notes
+    -----
+    Runs under a file lock (``<model_dir>/.load_or_train.lock``, :mod:`filelock`):
+    the report runner executes notebooks 05 and 11 in parallel, and without the
+    lock each would train its own model when none is saved. With it the first
+    trains and saves, the others wait and load that model.
     """
+    import filelock
+
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(Path(model_dir) / ".load_or_train.lock"), timeout=3600):
+        return _load_or_train(warehouse_path, model_dir, retrain=retrain)
+
+
+def _load_or_train(
+    warehouse_path: str | Path, model_dir: str | Path, *, retrain: bool
+) -> tuple[LeadScoringModel, dict]:
     path = latest_model(model_dir)
     why, monitoring = None, None
     if retrain:
@@ -449,6 +471,8 @@ def load_or_train(
             lacking = [c for c in model.feature_names_in_ if c not in current]
             if not lacking:
                 monitoring = monitor(con, model)
+                card = json.loads(card_path(path).read_text(encoding="utf-8"))
+                same_data = card.get("data_fingerprint") == warehouse.fingerprint(con)
         finally:
             con.close()
         if lacking:  # e.g. a warehouse loaded before the model's fields existed
@@ -463,6 +487,14 @@ def load_or_train(
                     "monitoring": monitoring,
                 }
             why = "monitoring recommends it: " + "; ".join(monitoring["recommendation"]["reasons"])
+            if same_data:  # the same data give the same training window, model and drift
+                return model, {
+                    "model_path": str(path),
+                    "retrained": False,
+                    "why": "the saved model was trained on these same data, and retraining "
+                    f"on them gives the same model ({why})",
+                    "monitoring": monitoring,
+                }
     result = train_and_save(warehouse_path, model_dir)
     return load_model(result["model_path"]), {
         "model_path": result["model_path"],
