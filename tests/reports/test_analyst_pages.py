@@ -245,6 +245,8 @@ def test_every_section_renders_in_russian_through_the_text_lint(tiny_warehouse):
         )
     finally:
         con.close()
+    # the cohorts page charts conversion by first channel at 4 weeks (weeks 0–3)
+    assert 'alt="Посетитель → лид за 4 нед. по первому каналу"' in html
     html = re.sub(r"data:[^\"')\s]+", "", html)
     assert not re.search(r"<tr[^>]*>\s*<th[^>]*>\s*</th>", html)  # no index column
     assert lint(visible(html), russian=True) == []

@@ -137,6 +137,7 @@ WORDS = {
         "weeks_since": "Недель с первого визита",
         "months_since": "Месяцев с первого визита",
         "by_first_channel": "Посетитель → лид по первому каналу (среднее по когортам), %",
+        "by_first_channel_chart": "Посетитель → лид за {weeks} нед. по первому каналу",
         "cr_sale": "Помесячные когорты: накопленная конверсия посетитель → продажа, %",
         "cr_sale_note": "В B2B продажи занимают месяцы, поэтому их смотрим по месяцу первого "
         "визита; пустые клетки — возраст, которого когорта ещё не достигла.",
@@ -298,6 +299,7 @@ WORDS = {
         "weeks_since": "Weeks since the first visit",
         "months_since": "Months since the first visit",
         "by_first_channel": "Visitor → lead by first channel (mean over cohorts), %",
+        "by_first_channel_chart": "Visitor → lead within {weeks} weeks, by first channel",
         "cr_sale": "Monthly cohorts: cumulative conversion visitor → sale, %",
         "cr_sale_note": "B2B sales take months, so they are followed by month of first visit; "
         "empty cells are ages the cohort has not reached yet.",
@@ -953,9 +955,16 @@ def conversion_section(cohorts: pd.DataFrame, monthly: pd.DataFrame, locale: str
     sizes = cohort_sizes(cohorts).drop(columns="total").sum().sort_values(ascending=False)
     by_channel = channel_conversion_frame(cohorts, list(sizes.index[:6]))
     by_channel.index = [channel_label(c, locale) for c in by_channel.index]
-    out += page.heading(w["by_first_channel"]) + page.heat_table(
-        by_channel, "percent", locale, w["channel"], w["weeks_since"]
-    )
+    out += page.heading(w["by_first_channel"])
+    age = MATURE_WEEKS - 1
+    if age in by_channel and by_channel[age].notna().any():
+        at_age = by_channel[age].dropna().sort_values(ascending=False)
+        title = w["by_first_channel_chart"].format(weeks=MATURE_WEEKS)
+        out += figure_html(
+            page.bar_chart(list(at_age.index), list(at_age.to_numpy()), "percent", locale, title),
+            title,
+        )
+    out += page.heat_table(by_channel, "percent", locale, w["channel"], w["weeks_since"])
     sale = conversion_matrix(monthly, "cr_visitor_sale")
     sale.index = [month_label(c, locale) for c in sale.index]
     out += page.heading(w["cr_sale"]) + page.heat_table(
