@@ -15,6 +15,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analytics.reports import message, sending, summary
@@ -36,7 +37,9 @@ def test_the_week_of_the_injected_anomaly_names_its_campaign(injected, tiny_repo
     assert folder.name == injected["week"]  # the run's last week is the injected one
     page = (folder / "marketing" / "09_weekly_summary.html").read_text(encoding="utf-8")
     found = anomaly_sentences(page, injected["campaign"])
-    assert len(found) == 1 and f"за неделю {injected['week']}" in found[0], found
+    # the week as dates, not an ISO code: W52 of the tiny demo is "22–28 дек. 2025 г."
+    start, end = pd.Timestamp(injected["week_start"]), pd.Timestamp(injected["week_end"])
+    assert len(found) == 1 and f"за неделю {start.day}\u2013{end.day} " in found[0], found
     assert "расходы на рекламу" in found[0]  # the metric the generator doubled: cost
 
     result = sending.send_reports(

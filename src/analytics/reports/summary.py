@@ -616,6 +616,22 @@ def ab_verdict_section(
     )
 
 
+def week_text(week, locale: str) -> str:
+    """An ISO week label or a week's first day as the locale's date range by Babel:
+    ``2025-W52`` or ``2025-12-22`` → ``22–28 дек. 2025 г.``; anything else unchanged."""
+    from datetime import date, timedelta
+
+    text = str(week)
+    try:
+        if len(text) == 8 and text[4:6] == "-W":
+            start = date.fromisocalendar(int(text[:4]), int(text[6:]), 1)
+        else:
+            start = date.fromisoformat(text[:10])
+    except ValueError:
+        return text
+    return format_period(start, start + timedelta(days=6), locale)
+
+
 CHANGE_WORDS = {
     "ru": {
         "title": "Что изменилось",
@@ -649,10 +665,10 @@ CHANGE_WORDS = {
         "title": "What changed",
         "split": "{label}: {change} vs the previous period, mostly from {channel} ({part}).",
         "split_flat": "{label}: unchanged vs the previous period.",
-        "anomaly": "Unusual: {label} at {value} in week {week}; the normal range of the last "
+        "anomaly": "Unusual: {label} at {value} in the week {week}; the normal range of the last "
         "{weeks} weeks is {low} – {high}.",
         "campaign_anomaly": "Unusual in campaign «{campaign}» ({channel}): {label} at {value} "
-        "in week {week}, against {mean} on average over the {weeks} weeks before "
+        "in the week {week}, against {mean} on average over the {weeks} weeks before "
         "(normal range {low} – {high}).",
         "no_anomaly": "Nothing unusual: revenue, sales, spend, leads, MQL and SQL of the last "
         "week are within the normal range of the {weeks} weeks before.",
@@ -718,7 +734,7 @@ def campaign_anomaly_sentences(snapshot, locale: str) -> list[str]:
                 channel=channel_label(row.channel, locale),
                 label=_in_sentence(info.label(locale)),
                 value=format_value(row.value, info.unit, locale),
-                week=row.week,
+                week=week_text(row.week, locale),
                 weeks=weeks,
                 mean=format_value(row.mean, info.unit, locale),
                 low=format_value(max(row.low, 0.0), info.unit, locale),
@@ -766,7 +782,7 @@ def what_changed_sentences(snapshot, locale: str) -> list[str]:
                 words["anomaly"].format(
                     label=_in_sentence(metric(row.metric).label(locale)),
                     value=format_value(row.value, unit, locale),
-                    week=row.week,
+                    week=week_text(row.week, locale),
                     weeks=weeks,
                     low=format_value(max(row.low, 0.0), unit, locale),
                     high=format_value(row.high, unit, locale),
