@@ -2,6 +2,12 @@
 
 Its own module (not ``test_notebooks.py``, whose tests share the session's weekly
 run) so that pytest-xdist runs these executions on another worker than that run.
+
+All notebooks run one after another in ONE kernel (nbclient, no Papermill), each
+after ``%reset -f``, as an analyst running them in turn in one JupyterLab session
+would: the namespace is emptied between notebooks (a name a notebook forgets to
+define or import fails there), while imported modules stay loaded, so the twelve
+runs cost one kernel start and one set of imports instead of twelve.
 """
 
 from pathlib import Path
@@ -12,6 +18,8 @@ import pytest
 from analytics.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+ORIGIN = "as_opened_notebook"
+"""Cell metadata key naming the notebook a cell of the combined run comes from."""
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +35,52 @@ def tiny_project(tiny_warehouse, tmp_path_factory):
     return home
 
 
+@pytest.fixture(scope="module")
+def as_opened(tiny_project):
+    """The code cells of every notebook after one run in one kernel started in notebooks/,
+    with the committed default parameters, by notebook name; each notebook ends with a
+    cell printing the kernel's working folder."""
+    from nbclient import NotebookClient
+
+    combined = nbformat.v4.new_notebook()
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        cells = [nbformat.v4.new_code_cell("%reset -f")]
+        cells += [cell for cell in notebook.cells if cell.cell_type == "code"]
+        cells.append(nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"))
+        for cell in cells:
+            cell.metadata[ORIGIN] = path.name
+        combined.cells.extend(cells)
+    combined.metadata = nbformat.read(NOTEBOOKS[0], as_version=4).metadata
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANALYTICS_HOME", str(tiny_project))
+        NotebookClient(
+            combined,
+            timeout=600,
+            kernel_name="python3",
+            allow_errors=True,  # one notebook's error must not hide the others' results
+            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+        ).execute()
+    runs: dict[str, list] = {}
+    for cell in combined.cells:
+        runs.setdefault(cell.metadata[ORIGIN], []).append(cell)
+    return runs
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_as_opened_in_jupyterlab(path, tiny_project, monkeypatch):
+def test_notebook_runs_as_opened_in_jupyterlab(path, as_opened):
     """Run as an analyst would: kernel started in notebooks/, default parameters, no Papermill.
 
     The committed defaults (``warehouse = "data/warehouse.duckdb"``) must resolve from the
     project root, not from the kernel's working folder ``notebooks/``; the project root
     here is ``ANALYTICS_HOME`` so that the tiny warehouse stands in for the demo one.
     """
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("ANALYTICS_HOME", str(tiny_project))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"))
-    client = NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    client.execute()
-    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
-    errors = [out for out in outputs if out.output_type == "error"]
+    cells = as_opened[path.name]
+    outputs = [out for cell in cells for out in cell.outputs]
+    errors = [
+        f"{out.get('ename')}: {out.get('evalue')}" for out in outputs if out.output_type == "error"
+    ]
     assert errors == []
     assert any(out.get("output_type") in ("display_data", "execute_result") for out in outputs)
-    cwd = notebook.cells[-1].outputs[0]["text"].strip()
+    cwd = cells[-1].outputs[0]["text"].strip()
     assert Path(cwd).resolve() == NOTEBOOKS_DIR.resolve()  # not the project root
