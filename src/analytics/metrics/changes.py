@@ -167,6 +167,25 @@ def movers(snapshot, metrics=MOVER_METRICS, top: int = 5) -> pd.DataFrame:
     return frame.loc[order].head(top).reset_index(drop=True)
 
 
+def normal_range(past: pd.Series, value: float, k: float) -> dict:
+    """``value`` against the range of ``past`` weeks: ``mean``, ``sd`` (sample, ddof 1),
+    ``low``/``high`` = mean ∓ k·sd, ``z`` = (value − mean) / sd (0 when equal to a
+    constant past, ±inf when off it) and ``anomaly`` = value outside [low, high]."""
+    past = past.astype(float)
+    mean, sd = float(past.mean()), float(past.std(ddof=1))
+    low, high = mean - k * sd, mean + k * sd
+    z = (value - mean) / sd if sd > 0 else (0.0 if value == mean else math.inf)
+    return {
+        "value": value,
+        "mean": mean,
+        "sd": sd,
+        "low": low,
+        "high": high,
+        "z": z,
+        "anomaly": bool(value < low or value > high),
+    }
+
+
 def anomalies(snapshot, keys=("revenue", "sales", "spend", "leads", "mql", "sql_leads"), k=2.0):
     """The last week of the weekly series against the 8–12 weeks before it.
 
@@ -189,24 +208,8 @@ def anomalies(snapshot, keys=("revenue", "sales", "spend", "leads", "mql", "sql_
     for key in keys:
         if key not in weekly or len(history) < MIN_HISTORY:
             continue
-        past = history[key].astype(float)
-        mean, sd = float(past.mean()), float(past.std(ddof=1))
-        value = float(last[key])
-        low, high = mean - k * sd, mean + k * sd
-        z = (value - mean) / sd if sd > 0 else (0.0 if value == mean else math.inf)
-        rows.append(
-            {
-                "metric": key,
-                "week": last.get("week"),
-                "value": value,
-                "mean": mean,
-                "sd": sd,
-                "low": low,
-                "high": high,
-                "z": z,
-                "anomaly": bool(value < low or value > high),
-            }
-        )
+        stats = normal_range(history[key], float(last[key]), k)
+        rows.append({"metric": key, "week": last.get("week"), **stats})
     return pd.DataFrame(rows)
 
 
@@ -252,29 +255,14 @@ def campaign_anomalies(
         if last.empty or len(history) < MIN_HISTORY:
             continue
         for key in keys:
-            past = history[key].astype(float)
-            mean, sd = float(past.mean()), float(past.std(ddof=1))
+            stats = normal_range(history[key], float(last[key].iloc[0]), k)
+            mean, value = stats["mean"], stats["value"]
             if key == "leads" and mean < MIN_LEADS:
                 continue
-            value = float(last[key].iloc[0])
-            low, high = mean - k * sd, mean + k * sd
-            z = (value - mean) / sd if sd > 0 else (0.0 if value == mean else math.inf)
             material = abs(value - mean) >= min_relative * abs(mean) and value != mean
-            rows.append(
-                {
-                    "channel": channel,
-                    "campaign": campaign,
-                    "metric": key,
-                    "week": last["week"].iloc[0],
-                    "value": value,
-                    "mean": mean,
-                    "sd": sd,
-                    "low": low,
-                    "high": high,
-                    "z": z,
-                    "anomaly": bool((value < low or value > high) and material),
-                }
-            )
+            stats["anomaly"] = stats["anomaly"] and material
+            row = {"channel": channel, "campaign": campaign, "metric": key}
+            rows.append({**row, "week": last["week"].iloc[0], **stats})
     frame = pd.DataFrame(rows, columns=CAMPAIGN_ANOMALY_COLUMNS)
     if frame.empty:
         return frame
