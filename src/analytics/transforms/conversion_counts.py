@@ -24,6 +24,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
 from analytics.transforms.time_keys import day_start
@@ -99,28 +100,15 @@ def conversion_counts(con, start: date, stop: date, by: str, definitions: Any) -
         spend=spend.cost.sum()
     )
 
-    groups = ibis.union(
-        lead_side.select("grp"), visit_side.select("grp"), spend_side.select("grp"), distinct=True
-    )
-    out = groups
-    for side in (spend_side, visit_side, lead_side):
-        side = side.rename(side_grp="grp")
-        out = out.left_join(side, out.grp == side.side_grp).drop("side_grp")
-
-    def count(name: str) -> ir.IntegerValue:
-        return out[name].fill_null(0).cast("int64")
-
-    def money(name: str) -> ir.FloatingValue:
-        return out[name].cast("float64").fill_null(0.0)
-
+    out = join_sides(spend_side, visit_side, lead_side)
     return out.select(
         grp=out.grp,
-        spend=money("spend"),
-        visits=count("visits"),
-        leads=count("leads"),
-        mql=count("mql"),
-        sql_leads=count("sql_leads"),
-        sales=count("sales"),
-        revenue=money("revenue"),
-        non_target=count("non_target"),
+        spend=money(out, "spend"),
+        visits=count(out, "visits"),
+        leads=count(out, "leads"),
+        mql=count(out, "mql"),
+        sql_leads=count(out, "sql_leads"),
+        sales=count(out, "sales"),
+        revenue=money(out, "revenue"),
+        non_target=count(out, "non_target"),
     ).order_by("grp")

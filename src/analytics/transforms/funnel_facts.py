@@ -144,23 +144,30 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
         spend=spend.cost.sum()
     )
 
-    groups = ibis.union(
-        lead_side.select("grp"), visit_side.select("grp"), spend_side.select("grp"), distinct=True
-    )
-    out = groups
-    for side in (lead_side, visit_side, spend_side):
-        side = side.rename(side_grp="grp")
-        out = out.left_join(side, out.grp == side.side_grp).drop("side_grp")
-
-    def count(name: str) -> ir.IntegerValue:
-        return out[name].fill_null(0).cast("int64")
-
-    def money(name: str) -> ir.FloatingValue:
-        return out[name].cast("float64").fill_null(0.0)
-
+    out = join_sides(lead_side, visit_side, spend_side)
     return out.select(
         grp=out.grp,
-        spend=money("spend"),
-        **{name: count(name) for name in COUNT_COLUMNS},
-        revenue=money("revenue"),
+        spend=money(out, "spend"),
+        **{name: count(out, name) for name in COUNT_COLUMNS},
+        revenue=money(out, "revenue"),
     ).order_by("grp")
+
+
+def join_sides(*sides: ir.Table) -> ir.Table:
+    """One row per ``grp`` found in any side, each side's columns left-joined on it
+    (missing where that side has no row for the group: see :func:`count`, :func:`money`)."""
+    out = ibis.union(*(side.select("grp") for side in sides), distinct=True)
+    for side in sides:
+        side = side.rename(side_grp="grp")
+        out = out.left_join(side, out.grp == side.side_grp).drop("side_grp")
+    return out
+
+
+def count(table: ir.Table, name: str) -> ir.IntegerValue:
+    """A count column of :func:`join_sides` with 0 where its side had no row."""
+    return table[name].fill_null(0).cast("int64")
+
+
+def money(table: ir.Table, name: str) -> ir.FloatingValue:
+    """A money column of :func:`join_sides` as float with 0.0 where its side had no row."""
+    return table[name].cast("float64").fill_null(0.0)
