@@ -21,6 +21,7 @@ from datetime import date
 
 import duckdb
 import pytest
+from sql_oracle import assert_same_frame, old_manager_time
 
 from analytics.demo import generator
 from analytics.metrics import sales_cost
@@ -119,6 +120,16 @@ def test_manager_time_by_hand(con):
     assert got.loc["Анна", "hours"] == pytest.approx(0.5)
     assert got.loc["Анна", "share_of_time_pct"] == pytest.approx(0.5 / available * 100)
     assert got.loc["Борис", "cost"] == pytest.approx(0.25 * 625.0)
+
+
+def test_manager_time_matches_the_frozen_sql(con):
+    """The Ibis deal query (issue 11 item 3) against the DuckDB SQL it replaced."""
+    pricey = definitions_from_dict({"non_target": {"loss_reasons": ["Дорого", "Нецелевой"]}})
+    for definitions in (TEAM, pricey):
+        got = sales_cost.manager_time(con, WEEK, definitions)
+        assert_same_frame(got, old_manager_time(con, WEEK, definitions))
+    empty = date_range(date(2019, 1, 7), date(2019, 1, 13))
+    assert_same_frame(sales_cost.manager_time(con, empty), old_manager_time(con, empty))
 
 
 def test_other_loss_reasons_are_configurable(con):

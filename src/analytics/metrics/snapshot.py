@@ -107,9 +107,9 @@ metrics.json schema (``schema_version`` 1)
 
 ``campaigns`` and ``campaign_weekly`` feed the what-changed section (movers by
 metric × channel × campaign, anomalies per campaign,
-:mod:`analytics.metrics.changes`); a snapshot written before they existed, or
-computed on an engine other than DuckDB (they are DuckDB SQL), has none, and
-movers then go by channel.
+:mod:`analytics.metrics.changes`); they are Ibis expressions
+(:mod:`analytics.transforms.ad_hierarchy`), the same on DuckDB and PySpark. A
+snapshot written before they existed has none, and movers then go by channel.
 
 ``label``, ``formula`` and ``definition`` are Russian (the leadership
 language); ``*_en`` English. Labels always come from
@@ -377,26 +377,9 @@ CAMPAIGN_FIGURES = {
 snapshot's ``campaigns``."""
 
 
-def _duckdb_connection(con):
-    """The DuckDB connection behind ``con`` (a connection or Ibis's DuckDB backend), or
-    None for another engine: the campaign figures are DuckDB SQL
-    (:mod:`analytics.metrics.drilldown`)."""
-    import duckdb
-
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return con
-    raw = getattr(con, "con", None)
-    return raw if isinstance(raw, duckdb.DuckDBPyConnection) else None
-
-
 def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> list[dict]:
-    """Channel × campaign figures of the period and the previous one (``campaigns``);
-    empty on an engine other than DuckDB."""
+    """Channel × campaign figures of the period and the previous one (``campaigns``)."""
     from analytics.metrics.drilldown import drilldown
-
-    con = _duckdb_connection(con)
-    if con is None:
-        return []
 
     keys = ["channel", "campaign"]
     frames = []
@@ -427,10 +410,6 @@ def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> 
 
 def _campaign_weekly(con, period: Period, weeks: int) -> list[dict]:
     from analytics.metrics.drilldown import campaign_weekly
-
-    con = _duckdb_connection(con)
-    if con is None:
-        return []
 
     frame = campaign_weekly(con, period, weeks + 1)
     return [
