@@ -1342,3 +1342,39 @@ def old_manager_time(con, period: Period, definitions: Definitions | None = None
     out["share_of_time_pct"] = out["hours"] * 100.0 / available if available else math.nan
     out["cost"] = out["hours"] * nt.hourly_cost
     return out.sort_values(["non_target", "manager"], ascending=[False, True], ignore_index=True)
+
+
+# Was analytics.metrics.snapshot._campaigns (the snapshot's ``campaigns``, two drill-downs).
+
+
+def old_snapshot_campaigns(
+    con, periods: list[Period], covered: list[bool], definitions
+) -> list[dict]:
+    """Was ``analytics.metrics.snapshot._campaigns`` (on DuckDB, through the drill-down)."""
+    from analytics.metrics.snapshot import CAMPAIGN_FIGURES, _clean
+
+    keys = ["channel", "campaign"]
+    frames = []
+    for field, period, ok in zip(("value", "previous"), periods[:2], covered[:2], strict=True):
+        if not ok:
+            continue
+        frame = old_drilldown(con, period, "campaign", definitions)
+        frame = frame[keys + list(CAMPAIGN_FIGURES.values())].set_index(keys)
+        frames.append(frame.add_suffix(f"|{field}"))
+    if not frames:
+        return []
+    merged = pd.concat(frames, axis=1).fillna(0.0).sort_index()
+    rows = []
+    for (channel, campaign), values in merged.iterrows():
+        row: dict = {"channel": str(channel), "campaign": str(campaign)}
+        for key, column in CAMPAIGN_FIGURES.items():
+            row[key] = {
+                field: _clean(values.get(f"{column}|{field}")) if covered[i] else None
+                for i, field in enumerate(("value", "previous"))
+            }
+            if key in ("leads", "sales"):
+                for field, number in row[key].items():
+                    if number is not None:
+                        row[key][field] = int(number)
+        rows.append(row)
+    return rows

@@ -140,6 +140,8 @@ from analytics.metrics.period import (
     previous_period,
     year_ago_period,
 )
+from analytics.transforms.ad_hierarchy import campaign_figures
+from analytics.transforms.backends import ibis_backend
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "metrics.json"
@@ -378,19 +380,23 @@ snapshot's ``campaigns``."""
 
 
 def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> list[dict]:
-    """Channel × campaign figures of the period and the previous one (``campaigns``)."""
-    from analytics.metrics.drilldown import drilldown
-
+    """Channel × campaign figures of the period and the previous one (``campaigns``): the
+    campaign rows of :func:`analytics.metrics.drilldown.drilldown` of each, in one query
+    (:func:`analytics.transforms.ad_hierarchy.campaign_figures`; the figures used here do
+    not depend on ``definitions``)."""
     keys = ["channel", "campaign"]
+    pairs = zip(("value", "previous"), periods[:2], covered[:2], strict=True)
+    chosen = [(field, period) for field, period, ok in pairs if ok]
+    if not chosen:
+        return []
+    windows = [(p.start, p.end_exclusive) for _, p in chosen]
+    with ibis_backend(con) as backend:
+        every = backend.execute(campaign_figures(backend, windows))
     frames = []
-    for field, period, ok in zip(("value", "previous"), periods[:2], covered[:2], strict=True):
-        if not ok:
-            continue
-        frame = drilldown(con, period, "campaign", definitions)
+    for window, (field, _) in enumerate(chosen):
+        frame = every[every["window"] == window].astype({"channel": str, "campaign": str})
         frame = frame[keys + list(CAMPAIGN_FIGURES.values())].set_index(keys)
         frames.append(frame.add_suffix(f"|{field}"))
-    if not frames:
-        return []
     merged = pd.concat(frames, axis=1).fillna(0.0).sort_index()
     rows = []
     for (channel, campaign), values in merged.iterrows():

@@ -28,6 +28,7 @@ The weekly series (:func:`campaign_week_counts`) groups spend by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -36,7 +37,7 @@ import ibis.expr.types as ir
 
 from analytics.transforms.booked_deals import closed_deal_table
 from analytics.transforms.funnel_facts import count, join_sides, money
-from analytics.transforms.lead_facts import lead_flag_table
+from analytics.transforms.lead_facts import lead_channels, lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
 from analytics.transforms.time_keys import day_start, week_start
 
@@ -66,6 +67,21 @@ HIERARCHY_COUNT_COLUMNS = (
 
 _MONEY = ("spend", "revenue", "revenue_booked")
 
+CAMPAIGN_FIGURE_COLUMNS = (
+    "window",
+    "channel",
+    "campaign",
+    "visits",
+    "leads",
+    "spend",
+    "sales_booked",
+    "revenue_booked",
+)
+"""Columns of :func:`campaign_figures`, in order."""
+
+Windows = Sequence[tuple[date, date]]
+"""Windows of days ``[start, stop)``."""
+
 CAMPAIGN_WEEK_COLUMNS = ("week_start", "channel", "campaign", "spend", "leads")
 """Columns of :func:`campaign_week_counts`, in order."""
 
@@ -94,6 +110,58 @@ def _lead_places(con) -> ir.Table:
     return out.select("p_lead_id", **{level: _utm(out[f"v_{level}"]) for level in LEVELS})
 
 
+def _window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
+    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
+    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
+    bound = ibis.literal if days else day_start
+    return ibis.cases(
+        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
+        else_=None,
+    ).cast("int64")
+
+
+def _tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
+    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
+    windows dropped."""
+    table = table.mutate(window=_window_of(moment, windows, days=days))
+    return table.filter(table.window.notnull())
+
+
+def _spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    spend = con.table("spend")
+    spend = _tagged(spend, spend.date, windows, days=True)
+    return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
+
+
+def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    visits = con.table("visits")
+    visits = _tagged(visits, visits.visit_start, windows)
+    return visits.group_by(
+        window=visits.window,
+        channel=visits.channel,
+        **{level: _utm(visits[VISIT_COLUMNS[level]]) for level in keys[1:]},
+    ).agg(visits=visits.count())
+
+
+def _booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    won = closed_deal_table(con, *windows[0], more=windows[1:])
+    won = won.filter(won.outcome == "won")
+    won = won.mutate(window=_window_of(won.closed_at, windows))
+    places = _lead_places(con)
+    won = won.left_join(places, won.lead_id == places.p_lead_id)
+    undetermined = ibis.literal(UNDETERMINED)
+    return won.group_by(
+        window=won.window, **{level: ibis.coalesce(won[level], undetermined) for level in keys}
+    ).agg(sales_booked=won.count(), revenue_booked=won.amount.fill_null(0.0).sum())
+
+
+def _figures(out: ir.Table, keys: list[str], names: Sequence[str]) -> ir.Table:
+    """The keys and the ``names`` of :func:`join_sides`' output, zero where missing."""
+    return out.select(
+        *keys, **{name: money(out, name) if name in _MONEY else count(out, name) for name in names}
+    )
+
+
 def hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any) -> ir.Table:
     """Spend, visits, the lead cohort and the booked deals of ``[start, stop)`` per row.
 
@@ -116,25 +184,15 @@ def hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any)
         where a figure has nothing; money (RUB) float, counts int64. Unordered.
     """
     keys = levels_to(depth)
-    start_at, stop_at = day_start(start), day_start(stop)
-
-    spend = con.table("spend")
-    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
-    spend_side = spend.group_by(keys).agg(spend=spend.cost.sum())
-
-    visits = con.table("visits")
-    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
-    visit_side = visits.group_by(
-        channel=visits.channel,
-        **{level: _utm(visits[VISIT_COLUMNS[level]]) for level in keys[1:]},
-    ).agg(visits=visits.count())
-
+    windows = [(start, stop)]
     flags = lead_flag_table(con, start, stop, definitions)
     deeper = [level for level in keys if level not in ("channel", "campaign")]
     if deeper:
         # ad group and creative of the lead's visit (the flags carry channel and campaign)
         leads = con.table("leads")
-        leads = leads.filter(leads.created_at >= start_at, leads.created_at < stop_at)
+        leads = leads.filter(
+            leads.created_at >= day_start(start), leads.created_at < day_start(stop)
+        )
         seen = con.table("visits")
         utm = leads.left_join(seen, leads.visit_id == seen.visit_id)
         utm = utm.select(
@@ -149,25 +207,43 @@ def hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any)
         sales=flags.count(where=flags.is_won),
         revenue=flags.revenue.sum(),
     )
+    sides = [
+        side(con, windows, keys).drop("window")  # one window: the keys are unique
+        for side in (_spend_side, _booked_side, _visit_side)
+    ]
+    out = join_sides(*sides, lead_side, keys=keys)
+    return _figures(out, keys, HIERARCHY_COUNT_COLUMNS)
 
-    won = closed_deal_table(con, start, stop)
-    won = won.filter(won.outcome == "won")
-    places = _lead_places(con)
-    won = won.left_join(places, won.lead_id == places.p_lead_id)
-    undetermined = ibis.literal(UNDETERMINED)
-    booked_side = won.group_by(**{level: ibis.coalesce(won[level], undetermined) for level in keys})
-    booked_side = booked_side.agg(
-        sales_booked=won.count(), revenue_booked=won.amount.fill_null(0.0).sum()
-    )
 
-    out = join_sides(spend_side, booked_side, visit_side, lead_side, keys=keys)
-    return out.select(
-        *keys,
-        **{
-            name: money(out, name) if name in _MONEY else count(out, name)
-            for name in HIERARCHY_COUNT_COLUMNS
-        },
-    )
+def campaign_figures(con, windows: Windows) -> ir.Table:
+    """The campaign rows of :func:`hierarchy_counts` for several windows, without the
+    cohort's outcomes: one query for a period and the ones it is compared with.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    windows : sequence of (start, stop)
+        Days ``[start, stop)`` (dates); a record counts in the first window holding it.
+
+    Returns
+    -------
+    ibis.Table
+        :data:`CAMPAIGN_FIGURE_COLUMNS`: ``window`` (index in ``windows``),
+        ``channel``, ``campaign`` and ``visits``, ``leads`` (the cohort:
+        leads created in the window), ``spend``, ``sales_booked`` and
+        ``revenue_booked`` as in :func:`hierarchy_counts` at depth
+        ``campaign``; one row per window and campaign with any of them. Unordered.
+    """
+    keys = ["window", "channel", "campaign"]
+    first = min(start for start, _ in windows)
+    last = max(stop for _, stop in windows)
+    leads = lead_channels(con, first, last)
+    leads = _tagged(leads, leads.created_at, windows)
+    lead_side = leads.group_by(keys).agg(leads=leads.count())
+    sides = [side(con, windows, keys[1:]) for side in (_spend_side, _booked_side, _visit_side)]
+    out = join_sides(*sides, lead_side, keys=keys)
+    return _figures(out, keys, CAMPAIGN_FIGURE_COLUMNS[3:])
 
 
 def campaign_week_counts(con, start: date, stop: date) -> ir.Table:
