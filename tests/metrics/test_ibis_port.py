@@ -164,21 +164,17 @@ def test_drilldown_and_campaign_weekly_match_the_frozen_sql(db, request):
     con = request.getfixturevalue(db)
     week, span, empty = periods(con)
     if db == "hand":
-        cases = [(week, depth, DEFAULT_DEFINITIONS) for depth in ("channel", "creative")]
-        cases += [(empty, "campaign", DEFAULT_DEFINITIONS)]
+        cases = [(week, "creative", DEFAULT_DEFINITIONS), (empty, "campaign", DEFAULT_DEFINITIONS)]
     else:
         cases = [(week, "creative", RULES), (span, "campaign", DEFAULT_DEFINITIONS)]
-        cases += [(span, "ad_group", RULES)]
     rows = 0
     for period, depth, definitions in cases:
         new = drilldown.drilldown(con, period, depth, definitions)
         assert_same_sums(new, old_drilldown(con, period, depth, definitions))
         rows += len(new)
-    for period in (week, empty) if db == "hand" else (week, span):
-        weekly = drilldown.campaign_weekly(con, period)
-        assert_same_frame(weekly, old_campaign_weekly(con, period))
-        rows += len(weekly)
-    assert rows >= 20
+    weekly = drilldown.campaign_weekly(con, week)
+    assert_same_frame(weekly, old_campaign_weekly(con, week))
+    assert rows + len(weekly) >= 20
 
 
 def approx(value):
@@ -192,15 +188,17 @@ def test_snapshot_campaigns_match_the_frozen_drilldowns(db, request):
     con = request.getfixturevalue(db)
     week = periods(con)[0]
     chosen = [week, previous_period(week), year_ago_period(week)]
-    for covered in ([True, True, True], [True, False, False]):
-        new = snapshot._campaigns(con, chosen, covered, SHIPPED)
-        old = old_snapshot_campaigns(con, chosen, covered, SHIPPED)
-        assert len(new) == len(old) >= 3
-        for got, expected in zip(new, old, strict=True):
-            assert list(got) == list(expected)
-            assert (got["channel"], got["campaign"]) == (expected["channel"], expected["campaign"])
-            for key in snapshot.CAMPAIGN_FIGURES:
-                for field, value in expected[key].items():
-                    # money: the old sum of the creatives' sums differs in the last bits
-                    assert type(got[key][field]) is type(value), (key, field)
-                    assert got[key][field] == (value if value is None else approx(value))
+    # the hand W22 has a campaign W23 lacks; on the tiny demo no previous period is
+    # covered: its figures are None
+    covered = [True, db == "hand", False]
+    new = snapshot._campaigns(con, chosen, covered, SHIPPED)
+    old = old_snapshot_campaigns(con, chosen, covered, SHIPPED)
+    assert len(new) == len(old) >= 3
+    for got, expected in zip(new, old, strict=True):
+        assert list(got) == list(expected)
+        assert (got["channel"], got["campaign"]) == (expected["channel"], expected["campaign"])
+        for key in snapshot.CAMPAIGN_FIGURES:
+            for field, value in expected[key].items():
+                # money: the old sum of the creatives' sums differs in the last bits
+                assert type(got[key][field]) is type(value), (key, field)
+                assert got[key][field] == (value if value is None else approx(value))
