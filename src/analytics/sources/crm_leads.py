@@ -535,18 +535,25 @@ def _load_with_rejects(con, table, frame, export, rejects, salt, load_id, now):
 
 def _load_stages(con, export, deals, outcomes, times, loaded, *, salt, load_id, now) -> list[str]:
     """``deal_stages`` of the loaded deals (times in :mod:`analytics.sources.crm_outcomes`)."""
-    current = outcomes.stage
-    stage_time = earliest(times["stage_at"], times["modified_at"])
+    current, reached = outcomes.stage, outcomes.reached
+    is_open = (outcomes.status == "open").to_numpy()
+    # the stage reached: entered at the stage-change time; an open deal's current
+    # stage, without one, at the last-modified time (a closed deal's is its close)
+    stage_time = times["stage_at"].where(
+        ~is_open, earliest(times["stage_at"], times["modified_at"])
+    )
+    past_new = reached.isin(("mql", "sql", "demo", "proposal"))
     candidates = [
         ("new", deals["created_at"]),
         ("mql", times["mql_at"]),
         ("sql", times["sql_at"]),
-        ("current", stage_time.where(current.isin(("mql", "sql", "demo", "proposal")), None)),
+        ("reached", stage_time.where(past_new, None)),
         ("closed", deals["closed_at"].where(current.isin(("won", "lost")), None)),
     ]
     parts = []
     for name, when in candidates:
-        stage = current if name in ("current", "closed") else pd.Series(name, index=current.index)
+        stage = {"reached": reached, "closed": current}.get(name)
+        stage = pd.Series(name, index=current.index) if stage is None else stage
         parts.append(
             pd.DataFrame(
                 {
@@ -558,8 +565,7 @@ def _load_stages(con, export, deals, outcomes, times, loaded, *, salt, load_id, 
             )[loaded & when.notna().to_numpy()]
         )
     rows = pd.concat(parts, ignore_index=True)
-    untimed = loaded & current.isin(("mql", "sql", "demo", "proposal")).to_numpy()
-    untimed &= stage_time.isna().to_numpy()
+    untimed = loaded & is_open & past_new.to_numpy() & stage_time.isna().to_numpy()
     notes = []
     if untimed.any():
         notes.append(

@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from babel.numbers import list_currencies
 
 from analytics.sources.amocrm import DEFAULT_STAGES as AMOCRM_STAGES
 from analytics.sources.reading import number_text
@@ -152,8 +153,27 @@ CURRENCY_SIGNS = {"₽": "RUB", "$": "USD", "€": "EUR", "£": "GBP", "₸": "K
 CURRENCY_WORDS = {"руб": "RUB", "р": "RUB", "rur": "RUB", "тг": "KZT", "тенге": "KZT"}
 """Currency words (lower case, without the final dot) read in amounts."""
 
+CURRENCY_NAMES = {
+    "российскийрубль": "RUB",
+    "рубль": "RUB",
+    "рубли": "RUB",
+    "руб": "RUB",
+    "долларсша": "USD",
+    "доллар": "USD",
+    "usdollar": "USD",
+    "евро": "EUR",
+    "euro": "EUR",
+    "тенге": "KZT",
+}
+"""Currency names of currency columns (Bitrix24 writes ``Российский рубль``), keyed as
+:func:`vocabulary_key` keys them."""
+
 ACCOUNT_CURRENCY = "RUB"
 """Currency of warehouse money; other currencies need a rate."""
+
+CURRENCY_CODES = frozenset(list_currencies())
+"""ISO 4217 codes (Babel's list): a three-letter word in an amount is a currency only if
+it is one of them, so ``80 OOO`` (letters O) is refused as not a number."""
 
 _SIGN = "|".join(re.escape(s) for s in CURRENCY_SIGNS)
 _WORD = "|".join(sorted(CURRENCY_WORDS, key=len, reverse=True))
@@ -218,10 +238,16 @@ def build_vocabulary(
 
 @dataclass
 class Outcomes:
-    """Deal status and stage of every row, with what could not be classified."""
+    """Deal status and stage of every row, with what could not be classified.
+
+    ``reached`` is the open stage (``new`` ... ``proposal``) a value names, also
+    for closed deals: a Pipedrive deal won or lost keeps the pipeline stage it
+    was in (``Proposal Made``), i.e. the last stage it reached before closing.
+    """
 
     status: pd.Series
     stage: pd.Series
+    reached: pd.Series
     unknown: Counter = field(default_factory=Counter)
     conflicts: int = 0
 
@@ -232,7 +258,7 @@ def classify(
     vocabulary: Mapping[str, tuple[str, str | None]],
 ) -> Outcomes:
     """Deal status and canonical stage per row (rule in the module docstring)."""
-    statuses, stages = [], []
+    statuses, stages, reached = [], [], []
     unknown: Counter = Counter()
     conflicts = 0
     for raw_status, raw_stage in zip(status_values, stage_values, strict=True):
@@ -246,6 +272,8 @@ def classify(
                 unknown[raw.strip()] += 1
             found.append(hit)
         outcomes = {hit[0] for hit in found if hit}
+        named = [hit[1] for hit in found if hit and hit[1] in OPEN_STAGES]
+        reached.append(named[0] if named else None)
         if {"won", "lost"} <= outcomes:
             conflicts += 1
         if "won" in outcomes:
@@ -256,12 +284,12 @@ def classify(
             stages.append("lost")
         else:
             statuses.append("open")
-            named = [hit[1] for hit in found if hit and hit[1] in OPEN_STAGES]
             stages.append(named[0] if named else "new")
     index = status_values.index
     return Outcomes(
         pd.Series(statuses, index=index, dtype=object),
         pd.Series(stages, index=index, dtype=object),
+        pd.Series(reached, index=index, dtype=object),
         unknown,
         conflicts,
     )
@@ -309,13 +337,14 @@ def money_text(
             continue
         m = _MONEY.match(raw)
         token = m and (m["pre"] or m["post"])
-        if not m or (m["pre"] and m["post"]):
+        if not m or (m["pre"] and m["post"]) or (token and not _currency_code(token)):
             failures[i] = f"amount: not a money amount: {raw!r}"
             parts.append(None)
             codes.append(None)
             continue
         code = _currency_code(token) if token else None
-        code = code or (column_code.strip().upper() if isinstance(column_code, str) else None)
+        if not code and isinstance(column_code, str) and column_code.strip():
+            code = _currency_code(column_code) or column_code.strip()
         parts.append(m["num"].replace("'", ""))
         codes.append(code or currency.upper())
     numbers = number_text(pd.Series(parts, dtype=object), decimal_comma=decimal_comma)
@@ -325,7 +354,7 @@ def money_text(
             out.append(None)
             continue
         if not _FLOAT.fullmatch(number):
-            failures[i] = f"amount: not a number: {raw!r}"
+            failures[i] = f"amount: not a money amount: {raw!r}"
             out.append(None)
             continue
         if code not in table:
@@ -339,12 +368,16 @@ def money_text(
     return pd.Series(out, index=values.index, dtype=object), failures
 
 
-def _currency_code(token: str) -> str:
+def _currency_code(token: str) -> str | None:
+    """ISO code of a currency sign, word, name or code; None if it is none of them."""
     token = token.strip()
     if token in CURRENCY_SIGNS:
         return CURRENCY_SIGNS[token]
     word = token.lower().rstrip(".")
-    return CURRENCY_WORDS.get(word, token.upper())
+    code = CURRENCY_WORDS.get(word) or CURRENCY_NAMES.get(vocabulary_key(token))
+    if code:
+        return code
+    return token.upper() if token.upper() in CURRENCY_CODES else None
 
 
 def earliest(*columns: pd.Series) -> pd.Series:
