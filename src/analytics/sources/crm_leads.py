@@ -1,4 +1,5 @@
-"""Another CRM's lead export (HubSpot, Bitrix24, Pipedrive style) -> ``leads`` + ``lead_fields``.
+"""Another CRM's lead export (HubSpot, Bitrix24, Pipedrive style) -> ``leads`` + ``lead_fields``
+(+ ``deals`` and ``deal_stages`` from its status / outcome columns).
 
 One row per lead, any columns. The columns below are mapped to the canonical
 ``leads`` table (names trimmed, case-insensitive; see :data:`COLUMNS`); every
@@ -41,6 +42,40 @@ Pipedrive deals export: ``Deal - ID``, ``Deal - Deal created``, ``Deal -
 Status``, ``Person - Email``, ``Person - Phone``). Other headers are mapped with
 ``--map "Their column=field"`` or ``params/sources.yaml``;
 ``--map "Budget=field:monthly_ad_budget"`` renames a kept column.
+
+Status and outcome
+------------------
+When the export has a status, stage, amount or won/lost-time column, every
+row also becomes a ``deals`` row (``deal_id`` = ``lead_id``) with its status
+(won / lost / open, from a vocabulary of the vendors' values that
+``--option won=[...]`` / ``lost=[...]`` / ``open=[...]`` / ``stages={...}``
+extend; unknown values count as open and are listed in the load summary),
+amount (``1 234,50 ₽``, ``$1,234.50``, ``RUB 1234``; other currencies with
+``--option rates={USD: 92.5}``), close time and loss reason, and the stages
+it is known to have entered go to ``deal_stages`` -- see
+:mod:`analytics.sources.crm_outcomes`. The columns read for this:
+
+=====================  ==================================================================
+deal field             export columns (HubSpot / Bitrix24 / Pipedrive)
+=====================  ==================================================================
+status / stage         ``Lead Status``, ``Deal Stage``, ``Lifecycle Stage`` / ``Стадия``,
+                       ``Статус``, ``Стадия сделки`` / ``Deal - Status``, ``Deal - Stage``
+``amount``             ``Amount`` / ``Сумма``, ``Возможная сумма`` / ``Deal - Value``;
+                       currency ``Currency`` / ``Валюта`` / ``Deal - Currency``
+won / lost time        ``Became a Customer Date`` / -- / ``Deal - Won time``,
+                       ``Deal - Lost time``
+close time             ``Close Date`` / ``Дата закрытия``, ``Дата завершения`` /
+                       ``Deal - Close time``, ``Deal - Deal closed on``
+``loss_reason``        ``Closed Lost Reason`` / ``Причина отказа`` / ``Deal - Lost reason``
+stage entered at       ``Became a Marketing Qualified Lead Date``, ``Became a Sales
+                       Qualified Lead Date`` / -- / ``Deal - Last stage change``
+``manager``            ``Deal owner`` / ``Ответственный`` / ``Deal - Owner``
+=====================  ==================================================================
+
+These columns are deal data, not lead fields (they are known only after the
+first contact); ``status`` and ``stage`` are kept in ``lead_fields`` as well.
+A bad amount or time quarantines the row's deal (naming the export's column);
+its lead still loads. ``--option deals=false`` loads leads and fields only.
 
 Phones and e-mails are hashed with the salt at ingest (the warehouse loader);
 raw values are stored nowhere -- also not in ``lead_fields``: other phone and
@@ -302,7 +337,9 @@ def load_leads(
     -------
     SourceResult
         The ``leads`` load; its notes say how many values went to ``lead_fields``
-        (that load has its own ``load_log`` row).
+        and how many rows to ``deals`` (won / lost / open, values not in the
+        vocabulary) and ``deal_stages``; each of those loads has its own
+        ``load_log`` row.
 
     Raises
     ------
