@@ -418,3 +418,24 @@ def test_loaded_deals_give_revenue_win_rate_and_scoring_labels(con, tmp_path):
     model = LeadScoringModel(kind="logistic", calibration_share=0.4, random_state=0)
     model.fit(features.loc[target.index], target)
     assert model.predict_proba(features).shape == (10, 2)
+
+
+def test_check_counts_the_deals_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """``load-source --check``: the summary counts the 5 deals, the warehouse file is unchanged."""
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    path = tmp_path / "deals.csv"
+    path.write_text(PIPEDRIVE, encoding="utf-8")
+    warehouse_path = tmp_path / "w.duckdb"
+    base = ["load-source", "--kind", "leads", "--file", str(path), "--warehouse"]
+    first = tmp_path / "first.csv"
+    first.write_text("Record ID,Create Date\n99,2024-05-01 10:00\n", encoding="utf-8")
+    assert cli.main(["load-source", "--kind", "leads", "--file", str(first), "--warehouse",
+                     str(warehouse_path)]) == 0  # fmt: skip
+    before = warehouse_path.read_bytes()
+    capsys.readouterr()
+    options = ["--option", "rates={USD: 90}", "--check"]
+    assert cli.main([*base, str(warehouse_path), *options]) == 0
+    out = capsys.readouterr().out
+    assert "deals: 5 row(s) (2 won, 1 lost, 2 open) -> 5 inserted" in out
+    assert "deal_stages: 12 stage(s) -> 12 inserted" in out
+    assert warehouse_path.read_bytes() == before
