@@ -439,3 +439,24 @@ def test_check_counts_the_deals_and_writes_nothing(tmp_path, monkeypatch, capsys
     assert "deals: 5 row(s) (2 won, 1 lost, 2 open) -> 5 inserted" in out
     assert "deal_stages: 12 stage(s) -> 12 inserted" in out
     assert warehouse_path.read_bytes() == before
+
+
+def test_deals_false_keeps_the_outcome_columns_as_lead_fields(con, tmp_path):
+    """``--option deals=false``: no deals; ``Deal - Value`` and the other outcome columns
+    stay lead fields under their headers (the behaviour before deals)."""
+    text = PIPEDRIVE_HEADER + (
+        "1,Acme deal,Anna,120000,RUB,won,Negotiations Started,2024-05-02 10:00:00,"
+        "2024-05-08 12:00:00,2024-05-10 15:00:00,,,2024-05-10 15:00:00,a@acme.io\n"
+    )
+    _load_pipedrive(con, tmp_path, text, deals=False)
+    assert con.execute("SELECT count(*) FROM deals").fetchone() == (0,)
+    assert con.execute("SELECT field, value FROM lead_fields ORDER BY field").fetchall() == [
+        ("Deal - Currency", "RUB"),
+        ("Deal - Last stage change", "2024-05-08 12:00:00"),
+        ("Deal - Owner", "Anna"),
+        ("Deal - Title", "Acme deal"),
+        ("Deal - Value", "120000"),
+        ("Deal - Won time", "2024-05-10 15:00:00"),
+        ("stage", "Negotiations Started"),
+        ("status", "won"),
+    ]

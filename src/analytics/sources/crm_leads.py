@@ -248,6 +248,20 @@ TIMES = (
 OUTCOME_FIELDS = ("status", "stage", "amount", "won_at", "lost_at")
 """An export with any of these columns also loads ``deals`` (and ``deal_stages``)."""
 
+DEAL_FIELDS = (
+    "amount",
+    "currency",
+    "won_at",
+    "lost_at",
+    "closed_at",
+    "loss_reason",
+    "stage_at",
+    "mql_at",
+    "sql_at",
+    "manager",
+)
+"""Fields read for ``deals`` only; with ``deals=False`` their columns stay lead fields."""
+
 
 def translate(frame: pd.DataFrame, *, timezone: str = ACCOUNT_TIMEZONE) -> pd.DataFrame:
     """Canonical ``leads`` columns (text) from a read lead export."""
@@ -327,7 +341,8 @@ def load_leads(
         currency without a rate quarantines its deal.
     deals : bool
         Load the status / outcome columns into ``deals`` and ``deal_stages``
-        (:func:`load_outcomes`); ``False`` keeps them as lead fields only.
+        (:func:`load_outcomes`); ``False`` loads no deals and keeps those
+        columns in ``lead_fields`` like any other (the behaviour before deals).
     load_id : str, optional
         Id of this load in ``quarantine`` and ``load_log`` (both tables).
     now : datetime, optional
@@ -352,10 +367,11 @@ def load_leads(
             f"recorded_at must be one of {', '.join(RECORDED_AT)}, got {recorded_at!r}"
         )
     vocabulary = build_vocabulary(won, lost, open, stages)
-    canonical, renames = split_mapping(columns, COLUMNS)
+    fields = COLUMNS if deals else {k: v for k, v in COLUMNS.items() if k not in DEAL_FIELDS}
+    canonical, renames = split_mapping(columns, fields)
     export, others = read_with_other_columns(
         path,
-        COLUMNS,
+        fields,
         REQUIRED,
         renames=renames,
         vendor=VENDOR,
