@@ -177,6 +177,8 @@ def test_pipedrive_export_maps_status_value_times_and_lost_reason(con, tmp_path)
     assert (
         "1 status/stage value(s) not in the vocabulary, counted as open: 'Site visit' (1)" in notes
     )
+    warnings = con.execute("SELECT warnings FROM load_log WHERE target_table = 'deals'").fetchone()
+    assert "'Site visit' (1)" in warnings[0]  # kept with the load, not only printed
     # outcome columns are deal columns, not lead fields; the title still is one
     fields = {r[0] for r in con.execute("SELECT DISTINCT field FROM lead_fields").fetchall()}
     assert fields == {"Deal - Title", "status", "stage"}

@@ -534,6 +534,12 @@ def load_outcomes(
             f"deals: {int(no_time.sum())} closed deal(s) without any close time (rows "
             f"{rows_text(export.rows[no_time.to_numpy()])}): not counted in any period"
         )
+    if len(notes) > 1 and not warehouse.is_dry_run():  # the warnings stay with the load
+        con.execute(
+            "UPDATE main.load_log SET warnings = concat_ws('; ', warnings, ?) WHERE load_id = ? "
+            "AND source_file = ? AND target_table = 'deals'",
+            ["; ".join(notes[1:]), load_id, str(result.source_file)],
+        ).fetchall()
     loaded = np.ones(len(deals), dtype=bool)
     if not warehouse.is_dry_run():
         gone = _quarantined_rows(con, load_id, export.path, "deals")
