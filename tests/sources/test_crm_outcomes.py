@@ -184,16 +184,21 @@ def test_pipedrive_export_maps_status_value_times_and_lost_reason(con, tmp_path)
     assert fields == {"Deal - Title", "status", "stage"}
 
 
-def test_same_export_twice_changes_nothing_and_a_newer_one_updates(con, tmp_path):
-    """Second load: every deal and stage unchanged. Newer export: deal 3 won on
-    2024-05-28 at 50000 and deal 5 moved to Proposal Made, with a later update time:
-    2 deals updated, 3 unchanged; stages: deal 3 ``won`` and deal 5 ``proposal``
-    inserted, the 12 earlier ones unchanged (deal 3's proposal keeps 05-20)."""
+def test_the_same_export_twice_changes_nothing(con, tmp_path):
+    """Second load: the 5 deals and 12 stages unchanged, nothing quarantined."""
     _load_pipedrive(con, tmp_path)
     _load_pipedrive(con, tmp_path)
-    assert _logged(con, "deals")[-1] == (5, 0, 0, 5, 0)
-    assert _logged(con, "deal_stages")[-1] == (12, 0, 0, 12, 0)
+    assert _logged(con, "deals") == [(5, 5, 0, 0, 0), (5, 0, 0, 5, 0)]
+    assert _logged(con, "deal_stages") == [(12, 12, 0, 0, 0), (12, 0, 0, 12, 0)]
+    assert con.execute("SELECT count(*) FROM history.deals").fetchone() == (5,)
 
+
+def test_a_newer_export_updates_open_to_won(con, tmp_path):
+    """Newer export: deal 3 won on 2024-05-28 at 50000 and deal 5 moved to Proposal Made,
+    with a later update time: 2 deals updated, 3 unchanged; stages: deal 3 ``won`` and
+    deal 5 ``proposal`` inserted, the 12 earlier ones unchanged (deal 3's proposal
+    keeps 05-20)."""
+    _load_pipedrive(con, tmp_path)
     newer = PIPEDRIVE.replace(
         '"45,500.50",RUB,open,Proposal Made,2024-05-06 09:30:00,2024-05-20 09:00:00,,,,'
         "2024-05-21 08:00:00",
@@ -251,11 +256,10 @@ def test_bad_amount_and_date_quarantine_the_deal_naming_file_row_and_column(con,
     assert {r[0] for r in _stages(con)} == {"3", "4", "5"}
 
 
-def test_bitrix24_lead_and_deal_lists_in_cp1251(con, tmp_path):
+def test_bitrix24_lead_list_in_cp1251(con, tmp_path):
     """Lead list: «Сконвертирован» -> open at sql (its sale is the deal's), «Некачественный
     лид» -> lost, closed at «Дата изменения» (no close column, said in the notes),
-    «Не обработан» -> open at new. Deal list: «Сделка успешна» 1 234 567,50 and
-    «Сделка провалена» closed at «Дата закрытия»."""
+    «Не обработан» -> open at new; «50 000» «Российский рубль» -> 50000 RUB."""
     leads = (
         "ID;Название лида;Дата создания;Дата изменения;Стадия;Возможная сумма;Валюта;Источник\n"
         "7;Заявка;01.05.2024 09:15:00;03.05.2024 10:00:00;Сконвертирован;50 000;"
@@ -272,6 +276,11 @@ def test_bitrix24_lead_and_deal_lists_in_cp1251(con, tmp_path):
         ("9", "9", "open", "new", None, None, None, None),
     ]
     assert "1 closed deal(s) without a won/lost/close time" in " ".join(result.notes)
+
+
+def test_bitrix24_deal_list_in_cp1251(con, tmp_path):
+    """Deal list: «Сделка успешна» 1 234 567,50 and «Сделка провалена» 300 000, closed at
+    «Дата закрытия», manager «Ответственный»."""
     deals = (
         "ID;Название;Стадия сделки;Сумма;Валюта;Дата создания;Дата закрытия;Ответственный\n"
         "31;Поставка;Сделка успешна;1 234 567,50;RUB;06.05.2024 10:00:00;20.05.2024 16:00:00;"
@@ -282,17 +291,15 @@ def test_bitrix24_lead_and_deal_lists_in_cp1251(con, tmp_path):
     path = tmp_path / "DEAL.csv"
     path.write_bytes(deals.encode("cp1251"))
     load_source(con, "leads", path, salt=SALT, now=NOW)
-    assert [d for d in _deals(con) if d[0] in ("31", "32")] == [
+    assert _deals(con) == [
         ("31", "31", "won", "won", "2024-05-20 16:00:00", 1234567.5, None, "Иван Петров"),
         ("32", "32", "lost", "lost", "2024-05-21 09:00:00", 300000.0, None, "Иван Петров"),
     ]
 
 
-def test_hubspot_deals_and_customer_lifecycle(con, tmp_path):
+def test_hubspot_deals_export(con, tmp_path):
     """HubSpot deals export: «Closed Won» / «closedlost» (labels or internal values),
-    «Contract Sent» open at proposal (its Close Date is an expected one: not a close);
-    contacts export: lifecycle «customer» is won at «Became a Customer Date», SQL at
-    «Became a Sales Qualified Lead Date»."""
+    «Contract Sent» open at proposal (its Close Date is an expected one: not a close)."""
     deals = (
         "Record ID,Deal Name,Deal Stage,Amount,Close Date,Create Date,Deal owner,"
         "Closed Lost Reason\n"
@@ -303,6 +310,16 @@ def test_hubspot_deals_and_customer_lifecycle(con, tmp_path):
     path = tmp_path / "hubspot-crm-exports-all-deals-2024-05-31.csv"
     path.write_text(deals, encoding="utf-8")
     load_source(con, "leads", path, salt=SALT, now=NOW)
+    assert _deals(con) == [
+        ("901", "901", "won", "won", "2024-05-20 00:00:00", 2500.5, None, "Kate"),
+        ("902", "902", "lost", "lost", "2024-05-21 00:00:00", 1000.0, "No budget", "Kate"),
+        ("903", "903", "open", "proposal", None, 700.0, None, "Kate"),
+    ]
+
+
+def test_hubspot_contacts_customer_lifecycle(con, tmp_path):
+    """Contacts export: lifecycle «customer» is won at «Became a Customer Date», SQL at
+    «Became a Sales Qualified Lead Date»; no amount column, no amount."""
     contacts = (
         "Record ID,Email,Create Date,Lifecycle Stage,Became a Sales Qualified Lead Date,"
         "Became a Customer Date\n"
@@ -311,13 +328,8 @@ def test_hubspot_deals_and_customer_lifecycle(con, tmp_path):
     path = tmp_path / "hubspot-crm-exports-all-contacts-2024-05-31.csv"
     path.write_text(contacts, encoding="utf-8")
     load_source(con, "leads", path, salt=SALT, now=NOW)
-    assert _deals(con) == [
-        ("501", "501", "won", "won", "2024-05-25 15:00:00", None, None, None),
-        ("901", "901", "won", "won", "2024-05-20 00:00:00", 2500.5, None, "Kate"),
-        ("902", "902", "lost", "lost", "2024-05-21 00:00:00", 1000.0, "No budget", "Kate"),
-        ("903", "903", "open", "proposal", None, 700.0, None, "Kate"),
-    ]
-    assert [s for s in _stages(con) if s[0] == "501"] == [
+    assert _deals(con) == [("501", "501", "won", "won", "2024-05-25 15:00:00", None, None, None)]
+    assert _stages(con) == [
         ("501", "new", "2024-05-05 10:00:00"),
         ("501", "sql", "2024-05-07 12:00:00"),
         ("501", "won", "2024-05-25 15:00:00"),
@@ -373,31 +385,36 @@ def test_export_without_outcome_columns_loads_no_deals(con, tmp_path):
     assert _logged(con, "deals") == []
 
 
-def test_loaded_deals_give_revenue_win_rate_and_scoring_labels(con, tmp_path):
-    """The Pipedrive fixture in May 2024, by hand:
+@pytest.fixture(scope="module")
+def pipedrive_warehouse(tmp_path_factory):
+    """A warehouse holding only the Pipedrive fixture plus five deals still open in
+    Lead In (6-10: no revenue, no close)."""
+    from analytics import warehouse as wh
 
-    * won: deal 1 (120 000 RUB, 05-10) and deal 4 (1 000 USD × 90 = 90 000 RUB, 05-15)
-      -> booked revenue 210 000 RUB, sales 2, average deal 105 000 RUB;
-    * lost: deal 2 (05-12) -> win rate = 2 / (2 + 1) = 66.67 %;
-      Anna 1 won / 1 lost = 50 %, revenue 120 000; Boris 1 won / 0 lost = 100 %, 90 000;
-    * SQL within 30 days (``sql_target``, data end 2024-06-30): deal 1 reached proposal
-      on 05-08 (6 days) -> 1; deal 2 proposal 05-06 (3 days) -> 1; deal 3 proposal
-      05-20 (14 days) -> 1; deal 4 won 05-15, demo only before (8 days) -> 1 (won is
-      a stage at or after SQL); deal 5 never past new -> 0; deals 6-10 (open in
-      Lead In, added here) -> 0.
-    """
-    from analytics.metrics import kpi, revenue
-    from analytics.metrics.period import Period
-    from analytics.scoring.features import lead_features, sql_target
-    from analytics.scoring.model import LeadScoringModel
-
-    # five more deals still open in Lead In: no revenue, no close, label 0 each
     more = "".join(
         f"{i},Lead {i},Anna,{i}000,RUB,open,Lead In,2024-05-{i:02d} 10:00:00,,,,,"
         f"2024-05-{i:02d} 10:00:00,\n"
         for i in range(6, 11)
     )
-    _load_pipedrive(con, tmp_path, PIPEDRIVE + more)
+    con = wh.connect(":memory:")
+    wh.init_schema(con)
+    _load_pipedrive(con, tmp_path_factory.mktemp("pipedrive"), PIPEDRIVE + more)
+    yield con
+    con.close()
+
+
+def test_loaded_deals_give_booked_revenue_and_win_rate(pipedrive_warehouse):
+    """May 2024, by hand:
+
+    * won: deal 1 (120 000 RUB, 05-10) and deal 4 (1 000 USD × 90 = 90 000 RUB, 05-15)
+      -> booked revenue 210 000 RUB, sales 2, average deal 105 000 RUB;
+    * lost: deal 2 (05-12) -> win rate = 2 / (2 + 1) = 66.67 %;
+      Anna 1 won / 1 lost = 50 %, revenue 120 000; Boris 1 won / 0 lost = 100 %, 90 000.
+    """
+    from analytics.metrics import kpi, revenue
+    from analytics.metrics.period import Period
+
+    con = pipedrive_warehouse
     may = Period(date(2024, 5, 1), date(2024, 5, 31), "2024-05")
     booked = revenue.booked_summary(con, may).iloc[0]
     assert (booked["revenue"], booked["sales"], booked["average_deal"]) == (210000.0, 2, 105000.0)
@@ -411,6 +428,16 @@ def test_loaded_deals_give_revenue_win_rate_and_scoring_labels(con, tmp_path):
         1, 0, 100.0, 90000.0
     ]  # fmt: skip
 
+
+def test_loaded_deals_give_scoring_labels_the_model_trains_on(pipedrive_warehouse):
+    """SQL within 30 days (``sql_target``, data end 2024-06-30), by hand: deal 1 reached
+    proposal on 05-08 (6 days) -> 1; deal 2 proposal 05-06 (3 days) -> 1; deal 3
+    proposal 05-20 (14 days) -> 1; deal 4 won 05-15, demo on 05-09 (1.8 days) -> 1 (demo and
+    won are stages at or after SQL); deal 5 never past new -> 0; deals 6-10 -> 0."""
+    from analytics.scoring.features import lead_features, sql_target
+    from analytics.scoring.model import LeadScoringModel
+
+    con = pipedrive_warehouse
     target = sql_target(con, 30, end=pd.Timestamp("2024-06-30"))
     assert target.to_dict() == {"1": 1, "2": 1, "3": 1, "4": 1, "5": 0} | {
         str(i): 0 for i in range(6, 11)
