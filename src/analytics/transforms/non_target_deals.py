@@ -3,9 +3,10 @@
 The counts of :func:`analytics.metrics.sales_cost.manager_time` (which runs this
 expression and adds the hours and their cost), portable across backends:
 
-* the non-target leads are the leads created in ``[start, stop)`` flagged
-  ``is_non_target`` by :func:`~analytics.transforms.lead_facts.lead_flag_table`
-  (a deal lost for one of ``definitions.non_target.loss_reasons``);
+* the non-target leads are the leads created in ``[start, stop)`` with a deal
+  lost for one of ``definitions.non_target.loss_reasons`` (the rule of
+  ``is_non_target`` in :func:`~analytics.transforms.lead_facts.lead_flag_table`,
+  without the other flags, which this count does not need);
 * each such lead counts once, for the manager of its lost non-target deal
   (any one of them should there be several; :data:`NO_MANAGER` when empty).
 """
@@ -18,7 +19,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from analytics.transforms.lead_facts import lead_flag_table
+from analytics.transforms.time_keys import day_start
 
 NO_MANAGER = "(no manager)"
 """Manager of a non-target deal without one."""
@@ -45,12 +46,13 @@ def non_target_by_manager(con, start: date, stop: date, definitions: Any) -> ir.
         :data:`MANAGER_COUNT_COLUMNS`: ``manager`` and ``non_target`` (leads,
         int64), one row per manager with a non-target lead. Unordered.
     """
-    flags = lead_flag_table(con, start, stop, definitions)
-    flags = flags.filter(flags.is_non_target).select(n_lead_id="lead_id")
+    leads = con.table("leads")
+    leads = leads.filter(leads.created_at >= day_start(start), leads.created_at < day_start(stop))
+    cohort = leads.select(n_lead_id=leads.lead_id).distinct()
     deals = con.table("deals")
     reasons = list(definitions.non_target.loss_reasons)
     lost = deals.filter(deals.status == "lost", deals.loss_reason.isin(reasons))
-    lost = lost.inner_join(flags, lost.lead_id == flags.n_lead_id)
+    lost = lost.inner_join(cohort, lost.lead_id == cohort.n_lead_id)
     lead = lost.group_by("lead_id").agg(
         manager=ibis.coalesce(lost.manager.arbitrary(), ibis.literal(NO_MANAGER))
     )
