@@ -46,8 +46,10 @@ See ``docs/backends.md``.
 
 from analytics.transforms.ab_arms import ARM_WEEK_COLUMNS, arm_week_counts
 from analytics.transforms.ad_hierarchy import (
+    CAMPAIGN_FIGURE_COLUMNS,
     CAMPAIGN_WEEK_COLUMNS,
     HIERARCHY_COUNT_COLUMNS,
+    campaign_figures,
     campaign_week_counts,
     hierarchy_counts,
 )
@@ -121,10 +123,12 @@ from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 
 __all__ = [
     "ARM_WEEK_COLUMNS",
+    "CAMPAIGN_FIGURE_COLUMNS",
     "CAMPAIGN_WEEK_COLUMNS",
     "HIERARCHY_COUNT_COLUMNS",
     "MANAGER_COUNT_COLUMNS",
     "arm_week_counts",
+    "campaign_figures",
     "campaign_week_counts",
     "hierarchy_counts",
     "non_target_by_manager",

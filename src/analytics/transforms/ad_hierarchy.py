@@ -21,6 +21,10 @@ and add the ratios, the sort and the week grid), and so of the snapshot's
   row of its lead's visit (``deals.lead_id`` → ``leads.visit_id`` → the
   visit's channel and UTM; undetermined without one), RUB.
 
+The snapshot's campaign rows (:func:`campaign_figures`) are the campaign rows of
+the same figures for several windows in one query, the cohort's leads counted by
+:func:`~analytics.transforms.lead_facts.lead_channels` (no outcome flags).
+
 The weekly series (:func:`campaign_week_counts`) groups spend by
 ``spend.channel`` and ``campaign`` and the leads by the channel and
 ``utm_campaign`` of the lead's visit, by the Monday of the ISO week.
