@@ -527,6 +527,12 @@ def test_spark_parity_cannot_skip_in_ci(monkeypatch):
         spark_unavailable("no Java runtime for PySpark")
 
 
+def test_local_spark_caches_the_warehouse_views(spark):
+    # connect_local_spark caches every canonical view (filled by the first query reading it)
+    catalog = spark._session.catalog
+    assert all(catalog.isCached(name) for name in transforms.CANONICAL_TABLES)
+
+
 @pytest.fixture(scope="module")
 def duck_transforms(duck) -> dict[str, ibis.Table]:
     """:func:`all_transforms` on DuckDB, built once for every parity case."""
