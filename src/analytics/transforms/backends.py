@@ -13,8 +13,8 @@ whose catalog holds those tables. The connection string picks it:
   the canonical tables are exported from a DuckDB warehouse to Parquet
   (query parameter ``warehouse=<path>``, default the default warehouse;
   ``export=<dir>``, default a temporary folder) and registered as temporary
-  views, cached in Spark's memory when first read. Meant for trying the Spark path on one machine and for the parity
-  test, not for speed.
+  views, cached in Spark's memory when first read. Meant for trying the
+  Spark path on one machine and for the parity test, not for speed.
 * ``pyspark://active`` -- the active SparkSession (e.g. on a cluster, started
   by ``spark-submit`` or a notebook); its catalog must already hold the
   canonical tables.
