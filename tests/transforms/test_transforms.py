@@ -279,6 +279,35 @@ def test_touch_paths_are_ordered_by_hand():
     assert paths.loc["L6", "touches"] == 0  # its visit is missing; visitor z never visited
 
 
+def test_first_visit_cohorts_break_ties_by_visit_id_by_hand():
+    # Visitor t: two visits at the same first second, 'v20' (email) and 'v100' (organic);
+    # 'v100' < 'v20' as text, so the first visit is v100 and the first channel organic,
+    # whatever the insertion order. Visitor u: first seen before the period (its later
+    # visit in the period does not make it a cohort visitor). Visitor w: one visit.
+    con = duckdb.connect()
+    fill(con)
+    con.execute("DELETE FROM visits")
+    for visit_id, visitor_id, start, channel in [
+        ("v20", "t", "2025-06-03 09:00:00", "email"),
+        ("v100", "t", "2025-06-03 09:00:00", "organic"),
+        ("v7", "t", "2025-06-04 09:00:00", "paid_search"),
+        ("v8", "u", "2025-05-20 09:00:00", "direct"),
+        ("v9", "u", "2025-06-05 09:00:00", "paid_social"),
+        ("v10", "w", "2025-06-08 23:00:00", "paid_social"),
+    ]:
+        con.execute(
+            "INSERT INTO visits (visit_id, visitor_id, visit_start, channel, pageviews,"
+            " duration_s, goal_pricing) VALUES (?, ?, ?::TIMESTAMP, ?, 1, 1, false)",
+            [visit_id, visitor_id, start, channel],
+        )
+    with transforms.duckdb_backend(con) as backend:
+        expr = transforms.first_visit_cohorts(backend, date(2025, 6, 2), date(2025, 6, 9))
+        first = backend.execute(expr).set_index("visitor_id").sort_index()
+    assert list(first.index) == ["t", "w"]
+    assert list(first["first_channel"]) == ["organic", "paid_social"]
+    assert [pd.Timestamp(c).date() for c in first["cohort"]] == [date(2025, 6, 2)] * 2
+
+
 def test_touch_paths_grow_with_the_lookback(duck):
     def touches(days):
         paths = duck.execute(transforms.touch_paths(duck, START, STOP, lookback_days=days))

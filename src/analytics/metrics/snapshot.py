@@ -733,10 +733,9 @@ def build_snapshot(
     tuple
         The snapshot and the ``metrics.json`` path (None when not written).
     """
-    import duckdb
-
     from analytics.metrics.definitions import load_definitions
     from analytics.transforms.backends import connect_backend, default_backend_url
+    from analytics.warehouse.connection import connect
 
     warehouse = Path(warehouse)
     if not warehouse.is_file():
@@ -745,7 +744,8 @@ def build_snapshot(
     url = backend or default_backend_url()
     scheme, _, rest = url.partition("://")
     if scheme.lower() == "duckdb":
-        con = duckdb.connect(str(warehouse), read_only=True)
+        # capped like every warehouse connection (ANALYTICS_DUCKDB_MEMORY_LIMIT)
+        con = connect(warehouse, read_only=True)
         close = con.close
     else:
         local_spark = scheme.lower() == "pyspark" and not rest.startswith("active")

@@ -37,6 +37,7 @@ must do so under ``if __name__ == "__main__":``; ``python -m analytics``, the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import multiprocessing
@@ -184,6 +185,7 @@ class _Task:
     parameters: dict
     cwd: Path
     pages: tuple[_Page, ...]
+    environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def ipynb(self) -> Path:
@@ -235,6 +237,34 @@ def _error_line(exc: BaseException) -> str:
 THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set to 1 in the worker processes (kernels inherit them) unless already set."""
 
+KERNELS_DUCKDB_MEMORY_MB = 1200
+"""DuckDB ``memory_limit`` shared by the kernels that run at once, MB (10^6 bytes).
+
+Each kernel's :func:`analytics.warehouse.connect` gets this divided by the
+number of parallel workers (600MB each on 2 cores) and one DuckDB thread per
+kernel when several run at once (the kernels already use every core), unless
+``ANALYTICS_DUCKDB_MEMORY_LIMIT`` / ``ANALYTICS_DUCKDB_THREADS`` are set. With
+the default cap of one connection (1500MB) two kernels could hold 3 GB of
+DuckDB buffers between them; the 10M weekly build must stay under 2 GB.
+"""
+
+
+def kernel_duckdb_environment(workers: int) -> tuple[tuple[str, str], ...]:
+    """DuckDB settings for the report kernels when ``workers`` run at once.
+
+    Returns ``(variable, value)`` pairs for :data:`~analytics.warehouse.connection.MEMORY_LIMIT_VAR`
+    (``KERNELS_DUCKDB_MEMORY_MB / workers``, at least 256MB) and, with more than
+    one worker, :data:`~analytics.warehouse.connection.THREADS_VAR` = 1. The
+    worker only sets a variable the user has not set (``os.environ.setdefault``).
+    """
+    from analytics.warehouse.connection import MEMORY_LIMIT_VAR, THREADS_VAR
+
+    workers = max(1, workers)
+    pairs = [(MEMORY_LIMIT_VAR, f"{max(256, KERNELS_DUCKDB_MEMORY_MB // workers)}MB")]
+    if workers > 1:
+        pairs.append((THREADS_VAR, "1"))
+    return tuple(pairs)
+
 
 def _run_task(task: _Task) -> list[NotebookResult]:
     """Execute one notebook once and render it per role; never raises (worker process).
@@ -252,6 +282,8 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
     for var in THREAD_LIMIT_VARS:
         os.environ.setdefault(var, "1")
+    for var, value in task.environment:
+        os.environ.setdefault(var, value)
     results = [
         NotebookResult(page.role, task.notebook.name, "failed", ipynb=page.ipynb)
         for page in task.pages
@@ -459,6 +491,8 @@ def run_reports(
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
     tasks = _executions(configs, folder, shared)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    environment = kernel_duckdb_environment(workers)
+    tasks = [dataclasses.replace(task, environment=environment) for task in tasks]
     results: dict[tuple[str, str], NotebookResult] = {}
     if tasks:
         context = multiprocessing.get_context("spawn")
@@ -514,6 +548,7 @@ def run_reports(
             "warehouse": str(warehouse),
             "out_dir": str(out_dir),
             "jobs": workers,
+            "kernel_duckdb": {var: os.environ.get(var, value) for var, value in environment},
             "kernel": KERNEL_NAME,
         },
         "executions": len(tasks),

@@ -122,20 +122,31 @@ def first_visit_cohorts(con, start: date, stop: date, grain: str = "week") -> ir
     The first visit is the earliest ``visit_start`` of the visitor (ties broken by
     ``visit_id``); ``first_channel`` is its channel and ``cohort`` (a date) the
     start of its week or month (:func:`cohort_start`).
+
+    Computed with aggregates rather than a window over every visit (a window
+    sorts all visits by visitor, the costliest step of the cohort pages at 10M
+    visits): ``min(visit_start)`` per visitor, kept when it falls in the
+    period, then among that visitor's visits starting at that moment the
+    channel of the smallest ``visit_id`` (``arg_min``). The same rows as
+    ``row_number() OVER (PARTITION BY visitor_id ORDER BY visit_start,
+    visit_id) = 0``, since ``visit_id`` is the table's key.
     """
     grain = _check_grain(grain)
     visits = con.table("visits")
-    order = ibis.window(group_by=visits.visitor_id, order_by=[visits.visit_start, visits.visit_id])
-    ranked = visits.mutate(visit_rank=ibis.row_number().over(order))
-    first = ranked.filter(
-        ranked.visit_rank == 0,
-        ranked.visit_start >= day_start(start),
-        ranked.visit_start < day_start(stop),
+    first = visits.group_by(f_visitor_id=visits.visitor_id).agg(f_first=visits.visit_start.min())
+    first = first.filter(first.f_first >= day_start(start), first.f_first < day_start(stop))
+    tied = visits.inner_join(
+        first,
+        [visits.visitor_id == first.f_visitor_id, visits.visit_start == first.f_first],
     )
-    return first.select(
-        visitor_id=first.visitor_id,
-        cohort=cohort_start(first.visit_start, grain),
-        first_channel=first.channel,
+    picked = tied.group_by(visitor_id=tied.visitor_id).agg(
+        first_visit=tied.f_first.min(),
+        first_channel=tied.channel.argmin(tied.visit_id),
+    )
+    return picked.select(
+        visitor_id=picked.visitor_id,
+        cohort=cohort_start(picked.first_visit, grain),
+        first_channel=picked.first_channel,
     )
 
 

@@ -23,7 +23,7 @@ row per touch with its visit.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -260,13 +260,24 @@ def journey_touches(
         ]
     )
     journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
-    touch = visits.select(
-        touch_visitor_id=visits.visitor_id,
-        visit_id=visits.visit_id,
-        channel=visits.channel,
-        visit_start=visits.visit_start,
+    lookback_us = int(round(lookback_days * 86_400 * 1_000_000))
+    # Every journey ends in [start, stop) (a conversion or a last visit there), so its
+    # touches start in [start - lookback, stop): the visits outside cannot join. Cutting
+    # them before the join keeps the join's build side to those weeks instead of every
+    # visit (at 10M visits and a 13-week window: ~1.5 GB less at the peak of 06).
+    near = visits
+    if start is not None:
+        earliest = datetime.combine(start, time()) - timedelta(microseconds=lookback_us)
+        near = near.filter(near.visit_start >= ibis.literal(earliest, type="timestamp"))
+    if stop is not None:
+        near = near.filter(near.visit_start < day_start(stop))
+    touch = near.select(
+        touch_visitor_id=near.visitor_id,
+        visit_id=near.visit_id,
+        channel=near.channel,
+        visit_start=near.visit_start,
     )
-    lookback = _exact_interval(int(round(lookback_days * 86_400 * 1_000_000)))
+    lookback = _exact_interval(lookback_us)
     out = journeys.left_join(
         touch,
         [
