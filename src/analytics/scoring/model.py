@@ -54,6 +54,8 @@ monotone, so signs and ranking carry over to the calibrated score):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -344,10 +346,11 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         """The booster as :class:`~analytics.scoring.path_attribution.Forest` arrays.
 
         Built at fit, or on first use by a model saved before they were kept
-        (kept as a dict of arrays, which a saved model may hold).
+        in this form (kept as a dict of arrays, which a saved model may hold).
         """
         kept = getattr(self, "forest_", None)
-        if kept is None:
+        fields = {f.name for f in dataclasses.fields(Forest)} | {"root_total"}
+        if kept is None or set(kept) != fields:  # not kept, or kept by an older version
             order = self.categorical_features_ + self.numeric_features_  # booster columns
             position = {name: k for k, name in enumerate(self.features_)}
             to_feature = np.array([position[name] for name in order], dtype=np.int64)
