@@ -544,9 +544,13 @@ def warehouse_call_list(
         features["industry"].where(features["industry"] != "unknown"),
         features["company_size"].where(features["company_size"] != "unknown"),
     ]
-    label = pd.concat(parts, axis=1).apply(
-        lambda row: ", ".join(str(v) for v in row if isinstance(v, str) and v), axis=1
-    )
+    label = pd.Series("", index=features.index, dtype=object)
+    for part in parts:  # the filled texts joined by ", " (no per-lead apply)
+        values = part.to_numpy(dtype=object)
+        text = pd.Series(
+            np.where([isinstance(v, str) for v in values], values, ""), index=features.index
+        )
+        label = label + np.where((label != "") & (text != ""), ", ", "") + text
     channel = features["last_channel"].where(features["last_channel"] != "no_visits")
     channel = channel.fillna(meta["utm_source"]).fillna("")
     leads = _model_columns(model, features).assign(
