@@ -26,10 +26,13 @@ node number (tree ``t``'s nodes start at ``roots[t]``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+prange = range
+"""``numba.prange`` once :func:`_compiled` has run (plain ``range`` before)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def attribute(forest: Forest, M: np.ndarray, n_features: int) -> np.ndarray:
     M = np.ascontiguousarray(M, dtype=np.float64)
     out = np.zeros((len(M), n_features))
     if len(M) and len(forest.roots):
-        _walk(
+        _compiled()[0](
             M,
             forest.roots,
             forest.column,
@@ -189,15 +192,14 @@ def top_by_magnitude(values: np.ndarray, n: int) -> np.ndarray:
     n = min(n, values.shape[1])
     out = np.empty((len(values), n), dtype=np.int64)
     if len(values) and n:
-        _top(values, out)
+        _compiled()[1](values, out)
     return out
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
 def _walk(
     M, roots, column, feature, threshold, left, right, flags, bitset, left_sets, known, delta, out
 ):
-    for i in numba.prange(M.shape[0]):
+    for i in prange(M.shape[0]):
         for t in range(roots.shape[0]):
             node = roots[t]
             while not (flags[node] & 1):
@@ -224,10 +226,9 @@ def _walk(
                 node = child
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
 def _top(values, out):
     n = out.shape[1]
-    for i in numba.prange(values.shape[0]):
+    for i in prange(values.shape[0]):
         for k in range(n):
             best = -1
             best_size = -1.0
@@ -243,3 +244,15 @@ def _top(values, out):
                     best = j
                     best_size = size
             out[i, k] = best
+
+
+@functools.cache
+def _compiled():
+    """``(_walk, _top)`` compiled by Numba, on first use: importing the module (and
+    :mod:`analytics.scoring`) does not import Numba, only scoring does."""
+    global prange
+    import numba
+
+    prange = numba.prange
+    compile_ = numba.njit(parallel=True, cache=True, nogil=True)
+    return compile_(_walk), compile_(_top)
