@@ -46,9 +46,22 @@ def test_hubspot_contacts_export_loads_leads_and_every_other_column(con, tmp_pat
     assert (result.table, result.rows_in, result.rows_loaded) == ("leads", 3, 2)
     assert_reconciled(con, result)
     # the third record has no usable creation time: quarantined, naming row and column
+    # (its deal too: the lifecycle stage and lead status make a deal of every row)
     assert con.execute(
-        "SELECT target_table, row_number, column_name FROM quarantine"
-    ).fetchall() == [("leads", 3, "created_at")]
+        "SELECT target_table, row_number, column_name FROM quarantine ORDER BY target_table DESC"
+    ).fetchall() == [("leads", 3, "created_at"), ("deals", 3, "created_at")]
+    # lifecycle 'lead' + status 'New' -> open at new; 'opportunity' -> open at sql,
+    # entered at the last-modified time (no stage-change column)
+    assert con.execute(
+        "SELECT deal_id, lead_id, status, stage, closed_at FROM deals ORDER BY deal_id"
+    ).fetchall() == [("101", "101", "open", "new", None), ("102", "102", "open", "sql", None)]
+    assert con.execute(
+        "SELECT deal_id, stage, CAST(entered_at AS VARCHAR) FROM deal_stages ORDER BY ALL"
+    ).fetchall() == [
+        ("101", "new", "2024-05-01 10:00:00"),
+        ("102", "new", "2024-05-02 11:30:00"),
+        ("102", "sql", "2024-05-04 12:00:00"),
+    ]
     leads = con.execute(
         "SELECT lead_id, CAST(created_at AS VARCHAR), lead_type, phone_hash, email_hash FROM leads "
         "ORDER BY lead_id"

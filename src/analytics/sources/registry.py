@@ -22,7 +22,9 @@ kind               export                                       canonical table
                    Calltouch; Sipuni, Mango, Zadarma, UIS with
                    a mapping): incoming calls and callbacks
 ``leads``          another CRM's lead export (HubSpot,          ``leads`` +
-                   Bitrix24, Pipedrive style), other columns    ``lead_fields``
+                   Bitrix24, Pipedrive style), other columns,   ``lead_fields``
+                   status / outcome columns                     (+ ``deals``,
+                                                                ``deal_stages``)
 ``direct``         Yandex Direct report (TSV / web CSV)         ``spend``
 ``google_ads``     Google Ads report (CSV, "Excel CSV")         ``spend``
 =================  ===========================================  ===============
@@ -183,7 +185,8 @@ def load_source(
         :func:`analytics.sources.amocrm.load_deals`,
         :func:`analytics.sources.amocrm.load_stage_history`,
         :func:`analytics.sources.calltracking.load_calls`,
-        :func:`analytics.sources.crm_leads.load_leads` (``recorded_at``),
+        :func:`analytics.sources.crm_leads.load_leads` (``recorded_at``, ``won``,
+        ``lost``, ``open``, ``stages``, ``currency``, ``rates``, ``deals``),
         :func:`analytics.sources.adcost.load_direct` (``vat_included``,
         ``vat_rate``, ``money_in_micros``, ``currency``, ``rates``) and
         :func:`analytics.sources.adcost.load_google_ads`.
