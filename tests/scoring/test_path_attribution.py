@@ -204,3 +204,16 @@ def test_reason_phrases_equal_reason_text_per_lead(language):
         for i in range(len(scored))
     ]
     assert list(reason_phrases(scored, language)) == expected
+
+
+def test_a_refitted_model_reasons_with_its_new_trees():
+    """Fitting the same object again (another company's leads) must not keep the
+    flattened trees of the first fit: contributions + bias = sklearn's log-odds."""
+    model = LeadScoringModel(kind="boosting", max_iter=15, min_samples_leaf=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(*_leads(600, seed=1))
+        X, y = _leads(600, seed=2)
+        model.fit(X, y)
+    total = model.contributions(X).sum(axis=1).to_numpy() + model.bias_
+    np.testing.assert_allclose(total, model.classifier_.decision_function(model._encode(X)))

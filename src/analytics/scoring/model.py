@@ -141,6 +141,10 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         Boosting iterations kept by early stopping (0 for logistic).
     bias_ : float
         Log-odds that contributions are measured from (see module doc).
+    forest_ : dict of ndarray
+        The booster's trees flattened for the reasons
+        (:class:`~analytics.scoring.path_attribution.Forest` fields and
+        ``root_total``; boosting only).
     importance_ : ndarray
         Mean absolute contribution per feature over (up to 2000) training leads.
     base_rate_ : float
@@ -339,6 +343,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     def _attribute_leaves(self) -> None:
         """Flatten the booster for path attribution and set ``bias_`` (see module doc)."""
+        self.forest_ = None  # a refit must not reuse the trees of an earlier fit
         forest, root_total = self._forest()
         self.bias_ = float(np.ravel(self.classifier_._baseline_prediction)[0] + root_total)
 
