@@ -936,3 +936,445 @@ def assert_same_frame(new: pd.DataFrame, old: pd.DataFrame) -> None:
         return out
 
     pd.testing.assert_frame_equal(text_as_objects(new), text_as_objects(old), check_exact=True)
+
+
+# --------------------------------------------------------------------------- drill-down
+# Was analytics.metrics.drilldown (the drill-down and the campaign weekly series, the
+# snapshot's ``campaigns`` and ``campaign_weekly``): DuckDB SQL until the third step of
+# issue 11 item 3 (analytics.transforms.ad_hierarchy). Copied verbatim but for the names
+# and for reading the frozen lead flags and close rule above.
+
+DRILL_LEVELS = ("channel", "campaign", "ad_group", "creative")
+DRILL_COUNTS = (
+    "spend",
+    "visits",
+    "leads",
+    "mql",
+    "sql_leads",
+    "sales",
+    "revenue",
+    "sales_booked",
+    "revenue_booked",
+)
+DRILL_RATIOS = ("cpl", "cost_per_mql", "cost_per_sql", "romi", "drr", "romi_booked", "drr_booked")
+
+_DRILL_SPEND_SQL = """
+SELECT channel, campaign, ad_group, creative, sum(cost) AS spend
+FROM spend WHERE date >= $start AND date < $stop
+GROUP BY ALL
+"""
+
+_DRILL_VISITS_SQL = """
+SELECT channel,
+       coalesce(nullif(utm_campaign, ''), 'undetermined') AS campaign,
+       coalesce(nullif(utm_term, ''), 'undetermined') AS ad_group,
+       coalesce(nullif(utm_content, ''), 'undetermined') AS creative,
+       count(*) AS visits
+FROM visits WHERE visit_start >= $start AND visit_start < $stop
+GROUP BY ALL
+"""
+
+_DRILL_LEAD_UTM_SQL = """
+SELECT l.lead_id,
+       coalesce(nullif(v.utm_term, ''), 'undetermined') AS ad_group,
+       coalesce(nullif(v.utm_content, ''), 'undetermined') AS creative
+FROM leads l LEFT JOIN visits v USING (visit_id)
+WHERE l.created_at >= $start AND l.created_at < $stop
+"""
+
+_DRILL_LEAD_PLACE_SQL = """
+WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
+visit AS (
+  SELECT visit_id, any_value(channel) AS channel, any_value(utm_campaign) AS campaign,
+         any_value(utm_term) AS ad_group, any_value(utm_content) AS creative
+  FROM visits GROUP BY visit_id
+)
+SELECT l.lead_id,
+       coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
+       coalesce(nullif(v.campaign, ''), 'undetermined') AS campaign,
+       coalesce(nullif(v.ad_group, ''), 'undetermined') AS ad_group,
+       coalesce(nullif(v.creative, ''), 'undetermined') AS creative
+FROM lead AS l LEFT JOIN visit AS v ON v.visit_id = l.visit_id
+"""
+"""Channel and UTM of each lead's visit (``undetermined`` without one)."""
+
+
+def _old_drill_booked(con, period: Period) -> pd.DataFrame:
+    """Deals won in the period (:func:`analytics.metrics.kpi.closed_deals`' rule), each in
+    the row of its lead's visit: ``DRILL_LEVELS``, ``sales_booked`` (1) and ``revenue_booked``."""
+    closed = old_closed_deals(con, period.start, period.end_exclusive)
+    won = closed.loc[closed["outcome"] == "won", ["lead_id", "amount"]]
+    places = con.execute(_DRILL_LEAD_PLACE_SQL).df()
+    won = won.merge(places, on="lead_id", how="left")
+    for level in DRILL_LEVELS:
+        won[level] = won[level].fillna(UNDETERMINED)
+    return won.assign(sales_booked=1, revenue_booked=won["amount"].fillna(0.0).astype(float))
+
+
+def _drill_ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
+    denominator = denominator.astype("float64")
+    return (numerator.astype("float64") / denominator.where(denominator != 0)) * scale
+
+
+def old_drilldown(
+    con,
+    period: Period,
+    depth: str = "creative",
+    definitions: Definitions | None = None,
+) -> pd.DataFrame:
+    """Figures of the period per row of the hierarchy down to ``depth``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    period : Period
+    depth : {"channel", "campaign", "ad_group", "creative"}
+    definitions : Definitions, optional
+        MQL/SQL definitions; default the CRM stages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the levels down to ``depth``, :data:`COUNTS` and
+        :data:`RATIOS` (module docstring); sorted by spend then leads,
+        descending. Rows with nothing at all are absent.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``depth``.
+    """
+    if depth not in DRILL_LEVELS:
+        raise ValueError(f"depth must be one of {', '.join(DRILL_LEVELS)}, got {depth!r}")
+    keys = list(DRILL_LEVELS[: DRILL_LEVELS.index(depth) + 1])
+    params = {"start": period.start, "stop": period.end_exclusive}
+    spend = con.execute(_DRILL_SPEND_SQL, params).df()
+    visits = con.execute(_DRILL_VISITS_SQL, params).df()
+    flags = old_lead_flags(con, period, definitions)
+    utm = con.execute(_DRILL_LEAD_UTM_SQL, params).df()
+    leads = flags.merge(utm, on="lead_id", how="left")
+    for column in ("ad_group", "creative"):
+        leads[column] = leads[column].fillna(UNDETERMINED)
+    leads = leads.assign(
+        leads=1,
+        mql=leads["is_mql"].astype(int),
+        sql_leads=leads["is_sql"].astype(int),
+        sales=leads["is_won"].astype(int),
+        revenue=leads["revenue"].fillna(0.0).astype(float),
+    )
+    booked = _old_drill_booked(con, period)
+    parts = [
+        spend.groupby(keys, dropna=False)[["spend"]].sum(),
+        booked.groupby(keys, dropna=False)[["sales_booked", "revenue_booked"]].sum(),
+        visits.groupby(keys, dropna=False)[["visits"]].sum(),
+        leads.groupby(keys, dropna=False)[["leads", "mql", "sql_leads", "sales", "revenue"]].sum(),
+    ]
+    frame = pd.concat(parts, axis=1).fillna(0.0).reset_index()
+    for column in DRILL_COUNTS:
+        if column not in frame:
+            frame[column] = 0.0
+    for column in ("visits", "leads", "mql", "sql_leads", "sales", "sales_booked"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("spend", "revenue", "revenue_booked"):
+        frame[column] = frame[column].astype("float64")
+    frame["cpl"] = _drill_ratio(frame["spend"], frame["leads"])
+    frame["cost_per_mql"] = _drill_ratio(frame["spend"], frame["mql"])
+    frame["cost_per_sql"] = _drill_ratio(frame["spend"], frame["sql_leads"])
+    frame["romi"] = _drill_ratio(frame["revenue"] - frame["spend"], frame["spend"], 100.0)
+    frame["drr"] = _drill_ratio(frame["spend"], frame["revenue"], 100.0)
+    frame["romi_booked"] = _drill_ratio(
+        frame["revenue_booked"] - frame["spend"], frame["spend"], 100.0
+    )
+    frame["drr_booked"] = _drill_ratio(frame["spend"], frame["revenue_booked"], 100.0)
+    frame = frame.sort_values(
+        ["spend", "leads", *keys], ascending=[False, False, *[True] * len(keys)]
+    )
+    return frame[keys + list(DRILL_COUNTS) + list(DRILL_RATIOS)].reset_index(drop=True)
+
+
+_OLD_CAMPAIGN_WEEKLY_SQL = """
+WITH cost AS (
+  SELECT date_trunc('week', date)::DATE AS week_start, channel,
+         coalesce(nullif(campaign, ''), 'undetermined') AS campaign, sum(cost) AS spend
+  FROM spend WHERE date >= $start AND date < $stop
+  GROUP BY ALL
+), lead AS (
+  SELECT date_trunc('week', l.created_at)::DATE AS week_start,
+         coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
+         coalesce(nullif(v.utm_campaign, ''), 'undetermined') AS campaign,
+         count(DISTINCT l.lead_id) AS leads
+  FROM leads AS l LEFT JOIN visits AS v USING (visit_id)
+  WHERE l.created_at >= $start AND l.created_at < $stop
+  GROUP BY ALL
+)
+SELECT coalesce(c.week_start, l.week_start) AS week_start,
+       coalesce(c.channel, l.channel) AS channel,
+       coalesce(c.campaign, l.campaign) AS campaign,
+       coalesce(c.spend, 0) AS spend, coalesce(l.leads, 0) AS leads
+FROM cost AS c FULL OUTER JOIN lead AS l
+  ON c.week_start = l.week_start AND c.channel = l.channel AND c.campaign = l.campaign
+"""
+
+
+def old_campaign_weekly(con, period: Period, weeks: int = 13) -> pd.DataFrame:
+    """Spend and leads per channel × campaign for the ``weeks`` ISO weeks to ``period.end``.
+
+    The input of the per-campaign anomaly check
+    (:func:`analytics.metrics.changes.campaign_anomalies`): the last week
+    against the weeks before it.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    period : Period
+        The last week is the ISO week holding ``period.end``.
+    weeks : int, default 13
+        Weeks in the series (the last one and up to 12 before it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per week × channel × campaign that had spend or leads in any
+        of the weeks (zeros filled in, so every campaign has every week):
+        ``week`` (``YYYY-Www``), ``week_start`` (Monday), ``channel``,
+        ``campaign``, ``spend`` (RUB, by ``spend.date``) and ``leads`` (by
+        ``leads.created_at``, in the campaign of the lead's visit), oldest
+        week first.
+    """
+    from datetime import timedelta
+
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    params = {"start": first_monday, "stop": period.end_exclusive}
+    raw = con.execute(_OLD_CAMPAIGN_WEEKLY_SQL, params).df()
+    mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    columns = ["week", "week_start", "channel", "campaign", "spend", "leads"]
+    if raw.empty:
+        return pd.DataFrame(columns=columns)
+    raw["week_start"] = pd.to_datetime(raw["week_start"]).dt.date
+    pairs = raw[["channel", "campaign"]].drop_duplicates().sort_values(["channel", "campaign"])
+    grid = pd.MultiIndex.from_tuples(
+        [(m, c, k) for c, k in pairs.itertuples(index=False) for m in mondays],
+        names=["week_start", "channel", "campaign"],
+    )
+    out = (
+        raw.groupby(["week_start", "channel", "campaign"])[["spend", "leads"]]
+        .sum()
+        .reindex(grid, fill_value=0)
+        .reset_index()
+        .sort_values(["week_start", "channel", "campaign"], ignore_index=True)
+    )
+    out["spend"] = out["spend"].astype("float64")
+    out["leads"] = out["leads"].astype("int64")
+    iso = [m.isocalendar() for m in out["week_start"]]
+    out["week"] = [f"{y}-W{w:02d}" for y, w, _ in iso]
+    out["week_start"] = out["week_start"].map(lambda d: d.isoformat())
+    return out[columns]
+
+
+# --------------------------------------------------------------------------- A/B test split
+# Was analytics.metrics.abtest.arm_counts (the visit split in DuckDB SQL, the attribution
+# by pandas.merge_asof): ported in the third step of issue 11 item 3
+# (analytics.transforms.ab_arms). Verbatim but for the names and the frozen lead flags.
+
+OLD_ARM_COLUMNS = {"creative": "utm_content", "audience": "utm_term"}
+
+
+def _old_rate_pct(successes: pd.Series, trials: pd.Series) -> pd.Series:
+    den = trials.astype("float64")
+    return successes.astype("float64") * 100.0 / den.where(den != 0, np.nan)
+
+
+def old_arm_counts(
+    con,
+    period: Period,
+    campaign: str | None = None,
+    ad_group: str | None = None,
+    arm: str = "creative",
+    definitions: Definitions | None = None,
+    window_days: int = 30,
+) -> pd.DataFrame:
+    """Visits, MQL and sales by ISO week of the visit and arm.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Days of the test visits.
+    campaign, ad_group : str, optional
+        ``utm_campaign`` and ``utm_term`` of the test (None = any).
+    arm : {"creative", "audience"}
+        The arm is the visit's ``utm_content`` (creative) or ``utm_term``
+        (ad group as audience).
+    definitions : Definitions, optional
+        MQL definitions (default: CRM stages).
+    window_days : int
+        Attribution window, days: a lead is attributed to the visitor's last
+        test visit at most this many days before it (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per week and arm with visits: ``week`` (``YYYY-Www``),
+        ``week_start`` (Monday), ``arm``, ``visits``, ``mql`` and ``sales``
+        (attributed leads) and ``conversion_pct`` = mql / visits × 100%,
+        sorted by week then arm.
+    """
+    if arm not in OLD_ARM_COLUMNS:
+        raise ValueError(f"arm must be one of {', '.join(OLD_ARM_COLUMNS)}, got {arm!r}")
+    if window_days < 1:
+        raise ValueError(f"window_days must be >= 1, got {window_days}")
+    window = timedelta(days=window_days)
+    column = OLD_ARM_COLUMNS[arm]
+    filters = [f"{column} IS NOT NULL"]
+    params: dict = {"start": period.start - window, "stop": period.end_exclusive + window}
+    if campaign is not None:
+        filters.append("utm_campaign = $campaign")
+        params["campaign"] = campaign
+    if ad_group is not None:
+        filters.append("utm_term = $ad_group")
+        params["ad_group"] = ad_group
+    visits = con.execute(
+        f"SELECT visit_id, visitor_id, visit_start, {column} AS arm FROM visits"
+        " WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP"
+        f" AND {' AND '.join(filters)} ORDER BY visit_start, visit_id",
+        params,
+    ).df()
+    visits["visit_start"] = pd.to_datetime(visits["visit_start"]).astype("datetime64[us]")
+    visits["visitor_id"] = visits["visitor_id"].astype("str")
+    in_period = (visits["visit_start"].dt.date >= period.start) & (
+        visits["visit_start"].dt.date <= period.end
+    )
+
+    leads = old_lead_flags(con, date_range(period.start, period.end + window), definitions)
+    leads = leads[leads["visitor_id"].notna() & (leads["is_mql"] | leads["is_won"])]
+    leads = leads[["lead_id", "visitor_id", "created_at", "is_mql", "is_won"]].copy()
+    leads["created_at"] = pd.to_datetime(leads["created_at"]).astype("datetime64[us]")
+    leads["visitor_id"] = leads["visitor_id"].astype("str")
+    attributed = pd.merge_asof(
+        leads.sort_values("created_at"),
+        visits[["visitor_id", "visit_id", "visit_start", "arm"]],
+        left_on="created_at",
+        right_on="visit_start",
+        by="visitor_id",
+        direction="backward",
+        tolerance=pd.Timedelta(window),
+    )
+    attributed = attributed[attributed["visit_id"].notna()]
+    attributed = attributed[
+        (attributed["visit_start"].dt.date >= period.start)
+        & (attributed["visit_start"].dt.date <= period.end)
+    ]
+
+    visits = visits[in_period]
+    by_visit = visits.assign(week_start=_old_monday(visits["visit_start"])).groupby(
+        ["week_start", "arm"]
+    )
+    counts = by_visit.size().rename("visits").to_frame()
+    by_lead = attributed.assign(week_start=_old_monday(attributed["visit_start"])).groupby(
+        ["week_start", "arm"]
+    )
+    counts["mql"] = by_lead["is_mql"].sum()
+    counts["sales"] = by_lead["is_won"].sum()
+    counts = counts.fillna(0).astype("int64").reset_index()
+    iso = counts["week_start"].dt.isocalendar()
+    counts.insert(0, "week", iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
+    counts["arm"] = counts["arm"].astype(str)
+    counts["conversion_pct"] = _old_rate_pct(counts["mql"], counts["visits"])
+    return counts.sort_values(["week_start", "arm"], ignore_index=True)
+
+
+def _old_monday(times: pd.Series) -> pd.Series:
+    days = times.dt.normalize()
+    return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+
+
+# --------------------------------------------------------------------------- sales cost
+# Was analytics.metrics.sales_cost.manager_time (the deal query in DuckDB SQL): ported in
+# the third step of issue 11 item 3 (analytics.transforms.non_target_deals).
+
+OLD_DAYS_PER_MONTH = 365.25 / 12
+
+
+def _old_non_target_hours(non_target_leads: float, minutes_per_lead: float) -> float:
+    return non_target_leads * minutes_per_lead / 60.0
+
+
+def old_manager_time(con, period: Period, definitions: Definitions | None = None) -> pd.DataFrame:
+    """Share of each sales manager's time spent on the period's non-target leads.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    period : Period
+        Leads created in the period.
+    definitions : Definitions, optional
+        Loss reasons and sales-time assumptions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per manager of a non-target deal (``(no manager)`` if empty),
+        sorted by non-target leads (desc): ``manager``, ``non_target``,
+        ``hours`` = non-target × minutes per lead / 60, ``available_hours`` =
+        monthly hours × period days / 30.4375, ``share_of_time_pct`` = hours /
+        available hours × 100% and ``cost`` = hours × hourly cost (RUB).
+    """
+    definitions = definitions or DEFAULT_DEFINITIONS
+    nt = definitions.non_target
+    flags = old_lead_flags(con, period, definitions)
+    lead_ids = flags.loc[flags["is_non_target"], "lead_id"].tolist()
+    deals = con.execute(
+        "SELECT lead_id, coalesce(any_value(manager), '(no manager)') AS manager FROM deals"
+        " WHERE status = 'lost' AND loss_reason = ANY($reasons::VARCHAR[])"
+        " AND lead_id = ANY($leads::VARCHAR[]) GROUP BY lead_id",
+        {"reasons": list(nt.loss_reasons), "leads": lead_ids},
+    ).df()
+    out = deals.groupby("manager").size().rename("non_target").reset_index()
+    out["non_target"] = out["non_target"].astype("int64")
+    out["hours"] = _old_non_target_hours(out["non_target"], nt.minutes_per_lead)
+    available = nt.manager_monthly_hours * period.days / OLD_DAYS_PER_MONTH
+    out["available_hours"] = available
+    out["share_of_time_pct"] = out["hours"] * 100.0 / available if available else math.nan
+    out["cost"] = out["hours"] * nt.hourly_cost
+    return out.sort_values(["non_target", "manager"], ascending=[False, True], ignore_index=True)
+
+
+# Was analytics.metrics.snapshot._campaigns (the snapshot's ``campaigns``, two drill-downs).
+
+
+def old_snapshot_campaigns(
+    con, periods: list[Period], covered: list[bool], definitions
+) -> list[dict]:
+    """Was ``analytics.metrics.snapshot._campaigns`` (on DuckDB, through the drill-down)."""
+    from analytics.metrics.snapshot import CAMPAIGN_FIGURES, _clean
+
+    keys = ["channel", "campaign"]
+    frames = []
+    for field, period, ok in zip(("value", "previous"), periods[:2], covered[:2], strict=True):
+        if not ok:
+            continue
+        frame = old_drilldown(con, period, "campaign", definitions)
+        frame = frame[keys + list(CAMPAIGN_FIGURES.values())].set_index(keys)
+        frames.append(frame.add_suffix(f"|{field}"))
+    if not frames:
+        return []
+    merged = pd.concat(frames, axis=1).fillna(0.0).sort_index()
+    rows = []
+    for (channel, campaign), values in merged.iterrows():
+        row: dict = {"channel": str(channel), "campaign": str(campaign)}
+        for key, column in CAMPAIGN_FIGURES.items():
+            row[key] = {
+                field: _clean(values.get(f"{column}|{field}")) if covered[i] else None
+                for i, field in enumerate(("value", "previous"))
+            }
+            if key in ("leads", "sales"):
+                for field, number in row[key].items():
+                    if number is not None:
+                        row[key][field] = int(number)
+        rows.append(row)
+    return rows

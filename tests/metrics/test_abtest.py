@@ -29,12 +29,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sql_oracle import assert_same_frame, old_arm_counts
 
 from analytics import warehouse
 from analytics.demo import generator
 from analytics.metrics import abtest
+from analytics.metrics.definitions import Definitions, load_definitions
 from analytics.metrics.period import date_range
 from analytics.warehouse.schema import CANONICAL
+
+SHIPPED = load_definitions()
+RULES = Definitions(mql_method="rules", rules=SHIPPED.rules, non_target=SHIPPED.non_target)
 
 W23 = "23 неделя (01.06 - 07.06)"
 W24 = "24 неделя (08.06 - 14.06)"
@@ -205,6 +210,8 @@ TEST_VISITS = [
     ("t7", "f", "2020-06-02 10:00", "grp_other", "cr9"),
     ("t8", "g", "2020-05-30 10:00", "grp_t", "cr1"),
     ("t9", "h", "2020-06-12 10:00", "grp_t", "cr1"),
+    ("t10", "k", "2020-06-05 10:00", "grp_t", "cr2"),  # two visits at the same time:
+    ("t11", "k", "2020-06-05 10:00", "grp_t", "cr1"),  # the greater visit_id takes the lead
 ]
 TEST_LEADS = [
     # lead_id, visitor, created_at, reached stage
@@ -216,6 +223,7 @@ TEST_LEADS = [
     ("Lf", "f", "2020-06-02 12:00", "mql"),  # other ad group
     ("Lg", "g", "2020-06-02 10:00", "mql"),  # its test visit is before the period
     ("Lh", "h", "2020-06-13 10:00", "won"),
+    ("Lk", "k", "2020-06-05 12:00", "mql"),
 ]
 TEST_PERIOD = date_range(date(2020, 6, 1), date(2020, 6, 14))
 
@@ -255,8 +263,8 @@ def test_arm_counts_attribution_by_hand(ab_warehouse):
     got = abtest.arm_counts(ab_warehouse, TEST_PERIOD, campaign="camp_t", ad_group="grp_t")
     rows = [(r.week, r.arm, r.visits, r.mql, r.sales) for r in got.itertuples()]
     assert rows == [
-        ("2020-W23", "cr1", 2, 1, 0),  # t1 t2; La -> t2
-        ("2020-W23", "cr2", 1, 1, 0),  # t3; Lb (created in week 24) -> t3
+        ("2020-W23", "cr1", 3, 2, 0),  # t1 t2 t11; La -> t2, Lk -> t11 (not t10, same time)
+        ("2020-W23", "cr2", 2, 1, 0),  # t3 t10; Lb (created in week 24) -> t3
         ("2020-W24", "cr1", 2, 1, 1),  # t4 t9; Lh (won) -> t9 despite a later organic visit
         ("2020-W24", "cr2", 2, 0, 0),  # t5 t6; Ld is outside the 30-day window, Le has no visitor
     ]
@@ -270,10 +278,25 @@ def test_arm_counts_window_and_audience(ab_warehouse):
     assert wide.set_index(["week", "arm"]).loc[("2020-W24", "cr2"), "mql"] == 1  # Ld now counts
     audiences = abtest.arm_counts(ab_warehouse, TEST_PERIOD, campaign="camp_t", arm="audience")
     by_arm = audiences.groupby("arm")[["visits", "mql"]].sum()
-    assert tuple(by_arm.loc["grp_t"]) == (7, 3)  # t1-t6, t9; La Lb Lh
+    assert tuple(by_arm.loc["grp_t"]) == (9, 4)  # t1-t6, t9-t11; La Lb Lh Lk
     assert tuple(by_arm.loc["grp_other"]) == (1, 1)  # t7; Lf
     with pytest.raises(ValueError, match="arm must be one of"):
         abtest.arm_counts(ab_warehouse, TEST_PERIOD, arm="landing")
+
+
+def test_arm_counts_match_the_frozen_merge_asof(ab_warehouse):
+    """The Ibis split (issue 11 item 3) against the SQL + ``pandas.merge_asof`` it replaced."""
+    cases = [
+        {"campaign": "camp_t", "ad_group": "grp_t", "window_days": 60},
+        {"campaign": "camp_t", "arm": "audience", "window_days": 1},
+        {"arm": "audience", "definitions": RULES},
+    ]
+    rows = 0
+    for case in cases:
+        got = abtest.arm_counts(ab_warehouse, TEST_PERIOD, **case)
+        assert_same_frame(got, old_arm_counts(ab_warehouse, TEST_PERIOD, **case))
+        rows += len(got)
+    assert rows >= 8
 
 
 def test_arm_counts_without_a_test_is_empty(ab_warehouse):

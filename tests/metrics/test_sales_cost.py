@@ -21,6 +21,7 @@ from datetime import date
 
 import duckdb
 import pytest
+from sql_oracle import assert_same_frame, old_manager_time
 
 from analytics.demo import generator
 from analytics.metrics import sales_cost
@@ -121,6 +122,16 @@ def test_manager_time_by_hand(con):
     assert got.loc["Борис", "cost"] == pytest.approx(0.25 * 625.0)
 
 
+def test_manager_time_matches_the_frozen_sql(con):
+    """The Ibis deal query (issue 11 item 3) against the DuckDB SQL it replaced."""
+    pricey = definitions_from_dict({"non_target": {"loss_reasons": ["Дорого", "Нецелевой"]}})
+    for definitions in (TEAM, pricey):
+        got = sales_cost.manager_time(con, WEEK, definitions)
+        assert_same_frame(got, old_manager_time(con, WEEK, definitions))
+    empty = date_range(date(2019, 1, 7), date(2019, 1, 13))
+    assert_same_frame(sales_cost.manager_time(con, empty), old_manager_time(con, empty))
+
+
 def test_other_loss_reasons_are_configurable(con):
     pricey = definitions_from_dict({"non_target": {"loss_reasons": ["Дорого"]}})
     got = sales_cost.non_target_leads(con, WEEK, pricey).set_index("channel")
@@ -141,6 +152,9 @@ def test_non_target_leads_on_the_tiny_demo(tiny_warehouse):
             got["leads"].sum()
             == con.execute("SELECT count(DISTINCT lead_id) FROM leads").fetchone()[0]
         )
-        assert sales_cost.manager_time(con, period)["non_target"].sum() == expected
+        managers = sales_cost.manager_time(con, period)
+        assert managers["non_target"].sum() == expected
+        assert len(managers) >= 2
+        assert_same_frame(managers, old_manager_time(con, period))
     finally:
         con.close()

@@ -83,6 +83,21 @@ def test_every_snapshot_metric_is_identical(on_duckdb, on_spark):
     duck, spark = on_duckdb[0].data, on_spark[0].data
     for key in ("as_of", "data_start", "definitions", "period", "previous", "year_ago", "weekly"):
         assert spark[key] == duck[key], key
+    # the campaign movers' and anomalies' input (issue 11 item 3: no channel-level fallback)
+    for key in ("campaigns", "campaign_weekly"):
+        assert len(spark[key]) == len(duck[key]) > 10, key
+        for actual, expected in zip(spark[key], duck[key], strict=True):
+            assert list(actual) == list(expected), key
+            for name, value in expected.items():
+                pairs = value.items() if isinstance(value, dict) else [(None, value)]
+                for field, number in pairs:
+                    got = actual[name][field] if field else actual[name]
+                    assert same(got, number) if isinstance(number, float) else got == number, (
+                        key,
+                        expected.get("campaign"),
+                        name,
+                        field,
+                    )
     assert list(spark["metrics"]) == list(duck["metrics"]) == list(CATALOGUE)
     assert sorted(spark["channels"]) == sorted(duck["channels"])
     compared = defined = 0

@@ -49,10 +49,12 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special, stats
 
-from analytics.metrics.definitions import Definitions, lead_flags
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.period import Period, date_range
+from analytics.transforms.ab_arms import ARM_VISIT_COLUMNS, arm_week_counts
+from analytics.transforms.backends import ibis_backend
 
-ARM_COLUMNS = {"creative": "utm_content", "audience": "utm_term"}
+ARM_COLUMNS = ARM_VISIT_COLUMNS
 """Arm kinds and the ``visits`` column that holds the arm."""
 
 ALL = "all"
@@ -78,8 +80,9 @@ def arm_counts(
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse with the canonical tables.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse with the canonical tables, or an Ibis backend holding them
+        (the counts are :func:`analytics.transforms.ab_arms.arm_week_counts`).
     period : Period
         Days of the test visits.
     campaign, ad_group : str, optional
@@ -105,69 +108,28 @@ def arm_counts(
         raise ValueError(f"arm must be one of {', '.join(ARM_COLUMNS)}, got {arm!r}")
     if window_days < 1:
         raise ValueError(f"window_days must be >= 1, got {window_days}")
-    window = timedelta(days=window_days)
-    column = ARM_COLUMNS[arm]
-    filters = [f"{column} IS NOT NULL"]
-    params: dict = {"start": period.start - window, "stop": period.end_exclusive + window}
-    if campaign is not None:
-        filters.append("utm_campaign = $campaign")
-        params["campaign"] = campaign
-    if ad_group is not None:
-        filters.append("utm_term = $ad_group")
-        params["ad_group"] = ad_group
-    visits = con.execute(
-        f"SELECT visit_id, visitor_id, visit_start, {column} AS arm FROM visits"
-        " WHERE visit_start >= $start::TIMESTAMP AND visit_start < $stop::TIMESTAMP"
-        f" AND {' AND '.join(filters)} ORDER BY visit_start, visit_id",
-        params,
-    ).df()
-    visits["visit_start"] = pd.to_datetime(visits["visit_start"]).astype("datetime64[us]")
-    visits["visitor_id"] = visits["visitor_id"].astype("str")
-    in_period = (visits["visit_start"].dt.date >= period.start) & (
-        visits["visit_start"].dt.date <= period.end
-    )
-
-    leads = lead_flags(con, date_range(period.start, period.end + window), definitions)
-    leads = leads[leads["visitor_id"].notna() & (leads["is_mql"] | leads["is_won"])]
-    leads = leads[["lead_id", "visitor_id", "created_at", "is_mql", "is_won"]].copy()
-    leads["created_at"] = pd.to_datetime(leads["created_at"]).astype("datetime64[us]")
-    leads["visitor_id"] = leads["visitor_id"].astype("str")
-    attributed = pd.merge_asof(
-        leads.sort_values("created_at"),
-        visits[["visitor_id", "visit_id", "visit_start", "arm"]],
-        left_on="created_at",
-        right_on="visit_start",
-        by="visitor_id",
-        direction="backward",
-        tolerance=pd.Timedelta(window),
-    )
-    attributed = attributed[attributed["visit_id"].notna()]
-    attributed = attributed[
-        (attributed["visit_start"].dt.date >= period.start)
-        & (attributed["visit_start"].dt.date <= period.end)
-    ]
-
-    visits = visits[in_period]
-    by_visit = visits.assign(week_start=_monday(visits["visit_start"])).groupby(
-        ["week_start", "arm"]
-    )
-    counts = by_visit.size().rename("visits").to_frame()
-    by_lead = attributed.assign(week_start=_monday(attributed["visit_start"])).groupby(
-        ["week_start", "arm"]
-    )
-    counts["mql"] = by_lead["is_mql"].sum()
-    counts["sales"] = by_lead["is_won"].sum()
-    counts = counts.fillna(0).astype("int64").reset_index()
+    definitions = definitions or DEFAULT_DEFINITIONS
+    with ibis_backend(con) as backend:
+        expr = arm_week_counts(
+            backend,
+            period.start,
+            period.end_exclusive,
+            arm,
+            window_days,
+            definitions,
+            campaign=campaign,
+            ad_group=ad_group,
+        )
+        counts = backend.execute(expr)
+    counts = counts.sort_values(["week_start", "arm"], ignore_index=True)
+    counts["week_start"] = pd.to_datetime(counts["week_start"]).astype("datetime64[us]")
+    for column in ("visits", "mql", "sales"):
+        counts[column] = counts[column].astype("int64")
     iso = counts["week_start"].dt.isocalendar()
     counts.insert(0, "week", iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
     counts["arm"] = counts["arm"].astype(str)
     counts["conversion_pct"] = _rate_pct(counts["mql"], counts["visits"])
     return counts.sort_values(["week_start", "arm"], ignore_index=True)
-
-
-def _monday(times: pd.Series) -> pd.Series:
-    days = times.dt.normalize()
-    return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
 
 
 def trailing_weeks(period: Period, weeks: int) -> Period:

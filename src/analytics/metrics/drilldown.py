@@ -38,6 +38,10 @@ Ratios (NaN when the divisor is 0)
 Change: :func:`drilldown_with_change` adds ``<figure>_previous`` and
 ``<figure>_change`` = (current − previous) / previous × 100 % (NaN when the
 previous value is 0) for spend, leads, MQL, SQL, sales and revenue (cohort and booked).
+
+Computation: the counts are the Ibis expressions of
+:mod:`analytics.transforms.ad_hierarchy` (the same on DuckDB and PySpark); the
+ratios, the sort and the week grid are computed here.
 """
 
 from __future__ import annotations
@@ -45,23 +49,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.metrics.definitions import Definitions, lead_flags
+from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.period import Period, previous_period
-
-LEVELS = ("channel", "campaign", "ad_group", "creative")
-"""Hierarchy of the drill-down, top to bottom (ad group = keyword = ``utm_term``)."""
-
-COUNTS = (
-    "spend",
-    "visits",
-    "leads",
-    "mql",
-    "sql_leads",
-    "sales",
-    "revenue",
-    "sales_booked",
-    "revenue_booked",
+from analytics.transforms.ad_hierarchy import (
+    HIERARCHY_COUNT_COLUMNS,
+    LEVELS,
+    campaign_week_counts,
+    hierarchy_counts,
+    levels_to,
 )
+from analytics.transforms.backends import ibis_backend
+
+COUNTS = HIERARCHY_COUNT_COLUMNS
+"""Figures of a row (:mod:`analytics.transforms.ad_hierarchy`); the hierarchy is ``LEVELS``."""
 RATIOS = ("cpl", "cost_per_mql", "cost_per_sql", "romi", "drr", "romi_booked", "drr_booked")
 CHANGED = (
     "spend",
@@ -75,61 +75,6 @@ CHANGED = (
 )
 
 UNDETERMINED = "undetermined"
-
-_SPEND_SQL = """
-SELECT channel, campaign, ad_group, creative, sum(cost) AS spend
-FROM spend WHERE date >= $start AND date < $stop
-GROUP BY ALL
-"""
-
-_VISITS_SQL = """
-SELECT channel,
-       coalesce(nullif(utm_campaign, ''), 'undetermined') AS campaign,
-       coalesce(nullif(utm_term, ''), 'undetermined') AS ad_group,
-       coalesce(nullif(utm_content, ''), 'undetermined') AS creative,
-       count(*) AS visits
-FROM visits WHERE visit_start >= $start AND visit_start < $stop
-GROUP BY ALL
-"""
-
-_LEAD_UTM_SQL = """
-SELECT l.lead_id,
-       coalesce(nullif(v.utm_term, ''), 'undetermined') AS ad_group,
-       coalesce(nullif(v.utm_content, ''), 'undetermined') AS creative
-FROM leads l LEFT JOIN visits v USING (visit_id)
-WHERE l.created_at >= $start AND l.created_at < $stop
-"""
-
-
-_LEAD_PLACE_SQL = """
-WITH lead AS (SELECT lead_id, any_value(visit_id) AS visit_id FROM leads GROUP BY lead_id),
-visit AS (
-  SELECT visit_id, any_value(channel) AS channel, any_value(utm_campaign) AS campaign,
-         any_value(utm_term) AS ad_group, any_value(utm_content) AS creative
-  FROM visits GROUP BY visit_id
-)
-SELECT l.lead_id,
-       coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
-       coalesce(nullif(v.campaign, ''), 'undetermined') AS campaign,
-       coalesce(nullif(v.ad_group, ''), 'undetermined') AS ad_group,
-       coalesce(nullif(v.creative, ''), 'undetermined') AS creative
-FROM lead AS l LEFT JOIN visit AS v ON v.visit_id = l.visit_id
-"""
-"""Channel and UTM of each lead's visit (``undetermined`` without one)."""
-
-
-def _booked(con, period: Period) -> pd.DataFrame:
-    """Deals won in the period (:func:`analytics.metrics.kpi.closed_deals`' rule), each in
-    the row of its lead's visit: ``LEVELS``, ``sales_booked`` (1) and ``revenue_booked``."""
-    from analytics.metrics.kpi import closed_deals
-
-    closed = closed_deals(con, period.start, period.end_exclusive)
-    won = closed.loc[closed["outcome"] == "won", ["lead_id", "amount"]]
-    places = con.execute(_LEAD_PLACE_SQL).df()
-    won = won.merge(places, on="lead_id", how="left")
-    for level in LEVELS:
-        won[level] = won[level].fillna(UNDETERMINED)
-    return won.assign(sales_booked=1, revenue_booked=won["amount"].fillna(0.0).astype(float))
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
@@ -147,7 +92,8 @@ def drilldown(
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse, or an Ibis backend holding the canonical tables (PySpark).
     period : Period
     depth : {"channel", "campaign", "ad_group", "creative"}
     definitions : Definitions, optional
@@ -165,35 +111,13 @@ def drilldown(
     ValueError
         For an unknown ``depth``.
     """
-    if depth not in LEVELS:
-        raise ValueError(f"depth must be one of {', '.join(LEVELS)}, got {depth!r}")
-    keys = list(LEVELS[: LEVELS.index(depth) + 1])
-    params = {"start": period.start, "stop": period.end_exclusive}
-    spend = con.execute(_SPEND_SQL, params).df()
-    visits = con.execute(_VISITS_SQL, params).df()
-    flags = lead_flags(con, period, definitions)
-    utm = con.execute(_LEAD_UTM_SQL, params).df()
-    leads = flags.merge(utm, on="lead_id", how="left")
-    for column in ("ad_group", "creative"):
-        leads[column] = leads[column].fillna(UNDETERMINED)
-    leads = leads.assign(
-        leads=1,
-        mql=leads["is_mql"].astype(int),
-        sql_leads=leads["is_sql"].astype(int),
-        sales=leads["is_won"].astype(int),
-        revenue=leads["revenue"].fillna(0.0).astype(float),
-    )
-    booked = _booked(con, period)
-    parts = [
-        spend.groupby(keys, dropna=False)[["spend"]].sum(),
-        booked.groupby(keys, dropna=False)[["sales_booked", "revenue_booked"]].sum(),
-        visits.groupby(keys, dropna=False)[["visits"]].sum(),
-        leads.groupby(keys, dropna=False)[["leads", "mql", "sql_leads", "sales", "revenue"]].sum(),
-    ]
-    frame = pd.concat(parts, axis=1).fillna(0.0).reset_index()
-    for column in COUNTS:
-        if column not in frame:
-            frame[column] = 0.0
+    keys = levels_to(depth)
+    definitions = definitions or DEFAULT_DEFINITIONS
+    with ibis_backend(con) as backend:
+        expr = hierarchy_counts(backend, period.start, period.end_exclusive, depth, definitions)
+        frame = backend.execute(expr)
+    for level in keys:
+        frame[level] = frame[level].astype(str)
     for column in ("visits", "leads", "mql", "sql_leads", "sales", "sales_booked"):
         frame[column] = frame[column].astype("int64")
     for column in ("spend", "revenue", "revenue_booked"):
@@ -239,30 +163,6 @@ def drilldown_with_change(
     return merged
 
 
-_CAMPAIGN_WEEKLY_SQL = """
-WITH cost AS (
-  SELECT date_trunc('week', date)::DATE AS week_start, channel,
-         coalesce(nullif(campaign, ''), 'undetermined') AS campaign, sum(cost) AS spend
-  FROM spend WHERE date >= $start AND date < $stop
-  GROUP BY ALL
-), lead AS (
-  SELECT date_trunc('week', l.created_at)::DATE AS week_start,
-         coalesce(nullif(v.channel, ''), 'undetermined') AS channel,
-         coalesce(nullif(v.utm_campaign, ''), 'undetermined') AS campaign,
-         count(DISTINCT l.lead_id) AS leads
-  FROM leads AS l LEFT JOIN visits AS v USING (visit_id)
-  WHERE l.created_at >= $start AND l.created_at < $stop
-  GROUP BY ALL
-)
-SELECT coalesce(c.week_start, l.week_start) AS week_start,
-       coalesce(c.channel, l.channel) AS channel,
-       coalesce(c.campaign, l.campaign) AS campaign,
-       coalesce(c.spend, 0) AS spend, coalesce(l.leads, 0) AS leads
-FROM cost AS c FULL OUTER JOIN lead AS l
-  ON c.week_start = l.week_start AND c.channel = l.channel AND c.campaign = l.campaign
-"""
-
-
 def campaign_weekly(con, period: Period, weeks: int = 13) -> pd.DataFrame:
     """Spend and leads per channel × campaign for the ``weeks`` ISO weeks to ``period.end``.
 
@@ -272,7 +172,8 @@ def campaign_weekly(con, period: Period, weeks: int = 13) -> pd.DataFrame:
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse, or an Ibis backend holding the canonical tables (PySpark).
     period : Period
         The last week is the ISO week holding ``period.end``.
     weeks : int, default 13
@@ -294,8 +195,8 @@ def campaign_weekly(con, period: Period, weeks: int = 13) -> pd.DataFrame:
         raise ValueError(f"weeks must be >= 1, got {weeks}")
     last_monday = period.end - timedelta(days=period.end.weekday())
     first_monday = last_monday - timedelta(weeks=weeks - 1)
-    params = {"start": first_monday, "stop": period.end_exclusive}
-    raw = con.execute(_CAMPAIGN_WEEKLY_SQL, params).df()
+    with ibis_backend(con) as backend:
+        raw = backend.execute(campaign_week_counts(backend, first_monday, period.end_exclusive))
     mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
     columns = ["week", "week_start", "channel", "campaign", "spend", "leads"]
     if raw.empty:

@@ -24,6 +24,8 @@ import pandas as pd
 
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, lead_flags
 from analytics.metrics.period import Period
+from analytics.transforms.backends import ibis_backend
+from analytics.transforms.non_target_deals import MANAGER_COUNT_COLUMNS, non_target_by_manager
 
 DAYS_PER_MONTH = 365.25 / 12
 """Average month length, days (to scale monthly hours to a period)."""
@@ -121,8 +123,9 @@ def manager_time(con, period: Period, definitions: Definitions | None = None) ->
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse with the canonical tables.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse with the canonical tables, or an Ibis backend holding them (the
+        counts are :func:`analytics.transforms.non_target_deals.non_target_by_manager`).
     period : Period
         Leads created in the period.
     definitions : Definitions, optional
@@ -139,15 +142,11 @@ def manager_time(con, period: Period, definitions: Definitions | None = None) ->
     """
     definitions = definitions or DEFAULT_DEFINITIONS
     nt = definitions.non_target
-    flags = lead_flags(con, period, definitions)
-    lead_ids = flags.loc[flags["is_non_target"], "lead_id"].tolist()
-    deals = con.execute(
-        "SELECT lead_id, coalesce(any_value(manager), '(no manager)') AS manager FROM deals"
-        " WHERE status = 'lost' AND loss_reason = ANY($reasons::VARCHAR[])"
-        " AND lead_id = ANY($leads::VARCHAR[]) GROUP BY lead_id",
-        {"reasons": list(nt.loss_reasons), "leads": lead_ids},
-    ).df()
-    out = deals.groupby("manager").size().rename("non_target").reset_index()
+    with ibis_backend(con) as backend:
+        expr = non_target_by_manager(backend, period.start, period.end_exclusive, definitions)
+        out = backend.execute(expr)
+    out = out[list(MANAGER_COUNT_COLUMNS)]
+    out["manager"] = out["manager"].astype(str)
     out["non_target"] = out["non_target"].astype("int64")
     out["hours"] = non_target_hours(out["non_target"], nt.minutes_per_lead)
     available = nt.manager_monthly_hours * period.days / DAYS_PER_MONTH

@@ -107,9 +107,9 @@ metrics.json schema (``schema_version`` 1)
 
 ``campaigns`` and ``campaign_weekly`` feed the what-changed section (movers by
 metric × channel × campaign, anomalies per campaign,
-:mod:`analytics.metrics.changes`); a snapshot written before they existed, or
-computed on an engine other than DuckDB (they are DuckDB SQL), has none, and
-movers then go by channel.
+:mod:`analytics.metrics.changes`); they are Ibis expressions
+(:mod:`analytics.transforms.ad_hierarchy`), the same on DuckDB and PySpark. A
+snapshot written before they existed has none, and movers then go by channel.
 
 ``label``, ``formula`` and ``definition`` are Russian (the leadership
 language); ``*_en`` English. Labels always come from
@@ -140,6 +140,8 @@ from analytics.metrics.period import (
     previous_period,
     year_ago_period,
 )
+from analytics.transforms.ad_hierarchy import campaign_figures
+from analytics.transforms.backends import ibis_backend
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "metrics.json"
@@ -377,37 +379,24 @@ CAMPAIGN_FIGURES = {
 snapshot's ``campaigns``."""
 
 
-def _duckdb_connection(con):
-    """The DuckDB connection behind ``con`` (a connection or Ibis's DuckDB backend), or
-    None for another engine: the campaign figures are DuckDB SQL
-    (:mod:`analytics.metrics.drilldown`)."""
-    import duckdb
-
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return con
-    raw = getattr(con, "con", None)
-    return raw if isinstance(raw, duckdb.DuckDBPyConnection) else None
-
-
 def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> list[dict]:
-    """Channel × campaign figures of the period and the previous one (``campaigns``);
-    empty on an engine other than DuckDB."""
-    from analytics.metrics.drilldown import drilldown
-
-    con = _duckdb_connection(con)
-    if con is None:
-        return []
-
+    """Channel × campaign figures of the period and the previous one (``campaigns``): the
+    campaign rows of :func:`analytics.metrics.drilldown.drilldown` of each, in one query
+    (:func:`analytics.transforms.ad_hierarchy.campaign_figures`; the figures used here do
+    not depend on ``definitions``)."""
     keys = ["channel", "campaign"]
+    pairs = zip(("value", "previous"), periods[:2], covered[:2], strict=True)
+    chosen = [(field, period) for field, period, ok in pairs if ok]
+    if not chosen:
+        return []
+    windows = [(p.start, p.end_exclusive) for _, p in chosen]
+    with ibis_backend(con) as backend:
+        every = backend.execute(campaign_figures(backend, windows))
     frames = []
-    for field, period, ok in zip(("value", "previous"), periods[:2], covered[:2], strict=True):
-        if not ok:
-            continue
-        frame = drilldown(con, period, "campaign", definitions)
+    for window, (field, _) in enumerate(chosen):
+        frame = every[every["window"] == window].astype({"channel": str, "campaign": str})
         frame = frame[keys + list(CAMPAIGN_FIGURES.values())].set_index(keys)
         frames.append(frame.add_suffix(f"|{field}"))
-    if not frames:
-        return []
     merged = pd.concat(frames, axis=1).fillna(0.0).sort_index()
     rows = []
     for (channel, campaign), values in merged.iterrows():
@@ -427,10 +416,6 @@ def _campaigns(con, periods: list[Period], covered: list[bool], definitions) -> 
 
 def _campaign_weekly(con, period: Period, weeks: int) -> list[dict]:
     from analytics.metrics.drilldown import campaign_weekly
-
-    con = _duckdb_connection(con)
-    if con is None:
-        return []
 
     frame = campaign_weekly(con, period, weeks + 1)
     return [

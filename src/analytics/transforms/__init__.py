@@ -27,7 +27,15 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
   channel, source or campaign with the MQL rules in force
   (:func:`analytics.metrics.kpi.conversion_by`);
 * :mod:`~analytics.transforms.data_span` -- the data's first and last days
-  (:mod:`analytics.metrics.period`).
+  (:mod:`analytics.metrics.period`);
+* :mod:`~analytics.transforms.ad_hierarchy` -- spend, visits, the lead cohort and
+  booked deals per channel → campaign → ad group → creative, and spend and leads
+  per campaign and week (:mod:`analytics.metrics.drilldown`, the snapshot's
+  campaign movers and anomalies);
+* :mod:`~analytics.transforms.ab_arms` -- the A/B test visit split and the MQL and
+  sales attributed to each arm (:func:`analytics.metrics.abtest.arm_counts`);
+* :mod:`~analytics.transforms.non_target_deals` -- non-target leads per manager
+  (:func:`analytics.metrics.sales_cost.manager_time`).
 
 The metrics functions take a DuckDB connection or any of these backends
 (:func:`~analytics.transforms.backends.ibis_backend`), so the period snapshot
@@ -36,6 +44,15 @@ The metrics functions take a DuckDB connection or any of these backends
 See ``docs/backends.md``.
 """
 
+from analytics.transforms.ab_arms import ARM_WEEK_COLUMNS, arm_week_counts
+from analytics.transforms.ad_hierarchy import (
+    CAMPAIGN_FIGURE_COLUMNS,
+    CAMPAIGN_WEEK_COLUMNS,
+    HIERARCHY_COUNT_COLUMNS,
+    campaign_figures,
+    campaign_week_counts,
+    hierarchy_counts,
+)
 from analytics.transforms.backends import (
     CANONICAL_TABLES,
     DEFAULT_BACKEND_URL,
@@ -83,6 +100,7 @@ from analytics.transforms.lead_facts import (
     lead_flag_table,
 )
 from analytics.transforms.lead_segments import SEGMENT_LEAD_COLUMNS, segment_lead_table
+from analytics.transforms.non_target_deals import MANAGER_COUNT_COLUMNS, non_target_by_manager
 from analytics.transforms.paid_touches import PAID_TOUCH_COLUMNS, sale_paid_touches
 from analytics.transforms.quality_checks import (
     deal_campaign_table,
@@ -104,6 +122,16 @@ from analytics.transforms.touch_paths import (
 from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 
 __all__ = [
+    "ARM_WEEK_COLUMNS",
+    "CAMPAIGN_FIGURE_COLUMNS",
+    "CAMPAIGN_WEEK_COLUMNS",
+    "HIERARCHY_COUNT_COLUMNS",
+    "MANAGER_COUNT_COLUMNS",
+    "arm_week_counts",
+    "campaign_figures",
+    "campaign_week_counts",
+    "hierarchy_counts",
+    "non_target_by_manager",
     "ANCHORS",
     "BOOKED_GROUPINGS",
     "CLOSED_DEAL_COLUMNS",

@@ -16,6 +16,7 @@ Conventions (the same as :mod:`analytics.metrics.funnel`, which reads these coun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -153,13 +154,16 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
     ).order_by("grp")
 
 
-def join_sides(*sides: ir.Table) -> ir.Table:
-    """One row per ``grp`` found in any side, each side's columns left-joined on it
-    (missing where that side has no row for the group: see :func:`count`, :func:`money`)."""
-    out = ibis.union(*(side.select("grp") for side in sides), distinct=True)
+def join_sides(*sides: ir.Table, keys: Sequence[str] = ("grp",)) -> ir.Table:
+    """One row per ``grp`` (or per combination of ``keys``) found in any side, each side's
+    columns left-joined on it (missing where that side has no row for the group: see
+    :func:`count`, :func:`money`). The keys must not be NULL (a NULL never joins)."""
+    keys = list(keys)
+    out = ibis.union(*(side.select(*keys) for side in sides), distinct=True)
     for side in sides:
-        side = side.rename(side_grp="grp")
-        out = out.left_join(side, out.grp == side.side_grp).drop("side_grp")
+        side = side.rename({f"side_{key}": key for key in keys})
+        on = [out[key] == side[f"side_{key}"] for key in keys]
+        out = out.left_join(side, on).drop(*(f"side_{key}" for key in keys))
     return out
 
 

@@ -91,6 +91,56 @@ LEAD_FLAG_COLUMNS = (
 """Columns of :func:`lead_flag_table`, in order: the flags, then the inputs of the rules."""
 
 
+def _cohort(con, start: date, stop: date) -> ir.Table:
+    """One row per lead created in ``[start, stop)`` (any row should the id repeat)."""
+    leads = con.table("leads")
+    leads = leads.filter(leads.created_at >= day_start(start), leads.created_at < day_start(stop))
+    return leads.group_by("lead_id").agg(
+        created_at=leads.created_at.arbitrary(),
+        lead_type=leads.lead_type.arbitrary(),
+        visitor_id=leads.visitor_id.arbitrary(),
+        visit_id=leads.visit_id.arbitrary(),
+        has_contact=(leads.phone_hash.notnull() | leads.email_hash.notnull()).any(),
+        industry=leads.industry.arbitrary(),
+        company_size=leads.company_size.arbitrary(),
+    )
+
+
+def _visit_attributes(con, cohort: ir.Table) -> ir.Table:
+    """Channel, source and campaign of the visits ``cohort`` points to (the earliest row
+    should a visit id repeat): ``attr_visit_id``, ``attr_channel``, ``attr_source``,
+    ``attr_campaign``."""
+    # only the visits the cohort's leads point to: grouping every visit by visit_id
+    # would build a hash table of all visits (~3 GB at 10M visits in DuckDB)
+    visits = con.table("visits")
+    pointed = visits.filter(visits.visit_id.isin(cohort.visit_id))
+    return pointed.group_by(attr_visit_id=pointed.visit_id).agg(
+        attr_channel=pointed.channel.argmin(pointed.visit_start),
+        attr_source=pointed.utm_source.argmin(pointed.visit_start),
+        attr_campaign=pointed.utm_campaign.argmin(pointed.visit_start),
+    )
+
+
+def lead_channels(con, start: date, stop: date) -> ir.Table:
+    """The leads created in ``[start, stop)`` with the channel and campaign of their visit.
+
+    The same ``channel`` and ``campaign`` as :func:`lead_facts` and
+    :func:`lead_flag_table` (``undetermined`` without a tracked visit or UTM value)
+    without the rest of the facts: ``lead_id``, ``created_at``, ``channel``,
+    ``campaign``. Unordered.
+    """
+    cohort = _cohort(con, start, stop)
+    attr = _visit_attributes(con, cohort)
+    out = cohort.left_join(attr, cohort.visit_id == attr.attr_visit_id)
+    undetermined = ibis.literal(UNDETERMINED)
+    return out.select(
+        "lead_id",
+        "created_at",
+        channel=ibis.coalesce(out.attr_channel, undetermined),
+        campaign=ibis.coalesce(out.attr_campaign, undetermined),
+    )
+
+
 def lead_facts(
     con,
     start: date,
@@ -119,27 +169,9 @@ def lead_facts(
     """
     start_at, stop_at = day_start(start), day_start(stop)
     lookback = ibis.interval(days=lookback_days)
-    leads = con.table("leads")
-    leads = leads.filter(leads.created_at >= start_at, leads.created_at < stop_at)
-    cohort = leads.group_by("lead_id").agg(
-        created_at=leads.created_at.arbitrary(),
-        lead_type=leads.lead_type.arbitrary(),
-        visitor_id=leads.visitor_id.arbitrary(),
-        visit_id=leads.visit_id.arbitrary(),
-        has_contact=(leads.phone_hash.notnull() | leads.email_hash.notnull()).any(),
-        industry=leads.industry.arbitrary(),
-        company_size=leads.company_size.arbitrary(),
-    )
-
-    # only the visits the cohort's leads point to: grouping every visit by visit_id
-    # would build a hash table of all visits (~3 GB at 10M visits in DuckDB)
+    cohort = _cohort(con, start, stop)
     visits = con.table("visits")
-    pointed = visits.filter(visits.visit_id.isin(cohort.visit_id))
-    visit_attr = pointed.group_by(attr_visit_id=pointed.visit_id).agg(
-        attr_channel=pointed.channel.argmin(pointed.visit_start),
-        attr_source=pointed.utm_source.argmin(pointed.visit_start),
-        attr_campaign=pointed.utm_campaign.argmin(pointed.visit_start),
-    )
+    visit_attr = _visit_attributes(con, cohort)
 
     deal = deal_facts(con)
     deals = con.table("deals")

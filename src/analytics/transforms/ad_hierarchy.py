@@ -1,0 +1,294 @@
+"""Figures of the ad hierarchy (channel → campaign → ad group → creative), portable.
+
+The counts of :func:`analytics.metrics.drilldown.drilldown` and
+:func:`analytics.metrics.drilldown.campaign_weekly` (which run these expressions
+and add the ratios, the sort and the week grid), and so of the snapshot's
+``campaigns`` and ``campaign_weekly`` (the campaign movers and anomalies of
+:mod:`analytics.metrics.changes`). Each figure is grouped by its own record's keys:
+
+* ``spend``: Σ ``spend.cost`` dated in the days by ``spend.channel``,
+  ``campaign``, ``ad_group``, ``creative`` as recorded (required columns), RUB;
+* ``visits``: the visits started in the days by their ``channel``,
+  ``utm_campaign``, ``utm_term``, ``utm_content`` (an empty or missing UTM
+  value is :data:`~analytics.transforms.stitching.UNDETERMINED`);
+* ``leads``, ``mql``, ``sql_leads``, ``sales``, ``revenue``: the cohort of
+  leads created in the days with the flags of
+  :func:`~analytics.transforms.lead_facts.lead_flag_table` (channel and
+  campaign as there; ad group and creative the ``utm_term``/``utm_content``
+  of the lead's visit, undetermined without one);
+* ``sales_booked``, ``revenue_booked``: deals won in the days
+  (:func:`~analytics.transforms.booked_deals.closed_deal_table`), each in the
+  row of its lead's visit (``deals.lead_id`` → ``leads.visit_id`` → the
+  visit's channel and UTM; undetermined without one), RUB.
+
+The snapshot's campaign rows (:func:`campaign_figures`) are the campaign rows of
+the same figures for several windows in one query, the cohort's leads counted by
+:func:`~analytics.transforms.lead_facts.lead_channels` (no outcome flags).
+
+The weekly series (:func:`campaign_week_counts`) groups spend by
+``spend.channel`` and ``campaign`` and the leads by the channel and
+``utm_campaign`` of the lead's visit, by the Monday of the ISO week.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from analytics.transforms.booked_deals import closed_deal_table
+from analytics.transforms.funnel_facts import count, join_sides, money
+from analytics.transforms.lead_facts import lead_channels, lead_flag_table
+from analytics.transforms.stitching import UNDETERMINED
+from analytics.transforms.time_keys import day_start, week_start
+
+LEVELS = ("channel", "campaign", "ad_group", "creative")
+"""The hierarchy, top to bottom (ad group = keyword = ``utm_term``)."""
+
+VISIT_COLUMNS = {
+    "channel": "channel",
+    "campaign": "utm_campaign",
+    "ad_group": "utm_term",
+    "creative": "utm_content",
+}
+"""Level → the ``visits`` column that holds it."""
+
+HIERARCHY_COUNT_COLUMNS = (
+    "spend",
+    "visits",
+    "leads",
+    "mql",
+    "sql_leads",
+    "sales",
+    "revenue",
+    "sales_booked",
+    "revenue_booked",
+)
+"""Columns of :func:`hierarchy_counts` after the levels, in order."""
+
+_MONEY = ("spend", "revenue", "revenue_booked")
+
+CAMPAIGN_FIGURE_COLUMNS = (
+    "window",
+    "channel",
+    "campaign",
+    "visits",
+    "leads",
+    "spend",
+    "sales_booked",
+    "revenue_booked",
+)
+"""Columns of :func:`campaign_figures`, in order."""
+
+Windows = Sequence[tuple[date, date]]
+"""Windows of days ``[start, stop)``."""
+
+CAMPAIGN_WEEK_COLUMNS = ("week_start", "channel", "campaign", "spend", "leads")
+"""Columns of :func:`campaign_week_counts`, in order."""
+
+
+def _utm(value: ir.StringValue) -> ir.StringValue:
+    """A UTM value, :data:`UNDETERMINED` when empty or missing."""
+    return ibis.coalesce(value.nullif(""), ibis.literal(UNDETERMINED))
+
+
+def levels_to(depth: str) -> list[str]:
+    """The levels of :data:`LEVELS` down to ``depth``; ValueError for another name."""
+    if depth not in LEVELS:
+        raise ValueError(f"depth must be one of {', '.join(LEVELS)}, got {depth!r}")
+    return list(LEVELS[: LEVELS.index(depth) + 1])
+
+
+def _lead_places(con) -> ir.Table:
+    """``p_lead_id`` and the channel and UTM of the lead's visit (one row per lead)."""
+    leads = con.table("leads")
+    lead = leads.group_by(p_lead_id=leads.lead_id).agg(p_visit_id=leads.visit_id.arbitrary())
+    visits = con.table("visits")
+    visit = visits.group_by(v_visit_id=visits.visit_id).agg(
+        **{f"v_{level}": visits[column].arbitrary() for level, column in VISIT_COLUMNS.items()}
+    )
+    out = lead.left_join(visit, lead.p_visit_id == visit.v_visit_id)
+    return out.select("p_lead_id", **{level: _utm(out[f"v_{level}"]) for level in LEVELS})
+
+
+def _window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
+    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
+    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
+    bound = ibis.literal if days else day_start
+    return ibis.cases(
+        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
+        else_=None,
+    ).cast("int64")
+
+
+def _tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
+    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
+    windows dropped."""
+    table = table.mutate(window=_window_of(moment, windows, days=days))
+    return table.filter(table.window.notnull())
+
+
+def _spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    spend = con.table("spend")
+    spend = _tagged(spend, spend.date, windows, days=True)
+    return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
+
+
+def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    visits = con.table("visits")
+    visits = _tagged(visits, visits.visit_start, windows)
+    return visits.group_by(
+        window=visits.window,
+        channel=visits.channel,
+        **{level: _utm(visits[VISIT_COLUMNS[level]]) for level in keys[1:]},
+    ).agg(visits=visits.count())
+
+
+def _booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    won = closed_deal_table(con, *windows[0], more=windows[1:])
+    won = won.filter(won.outcome == "won")
+    won = won.mutate(window=_window_of(won.closed_at, windows))
+    places = _lead_places(con)
+    won = won.left_join(places, won.lead_id == places.p_lead_id)
+    undetermined = ibis.literal(UNDETERMINED)
+    return won.group_by(
+        window=won.window, **{level: ibis.coalesce(won[level], undetermined) for level in keys}
+    ).agg(sales_booked=won.count(), revenue_booked=won.amount.fill_null(0.0).sum())
+
+
+def _figures(out: ir.Table, keys: list[str], names: Sequence[str]) -> ir.Table:
+    """The keys and the ``names`` of :func:`join_sides`' output, zero where missing."""
+    return out.select(
+        *keys, **{name: money(out, name) if name in _MONEY else count(out, name) for name in names}
+    )
+
+
+def hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any) -> ir.Table:
+    """Spend, visits, the lead cohort and the booked deals of ``[start, stop)`` per row.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    start, stop : datetime.date
+        First day and the day after the last (exclusive).
+    depth : {"channel", "campaign", "ad_group", "creative"}
+        The rows are the combinations of the levels down to ``depth``.
+    definitions : analytics.metrics.definitions.Definitions
+        MQL/SQL definitions (see :func:`~analytics.transforms.lead_facts.lead_flag_table`).
+
+    Returns
+    -------
+    ibis.Table
+        The levels, then :data:`HIERARCHY_COUNT_COLUMNS`: one row per
+        combination seen in any of the four figures (module docstring), zero
+        where a figure has nothing; money (RUB) float, counts int64. Unordered.
+    """
+    keys = levels_to(depth)
+    windows = [(start, stop)]
+    flags = lead_flag_table(con, start, stop, definitions)
+    deeper = [level for level in keys if level not in ("channel", "campaign")]
+    if deeper:
+        # ad group and creative of the lead's visit (the flags carry channel and campaign)
+        leads = con.table("leads")
+        leads = leads.filter(
+            leads.created_at >= day_start(start), leads.created_at < day_start(stop)
+        )
+        seen = con.table("visits")
+        utm = leads.left_join(seen, leads.visit_id == seen.visit_id)
+        utm = utm.select(
+            u_lead_id=utm.lead_id, **{level: _utm(utm[VISIT_COLUMNS[level]]) for level in deeper}
+        )
+        flags = flags.left_join(utm, flags.lead_id == utm.u_lead_id)
+        flags = flags.mutate(**{level: _utm(flags[level]) for level in deeper})
+    lead_side = flags.group_by(keys).agg(
+        leads=flags.count(),
+        mql=flags.count(where=flags.is_mql),
+        sql_leads=flags.count(where=flags.is_sql),
+        sales=flags.count(where=flags.is_won),
+        revenue=flags.revenue.sum(),
+    )
+    sides = [
+        side(con, windows, keys).drop("window")  # one window: the keys are unique
+        for side in (_spend_side, _booked_side, _visit_side)
+    ]
+    out = join_sides(*sides, lead_side, keys=keys)
+    return _figures(out, keys, HIERARCHY_COUNT_COLUMNS)
+
+
+def campaign_figures(con, windows: Windows) -> ir.Table:
+    """The campaign rows of :func:`hierarchy_counts` for several windows, without the
+    cohort's outcomes: one query for a period and the ones it is compared with.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    windows : sequence of (start, stop)
+        Days ``[start, stop)`` (dates); a record counts in the first window holding it.
+
+    Returns
+    -------
+    ibis.Table
+        :data:`CAMPAIGN_FIGURE_COLUMNS`: ``window`` (index in ``windows``),
+        ``channel``, ``campaign`` and ``visits``, ``leads`` (the cohort:
+        leads created in the window), ``spend``, ``sales_booked`` and
+        ``revenue_booked`` as in :func:`hierarchy_counts` at depth
+        ``campaign``; one row per window and campaign with any of them. Unordered.
+    """
+    keys = ["window", "channel", "campaign"]
+    first = min(start for start, _ in windows)
+    last = max(stop for _, stop in windows)
+    leads = lead_channels(con, first, last)
+    leads = _tagged(leads, leads.created_at, windows)
+    lead_side = leads.group_by(keys).agg(leads=leads.count())
+    sides = [side(con, windows, keys[1:]) for side in (_spend_side, _booked_side, _visit_side)]
+    out = join_sides(*sides, lead_side, keys=keys)
+    return _figures(out, keys, CAMPAIGN_FIGURE_COLUMNS[3:])
+
+
+def campaign_week_counts(con, start: date, stop: date) -> ir.Table:
+    """Spend and leads of ``[start, stop)`` per ISO week, channel and campaign.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    start, stop : datetime.date
+        First day and the day after the last (exclusive).
+
+    Returns
+    -------
+    ibis.Table
+        :data:`CAMPAIGN_WEEK_COLUMNS`: ``week_start`` (the Monday, a date),
+        ``channel``, ``campaign`` (an empty campaign is undetermined), ``spend``
+        (RUB, by ``spend.date``) and ``leads`` (distinct leads by
+        ``leads.created_at``, in the channel and campaign of the lead's visit,
+        undetermined without one); one row per combination with spend or
+        leads, zero on the other side. Unordered.
+    """
+    keys = ["week_start", "channel", "campaign"]
+    start_at, stop_at = day_start(start), day_start(stop)
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    cost = spend.group_by(
+        week_start=week_start(spend.date), channel=spend.channel, campaign=_utm(spend.campaign)
+    ).agg(spend=spend.cost.sum())
+
+    leads = con.table("leads")
+    leads = leads.filter(leads.created_at >= start_at, leads.created_at < stop_at)
+    visits = con.table("visits").select(
+        v_visit_id="visit_id", v_channel="channel", v_utm="utm_campaign"
+    )
+    lead = leads.left_join(visits, leads.visit_id == visits.v_visit_id)
+    lead = lead.group_by(
+        week_start=week_start(lead.created_at),
+        channel=_utm(lead.v_channel),
+        campaign=_utm(lead.v_utm),
+    ).agg(leads=lead.lead_id.nunique())
+
+    out = join_sides(cost, lead, keys=keys)
+    return out.select(*keys, spend=money(out, "spend"), leads=count(out, "leads"))
