@@ -199,6 +199,27 @@ def test_render_hides_code_for_leadership(tmp_path):
         assert "<script" not in page
 
 
+def test_a_reused_exporter_renders_each_page_as_a_new_one_would(tmp_path):
+    """render_html keeps one exporter per view and language in a process (its templates are
+    compiled once); a page rendered after others is byte for byte what a new
+    exporter (make_exporter) writes, in both views, and hides what the CEO must not see."""
+    from analytics.reports.render import REPORT_CSS, make_exporter
+
+    first = executed_notebook(tmp_path / "first.ipynb", "<p>first page only</p>")
+    second = executed_notebook(tmp_path / "second.ipynb")
+    for hide in (True, False):
+        render_html(first, tmp_path / f"first-{hide}.html", hide_code=hide, title="T", locale="ru")
+        page = render_html(second, tmp_path / f"second-{hide}.html", hide_code=hide, title="T")
+        resources = {"metadata": {"name": "T", "path": str(tmp_path)}, "report_css": REPORT_CSS}
+        alone, _ = make_exporter(hide, "en").from_notebook_node(
+            nbformat.read(second, as_version=4), resources=resources
+        )
+        text = page.read_text(encoding="utf-8")
+        assert text == alone
+        assert "first page only" not in text and ('lang="en"' in text)
+        assert ("plot_revenue" in text) is not hide
+
+
 def test_render_refuses_outside_resources(tmp_path):
     notebook = executed_notebook(
         tmp_path / "cdn.ipynb", '<script src="https://cdn.example.com/plotly.js"></script>'

@@ -93,3 +93,25 @@ def test_default_rules_cover_todays_campaign_types(source, medium, campaign, cha
         pd.Series([source]), pd.Series([medium]), pd.Series([campaign])
     )
     assert assigned.tolist() == [channel]
+
+
+def test_channel_labels_follow_an_edit_of_the_file(tmp_path):
+    """Labels are parsed once per version of the file: an edit (new size) is read again."""
+    import os
+
+    from analytics.sources.channels import channel_label, channel_labels
+
+    path = tmp_path / "channels.yaml"
+    path.write_text("labels:\n  seo: {ru: Поиск, en: Search}\n", encoding="utf-8")
+    assert channel_label("seo", "ru", path) == "Поиск"
+    assert channel_label("seo", "en-GB", path) == "Search"
+    assert channel_label("direct", "ru", path) == "direct"  # no label: the name itself
+    channel_labels(path)["seo"]["ru"] = "changed by a caller"
+    assert channel_label("seo", "ru", path) == "Поиск"  # callers get a copy
+    stat = path.stat()
+    path.write_text("labels:\n  seo: {ru: Органика, en: Organic search}\n", encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: the size differs
+    assert channel_labels(path) == {"seo": {"ru": "Органика", "en": "Organic search"}}
+    path.write_text("labels: [seo]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"channels\.yaml: 'labels' must map a channel"):
+        channel_labels(path)

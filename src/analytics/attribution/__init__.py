@@ -33,45 +33,51 @@ Example
 >>> error_vs_truth(credit, truth_effects(con), "sale")
 """
 
-from analytics.attribution.budget import budget_shift, marginal_costs, shift_error_vs_truth
-from analytics.attribution.comparison import (
-    MODEL_LABELS,
-    MODELS,
-    NATIVE_MODELS,
-    attribute,
-    compare_models,
-    credit_shares,
-    error_vs_truth,
-    rank_changes,
-    romi_by_model,
-    share_vs_truth,
-    truth_effects,
-)
-from analytics.attribution.heuristics import (
-    DIRECT_CHANNELS,
-    direct_assisted,
-    first_touch,
-    last_non_direct,
-    last_touch,
-    linear,
-    position_based,
-    time_decay,
-)
-from analytics.attribution.markov import (
-    MarkovAttribution,
-    markov_credit,
-    order_selection,
-    removal_effects,
-)
-from analytics.attribution.paths import encode_paths, split_paths
-from analytics.attribution.plots import (
-    plot_credit,
-    plot_intervals,
-    plot_removal_effects,
-    plot_transitions,
-)
-from analytics.attribution.shapley import coalition_values, shapley_credit
-from analytics.attribution.uncertainty import bootstrap_credit, credit_replicates
+from __future__ import annotations
+
+import importlib
+
+# Names are imported on first use (PEP 562): the journeys of the metrics layer need
+# only ``attribution.paths``, not the estimators' scipy.stats and matplotlib (~1.5 s of
+# CPU per notebook kernel that reads journeys).
+_EXPORTS = {
+    "budget_shift": "analytics.attribution.budget",
+    "marginal_costs": "analytics.attribution.budget",
+    "shift_error_vs_truth": "analytics.attribution.budget",
+    "MODEL_LABELS": "analytics.attribution.comparison",
+    "MODELS": "analytics.attribution.comparison",
+    "NATIVE_MODELS": "analytics.attribution.comparison",
+    "attribute": "analytics.attribution.comparison",
+    "compare_models": "analytics.attribution.comparison",
+    "credit_shares": "analytics.attribution.comparison",
+    "error_vs_truth": "analytics.attribution.comparison",
+    "rank_changes": "analytics.attribution.comparison",
+    "romi_by_model": "analytics.attribution.comparison",
+    "share_vs_truth": "analytics.attribution.comparison",
+    "truth_effects": "analytics.attribution.comparison",
+    "DIRECT_CHANNELS": "analytics.attribution.heuristics",
+    "direct_assisted": "analytics.attribution.heuristics",
+    "first_touch": "analytics.attribution.heuristics",
+    "last_non_direct": "analytics.attribution.heuristics",
+    "last_touch": "analytics.attribution.heuristics",
+    "linear": "analytics.attribution.heuristics",
+    "position_based": "analytics.attribution.heuristics",
+    "time_decay": "analytics.attribution.heuristics",
+    "MarkovAttribution": "analytics.attribution.markov",
+    "markov_credit": "analytics.attribution.markov",
+    "order_selection": "analytics.attribution.markov",
+    "removal_effects": "analytics.attribution.markov",
+    "encode_paths": "analytics.attribution.paths",
+    "split_paths": "analytics.attribution.paths",
+    "plot_credit": "analytics.attribution.plots",
+    "plot_intervals": "analytics.attribution.plots",
+    "plot_removal_effects": "analytics.attribution.plots",
+    "plot_transitions": "analytics.attribution.plots",
+    "coalition_values": "analytics.attribution.shapley",
+    "shapley_credit": "analytics.attribution.shapley",
+    "bootstrap_credit": "analytics.attribution.uncertainty",
+    "credit_replicates": "analytics.attribution.uncertainty",
+}
 
 __all__ = [
     "DIRECT_CHANNELS",
@@ -111,3 +117,16 @@ __all__ = [
     "time_decay",
     "truth_effects",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,6 +16,7 @@ only: code inputs and prompts are excluded, cells tagged ``analyst-only``,
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from html.parser import HTMLParser
@@ -207,6 +208,13 @@ def make_exporter(hide_code: bool, locale: str = "en") -> HTMLExporter:
     return exporter
 
 
+@functools.lru_cache(maxsize=8)
+def _shared_exporter(hide_code: bool, locale: str) -> HTMLExporter:
+    """One :func:`make_exporter` per view and language in a process: an exporter compiles
+    its Jinja templates on first use (~2/3 of a page's rendering), a reused one does not."""
+    return make_exporter(hide_code, locale)
+
+
 def render_html(
     executed_ipynb: str | Path,
     html_path: str | Path,
@@ -252,7 +260,9 @@ def render_html(
         "metadata": {"name": title or executed_ipynb.stem, "path": str(executed_ipynb.parent)},
         "report_css": REPORT_CSS,
     }
-    body, _ = make_exporter(hide_code, locale).from_notebook_node(notebook, resources=resources)
+    body, _ = _shared_exporter(bool(hide_code), locale).from_notebook_node(
+        notebook, resources=resources
+    )
     remote = external_references(body)
     if remote:
         raise ValueError(

@@ -31,59 +31,62 @@ training     :func:`train`, :func:`score_leads`, :func:`write_scores`,
              :func:`monitor`, :func:`load_or_train`, :func:`warehouse_call_list`
 """
 
-from analytics.scoring.economics import (
-    MANAGER_COST_PER_HOUR,
-    MINUTES_PER_LEAD,
-    best_threshold,
-    revenue_per_sql,
-    threshold_curve,
-)
-from analytics.scoring.evaluation import (
-    calibration_table,
-    evaluate,
-    lift_by_decile,
-    lift_table,
-    metrics_table,
-)
-from analytics.scoring.features import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    SQL_STAGES,
-    data_end,
-    lead_features,
-    sql_target,
-    time_split,
-)
-from analytics.scoring.model import LeadScoringModel
-from analytics.scoring.monitoring import (
-    drift_table,
-    old_score_calibration,
-    psi,
-    retraining_recommendation,
-)
-from analytics.scoring.persistence import TRUSTED_TYPES, card_path, load_model, save_model
-from analytics.scoring.sales import (
-    band_cutoffs,
-    bands,
-    call_list,
-    export_call_list,
-    reason_phrases,
-    reason_text,
-)
-from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
-from analytics.scoring.table import TableWarning, inspect_columns
-from analytics.scoring.training import (
-    latest_model,
-    load_or_train,
-    monitor,
-    oracle_probabilities,
-    score_and_write,
-    score_leads,
-    train,
-    train_and_save,
-    warehouse_call_list,
-    write_scores,
-)
+from __future__ import annotations
+
+import importlib
+
+# Names are imported on first use (PEP 562): a page that needs one constant of
+# ``analytics.scoring.sales`` (``reports.sales_page``: the call list's headers) must not
+# pay for scikit-learn and skops (~1.5 s of CPU per notebook kernel).
+_EXPORTS = {
+    "MANAGER_COST_PER_HOUR": "analytics.scoring.economics",
+    "MINUTES_PER_LEAD": "analytics.scoring.economics",
+    "best_threshold": "analytics.scoring.economics",
+    "revenue_per_sql": "analytics.scoring.economics",
+    "threshold_curve": "analytics.scoring.economics",
+    "calibration_table": "analytics.scoring.evaluation",
+    "evaluate": "analytics.scoring.evaluation",
+    "lift_by_decile": "analytics.scoring.evaluation",
+    "lift_table": "analytics.scoring.evaluation",
+    "metrics_table": "analytics.scoring.evaluation",
+    "CATEGORICAL_FEATURES": "analytics.scoring.features",
+    "NUMERIC_FEATURES": "analytics.scoring.features",
+    "SQL_STAGES": "analytics.scoring.features",
+    "data_end": "analytics.scoring.features",
+    "lead_features": "analytics.scoring.features",
+    "sql_target": "analytics.scoring.features",
+    "time_split": "analytics.scoring.features",
+    "LeadScoringModel": "analytics.scoring.model",
+    "drift_table": "analytics.scoring.monitoring",
+    "old_score_calibration": "analytics.scoring.monitoring",
+    "psi": "analytics.scoring.monitoring",
+    "retraining_recommendation": "analytics.scoring.monitoring",
+    "TRUSTED_TYPES": "analytics.scoring.persistence",
+    "card_path": "analytics.scoring.persistence",
+    "load_model": "analytics.scoring.persistence",
+    "save_model": "analytics.scoring.persistence",
+    "band_cutoffs": "analytics.scoring.sales",
+    "bands": "analytics.scoring.sales",
+    "call_list": "analytics.scoring.sales",
+    "export_call_list": "analytics.scoring.sales",
+    "reason_phrases": "analytics.scoring.sales",
+    "reason_text": "analytics.scoring.sales",
+    "SIMILARITY_FEATURES": "analytics.scoring.similarity",
+    "past_deal_similarity": "analytics.scoring.similarity",
+    "TableWarning": "analytics.scoring.table",
+    "inspect_columns": "analytics.scoring.table",
+    "latest_model": "analytics.scoring.training",
+    "load_or_train": "analytics.scoring.training",
+    "monitor": "analytics.scoring.training",
+    "oracle_probabilities": "analytics.scoring.training",
+    "score_and_write": "analytics.scoring.training",
+    "score_leads": "analytics.scoring.training",
+    "train": "analytics.scoring.training",
+    "train_and_save": "analytics.scoring.training",
+    "warehouse_call_list": "analytics.scoring.training",
+    "write_scores": "analytics.scoring.training",
+}
+
 
 __all__ = [
     "TableWarning",
@@ -133,3 +136,16 @@ __all__ = [
     "train_and_save",
     "write_scores",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

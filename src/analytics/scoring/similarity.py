@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 SIMILARITY_FEATURES = ("similar_won_share", "won_profile_distance")
 """Columns added by :func:`past_deal_similarity`."""
@@ -90,6 +89,10 @@ def past_deal_similarity(
     pandas.DataFrame
         Index of ``features``; :data:`SIMILARITY_FEATURES` (see module doc).
     """
+    # here, not at the top: the call list's page imports this layer for its headers
+    # and needs no scikit-learn (~1 s of CPU per notebook kernel)
+    from sklearn.neighbors import NearestNeighbors
+
     out = pd.DataFrame(np.nan, index=features.index, columns=list(SIMILARITY_FEATURES))
     if features.empty:
         return out

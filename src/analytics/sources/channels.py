@@ -9,6 +9,7 @@ Adapters call :meth:`ChannelRules.assign` on whole columns.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,17 +203,31 @@ def channel_labels(path: str | Path | None = None) -> dict[str, dict[str, str]]:
     """Channel names for people: the ``labels`` of ``params/channels.yaml``.
 
     ``labels: {yandex_search: {ru: Яндекс Поиск, en: Yandex Search}, ...}``;
-    a file without ``labels`` gives ``{}``.
+    a file without ``labels`` gives ``{}``. The file is parsed once per version
+    (path, modification time and size), not once per label: a page asks for a
+    label per table row.
 
     Raises
     ------
     InputError
         If ``labels`` is not a mapping of channel to ``{ru: ..., en: ...}``.
     """
+    return {k: dict(v) for k, v in _labels(path).items()}
+
+
+def _labels(path: str | Path | None) -> dict[str, dict[str, str]]:
+    """:func:`channel_labels` without the copy (callers must not modify it)."""
     path = Path(path) if path is not None else default_rules_file()
     if not path.is_file():
         return {}
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    stat = path.stat()
+    return _parsed_labels(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_labels(path: str, mtime_ns: int, size: int) -> dict[str, dict[str, str]]:
+    """The ``labels`` of one version of a channels file (``mtime_ns``, ``size``: cache key)."""
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     labels = spec.get("labels") or {} if isinstance(spec, dict) else {}
     if not isinstance(labels, dict) or not all(isinstance(v, dict) for v in labels.values()):
         raise InputError(f"{path}: 'labels' must map a channel to {{ru: ..., en: ...}}")
@@ -222,4 +237,4 @@ def channel_labels(path: str | Path | None = None) -> dict[str, dict[str, str]]:
 def channel_label(channel: str, locale: str = "ru", path: str | Path | None = None) -> str:
     """The label of ``channel`` in ``locale`` (``ru``/``en``); the name itself if none."""
     language = "ru" if str(locale).lower().startswith("ru") else "en"
-    return channel_labels(path).get(str(channel), {}).get(language, str(channel))
+    return _labels(path).get(str(channel), {}).get(language, str(channel))

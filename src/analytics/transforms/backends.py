@@ -13,8 +13,8 @@ whose catalog holds those tables. The connection string picks it:
   the canonical tables are exported from a DuckDB warehouse to Parquet
   (query parameter ``warehouse=<path>``, default the default warehouse;
   ``export=<dir>``, default a temporary folder) and registered as temporary
-  views. Meant for trying the Spark path on one machine and for the parity
-  test, not for speed.
+  views, cached in Spark's memory when first read. Meant for trying the
+  Spark path on one machine and for the parity test, not for speed.
 * ``pyspark://active`` -- the active SparkSession (e.g. on a cluster, started
   by ``spark-submit`` or a notebook); its catalog must already hold the
   canonical tables.
@@ -173,12 +173,15 @@ def connect_local_spark(
     master: str = "local",
     export_dir: Path | str | None = None,
     session=None,
+    cache: bool = True,
 ):
     """Ibis PySpark backend on a local SparkSession holding the warehouse tables.
 
     The canonical tables are exported from the DuckDB ``warehouse`` to Parquet
     (in ``export_dir``, default a new temporary folder) and registered as
-    temporary views of the session.
+    temporary views of the session, cached in Spark's memory (spilling to
+    disk) when first read: a weekly build runs dozens of queries over the same
+    five tables, and each would otherwise decode the Parquet files again.
 
     Parameters
     ----------
@@ -190,12 +193,17 @@ def connect_local_spark(
         Folder for the Parquet files.
     session : pyspark.sql.SparkSession, optional
         Use this session instead of building one (e.g. one per test module).
+    cache : bool, default True
+        Cache the views (``spark.catalog.cacheTable``, lazy: filled by the
+        first query that reads a table).
     """
     export_dir = Path(export_dir or tempfile.mkdtemp(prefix="analytics-spark-"))
     files = export_parquet(warehouse, export_dir)
     spark = session or local_spark_session(master)
     for name, file in files.items():
         spark.read.parquet(str(file)).createOrReplaceTempView(name)
+        if cache:
+            spark.catalog.cacheTable(name)
     return ibis.pyspark.connect(spark)
 
 
