@@ -512,6 +512,14 @@ def test_warehouse_call_list_owner_channel_and_age(con, models, features):
     assert table["score"].between(0, 100).all()
     names = "|".join(f for f in model.features_ if "_" in f)
     assert not table["reasons"].str.contains(f"nan|None|{names}").any()
+    # label: request type in words, industry, size; unknown or empty left out
+    words = {"form": "Form", "call": "Call", "chat": "Chat"}
+    for lead, label in table.set_index("lead")["label"].iloc[::97].items():
+        row = features.loc[lead]
+        parts = [words.get(row["lead_type"], row["lead_type"])] + [
+            row[c] for c in ("industry", "company_size") if row[c] != "unknown"
+        ]
+        assert label == ", ".join(p for p in parts if isinstance(p, str) and p)
 
 
 def test_monitor_compares_old_scores_with_outcomes(con, models, split, target):

@@ -16,7 +16,9 @@ features     :func:`lead_features`, :func:`sql_target`, :func:`time_split`
 similarity   :func:`past_deal_similarity`: nearest deals won/lost before the lead
 model        :class:`LeadScoringModel` (scikit-learn estimator, fits any lead table)
 sales        :func:`call_list`, :func:`band_cutoffs`, :func:`reason_text`,
-             :func:`export_call_list` (score 0-100, bands A-D, reasons in words)
+             :func:`reason_phrases`, :func:`export_call_list` (score 0-100, bands A-D,
+             reasons in words)
+path_attribution  Saabas reasons of the booster: one compiled walk per lead (Numba)
 monitoring   :func:`psi`, :func:`drift_table`, :func:`old_score_calibration`,
              :func:`retraining_recommendation`
 crm_writeback  :func:`~analytics.scoring.crm_writeback.push_scores_to_amocrm`
@@ -67,6 +69,7 @@ _EXPORTS = {
     "bands": "analytics.scoring.sales",
     "call_list": "analytics.scoring.sales",
     "export_call_list": "analytics.scoring.sales",
+    "reason_phrases": "analytics.scoring.sales",
     "reason_text": "analytics.scoring.sales",
     "SIMILARITY_FEATURES": "analytics.scoring.similarity",
     "past_deal_similarity": "analytics.scoring.similarity",
@@ -98,6 +101,7 @@ __all__ = [
     "monitor",
     "old_score_calibration",
     "psi",
+    "reason_phrases",
     "reason_text",
     "retraining_recommendation",
     "warehouse_call_list",

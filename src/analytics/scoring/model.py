@@ -44,28 +44,33 @@ monotone, so signs and ranking carry over to the calibrated score):
   to its child ``u`` on the lead's path adds ``E(u) - E(v)`` to ``c_j``.
   Summed over the path this is ``leaf - E(root)``, so over all trees
   ``sum_j c_j(x) = f(x) - bias`` exactly, with ``bias`` the booster's
-  baseline plus ``sum_t E(root_t)``. Every leaf's contribution vector is
-  computed once at fit; scoring looks up each lead's leaf in every tree and
-  adds the vectors (one sparse matrix product), so reasons cost about as much
-  as a prediction;
+  baseline plus ``sum_t E(root_t)``. Scoring walks every lead down every
+  tree once in compiled code (:mod:`analytics.scoring.path_attribution`),
+  adding ``E(u) - E(v)`` at each step, so reasons cost about as much as a
+  prediction and the score is ``bias + sum_j c_j`` of the same walk;
 * logistic -- ``c_j(x) = sum_k beta_k * (t_k(x) - mean_train t_k)`` over the
   transformed columns ``k`` of feature ``j``; ``sum_j c_j(x) = f(x) - f(average lead)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
+from analytics.scoring.path_attribution import (
+    Forest,
+    attribute,
+    flatten_forest,
+    top_by_magnitude,
+)
 from analytics.scoring.table import MAX_CATEGORIES, OTHER, check_target, inspect_columns
 
 KINDS = ("logistic", "boosting", "auto")
@@ -73,8 +78,6 @@ AUTO_LOGISTIC_BELOW = 1_000
 """``kind="auto"``: logistic regression below this many labelled leads, boosting from it."""
 CALIBRATIONS = ("isotonic", "sigmoid")
 _IMPORTANCE_SAMPLE = 2000
-_CHUNK = 16_384
-"""Leads per block when reasons are computed (memory ~ trees x block leaf ids)."""
 
 
 class LeadScoringModel(ClassifierMixin, BaseEstimator):
@@ -138,6 +141,10 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         Boosting iterations kept by early stopping (0 for logistic).
     bias_ : float
         Log-odds that contributions are measured from (see module doc).
+    forest_ : dict of ndarray
+        The booster's trees flattened for the reasons
+        (:class:`~analytics.scoring.path_attribution.Forest` fields and
+        ``root_total``; boosting only).
     importance_ : ndarray
         Mean absolute contribution per feature over (up to 2000) training leads.
     base_rate_ : float
@@ -184,12 +191,15 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         for name in self.categorical_features_:
             kept = self.categories_[name]
             column = X[name]
-            filled = column.notna().to_numpy()
-            text = column.astype("string").to_numpy(dtype=object, na_value=None)
-            codes = pd.Index(kept, dtype=object).get_indexer(text).astype(float)
-            codes[(codes < 0) | ~filled] = np.nan
-            if name in self.pooled_:
-                codes[np.isnan(codes) & filled] = len(kept)  # the code of ``other``
+            if column.dtype == object:  # mixed Python objects: True and 1 hash alike
+                column = column.astype("string")
+            # distinct values first (few), then one lookup per lead
+            ids, distinct = pd.factorize(column, use_na_sentinel=True)
+            text = pd.Series(distinct, dtype=object).astype("string")
+            known = pd.Index(kept, dtype=object).get_indexer(text.to_numpy(dtype=object))
+            known = known.astype(float)
+            known[known < 0] = len(kept) if name in self.pooled_ else np.nan  # ``other``
+            codes = np.append(known, np.nan)[ids]  # id -1 (missing) -> the appended NaN
             blocks.append(codes)
         for name in self.numeric_features_:
             blocks.append(pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float))
@@ -332,44 +342,28 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             )
 
     def _attribute_leaves(self) -> None:
-        """Per-leaf contribution vectors of every tree (Saabas; see module doc)."""
-        booster = self.classifier_
-        order = self.categorical_features_ + self.numeric_features_  # booster columns
-        position = {name: k for k, name in enumerate(self.features_)}
-        to_feature = np.array([position[name] for name in order])
-        predictors = [tree[0] for tree in booster._predictors]
-        sizes = [len(p.nodes) for p in predictors]
-        self.node_offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        table = np.zeros((int(self.node_offsets_[-1]), len(self.features_)))
-        root_total = 0.0
-        for t, predictor in enumerate(predictors):
-            nodes = predictor.nodes
-            expected = nodes["value"].astype(float).copy()
-            count = nodes["count"].astype(float)
-            for v in range(len(nodes) - 1, -1, -1):  # children follow their parent
-                if not nodes["is_leaf"][v]:
-                    left, right = nodes["left"][v], nodes["right"][v]
-                    total = count[left] + count[right]
-                    expected[v] = (
-                        (count[left] * expected[left] + count[right] * expected[right]) / total
-                        if total > 0
-                        else 0.5 * (expected[left] + expected[right])
-                    )
-            root_total += expected[0]
-            path = np.zeros((len(nodes), len(self.features_)))
-            for v in range(len(nodes)):  # parents come first
-                if nodes["is_leaf"][v]:
-                    continue
-                j = to_feature[nodes["feature_idx"][v]]
-                for child in (nodes["left"][v], nodes["right"][v]):
-                    path[child] = path[v]
-                    path[child, j] += expected[child] - expected[v]
-            leaves = nodes["is_leaf"].astype(bool)
-            table[self.node_offsets_[t] : self.node_offsets_[t + 1]][leaves] = path[leaves]
-        self.leaf_contributions_ = table
-        self.bias_ = float(np.ravel(booster._baseline_prediction)[0] + root_total)
-        self.leaf_indexers_ = None
-        self._leaf_indexers()
+        """Flatten the booster for path attribution and set ``bias_`` (see module doc)."""
+        self.forest_ = None  # a refit must not reuse the trees of an earlier fit
+        forest, root_total = self._forest()
+        self.bias_ = float(np.ravel(self.classifier_._baseline_prediction)[0] + root_total)
+
+    def _forest(self) -> tuple[Forest, float]:
+        """The booster as :class:`~analytics.scoring.path_attribution.Forest` arrays.
+
+        Built at fit, or on first use by a model saved before they were kept
+        in this form (kept as a dict of arrays, which a saved model may hold).
+        """
+        kept = getattr(self, "forest_", None)
+        fields = {f.name for f in dataclasses.fields(Forest)} | {"root_total"}
+        if kept is None or set(kept) != fields:  # not kept, or kept by an older version
+            order = self.categorical_features_ + self.numeric_features_  # booster columns
+            position = {name: k for k, name in enumerate(self.features_)}
+            to_feature = np.array([position[name] for name in order], dtype=np.int64)
+            forest, root_total = flatten_forest(self.classifier_, to_feature)
+            kept = {**vars(forest), "root_total": np.float64(root_total)}
+            self.forest_ = kept
+        arrays = {k: v for k, v in kept.items() if k != "root_total"}
+        return Forest(**arrays), float(kept["root_total"])
 
     # --------------------------------------------------------------- prediction
 
@@ -415,40 +409,6 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ reasons
 
-    def _leaf_indexers(self) -> list:
-        """One predictor per tree whose "prediction" is the global index of the leaf reached.
-
-        Built once (at fit, or on first use by a model saved before they were kept):
-        the tree's nodes with ``value`` replaced by ``node_offsets_[t] + node``.
-        """
-        indexers = getattr(self, "leaf_indexers_", None)
-        if indexers is None:
-            indexers = []
-            for t, tree in enumerate(self.classifier_._predictors):
-                predictor = tree[0]
-                nodes = predictor.nodes.copy()
-                nodes["value"] = self.node_offsets_[t] + np.arange(len(nodes))
-                indexers.append(
-                    TreePredictor(
-                        nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
-                    )
-                )
-            self.leaf_indexers_ = indexers
-        return indexers
-
-    def _leaf_ids(self, M: np.ndarray) -> np.ndarray:
-        """Global node index of each lead's leaf in every tree, shape ``(trees, n)``."""
-        booster = self.classifier_
-        Z = booster._preprocess_X(M, reset=False)
-        known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
-        threads = _openmp_effective_n_threads()
-        indexers = self._leaf_indexers()
-        # one contiguous row per tree (a column per tree would be a strided write)
-        out = np.empty((len(indexers), len(M)), dtype=np.float64)
-        for t, indexer in enumerate(indexers):
-            out[t] = indexer.predict(Z, known, f_idx_map, threads)
-        return out.astype(np.int32)
-
     def _contributions_matrix(self, M: np.ndarray) -> np.ndarray:
         if self._kind() == "logistic":
             T = self._logistic_matrix(M)
@@ -456,17 +416,7 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
             return np.column_stack(
                 [per_column[:, c].sum(axis=1) for c in self.transformed_columns_]
             )
-        out = np.empty((len(M), len(self.features_)))
-        for start in range(0, len(M), _CHUNK):  # bounded memory: trees x chunk leaf ids
-            leaves = self._leaf_ids(M[start : start + _CHUNK])
-            trees, n = leaves.shape
-            # lead i has a 1 in the column of its leaf in every tree
-            indicator = sparse.csr_matrix(
-                (np.ones(n * trees), leaves.T.ravel(), np.arange(0, n * trees + 1, trees)),
-                shape=(n, self.leaf_contributions_.shape[0]),
-            )
-            out[start : start + n] = indicator @ self.leaf_contributions_
-        return out
+        return attribute(self._forest()[0], M, len(self.features_))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-lead contribution of every feature, in log-odds (see module doc).
@@ -489,31 +439,40 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Index of ``X``; for ``k = 1..n`` columns ``reason_k`` (feature
-            name), ``value_k`` (the lead's value; None when not filled) and
-            ``effect_k`` (signed contribution, log-odds).
+            name, categorical over :attr:`features_`), ``value_k`` (the
+            lead's value; None when not filled) and ``effect_k`` (signed contribution, log-odds).
         """
         X = self._checked(X)
         values = self._contributions_matrix(self._encode(X))
         return self._reasons_frame(X, values, n)
 
     def _reasons_frame(self, X: pd.DataFrame, values: np.ndarray, n: int) -> pd.DataFrame:
+        """Top ``n`` reasons per lead from the contribution matrix.
+
+        ``reason_k`` is categorical (codes into :attr:`features_`, no string per
+        lead); ``value_k`` converts to Python objects only the leads whose
+        ``k``-th reason is that feature (``3 n`` values in all, not
+        ``features x n``).
+        """
         n = min(n, values.shape[1])
-        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
-        names = np.asarray(self.features_, dtype=object)
+        order = top_by_magnitude(values, n)
         rows = np.arange(len(values))
         out = {}
-        columns: dict[int, np.ndarray] = {}
         for k in range(n):
-            picked = np.full(len(values), None, dtype=object)
-            for j in np.unique(order[:, k]):  # only the columns some lead's reason names
-                at = order[:, k] == j
-                if j not in columns:
-                    columns[j] = X[self.features_[j]].to_numpy(dtype=object)
-                column = columns[j][at]
-                picked[at] = np.where(pd.isna(column), None, column)
-            out[f"reason_{k + 1}"] = names[order[:, k]]
+            ranked = order[:, k]
+            picked = np.empty(len(values), dtype=object)
+            grouped = np.argsort(ranked, kind="stable")
+            bounds = np.searchsorted(ranked[grouped], np.arange(values.shape[1] + 1))
+            for j in range(values.shape[1]):
+                at = grouped[bounds[j] : bounds[j + 1]]
+                if len(at):
+                    column = X[self.features_[j]].array.take(at)
+                    chosen = column.to_numpy(dtype=object)
+                    chosen[np.asarray(column.isna(), dtype=bool)] = None
+                    picked[at] = chosen
+            out[f"reason_{k + 1}"] = pd.Categorical.from_codes(ranked, categories=self.features_)
             out[f"value_{k + 1}"] = picked
-            out[f"effect_{k + 1}"] = values[rows, order[:, k]]
+            out[f"effect_{k + 1}"] = values[rows, ranked]
         return pd.DataFrame(out, index=X.index)
 
     def score_with_reasons(self, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:

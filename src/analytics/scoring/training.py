@@ -33,7 +33,7 @@ from analytics.scoring.monitoring import (
     retraining_recommendation,
 )
 from analytics.scoring.persistence import card_path, load_model, record_monitoring, save_model
-from analytics.scoring.sales import band_cutoffs, call_list, reason_text
+from analytics.scoring.sales import band_cutoffs, call_list, reason_phrases
 from analytics.scoring.similarity import SIMILARITY_FEATURES
 
 LEAD_SCORES_DDL = """
@@ -177,23 +177,6 @@ def train(
     return model, metrics
 
 
-def _reason_text(reasons: pd.DataFrame, n: int, language: str) -> list[str]:
-    parts = []
-    for k in range(1, n + 1):
-        parts.append(
-            [
-                ("+ " if effect >= 0 else "− ") + reason_text(feature, value, language)
-                for feature, value, effect in zip(
-                    reasons[f"reason_{k}"],
-                    reasons[f"value_{k}"],
-                    reasons[f"effect_{k}"],
-                    strict=True,
-                )
-            ]
-        )
-    return ["; ".join(row) for row in zip(*parts, strict=True)]
-
-
 def _model_columns(model: LeadScoringModel, features: pd.DataFrame) -> pd.DataFrame:
     """The feature columns a (possibly older) model was trained with, when present."""
     known = [c for c in model.feature_names_in_ if c in features.columns]
@@ -255,7 +238,7 @@ def score_leads(
             "score": scores.astype(float),
             "model_version": getattr(model, "model_version_", UNSAVED_VERSION),
             "scored_at": pd.Timestamp(when),
-            "top_reasons": _reason_text(reasons, n, language),
+            "top_reasons": reason_phrases(reasons, language),
         }
     ).sort_values(["score", "lead_id"], ascending=[False, True], ignore_index=True)
 
@@ -561,9 +544,13 @@ def warehouse_call_list(
         features["industry"].where(features["industry"] != "unknown"),
         features["company_size"].where(features["company_size"] != "unknown"),
     ]
-    label = pd.concat(parts, axis=1).apply(
-        lambda row: ", ".join(str(v) for v in row if isinstance(v, str) and v), axis=1
-    )
+    label = pd.Series("", index=features.index, dtype=object)
+    for part in parts:  # the filled texts joined by ", " (no per-lead apply)
+        values = part.to_numpy(dtype=object)
+        text = pd.Series(
+            np.where([isinstance(v, str) for v in values], values, ""), index=features.index
+        )
+        label = label + np.where((label != "") & (text != ""), ", ", "") + text
     channel = features["last_channel"].where(features["last_channel"] != "no_visits")
     channel = channel.fillna(meta["utm_source"]).fillna("")
     leads = _model_columns(model, features).assign(
