@@ -15,7 +15,14 @@ from analytics.scoring.monitoring import (
     psi,
     retraining_recommendation,
 )
-from analytics.scoring.sales import band_cutoffs, bands, call_list, export_call_list, reason_text
+from analytics.scoring.sales import (
+    band_cutoffs,
+    bands,
+    call_list,
+    export_call_list,
+    reason_phrases,
+    reason_text,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -146,3 +153,38 @@ def test_old_score_calibration_and_recommendation_by_hand():
     ]
     calm = drift.assign(psi=[0.01, 0.02])
     assert retraining_recommendation(calm, None) == {"retrain": False, "reasons": []}
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_reason_phrases_group_numbers_as_babel_writes_them(language):
+    """Phrases are grouped by the number as written, so every lead must read exactly
+    what :func:`reason_text` (one Babel call per value) writes for its own value:
+    ties on the rounding digit (0.125, 2.5 %, 0.05 of a minute), values a hair
+    either side of a tie (1.445 and 1.4451 round alike as floats, x 100 = 144.50000000000003,
+    but Babel writes 1,44 and 1,45), negative zero and tiny negatives (Babel keeps the minus),
+    huge values, NaN, and random floats; one feature of each numeric kind and one
+    outside the catalogue (``#,##0.##``)."""
+    rng = np.random.default_rng(7)
+    edges = [0.125, 0.135, 2.675, 1.005, 0.0249999999, 0.025, 0.0250000001, 0.005, 0.015,
+             -0.0, -0.001, -0.004, -0.006, 1e-12, 123456789.125, 9.87654321e15, np.nan,
+             0.05 * 60, 0.15 * 60, 2.5 * 60, 0.7, 0.285, 1.0, 0.0,
+             1.445, 1.4451, 2.675, 2.6749, 1.015, 1.0149]  # fmt: skip
+    digits = rng.integers(0, 6, 400)
+    rounded = [round(v, int(d)) for v, d in zip(rng.uniform(-5, 5, 400), digits, strict=True)]
+    values = np.concatenate([edges, rounded])
+    values = np.concatenate([values, rng.lognormal(3, 2, 400)])
+    for feature in ("segment_win_rate", "duration_before_s", "visits_before", "not_in_catalogue"):
+        scored = pd.DataFrame(
+            {
+                "reason_1": feature,
+                "value_1": pd.Series(values, dtype=object),
+                "effect_1": np.where(np.arange(len(values)) % 2, 0.3, -0.2),
+            }
+        )
+        got = reason_phrases(scored, language)
+        signs = np.where(scored["effect_1"] >= 0, "+ ", "− ")
+        texts = [reason_text(feature, v, language) for v in values]
+        expected = [s + t for s, t in zip(signs, texts, strict=True)]
+        assert list(got) == expected, feature
+    assert reason_text("segment_win_rate", 0.025, "en").endswith(": 2%")  # half to even
+    assert reason_text("not_in_catalogue", -0.001, "en") == "«not_in_catalogue»: -0"

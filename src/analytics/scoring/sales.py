@@ -30,6 +30,7 @@ is prefixed ``+`` when it raises the score and ``−`` when it lowers it.
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -219,6 +220,48 @@ def reason_text(feature: str, value, language: str = "ru") -> str:
     return f"{label}: {shown}"
 
 
+_DISPLAY_DIGITS = {None: (0, 2), "share": (2, 0), "number": (0, 1)}
+"""Babel pattern per reason kind as (pattern scale, fraction digits): ``#,##0.##``,
+``#,##0%`` (scale 2: x 100) and ``#,##0.#`` in :func:`reason_text`."""
+
+
+def _display_keys(feature: str, values: np.ndarray) -> np.ndarray | None:
+    """Integer keys equal exactly when :func:`reason_text` writes two numbers the same.
+
+    Babel writes ``x`` as ``Decimal(str(x))`` shifted by the pattern's scale,
+    rounded half-to-even to the pattern's fraction digits, with a minus sign when
+    ``x`` is negative (also ``-0.0``). The key is ``2 * |rounded| * 10**digits +
+    sign``. Rounding ``t = x * 10**(scale + digits)`` in floating point agrees with
+    that whenever ``|t| < 1e8`` and ``t`` is more than ``1e-6`` away from a tie
+    (the float and decimal values of ``t`` differ by less than ``3e-8`` there);
+    the other values are rounded in :mod:`decimal` the way Babel does.
+
+    Returns None when the kind is not a number, or a value is infinite.
+    """
+    entry = REASONS.get(feature)
+    kind = None if entry is None else entry["kind"]
+    if kind not in _DISPLAY_DIGITS:
+        return None
+    x = values.astype(float)
+    if kind == "number":
+        x = x * entry.get("scale", 1.0)  # the same float product as reason_text
+    if np.isinf(x).any():
+        return None
+    scale, digits = _DISPLAY_DIGITS[kind]
+    with np.errstate(invalid="ignore"):
+        t = np.abs(x) * 10.0 ** (scale + digits)
+        safe = (t < 1e8) & (np.abs(t - np.floor(t) - 0.5) > 1e-6)
+    keys = np.zeros(len(x), dtype=object)
+    keys[safe] = 2 * np.rint(t[safe]).astype(np.int64) + np.signbit(x[safe])
+    quantum = decimal.Decimal(1).scaleb(-digits)
+    for i in np.flatnonzero(~safe & ~np.isnan(x)):
+        exact = decimal.Decimal(str(float(x[i]))).scaleb(scale)
+        rounded = abs(exact).quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+        keys[i] = 2 * int(rounded.scaleb(digits)) + int(exact.is_signed())
+    keys[np.isnan(x)] = None
+    return keys
+
+
 _SAFE_TO_GROUP = frozenset({"integer", "floating", "string", "boolean", "empty"})
 """``pandas.api.types.infer_dtype`` kinds whose equal values also read the same
 (``True == 1 == 1.0`` would otherwise share one phrase)."""
@@ -256,7 +299,18 @@ def reason_phrases(scored: pd.DataFrame, language: str = "ru") -> np.ndarray:
             if not len(at):
                 continue
             chosen = values[at]
-            if pd.api.types.infer_dtype(chosen, skipna=True) in _SAFE_TO_GROUP:
+            inferred = pd.api.types.infer_dtype(chosen, skipna=True)
+            keys = _display_keys(feature, chosen) if inferred == "floating" else None
+            if keys is not None:
+                # one phrase per number as written, not per float: 100k leads'
+                # continuous values have tens of thousands of distinct floats
+                ids, _ = pd.factorize(keys, use_na_sentinel=True)
+                first = pd.Series(np.arange(len(ids))).groupby(ids).first()
+                first = first[first.index >= 0].to_numpy()
+                words = [reason_text(feature, chosen[i], language) for i in first]
+                words.append(reason_text(feature, None, language))  # id -1: not filled
+                phrase[at] = np.asarray(words, dtype=object)[ids]
+            elif inferred in _SAFE_TO_GROUP:
                 ids, distinct = pd.factorize(chosen, use_na_sentinel=True)
                 words = [reason_text(feature, v, language) for v in distinct]
                 words.append(reason_text(feature, None, language))  # id -1: not filled
