@@ -138,17 +138,57 @@ def figure_html(fig, alt: str = "") -> page.Html:
     )
 
 
+_COMPUTED_SNAPSHOTS: dict[tuple, object] = {}
+"""Snapshots computed in this process by :func:`period_snapshot`, by :func:`_inputs_key`."""
+
+
+def _inputs_key(warehouse: Path, period: str) -> tuple:
+    """What a computed snapshot depends on: the warehouse file and its write-ahead log
+    (path, size, modification time), every parameter file (both folders
+    :func:`analytics.paths.params_file` reads) and the period spec. A write to the
+    warehouse or an edited parameter file changes the key."""
+    from analytics import paths
+
+    def stamp(path: Path):
+        try:
+            info = path.stat()
+        except OSError:
+            return (str(path), None)
+        return (str(path), info.st_size, info.st_mtime_ns)
+
+    params = [
+        stamp(file)
+        for folder in (paths.ROOT / "params", paths.BUNDLED_PARAMS)
+        if folder.is_dir()
+        for file in sorted(folder.iterdir())
+    ]
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    return (stamp(warehouse.resolve()), stamp(wal), tuple(params), str(period))
+
+
 def period_snapshot(warehouse: str | Path, period: str, snapshot: str | Path | None = None):
     """The run's snapshot (``metrics.json`` at ``snapshot``), or, without one, the
     period's snapshot computed from the warehouse (read-only) the same way
-    (:func:`analytics.metrics.snapshot.build_snapshot`)."""
+    (:func:`analytics.metrics.snapshot.build_snapshot`).
+
+    A computed snapshot is kept for the process while the warehouse and the
+    parameter files are unchanged (:func:`_inputs_key`): notebooks run one after
+    another in one kernel (JupyterLab, ``%run``) compute it once, not once per page.
+    Each call gets its own copy.
+    """
+    import copy
+
     from analytics.metrics.snapshot import build_snapshot, load_snapshot
     from analytics.paths import project_path
 
     if snapshot:
         return load_snapshot(snapshot)
-    computed, _ = build_snapshot(project_path(warehouse), period)
-    return computed
+    path = project_path(warehouse)
+    key = _inputs_key(path, period)
+    if key not in _COMPUTED_SNAPSHOTS:
+        _COMPUTED_SNAPSHOTS.clear()  # one period's snapshot at a time
+        _COMPUTED_SNAPSHOTS[key], _ = build_snapshot(path, period)
+    return copy.deepcopy(_COMPUTED_SNAPSHOTS[key])
 
 
 def title(snapshot, role: str, locale: str, text: str | None = None) -> page.Html:
