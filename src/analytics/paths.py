@@ -117,3 +117,27 @@ def project_path(path: str | os.PathLike) -> Path:
         return Path(":memory:")
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else ROOT / candidate
+
+
+def inputs_stamp(database: str | os.PathLike) -> tuple:
+    """What a figure computed from a warehouse file depends on, as comparable stamps:
+    the file and its DuckDB write-ahead log (path, size, modification time in ns: a
+    load or any committed write changes them) and every parameter file of both
+    folders :func:`params_file` reads. Equal stamps: nothing an in-process cache
+    keyed on them depends on has changed."""
+
+    def stamp(path: Path) -> tuple:
+        try:
+            info = path.stat()
+        except OSError:
+            return (str(path), None)
+        return (str(path), info.st_size, info.st_mtime_ns)
+
+    file = Path(database).resolve()
+    params = [
+        stamp(entry)
+        for folder in (ROOT / "params", BUNDLED_PARAMS)
+        if folder.is_dir()
+        for entry in sorted(folder.iterdir())
+    ]
+    return (stamp(file), stamp(file.with_name(file.name + ".wal")), tuple(params))

@@ -143,27 +143,12 @@ _COMPUTED_SNAPSHOTS: dict[tuple, object] = {}
 
 
 def _inputs_key(warehouse: Path, period: str) -> tuple:
-    """What a computed snapshot depends on: the warehouse file and its write-ahead log
-    (path, size, modification time), every parameter file (both folders
-    :func:`analytics.paths.params_file` reads) and the period spec. A write to the
-    warehouse or an edited parameter file changes the key."""
-    from analytics import paths
+    """What a computed snapshot depends on: the warehouse file, its write-ahead log
+    and every parameter file (:func:`analytics.paths.inputs_stamp`), and the period
+    spec. A write to the warehouse or an edited parameter file changes the key."""
+    from analytics.paths import inputs_stamp
 
-    def stamp(path: Path):
-        try:
-            info = path.stat()
-        except OSError:
-            return (str(path), None)
-        return (str(path), info.st_size, info.st_mtime_ns)
-
-    params = [
-        stamp(file)
-        for folder in (paths.ROOT / "params", paths.BUNDLED_PARAMS)
-        if folder.is_dir()
-        for file in sorted(folder.iterdir())
-    ]
-    wal = warehouse.with_name(warehouse.name + ".wal")
-    return (stamp(warehouse.resolve()), stamp(wal), tuple(params), str(period))
+    return (inputs_stamp(warehouse), str(period))
 
 
 def period_snapshot(warehouse: str | Path, period: str, snapshot: str | Path | None = None):

@@ -194,6 +194,36 @@ ORDER BY closed_at, deal_id
 """
 
 
+_LAST_FEATURES: dict[tuple, pd.DataFrame] = {}
+"""The last feature table computed in this process, by :func:`_features_key`."""
+
+
+def _features_key(con, as_of, prior_strength, similarity, params) -> tuple | None:
+    """What :func:`lead_features` depends on, or None when it cannot be told (an
+    in-memory database, or one opened for writing, whose open transaction's rows
+    are not in the files yet): for a read-only warehouse the file and its
+    write-ahead log (path, size, modification time: a load or any committed write
+    changes them), every parameter file (``params/scoring.yaml`` among them) and
+    the arguments."""
+    import json
+
+    from analytics.paths import inputs_stamp
+
+    row = con.execute(
+        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0] or not row[1]:
+        return None  # in memory, or writable: an open transaction's rows are not on disk
+    chosen = None if params is None else json.dumps(params, sort_keys=True, default=str)
+    return (
+        inputs_stamp(row[0]),
+        None if as_of is None else str(pd.Timestamp(as_of)),
+        float(prior_strength),
+        bool(similarity),
+        chosen,
+    )
+
+
 def lead_features(
     con,
     as_of=None,
@@ -203,6 +233,13 @@ def lead_features(
     params: dict | None = None,
 ) -> pd.DataFrame:
     """Features of every lead from what was known when the lead arrived.
+
+    On a read-only connection (the reports' and notebooks'), the last table is
+    kept for the process while the warehouse file, its write-ahead log, the
+    parameter files and the arguments are unchanged (:func:`_features_key`), so
+    one page that loads the model, checks its
+    drift and lists the calls computes the features once; each call gets its
+    own copy.
 
     Parameters
     ----------
@@ -259,6 +296,20 @@ def lead_features(
           A lead's own deal, and every deal closed after it, never enters its
           features (as-of join in DuckDB).
     """
+    key = _features_key(con, as_of, prior_strength, similarity, params)
+    if key is not None and key in _LAST_FEATURES:
+        return _LAST_FEATURES[key].copy()
+    frame = _compute_lead_features(
+        con, as_of, prior_strength=prior_strength, similarity=similarity, params=params
+    )
+    _LAST_FEATURES.clear()
+    if key is not None:
+        _LAST_FEATURES[key] = frame.copy()
+    return frame
+
+
+def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) -> pd.DataFrame:
+    """:func:`lead_features` without the memo."""
     frame = con.execute(
         _FEATURES_SQL,
         {
