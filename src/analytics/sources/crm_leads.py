@@ -103,7 +103,6 @@ from analytics.sources.crm_outcomes import (
     is_iso_time,
     keep_earlier_stages,
     money_text,
-    rows_text,
 )
 from analytics.sources.custom_fields import (
     RECORDED_AT,
@@ -119,6 +118,7 @@ from analytics.sources.reading import (
     load_translated,
     map_text,
     new_load_id,
+    rows_text,
     timestamp_text,
 )
 from analytics.warehouse import InputError

@@ -416,12 +416,6 @@ def keep_earlier_stages(con, stages: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def rows_text(rows: Iterable[int], limit: int = 10) -> str:
-    """``1, 4, 7 ...``: record numbers for a note."""
-    rows = list(rows)
-    return ", ".join(str(r) for r in rows[:limit]) + (" ..." if len(rows) > limit else "")
-
-
 def is_iso_time(values: pd.Series) -> np.ndarray:
     """Whether each text parses as an ISO date / time (None counts as parsing)."""
     parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")

@@ -1029,6 +1029,12 @@ def epoch_zero_rejects(
     }
 
 
+def rows_text(rows: Iterable[int], limit: int = 10) -> str:
+    """``1, 4, 7 ...``: record numbers for a note (the first ``limit``, then ``...``)."""
+    rows = list(rows)
+    return ", ".join(str(r) for r in rows[:limit]) + (" ..." if len(rows) > limit else "")
+
+
 def _number_style(values: Iterable[str]) -> str | None:
     """``'en'`` (comma thousands), ``'ru'`` (comma decimal) or None, from unambiguous values."""
     for v in values:
@@ -1167,10 +1173,6 @@ def customer_phone_text(
     scientific = [r for r in scientific if r not in ignore]
     two = [r for r in two if r not in ignore]
     internal = [r for r in internal if r not in ignore]
-
-    def rows_text(found: list[int]) -> str:
-        shown = ", ".join(str(r) for r in found[:10])
-        return shown + (" ..." if len(found) > 10 else "")
 
     if scientific:
         notes.append(
