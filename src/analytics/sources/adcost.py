@@ -148,17 +148,6 @@ demand_gen, video and master campaigns into their own channels)."""
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
 
-def english_number_text(values: pd.Series) -> pd.Series:
-    """``'1,234.50'`` -> ``'1234.50'``: :func:`~analytics.sources.number_text` with
-    comma thousands for an ambiguous ``'1,234'`` (Russian-style values are read too)."""
-    return number_text(values, decimal_comma=False)
-
-
-def decimal_text(values: pd.Series) -> pd.Series:
-    """Russian-style numbers: :func:`~analytics.sources.number_text` with a decimal comma."""
-    return number_text(values, decimal_comma=True)
-
-
 def net_rub_text(
     cost: pd.Series,
     factor: pd.Series | float,
