@@ -91,6 +91,12 @@ LEAD_FLAG_COLUMNS = (
 """Columns of :func:`lead_flag_table`, in order: the flags, then the inputs of the rules."""
 
 
+def lost_non_target(deals: ir.Table, reasons: Sequence[str]) -> ir.BooleanValue:
+    """Whether a deal makes its lead non-target: lost for one of ``reasons``
+    (``definitions.non_target.loss_reasons``)."""
+    return (deals.status == "lost") & deals.loss_reason.isin(list(reasons))
+
+
 def _cohort(con, start: date, stop: date) -> ir.Table:
     """One row per lead created in ``[start, stop)`` (any row should the id repeat)."""
     leads = con.table("leads")
@@ -175,11 +181,10 @@ def lead_facts(
 
     deal = deal_facts(con)
     deals = con.table("deals")
-    lost_non_target = (deals.status == "lost") & deals.loss_reason.isin(list(non_target_reasons))
     non_target = (
         deals.filter(deals.lead_id.notnull())
         .group_by(nt_deal_id=deals.deal_id)
-        .agg(non_target=lost_non_target.any())
+        .agg(non_target=lost_non_target(deals, non_target_reasons).any())
     )
     deal = deal.left_join(non_target, deal.deal_id == non_target.nt_deal_id)
     won = deal.reached >= WON_RANK

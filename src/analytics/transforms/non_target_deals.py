@@ -19,6 +19,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from analytics.transforms.lead_facts import lost_non_target
 from analytics.transforms.time_keys import day_start
 
 NO_MANAGER = "(no manager)"
@@ -50,8 +51,7 @@ def non_target_by_manager(con, start: date, stop: date, definitions: Any) -> ir.
     leads = leads.filter(leads.created_at >= day_start(start), leads.created_at < day_start(stop))
     cohort = leads.select(n_lead_id=leads.lead_id).distinct()
     deals = con.table("deals")
-    reasons = list(definitions.non_target.loss_reasons)
-    lost = deals.filter(deals.status == "lost", deals.loss_reason.isin(reasons))
+    lost = deals.filter(lost_non_target(deals, definitions.non_target.loss_reasons))
     lost = lost.inner_join(cohort, lost.lead_id == cohort.n_lead_id)
     lead = lost.group_by("lead_id").agg(
         manager=ibis.coalesce(lost.manager.arbitrary(), ibis.literal(NO_MANAGER))
