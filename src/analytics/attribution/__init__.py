@@ -35,7 +35,7 @@ Example
 
 from __future__ import annotations
 
-import importlib
+from analytics import lazy_exports
 
 # Names are imported on first use (PEP 562): the journeys of the metrics layer need
 # only ``attribution.paths``, not the estimators' scipy.stats and matplotlib (~1.5 s of
@@ -119,14 +119,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -15,7 +15,7 @@ module             holds
 
 from __future__ import annotations
 
-import importlib
+from analytics import lazy_exports
 
 # Names are imported on first use (PEP 562): a notebook kernel that imports
 # ``analytics.reports.summary`` must not pay for nbconvert/nbformat (whose
@@ -43,14 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
