@@ -714,8 +714,9 @@ def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
 
 def test_project_roles_execute_each_notebook_once(tmp_path):
     """Every (role, notebook) page of the project's role files gets exactly one execution:
-    a notebook that declares ``role`` (a role's own page) once per role listing it, any
-    other notebook once for all the roles listing it."""
+    a notebook that declares ``views`` once for all the roles listing it, whatever their
+    language; without ``views``, one that declares ``role`` once per role listing it,
+    one that declares ``locale`` once per language, any other once."""
     import yaml
 
     from analytics.reports.runner import _executions
@@ -733,6 +734,8 @@ def test_project_roles_execute_each_notebook_once(tmp_path):
     def runs(nb: str) -> int:
         listing = [name for name in names if nb in listed[name]]
         declared = declared_parameters(NOTEBOOKS_DIR / nb)
+        if "views" in declared:
+            return 1
         if "role" in declared:
             return len(listing)
         if "locale" in declared:  # one execution per language
@@ -744,3 +747,51 @@ def test_project_roles_execute_each_notebook_once(tmp_path):
     tasks = _executions([load_role(name) for name in names], tmp_path, shared)
     assert len(tasks) == expected
     assert sorted((p.role, t.notebook.name) for t in tasks for p in t.pages) == sorted(pages)
+
+
+def test_default_roles_execute_each_distinct_notebook_once_with_its_pages(tmp_path):
+    """params/roles (analyst en; ceo, marketing, sales ru) list 12 distinct notebooks
+    (analyst.yaml lists 00-11; the others are among them): 12 executions, not one per
+    role and language. 09 is listed by all four roles in role-file order (analyst, ceo,
+    marketing, sales), so its one execution renders four pages and gets them as ``views``,
+    with the first page's role and locale."""
+    from analytics.reports.runner import _executions
+
+    names = available_roles()
+    assert names == ["analyst", "ceo", "marketing", "sales"]
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    tasks = _executions([load_role(name) for name in names], tmp_path, shared)
+    assert len(tasks) == 12
+    assert sorted(t.notebook.name for t in tasks) == sorted(
+        p.name for p in NOTEBOOKS_DIR.glob("[01]*.ipynb")
+    )
+    summary = next(t for t in tasks if t.notebook.name == "09_weekly_summary.ipynb")
+    pages = [["analyst", "en"], ["ceo", "ru"], ["marketing", "ru"], ["sales", "ru"]]
+    assert summary.parameters["views"] == pages
+    assert (summary.parameters["role"], summary.parameters["locale"]) == ("analyst", "en")
+    assert [(p.role, p.locale, p.hide_code) for p in summary.pages] == [
+        ("analyst", "en", False),
+        ("ceo", "ru", True),
+        ("marketing", "ru", True),
+        ("sales", "ru", True),
+    ]
+    attribution = next(t for t in tasks if t.notebook.name == "06_attribution.ipynb")
+    assert attribution.parameters["views"] == [["analyst", "en"], ["marketing", "ru"]]
+    assert "role" not in attribution.parameters  # 06 does not declare it
+
+
+def test_other_parameters_still_split_a_notebook_with_views(tmp_path):
+    """Two roles that give 09 different ``target_growth`` get an execution each (each with
+    its own page only); the default value 0.2 of 09 counts as not given."""
+    from analytics.reports.runner import _executions
+
+    summary = (NOTEBOOKS_DIR / "09_weekly_summary.ipynb",)
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    ceo = replace(load_role("ceo"), notebooks=summary, parameters={"target_growth": 0.5})
+    sales = replace(load_role("sales"), notebooks=summary, parameters={"target_growth": 0.2})
+    marketing = replace(load_role("marketing"), notebooks=summary, parameters={})
+    tasks = _executions([ceo, sales, marketing], tmp_path, shared)
+    assert sorted(t.parameters["views"] for t in tasks) == [
+        [["ceo", "ru"]],
+        [["sales", "ru"], ["marketing", "ru"]],
+    ]
