@@ -154,8 +154,9 @@ def test_the_call_list_is_written_per_role_in_its_language(tiny_reports):
 
 
 def test_the_run_trains_the_scoring_model_once(tiny_reports, tiny_models):
-    """05 (analyst) and 11 (analyst, sales) run in parallel with no saved model: the first
-    trains and saves one model (under ``load_or_train``'s file lock), the others load it."""
+    """05 (analyst) and 11 (one execution for analyst and sales) run in parallel with no
+    saved model: the first trains and saves one model (under ``load_or_train``'s file
+    lock), the other loads it."""
     scoring = [
         r
         for r in tiny_reports.results

@@ -196,7 +196,8 @@ class _Task:
 
     @property
     def ipynb(self) -> Path:
-        """Where the execution is written: the first role's folder."""
+        """Where Papermill writes the execution: the first role's notebook (rewritten as
+        that role's view when the notebook displays views)."""
         return self.pages[0].ipynb
 
 
