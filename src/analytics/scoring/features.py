@@ -18,7 +18,7 @@ arrived (``leads.created_at``):
   (deals with ``deals.closed_at < leads.created_at``), smoothed towards
   the overall win rate to date (see :func:`lead_features`).
 
-The table is the Ibis expression :func:`analytics.transforms.lead_history.lead_history`
+The table is the Ibis expression :func:`analytics.transforms.lead_history.as_of_features`
 (set-based: joins on equal keys and running sums over sorted rows), so it is
 computed the same on DuckDB and on any backend of :mod:`analytics.transforms`;
 the similarity and the choice of fields are pandas steps on its result.
@@ -199,7 +199,7 @@ def lead_features(
           ``segment_closed_deals = n_s``.
 
           A lead's own deal, and every deal closed after it, never enters its
-          features (:func:`analytics.transforms.lead_history.lead_history`).
+          features (:func:`analytics.transforms.lead_history.as_of_features`).
     """
     key = _features_key(con, as_of, prior_strength, similarity, params)
     if key is not None and key in _LAST_FEATURES:
@@ -216,7 +216,7 @@ def lead_features(
 def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) -> pd.DataFrame:
     """:func:`lead_features` without the memo."""
     with ibis_backend(con) as backend:
-        expr = lead_history.lead_history(
+        expr = lead_history.as_of_features(
             backend,
             None if as_of is None else pd.Timestamp(as_of).to_pydatetime(),
             prior_strength=prior_strength,

@@ -34,7 +34,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-LEAD_HISTORY_COLUMNS = (
+AS_OF_FEATURE_COLUMNS = (
     "lead_id",
     "created_at",
     "site_tracked",
@@ -58,7 +58,7 @@ LEAD_HISTORY_COLUMNS = (
     "industry",
     "company_size",
 )
-"""Columns of :func:`lead_history`, in order."""
+"""Columns of :func:`as_of_features`, in order."""
 
 PAST_DEAL_COLUMNS = ("lead_id", "closed_at", "won")
 """Columns of :func:`past_deal_outcomes`, in order."""
@@ -214,7 +214,7 @@ def _segment_history(con, leads: ir.Table) -> ir.Table:
     )
 
 
-def lead_history(
+def as_of_features(
     con,
     as_of: datetime | None = None,
     *,
@@ -238,7 +238,7 @@ def lead_history(
     Returns
     -------
     ibis.Table
-        :data:`LEAD_HISTORY_COLUMNS`, one row per lead, ordered by ``created_at``
+        :data:`AS_OF_FEATURE_COLUMNS`, one row per lead, ordered by ``created_at``
         then ``lead_id``:
 
         * ``site_tracked`` (0/1: a visitor id), ``visits_before``,
