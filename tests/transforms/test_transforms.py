@@ -517,7 +517,7 @@ def lead_history_cases(con) -> ir.Table:
 
     def slots(table, time=None, text=(), number=()):
         return {
-            "at": ibis.null("timestamp") if time is None else table[time],
+            "at": ibis.null("timestamp") if time is None else table[time].cast("timestamp"),
             **{f"t{i}": table[c].cast("string") for i, c in enumerate(text)},
             **{f"t{i}": ibis.null("string") for i in range(len(text), 6)},
             **{f"v{i}": table[c].cast("float64") for i, c in enumerate(number)},

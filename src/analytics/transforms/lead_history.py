@@ -354,7 +354,12 @@ def lead_field_values(
     versions = versions.filter(versions.field.isin(list(fields)))
     leads = con.table("leads")
     leads = leads.select(l_lead_id=leads.lead_id, l_created_at=leads.created_at)
-    grace = ibis.interval(int(round(grace_hours * 3_600_000_000)), unit="us")
+    micros = int(round(grace_hours * 3_600_000_000))
+    # whole seconds where they are (ClickHouse has no sub-second intervals)
+    if micros % 1_000_000 == 0:
+        grace = ibis.interval(micros // 1_000_000, unit="s")
+    else:
+        grace = ibis.interval(micros, unit="us")
     known = versions.inner_join(
         leads,
         [
