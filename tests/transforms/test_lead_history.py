@@ -258,6 +258,7 @@ def test_features_run_on_an_ibis_backend_without_the_memo(tiny_warehouse):
         via_ibis = scoring_features.lead_features(backend, similarity=False)
     finally:
         backend.disconnect()
+    assert not scoring_features._LAST_FEATURES  # no DuckDB file to key a memo by
     con = duckdb.connect(str(tiny_warehouse), read_only=True)
     try:
         expected = old_lead_features(con, similarity=False)

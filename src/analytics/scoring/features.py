@@ -30,14 +30,11 @@ The target (:func:`sql_target`) is whether the lead's CRM deal reached stage
 
 from __future__ import annotations
 
-import ibis
 import numpy as np
 import pandas as pd
 
 from analytics.scoring.fields import choose_fields, extra_lead_fields, load_params
 from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
-from analytics.transforms import lead_history
-from analytics.transforms.backends import ibis_backend
 from analytics.warehouse.schema import DEAL_STAGES, LEADS
 
 SQL_STAGES = DEAL_STAGES[DEAL_STAGES.index("sql") : DEAL_STAGES.index("won") + 1]
@@ -77,8 +74,6 @@ CATEGORICAL_FEATURES = (
 )
 """Categorical features (text; ``unknown`` when missing, ``no_visits`` for channels)."""
 
-NO_VISITS = lead_history.NO_VISITS
-UNKNOWN = lead_history.UNKNOWN
 
 SIMILARITY_NUMERIC = (
     "site_tracked",
@@ -107,6 +102,8 @@ def _features_key(con, as_of, prior_strength, similarity, params) -> tuple | Non
     changes them), every parameter file (``params/scoring.yaml`` among them) and
     the arguments."""
     import json
+
+    import ibis
 
     from analytics.paths import inputs_stamp
 
@@ -215,6 +212,10 @@ def lead_features(
 
 def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) -> pd.DataFrame:
     """:func:`lead_features` without the memo."""
+    # here, not at the top: the call list's economics import this module for a constant
+    from analytics.transforms import lead_history
+    from analytics.transforms.backends import ibis_backend
+
     with ibis_backend(con) as backend:
         expr = lead_history.as_of_features(
             backend,
