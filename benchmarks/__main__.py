@@ -154,12 +154,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         floor = ((report or {}).get("detail") or {}).get("floor")
         if floor:
+            notebooks = floor.get("notebooks", floor.get("executions"))  # older results
             verdicts.append(
                 f"{label}: report {report['seconds']:.1f} s = {floor['ratio']:.1f} x its floor "
-                f"({floor['executions']} executions x {floor['notebook_s']:.1f} s one-cell "
+                f"({notebooks} distinct notebooks x {floor['notebook_s']:.1f} s one-cell "
                 f"notebook / {floor['cores']} cores = {floor['floor_s']:.1f} s; goal <= "
                 f"{floor['goal_ratio']:.0f} x)"
             )
+            if "executions_ratio" in floor:
+                verdicts.append(
+                    f"{label}: by executions ({floor['executions']}): floor "
+                    f"{floor['executions_floor_s']:.1f} s, {floor['executions_ratio']:.1f} x"
+                )
     attribution = None
     if not args.no_attribution:
         attribution = run_attribution(args.quick, args.work_dir)

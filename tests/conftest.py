@@ -15,7 +15,7 @@ from analytics.demo import generator
 
 SHARED_SESSIONS = ("tiny_reports", "spark")
 """Session fixtures too costly to build once per xdist worker: the weekly run on the tiny
-demo (17 notebook executions) and the Spark session (a JVM)."""
+demo (12 notebook executions, one per distinct notebook) and the Spark session (a JVM)."""
 
 HEAVY_FIRST = (
     "tiny_reports",

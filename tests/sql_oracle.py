@@ -26,6 +26,16 @@ from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
 from analytics.metrics.period import Period, date_range
 from analytics.metrics.quality import _percent
+from analytics.scoring.features import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    REPEAT_WINDOW_DAYS,
+    SIMILARITY_NUMERIC,
+    TIME_COLUMN,
+)
+from analytics.scoring.fields import choose_fields, load_params
+from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
+from analytics.warehouse.schema import LEADS
 
 LOOKBACK_DAYS = 30
 FLAG_COLUMNS = (
@@ -1378,3 +1388,249 @@ def old_snapshot_campaigns(
                         row[key][field] = int(number)
         rows.append(row)
     return rows
+
+
+# --------------------------------------------------------------------------- lead features
+# Was analytics.scoring.features (the feature table of lead scoring) and
+# analytics.scoring.fields.extra_lead_fields: DuckDB SQL until issue 11 item 3's last
+# step ported them to analytics.transforms.lead_history. Copied verbatim but for the
+# names; the pandas steps (dtypes, field choice, similarity) are the library's own.
+
+_OLD_FEATURES_SQL = """
+WITH lead AS (
+  SELECT lead_id, created_at, lead_type, visitor_id, call_duration_s, call_lost,
+         phone_hash, email_hash,
+         coalesce(region, 'unknown') AS region,
+         coalesce(industry, 'unknown') AS industry,
+         coalesce(company_size, 'unknown') AS company_size
+  FROM main.leads
+  WHERE CAST($as_of AS TIMESTAMP) IS NULL OR created_at <= CAST($as_of AS TIMESTAMP)
+),
+site AS (
+  SELECT l.lead_id,
+         count(*) AS visits_before,
+         sum(v.pageviews) AS pageviews_before,
+         sum(v.duration_s) AS duration_before_s,
+         max(CAST(v.goal_pricing AS INTEGER)) AS pricing_viewed,
+         epoch(max(l.created_at) - min(v.visit_start)) / 86400.0 AS days_first_visit_to_lead,
+         count(DISTINCT v.channel) AS channels_distinct,
+         arg_min(v.channel, (v.visit_start, v.visit_id)) AS first_channel,
+         arg_max(v.channel, (v.visit_start, v.visit_id)) AS last_channel
+  FROM lead AS l
+  JOIN main.visits AS v ON v.visitor_id = l.visitor_id AND v.visit_start < l.created_at
+  GROUP BY l.lead_id
+),
+closed AS (
+  SELECT coalesce(industry, 'unknown') AS industry,
+         coalesce(company_size, 'unknown') AS company_size,
+         closed_at,
+         CAST(status = 'won' AS INTEGER) AS won
+  FROM main.deals
+  WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL
+),
+-- running totals per closing time; RANGE framing (the default) counts deals
+-- closed at the same instant together, so DISTINCT leaves one row per instant
+segment_history AS (
+  SELECT DISTINCT industry, company_size, closed_at,
+         sum(won) OVER w AS segment_won, count(*) OVER w AS segment_closed
+  FROM closed
+  WINDOW w AS (PARTITION BY industry, company_size ORDER BY closed_at)
+),
+overall_history AS (
+  SELECT DISTINCT closed_at, sum(won) OVER w AS overall_won, count(*) OVER w AS overall_closed
+  FROM closed
+  WINDOW w AS (ORDER BY closed_at)
+),
+-- earlier requests of the same person: same phone or e-mail hash or visitor id,
+-- created before this lead (strictly; ties by lead id) within the window
+earlier AS (
+  SELECT l.lead_id, count(DISTINCT e.lead_id) AS earlier_requests
+  FROM lead AS l
+  JOIN main.leads AS e
+    ON (e.phone_hash = l.phone_hash OR e.email_hash = l.email_hash
+        OR e.visitor_id = l.visitor_id)
+   AND (e.created_at < l.created_at OR (e.created_at = l.created_at AND e.lead_id < l.lead_id))
+   AND e.created_at >= l.created_at - to_days(CAST($repeat_days AS INTEGER))
+  GROUP BY l.lead_id
+),
+history AS (
+  SELECT l.lead_id,
+         coalesce(s.segment_won, 0) AS segment_won,
+         coalesce(s.segment_closed, 0) AS segment_closed,
+         (coalesce(o.overall_won, 0) + 1.0) / (coalesce(o.overall_closed, 0) + 2.0) AS prior_rate
+  FROM lead AS l
+  ASOF LEFT JOIN segment_history AS s
+    ON l.industry = s.industry AND l.company_size = s.company_size
+   AND l.created_at > s.closed_at
+  ASOF LEFT JOIN overall_history AS o ON l.created_at > o.closed_at
+)
+SELECT l.lead_id,
+       l.created_at,
+       CAST(l.visitor_id IS NOT NULL AS INTEGER) AS site_tracked,
+       coalesce(s.visits_before, 0) AS visits_before,
+       coalesce(s.pageviews_before, 0) AS pageviews_before,
+       CAST(coalesce(s.duration_before_s, 0) AS DOUBLE) AS duration_before_s,
+       coalesce(s.pricing_viewed, 0) AS pricing_viewed,
+       coalesce(s.days_first_visit_to_lead, 0.0) AS days_first_visit_to_lead,
+       coalesce(s.channels_distinct, 0) AS channels_distinct,
+       CAST(coalesce(l.call_duration_s, 0) AS DOUBLE) AS call_duration_s,
+       CAST(coalesce(l.call_lost, false) AS INTEGER) AS call_lost,
+       CAST(l.phone_hash IS NOT NULL AS INTEGER) AS phone_present,
+       CAST(l.email_hash IS NOT NULL AS INTEGER) AS email_present,
+       coalesce(r.earlier_requests, 0) AS earlier_requests,
+       (h.segment_won + $prior_strength * h.prior_rate)
+         / (h.segment_closed + $prior_strength) AS segment_win_rate,
+       h.segment_closed AS segment_closed_deals,
+       l.lead_type,
+       coalesce(s.first_channel, 'no_visits') AS first_channel,
+       coalesce(s.last_channel, 'no_visits') AS last_channel,
+       l.region,
+       l.industry,
+       l.company_size
+FROM lead AS l
+LEFT JOIN site AS s USING (lead_id)
+LEFT JOIN earlier AS r USING (lead_id)
+JOIN history AS h USING (lead_id)
+ORDER BY l.created_at, l.lead_id
+"""
+
+_OLD_CLOSED_DEALS_SQL = """
+SELECT lead_id, closed_at, CAST(status = 'won' AS INTEGER) AS won
+FROM main.deals
+WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL AND lead_id IS NOT NULL
+ORDER BY closed_at, deal_id
+"""
+
+
+def old_lead_features(
+    con, as_of=None, *, prior_strength=20.0, similarity=True, params=None
+) -> pd.DataFrame:
+    """Was ``analytics.scoring.features._compute_lead_features`` (``lead_features``
+    without the memo)."""
+    frame = con.execute(
+        _OLD_FEATURES_SQL,
+        {
+            "as_of": None if as_of is None else pd.Timestamp(as_of),
+            "prior_strength": prior_strength,
+            "repeat_days": REPEAT_WINDOW_DAYS,
+        },
+    ).df()
+    frame = frame.set_index("lead_id")
+    frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
+    ints = [
+        "site_tracked",
+        "visits_before",
+        "pageviews_before",
+        "pricing_viewed",
+        "channels_distinct",
+        "call_lost",
+        "phone_present",
+        "email_present",
+        "earlier_requests",
+        "segment_closed_deals",
+    ]
+    floats = sorted(set(NUMERIC_FEATURES) - set(ints))
+    frame[ints] = frame[ints].astype("int64")
+    frame[floats] = frame[floats].astype("float64")
+    frame[list(CATEGORICAL_FEATURES)] = frame[list(CATEGORICAL_FEATURES)].astype("str")
+    columns = [TIME_COLUMN, *NUMERIC_FEATURES]
+    if params is None:
+        try:
+            params = load_params()
+        except ValueError:
+            params = {"standard": [], "extra_fields": [], "post_contact": []}
+    canonical = [c.stored_name for c in LEADS.columns] + [c.name for c in LEADS.columns]
+    extra = old_extra_lead_fields(con, params.get("extra_fields", []), canonical=canonical)
+    extra = extra.reindex(frame.index)
+    frame = frame.join(extra)
+    extra_numeric = [c for c in extra.columns if pd.api.types.is_float_dtype(extra[c])]
+    if similarity:
+        closed = con.execute(_OLD_CLOSED_DEALS_SQL).df()
+        near = past_deal_similarity(
+            frame,
+            closed,
+            numeric=[*SIMILARITY_NUMERIC, *extra_numeric],
+            categorical=list(CATEGORICAL_FEATURES),
+        )
+        frame = frame.join(near)
+        columns += list(SIMILARITY_FEATURES)
+    ordered = [*columns, *extra.columns, *CATEGORICAL_FEATURES]
+    chosen = choose_fields(ordered[1:], params)
+    return frame[[TIME_COLUMN, *chosen]]
+
+
+def old_extra_lead_fields(con, fields, *, canonical=(), grace_hours: float = 1.0) -> pd.DataFrame:
+    """Extra CRM fields of every lead, indexed by ``lead_id`` (see module doc).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse.
+    fields : list of str
+        Field names wanted.
+    canonical : iterable of str
+        Columns of ``leads`` that are not extra fields.
+    grace_hours : float
+        Key/value rows recorded up to this long after ``created_at`` count as
+        known at arrival.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per field found (numbers as float when every filled value
+        parses as a number, else text); fields found nowhere are left out.
+    """
+    fields = list(fields)
+    leads_columns = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = 'leads'"
+        ).fetchall()
+    ]
+    out = con.execute("SELECT lead_id FROM main.leads").df().set_index("lead_id")
+    in_leads = [f for f in fields if f in leads_columns and f not in set(canonical)]
+    if in_leads:
+        quoted = ", ".join(f'"{f}"' for f in in_leads)
+        out = out.join(
+            con.execute(f"SELECT lead_id, {quoted} FROM main.leads").df().set_index("lead_id")
+        )
+    kv_tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_schema FROM information_schema.tables "
+            "WHERE table_schema IN ('main', 'history') AND table_name = 'lead_fields'"
+        ).fetchall()
+    }
+    rest = [f for f in fields if f not in in_leads]
+    if "main" in kv_tables and rest:
+        # A value replaced by a later load (another value or time) lives on in the
+        # history: every version counts, so the value known at arrival is found.
+        versions = "SELECT lead_id, field, value, recorded_at FROM main.lead_fields"
+        if "history" in kv_tables:
+            versions += " UNION SELECT lead_id, field, value, recorded_at FROM history.lead_fields"
+        kv = con.execute(
+            f"""
+            SELECT f.lead_id, f.field, arg_max(f.value, f.recorded_at) AS value
+            FROM ({versions}) AS f
+            JOIN main.leads AS l USING (lead_id)
+            WHERE f.field IN (SELECT unnest($fields))
+              AND f.recorded_at <= l.created_at + to_seconds(CAST($grace AS DOUBLE) * 3600)
+            GROUP BY f.lead_id, f.field
+            """,
+            {"fields": rest, "grace": float(grace_hours)},
+        ).df()
+        if not kv.empty:
+            wide = kv.pivot(index="lead_id", columns="field", values="value")
+            out = out.join(wide)
+    for name in out.columns:
+        series = out[name]
+        if pd.api.types.is_numeric_dtype(series):
+            out[name] = series.astype(float)
+            continue
+        numbers = pd.to_numeric(series, errors="coerce")
+        if series.notna().sum() and numbers.notna().sum() == series.notna().sum():
+            out[name] = numbers.astype(float)
+        else:
+            out[name] = series.astype(object).where(series.notna(), np.nan)
+    return out

@@ -23,6 +23,7 @@
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 locale = "en"  # language and number format of the page: ru or en
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 target_growth = 0.2  # growth of the revenue target when there is no plan
 
@@ -33,7 +34,10 @@ from analytics.metrics.plan import plan_vs_fact
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
 from analytics.reports import sales_page, summary
+from analytics.reports.views import Views
 from analytics.warehouse import connect
+
+views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
@@ -41,28 +45,32 @@ report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 plan = plan_vs_fact(con, shot.period.end, target_growth=target_growth)
 
 # %%
-pages.page_title(shot, "kpi_title", locale) + pages.kpi_conclusion(shot, locale)
+views.each_locale(
+    lambda locale: pages.page_title(shot, "kpi_title", locale) + pages.kpi_conclusion(shot, locale)
+)
 
 # %%
-summary.headline(shot, "analyst", locale, plan)
+views.each_locale(lambda locale: summary.headline(shot, "analyst", locale, plan))
 
 # %%
-summary.plan_section(plan, locale, target_growth)
+views.each_locale(lambda locale: summary.plan_section(plan, locale, target_growth))
 
 # %%
-pages.kpi_weekly_section(shot, locale)
+views.each_locale(lambda locale: pages.kpi_weekly_section(shot, locale))
 
 # %%
-pages.kpi_channel_section(shot, locale)
+views.each_locale(lambda locale: pages.kpi_channel_section(shot, locale))
 
 # %%
-sales_page.managers_section(con, report_period, locale)
+views.each_locale(lambda locale: sales_page.managers_section(con, report_period, locale))
 
 # %%
-pages.non_target_section(con, report_period, locale, load_definitions())
+views.each_locale(
+    lambda locale: pages.non_target_section(con, report_period, locale, load_definitions())
+)
 
 # %%
-pages.kpi_compare_section(shot, locale)
+views.each_locale(lambda locale: pages.kpi_compare_section(shot, locale))
 
 # %%
 con.close()

@@ -23,6 +23,7 @@
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 locale = "en"  # language and number format of the page: ru or en
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 
 # %%
@@ -31,7 +32,10 @@ from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
 from analytics.reports import summary
+from analytics.reports.views import Views
 from analytics.warehouse import connect
+
+views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
@@ -39,21 +43,26 @@ report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 report = quality.quality_report(con, report_period)
 
 # %%
-pages.page_title(shot, "quality_title", locale) + pages.checks_section(report, locale)
-
-# %%
-pages.undetermined_section(
-    quality.undetermined_campaign(quality.deal_campaigns(con, report_period)), locale
+views.each_locale(
+    lambda locale: (
+        pages.page_title(shot, "quality_title", locale) + pages.checks_section(report, locale)
+    )
 )
 
 # %%
-pages.marketing_vs_sales_section(quality.marketing_vs_sales(con, report_period, weeks=12), locale)
+undetermined = quality.undetermined_campaign(quality.deal_campaigns(con, report_period))
+views.each_locale(lambda locale: pages.undetermined_section(undetermined, locale))
 
 # %%
-pages.loads_section(quality.load_summary(con), quality.quarantine_reasons(con), locale)
+weekly = quality.marketing_vs_sales(con, report_period, weeks=12)
+views.each_locale(lambda locale: pages.marketing_vs_sales_section(weekly, locale))
+
+# %%
+loads, quarantine = quality.load_summary(con), quality.quarantine_reasons(con)
+views.each_locale(lambda locale: pages.loads_section(loads, quarantine, locale))
 
 # %% tags=["analyst-only"]
-pages.demo_defects_section(con, locale)
+views.each_locale(lambda locale: pages.demo_defects_section(con, locale))
 
 # %%
 con.close()

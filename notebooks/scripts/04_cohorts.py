@@ -23,6 +23,7 @@
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 locale = "en"  # language and number format of the page: ru or en
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 
 # %%
@@ -31,7 +32,10 @@ from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
 from analytics.reports import summary
+from analytics.reports.views import Views
 from analytics.warehouse import connect
+
+views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
@@ -42,13 +46,17 @@ cohorts = cohort_funnel(con, weeks, as_of=report_period.end)
 monthly = cohort_funnel(con, months, grain="month", as_of=report_period.end)
 
 # %%
-pages.page_title(shot, "cohorts_title", locale) + pages.cohorts_conclusion(cohorts, locale)
+views.each_locale(
+    lambda locale: (
+        pages.page_title(shot, "cohorts_title", locale) + pages.cohorts_conclusion(cohorts, locale)
+    )
+)
 
 # %%
-pages.sizes_section(cohorts, locale)
+views.each_locale(lambda locale: pages.sizes_section(cohorts, locale))
 
 # %%
-pages.conversion_section(cohorts, monthly, locale)
+views.each_locale(lambda locale: pages.conversion_section(cohorts, monthly, locale))
 
 # %%
 con.close()

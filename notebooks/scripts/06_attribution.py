@@ -25,6 +25,7 @@ period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06
 lookback_days = 30  # days of visits before a conversion that count as its touches
 conversion = "sale"  # lead, mql, sql, sale or revenue: what the models attribute
 locale = "en"  # language of the page: ru (marketing) or en (analyst)
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 
 # %%
 import matplotlib.pyplot as plt
@@ -57,11 +58,13 @@ from analytics.metrics.journeys import build_journeys, widen_period
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports.marketing_page import attribution_section
+from analytics.reports.views import Views
 from analytics.warehouse import connect
 
 sns.set_theme(style="whitegrid")
 
 # %%
+views = Views(views, locale=locale)
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 window = widen_period(con, report_period, conversion, min_conversions=30)
@@ -85,7 +88,11 @@ intervals = bootstrap_credit(
 )
 
 # %%
-attribution_section(intervals, report_period, window, locale, conversion, n_boot=200)
+views.each_locale(
+    lambda locale: attribution_section(
+        intervals, report_period, window, locale, conversion, n_boot=200
+    )
+)
 
 # %% tags=["analyst-only"]
 print(f"Period: {report_period}; attribution window: {window}; lookback {lookback_days} days")

@@ -23,6 +23,7 @@
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 locale = "en"  # language of the page: ru (marketing) or en (analyst)
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 test_weeks = 26  # ISO weeks of the test, up to the end of the period
 campaign = "yd_search_generic"  # utm_campaign of the test
 ad_group = "generic_crm"  # utm_term of the test
@@ -43,11 +44,13 @@ from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports.marketing_page import ab_tests_section
 from analytics.reports.summary import ab_verdict_section
+from analytics.reports.views import Views
 from analytics.warehouse import connect
 
 sns.set_theme(style="whitegrid")
 
 # %%
+views = Views(views, locale=locale)
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 test_period = abtest.trailing_weeks(report_period, test_weeks)
@@ -55,7 +58,11 @@ definitions = load_definitions()
 counts = abtest.arm_counts(con, test_period, campaign, ad_group, arm, definitions, window_days)
 
 # %%
-ab_tests_section(con, report_period, locale, definitions=definitions, window_days=window_days)
+views.each_locale(
+    lambda locale: ab_tests_section(
+        con, report_period, locale, definitions=definitions, window_days=window_days
+    )
+)
 
 # %% tags=["analyst-only"]
 print(f"Test weeks: {test_period}; {campaign} / {ad_group}: {control} (A) vs {treatment} (B)")
@@ -140,7 +147,11 @@ plt.show()
 # ## Verdict
 
 # %% tags=["analyst-only"]
-ab_verdict_section(tests, plan, control, treatment, test_period.days, locale, lift_to_detect)
+views.each_locale(
+    lambda locale: ab_verdict_section(
+        tests, plan, control, treatment, test_period.days, locale, lift_to_detect
+    )
+)
 
 # %% [markdown] tags=["analyst-only"]
 # ## Analyst checks

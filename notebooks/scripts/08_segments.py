@@ -23,6 +23,7 @@
 warehouse = "data/warehouse.duckdb"  # DuckDB file; a relative path is from the project root
 period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06-01..2025-06-07
 locale = "en"  # language and number format of the page: ru or en
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 
 # %%
@@ -33,7 +34,10 @@ from analytics.metrics.segments import channel_profitability, segment_leads, seg
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
 from analytics.reports import summary
+from analytics.reports.views import Views
 from analytics.warehouse import connect
+
+views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
@@ -45,26 +49,28 @@ channels = channel_profitability(con, window)
 groups = influence(con, window, level="ad_group")
 
 # %%
-(
-    pages.page_title(shot, "segments_title", locale)
-    + pages.window_line(window, len(leads), locale)
-    + pages.segments_conclusion(overview, channels, locale)
+views.each_locale(
+    lambda locale: (
+        pages.page_title(shot, "segments_title", locale)
+        + pages.window_line(window, len(leads), locale)
+        + pages.segments_conclusion(overview, channels, locale)
+    )
 )
 
 # %%
-pages.segment_section(overview, "region", locale)
+views.each_locale(lambda locale: pages.segment_section(overview, "region", locale))
 
 # %%
-pages.segment_section(overview, "industry", locale)
+views.each_locale(lambda locale: pages.segment_section(overview, "industry", locale))
 
 # %%
-pages.segment_section(overview, "company_size", locale)
+views.each_locale(lambda locale: pages.segment_section(overview, "company_size", locale))
 
 # %%
-pages.profitability_section(channels, locale)
+views.each_locale(lambda locale: pages.profitability_section(channels, locale))
 
 # %%
-pages.influence_section(groups, locale)
+views.each_locale(lambda locale: pages.influence_section(groups, locale))
 
 # %%
 con.close()

@@ -26,6 +26,7 @@ role = "ceo"  # role whose page this is: its tiles and sections
 locale = "ru"  # language and number format of the page: ru or en
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 target_growth = 0.2  # growth of the revenue target when there is no plan
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 
 # %%
 import duckdb
@@ -33,25 +34,27 @@ import duckdb
 from analytics.metrics.plan import plan_vs_fact
 from analytics.paths import project_path
 from analytics.reports import summary
+from analytics.reports.views import Views
 
+views = Views(views, role, locale)
 snapshot = summary.period_snapshot(warehouse, period, snapshot)
 with duckdb.connect(str(project_path(warehouse)), read_only=True) as con:
     plan = plan_vs_fact(con, snapshot.period.end, target_growth=target_growth)
 
 # %%
-summary.title(snapshot, role, locale)
+views.each(lambda role, locale: summary.title(snapshot, role, locale))
 
 # %%
-summary.headline(snapshot, role, locale, plan)
+views.each(lambda role, locale: summary.headline(snapshot, role, locale, plan))
 
 # %%
-summary.what_changed_section(snapshot, locale, role)
+views.each(lambda role, locale: summary.what_changed_section(snapshot, locale, role))
 
 # %%
-summary.plan_section(plan, locale, target_growth)
+views.each_locale(lambda locale: summary.plan_section(plan, locale, target_growth))
 
 # %%
-summary.trend_section(snapshot, role, locale)
+views.each(lambda role, locale: summary.trend_section(snapshot, role, locale))
 
 # %%
-summary.channels_section(snapshot, locale)
+views.each_locale(lambda locale: summary.channels_section(snapshot, locale))

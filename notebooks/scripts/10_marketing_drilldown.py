@@ -25,18 +25,21 @@ period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06
 role = "marketing"  # role whose page this is
 locale = "ru"  # language and number format of the page: ru or en
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
+views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 
 # %%
 import duckdb
 
 from analytics.paths import project_path
 from analytics.reports import summary
+from analytics.reports.views import Views
 
+views = Views(views, role, locale)
 snapshot = summary.period_snapshot(warehouse, period, snapshot)
 con = duckdb.connect(str(project_path(warehouse)), read_only=True)
 
 # %%
-summary.drilldown_section(con, snapshot.period, locale)
+views.each_locale(lambda locale: summary.drilldown_section(con, snapshot.period, locale))
 
 # %% tags=["analyst-only"]
 con.close()

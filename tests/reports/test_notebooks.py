@@ -67,35 +67,96 @@ def _figures(ipynb) -> list[str]:
     ]
 
 
-def test_shared_notebooks_run_once_and_give_both_roles_the_same_figures(tiny_reports):
-    """ceo and analyst ask for the same notebooks with the same parameters: one execution each.
-
-    A notebook that declares ``locale`` is a role's own page (its language and
-    tiles), executed once per role; every other notebook is shared.
-    """
+def test_each_distinct_notebook_runs_once_and_every_role_shares_it(tiny_reports):
+    """The tiny run's four roles list 12 distinct notebooks (analyst: 00-11; ceo,
+    marketing, sales: some of them, in Russian): 12 executions, not one per role and
+    language. Pages of one execution carry the same Papermill start time and the same
+    figures drawn outside the views (the analyst-only charts of 06 and 07)."""
     by_role = {(r.role, r.notebook): r for r in tiny_reports.results}
-    per_role = {nb for _, nb in by_role if _takes_locale(nb)}
-    manifest = tiny_reports.manifest_path.read_text(encoding="utf-8")
-    expected = len({nb for _, nb in by_role} - per_role) + sum(nb in per_role for _, nb in by_role)
-    assert json.loads(manifest)["executions"] == expected
-    shared = sorted(
-        nb
-        for role, nb in by_role
-        if role == "ceo" and ("analyst", nb) in by_role and nb not in per_role
-    )
-    for notebook in shared:
-        ceo = _figures(by_role["ceo", notebook].ipynb)
-        analyst = _figures(by_role["analyst", notebook].ipynb)
-        assert ceo, f"{notebook} drew no figure"
-        assert ceo == analyst, notebook
-        assert (
-            by_role["ceo", notebook].execute_seconds == by_role["analyst", notebook].execute_seconds
-        )
+    notebooks = {nb for _, nb in by_role}
+    assert len(notebooks) == 12
+    manifest = json.loads(tiny_reports.manifest_path.read_text(encoding="utf-8"))
+    assert manifest["executions"] == len(notebooks)
+    for notebook in notebooks:
+        results = [r for (_, nb), r in by_role.items() if nb == notebook]
+        roles = sorted(r.role for r in results)
+        started = {
+            nbformat.read(r.ipynb, as_version=4).metadata["papermill"]["start_time"]
+            for r in results
+        }
+        assert len(started) == 1, notebook
+        assert all(sorted(r.execution_roles) == roles for r in results), notebook
+        entries = [e for e in manifest["notebooks"] if e["notebook"] == notebook]
+        assert all(sorted(e["execution_roles"]) == roles for e in entries), notebook
+    for notebook in ("06_attribution.ipynb", "07_ab_tests.ipynb"):
+        marketing = _figures(by_role["marketing", notebook].ipynb)
+        assert marketing, f"{notebook} drew no figure"
+        assert marketing == _figures(by_role["analyst", notebook].ipynb), notebook
+
+
+def _headings(html_path) -> list[tuple[int, str]]:
+    """(level, text) of the page's ``<h1>``-``<h3>`` headings, in order."""
+    import html
+    import re
+
+    text = html_path.read_text(encoding="utf-8")
+    found = re.findall(r"<h([1-3])[^>]*>(.*?)</h\1>", text, re.S)
+    return [(int(level), html.unescape(re.sub(r"<[^>]+>", "", h)).strip()) for level, h in found]
+
+
+CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+
+
+@pytest.mark.parametrize(
+    ("notebook", "roles"),
+    [
+        ("06_attribution.ipynb", ["marketing"]),
+        ("07_ab_tests.ipynb", ["marketing"]),
+        ("09_weekly_summary.ipynb", ["ceo", "marketing", "sales"]),
+        ("10_marketing_drilldown.ipynb", ["marketing"]),
+        ("11_sales_call_list.ipynb", ["sales"]),
+    ],
+)
+def test_each_role_page_shows_only_its_own_view(tiny_reports, notebook, roles):
+    """One execution renders the Russian leadership pages and the English analyst page:
+    every heading of a Russian page has a Cyrillic letter, none of the analyst page's
+    has one, and each page has exactly one ``<h1>`` of its own view (the analyst page
+    also the notebook's English Markdown title): no other role's or language's section
+    leaks onto a page. The Russian pages of 09 have three different titles (ceo,
+    marketing, sales: role-dependent)."""
+    by_role = {r.role: r for r in tiny_reports.results if r.notebook == notebook}
+    assert all(r.status == "ok" for r in by_role.values()), notebook
+    titles = []
+    for role in roles:
+        headings = _headings(by_role[role].html)
+        assert headings, (role, notebook)
+        assert all(CYRILLIC & set(text.lower()) for _, text in headings), (role, headings)
+        h1 = [text for level, text in headings if level == 1]
+        assert len(h1) == 1, (role, h1)
+        titles.append(h1[0])
+    assert len(set(titles)) == len(roles)
+    analyst = _headings(by_role["analyst"].html)
+    assert not any(CYRILLIC & set(text.lower()) for _, text in analyst), analyst
+    # the notebook's Markdown title (with nbconvert's anchor ¶) and its English view's
+    assert len([text for level, text in analyst if level == 1]) == 2, analyst
+
+
+def test_the_call_list_is_written_per_role_in_its_language(tiny_reports):
+    """11 runs once for sales (ru) and analyst (en) and writes each role's CSV beside its
+    page: Russian headers with ``;`` (Russian Excel), English headers with ``,``."""
+    folder = tiny_reports.index_path.parent
+    russian = (folder / "sales" / "call_list.csv").read_text(encoding="utf-8-sig")
+    english = (folder / "analyst" / "call_list.csv").read_text(encoding="utf-8-sig")
+    header_ru, header_en = russian.splitlines()[0], english.splitlines()[0]
+    assert header_ru.startswith("Заявка;") and "," not in header_ru
+    assert header_en.startswith("Lead,") and ";" not in header_en
+    assert len(russian.splitlines()) == len(english.splitlines())  # the same leads
 
 
 def test_the_run_trains_the_scoring_model_once(tiny_reports, tiny_models):
-    """05 (analyst) and 11 (analyst, sales) run in parallel with no saved model: the first
-    trains and saves one model (under ``load_or_train``'s file lock), the others load it."""
+    """05 (analyst) and 11 (one execution for analyst and sales) run in parallel with no
+    saved model: the first trains and saves one model (under ``load_or_train``'s file
+    lock), the other loads it."""
     scoring = [
         r
         for r in tiny_reports.results
@@ -103,12 +164,6 @@ def test_the_run_trains_the_scoring_model_once(tiny_reports, tiny_models):
     ]
     assert len(scoring) == 3 and all(r.status == "ok" for r in scoring)
     assert len(list(tiny_models.glob("lead_scoring_*.skops"))) == 1
-
-
-def _takes_locale(name: str) -> bool:
-    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
-    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-    return "locale = " in cell.source
 
 
 def test_leadership_pages_carry_no_personal_data(tiny_reports, tiny_demo):

@@ -84,3 +84,29 @@ def test_notebook_runs_as_opened_in_jupyterlab(path, as_opened):
     assert any(out.get("output_type") in ("display_data", "execute_result") for out in outputs)
     cwd = cells[-1].outputs[0]["text"].strip()
     assert Path(cwd).resolve() == NOTEBOOKS_DIR.resolve()  # not the project root
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.name != "00_start_here.ipynb"], ids=lambda p: p.name
+)
+def test_opened_by_hand_a_notebook_shows_one_page(path, as_opened):
+    """Without the runner, ``views`` is None: one page in the parameters' language.
+
+    Every section marked for a view names the committed default ``locale`` (09-11:
+    ru; the others: en) and the page has exactly one ``<h1>`` (its title), not one per
+    role or language.
+    """
+    import re
+
+    notebook = nbformat.read(path, as_version=4)
+    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    locale = re.search(r'^locale = "(\w+)"', parameters.source, re.M).group(1)
+    outputs = [out for cell in as_opened[path.name] for out in cell.outputs]
+    marked = [
+        out.metadata["analytics_view"]
+        for out in outputs
+        if "analytics_view" in out.get("metadata", {})
+    ]
+    assert marked and {view["locale"] for view in marked} == {locale}
+    html = "".join(str(out.get("data", {}).get("text/html", "")) for out in outputs)
+    assert html.count("<h1") == 1, path.name

@@ -362,35 +362,60 @@ def test_notebooks_get_absolute_warehouse_and_the_spec(run):
 
 
 def test_each_notebook_and_parameters_pair_runs_once(run):
-    """ceo (ru) and analyst (en) both ask for 01, which declares ``locale``: one
-    execution per language, each with its role's locale injected."""
+    """ceo (ru) and analyst (en) both ask for 01, which declares ``views``: one execution
+    renders both pages; it gets both pages as ``views`` and the first page's locale, and
+    each role's notebook keeps only its language's outputs."""
     summary, folder, _ = run
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    # 01 in Russian (ceo), 01 in English (analyst), ceo's growth, the broken one
-    assert manifest["executions"] == 4
-    for role, locale in (("ceo", "ru"), ("analyst", "en")):
-        executed = nbformat.read(folder / role / "01_funnel_overview.ipynb", as_version=4)
-        tags = [c.metadata.get("tags", []) for c in executed.cells]
-        injected = [
-            c for c, t in zip(executed.cells, tags, strict=True) if "injected-parameters" in t
-        ]
-        assert f'locale = "{locale}"' in injected[0].source, role
+    # 01 for ceo (ru) and analyst (en) together, ceo's growth, the broken one
+    assert manifest["executions"] == 3
+    for role in ("ceo", "analyst"):
+        injected = _injected(folder / role / "01_funnel_overview.ipynb")
+        assert 'views = [["ceo", "ru"], ["analyst", "en"]]' in injected, role
+        assert 'locale = "ru"' in injected, role
+    shared = [e for e in manifest["notebooks"] if e["notebook"] == "01_funnel_overview.ipynb"]
+    assert [e["execution_roles"] for e in shared] == [["ceo", "analyst"]] * 2
+    # the funnel page's heading in each language (params/roles: ceo ru, analyst en)
+    ceo = _output_text(folder / "ceo" / "01_funnel_overview.ipynb")
+    analyst = _output_text(folder / "analyst" / "01_funnel_overview.ipynb")
+    assert "Воронка: визиты" in ceo and "Funnel: visits" not in ceo
+    assert "Funnel: visits" in analyst and "Воронка: визиты" not in analyst
+
+
+def _output_text(ipynb: Path) -> str:
+    """Every text/html and text/plain output of an executed notebook, joined."""
+    executed = nbformat.read(ipynb, as_version=4)
+    return "\n".join(
+        str(out.get("data", {}).get(mime, ""))
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        for mime in ("text/html", "text/plain")
+    )
 
 
 def test_roles_of_one_language_share_a_localised_notebook(tmp_path):
-    """01 declares ``locale`` but not ``role``: two roles of one language share one
-    execution of it, two languages get one each (no notebook is run here)."""
+    """A notebook that declares ``locale`` but not ``views``: two roles of one language
+    share one execution of it, two languages get one each; 01 (which declares ``views``)
+    is one execution for all three (no notebook is run here)."""
     from analytics.reports.runner import _executions
 
-    first = (NOTEBOOKS_DIR / "01_funnel_overview.ipynb",)
+    localised = small_notebook(tmp_path / "localised.ipynb", 'locale = "en"  # language')
     shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
-    ceo = replace(load_role("ceo"), notebooks=first, parameters={})
-    sales = replace(load_role("sales"), notebooks=first, parameters={})
-    analyst = replace(load_role("analyst"), notebooks=first, parameters={})
-    assert (ceo.locale, sales.locale, analyst.locale) == ("ru", "ru", "en")
-    tasks = _executions([ceo, sales, analyst], tmp_path, shared)
-    by_roles = sorted(sorted(p.role for p in t.pages) for t in tasks)
-    assert by_roles == [["analyst"], ["ceo", "sales"]]
+
+    def roles(notebook):
+        ceo = replace(load_role("ceo"), notebooks=(notebook,), parameters={})
+        sales = replace(load_role("sales"), notebooks=(notebook,), parameters={})
+        analyst = replace(load_role("analyst"), notebooks=(notebook,), parameters={})
+        assert (ceo.locale, sales.locale, analyst.locale) == ("ru", "ru", "en")
+        return [ceo, sales, analyst]
+
+    tasks = _executions(roles(localised), tmp_path, shared)
+    assert sorted(sorted(p.role for p in t.pages) for t in tasks) == [["analyst"], ["ceo", "sales"]]
+    assert sorted(t.parameters["locale"] for t in tasks) == ["en", "ru"]
+    tasks = _executions(roles(NOTEBOOKS_DIR / "01_funnel_overview.ipynb"), tmp_path, shared)
+    assert [[p.role for p in t.pages] for t in tasks] == [["ceo", "sales", "analyst"]]
+    assert tasks[0].parameters["views"] == [["ceo", "ru"], ["sales", "ru"], ["analyst", "en"]]
 
 
 def test_run_writes_the_snapshot_and_the_index_reads_it(run):
@@ -714,8 +739,9 @@ def test_role_parameter_no_notebook_declares_is_refused(tmp_path):
 
 def test_project_roles_execute_each_notebook_once(tmp_path):
     """Every (role, notebook) page of the project's role files gets exactly one execution:
-    a notebook that declares ``role`` (a role's own page) once per role listing it, any
-    other notebook once for all the roles listing it."""
+    a notebook that declares ``views`` once for all the roles listing it, whatever their
+    language; without ``views``, one that declares ``role`` once per role listing it,
+    one that declares ``locale`` once per language, any other once."""
     import yaml
 
     from analytics.reports.runner import _executions
@@ -733,6 +759,8 @@ def test_project_roles_execute_each_notebook_once(tmp_path):
     def runs(nb: str) -> int:
         listing = [name for name in names if nb in listed[name]]
         declared = declared_parameters(NOTEBOOKS_DIR / nb)
+        if "views" in declared:
+            return 1
         if "role" in declared:
             return len(listing)
         if "locale" in declared:  # one execution per language
@@ -744,3 +772,51 @@ def test_project_roles_execute_each_notebook_once(tmp_path):
     tasks = _executions([load_role(name) for name in names], tmp_path, shared)
     assert len(tasks) == expected
     assert sorted((p.role, t.notebook.name) for t in tasks for p in t.pages) == sorted(pages)
+
+
+def test_default_roles_execute_each_distinct_notebook_once_with_its_pages(tmp_path):
+    """params/roles (analyst en; ceo, marketing, sales ru) list 12 distinct notebooks
+    (analyst.yaml lists 00-11; the others are among them): 12 executions, not one per
+    role and language. 09 is listed by all four roles in role-file order (analyst, ceo,
+    marketing, sales), so its one execution renders four pages and gets them as ``views``,
+    with the first page's role and locale."""
+    from analytics.reports.runner import _executions
+
+    names = available_roles()
+    assert names == ["analyst", "ceo", "marketing", "sales"]
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    tasks = _executions([load_role(name) for name in names], tmp_path, shared)
+    assert len(tasks) == 12
+    assert sorted(t.notebook.name for t in tasks) == sorted(
+        p.name for p in NOTEBOOKS_DIR.glob("[01]*.ipynb")
+    )
+    summary = next(t for t in tasks if t.notebook.name == "09_weekly_summary.ipynb")
+    pages = [["analyst", "en"], ["ceo", "ru"], ["marketing", "ru"], ["sales", "ru"]]
+    assert summary.parameters["views"] == pages
+    assert (summary.parameters["role"], summary.parameters["locale"]) == ("analyst", "en")
+    assert [(p.role, p.locale, p.hide_code) for p in summary.pages] == [
+        ("analyst", "en", False),
+        ("ceo", "ru", True),
+        ("marketing", "ru", True),
+        ("sales", "ru", True),
+    ]
+    attribution = next(t for t in tasks if t.notebook.name == "06_attribution.ipynb")
+    assert attribution.parameters["views"] == [["analyst", "en"], ["marketing", "ru"]]
+    assert "role" not in attribution.parameters  # 06 does not declare it
+
+
+def test_other_parameters_still_split_a_notebook_with_views(tmp_path):
+    """Two roles that give 09 different ``target_growth`` get an execution each (each with
+    its own page only); the default value 0.2 of 09 counts as not given."""
+    from analytics.reports.runner import _executions
+
+    summary = (NOTEBOOKS_DIR / "09_weekly_summary.ipynb",)
+    shared = {"warehouse": "w.duckdb", "period": "last-week", "snapshot": "metrics.json"}
+    ceo = replace(load_role("ceo"), notebooks=summary, parameters={"target_growth": 0.5})
+    sales = replace(load_role("sales"), notebooks=summary, parameters={"target_growth": 0.2})
+    marketing = replace(load_role("marketing"), notebooks=summary, parameters={})
+    tasks = _executions([ceo, sales, marketing], tmp_path, shared)
+    assert sorted(t.parameters["views"] for t in tasks) == [
+        [["ceo", "ru"]],
+        [["sales", "ru"], ["marketing", "ru"]],
+    ]

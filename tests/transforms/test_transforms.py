@@ -22,7 +22,7 @@ from spark_session import spark_unavailable
 
 from analytics import transforms
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
-from analytics.transforms import backends
+from analytics.transforms import backends, lead_history
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
 """Days of the unit tests: 26 ISO weeks of the tiny demo year."""
@@ -496,7 +496,56 @@ def all_transforms(con) -> dict[str, ibis.Table]:
             )
     for by in transforms.GROUPINGS:
         exprs[f"funnel_counts_{by}"] = transforms.funnel_counts(con, START, STOP, by)
+    exprs["lead_history"] = lead_history_cases(con)
     return exprs
+
+
+def lead_history_cases(con) -> ir.Table:
+    """The feature table of lead scoring (``transforms.lead_history``: the as-of features
+    of every lead, the closed deals of the similarity, the demo's form answers from
+    ``lead_fields``) as one table, so that Spark runs them in one job with one collect:
+    ``case``, ``lead_id``, ``key`` (the field; the deal's close time as text), a time,
+    six text and fourteen number slots (NULL where a case has fewer)."""
+    from analytics.demo.generator import PROFILE_FIELDS
+
+    features = lead_history.as_of_features(con, prior_strength=20.0, repeat_days=30)
+    deals = lead_history.past_deal_outcomes(con)
+    answers = lead_history.lead_field_values(
+        con, [name for name, *_ in PROFILE_FIELDS], history=False
+    )
+    texts = list(lead_history.AS_OF_FEATURE_COLUMNS[-6:])
+    numbers = list(lead_history.AS_OF_FEATURE_COLUMNS[2:-6])
+
+    def slots(table, time=None, text=(), number=()):
+        return {
+            "at": ibis.null("timestamp") if time is None else table[time].cast("timestamp"),
+            **{f"t{i}": table[c].cast("string") for i, c in enumerate(text)},
+            **{f"t{i}": ibis.null("string") for i in range(len(text), 6)},
+            **{f"v{i}": table[c].cast("float64") for i, c in enumerate(number)},
+            **{f"v{i}": ibis.null("float64") for i in range(len(number), 14)},
+        }
+
+    return ibis.union(
+        features.select(
+            case=ibis.literal("features"),
+            lead_id=features.lead_id,
+            key=ibis.literal(""),
+            **slots(features, "created_at", texts, numbers),
+        ),
+        deals.select(
+            case=ibis.literal("deals"),
+            lead_id=deals.lead_id,
+            key=deals.closed_at.cast("string"),
+            **slots(deals, "closed_at", number=["won"]),
+        ),
+        answers.select(
+            case=ibis.literal("answers"),
+            lead_id=answers.lead_id,
+            key=answers.field,
+            **slots(answers, text=["value"]),
+        ),
+        distinct=False,
+    )
 
 
 PARITY_KEYS = {
@@ -532,6 +581,7 @@ PARITY_KEYS = {
         for anchor in transforms.ANCHORS
     },
     **{f"funnel_counts_{by}": ["grp"] for by in transforms.GROUPINGS},
+    "lead_history": ["case", "lead_id", "key", "at"],
 }
 
 

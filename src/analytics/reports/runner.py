@@ -15,16 +15,21 @@ with visits, computes the period snapshot once
 ``snapshot`` parameter. It then executes each distinct (notebook, parameters)
 pair **once** with Papermill in parallel worker processes (Papermill changes the
 process working directory, so threads would race) and renders that one
-execution for every role that asked for it (code hidden or not). Roles share
-an execution when their parameters for the notebook are equal; the role's name
-is not a notebook parameter. It writes::
+execution for every role that asked for it (code hidden or not, its tags, its
+language). Roles share an execution when their parameters for the notebook are
+equal; a notebook that declares ``views`` (:mod:`analytics.reports.views`) is
+executed once for all its pages whatever their role and language: it receives
+``views = [[role, locale], ...]``, displays each page-dependent section once per
+page or language, and each role's notebook keeps only its own view's outputs
+(:func:`~analytics.reports.views.select_view`). The role's name reaches only the
+notebooks that declare ``role``. It writes::
 
     <out_dir>/<period label>/
         index.html                      links to every role's pages
         manifest.json                   params, data fingerprint, versions, timings
         metrics.json                    the period snapshot (analytics.metrics.snapshot)
         marts/*.parquet                 the snapshot as tables
-        <role>/<notebook>.ipynb         executed notebook (a copy per role)
+        <role>/<notebook>.ipynb         executed notebook (the role's view of it)
         <role>/<notebook>.html          rendered page
 
 A failing notebook is recorded with its error and does not stop the others.
@@ -98,6 +103,8 @@ class NotebookResult:
     html: Path | None = None
     error: str | None = None
     title: str | None = None
+    execution_roles: tuple[str, ...] = ()
+    """Roles whose pages were rendered from the same execution (this one included)."""
 
     @property
     def seconds(self) -> float:
@@ -189,7 +196,8 @@ class _Task:
 
     @property
     def ipynb(self) -> Path:
-        """Where the execution is written: the first role's folder."""
+        """Where Papermill writes the execution: the first role's notebook (rewritten as
+        that role's view when the notebook displays views)."""
         return self.pages[0].ipynb
 
 
@@ -274,9 +282,11 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     """
     import shutil
 
+    import nbformat
     import papermill
 
     from analytics.reports.render import page_title, render_html
+    from analytics.reports.views import has_views, select_view
 
     # Notebooks already run in parallel, one per core: a kernel that also spawned a
     # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
@@ -305,9 +315,18 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     except Exception as exc:
         error = _error_line(exc)
     execute_seconds = time.perf_counter() - started
+    try:
+        executed = nbformat.read(task.ipynb, as_version=4) if task.ipynb.is_file() else None
+    except Exception as exc:  # an unreadable output notebook fails its pages, not the worker
+        executed, error = None, error or f"unreadable output: {_error_line(exc)}"
+    viewed = executed is not None and has_views(executed)
     for page, result in zip(task.pages, results, strict=True):
         result.execute_seconds = execute_seconds
-        if page.ipynb != task.ipynb and task.ipynb.is_file():
+        result.execution_roles = tuple(p.role for p in task.pages)
+        if viewed:  # each page's notebook holds its own view's outputs only
+            page.ipynb.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(select_view(executed, page.role, page.locale), page.ipynb)
+        elif page.ipynb != task.ipynb and executed is not None:
             page.ipynb.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(task.ipynb, page.ipynb)
         if error is not None:
@@ -360,25 +379,30 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     """Group the (role, notebook) pairs into one task per distinct (notebook, parameters).
 
     A notebook gets only the parameters it declares (:func:`notebook_parameters`), so
-    roles share the execution of a notebook that does not declare ``role`` and
-    whose declared parameters they give the same values (a value equal to the
-    notebook's own literal default counts as not given).
+    roles share the execution of a notebook whose declared parameters they give
+    the same values (a value equal to the notebook's own literal default counts
+    as not given). A notebook that declares ``views``
+    (:mod:`analytics.reports.views`) renders every page from one execution:
+    ``role`` and ``locale`` do not split it, it gets
+    ``views = [[role, locale], ...]`` of its pages and the first page's ``role``
+    and ``locale``. Without ``views``, ``role`` and ``locale`` split executions
+    like any other parameter.
     """
     groups: dict[tuple[Path, str], tuple[dict, list[_Page]]] = {}
     for role in configs:
         for notebook in role.notebooks:
-            # a notebook that declares `locale` is a role's own page (its language,
-            # its tiles); the others are shared by every role that asks for them
-            # with the same parameters
+            declared = declared_parameters(notebook)
             offered = {**role.parameters, **shared, "role": role.name}
-            if "locale" in declared_parameters(notebook):
+            if "locale" in declared:
                 offered["locale"] = role.locale
             parameters = notebook_parameters(notebook, offered)
-            # a value equal to the notebook's own default does not make another execution
+            # a value equal to the notebook's own default does not make another execution;
+            # the page (role, locale) does not either when the notebook renders views
+            per_page = {"role", "locale", "views"} if "views" in declared else set()
             distinct = {
                 name: value
                 for name, value in parameters.items()
-                if not _is_default(notebook, name, value)
+                if name not in per_page and not _is_default(notebook, name, value)
             }
             key = (notebook, json.dumps(distinct, sort_keys=True, default=str))
             page = _Page(
@@ -390,10 +414,12 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
                 html=folder / role.name / f"{notebook.stem}.html",
             )
             groups.setdefault(key, (parameters, []))[1].append(page)
-    return [
-        _Task(notebook=notebook, parameters=parameters, cwd=ROOT, pages=tuple(pages))
-        for (notebook, _), (parameters, pages) in groups.items()
-    ]
+    tasks = []
+    for (notebook, _), (parameters, pages) in groups.items():
+        if "views" in declared_parameters(notebook):
+            parameters = {**parameters, "views": [[p.role, p.locale] for p in pages]}
+        tasks.append(_Task(notebook=notebook, parameters=parameters, cwd=ROOT, pages=tuple(pages)))
+    return tasks
 
 
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
@@ -514,8 +540,15 @@ def run_reports(
                     error = _error_line(exc)
                     if isinstance(exc, BrokenProcessPool):
                         error += _SPAWN_HINT
+                    roles = tuple(page.role for page in task.pages)
                     done = [
-                        NotebookResult(page.role, task.notebook.name, "failed", error=error)
+                        NotebookResult(
+                            page.role,
+                            task.notebook.name,
+                            "failed",
+                            error=error,
+                            execution_roles=roles,
+                        )
                         for page in task.pages
                     ]
                 for result in done:
@@ -593,6 +626,7 @@ def run_reports(
                 "html": relative_path(r.html, folder),
                 "title": r.title,
                 "error": r.error,
+                "execution_roles": list(r.execution_roles),
             }
             for r in ordered
         ],

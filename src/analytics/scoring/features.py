@@ -1,4 +1,4 @@
-"""Lead features, the SQL target and the time split, computed in DuckDB.
+"""Lead features, the SQL target and the time split.
 
 Every feature of a lead is computed only from what was known when the lead
 arrived (``leads.created_at``):
@@ -15,8 +15,13 @@ arrived (``leads.created_at``):
   before it, and its distance to the won against the lost profile;
 * **segment history**: the win rate of the lead's segment
   (industry x company size) among deals *closed before the lead was created*
-  (an as-of join on ``deals.closed_at < leads.created_at``), smoothed towards
+  (deals with ``deals.closed_at < leads.created_at``), smoothed towards
   the overall win rate to date (see :func:`lead_features`).
+
+The table is the Ibis expression :func:`analytics.transforms.lead_history.as_of_features`
+(set-based: joins on equal keys and running sums over sorted rows), so it is
+computed the same on DuckDB and on any backend of :mod:`analytics.transforms`;
+the similarity and the choice of fields are pandas steps on its result.
 
 The target (:func:`sql_target`) is whether the lead's CRM deal reached stage
 ``sql`` (or a later stage of ``new < mql < sql < demo < proposal < won``;
@@ -69,107 +74,6 @@ CATEGORICAL_FEATURES = (
 )
 """Categorical features (text; ``unknown`` when missing, ``no_visits`` for channels)."""
 
-NO_VISITS = "no_visits"
-UNKNOWN = "unknown"
-
-_FEATURES_SQL = """
-WITH lead AS (
-  SELECT lead_id, created_at, lead_type, visitor_id, call_duration_s, call_lost,
-         phone_hash, email_hash,
-         coalesce(region, 'unknown') AS region,
-         coalesce(industry, 'unknown') AS industry,
-         coalesce(company_size, 'unknown') AS company_size
-  FROM main.leads
-  WHERE CAST($as_of AS TIMESTAMP) IS NULL OR created_at <= CAST($as_of AS TIMESTAMP)
-),
-site AS (
-  SELECT l.lead_id,
-         count(*) AS visits_before,
-         sum(v.pageviews) AS pageviews_before,
-         sum(v.duration_s) AS duration_before_s,
-         max(CAST(v.goal_pricing AS INTEGER)) AS pricing_viewed,
-         epoch(max(l.created_at) - min(v.visit_start)) / 86400.0 AS days_first_visit_to_lead,
-         count(DISTINCT v.channel) AS channels_distinct,
-         arg_min(v.channel, (v.visit_start, v.visit_id)) AS first_channel,
-         arg_max(v.channel, (v.visit_start, v.visit_id)) AS last_channel
-  FROM lead AS l
-  JOIN main.visits AS v ON v.visitor_id = l.visitor_id AND v.visit_start < l.created_at
-  GROUP BY l.lead_id
-),
-closed AS (
-  SELECT coalesce(industry, 'unknown') AS industry,
-         coalesce(company_size, 'unknown') AS company_size,
-         closed_at,
-         CAST(status = 'won' AS INTEGER) AS won
-  FROM main.deals
-  WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL
-),
--- running totals per closing time; RANGE framing (the default) counts deals
--- closed at the same instant together, so DISTINCT leaves one row per instant
-segment_history AS (
-  SELECT DISTINCT industry, company_size, closed_at,
-         sum(won) OVER w AS segment_won, count(*) OVER w AS segment_closed
-  FROM closed
-  WINDOW w AS (PARTITION BY industry, company_size ORDER BY closed_at)
-),
-overall_history AS (
-  SELECT DISTINCT closed_at, sum(won) OVER w AS overall_won, count(*) OVER w AS overall_closed
-  FROM closed
-  WINDOW w AS (ORDER BY closed_at)
-),
--- earlier requests of the same person: same phone or e-mail hash or visitor id,
--- created before this lead (strictly; ties by lead id) within the window
-earlier AS (
-  SELECT l.lead_id, count(DISTINCT e.lead_id) AS earlier_requests
-  FROM lead AS l
-  JOIN main.leads AS e
-    ON (e.phone_hash = l.phone_hash OR e.email_hash = l.email_hash
-        OR e.visitor_id = l.visitor_id)
-   AND (e.created_at < l.created_at OR (e.created_at = l.created_at AND e.lead_id < l.lead_id))
-   AND e.created_at >= l.created_at - to_days(CAST($repeat_days AS INTEGER))
-  GROUP BY l.lead_id
-),
-history AS (
-  SELECT l.lead_id,
-         coalesce(s.segment_won, 0) AS segment_won,
-         coalesce(s.segment_closed, 0) AS segment_closed,
-         (coalesce(o.overall_won, 0) + 1.0) / (coalesce(o.overall_closed, 0) + 2.0) AS prior_rate
-  FROM lead AS l
-  ASOF LEFT JOIN segment_history AS s
-    ON l.industry = s.industry AND l.company_size = s.company_size
-   AND l.created_at > s.closed_at
-  ASOF LEFT JOIN overall_history AS o ON l.created_at > o.closed_at
-)
-SELECT l.lead_id,
-       l.created_at,
-       CAST(l.visitor_id IS NOT NULL AS INTEGER) AS site_tracked,
-       coalesce(s.visits_before, 0) AS visits_before,
-       coalesce(s.pageviews_before, 0) AS pageviews_before,
-       CAST(coalesce(s.duration_before_s, 0) AS DOUBLE) AS duration_before_s,
-       coalesce(s.pricing_viewed, 0) AS pricing_viewed,
-       coalesce(s.days_first_visit_to_lead, 0.0) AS days_first_visit_to_lead,
-       coalesce(s.channels_distinct, 0) AS channels_distinct,
-       CAST(coalesce(l.call_duration_s, 0) AS DOUBLE) AS call_duration_s,
-       CAST(coalesce(l.call_lost, false) AS INTEGER) AS call_lost,
-       CAST(l.phone_hash IS NOT NULL AS INTEGER) AS phone_present,
-       CAST(l.email_hash IS NOT NULL AS INTEGER) AS email_present,
-       coalesce(r.earlier_requests, 0) AS earlier_requests,
-       (h.segment_won + $prior_strength * h.prior_rate)
-         / (h.segment_closed + $prior_strength) AS segment_win_rate,
-       h.segment_closed AS segment_closed_deals,
-       l.lead_type,
-       coalesce(s.first_channel, 'no_visits') AS first_channel,
-       coalesce(s.last_channel, 'no_visits') AS last_channel,
-       l.region,
-       l.industry,
-       l.company_size
-FROM lead AS l
-LEFT JOIN site AS s USING (lead_id)
-LEFT JOIN earlier AS r USING (lead_id)
-JOIN history AS h USING (lead_id)
-ORDER BY l.created_at, l.lead_id
-"""
-
 
 SIMILARITY_NUMERIC = (
     "site_tracked",
@@ -186,29 +90,25 @@ SIMILARITY_NUMERIC = (
 )
 """Numeric features that place a lead (and a past deal's lead) in the similarity space."""
 
-_CLOSED_DEALS_SQL = """
-SELECT lead_id, closed_at, CAST(status = 'won' AS INTEGER) AS won
-FROM main.deals
-WHERE status IN ('won', 'lost') AND closed_at IS NOT NULL AND lead_id IS NOT NULL
-ORDER BY closed_at, deal_id
-"""
-
-
 _LAST_FEATURES: dict[tuple, pd.DataFrame] = {}
 """The last feature table computed in this process, by :func:`_features_key`."""
 
 
 def _features_key(con, as_of, prior_strength, similarity, params) -> tuple | None:
     """What :func:`lead_features` depends on, or None when it cannot be told (an
-    in-memory database, or one opened for writing, whose open transaction's rows
-    are not in the files yet): for a read-only warehouse the file and its
+    in-memory database, one opened for writing, whose open transaction's rows
+    are not in the files yet, or an Ibis backend): for a read-only warehouse the file and its
     write-ahead log (path, size, modification time: a load or any committed write
     changes them), every parameter file (``params/scoring.yaml`` among them) and
     the arguments."""
     import json
 
+    import ibis
+
     from analytics.paths import inputs_stamp
 
+    if isinstance(con, ibis.BaseBackend):
+        return None  # an Ibis backend (e.g. Spark): no DuckDB file to stamp
     row = con.execute(
         "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
@@ -243,8 +143,10 @@ def lead_features(
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse with the canonical tables ``leads``, ``visits`` and ``deals``.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse with the canonical tables ``leads``, ``visits`` and ``deals``
+        (and ``lead_fields`` for the extra fields), or an Ibis backend holding
+        them (:func:`analytics.transforms.connect_backend`, e.g. PySpark).
     as_of : datetime-like, optional
         Only leads created at or before this time. Features never use data
         from after a lead's own ``created_at``, so ``as_of`` only limits rows.
@@ -294,7 +196,7 @@ def lead_features(
           ``segment_closed_deals = n_s``.
 
           A lead's own deal, and every deal closed after it, never enters its
-          features (as-of join in DuckDB).
+          features (:func:`analytics.transforms.lead_history.as_of_features`).
     """
     key = _features_key(con, as_of, prior_strength, similarity, params)
     if key is not None and key in _LAST_FEATURES:
@@ -310,14 +212,20 @@ def lead_features(
 
 def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) -> pd.DataFrame:
     """:func:`lead_features` without the memo."""
-    frame = con.execute(
-        _FEATURES_SQL,
-        {
-            "as_of": None if as_of is None else pd.Timestamp(as_of),
-            "prior_strength": prior_strength,
-            "repeat_days": REPEAT_WINDOW_DAYS,
-        },
-    ).df()
+    # here, not at the top: the call list's economics import this module for a constant
+    from analytics.transforms import lead_history
+    from analytics.transforms.backends import ibis_backend
+
+    with ibis_backend(con) as backend:
+        expr = lead_history.as_of_features(
+            backend,
+            None if as_of is None else pd.Timestamp(as_of).to_pydatetime(),
+            prior_strength=prior_strength,
+            repeat_days=REPEAT_WINDOW_DAYS,
+        )
+        frame = backend.execute(expr)
+        if similarity:
+            closed = backend.execute(lead_history.past_deal_outcomes(backend))
     frame = frame.set_index("lead_id")
     frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
     ints = [
@@ -348,7 +256,6 @@ def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) ->
     frame = frame.join(extra)
     extra_numeric = [c for c in extra.columns if pd.api.types.is_float_dtype(extra[c])]
     if similarity:
-        closed = con.execute(_CLOSED_DEALS_SQL).df()
         near = past_deal_similarity(
             frame,
             closed,

@@ -95,13 +95,25 @@ def choose_fields(columns, params: dict) -> list[str]:
     return chosen
 
 
+def _has_table(backend, name: str, database: str | None = None) -> bool:
+    """Whether the Ibis backend has table ``name`` (in ``database``, else the current one).
+
+    Asked by opening the table: ``list_tables`` of Ibis 12 fails on DuckDB 2.0."""
+    try:
+        backend.table(name, database=database)
+    except Exception:  # noqa: BLE001 -- no such table or schema: each backend has its error
+        return False
+    return True
+
+
 def extra_lead_fields(con, fields, *, canonical=(), grace_hours: float = 1.0) -> pd.DataFrame:
     """Extra CRM fields of every lead, indexed by ``lead_id`` (see module doc).
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Warehouse.
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse (the key/value rows are picked by
+        :func:`analytics.transforms.lead_history.lead_field_values`).
     fields : list of str
         Field names wanted.
     canonical : iterable of str
@@ -116,49 +128,25 @@ def extra_lead_fields(con, fields, *, canonical=(), grace_hours: float = 1.0) ->
         One column per field found (numbers as float when every filled value
         parses as a number, else text); fields found nowhere are left out.
     """
+    from analytics.transforms.backends import ibis_backend
+    from analytics.transforms.lead_history import lead_field_values
+
     fields = list(fields)
-    leads_columns = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name = 'leads'"
-        ).fetchall()
-    ]
-    out = con.execute("SELECT lead_id FROM main.leads").df().set_index("lead_id")
-    in_leads = [f for f in fields if f in leads_columns and f not in set(canonical)]
-    if in_leads:
-        quoted = ", ".join(f'"{f}"' for f in in_leads)
-        out = out.join(
-            con.execute(f"SELECT lead_id, {quoted} FROM main.leads").df().set_index("lead_id")
-        )
-    kv_tables = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_schema FROM information_schema.tables "
-            "WHERE table_schema IN ('main', 'history') AND table_name = 'lead_fields'"
-        ).fetchall()
-    }
-    rest = [f for f in fields if f not in in_leads]
-    if "main" in kv_tables and rest:
-        # A value replaced by a later load (another value or time) lives on in the
-        # history: every version counts, so the value known at arrival is found.
-        versions = "SELECT lead_id, field, value, recorded_at FROM main.lead_fields"
-        if "history" in kv_tables:
-            versions += " UNION SELECT lead_id, field, value, recorded_at FROM history.lead_fields"
-        kv = con.execute(
-            f"""
-            SELECT f.lead_id, f.field, arg_max(f.value, f.recorded_at) AS value
-            FROM ({versions}) AS f
-            JOIN main.leads AS l USING (lead_id)
-            WHERE f.field IN (SELECT unnest($fields))
-              AND f.recorded_at <= l.created_at + to_seconds(CAST($grace AS DOUBLE) * 3600)
-            GROUP BY f.lead_id, f.field
-            """,
-            {"fields": rest, "grace": float(grace_hours)},
-        ).df()
-        if not kv.empty:
-            wide = kv.pivot(index="lead_id", columns="field", values="value")
-            out = out.join(wide)
+    with ibis_backend(con) as backend:
+        leads = backend.table("leads")
+        in_leads = [f for f in fields if f in leads.columns and f not in set(canonical)]
+        out = backend.execute(leads.select("lead_id", *in_leads)).set_index("lead_id")
+        rest = [f for f in fields if f not in in_leads]
+        if rest and _has_table(backend, "lead_fields"):
+            # A value replaced by a later load (another value or time) lives on in the
+            # history: every version counts, so the value known at arrival is found.
+            history = _has_table(backend, "lead_fields", database="history")
+            kv = backend.execute(
+                lead_field_values(backend, rest, history=history, grace_hours=grace_hours)
+            )
+            if not kv.empty:
+                wide = kv.pivot(index="lead_id", columns="field", values="value")
+                out = out.join(wide)
     for name in out.columns:
         series = out[name]
         if pd.api.types.is_numeric_dtype(series):

@@ -35,7 +35,10 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 * :mod:`~analytics.transforms.ab_arms` -- the A/B test visit split and the MQL and
   sales attributed to each arm (:func:`analytics.metrics.abtest.arm_counts`);
 * :mod:`~analytics.transforms.non_target_deals` -- non-target leads per manager
-  (:func:`analytics.metrics.sales_cost.manager_time`).
+  (:func:`analytics.metrics.sales_cost.manager_time`);
+* :mod:`~analytics.transforms.lead_history` -- what was known of each lead when it
+  arrived: the as-of features of lead scoring, the closed deals of its similarity and
+  the CRM fields known at arrival (:func:`analytics.scoring.lead_features`).
 
 The metrics functions take a DuckDB connection or any of these backends
 (:func:`~analytics.transforms.backends.ibis_backend`), so the period snapshot
@@ -99,6 +102,13 @@ from analytics.transforms.lead_facts import (
     lead_facts,
     lead_flag_table,
 )
+from analytics.transforms.lead_history import (
+    AS_OF_FEATURE_COLUMNS,
+    PAST_DEAL_COLUMNS,
+    as_of_features,
+    lead_field_values,
+    past_deal_outcomes,
+)
 from analytics.transforms.lead_segments import SEGMENT_LEAD_COLUMNS, segment_lead_table
 from analytics.transforms.non_target_deals import MANAGER_COUNT_COLUMNS, non_target_by_manager
 from analytics.transforms.paid_touches import PAID_TOUCH_COLUMNS, sale_paid_touches
@@ -122,6 +132,11 @@ from analytics.transforms.touch_paths import (
 from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 
 __all__ = [
+    "AS_OF_FEATURE_COLUMNS",
+    "PAST_DEAL_COLUMNS",
+    "as_of_features",
+    "lead_field_values",
+    "past_deal_outcomes",
     "ARM_WEEK_COLUMNS",
     "CAMPAIGN_FIGURE_COLUMNS",
     "CAMPAIGN_WEEK_COLUMNS",

@@ -40,7 +40,7 @@ import yaml
 
 from analytics.paths import DEFAULT_WAREHOUSE, PARAMS_DIR, ROOT
 
-CANONICAL_TABLES = ("spend", "visits", "leads", "deals", "deal_stages")
+CANONICAL_TABLES = ("spend", "visits", "leads", "lead_fields", "deals", "deal_stages")
 """Warehouse tables the transforms read."""
 
 DEFAULT_BACKEND_URL = f"duckdb://{DEFAULT_WAREHOUSE}"
