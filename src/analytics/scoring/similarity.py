@@ -51,9 +51,10 @@ week's closures are not seen yet).
 
 The search (``algorithm="blas"``, the default) is brute force in the calling
 thread: squared distances ``|q|^2 - 2 q.r + |r|^2`` by one matrix product per
-chunk of at most :data:`CHUNK_CELLS` lead x deal cells (memory bounded, ~16 MB),
-the candidates within a small margin of each lead's ``k``-th one kept, and their
-distances recomputed exactly as ``sqrt(sum (q - r)^2)`` before the tie rule. A
+chunk of at most :data:`CHUNK_CELLS` lead x deal cells (memory bounded, 8 MB),
+in single precision as a screen: the candidates within a margin of each lead's
+``k``-th one (wider than the rounding error) are kept, and their distances
+recomputed in double precision as ``sqrt(sum (q - r)^2)`` before the tie rule. A
 scikit-learn ``NearestNeighbors`` search (``algorithm="brute"``, ``"kd_tree"``,
 ``"ball_tree"``, with ``n_jobs``) can supply the candidates instead; the
 result is the same. The reference sets are small (``max_reference`` deals),
@@ -72,8 +73,11 @@ SIMILARITY_FEATURES = ("similar_won_share", "won_profile_distance")
 DISTANCE_DECIMALS = 9
 """Distances (standardised units) are rounded to this many decimals before ties are found."""
 
-CHUNK_CELLS = 1 << 21
-"""Most lead x deal distances held at once by the default search (float64: 16 MB)."""
+CHUNK_CELLS = 1 << 20
+"""Most lead x deal distances held at once by the default search (two float32 buffers: 8 MB)."""
+
+SCREEN_TOLERANCE = 2e-5
+"""Margin of the single-precision screen, times ``|q|^2 + max |r|^2`` (squared units)."""
 
 _EPS = 1e-6
 _SLACK = 1e-6  # candidates: approximate distance within this of the k-th one (>> BLAS error)
@@ -90,29 +94,37 @@ def _space(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> n
 
 
 def _candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
-    """(query row, deal row) pairs holding every deal within ``d_k`` (+ slack) of each query."""
+    """(query row, deal row) pairs holding every deal within ``d_k`` (+ slack) of each query.
+
+    A screen in single precision: ``|r|^2 - 2 q.r`` (the squared distance less
+    ``|q|^2``, a constant of the row) as float32, whose rounding error is below
+    ``4e-6 (|q|^2 + |r|^2)`` (55 terms of relative error 6e-8, inputs rounded to
+    float32 included); the margin :data:`SCREEN_TOLERANCE` times that sum is
+    several times larger, so no deal at or within the k-th distance is missed.
+    The kept pairs' distances are recomputed in double precision by the caller.
+    """
     size = len(reference)
     norms = np.einsum("ij,ij->i", reference, reference)
     top = norms.max()
-    minus_twice = np.ascontiguousarray(reference.T) * -2.0
+    minus_twice = (np.ascontiguousarray(reference.T) * -2.0).astype(np.float32)
+    norms32 = norms.astype(np.float32)
     step = max(1, CHUNK_CELLS // size)
-    # two reused buffers: fresh 16 MB arrays per chunk cost more in page faults than the sums
-    buffer = np.empty((min(step, len(queries)), size))
+    # two reused buffers: fresh arrays per chunk cost more in page faults than the sums
+    buffer = np.empty((min(step, len(queries)), size), dtype=np.float32)
     scratch = np.empty_like(buffer)
     rows, cols = [], []
     for first in range(0, len(queries), step):
         chunk = queries[first : first + step]
-        # |r|^2 - 2 q.r: the squared distance less |q|^2, a constant of the row
-        partial = np.matmul(chunk, minus_twice, out=buffer[: len(chunk)])
-        partial += norms
-        chunk_norms = np.einsum("ij,ij->i", chunk, chunk)
+        partial = np.matmul(chunk.astype(np.float32), minus_twice, out=buffer[: len(chunk)])
+        partial += norms32
         ordered = scratch[: len(chunk)]
         np.copyto(ordered, partial)
         ordered.partition(k - 1, axis=1)
-        kth = ordered[:, k - 1] + chunk_norms
-        # rounding error of the expansion: far below 1e-12 (|q|^2 + |r|^2)
-        limit = (np.sqrt(np.maximum(kth, 0.0)) + _SLACK) ** 2 + 1e-12 * (chunk_norms + top)
-        row, col = np.divmod(np.flatnonzero(partial <= (limit - chunk_norms)[:, None]), size)
+        chunk_norms = np.einsum("ij,ij->i", chunk, chunk)
+        tolerance = SCREEN_TOLERANCE * (chunk_norms + top)
+        kth = ordered[:, k - 1].astype(float) + chunk_norms + tolerance  # >= exact d_k^2
+        limit = (np.sqrt(np.maximum(kth, 0.0)) + _SLACK) ** 2 + tolerance - chunk_norms
+        row, col = np.divmod(np.flatnonzero(partial <= limit[:, None]), size)
         rows.append(row + first)
         cols.append(col)
     return np.concatenate(rows), np.concatenate(cols)
