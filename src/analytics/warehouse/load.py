@@ -93,6 +93,27 @@ _TYPE_PATTERNS = {
 }
 """Text shapes accepted per type before TRY_CAST (ISO dates, dot decimal point)."""
 
+_TYPED_VALID = {
+    "BIGINT": None,
+    "BOOLEAN": None,
+    "DOUBLE": "isfinite({v})",
+    "DATE": "{v} BETWEEN DATE '0001-01-01' AND DATE '9999-12-31'",
+    "TIMESTAMP": (
+        "{v} BETWEEN make_timestamp(-9998, 1, 1, 0, 0, 0) "
+        "AND TIMESTAMP '9999-12-31 23:59:59.999999'"
+    ),
+}
+"""Parquet columns already of the declared type: which values the text route would accept.
+
+The text route (:func:`_typed_sql`) casts a Parquet value to text and back. For
+these types that is the identity on the values whose text matches
+:data:`_TYPE_PATTERNS`: every BIGINT and BOOLEAN; a DOUBLE unless NaN or
+infinite (``'nan'``, ``'inf'``); a DATE of years 1-9999 AD (a BC date prints as
+``'0044-03-15 (BC)'``, which the DATE pattern refuses); a TIMESTAMP whose
+year prints with four digits, 9999 BC to 9999 AD (``'infinity'`` and
+``'10000-01-01 ...'`` do not match). ``None``: every value. Checked against the
+text route in ``tests/warehouse/test_load_typed.py``."""
+
 _OFFSET_PATTERN = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
 """A time of day followed by a UTC offset (``Z``, ``+05:00``, ``+0500``, ``-03``)."""
 
@@ -250,16 +271,29 @@ def _read_csv_sql(path: Path, n_columns: int, delimiter: str, rejects: str) -> s
 # --------------------------------------------------------------------------- validation SQL
 
 
-def _value_sql(col: Column, raw: str) -> str:
-    """Value checked for a column: trimmed text, normalised for PII; empty is NULL."""
+def _value_sql(col: Column, raw: str, typed: bool = False) -> str:
+    """Value checked for a column: trimmed text, normalised for PII; empty is NULL.
+
+    ``typed``: ``raw`` is a Parquet column already of the declared type (see
+    :data:`_TYPED_VALID`), used as it is.
+    """
+    if typed:
+        return raw
     if col.pii:
         return f"nullif({_normalise_pii_sql(raw, col.pii)}, '')"
     return f"nullif({_trim_sql(raw)}, '')"
 
 
-def _typed_sql(col: Column, v: str) -> str:
-    """Typed value of the checked text ``v``; NULL when ``v`` is empty or malformed."""
+def _typed_sql(col: Column, v: str, typed: bool = False) -> str:
+    """Typed value of the checked text ``v``; NULL when ``v`` is empty or malformed.
+
+    ``typed``: ``v`` is already of the declared type; NULL where the text
+    route would find it malformed (:data:`_TYPED_VALID`).
+    """
     dtype = col.dtype
+    if typed:
+        valid = _TYPED_VALID[dtype]
+        return v if valid is None else f"CASE WHEN {valid.format(v=v)} THEN {v} END"
     if col.pii:
         return f"CASE WHEN {v} IS NOT NULL THEN sha256($salt || {v}) END"
     if dtype == "VARCHAR":
@@ -287,16 +321,20 @@ def _typed_sql(col: Column, v: str) -> str:
     raise ValueError(f"column {col.name!r}: unsupported type {dtype!r}")
 
 
-def _error_sql(col: Column, v: str, t: str) -> str:
-    """Reason the column fails (first failing check) or NULL, from text ``v`` and typed ``t``."""
+def _error_sql(col: Column, v: str, t: str, typed: bool = False) -> str:
+    """Reason the column fails (first failing check) or NULL, from text ``v`` and typed ``t``.
+
+    ``typed``: ``v`` is a value of the declared type, shown as its text.
+    """
     name = col.name
-    shown = "'***'" if col.pii else f"'''' || left({v}, {_REASON_VALUE_CHARS}) || ''''"
+    text = f"CAST({v} AS VARCHAR)" if typed else v
+    shown = "'***'" if col.pii else f"'''' || left({text}, {_REASON_VALUE_CHARS}) || ''''"
     checks: list[tuple[str, str]] = []  # (condition that fails, reason)
     if col.required:
         checks.append((f"{v} IS NULL", _sql_str(f"{name}: missing required value")))
     if not col.pii and col.dtype != "VARCHAR":
         reason = f"{_sql_str(f'{name}: not a {col.dtype}: ')} || {shown}"
-        if col.dtype == "DOUBLE":
+        if col.dtype == "DOUBLE" and not typed:
             reason += (
                 f" || CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+,[0-9]+') "
                 "THEN ' (decimal comma; use a dot)' ELSE '' END"
@@ -338,8 +376,14 @@ def _error_sql(col: Column, v: str, t: str) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
 
 
-def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
+def _validate_sql(
+    table: Table, source: str, present: dict[str, str], typed: frozenset[str] = frozenset()
+) -> str:
     """SELECT giving ``_row``, typed ``t0..tN``, ``_errors`` (NULL if good) and ``_first_col``.
+
+    Only the column checks; duplicate keys are looked for afterwards on the
+    stored result (:func:`_duplicates_sql`). The SELECT is a projection of
+    ``source``, so its rows come out in ``source``'s order.
 
     Parameters
     ----------
@@ -349,25 +393,36 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
         Relation with ``_row`` and the raw text columns.
     present : dict
         Declared column name -> raw column of ``source``, for the columns in the file.
+    typed : frozenset of str
+        Declared columns whose raw column already has the declared type (Parquet),
+        checked without the round trip through text (:data:`_TYPED_VALID`).
     """
     cols = table.columns
     idx = range(len(cols))
-    values = ", ".join(
-        f"{_value_sql(c, _ident(present[c.name])) if c.name in present else _NULL_TEXT} AS v{i}"
-        for i, c in zip(idx, cols, strict=True)
-    )
+
+    def value(c: Column) -> str:
+        if c.name not in present:
+            return _NULL_TEXT
+        return _value_sql(c, _ident(present[c.name]), typed=c.name in typed)
+
+    values = ", ".join(f"{value(c)} AS v{i}" for i, c in zip(idx, cols, strict=True))
     # NUL bytes inside a value mean damaged bytes (a file padded or overwritten with zeros):
     # looked for in the raw text, before trimming and PII normalisation could drop them.
+    # A typed Parquet value has no text to damage.
+    text_cols = {c.name for c in cols if c.name in present and c.name not in typed}
     damaged = "".join(
         f", contains({_ident(present[c.name])}, chr(0)) AS z{i}"
         for i, c in zip(idx, cols, strict=True)
-        if c.name in present
+        if c.name in text_cols
     )
-    typed = ", ".join(f"{_typed_sql(c, f'v{i}')} AS t{i}" for i, c in zip(idx, cols, strict=True))
+    typed_values = ", ".join(
+        f"{_typed_sql(c, f'v{i}', typed=c.name in typed)} AS t{i}"
+        for i, c in zip(idx, cols, strict=True)
+    )
 
     def column_error(i: int, c: Column) -> str:
-        error = _error_sql(c, f"v{i}", f"t{i}")
-        if c.name not in present:
+        error = _error_sql(c, f"v{i}", f"t{i}", typed=c.name in typed)
+        if c.name not in text_cols:
             return error
         nul = _sql_str(f"{c.name}: NUL byte(s) in the value (damaged bytes in the file)")
         return f"CASE WHEN z{i} THEN {nul} ELSE {error} END"
@@ -378,45 +433,46 @@ def _validate_sql(table: Table, source: str, present: dict[str, str]) -> str:
     first_col = " ".join(
         f"WHEN e{i} IS NOT NULL THEN {_sql_str(c.name)}" for i, c in enumerate(cols)
     )
-    checked = f"""
+    return f"""
         SELECT _row, {t_list},
-               nullif(concat_ws('; ', {e_list}), '') AS _col_errors,
+               nullif(concat_ws('; ', {e_list}), '') AS _errors,
                CASE {first_col} END AS _first_col
         FROM (
             SELECT *, {errors}
-            FROM (SELECT *, {typed} FROM (SELECT _row, {values}{damaged} FROM {source}))
+            FROM (SELECT *, {typed_values} FROM (SELECT _row, {values}{damaged} FROM {source}))
         )
     """
-    if not table.key:
-        return f"SELECT * EXCLUDE (_col_errors), _col_errors AS _errors FROM ({checked})"
-    position = {c.name: i for i, c in enumerate(cols)}
+
+
+def _duplicates_sql(table: Table, stage: str) -> str:
+    """Keys of ``stage`` held by more than one row passing the column checks, and the first row.
+
+    Key checks only among rows passing the column checks; keys are required columns,
+    so plain equality is exact. A key already in the table is not an error:
+    the row is an insert, an update or unchanged (see :func:`_classify_sql`).
+    """
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    key_as = ", ".join(f"t{position[k]} AS {_ident(k)}" for k in table.key)
+    return (
+        f"SELECT {key_as}, min(_row) AS _first_row FROM {stage} "
+        "WHERE _errors IS NULL GROUP BY ALL HAVING count(*) > 1"
+    )
+
+
+def _mark_duplicates_sql(table: Table, stage: str, repeated: str) -> str:
+    """UPDATE quarantining the later valid rows of each key in ``repeated`` (first row kept)."""
+    position = {c.name: i for i, c in enumerate(table.columns)}
     quoted_key = "coalesce('''' || CAST(c.t{i} AS VARCHAR) || '''', 'NULL')"
     key_shown = " || ', ' || ".join(
         f"{_sql_str(k + '=')} || {quoted_key.format(i=position[k])}" for k in table.key
     )
-    key_as = ", ".join(f"t{position[k]} AS {_ident(k)}" for k in table.key)
-    dup_on = " AND ".join(f"c.t{position[k]} = d.{_ident(k)}" for k in table.key)
-    in_file = "c._col_errors IS NULL AND c._row > d._first_row"
-    # Key checks only among rows passing the column checks; keys are required columns,
-    # so plain equality joins are exact. A key already in the table is not an error:
-    # the row is an insert, an update or unchanged (see _classify_sql).
-    return f"""
-        WITH checked AS ({checked}),
-        repeated AS (
-            SELECT {key_as}, min(_row) AS _first_row
-            FROM checked WHERE _col_errors IS NULL
-            GROUP BY ALL HAVING count(*) > 1
-        )
-        SELECT c._row, {", ".join(f"c.t{i}" for i in idx)},
-               nullif(concat_ws('; ',
-                   c._col_errors,
-                   CASE WHEN {in_file} THEN 'duplicate key ' || {key_shown}
-                        || ' within file (first at row ' || d._first_row || ')' END
-               ), '') AS _errors,
-               coalesce(c._first_col, {_sql_str(",".join(table.key))}) AS _first_col
-        FROM checked c
-        LEFT JOIN repeated d ON {dup_on}
-    """
+    on = " AND ".join(f"c.t{position[k]} = d.{_ident(k)}" for k in table.key)
+    return (
+        f"UPDATE {stage} c SET _errors = 'duplicate key ' || {key_shown} "
+        "|| ' within file (first at row ' || d._first_row || ')', "
+        f"_first_col = {_sql_str(','.join(table.key))} "
+        f"FROM {repeated} d WHERE c._errors IS NULL AND c._row > d._first_row AND {on}"
+    )
 
 
 def _classify_sql(table: Table, stage: str, present: dict[str, str]) -> str:
@@ -495,14 +551,22 @@ def _apply_changes(con, table: Table, merged: str, *, load_id: str, now: datetim
         )
 
 
-def _raw_row_sql(table: Table, present: dict[str, str], alias: str) -> str:
-    """JSON text of the declared columns as read, PII replaced by its salted hash."""
+def _raw_row_sql(
+    table: Table, present: dict[str, str], alias: str, typed: frozenset[str] = frozenset()
+) -> str:
+    """JSON text of the declared columns as read, PII replaced by its salted hash.
+
+    Every value is a JSON string: a ``typed`` column is written as its text, as
+    the text route read it.
+    """
     parts = []
     for col in table.columns:
         if col.name not in present:
             continue
         raw = f"{alias}.{_ident(present[col.name])}"
-        if col.pii:
+        if col.name in typed:
+            raw = f"CAST({raw} AS VARCHAR)"
+        elif col.pii:
             v = _value_sql(col, raw)
             raw = f"'sha256:' || {_typed_sql(col, v)}"
         parts.append(f"{_sql_str(col.name)}, {raw}")
@@ -633,25 +697,45 @@ def _stage_csv(
     return header, f"(SELECT rowid - {int(first)} + 1 AS _row, * FROM {raw_table})"
 
 
-def _stage_parquet(con, path: Path, source: Path) -> tuple[list[str], str]:
-    """Column names of a Parquet file and a relation with ``_row`` and ``c0..cN`` as text."""
+def _stage_parquet(
+    con, path: Path, source: Path, table: Table
+) -> tuple[list[str], str, frozenset[str]]:
+    """Column names of a Parquet file, a relation with ``_row`` and ``c0..cN``, typed columns.
+
+    A column declared for ``table`` with a non-text, non-PII type that the file
+    stores with exactly that type (e.g. ``pageviews`` as BIGINT, ``visit_start``
+    as TIMESTAMP) is passed on as it is and named in the returned set; it is
+    checked without the round trip through text, with the same outcome
+    (:data:`_TYPED_VALID`). Every other column is cast to text.
+    """
     try:
-        names = [
-            r[0]
-            for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
-            ).fetchall()
-        ]
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
+        ).fetchall()
     except duckdb.Error as err:
         raise InputError(
             f"{source}: not a readable Parquet file: {str(err).splitlines()[0]}"
         ) from None
-    cast = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS c{i}" for i, n in enumerate(names))
+    names = [r[0] for r in described]
+    declared = {c.name: c for c in table.columns}
+    typed = frozenset(
+        name
+        for name, dtype, *_ in described
+        if name in declared
+        and names.count(name) == 1
+        and not declared[name].pii
+        and declared[name].dtype in _TYPED_VALID
+        and dtype == declared[name].dtype
+    )
+    cast = ", ".join(
+        f"{_ident(n)} AS c{i}" if n in typed else f"CAST({_ident(n)} AS VARCHAR) AS c{i}"
+        for i, n in enumerate(names)
+    )
     relation = (
         f"(SELECT file_row_number + 1 AS _row, {cast} "
         f"FROM read_parquet({_sql_str(str(path))}, file_row_number=true))"
     )
-    return names, relation
+    return names, relation, typed
 
 
 def _load_file(
@@ -680,7 +764,7 @@ def _load_file(
     tmpdir = None
     try:
         if path.suffix.lower() == ".parquet":
-            names, relation = _stage_parquet(con, path, source)
+            names, relation, typed = _stage_parquet(con, path, source, table)
         else:
             _check_not_binary(path, source)
             read_path = path
@@ -691,6 +775,7 @@ def _load_file(
                 read_path = Path(tmpdir) / "utf8.csv"
                 _transcode_to_utf8(path, encoding, read_path)
             names, relation = _stage_csv(con, read_path, source, delimiter, raw_table)
+            typed = frozenset()
         result = _load_relation(
             con,
             table,
@@ -702,6 +787,7 @@ def _load_file(
             now=now,
             delimiter=delimiter,
             check=check,
+            typed=typed,
         )
         con.execute(f"DROP TABLE IF EXISTS {raw_table}")
         return result
@@ -723,12 +809,18 @@ def _load_relation(
     delimiter: str | None = None,
     check: bool = False,
     on_existing: str = "upsert",
+    typed: frozenset[str] = frozenset(),
+    in_row_order: bool = True,
 ) -> LoadResult:
     """Validate ``relation`` (``_row`` and text ``c0..cN`` named ``names``) and load it.
 
     Shared by files and in-memory frames, inside the caller's transaction.
     ``delimiter`` only feeds the wrong-delimiter hint of a missing column.
-    With ``check`` only temporary tables are written (a dry run).
+    With ``check`` only temporary tables are written (a dry run). ``typed``
+    names the declared columns ``relation`` holds with their declared type
+    (:func:`_stage_parquet`). ``in_row_order``: ``relation`` yields its rows
+    by ascending ``_row``, so rows inserted into an empty table keep the
+    file's order without a sort.
     """
     stage = f"_wh_checked_{uuid.uuid4().hex[:12]}"
     declared = {c.name for c in table.columns}
@@ -750,19 +842,36 @@ def _load_relation(
         )
 
     warnings = _column_warnings(table, names, present)
-    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present)}"
+    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present, typed)}"
     params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
     # DuckDB rejects unused named parameters (a table without PII has no $salt).
     con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
-    if on_existing == "quarantine" and table.key:
-        _quarantine_existing(con, table, stage)
-    merged = f"_wh_merged_{uuid.uuid4().hex[:12]}"
-    con.execute(f"CREATE TEMP TABLE {merged} AS {_classify_sql(table, stage, present)}")
-    counts = dict(con.execute(f"SELECT _action, count(*) FROM {merged} GROUP BY ALL").fetchall())
-    inserted, updated, unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
+    if table.key:
+        _quarantine_duplicates(con, table, stage)
+    # An empty table (a first load, a rebuild): every valid row is an insert; they go in
+    # straight from the stage, in input order, without the classifying join and sort.
+    empty = not con.execute(f"SELECT 1 FROM main.{_ident(table.name)} LIMIT 1").fetchall()
+    merged = None
+    if empty:
+        [(inserted,)] = con.execute(
+            f"SELECT count(*) FROM {stage} WHERE _errors IS NULL"
+        ).fetchall()
+        updated = unchanged = 0
+    else:
+        if on_existing == "quarantine" and table.key:
+            _quarantine_existing(con, table, stage)
+        merged = f"_wh_merged_{uuid.uuid4().hex[:12]}"
+        con.execute(f"CREATE TEMP TABLE {merged} AS {_classify_sql(table, stage, present)}")
+        counts = dict(
+            con.execute(f"SELECT _action, count(*) FROM {merged} GROUP BY ALL").fetchall()
+        )
+        inserted, updated, unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
     if not check:
-        _apply_changes(con, table, merged, load_id=load_id, now=now)
-        raw_row = _raw_row_sql(table, present, "r")
+        if merged is None:
+            _insert_all(con, table, stage, load_id=load_id, now=now, in_row_order=in_row_order)
+        else:
+            _apply_changes(con, table, merged, load_id=load_id, now=now)
+        raw_row = _raw_row_sql(table, present, "r", typed)
         con.execute(
             "INSERT INTO main.quarantine "
             f"SELECT $load_id, $table, $source, s._row, s._first_col, s._errors, {raw_row} "
@@ -801,7 +910,8 @@ def _load_relation(
                 "warnings": "; ".join(warnings) or None,
             },
         )
-    con.execute(f"DROP TABLE IF EXISTS {merged}")
+    if merged is not None:
+        con.execute(f"DROP TABLE IF EXISTS {merged}")
     con.execute(f"DROP TABLE IF EXISTS {stage}")
     return LoadResult(
         table.name,
@@ -816,6 +926,45 @@ def _load_relation(
         checked=check,
         load_id=load_id,
     )
+
+
+def _quarantine_duplicates(con, table: Table, stage: str) -> None:
+    """Quarantine the later valid rows of a key repeated within the input (the first is loaded).
+
+    The keys are grouped on the stored stage; the UPDATE runs only when a key
+    repeats, so a clean file's stage is never rewritten.
+    """
+    repeated = f"_wh_repeated_{uuid.uuid4().hex[:12]}"
+    con.execute(f"CREATE TEMP TABLE {repeated} AS {_duplicates_sql(table, stage)}")
+    if con.execute(f"SELECT 1 FROM {repeated} LIMIT 1").fetchall():
+        con.execute(_mark_duplicates_sql(table, stage, repeated))
+    con.execute(f"DROP TABLE {repeated}")
+
+
+def _insert_all(
+    con, table: Table, stage: str, *, load_id: str, now: datetime, in_row_order: bool
+) -> None:
+    """Insert every valid row of ``stage`` into the empty ``table`` (and open its versions).
+
+    The same rows :func:`_apply_changes` writes when every row is an insert.
+    ``ORDER BY _row`` only when ``stage`` is not already in row order
+    (``in_row_order`` False, or DuckDB told not to preserve insertion order):
+    a plain projection of the stage keeps its order.
+    """
+    name = _ident(table.name)
+    cols = ", ".join(_ident(c.stored_name) for c in table.columns)
+    values = ", ".join(f"t{i}" for i in range(len(table.columns)))
+    [(preserved,)] = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    order = "" if in_row_order and preserved else " ORDER BY _row"
+    valid = f"FROM {stage} WHERE _errors IS NULL{order}"
+    con.execute(f"INSERT INTO main.{name} ({cols}) SELECT {values} {valid}")
+    if table.versioned:
+        con.execute(
+            f"INSERT INTO {HISTORY_SCHEMA}.{name} "
+            f"({cols}, valid_from, valid_to, load_id, replaced_by) "
+            f"SELECT {values}, $now, NULL, $load_id, NULL {valid}",
+            {"now": now, "load_id": load_id},
+        )
 
 
 def _quarantine_existing(con, table: Table, stage: str) -> None:
@@ -1041,6 +1190,7 @@ def load_frame(
                 now=now,
                 check=check,
                 on_existing=on_existing,
+                in_row_order=bool(rows.is_monotonic_increasing),
             )
         finally:
             con.unregister(view)
