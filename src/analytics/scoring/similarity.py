@@ -59,7 +59,7 @@ scikit-learn ``NearestNeighbors`` search (``algorithm="brute"``, ``"kd_tree"``,
 ``"ball_tree"``, with ``n_jobs``) can supply the candidates instead; the
 result is the same. The reference sets are small (``max_reference`` deals),
 so brute force with BLAS beats an index per block, whose thread start-up
-dominated on a busy machine (design note 32).
+dominated on a busy machine (design note 34).
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def past_deal_similarity(
     share_out = np.full(len(features), np.nan)
     gap_out = np.full(len(features), np.nan)
     # BLAS in this thread: the products are small, and a second thread waiting for a
-    # core on a busy machine made the search 2-3x slower (design note 32)
+    # core on a busy machine made the search 2-3x slower (design note 34)
     with threadpool_limits(limits=1, user_api="blas"):
         for start, members in created.groupby(block).indices.items():
             available = int(np.searchsorted(deal_closed, np.datetime64(start), side="left"))
