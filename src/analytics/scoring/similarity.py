@@ -76,8 +76,8 @@ DISTANCE_DECIMALS = 9
 CHUNK_CELLS = 1 << 20
 """Most lead x deal distances held at once by the default search (two float32 buffers: 8 MB)."""
 
-SCREEN_TOLERANCE = 2e-5
-"""Margin of the single-precision screen, times ``|q|^2 + max |r|^2`` (squared units)."""
+SCREEN_TOLERANCE = 4e-7
+"""Margin of the single-precision screen per dimension, times ``|q|^2 + max |r|^2``."""
 
 _EPS = 1e-6
 _SLACK = 1e-6  # candidates: approximate distance within this of the k-th one (>> BLAS error)
@@ -97,10 +97,11 @@ def _candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
     """(query row, deal row) pairs holding every deal within ``d_k`` (+ slack) of each query.
 
     A screen in single precision: ``|r|^2 - 2 q.r`` (the squared distance less
-    ``|q|^2``, a constant of the row) as float32, whose rounding error is below
-    ``4e-6 (|q|^2 + |r|^2)`` (55 terms of relative error 6e-8, inputs rounded to
-    float32 included); the margin :data:`SCREEN_TOLERANCE` times that sum is
-    several times larger, so no deal at or within the k-th distance is missed.
+    ``|q|^2``, a constant of the row) as float32. Its rounding error is at most
+    about ``(p + 2) u (2 |q||r| + |r|^2) <= (p + 2) 1.2e-7 (|q|^2 + |r|^2)``
+    (``p`` dimensions, ``u = 6e-8``, the inputs' rounding to float32 included);
+    the margin, :data:`SCREEN_TOLERANCE` ``(p + 2) (|q|^2 + max |r|^2)``, is over
+    three times that, so no deal at or within the k-th distance is missed.
     The kept pairs' distances are recomputed in double precision by the caller.
     """
     size = len(reference)
@@ -121,7 +122,7 @@ def _candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
         np.copyto(ordered, partial)
         ordered.partition(k - 1, axis=1)
         chunk_norms = np.einsum("ij,ij->i", chunk, chunk)
-        tolerance = SCREEN_TOLERANCE * (chunk_norms + top)
+        tolerance = SCREEN_TOLERANCE * (queries.shape[1] + 2) * (chunk_norms + top)
         kth = ordered[:, k - 1].astype(float) + chunk_norms + tolerance  # >= exact d_k^2
         limit = (np.sqrt(np.maximum(kth, 0.0)) + _SLACK) ** 2 + tolerance - chunk_norms
         row, col = np.divmod(np.flatnonzero(partial <= limit[:, None]), size)
