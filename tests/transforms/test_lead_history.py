@@ -12,7 +12,6 @@ import duckdb
 import pandas as pd
 import pytest
 from sql_oracle import old_data_end, old_extra_lead_fields, old_lead_features, old_sql_target
-from threadpoolctl import threadpool_limits
 
 from analytics import transforms, warehouse
 from analytics.scoring import features as scoring_features
@@ -113,17 +112,6 @@ def _edge_warehouse() -> duckdb.DuckDBPyConnection:
         [T - timedelta(hours=1)],
     )
     return con
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # the similarity's nearest-neighbour search costs ~40 ms of OpenMP start-up per weekly
-    # block on a busy 2-core machine, ~4 ms single-threaded; old and new run alike. Its
-    # OpenMP runtime must be loaded first: threadpool_limits sets the loaded ones only.
-    import sklearn.neighbors  # noqa: F401
-
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")
