@@ -31,6 +31,7 @@ from analytics.scoring.features import (
     NUMERIC_FEATURES,
     REPEAT_WINDOW_DAYS,
     SIMILARITY_NUMERIC,
+    SQL_STAGES,
     TIME_COLUMN,
 )
 from analytics.scoring.fields import choose_fields, load_params
@@ -1634,3 +1635,84 @@ def old_extra_lead_fields(con, fields, *, canonical=(), grace_hours: float = 1.0
         else:
             out[name] = series.astype(object).where(series.notna(), np.nan)
     return out
+
+
+# The SQL target and data end of lead scoring before they became Ibis
+# (transforms.lead_history.sql_within_window / latest_event_time), frozen.
+
+
+def old_data_end(con) -> pd.Timestamp:
+    """Latest event time in the warehouse: the end of what the data can show.
+
+    ``max(visits.visit_start, leads.created_at, deal_stages.entered_at, deals.closed_at)``.
+    """
+    value = con.execute(
+        """
+        SELECT greatest(
+          (SELECT max(visit_start) FROM main.visits),
+          (SELECT max(created_at) FROM main.leads),
+          (SELECT max(entered_at) FROM main.deal_stages),
+          (SELECT max(closed_at) FROM main.deals))
+        """
+    ).fetchone()[0]
+    if value is None:
+        raise ValueError("the warehouse has no visits, leads or deals: nothing to score")
+    return pd.Timestamp(value)
+
+
+def old_sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
+    """Whether each lead reached SQL within ``window_days`` of its creation.
+
+    ``sql = 1`` if a CRM deal of the lead (``deals.lead_id``) entered a stage
+    of :data:`SQL_STAGES` (sql, demo, proposal or won; per ``deal_stages``)
+    at or before ``created_at + window_days``, else 0. Leads without a deal
+    (not in the CRM, duplicates) are 0.
+
+    Leads whose window is not complete by the end of the data,
+    ``created_at + window_days > end``, are **excluded**: a 0 for them would
+    only mean "not yet", and training on such labels biases the model
+    towards 0 for the newest leads. They are scored but not trained on.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with ``leads``, ``deals`` and ``deal_stages``.
+    window_days : float
+        Days from lead creation within which SQL must be reached.
+    end : datetime-like, optional
+        End of the data; :func:`data_end` by default.
+
+    Returns
+    -------
+    pandas.Series
+        ``sql`` (int 0/1) indexed by ``lead_id``, leads with a complete window only.
+    """
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days!r}")
+    end = old_data_end(con) if end is None else pd.Timestamp(end)
+    stages = ", ".join(f"'{s}'" for s in SQL_STAGES)
+    frame = con.execute(
+        f"""
+        WITH lead AS (
+          SELECT lead_id, created_at,
+                 created_at + to_seconds(CAST($window_days AS DOUBLE) * 86400) AS window_end
+          FROM main.leads
+        ),
+        reached AS (
+          SELECT d.lead_id, min(s.entered_at) AS sql_at
+          FROM main.deals AS d
+          JOIN main.deal_stages AS s USING (deal_id)
+          WHERE d.lead_id IS NOT NULL AND s.stage IN ({stages})
+          GROUP BY d.lead_id
+        )
+        SELECT l.lead_id,
+               CAST(coalesce(r.sql_at <= l.window_end, false) AS INTEGER) AS sql
+        FROM lead AS l
+        LEFT JOIN reached AS r USING (lead_id)
+        WHERE l.window_end <= CAST($end AS TIMESTAMP)
+        ORDER BY l.created_at, l.lead_id
+        """,
+        {"window_days": float(window_days), "end": end},
+    ).df()
+    target = frame.set_index("lead_id")["sql"].astype("int64")
+    return target

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 import pytest
-from sql_oracle import old_extra_lead_fields, old_lead_features
-from threadpoolctl import threadpool_limits
+from sql_oracle import old_data_end, old_extra_lead_fields, old_lead_features, old_sql_target
 
 from analytics import transforms, warehouse
 from analytics.scoring import features as scoring_features
@@ -113,17 +112,6 @@ def _edge_warehouse() -> duckdb.DuckDBPyConnection:
         [T - timedelta(hours=1)],
     )
     return con
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # the similarity's nearest-neighbour search costs ~40 ms of OpenMP start-up per weekly
-    # block on a busy 2-core machine, ~4 ms single-threaded; old and new run alike. Its
-    # OpenMP runtime must be loaded first: threadpool_limits sets the loaded ones only.
-    import sklearn.neighbors  # noqa: F401
-
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -265,3 +253,71 @@ def test_features_run_on_an_ibis_backend_without_the_memo(tiny_warehouse):
     finally:
         con.close()
     pd.testing.assert_frame_equal(via_ibis, expected, check_exact=True)
+
+
+def test_sql_target_and_data_end_by_hand_and_equal_to_the_frozen_sql():
+    """``sql_target`` / ``data_end`` (now Ibis) against hand values and the old SQL.
+
+    Window 30 days from T: L1's deal enters ``sql`` exactly at T+30d (in: "at or
+    before"), L2's enters ``demo`` 1 us later (0); L3's deal only reaches ``mql`` (0);
+    L4 has no deal (0); L5 has two deals, the earlier SQL one counts (1); a deal
+    without a lead reaching ``won`` counts for nobody. The data end is the latest
+    event, L2's ``demo`` at T+30d+1us, so L1-L5 have a complete window and L6 (created
+    T+5d+1h, window to T+35d+1h) has not; with end 1 us before T+30d no lead is kept;
+    with 1.5 days (to the microsecond) and end T+2d, L1-L5 are kept and only L5 (its
+    ``proposal`` at T+1d) reached SQL in time.
+    """
+    con = duckdb.connect()
+    warehouse.init_schema(con)
+    leads = [(f"L{i}", T) for i in range(1, 6)] + [("L6", T + 5 * DAY + timedelta(hours=1))]
+    con.executemany("INSERT INTO leads (lead_id, created_at) VALUES (?, ?)", leads)
+    deals = [("d1", "L1"), ("d2", "L2"), ("d3", "L3"), ("d5a", "L5"), ("d5b", "L5"), ("dx", None)]
+    con.executemany(
+        "INSERT INTO deals (deal_id, lead_id, created_at, status) "
+        "VALUES (?, ?, TIMESTAMP '2025-01-01', 'open')",
+        deals,
+    )
+    stages = [
+        ("d1", "sql", T + 30 * DAY),
+        ("d2", "mql", T + DAY),
+        ("d2", "demo", T + 30 * DAY + timedelta(microseconds=1)),
+        ("d3", "mql", T + DAY),
+        ("d5a", "proposal", T + DAY),
+        ("d5b", "sql", T + 5 * DAY),
+        ("dx", "won", T),
+    ]
+    con.executemany("INSERT INTO deal_stages (deal_id, stage, entered_at) VALUES (?, ?, ?)", stages)
+    try:
+        end = scoring_features.data_end(con)
+        assert end == pd.Timestamp(T + 30 * DAY + timedelta(microseconds=1))
+        assert end == old_data_end(con)
+        got = scoring_features.sql_target(con, 30)
+        assert got.to_dict() == {"L1": 1, "L2": 0, "L3": 0, "L4": 0, "L5": 1}
+        assert got.dtype == "int64" and got.index.name == "lead_id"
+        pd.testing.assert_series_equal(got, old_sql_target(con, 30))
+        early = T + 30 * DAY - timedelta(microseconds=1)
+        assert scoring_features.sql_target(con, 30, end=early).empty
+        assert old_sql_target(con, 30, end=early).empty
+        short = scoring_features.sql_target(con, 1.5, end=T + 2 * DAY)
+        assert short.to_dict() == {"L1": 0, "L2": 0, "L3": 0, "L4": 0, "L5": 1}
+        pd.testing.assert_series_equal(short, old_sql_target(con, 1.5, end=T + 2 * DAY))
+        with pytest.raises(ValueError, match="window_days must be positive"):
+            scoring_features.sql_target(con, 0)
+        con.execute("DELETE FROM deal_stages; DELETE FROM deals; DELETE FROM leads")
+        with pytest.raises(ValueError, match="no visits, leads or deals"):
+            scoring_features.data_end(con)
+    finally:
+        con.close()
+
+
+def test_tiny_demo_sql_target_equals_the_frozen_sql(tiny_warehouse):
+    """The whole target of the tiny demo, three windows (one fractional)."""
+    con = duckdb.connect(str(tiny_warehouse), read_only=True)
+    try:
+        assert scoring_features.data_end(con) == old_data_end(con)
+        for days in (30, 7.25, 90):
+            new = scoring_features.sql_target(con, days)
+            assert len(new) > 100
+            pd.testing.assert_series_equal(new, old_sql_target(con, days), check_exact=True)
+    finally:
+        con.close()

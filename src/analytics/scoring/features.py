@@ -272,18 +272,15 @@ def _compute_lead_features(con, as_of, *, prior_strength, similarity, params) ->
 def data_end(con) -> pd.Timestamp:
     """Latest event time in the warehouse: the end of what the data can show.
 
-    ``max(visits.visit_start, leads.created_at, deal_stages.entered_at, deals.closed_at)``.
+    ``max(visits.visit_start, leads.created_at, deal_stages.entered_at, deals.closed_at)``
+    (:func:`analytics.transforms.lead_history.latest_event_time`).
     """
-    value = con.execute(
-        """
-        SELECT greatest(
-          (SELECT max(visit_start) FROM main.visits),
-          (SELECT max(created_at) FROM main.leads),
-          (SELECT max(entered_at) FROM main.deal_stages),
-          (SELECT max(closed_at) FROM main.deals))
-        """
-    ).fetchone()[0]
-    if value is None:
+    from analytics.transforms import lead_history
+    from analytics.transforms.backends import ibis_backend
+
+    with ibis_backend(con) as backend:
+        value = backend.execute(lead_history.latest_event_time(backend))
+    if value is None or pd.isna(value):
         raise ValueError("the warehouse has no visits, leads or deals: nothing to score")
     return pd.Timestamp(value)
 
@@ -303,7 +300,7 @@ def sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
         Warehouse with ``leads``, ``deals`` and ``deal_stages``.
     window_days : float
         Days from lead creation within which SQL must be reached.
@@ -313,37 +310,21 @@ def sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
     Returns
     -------
     pandas.Series
-        ``sql`` (int 0/1) indexed by ``lead_id``, leads with a complete window only.
+        ``sql`` (int 0/1) indexed by ``lead_id``, leads with a complete window
+        only, ordered by creation (:func:`analytics.transforms.lead_history.sql_within_window`).
     """
+    from analytics.transforms import lead_history
+    from analytics.transforms.backends import ibis_backend
+
     if window_days <= 0:
         raise ValueError(f"window_days must be positive, got {window_days!r}")
     end = data_end(con) if end is None else pd.Timestamp(end)
-    stages = ", ".join(f"'{s}'" for s in SQL_STAGES)
-    frame = con.execute(
-        f"""
-        WITH lead AS (
-          SELECT lead_id, created_at,
-                 created_at + to_seconds(CAST($window_days AS DOUBLE) * 86400) AS window_end
-          FROM main.leads
-        ),
-        reached AS (
-          SELECT d.lead_id, min(s.entered_at) AS sql_at
-          FROM main.deals AS d
-          JOIN main.deal_stages AS s USING (deal_id)
-          WHERE d.lead_id IS NOT NULL AND s.stage IN ({stages})
-          GROUP BY d.lead_id
+    with ibis_backend(con) as backend:
+        expr = lead_history.sql_within_window(
+            backend, float(window_days), end.to_pydatetime(), SQL_STAGES
         )
-        SELECT l.lead_id,
-               CAST(coalesce(r.sql_at <= l.window_end, false) AS INTEGER) AS sql
-        FROM lead AS l
-        LEFT JOIN reached AS r USING (lead_id)
-        WHERE l.window_end <= CAST($end AS TIMESTAMP)
-        ORDER BY l.created_at, l.lead_id
-        """,
-        {"window_days": float(window_days), "end": end},
-    ).df()
-    target = frame.set_index("lead_id")["sql"].astype("int64")
-    return target
+        frame = backend.execute(expr)
+    return frame.set_index("lead_id")["sql"].astype("int64")
 
 
 def time_split(

@@ -38,7 +38,8 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
   (:func:`analytics.metrics.sales_cost.manager_time`);
 * :mod:`~analytics.transforms.lead_history` -- what was known of each lead when it
   arrived: the as-of features of lead scoring, the closed deals of its similarity and
-  the CRM fields known at arrival (:func:`analytics.scoring.lead_features`).
+  the CRM fields known at arrival (:func:`analytics.scoring.lead_features`), the SQL
+  target and the end of the data (:func:`analytics.scoring.sql_target`).
 
 The metrics functions take a DuckDB connection or any of these backends
 (:func:`~analytics.transforms.backends.ibis_backend`), so the period snapshot
@@ -105,9 +106,12 @@ from analytics.transforms.lead_facts import (
 from analytics.transforms.lead_history import (
     AS_OF_FEATURE_COLUMNS,
     PAST_DEAL_COLUMNS,
+    SQL_TARGET_COLUMNS,
     as_of_features,
+    latest_event_time,
     lead_field_values,
     past_deal_outcomes,
+    sql_within_window,
 )
 from analytics.transforms.lead_segments import SEGMENT_LEAD_COLUMNS, segment_lead_table
 from analytics.transforms.non_target_deals import MANAGER_COUNT_COLUMNS, non_target_by_manager
@@ -134,9 +138,12 @@ from analytics.transforms.weekly_rollup import KPI_RATIO_COLUMNS, weekly_kpi
 __all__ = [
     "AS_OF_FEATURE_COLUMNS",
     "PAST_DEAL_COLUMNS",
+    "SQL_TARGET_COLUMNS",
     "as_of_features",
+    "latest_event_time",
     "lead_field_values",
     "past_deal_outcomes",
+    "sql_within_window",
     "ARM_WEEK_COLUMNS",
     "CAMPAIGN_FIGURE_COLUMNS",
     "CAMPAIGN_WEEK_COLUMNS",

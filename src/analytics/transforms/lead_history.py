@@ -373,3 +373,64 @@ def lead_field_values(
     )
     known = known.mutate(rank=latest)
     return known.filter(known.rank == 0).select("lead_id", "field", "value")
+
+
+SQL_TARGET_COLUMNS = ("lead_id", "sql")
+"""Columns of :func:`sql_within_window`, in order."""
+
+
+def latest_event_time(con) -> ir.Scalar:
+    """Latest event time in the warehouse: the end of what the data can show.
+
+    Returns
+    -------
+    ibis.Scalar
+        ``max(visits.visit_start, leads.created_at, deal_stages.entered_at,
+        deals.closed_at)`` (timestamp); NULL when all four tables are empty.
+    """
+    parts = [
+        con.table(table).aggregate(at=con.table(table)[column].cast("timestamp").max())
+        for table, column in (
+            ("visits", "visit_start"),
+            ("leads", "created_at"),
+            ("deal_stages", "entered_at"),
+            ("deals", "closed_at"),
+        )
+    ]
+    return ibis.union(*parts, distinct=False).at.max()
+
+
+def sql_within_window(con, window_days: float, end: datetime, sql_stages) -> ir.Table:
+    """Whether each lead reached SQL within ``window_days`` of its creation.
+
+    ``sql = 1`` if a deal of the lead (``deals.lead_id``) entered one of
+    ``sql_stages`` (per ``deal_stages``) at or before ``created_at +
+    window_days`` (to the microsecond), else 0; leads without such a deal are 0.
+    Only leads whose window ends at or before ``end`` (a complete window).
+
+    Returns
+    -------
+    ibis.Table
+        :data:`SQL_TARGET_COLUMNS`: ``lead_id``, ``sql`` (int64 0/1); ordered by
+        ``created_at`` then ``lead_id``.
+    """
+    leads = con.table("leads")
+    window = ibis.interval(int(round(window_days * MICROSECONDS_PER_DAY)), unit="us")
+    lead = leads.select(
+        l_lead_id=leads.lead_id,
+        l_created_at=leads.created_at,
+        window_end=leads.created_at + window,
+    )
+    deals = con.table("deals")
+    deals = deals.filter(deals.lead_id.notnull()).select("deal_id", "lead_id")
+    stages = con.table("deal_stages")
+    stages = stages.filter(stages.stage.isin(list(sql_stages))).select("deal_id", "entered_at")
+    reached = deals.inner_join(stages, "deal_id")
+    reached = reached.group_by("lead_id").aggregate(sql_at=reached.entered_at.min())
+    joined = lead.left_join(reached, lead.l_lead_id == reached.lead_id)
+    joined = joined.filter(joined.window_end <= ibis.literal(end, type="timestamp"))
+    joined = joined.order_by(["l_created_at", "l_lead_id"])
+    return joined.select(
+        lead_id=joined.l_lead_id,
+        sql=(joined.sql_at <= joined.window_end).fill_null(False).cast("int64"),
+    )
