@@ -186,7 +186,12 @@ def build_journeys(
     n_touches = has_touch.groupby(rows["journey_id"], sort=False).sum()
     journeys = rows.drop_duplicates("journey_id")[_JOURNEY_COLUMNS].reset_index(drop=True)
     journeys["n_touches"] = journeys["journey_id"].map(n_touches).astype("int64")
-    touches = rows[has_touch].reset_index(drop=True)
+    # Column by column, each column of ``rows`` dropped once filtered: the peak holds
+    # one column twice instead of the whole frame (~150 MB less at 10M visits).
+    keep = has_touch.to_numpy()
+    touches = pd.DataFrame(
+        {name: rows.pop(name).array[keep] for name in list(rows.columns)}, copy=False
+    )
     touches.insert(6, "touch_index", touches.groupby("journey_id", sort=False).cumcount())
     touches["days_before"] = (
         touches["conversion_at"] - touches["visit_start"]
