@@ -427,6 +427,28 @@ def test_duckdb_backend_leaves_connection_settings_alone():
     assert con.execute("SELECT sum(x) FROM frame").fetchone()[0] == 3
 
 
+def test_fetch_frame_is_the_frame_of_execute_with_nulls():
+    """Columns with NULLs take Ibis's slow ``to_pylist`` path in ``execute``; the Arrow
+    fetch must give the same frame (Ibis's own ``execute`` is the reference), here by
+    hand: ids 1-3, a NULL in every column but ``id``."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES "
+        "(1, 'a', TIMESTAMP '2025-06-02 10:00:00', DATE '2025-06-02', 7, true, 1.5), "
+        "(2, NULL, NULL, NULL, NULL, NULL, NULL), "
+        "(3, 'c', TIMESTAMP '2025-06-04 00:00:01', DATE '2025-06-04', 9, false, -2.0)"
+        ") v(id, name, seen_at, day, n, flag, x)"
+    )
+    with transforms.duckdb_backend(con) as backend:
+        expr = backend.table("t").order_by("id")
+        fetched = backends.fetch_frame(backend, expr)
+        reference = backend.execute(expr)
+    pd.testing.assert_frame_equal(fetched, reference, check_exact=True)
+    assert fetched["name"].isna().tolist() == [False, True, False]
+    assert fetched["seen_at"].iloc[2] == pd.Timestamp("2025-06-04 00:00:01")
+    assert pd.isna(fetched["n"].iloc[1]) and fetched["n"].iloc[2] == 9
+
+
 def test_parquet_export_round_trips(tiny_warehouse, tmp_path, raw):
     files = transforms.export_parquet(tiny_warehouse, tmp_path)
     assert set(files) == set(transforms.CANONICAL_TABLES)

@@ -46,11 +46,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from analytics.metrics.period import Period, date_range
-from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.backends import duckdb_backend, fetch_frame
 from analytics.transforms.cohort_events import GRAINS as GRAINS  # re-exported
 from analytics.transforms.cohort_events import cohort_stage_events, cohort_visitors
 
@@ -183,11 +184,8 @@ def cohort_funnel(
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     with duckdb_backend(con) as backend:
-        sizes = backend.execute(cohort_visitors(backend, period.start, period.end_exclusive, grain))
-        events = backend.execute(
-            cohort_stage_events(
-                backend, period.start, period.end_exclusive, as_of + timedelta(days=1), grain
-            )
+        sizes, events = _sizes_and_events(
+            backend, period.start, period.end_exclusive, as_of + timedelta(days=1), grain
         )
     cohort_col, age_col = cohort_column(grain), age_column(grain)
     columns = [cohort_col, "cohort", "first_channel", age_col, "visitors", *STAGES, "revenue"]
@@ -213,6 +211,36 @@ def cohort_funnel(
     frame["visitors"] = frame["visitors"].astype("int64")
     frame[age_col] = frame[age_col].astype("int64")
     return frame[columns].sort_values([cohort_col, "first_channel", age_col], ignore_index=True)
+
+
+def _sizes_and_events(
+    backend, start: date, stop: date, as_of_stop: date, grain: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`cohort_visitors` and :func:`cohort_stage_events` in one query.
+
+    Both read the first visit of every visitor (a group-by over every visit,
+    most of each query's time: ~5 s of the 12-month window at 10M visits); one
+    ``UNION ALL`` of the two lets Ibis share that subquery as one CTE, so the
+    first visits are found once. Rows are told apart by ``part`` and split
+    back; sizes ``cohort``, ``first_channel``, ``visitors`` and events
+    ``cohort``, ``first_channel``, ``age``, the stage counts (int64) and
+    ``revenue`` (RUB), unordered.
+    """
+    sizes = cohort_visitors(backend, start, stop, grain)
+    events = cohort_stage_events(backend, start, stop, as_of_stop, grain)
+    event_columns = ["age", *STAGES, "revenue"]
+    sizes = sizes.mutate(
+        part=ibis.literal("sizes"),
+        **{c: ibis.null(events.schema()[c]) for c in event_columns},
+    )
+    events = events.mutate(part=ibis.literal("events"), visitors=ibis.null("int64"))
+    both = fetch_frame(backend, ibis.union(sizes, events.select(*sizes.columns), distinct=False))
+    is_size = (both["part"] == "sizes").to_numpy()
+    size_rows = both.loc[is_size, ["cohort", "first_channel", "visitors"]]
+    size_rows = size_rows.astype({"visitors": "int64"}).reset_index(drop=True)
+    event_rows = both.loc[~is_size, ["cohort", "first_channel", *event_columns]]
+    counts = {c: "int64" for c in ("age", *STAGES)}
+    return size_rows, event_rows.astype(counts).reset_index(drop=True)
 
 
 def _grain_of(cohorts: pd.DataFrame) -> str:

@@ -77,7 +77,7 @@ from analytics.attribution.paths import empty_paths as empty_paths  # re-exporte
 from analytics.attribution.paths import encode_paths as encode_paths  # re-exported
 from analytics.attribution.paths import paths_from_records as paths_from_records  # re-exported
 from analytics.metrics.period import Period, date_range
-from analytics.transforms.backends import duckdb_backend
+from analytics.transforms.backends import duckdb_backend, fetch_frame
 from analytics.transforms.touch_paths import ANCHORS as ANCHORS  # re-exported
 from analytics.transforms.touch_paths import CONVERSIONS as CONVERSIONS  # re-exported
 from analytics.transforms.touch_paths import STAGE_OF_CONVERSION as STAGE_OF_CONVERSION
@@ -178,7 +178,7 @@ def build_journeys(
     start, stop = (None, None) if period is None else (period.start, period.end_exclusive)
     expr_args = (conversion, start, stop, lookback_days, anchor)
     with duckdb_backend(con) as backend:
-        rows = backend.execute(journey_touches(backend, *expr_args))
+        rows = fetch_frame(backend, journey_touches(backend, *expr_args))
     rows["journey_id"] = rows["journey_id"].astype("int64")
     rows["converted"] = rows["converted"].astype(bool)
     rows["value"] = rows["value"].astype("float64")
@@ -186,7 +186,12 @@ def build_journeys(
     n_touches = has_touch.groupby(rows["journey_id"], sort=False).sum()
     journeys = rows.drop_duplicates("journey_id")[_JOURNEY_COLUMNS].reset_index(drop=True)
     journeys["n_touches"] = journeys["journey_id"].map(n_touches).astype("int64")
-    touches = rows[has_touch].reset_index(drop=True)
+    # Column by column, each column of ``rows`` dropped once filtered: the peak holds
+    # one column twice instead of the whole frame (~150 MB less at 10M visits).
+    keep = has_touch.to_numpy()
+    touches = pd.DataFrame(
+        {name: rows.pop(name).array[keep] for name in list(rows.columns)}, copy=False
+    )
     touches.insert(6, "touch_index", touches.groupby("journey_id", sort=False).cumcount())
     touches["days_before"] = (
         touches["conversion_at"] - touches["visit_start"]

