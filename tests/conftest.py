@@ -17,6 +17,18 @@ SHARED_SESSIONS = ("tiny_reports", "spark")
 """Session fixtures too costly to build once per xdist worker: the weekly run on the tiny
 demo (12 notebook executions, one per distinct notebook) and the Spark session (a JVM)."""
 
+HEAVY_FIRST = (
+    "tiny_reports",
+    "spark",
+    "tests/reports/test_notebooks_as_opened.py",
+    "tests/reports/test_runner.py",
+)
+"""Work units handed out first, in this order (the rest go by number of tests, pytest-xdist's
+default): the two shared sessions start at once on the two workers of the CI machine, and the
+modules executing notebooks of their own (every notebook as opened; the runner's runs on a
+hand-made warehouse) go next, so that no costly unit is left for the end of the run, when
+the other worker has nothing left to take."""
+
 
 @functools.cache
 def _shared_session_of(module: str) -> str | None:
@@ -41,7 +53,8 @@ def _shared_session_of(module: str) -> str | None:
 def pytest_xdist_make_scheduler(config, log):
     """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and all
     modules using one of :data:`SHARED_SESSIONS` go to one worker, so each session fixture
-    and every module-scoped one (a hand-made warehouse) is built once.
+    and every module-scoped one (a hand-made warehouse) is built once; the units of
+    :data:`HEAVY_FIRST` are handed out before the others.
 
     (``--dist loadgroup`` with ``xdist_group`` marks would do it, but pytest-xdist 3.8 sets
     a node id attribute that pytest 9 no longer reads, so its groups are ignored.)
@@ -52,6 +65,12 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return _shared_session_of(module) or module
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(HEAVY_FIRST):  # the next unit is the first queued
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
 
@@ -116,6 +135,18 @@ def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
         out_dir=out,
         progress=False,
     )
+
+
+@pytest.fixture(scope="session")
+def browsed_pages(tiny_reports):
+    """Every page of :func:`tiny_reports` (the index, then each report page) loaded at
+    1200 and 390 px in one headless Chromium (``chromium_pages.py``), for the browser
+    checks of ``test_browser.py`` and ``test_pages.py``."""
+    from chromium_pages import browse
+
+    assert tiny_reports.ok, tiny_reports.text
+    folder = Path(tiny_reports.index_path).parent
+    return browse([folder / "index.html", *tiny_reports.outputs])
 
 
 @pytest.fixture(scope="session")

@@ -260,13 +260,14 @@ def test_two_years_up_to_the_report_date_with_growth(demo):
     assert ago.sum() > 0
 
 
-def test_injected_cost_anomaly_is_the_only_difference_and_is_recorded():
+def test_injected_cost_anomaly_is_the_only_difference_and_is_recorded(demo):
     """The anomaly multiplies one campaign's cost in one week and nothing else.
 
     Independent reference: the same seed with ``anomaly_cost_factor=1`` (no
     anomaly) -- the factor touches no random draw, so every other number is equal.
+    ``demo`` is ``generate(visits=VISITS, seed=11)``, the default factor.
     """
-    data = generator.generate(visits=VISITS, seed=11)
+    data = demo
     clean = generator.generate(visits=VISITS, seed=11, anomaly_cost_factor=1.0)
     assert clean.truth["anomalies"].empty
     an = data.truth["anomalies"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -173,6 +174,33 @@ def test_cli_backend_flag_rejects_an_unknown_engine_in_one_line(tmp_path, capsys
     assert cli.main([*args, "--backend", "duckdb://", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["metrics"]["revenue"]["value"] == pytest.approx(150_777.0)
+
+
+def test_local_spark_backend_gets_the_warehouse_of_the_command(tmp_path, monkeypatch):
+    """``--backend pyspark://local[N]`` exports ``--warehouse`` (not the project's default
+    warehouse) to a local SparkSession: ``build_snapshot`` and ``connect_backend`` hand the
+    file and the master to ``connect_local_spark``, stopped here before a JVM starts (the
+    Spark parity test computes the snapshot on the suite's session and its views, built by
+    ``connect_local_spark`` itself)."""
+    from analytics.transforms import backends
+
+    calls = []
+
+    def connect_local_spark(warehouse, *, master, export_dir=None):
+        calls.append((Path(warehouse), master, export_dir))
+        raise RuntimeError("no Spark in this test")
+
+    monkeypatch.setattr(backends, "connect_local_spark", connect_local_spark)
+    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(RuntimeError, match="no Spark in this test"):
+        snap.build_snapshot(warehouse, "2025-W23", backend="pyspark://local[1]")
+    export = tmp_path / "parquet"
+    with pytest.raises(RuntimeError, match="no Spark in this test"):
+        snap.build_snapshot(warehouse, "2025-W23", backend=f"pyspark://local[2]?export={export}")
+    assert calls == [
+        (warehouse.resolve(), "local[1]", None),
+        (warehouse.resolve(), "local[2]", export),
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -1,80 +1,39 @@
 """Every page at 1200 and 390 px in headless Chromium, and a text lint of leadership
 pages and e-mails (the rules of issue 12: role's language, no raw values).
 
-Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright, as in
-``test_browser.py``; nothing is downloaded.
+Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright; nothing is
+downloaded. The pages are loaded once for this module and ``test_browser.py``
+(fixture ``browsed_pages``, ``tests/chromium_pages.py``).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from chromium_pages import WIDTHS, chromium_available
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 LEADERSHIP = ("ceo", "marketing", "sales")
-WIDTHS = (1200, 390)
-
-# Elements wider than the viewport that are not inside a box that scrolls (or clips)
-# sideways and itself fits the viewport.
-OVERFLOW_JS = """
-() => {
-  const W = document.documentElement.clientWidth;
-  const bad = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.right <= W + 1) continue;
-    let p = el.parentElement, boxed = false;
-    while (p && p !== document.documentElement) {
-      const o = getComputedStyle(p).overflowX;
-      if ((o === 'auto' || o === 'scroll' || o === 'hidden') &&
-          p.getBoundingClientRect().right <= W + 1) { boxed = true; break; }
-      p = p.parentElement;
-    }
-    if (!boxed) bad.push(el.tagName + '.' + (el.className || '') + ' ' + Math.round(r.right));
-  }
-  return {scroll: document.documentElement.scrollWidth, width: W, bad: bad.slice(0, 5)};
-}
-"""
 
 
-def pages_of(summary) -> list[Path]:
-    folder = Path(summary.index_path).parent
-    return [folder / "index.html", *summary.outputs]
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
-def test_every_page_fits_1200_and_390_px_without_console_errors(tiny_reports):
-    from playwright.sync_api import sync_playwright
-
+@pytest.mark.skipif(not chromium_available(), reason="Debian chromium not installed")
+def test_every_page_fits_1200_and_390_px_without_console_errors(tiny_reports, browsed_pages):
     assert tiny_reports.ok, tiny_reports.text
+    folder = Path(tiny_reports.index_path).parent
+    pages = [folder / "index.html", *tiny_reports.outputs]
+    assert [(load.html, load.width) for load in browsed_pages] == [
+        (html, width) for width in WIDTHS for html in pages
+    ]
     problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            for html in pages_of(tiny_reports):
-                for width in WIDTHS:
-                    page = browser.new_page(viewport={"width": width, "height": 900})
-                    errors: list[str] = []
-                    page.on("pageerror", lambda e, x=errors: x.append(str(e)))
-                    page.on(
-                        "console",
-                        lambda m, x=errors: x.append(m.text) if m.type == "error" else None,
-                    )
-                    page.goto(html.as_uri(), wait_until="load")
-                    fit = page.evaluate(OVERFLOW_JS)
-                    name = f"{html.parent.name}/{html.name}@{width}"
-                    if errors:
-                        problems.append(f"{name}: console {errors}")
-                    if fit["scroll"] > fit["width"] or fit["bad"]:
-                        problems.append(f"{name}: wider than the viewport {fit}")
-                    page.close()
-        finally:
-            browser.close()
+    for load in browsed_pages:
+        errors = load.page_errors + load.console_errors
+        if errors:
+            problems.append(f"{load.name}: console {errors}")
+        fit = load.fit
+        if fit["scroll"] > fit["width"] or fit["bad"]:
+            problems.append(f"{load.name}: wider than the viewport {fit}")
     assert problems == []
 
 

@@ -237,16 +237,17 @@ def test_touch_paths_match_pandas(duck, raw):
     leads = leads[
         (leads["created_at"] >= midnight(YEAR[0])) & (leads["created_at"] < midnight(YEAR[1]))
     ]
-    visits = raw["visits"].sort_values(["visit_start", "visit_id"])
-    by_visitor = {visitor: frame for visitor, frame in visits.groupby("visitor_id")}
-    paths = []
-    for lead in leads.itertuples():
-        touches = by_visitor.get(lead.visitor_id, visits.iloc[:0])
-        window = touches[
-            (touches["visit_start"] >= lead.created_at - timedelta(days=LOOKBACK_DAYS))
-            & (touches["visit_start"] <= lead.created_at)
-        ]
-        paths.append(tuple(window["channel"]))
+    # every (lead, visit of its visitor) pair, kept when the visit is in the lead's window,
+    # oldest first (ties by visit_id); a lead without a known visitor pairs with nothing
+    pairs = leads.dropna(subset=["visitor_id"])[["lead_id", "visitor_id", "created_at"]].merge(
+        raw["visits"][["visitor_id", "visit_start", "visit_id", "channel"]], on="visitor_id"
+    )
+    pairs = pairs[
+        (pairs["visit_start"] >= pairs["created_at"] - timedelta(days=LOOKBACK_DAYS))
+        & (pairs["visit_start"] <= pairs["created_at"])
+    ].sort_values(["lead_id", "visit_start", "visit_id"])
+    by_lead = pairs.groupby("lead_id")["channel"].agg(tuple)
+    paths = [by_lead.get(lead_id, ()) for lead_id in leads["lead_id"]]
     expected = leads[["lead_id", "created_at", "channel"]].assign(
         path=paths, touches=[len(p) for p in paths]
     )

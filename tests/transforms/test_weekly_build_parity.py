@@ -5,11 +5,15 @@ in total and per channel, for the period, the previous period and a year
 earlier) and its mart tables (``marts/*.parquet``) are built twice from the
 tiny demo warehouse: on DuckDB (the reference, itself compared with the frozen
 SQL in ``tests/metrics/test_ibis_port.py``) and on Spark through the CLI
-(``python -m analytics metrics --backend pyspark://local[1]``). Both go through
+(``python -m analytics metrics --backend pyspark://active``). Both go through
 the same Ibis expressions, so they must agree on every figure.
 
-The Spark side reuses the suite's one SparkSession (fixture ``spark``); without
-pyspark or Java it is skipped, and under ``CI=true`` it fails instead.
+The Spark side runs on the suite's one SparkSession (fixture ``spark``) and the
+tiny warehouse's views it holds, exported and cached by
+:func:`analytics.transforms.connect_local_spark` as ``pyspark://local[N]`` does
+(which hands ``--warehouse`` to it: ``tests/metrics/test_snapshot.py``), so the
+views are not exported, registered and cached a second time. Without pyspark or
+Java it is skipped, and under ``CI=true`` it fails instead.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ def on_duckdb(tiny_warehouse, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def on_spark(spark, tiny_warehouse, tmp_path_factory):
-    """The CLI on Spark (the session of fixture ``spark`` is reused, not a second one)."""
+    """The CLI on Spark: the session of fixture ``spark`` and its cached views of the tiny
+    warehouse (the same file as ``--warehouse``, which the DuckDB side reads)."""
     out = tmp_path_factory.mktemp("spark-reports")
     started = time.perf_counter()
     code = cli.main(
@@ -58,7 +63,7 @@ def on_spark(spark, tiny_warehouse, tmp_path_factory):
             "--period",
             PERIOD,
             "--backend",
-            "pyspark://local[1]",
+            "pyspark://active",
             "--warehouse",
             str(tiny_warehouse),
             "--out",
