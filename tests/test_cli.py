@@ -137,6 +137,18 @@ def run_cli(*args, env_extra=None):
     return done.returncode, done.stdout, done.stderr
 
 
+def main_in_process(capsys, *args):
+    """The CLI in this process (``cli.main``): (exit code, stdout, stderr).
+
+    For checks of a command's exit code and message; an exception that escaped ``main``
+    would fail the test. Each behaviour of the subprocess as a whole (exit code 2 and one
+    line with no traceback, ANALYTICS_HOME) keeps a :func:`run_cli` check of its own."""
+    capsys.readouterr()  # what earlier calls printed
+    code = cli.main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def write_deals_dir(raw, rows):
     raw.mkdir(parents=True, exist_ok=True)
     files = {
@@ -219,26 +231,22 @@ def test_load_source_twice_is_all_unchanged_and_check_writes_nothing(tmp_path, m
     assert "6 rows in = 0 inserted + 0 updated + 6 unchanged" in capsys.readouterr().out
 
 
-def test_another_salt_is_refused_with_one_line(tmp_path):
+def test_another_salt_is_refused_with_one_line(tmp_path, monkeypatch, capsys):
+    """The refusal with exit code 2 and no traceback in a subprocess; the first load and
+    the ``--check`` variant in this process."""
     wh = tmp_path / "w.duckdb"
     raw = tmp_path / "raw"
     write_deals_dir(raw, ["D1,,2024-05-02 10:00,,open,new,"])
-    assert run_cli("load", "--raw", raw, "--warehouse", wh)[0] == 0
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    assert main_in_process(capsys, "load", "--raw", raw, "--warehouse", wh)[0] == 0
     code, out, err = run_cli(
         "load", "--raw", raw, "--warehouse", wh, env_extra={"ANALYTICS_PII_SALT": "another"}
     )
     assert code == 2
     assert err.startswith("error: ANALYTICS_PII_SALT differs from the salt")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    code, _, err = run_cli(
-        "load",
-        "--raw",
-        raw,
-        "--warehouse",
-        wh,
-        "--check",
-        env_extra={"ANALYTICS_PII_SALT": "another"},
-    )
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "another")
+    code, _, err = main_in_process(capsys, "load", "--raw", raw, "--warehouse", wh, "--check")
     assert code == 2 and "differs from the salt" in err
 
 
@@ -276,45 +284,52 @@ def test_locked_warehouse_is_retried_then_named_with_its_holder(tmp_path, monkey
 def test_non_duckdb_warehouse_folder_and_unreadable_file_are_one_line(
     tmp_path, monkeypatch, capsys
 ):
+    """``load`` on a text file in a subprocess (exit code 2, one line, no traceback); the
+    other commands and paths in this process (``cli.main``: the same code and line)."""
     text = tmp_path / "notes.duckdb"
     text.write_text("this is not a database\n" * 100, encoding="utf-8")
     raw = tmp_path / "raw"
     write_deals_dir(raw, ["D1,,2024-05-02 10:00,,open,new,"])
-    for args in (
-        ["load", "--raw", raw, "--warehouse", text],
-        ["report", "--roles", "ceo", "--warehouse", text],
-    ):
-        code, _, err = run_cli(*args)
-        assert code == 2, err
-        assert err.startswith(f"error: {text}: not a DuckDB warehouse file")
-        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    code, _, err = run_cli(
+    code, _, err = run_cli("load", "--raw", raw, "--warehouse", text)
+    assert code == 2, err
+    assert err.startswith(f"error: {text}: not a DuckDB warehouse file")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
+    code, _, err = main_in_process(capsys, "report", "--roles", "ceo", "--warehouse", text)
+    assert code == 2, err
+    assert err.startswith(f"error: {text}: not a DuckDB warehouse file")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code, _, err = main_in_process(
+        capsys,
         "load-source", "--kind", "amocrm", "--file", tmp_path, "--warehouse", tmp_path / "w.duckdb"
-    )
+    )  # fmt: skip
     assert (code, err.strip()) == (
         2,
         f"error: {tmp_path}: is a folder; --file takes one export file",
     )
-    code, _, err = run_cli("load", "--raw", raw, "--warehouse", tmp_path)
+    code, _, err = main_in_process(capsys, "load", "--raw", raw, "--warehouse", tmp_path)
     assert (code, err.strip()) == (
         2,
         f"error: {tmp_path}: is a folder, not a DuckDB warehouse file",
     )
     junk_model = tmp_path / "model.skops"
     junk_model.write_text("not a zip", encoding="utf-8")
-    code, _, err = run_cli("score", "--model", junk_model, "--warehouse", tmp_path / "w.duckdb")
+    code, _, err = main_in_process(
+        capsys, "score", "--model", junk_model, "--warehouse", tmp_path / "w.duckdb"
+    )
     assert (code, err.strip()) == (
         2,
         f"error: {junk_model}: not a .skops model file (train one with `train-scoring`)",
     )
-    code, _, err = run_cli("load", "--raw", junk_model, "--warehouse", tmp_path / "w.duckdb")
+    code, _, err = main_in_process(
+        capsys, "load", "--raw", junk_model, "--warehouse", tmp_path / "w.duckdb"
+    )
     assert (code, err.strip()) == (
         2,
         f"error: {junk_model}: is a file; --raw takes the folder of raw files",
     )
     # Root reads every file, so the unreadable case is simulated at the permission check.
     monkeypatch.setattr(cli.os, "access", lambda *a, **k: False)
-    monkeypatch.setenv("ANALYTICS_PII_SALT", "s")
     export = FIXTURES / "metrica_visits.tsv"
     args = ["load-source", "--kind", "metrica", "--file", str(export)]
     assert cli.main([*args, "--warehouse", str(tmp_path / "w.duckdb")]) == 2

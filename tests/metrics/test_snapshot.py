@@ -107,8 +107,42 @@ def test_every_catalogue_metric_is_there_with_its_label(shot):
             assert (entry[field] is None) == (field in entry["reasons"]), (key, field)
 
 
-def test_written_json_is_strict_and_loads_back(tmp_path):
-    warehouse = build_warehouse(tmp_path / "w.duckdb")
+@pytest.fixture(scope="module")
+def funnel_warehouse(tmp_path_factory):
+    """The hand-made warehouse as a file, read (never written) by the tests below."""
+    return build_warehouse(tmp_path_factory.mktemp("funnel") / "w.duckdb")
+
+
+@pytest.fixture(scope="module")
+def computed_once(funnel_warehouse):
+    """``compute_snapshot`` that computes each (period, definitions, as_of, weeks) of
+    ``funnel_warehouse`` once in this module and hands the same snapshot to the later callers.
+
+    Ibis compiling the snapshot's SQL costs ~3 s of CPU a call; the tests that take this
+    fixture check what ``build_snapshot`` and the ``metrics`` command do with a snapshot
+    (files, formats, flags) against the hand computation, so one computation serves them.
+    It refuses a connection to any other database than ``funnel_warehouse``.
+    """
+    compute, done = snap.compute_snapshot, {}
+
+    def once(con, period, definitions=None, as_of=None, weeks=snap.WEEKS):
+        (path,) = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+        assert Path(path).resolve() == funnel_warehouse.resolve(), path
+        key = (period, definitions, as_of, weeks)
+        if key not in done:
+            done[key] = compute(con, period, definitions, as_of=as_of, weeks=weeks)
+        return done[key]
+
+    return once
+
+
+def test_written_json_is_strict_and_loads_back(
+    tmp_path, monkeypatch, funnel_warehouse, computed_once
+):
+    monkeypatch.setattr(snap, "compute_snapshot", computed_once)
+    warehouse = funnel_warehouse
     shot, path = snap.build_snapshot(warehouse, "last-week", tmp_path / "reports")
     assert path == tmp_path / "reports" / "2025-W23" / "metrics.json"
     text = path.read_text(encoding="utf-8")
@@ -141,10 +175,13 @@ def test_table_uses_catalogue_labels(shot):
     assert table.loc["revenue", "value"] == pytest.approx(150_777.0)
 
 
-def test_cli_prints_the_snapshot_with_catalogue_labels(tmp_path, capsys):
+def test_cli_prints_the_snapshot_with_catalogue_labels(
+    capsys, monkeypatch, funnel_warehouse, computed_once
+):
     from analytics import cli
 
-    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    monkeypatch.setattr(snap, "compute_snapshot", computed_once)
+    warehouse = funnel_warehouse
     assert cli.main(["metrics", "--period", "2025-W23", "--warehouse", str(warehouse)]) == 0
     out = capsys.readouterr().out
     lines = {line.split("  ")[0]: line for line in out.splitlines()}
@@ -160,10 +197,13 @@ def test_cli_prints_the_snapshot_with_catalogue_labels(tmp_path, capsys):
     assert "2025-W99 is not an ISO week" in capsys.readouterr().err
 
 
-def test_cli_backend_flag_rejects_an_unknown_engine_in_one_line(tmp_path, capsys):
+def test_cli_backend_flag_rejects_an_unknown_engine_in_one_line(
+    capsys, monkeypatch, funnel_warehouse, computed_once
+):
     from analytics import cli
 
-    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    monkeypatch.setattr(snap, "compute_snapshot", computed_once)
+    warehouse = funnel_warehouse
     args = ["metrics", "--period", "2025-W23", "--warehouse", str(warehouse)]
     assert cli.main([*args, "--backend", "mysql://db"]) == 2
     err = capsys.readouterr().err

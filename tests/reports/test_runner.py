@@ -282,7 +282,9 @@ def run(tmp_path_factory):
         load_role("broken", roles_dir=base / "roles"),
     ]
     out_dir = base / "reports"
-    summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=3, progress=False)
+    # two workers for three executions (the CI machine has two cores): one spawned
+    # process fewer to start than one per execution
+    summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=2, progress=False)
     return summary, out_dir / "2025-W23", warehouse
 
 
@@ -516,12 +518,26 @@ def test_index_links_resolve(run):
     assert "Weekly funnel — CEO" in index
 
 
-def test_a_second_run_for_another_role_is_merged_into_the_period(run, tmp_path_factory):
+def test_a_second_run_for_another_role_is_merged_into_the_period(
+    run, tmp_path_factory, monkeypatch
+):
     """Two ``report`` runs for different roles into one period folder: both listed.
 
     The second run's notebook is a one-cell one (what is tested is the merge of the
-    manifest and the index, not the page; the first run executed notebook 01)."""
+    manifest and the index, not the page; the first run executed notebook 01). Its
+    snapshot is the first run's (same warehouse, same week), read back from the folder and
+    written again, not computed a second time (~3 s of CPU)."""
+    from analytics.metrics import snapshot as snapshot_module
+
     summary, folder, warehouse = run
+    first_snapshot = snapshot_module.load_snapshot(folder)
+
+    def same_week(path, period, out_dir=None, definitions=None, backend=None):
+        assert (Path(path), period.label) == (warehouse, "2025-W23")
+        written = snapshot_module.write_snapshot(first_snapshot, Path(out_dir) / period.label)
+        return first_snapshot, written
+
+    monkeypatch.setattr(snapshot_module, "build_snapshot", same_week)
     base = tmp_path_factory.mktemp("second")
     first = (small_notebook(base / "funnel_marketing.ipynb", 'role = "x"', "print('funnel')"),)
     extra = replace(
@@ -648,7 +664,18 @@ def plain_notebook(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def empty_run(tmp_path_factory):
-    """ISO week 2025-W10 (03-03..03-09) of funnel_fixture: its data start on 2025-05-30."""
+    """ISO week 2025-W10 (03-03..03-09) of funnel_fixture: its data start on 2025-05-30.
+
+    Run once, through the ``report`` command (``cli.main``), so that the command's exit code
+    and stderr and the runner's summary and files come from one run: the runner's
+    ``run_reports`` is wrapped to keep what it returns (it still does all the work)."""
+    import contextlib
+    import io
+
+    from analytics import cli
+    from analytics.reports import roles as role_files
+    from analytics.reports import runner
+
     base = tmp_path_factory.mktemp("empty")
     warehouse = build_warehouse(base / "warehouse.duckdb")
     notebook = plain_notebook(base / "plain.ipynb")
@@ -656,14 +683,25 @@ def empty_run(tmp_path_factory):
     write_role(base / "roles", "ceo", text)
     role = load_role("ceo", roles_dir=base / "roles")
     out = base / "reports"
-    summary = run_reports(
-        [role], period="2025-W10", warehouse=warehouse, out_dir=out, progress=False
-    )
-    return summary, out / "2025-W10", warehouse, role
+    summaries, run_reports_itself = [], runner.run_reports
+
+    def kept(*args, **kwargs):
+        summaries.append(run_reports_itself(*args, **kwargs))
+        return summaries[-1]
+
+    stderr = io.StringIO()
+    argv = ["report", "--roles", "ceo", "--period", "2025-W10"]
+    argv += ["--warehouse", str(warehouse), "--out", str(out)]
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
+        patch.setattr(role_files, "load_role", lambda name: role)
+        patch.setattr(runner, "run_reports", kept)
+        code = cli.main(argv)
+    (summary,) = summaries
+    return summary, out / "2025-W10", warehouse, role, code, stderr.getvalue()
 
 
 def test_a_period_without_data_gets_a_banner_everywhere(empty_run):
-    summary, folder, _, _ = empty_run
+    summary, folder, _, _, _, _ = empty_run
     assert summary.no_data and "NO DATA" in summary.text
     page = (folder / "ceo" / "plain.html").read_text(encoding="utf-8")
     index = (folder / "index.html").read_text(encoding="utf-8")
@@ -676,7 +714,7 @@ def test_a_period_without_data_gets_a_banner_everywhere(empty_run):
 def test_no_e_mail_for_a_period_without_data(empty_run, tmp_path):
     from analytics.reports import sending
 
-    _, folder, _, _ = empty_run
+    _, folder, _, _, _, _ = empty_run
     result = sending.send_reports(folder, dry_run=True, out_dir=tmp_path)
     assert result.sent == [] and not result.ok
     assert [s.role for s in result.skipped] == ["ceo"]
@@ -684,28 +722,13 @@ def test_no_e_mail_for_a_period_without_data(empty_run, tmp_path):
     assert not list(tmp_path.glob("*.eml"))
 
 
-def test_report_command_exits_non_zero_with_one_line(empty_run, monkeypatch, capsys, tmp_path):
-    """``report`` on a period without data: exit 2 and one line on stderr."""
-    from analytics import cli
-    from analytics.reports import roles as role_files
-
-    _, _, warehouse, role = empty_run
-    monkeypatch.setattr(role_files, "load_role", lambda name: role)
-    code = cli.main(
-        [
-            "report",
-            "--roles",
-            "ceo",
-            "--period",
-            "2025-W10",
-            "--warehouse",
-            str(warehouse),
-            "--out",
-            str(tmp_path),
-        ]
-    )
+def test_report_command_exits_non_zero_with_one_line(empty_run):
+    """``report`` on a period without data: exit 2 and one line on stderr (the run of the
+    ``empty_run`` fixture, made by the command)."""
+    summary, folder, _, _, code, stderr = empty_run
+    assert summary.folder == folder  # the command ran the fixture's role into its folder
     assert code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = stderr.strip().splitlines()
     messages = [line for line in err if not line.startswith("reports 2025-W10:")]  # tqdm bar
     assert len(messages) == 1 and messages[0].startswith("report: no data for 2025-W10")
     assert "Traceback" not in "\n".join(err)
