@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import matplotlib
 import pandas as pd
@@ -395,3 +396,39 @@ def test_what_changed_section_golden():
     )
     assert "Прочее" in html  # leads: 4 of the 30 are in no channel
     assert "nan" not in html.lower()
+
+
+LONG_TITLE = "Продаж по модели «Шепли» с 90 % интервалом: каналы, кампании и группы объявлений"
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: page.interval_chart(
+            ["Прямые заходы", "Переходы с сайтов"],
+            [488.0, 33.0],
+            [456.0, 23.0],
+            [527.0, 41.0],
+            "count",
+            title=LONG_TITLE,
+        ),
+        lambda: page.bar_chart(
+            ["Прямые заходы", "Яндекс Поиск"], [12.0, 7.5], "percent", title=LONG_TITLE
+        ),
+        lambda: page.series_chart(
+            [date(2025, 6, 2), date(2025, 6, 9)], {"Лиды": [3.0, 5.0]}, "count", title=LONG_TITLE
+        ),
+    ],
+    ids=["interval", "bar", "series"],
+)
+def test_a_long_chart_title_wraps_inside_the_figure(draw):
+    """A title longer than the figure is wide (its left edge is at the axes, right of the
+    channel names) is drawn on several lines inside the image, not cut at its right edge
+    (the attribution chart's title was cut on a 390 px phone); the text itself is kept."""
+    fig = draw()
+    fig.canvas.draw()
+    title = fig.axes[0].title if fig.axes[0].get_title() else fig.axes[0]._left_title
+    extent = title.get_window_extent(fig.canvas.get_renderer())
+    assert fig.axes[0].get_title(loc="left") == LONG_TITLE
+    assert extent.x0 >= fig.bbox.x0 and extent.x1 <= fig.bbox.x1
+    assert extent.height > 1.5 * title.get_fontsize() * fig.dpi / 72  # more than one line

@@ -460,7 +460,7 @@ def weekly_chart(
     if len(keys) > 1:
         ax.legend(fontsize=10, frameon=False)
     if title:
-        ax.set_title(title, fontsize=12, loc="left")
+        ax.set_title(title, fontsize=12, loc="left", wrap=True)
     return fig
 
 
@@ -495,7 +495,7 @@ def bar_chart(
     if signed:
         ax.axvline(0, color="#444", lw=1)
     if title:
-        ax.set_title(title, fontsize=12, loc="left")
+        ax.set_title(title, fontsize=12, loc="left", wrap=True)
     return fig
 
 
@@ -532,7 +532,7 @@ def series_chart(
     if len(series) > 1:
         ax.legend(fontsize=10, frameon=False)
     if title:
-        ax.set_title(title, fontsize=12, loc="left")
+        ax.set_title(title, fontsize=12, loc="left", wrap=True)
     return fig
 
 
@@ -705,5 +705,5 @@ def interval_chart(
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.set_xlim(left=0)
     if title:
-        ax.set_title(title, fontsize=12, loc="left")
+        ax.set_title(title, fontsize=12, loc="left", wrap=True)
     return fig
