@@ -1716,3 +1716,58 @@ def old_sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
     ).df()
     target = frame.set_index("lead_id")["sql"].astype("int64")
     return target
+
+
+# --------------------------------------------------------------------------- journeys' paths
+# Until the 10M work on notebook 06 (design note "journey paths built in the engine"),
+# the attribution page fetched one row per touch of every journey (1.7M rows at 10M
+# visits) and aggregated the paths in pandas: ``build_journeys(...).paths``. The body
+# of ``analytics.metrics.journeys.build_journeys`` and ``aggregate_paths`` as they were,
+# frozen here as the oracle of ``build_paths``.
+
+
+def old_journey_paths(con, conversion="lead", lookback_days=30, period=None, anchor="lead"):
+    """``(paths, unattributed, touches)`` of ``build_journeys`` as it was: the aggregated
+    paths, ``{"conversions", "value"}`` of the conversions without a touch, and the
+    long touch table of every journey (converting or not)."""
+    from analytics.attribution.paths import aggregate_sequences, empty_paths
+    from analytics.transforms.backends import duckdb_backend, fetch_frame
+    from analytics.transforms.touch_paths import journey_touches
+
+    start, stop = (None, None) if period is None else (period.start, period.end_exclusive)
+    expr_args = (conversion, start, stop, lookback_days, anchor)
+    with duckdb_backend(con) as backend:
+        rows = fetch_frame(backend, journey_touches(backend, *expr_args))
+    rows["journey_id"] = rows["journey_id"].astype("int64")
+    rows["converted"] = rows["converted"].astype(bool)
+    rows["value"] = rows["value"].astype("float64")
+    has_touch = rows["visit_id"].notna()
+    n_touches = has_touch.groupby(rows["journey_id"], sort=False).sum()
+    journeys = rows.drop_duplicates("journey_id").reset_index(drop=True)
+    journeys["n_touches"] = journeys["journey_id"].map(n_touches).astype("int64")
+    keep = has_touch.to_numpy()
+    touches = pd.DataFrame(
+        {name: rows.pop(name).array[keep] for name in list(rows.columns)}, copy=False
+    )
+    touches.insert(6, "touch_index", touches.groupby("journey_id", sort=False).cumcount())
+    touches["days_before"] = (
+        touches["conversion_at"] - touches["visit_start"]
+    ).dt.total_seconds() / 86_400.0
+    lost = journeys[journeys["converted"] & (journeys["n_touches"] == 0)]
+    unattributed = {"conversions": float(len(lost)), "value": float(lost["value"].sum())}
+    if touches.empty:
+        return empty_paths(), unattributed, touches
+    needed = touches[["journey_id", "touch_index", "channel", "converted", "value"]]
+    t = needed.sort_values(["journey_id", "touch_index"], kind="stable")
+    journey, _ = pd.factorize(t["journey_id"])
+    channel_codes, channels = pd.factorize(t["channel"], sort=True)
+    first = np.flatnonzero(np.r_[True, journey[1:] != journey[:-1]])
+    lengths = np.diff(np.r_[first, len(journey)])
+    paths = aggregate_sequences(
+        channel_codes,
+        lengths,
+        t["converted"].to_numpy(dtype=bool)[first],
+        t["value"].to_numpy(dtype=np.float64)[first],
+        list(channels),
+    )
+    return paths, unattributed, touches

@@ -490,6 +490,11 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         "journey_touches_sale_stage": transforms.journey_touches(
             con, "sale", *YEAR, 30, anchor="stage"
         ),
+        "journey_paths_sale": transforms.journey_paths(con, "sale", START, STOP, 30),
+        "journey_paths_lead_all_days": transforms.journey_paths(con, "lead", lookback_days=7.5),
+        "conversion_touches_revenue_stage": transforms.conversion_touches(
+            con, "revenue", *YEAR, 30, anchor="stage"
+        ),
     }
     shipped = load_definitions()
     rules = Definitions(mql_method="rules", rules=shipped.rules, non_target=shipped.non_target)
@@ -592,6 +597,9 @@ PARITY_KEYS = {
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")
     },
+    "journey_paths_sale": ["path"],
+    "journey_paths_lead_all_days": ["path"],
+    "conversion_touches_revenue_stage": ["journey_id", "visit_start", "visit_id"],
     **{f"cohort_visitors_{grain}": ["cohort", "first_channel"] for grain in transforms.GRAINS},
     **{
         f"cohort_stage_events_{grain}": ["cohort", "first_channel", "age"]
