@@ -491,6 +491,7 @@ def all_transforms(con) -> dict[str, ibis.Table]:
             con, "sale", *YEAR, 30, anchor="stage"
         ),
         "journey_paths_sale": transforms.journey_paths(con, "sale", START, STOP, 30),
+        "channel_spend": transforms.channel_spend(con, START, STOP),
         "journey_paths_lead_all_days": transforms.journey_paths(con, "lead", lookback_days=7.5),
         "conversion_touches_revenue_stage": transforms.conversion_touches(
             con, "revenue", *YEAR, 30, anchor="stage"
@@ -598,6 +599,7 @@ PARITY_KEYS = {
         for case in ("lead", "all_days", "sale_stage")
     },
     "journey_paths_sale": ["path"],
+    "channel_spend": ["grp"],
     "journey_paths_lead_all_days": ["path"],
     "conversion_touches_revenue_stage": ["journey_id", "visit_start", "visit_id"],
     **{f"cohort_visitors_{grain}": ["cohort", "first_channel"] for grain in transforms.GRAINS},

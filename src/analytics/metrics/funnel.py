@@ -52,7 +52,7 @@ from analytics.metrics.period import Period
 from analytics.transforms.backends import ibis_backend
 from analytics.transforms.funnel_facts import COUNT_COLUMNS as COUNT_COLUMNS  # re-exported
 from analytics.transforms.funnel_facts import STAGE_ORDER as STAGE_ORDER  # re-exported
-from analytics.transforms.funnel_facts import funnel_counts
+from analytics.transforms.funnel_facts import channel_spend, funnel_counts
 from analytics.transforms.stitching import UNDETERMINED as UNDETERMINED  # re-exported
 
 MONEY_COLUMNS = ("spend", "revenue")
@@ -216,6 +216,32 @@ def funnel_by_channel(con, period: Period) -> pd.DataFrame:
     counts = counts.sort_values(["leads", "channel"], ascending=[False, True], ignore_index=True)
     columns = ["channel", *MONEY_COLUMNS[:1], *COUNT_COLUMNS, *MONEY_COLUMNS[1:]]
     return add_ratios(counts[columns])
+
+
+def spend_by_channel(con, period: Period) -> pd.Series:
+    """Spend of the period by channel: ``funnel_by_channel(con, period)``'s ``spend``.
+
+    The same channels (seen in the period's spend, visits or leads), order
+    (leads descending, then channel) and values as
+    ``funnel_by_channel(con, period).set_index("channel")["spend"]``, from
+    :func:`analytics.transforms.funnel_facts.channel_spend`, which skips the
+    funnel's other counts (at 10M visits and a 13-week window: ~1.4 CPU-s
+    for the funnel, a fraction of it for this).
+
+    Returns
+    -------
+    pandas.Series
+        Spend in RUB (float, 0.0 for a channel without spend), index ``channel``,
+        name ``spend``.
+    """
+    with ibis_backend(con) as backend:
+        frame = backend.execute(channel_spend(backend, period.start, period.end_exclusive))
+    frame = frame.rename(columns={"grp": "channel"})
+    frame["channel"] = frame["channel"].astype(str)
+    frame["leads"] = frame["leads"].astype("int64")
+    frame["spend"] = frame["spend"].astype("float64")
+    frame = frame.sort_values(["leads", "channel"], ascending=[False, True], ignore_index=True)
+    return frame.set_index("channel")["spend"]
 
 
 def weekly_funnel(con, period: Period, weeks: int = 12) -> pd.DataFrame:

@@ -154,6 +154,32 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
     ).order_by("grp")
 
 
+def channel_spend(con, start: date, stop: date) -> ir.Table:
+    """Spend by channel in ``[start, stop)``, for every channel of :func:`funnel_counts`.
+
+    The channels and ``spend`` of ``funnel_counts(con, start, stop, "channel")``
+    without its other counts (the distinct visitors and the deals of every
+    channel are what make that query expensive): one row per channel seen in
+    the days' spend, visits or leads (the lead's stitched channel), ``grp``
+    (the channel), ``leads`` (leads created in the days, int64) and ``spend``
+    (RUB, float, 0.0 without spend). Ordered by ``grp``.
+    """
+    start_at, stop_at = day_start(start), day_start(stop)
+    lead = stitched_leads(con)
+    lead = lead.filter(lead.created_at >= start_at, lead.created_at < stop_at)
+    lead_side = lead.group_by(grp=lead.channel).agg(leads=lead.lead_id.nunique())
+    visits = con.table("visits")
+    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
+    visit_side = visits.select(grp=visits.channel).distinct()
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    spend_side = spend.group_by(grp=spend.channel).agg(spend=spend.cost.sum())
+    out = join_sides(lead_side, visit_side, spend_side)
+    return out.select(grp=out.grp, leads=count(out, "leads"), spend=money(out, "spend")).order_by(
+        "grp"
+    )
+
+
 def join_sides(*sides: ir.Table, keys: Sequence[str] = ("grp",)) -> ir.Table:
     """One row per ``grp`` (or per combination of ``keys``) found in any side, each side's
     columns left-joined on it (missing where that side has no row for the group: see
