@@ -249,6 +249,11 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+FRESH_KERNELS_VAR = "ANALYTICS_FRESH_KERNELS"
+"""Set (to anything) to run every notebook in a kernel of its own, as Papermill does by
+default, instead of the worker's warm kernel reset between notebooks
+(:mod:`analytics.reports.kernels`)."""
+
 THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set to 1 in the worker processes (kernels inherit them) unless already set."""
 
@@ -292,6 +297,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     import nbformat
     import papermill
 
+    from analytics.reports.kernels import register_engine
     from analytics.reports.render import page_title, render_html
     from analytics.reports.views import has_views, select_view
 
@@ -316,6 +322,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
             str(task.ipynb),
             parameters=task.parameters,
             kernel_name=KERNEL_NAME,
+            engine_name=None if os.environ.get(FRESH_KERNELS_VAR) else register_engine(),
             cwd=str(task.cwd),
             progress_bar=False,
         )
