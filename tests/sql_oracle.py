@@ -1716,3 +1716,26 @@ def old_sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
     ).df()
     target = frame.set_index("lead_id")["sql"].astype("int64")
     return target
+
+
+# --------------------------------------------------------------------------- demo defects
+# Was the data half of analytics.reports.analyst_pages.demo_defects_section (run once per
+# language by notebook 03): the whole quality report over all the data, then
+# defect_recovery. Now analytics.metrics.quality.demo_defect_recovery (once per run, only
+# the four checks the defects are compared with).
+
+
+def old_demo_defect_recovery(con) -> pd.DataFrame | None:
+    """Was ``demo_defects_section``'s recovery frame; None without ``truth.defects``."""
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
+    from analytics.metrics.quality import defect_recovery, quality_report
+
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'truth' AND table_name = 'defects'"
+    ).fetchone()[0]
+    if not found:
+        return None
+    everything = parse_period("all", data_anchor(con), bounds=data_bounds(con))
+    truth = con.execute("SELECT * FROM truth.defects").df()
+    return defect_recovery(quality_report(con, everything), truth)
