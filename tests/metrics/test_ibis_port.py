@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
-from funnel_fixture import fill
+from funnel_fixture import SUMMARY_W23, fill
 from sql_oracle import (
     assert_same_frame,
     old_booked_by_channel,
@@ -28,11 +28,12 @@ from sql_oracle import (
     old_data_bounds,
     old_drilldown,
     old_first_record_day,
+    old_funnel_counts,
     old_snapshot_campaigns,
     old_snapshot_figures,
 )
 
-from analytics.metrics import drilldown, kpi, revenue, snapshot
+from analytics.metrics import drilldown, funnel, kpi, revenue, snapshot
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.metrics.period import (
     as_date,
@@ -44,7 +45,9 @@ from analytics.metrics.period import (
     year_ago_period,
 )
 from analytics.transforms import connect_backend
+from analytics.transforms.backends import ibis_backend
 from analytics.transforms.data_span import first_record_day
+from analytics.transforms.funnel_facts import funnel_counts, funnel_counts_by_window
 
 SHIPPED = load_definitions()
 RULES = Definitions(mql_method="rules", rules=SHIPPED.rules, non_target=SHIPPED.non_target)
@@ -202,3 +205,94 @@ def test_snapshot_campaigns_match_the_frozen_drilldowns(db, request):
                 # money: the old sum of the creatives' sums differs in the last bits
                 assert type(got[key][field]) is type(value), (key, field)
                 assert got[key][field] == (value if value is None else approx(value))
+
+
+# --------------------------------------------------------------------------- one query per source
+# The snapshot asks each source once for its periods (``*_by_window``); each period's
+# rows must be what the frozen one-period code gives, and the hand values of
+# ``funnel_fixture``'s docstring.
+
+W22, W24 = iso_week(2025, 22), iso_week(2025, 24)
+
+
+def _windows_of(con):
+    """The snapshot's three periods (the last without data) and W24 (the days after W23:
+    L7 at Mon 00:00 and D7 are there, not in W23)."""
+    week = iso_week(2025, 23)
+    return [week, previous_period(week), year_ago_period(week), W24]
+
+
+def test_windowed_figures_by_hand(hand):
+    """Hand values (``funnel_fixture``): W22 = spend 3 000 (paid_search, Fri 05-30), visit
+    v0 (visitor h), lead L0 (form, v0) whose D0 won 20 000 on Sat 05-31 -> visits 1,
+    visitors 1, leads 1, MQL 1, SQL 1, sales 1, revenue 20 000, booked 20 000 / 1 sale /
+    spend 3 000, all paid_search; 2024-W23: nothing; W24 (to 06-10): spend 7 000, visits
+    v7, v8, lead L7 (v7, paid_search) with D7 won 999 -> leads 1, sales 1, revenue 999."""
+    chosen = _windows_of(hand)
+    summaries = funnel.funnel_summaries(hand, chosen)
+    w23, w22, ago, w24 = (s.iloc[0] for s in summaries)
+    assert {k: w23[k] for k in SUMMARY_W23} == pytest.approx(SUMMARY_W23, nan_ok=True)
+    expected = {"spend": 3_000.0, "visits": 1, "visitors": 1, "leads": 1, "mql": 1}
+    expected |= {"sql_leads": 1, "sales": 1, "revenue": 20_000.0}
+    assert {k: w22[k] for k in expected} == expected
+    assert (ago["visits"], ago["leads"], ago["spend"], ago["revenue"]) == (0, 0, 0.0, 0.0)
+    assert (w24["spend"], w24["visits"], w24["leads"], w24["sales"]) == (7_000.0, 2, 1, 1)
+    assert w24["revenue"] == 999.0
+    booked = [b.iloc[0] for b in revenue.booked_summaries(hand, chosen)]
+    assert [(b["revenue"], b["sales"], b["spend"]) for b in booked] == [
+        (150_777.0, 3, 21_000.0),
+        (20_000.0, 1, 3_000.0),
+        (0.0, 0, 0.0),
+        (999.0, 1, 7_000.0),
+    ]
+    w22_channels = revenue.booked_by_channel_of(hand, chosen)[1]
+    assert w22_channels[["channel", "revenue", "sales", "spend"]].values.tolist() == [
+        ["paid_search", 20_000.0, 1, 3_000.0]
+    ]
+    conversion = kpi.conversion_by_periods(hand, chosen, "channel", SHIPPED)
+    assert conversion[2].empty
+    assert conversion[1][["channel", "leads", "sales", "revenue"]].values.tolist() == [
+        ["paid_search", 1, 1, 20_000.0]
+    ]
+
+
+@pytest.mark.parametrize("db", ["hand", "tiny"])
+def test_windowed_queries_match_one_query_per_period(db, request):
+    """Each period's slice of the one query equals the frozen code of that period alone:
+    the funnel counts of every grouping, the conversion (both MQL methods), the booked
+    figures and the snapshot's raw figures; overlapping periods (the whole span and a
+    week in it) are computed apart and still match."""
+    con = request.getfixturevalue(db)
+    chosen = _windows_of(con)
+    windows = [(p.start, p.end_exclusive) for p in chosen]
+    rows = 0
+    with ibis_backend(con) as ibis_con:
+        for by in ("total", "channel", "week"):
+            every = ibis_con.execute(funnel_counts_by_window(ibis_con, windows, by))
+            for i, (start, stop) in enumerate(windows):
+                old = ibis_con.execute(old_funnel_counts(ibis_con, start, stop, by))
+                new = every[every["window"] == i].drop(columns="window")
+                assert_same_frame(new, old)
+                assert_same_frame(ibis_con.execute(funnel_counts(ibis_con, start, stop, by)), old)
+                rows += len(old)
+    for definitions in (SHIPPED, RULES):
+        frames = kpi.conversion_by_periods(con, chosen, "channel", definitions)
+        for period, frame in zip(chosen, frames, strict=True):
+            assert_same_frame(frame, old_conversion_by(con, period, "channel", definitions))
+            rows += len(frame)
+    for period, frame in zip(chosen, revenue.booked_summaries(con, chosen), strict=True):
+        assert_same_frame(frame, old_booked_summary(con, period))
+    for period, frame in zip(chosen, revenue.booked_by_channel_of(con, chosen), strict=True):
+        assert_same_frame(frame, old_booked_by_channel(con, period))
+    span = date_range(*old_data_bounds(con))
+    with_span = [chosen[0], span, chosen[1]]
+    assert snapshot._disjoint_batches(with_span) == [[0, 2], [1]]
+    for period, (total, channels) in zip(
+        with_span, snapshot._figures_of(con, with_span, SHIPPED), strict=True
+    ):
+        old_total, old_channels = old_snapshot_figures(con, period, SHIPPED)
+        _same_figures(total, old_total)
+        assert list(channels) == list(old_channels)
+        for name, figures in old_channels.items():
+            _same_figures(channels[name], figures)
+    assert rows >= 20

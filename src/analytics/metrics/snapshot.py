@@ -130,7 +130,7 @@ import pandas as pd
 from analytics.metrics import kpi, revenue
 from analytics.metrics.catalogue import CATALOGUE, Metric, metric
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
-from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, weekly_funnel
+from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, funnel_summaries, weekly_funnel
 from analytics.metrics.period import (
     Period,
     data_anchor,
@@ -231,9 +231,73 @@ def _figures(
     ``closed`` is :func:`analytics.metrics.kpi.closed_deals` of the period when
     the caller fetched it already (:func:`analytics.metrics.kpi.closed_deals_of`).
     """
-    booked = revenue.booked_summary(con, period).iloc[0]
-    by_channel_flags = kpi.conversion_by(con, period, "channel", definitions)
-    cohort = kpi.kpi_summary(con, period, definitions, conversion=by_channel_flags).iloc[0]
+    return _figures_of(con, [period], definitions, [closed] if closed is not None else None)[0]
+
+
+def _figures_of(
+    con,
+    periods: list[Period],
+    definitions: Definitions | None,
+    closed: list[pd.DataFrame] | None = None,
+) -> list[tuple[dict, dict]]:
+    """:func:`_figures` of several periods, each source one query for them all.
+
+    Four queries for any number of periods that do not overlap (booked total,
+    booked by channel, the channel conversion with the MQL rules, the funnel
+    total), each grouping by period as well (:mod:`analytics.transforms`
+    ``*_by_window``), plus one for the closed deals unless ``closed`` gives them
+    (one frame per period); overlapping periods take one such set each
+    (:func:`_disjoint_batches`).
+    """
+    out: list = [None] * len(periods)
+    for batch in _disjoint_batches(periods):
+        chosen = [periods[i] for i in batch]
+        booked = revenue.booked_summaries(con, chosen)
+        booked_channels = revenue.booked_by_channel_of(con, chosen)
+        conversion = kpi.conversion_by_periods(con, chosen, "channel", definitions)
+        summaries = funnel_summaries(con, chosen)
+        deals = kpi.closed_deals_of(con, chosen) if closed is None else [closed[i] for i in batch]
+        parts = zip(booked, booked_channels, conversion, summaries, deals, strict=True)
+        for i, frames in zip(batch, parts, strict=True):
+            out[i] = _period_figures(*frames, definitions)
+    return out
+
+
+def _disjoint_batches(periods: list[Period]) -> list[list[int]]:
+    """Indexes of ``periods`` in groups of periods without a common day, first fit.
+
+    A query over several windows counts a record in the first window holding it, so
+    only periods that do not overlap share one (a period longer than a year overlaps
+    the same period a year earlier: it gets its own query)."""
+    batches: list[list[int]] = []
+    for i, period in enumerate(periods):
+        for batch in batches:
+            if all(period.end < periods[j].start or periods[j].end < period.start for j in batch):
+                batch.append(i)
+                break
+        else:
+            batches.append([i])
+    return batches
+
+
+def _period_figures(
+    booked: pd.DataFrame,
+    booked_channels: pd.DataFrame,
+    by_channel_flags: pd.DataFrame,
+    summary: pd.DataFrame,
+    closed: pd.DataFrame,
+    definitions: Definitions | None,
+) -> tuple[dict, dict]:
+    """``(total, by_channel)`` of one period from its fetched frames:
+    :func:`analytics.metrics.revenue.booked_summary`,
+    :func:`~analytics.metrics.revenue.booked_by_channel`,
+    :func:`analytics.metrics.kpi.conversion_by` (by channel),
+    :func:`analytics.metrics.funnel.funnel_summary` and
+    :func:`analytics.metrics.kpi.closed_deals`."""
+    booked = booked.iloc[0]
+    cohort = kpi.kpi_summary(
+        None, None, definitions, conversion=by_channel_flags, summary=summary
+    ).iloc[0]
     total: dict[str, float] = {}
     for column, value in cohort.items():
         key = COHORT_COLUMNS.get(str(column), str(column))
@@ -241,8 +305,6 @@ def _figures(
             total[key] = value
     for column in revenue.BOOKED_COLUMNS:
         total[column] = booked[column]
-    if closed is None:
-        closed = kpi.closed_deals(con, period.start, period.end_exclusive)
     won = int((closed["outcome"] == "won").sum())
     total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
     # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
@@ -251,7 +313,7 @@ def _figures(
 
     by_channel: dict[str, dict[str, float]] = {}
     conversion = by_channel_flags.set_index("channel")
-    booked_channels = revenue.booked_by_channel(con, period).set_index("channel")
+    booked_channels = booked_channels.set_index("channel")
     # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
     names = conversion.index.union(booked_channels.index)
     sums = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue", "non_target"]
@@ -464,11 +526,8 @@ def compute_snapshot(
     # one that starts before it is computed but marked partial
     covered = [True] + [p.end >= data_start for p in periods[1:]]
     computed_periods = [p for p, ok in zip(periods, covered, strict=True) if ok]
-    closed = iter(kpi.closed_deals_of(con, computed_periods))
-    computed = [
-        _figures(con, p, definitions, next(closed)) if ok else ({}, {})
-        for p, ok in zip(periods, covered, strict=True)
-    ]
+    figures = iter(_figures_of(con, computed_periods, definitions))
+    computed = [next(figures) if ok else ({}, {}) for ok in covered]
     metrics: dict[str, dict] = {}
     for key, entry in CATALOGUE.items():
         values = _entry_values(entry, [c[0] for c in computed], covered, data_start)

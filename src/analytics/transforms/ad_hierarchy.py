@@ -43,7 +43,7 @@ from analytics.transforms.booked_deals import closed_deal_table
 from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_channels, lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
-from analytics.transforms.time_keys import day_start, week_start
+from analytics.transforms.time_keys import Windows, day_start, tagged, week_start, window_of
 
 LEVELS = ("channel", "campaign", "ad_group", "creative")
 """The hierarchy, top to bottom (ad group = keyword = ``utm_term``)."""
@@ -83,9 +83,6 @@ CAMPAIGN_FIGURE_COLUMNS = (
 )
 """Columns of :func:`campaign_figures`, in order."""
 
-Windows = Sequence[tuple[date, date]]
-"""Windows of days ``[start, stop)``."""
-
 CAMPAIGN_WEEK_COLUMNS = ("week_start", "channel", "campaign", "spend", "leads")
 """Columns of :func:`campaign_week_counts`, in order."""
 
@@ -119,32 +116,15 @@ def _lead_places(con, lead_ids: ir.Column) -> ir.Table:
     return out.select("p_lead_id", **{level: _utm(out[f"v_{level}"]) for level in LEVELS})
 
 
-def _window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
-    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
-    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
-    bound = ibis.literal if days else day_start
-    return ibis.cases(
-        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
-        else_=None,
-    ).cast("int64")
-
-
-def _tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
-    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
-    windows dropped."""
-    table = table.mutate(window=_window_of(moment, windows, days=days))
-    return table.filter(table.window.notnull())
-
-
 def _spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     spend = con.table("spend")
-    spend = _tagged(spend, spend.date, windows, days=True)
+    spend = tagged(spend, spend.date, windows, days=True)
     return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
 
 
 def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     visits = con.table("visits")
-    visits = _tagged(visits, visits.visit_start, windows)
+    visits = tagged(visits, visits.visit_start, windows)
     return visits.group_by(
         window=visits.window,
         channel=visits.channel,
@@ -155,7 +135,7 @@ def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
 def _booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     won = closed_deal_table(con, *windows[0], more=windows[1:])
     won = won.filter(won.outcome == "won")
-    won = won.mutate(window=_window_of(won.closed_at, windows))
+    won = won.mutate(window=window_of(won.closed_at, windows))
     places = _lead_places(con, won.lead_id)
     won = won.left_join(places, won.lead_id == places.p_lead_id)
     undetermined = ibis.literal(UNDETERMINED)
@@ -248,7 +228,7 @@ def campaign_figures(con, windows: Windows) -> ir.Table:
     first = min(start for start, _ in windows)
     last = max(stop for _, stop in windows)
     leads = lead_channels(con, first, last)
-    leads = _tagged(leads, leads.created_at, windows)
+    leads = tagged(leads, leads.created_at, windows)
     lead_side = leads.group_by(keys).agg(leads=leads.count())
     sides = [side(con, windows, keys[1:]) for side in (_spend_side, _booked_side, _visit_side)]
     out = join_sides(*sides, lead_side, keys=keys)
