@@ -1782,3 +1782,29 @@ def old_funnel_counts(con, start, stop, by: str = "total"):
         **{name: count(out, name) for name in COUNT_COLUMNS},
         revenue=money(out, "revenue"),
     ).order_by("grp")
+
+
+def old_snapshot_weekly(con, period: Period, weeks: int) -> list[dict]:
+    """Was ``analytics.metrics.snapshot._weekly`` (two queries of their own: the booked
+    and the cohort weekly series)."""
+    from analytics.metrics.funnel import weekly_funnel
+    from analytics.metrics.revenue import booked_weekly
+    from analytics.metrics.snapshot import _clean
+
+    booked = booked_weekly(con, period, weeks)
+    cohort = weekly_funnel(con, period, weeks)
+    rows = []
+    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+        rows.append(
+            {
+                "week": c["week"],
+                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "revenue": _clean(b["revenue"]),
+                "sales": int(b["sales"]),
+                "spend": _clean(b["spend"]),
+                "leads": int(c["leads"]),
+                "mql": int(c["mql"]),
+                "sql_leads": int(c["sql_leads"]),
+            }
+        )
+    return rows

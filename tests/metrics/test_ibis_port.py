@@ -31,6 +31,7 @@ from sql_oracle import (
     old_funnel_counts,
     old_snapshot_campaigns,
     old_snapshot_figures,
+    old_snapshot_weekly,
 )
 
 from analytics.metrics import drilldown, funnel, kpi, revenue, snapshot
@@ -296,3 +297,31 @@ def test_windowed_queries_match_one_query_per_period(db, request):
         for name, figures in old_channels.items():
             _same_figures(channels[name], figures)
     assert rows >= 20
+
+
+@pytest.mark.parametrize("db", ["hand", "tiny"])
+def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(db, request):
+    """The weekly series now comes from the periods' totals query (the weeks are windows
+    of it): the same rows as the frozen two weekly queries, for a full week and a period
+    ending mid-week (its last week cut at the period's end). By hand (``funnel_fixture``),
+    W22 = booked 20 000 / 1 sale / spend 3 000, leads 1, MQL 1, SQL 1; W23 = booked
+    150 777 / 3 / 21 000, leads 6, MQL 4 (the CRM stage), SQL 3."""
+    con = request.getfixturevalue(db)
+    week = iso_week(2025, 23)
+    cut = date_range(week.start, date(2025, 6, 5))  # Mon..Thu
+    for period, weeks in ((week, 12), (cut, 3)):
+        chosen = [period, previous_period(period), year_ago_period(period)]
+        week_periods = snapshot._week_periods(period, weeks)
+        totals = snapshot._totals_of(con, chosen + week_periods)
+        new = snapshot._weekly(week_periods, totals[len(chosen) :])
+        assert new == old_snapshot_weekly(con, period, weeks)
+    if db == "hand":
+        rows = snapshot._weekly(
+            snapshot._week_periods(week, 2),
+            snapshot._totals_of(con, snapshot._week_periods(week, 2)),
+        )
+        assert [(r["week"], r["revenue"], r["sales"], r["spend"]) for r in rows] == [
+            ("2025-W22", 20_000.0, 1, 3_000.0),
+            ("2025-W23", 150_777.0, 3, 21_000.0),
+        ]
+        assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (6, 4, 3)]

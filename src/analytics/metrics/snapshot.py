@@ -118,11 +118,12 @@ language); ``*_en`` English. Labels always come from
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -130,7 +131,7 @@ import pandas as pd
 from analytics.metrics import kpi, revenue
 from analytics.metrics.catalogue import CATALOGUE, Metric, metric
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
-from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, funnel_summaries, weekly_funnel
+from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, funnel_summaries
 from analytics.metrics.period import (
     Period,
     data_anchor,
@@ -239,8 +240,12 @@ def _figures_of(
     periods: list[Period],
     definitions: Definitions | None,
     closed: list[pd.DataFrame] | None = None,
+    totals: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None,
 ) -> list[tuple[dict, dict]]:
     """:func:`_figures` of several periods, each source one query for them all.
+
+    ``totals`` are :func:`_totals_of` of the periods when the caller fetched them
+    (with the weekly series' weeks); ``closed`` their closed deals likewise.
 
     Four queries for any number of periods that do not overlap (booked total,
     booked by channel, the channel conversion with the MQL rules, the funnel
@@ -252,15 +257,48 @@ def _figures_of(
     out: list = [None] * len(periods)
     for batch in _disjoint_batches(periods):
         chosen = [periods[i] for i in batch]
-        booked = revenue.booked_summaries(con, chosen)
+        if totals is None:
+            booked = revenue.booked_summaries(con, chosen)
+            summaries = funnel_summaries(con, chosen)
+        else:
+            booked = [totals[i][0] for i in batch]
+            summaries = [totals[i][1] for i in batch]
         booked_channels = revenue.booked_by_channel_of(con, chosen)
         conversion = kpi.conversion_by_periods(con, chosen, "channel", definitions)
-        summaries = funnel_summaries(con, chosen)
         deals = kpi.closed_deals_of(con, chosen) if closed is None else [closed[i] for i in batch]
         parts = zip(booked, booked_channels, conversion, summaries, deals, strict=True)
         for i, frames in zip(batch, parts, strict=True):
             out[i] = _period_figures(*frames, definitions)
     return out
+
+
+def _totals_of(con, periods: list[Period]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`analytics.metrics.revenue.booked_summary` and
+    :func:`analytics.metrics.funnel.funnel_summary` of each period: two queries for
+    periods that do not overlap (a period asked twice is computed once)."""
+    unique = list(dict.fromkeys((p.start, p.end) for p in periods))
+    chosen = [next(p for p in periods if (p.start, p.end) == key) for key in unique]
+    found: dict = {}
+    for batch in _disjoint_batches(chosen):
+        some = [chosen[i] for i in batch]
+        parts = zip(revenue.booked_summaries(con, some), funnel_summaries(con, some), strict=True)
+        for period, pair in zip(some, parts, strict=True):
+            found[(period.start, period.end)] = pair
+    return [found[(p.start, p.end)] for p in periods]
+
+
+def _week_periods(period: Period, weeks: int) -> list[Period]:
+    """The ``weeks`` ISO weeks to ``period.end``, oldest first, the last cut at
+    ``period.end`` (the rows of :func:`analytics.metrics.funnel.weekly_funnel` and
+    :func:`analytics.metrics.revenue.booked_weekly`)."""
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    mondays = [last_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    return [
+        Period(monday, min(monday + timedelta(days=6), period.end), monday.isoformat())
+        for monday in mondays
+    ]
 
 
 def _disjoint_batches(periods: list[Period]) -> list[list[int]]:
@@ -411,15 +449,19 @@ def _maturity(entry: Metric, periods: list[Period], as_of: date) -> dict | None:
     return out
 
 
-def _weekly(con, period: Period, weeks: int) -> list[dict]:
-    booked = revenue.booked_weekly(con, period, weeks)
-    cohort = weekly_funnel(con, period, weeks)
+def _weekly(week_periods: list[Period], totals: list) -> list[dict]:
+    """The snapshot's ``weekly`` rows from :func:`_totals_of` of :func:`_week_periods`:
+    booked revenue, sales, spend and the cohort's leads, MQL and SQL of each week (the
+    figures of :func:`analytics.metrics.revenue.booked_weekly` and
+    :func:`analytics.metrics.funnel.weekly_funnel`)."""
     rows = []
-    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+    for week, (booked, cohort) in zip(week_periods, totals, strict=True):
+        b, c = booked.iloc[0], cohort.iloc[0]
+        year, number, _ = week.start.isocalendar()
         rows.append(
             {
-                "week": c["week"],
-                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "week": f"{year}-W{number:02d}",
+                "week_start": week.start.isoformat(),
                 "revenue": _clean(b["revenue"]),
                 "sales": int(b["sales"]),
                 "spend": _clean(b["spend"]),
@@ -517,6 +559,18 @@ def compute_snapshot(
     Snapshot
         See the module docstring for the content.
     """
+    with ibis_backend(con) as backend:
+        if backend is not con:
+            # a backend of our own for this computation: each table's schema is read
+            # once, not by every expression (a DESCRIBE query per table per query)
+            backend.table = functools.cache(backend.table)
+        return _compute_snapshot(backend, period, definitions, as_of, weeks)
+
+
+def _compute_snapshot(
+    con, period: Period, definitions: Definitions | None, as_of: date | None, weeks: int
+) -> Snapshot:
+    """:func:`compute_snapshot` on an Ibis backend."""
     if as_of is None:
         data_start, _, as_of = data_extent(con)
     else:
@@ -526,7 +580,11 @@ def compute_snapshot(
     # one that starts before it is computed but marked partial
     covered = [True] + [p.end >= data_start for p in periods[1:]]
     computed_periods = [p for p, ok in zip(periods, covered, strict=True) if ok]
-    figures = iter(_figures_of(con, computed_periods, definitions))
+    week_periods = _week_periods(period, weeks)
+    # the totals of the periods and of the weekly series' weeks: one query each
+    totals = _totals_of(con, computed_periods + week_periods)
+    found = _figures_of(con, computed_periods, definitions, totals=totals[: len(computed_periods)])
+    figures = iter(found)
     computed = [next(figures) if ok else ({}, {}) for ok in covered]
     metrics: dict[str, dict] = {}
     for key, entry in CATALOGUE.items():
@@ -569,7 +627,7 @@ def compute_snapshot(
         "year_ago": _period_json(periods[2], data_start),
         "metrics": metrics,
         "channels": channels,
-        "weekly": _weekly(con, period, weeks),
+        "weekly": _weekly(week_periods, totals[len(computed_periods) :]),
         "campaigns": _campaigns(con, periods, covered, definitions),
         "campaign_weekly": _campaign_weekly(con, period, weeks),
     }

@@ -22,7 +22,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from analytics.transforms.stitching import stitched_leads
+from analytics.transforms.stitching import lead_rows, stitched_leads
 from analytics.transforms.time_keys import Windows, tagged, week_start
 
 STAGE_ORDER = ("new", "mql", "sql", "demo", "proposal", "won")
@@ -141,13 +141,15 @@ def funnel_counts_by_window(con, windows: Windows, by: str = "total") -> ir.Tabl
         raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
     keys = ["window", "grp"]
 
-    lead = stitched_leads(con)
+    # the channel only when grouped by it: a lead's channel is a look-up in every visit
+    lead = stitched_leads(con) if by == "channel" else lead_rows(con)
     lead = tagged(lead, lead.created_at, windows)
     deal = deal_facts(con).rename(deal_lead_id="lead_id")
     cohort = lead.left_join(deal, lead.lead_id == deal.deal_lead_id)
     mql, sql_lead, won = (cohort.reached >= r for r in (MQL_RANK, SQL_RANK, WON_RANK))
+    channel = cohort.channel if by == "channel" else None
     lead_side = cohort.group_by(
-        window=cohort.window, grp=_group_key(by, cohort.channel, cohort.created_at)
+        window=cohort.window, grp=_group_key(by, channel, cohort.created_at)
     ).agg(
         leads=cohort.lead_id.nunique(),
         leads_form=cohort.lead_id.nunique(where=cohort.lead_type == "form"),

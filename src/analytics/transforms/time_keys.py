@@ -40,14 +40,12 @@ def tagged(table: ir.Table, moment: ir.Value, windows: Windows, *, days: bool = 
     """``table`` with the column ``window`` (:func:`window_of`), its rows outside the
     windows dropped.
 
-    The rows are first cut to the span of the windows (a plain range on ``moment``, which
-    a columnar engine answers from its min/max statistics), then tagged: one scan for
-    several periods gives each period's rows, as a query per period would.
+    The rows are first cut to the windows' :func:`spans` (a few plain ranges on
+    ``moment``, which a columnar engine answers from its min/max statistics), then
+    tagged: one scan for several periods gives each period's rows, as a query per
+    period would.
     """
-    bound = ibis.literal if days else day_start
-    first = min(start for start, _ in windows)
-    last = max(stop for _, stop in windows)
-    table = table.filter(moment >= bound(first), moment < bound(last))
+    table = table.filter(in_windows(moment, spans(windows), days=days))
     table = table.mutate(window=window_of(moment, windows, days=days))
     return table.filter(table.window.notnull())
 
@@ -58,3 +56,15 @@ def in_windows(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.
     return functools.reduce(
         operator.or_, [(moment >= bound(a)) & (moment < bound(b)) for a, b in windows]
     )
+
+
+def spans(windows: Windows) -> list[tuple[date, date]]:
+    """The days of ``windows`` as few ``[start, stop)`` ranges: overlapping or adjacent
+    windows merged (e.g. twelve consecutive weeks are one range), sorted."""
+    merged: list[tuple[date, date]] = []
+    for start, stop in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(stop, merged[-1][1]))
+        else:
+            merged.append((start, stop))
+    return merged
