@@ -51,10 +51,15 @@ Every source runs an Ibis expression of :mod:`analytics.transforms`
 ``data_span``) on the connection given: a DuckDB connection or any Ibis
 backend, so :func:`compute_snapshot` gives the same snapshot on PySpark
 (:func:`build_snapshot`'s ``backend``, ``python -m analytics metrics --backend``).
-Per period it runs four queries (booked total, booked by channel, the
-channel conversion with the MQL rules, the funnel total), plus one for the
-closed deals of all three periods, two for the weekly series and one for
-the data's first and last days.
+Each source is one query for the three periods together, grouped by period
+as well (the ``*_by_window`` expressions: a record counts in the period
+holding it): booked total and funnel total (whose periods include the weekly
+series' weeks, so the weekly series needs no query of its own), booked by
+channel, the channel conversion with the MQL rules, the closed deals; plus
+the campaign figures, the campaign weeks and the data's first and last days:
+eight queries on one Ibis backend, each table's schema read once. Periods
+that overlap (a period longer than a year and the same period a year
+earlier) are asked in separate queries (:func:`_disjoint_batches`).
 
 Cohort maturity
 ---------------
