@@ -22,7 +22,14 @@ executed once for all its pages whatever their role and language: it receives
 ``views = [[role, locale], ...]``, displays each page-dependent section once per
 page or language, and each role's notebook keeps only its own view's outputs
 (:func:`~analytics.reports.views.select_view`). The role's name reaches only the
-notebooks that declare ``role``. It writes::
+notebooks that declare ``role``.
+
+The snapshot is computed in a thread of the runner while the notebooks that do
+not read it (no ``snapshot`` parameter: 00, 06, 07) already run on the other
+cores; the rest start when it is written. Workers take the executions longest
+first, by each notebook's time in the latest run's manifest
+(:func:`by_expected_time`), so that a long notebook is not left for the end. It
+writes::
 
     <out_dir>/<period label>/
         index.html                      links to every role's pages
@@ -52,7 +59,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,6 +249,11 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+FRESH_KERNELS_VAR = "ANALYTICS_FRESH_KERNELS"
+"""Set (to anything) to run every notebook in a kernel of its own, as Papermill does by
+default, instead of the worker's warm kernel reset between notebooks
+(:mod:`analytics.reports.kernels`)."""
+
 THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set to 1 in the worker processes (kernels inherit them) unless already set."""
 
@@ -285,6 +297,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     import nbformat
     import papermill
 
+    from analytics.reports.kernels import register_engine
     from analytics.reports.render import page_title, render_html
     from analytics.reports.views import has_views, select_view
 
@@ -309,6 +322,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
             str(task.ipynb),
             parameters=task.parameters,
             kernel_name=KERNEL_NAME,
+            engine_name=None if os.environ.get(FRESH_KERNELS_VAR) else register_engine(),
             cwd=str(task.cwd),
             progress_bar=False,
         )
@@ -422,6 +436,92 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     return tasks
 
 
+def _needs_snapshot(task: _Task) -> bool:
+    """The notebook reads the run's snapshot (declares ``snapshot``): it starts after it."""
+    return "snapshot" in task.parameters
+
+
+def previous_execute_seconds(out_dir: Path) -> dict[str, float]:
+    """Execution time of each notebook (by file name) in the latest run under ``out_dir``.
+
+    Read from the most recently written ``<out_dir>/*/manifest.json``; the longest
+    execution of a notebook counts (roles whose parameters split it ran it several
+    times). Empty when there is no earlier run or its manifest cannot be read.
+    """
+    manifests = sorted(
+        Path(out_dir).glob("*/manifest.json"),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for path in manifests[:1]:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8")).get("notebooks", [])
+            seconds: dict[str, float] = {}
+            for entry in entries:
+                name, value = entry["notebook"], float(entry["execute_seconds"])
+                seconds[name] = max(value, seconds.get(name, 0.0))
+            return seconds
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+    return {}
+
+
+def by_expected_time(tasks: list[_Task], seconds: dict[str, float]) -> list[_Task]:
+    """The tasks, longest expected execution first (``seconds`` by notebook name).
+
+    Handing the longest executions out first leaves the short ones for the end,
+    when one worker would otherwise wait for the other's long notebook (the
+    longest-processing-time rule, within 4/3 of the best order on any number of
+    workers). A notebook missing from ``seconds`` counts as the longest known one
+    (it may be new and slow); with no earlier run at all the role-file order is
+    kept (Python's sort is stable).
+    """
+    longest = max(seconds.values(), default=0.0)
+    return sorted(tasks, key=lambda task: -seconds.get(task.notebook.name, longest))
+
+
+def _dispatch(tasks, workers, snapshot_future, submit, run_task, record):
+    """Run ``tasks`` on ``workers`` processes while the snapshot is computed; return it.
+
+    The notebooks that do not read the snapshot (:func:`_needs_snapshot`) start at
+    once, on every worker but one (the snapshot's thread has that core); the
+    others wait for the snapshot. A worker that gets free takes the first task
+    ready in ``tasks`` order (:func:`by_expected_time`). ``record(task, future)``
+    is called for each finished task. An error of the snapshot is raised once the
+    executions already started have finished (none is started after it).
+    """
+    ready = [task for task in tasks if not _needs_snapshot(task)]
+    waiting = [task for task in tasks if _needs_snapshot(task)]
+    running: dict = {}
+    snapshot = None
+    snapshot_error: BaseException | None = None
+    snapshot_done = False
+    while True:
+        limit = workers if snapshot_done else max(0, workers - 1)
+        while ready and len(running) < limit and snapshot_error is None:
+            task = ready.pop(0)
+            running[submit(run_task, task)] = task
+        pending = set(running) | (set() if snapshot_done else {snapshot_future})
+        if not pending:
+            break
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        if snapshot_future in finished and not snapshot_done:
+            snapshot_done = True
+            try:
+                snapshot = snapshot_future.result()
+            except BaseException as exc:  # raised below, after the running executions
+                snapshot_error = exc
+            else:  # keep the expected-time order over all tasks
+                order = {id(task): i for i, task in enumerate(tasks)}
+                ready = sorted([*ready, *waiting], key=lambda task: order[id(task)])
+            waiting = []
+        for future in finished & set(running):
+            record(running.pop(future), future)
+    if snapshot_error is not None:
+        raise snapshot_error
+    return snapshot
+
+
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
     """(role, notebook name) pairs in role-file order."""
     return [(role.name, notebook.name) for role in configs for notebook in role.notebooks]
@@ -507,55 +607,62 @@ def run_reports(
 
     # imported here, not at the top: the spawned workers import this module and need
     # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
-    from analytics.metrics.snapshot import build_snapshot
+    from analytics.metrics.definitions import load_definitions
+    from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
 
-    snapshot_started = time.perf_counter()
-    snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
-    no_data = not period_has_data(snapshot)
-    snapshot_seconds = time.perf_counter() - snapshot_started
-
+    definitions = load_definitions()  # a bad definitions file stops the run before any work
+    snapshot_path = folder / SNAPSHOT_FILE  # where build_snapshot writes it
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
     tasks = _executions(configs, folder, shared)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     environment = kernel_duckdb_environment(workers)
     tasks = [dataclasses.replace(task, environment=environment) for task in tasks]
+    tasks = by_expected_time(tasks, previous_execute_seconds(out_dir))
     results: dict[tuple[str, str], NotebookResult] = {}
-    if tasks:
-        context = multiprocessing.get_context("spawn")
-        with (
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-            tqdm(
-                total=len(tasks),
-                desc=f"reports {resolved.label}",
-                unit="notebook",
-                disable=not progress,
-            ) as bar,
-        ):
-            futures = {pool.submit(_run_task, task): task for task in tasks}
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    done = future.result()
-                except Exception as exc:  # the worker process itself died
-                    error = _error_line(exc)
-                    if isinstance(exc, BrokenProcessPool):
-                        error += _SPAWN_HINT
-                    roles = tuple(page.role for page in task.pages)
-                    done = [
-                        NotebookResult(
-                            page.role,
-                            task.notebook.name,
-                            "failed",
-                            error=error,
-                            execution_roles=roles,
-                        )
-                        for page in task.pages
-                    ]
-                for result in done:
-                    results[(result.role, result.notebook)] = result
-                status = "ok" if all(r.status == "ok" for r in done) else "failed"
-                bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
-                bar.update(1)
+    snapshot_timing: dict[str, float] = {}
+
+    def compute_snapshot():
+        snapshot_started = time.perf_counter()
+        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions)
+        snapshot_timing["seconds"] = time.perf_counter() - snapshot_started
+        return computed
+
+    def record(task: _Task, future) -> None:
+        try:
+            done = future.result()
+        except Exception as exc:  # the worker process itself died
+            error = _error_line(exc)
+            if isinstance(exc, BrokenProcessPool):
+                error += _SPAWN_HINT
+            roles = tuple(page.role for page in task.pages)
+            done = [
+                NotebookResult(
+                    page.role, task.notebook.name, "failed", error=error, execution_roles=roles
+                )
+                for page in task.pages
+            ]
+        for result in done:
+            results[(result.role, result.notebook)] = result
+        status = "ok" if all(r.status == "ok" for r in done) else "failed"
+        bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
+        bar.update(1)
+
+    context = multiprocessing.get_context("spawn")
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as side,
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        tqdm(
+            total=len(tasks),
+            desc=f"reports {resolved.label}",
+            unit="notebook",
+            disable=not progress,
+        ) as bar,
+    ):
+        snapshot = _dispatch(
+            tasks, workers, side.submit(compute_snapshot), pool.submit, _run_task, record
+        )
+    no_data = not period_has_data(snapshot)
+    snapshot_seconds = snapshot_timing["seconds"]
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
 
     _link_role_pages(configs, ordered)
