@@ -257,71 +257,90 @@ def test_windowed_figures_by_hand(hand):
     ]
 
 
-@pytest.mark.parametrize("db", ["hand", "tiny"])
-def test_windowed_queries_match_one_query_per_period(db, request):
-    """Each period's slice of the one query equals the frozen code of that period alone:
-    the funnel counts of every grouping, the conversion (both MQL methods), the booked
-    figures and the snapshot's raw figures; overlapping periods (the whole span and a
-    week in it) are computed apart and still match."""
-    con = request.getfixturevalue(db)
-    chosen = _windows_of(con)
-    windows = [(p.start, p.end_exclusive) for p in chosen]
+def test_windowed_funnel_counts_match_one_query_per_window(hand):
+    """The hand weeks W23, W22, 2024-W23 (empty) and W24 (L7 at Mon 06-09 00:00 and v7
+    belong there, not to W23): each window's rows of the one query by channel equal the
+    frozen one-window expression's; by total and by week for W23 too, and the one-window
+    ``funnel_counts`` (now the windowed query with one window) equals it."""
+    windows = [(p.start, p.end_exclusive) for p in _windows_of(hand)]
+    with ibis_backend(hand) as con:
+        every = con.execute(funnel_counts_by_window(con, windows, "channel"))
+        for i, (start, stop) in enumerate(windows):
+            old = con.execute(old_funnel_counts(con, start, stop, "channel"))
+            assert_same_frame(every[every["window"] == i].drop(columns="window"), old)
+        assert every.groupby("window")["leads"].sum().to_dict() == {0: 6, 1: 1, 3: 1}
+        for by in ("total", "week"):
+            old = con.execute(old_funnel_counts(con, *windows[0], by))
+            assert_same_frame(con.execute(funnel_counts(con, *windows[0], by)), old)
+
+
+def test_windowed_queries_match_one_query_per_period(tiny):
+    """On the tiny demo (2025-W52, its previous week, 2024-W52 and 2025-W23, all with
+    data), each period's slice of the one query equals the frozen code of that period
+    alone: the conversion (both MQL methods), the booked figures and the snapshot's raw
+    figures; a period overlapping another (the whole span and a week in it) is asked
+    apart (``_disjoint_batches``) and still matches."""
+    week = iso_week(2025, 52)
+    chosen = [week, previous_period(week), year_ago_period(week), iso_week(2025, 23)]
     rows = 0
-    with ibis_backend(con) as ibis_con:
-        for by in ("total", "channel", "week"):
-            every = ibis_con.execute(funnel_counts_by_window(ibis_con, windows, by))
-            for i, (start, stop) in enumerate(windows):
-                old = ibis_con.execute(old_funnel_counts(ibis_con, start, stop, by))
-                new = every[every["window"] == i].drop(columns="window")
-                assert_same_frame(new, old)
-                assert_same_frame(ibis_con.execute(funnel_counts(ibis_con, start, stop, by)), old)
-                rows += len(old)
-    for definitions in (SHIPPED, RULES):
-        frames = kpi.conversion_by_periods(con, chosen, "channel", definitions)
-        for period, frame in zip(chosen, frames, strict=True):
-            assert_same_frame(frame, old_conversion_by(con, period, "channel", definitions))
+    for definitions, some in ((SHIPPED, chosen), (RULES, chosen[:1])):
+        frames = kpi.conversion_by_periods(tiny, some, "channel", definitions)
+        for period, frame in zip(some, frames, strict=True):
+            assert_same_frame(frame, old_conversion_by(tiny, period, "channel", definitions))
             rows += len(frame)
-    for period, frame in zip(chosen, revenue.booked_summaries(con, chosen), strict=True):
-        assert_same_frame(frame, old_booked_summary(con, period))
-    for period, frame in zip(chosen, revenue.booked_by_channel_of(con, chosen), strict=True):
-        assert_same_frame(frame, old_booked_by_channel(con, period))
-    span = date_range(*old_data_bounds(con))
-    with_span = [chosen[0], span, chosen[1]]
-    assert snapshot._disjoint_batches(with_span) == [[0, 2], [1]]
+    for period, frame in zip(chosen, revenue.booked_summaries(tiny, chosen), strict=True):
+        assert_same_frame(frame, old_booked_summary(tiny, period))
+    for period, frame in zip(chosen, revenue.booked_by_channel_of(tiny, chosen), strict=True):
+        assert_same_frame(frame, old_booked_by_channel(tiny, period))
+        rows += len(frame)
     for period, (total, channels) in zip(
-        with_span, snapshot._figures_of(con, with_span, SHIPPED), strict=True
+        chosen[:3], snapshot._figures_of(tiny, chosen[:3], SHIPPED), strict=True
     ):
-        old_total, old_channels = old_snapshot_figures(con, period, SHIPPED)
+        old_total, old_channels = old_snapshot_figures(tiny, period, SHIPPED)
         _same_figures(total, old_total)
         assert list(channels) == list(old_channels)
         for name, figures in old_channels.items():
             _same_figures(channels[name], figures)
+    span = date_range(*old_data_bounds(tiny))
+    totals = snapshot._totals_of(tiny, [span, week, span])
+    for period, (booked, summary) in zip([span, week, span], totals, strict=True):
+        assert_same_frame(booked, old_booked_summary(tiny, period))
+        assert_same_frame(summary, funnel.funnel_summary(tiny, period))
     assert rows >= 20
 
 
-@pytest.mark.parametrize("db", ["hand", "tiny"])
-def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(db, request):
+def test_disjoint_batches_by_hand():
+    """Periods sharing no day go together, first fit: W23, the span 2025 (overlaps all
+    weeks of 2025), W22 (joins W23), 2024-W23 (joins W23's batch too)."""
+    w23, w22, ago = iso_week(2025, 23), iso_week(2025, 22), iso_week(2024, 23)
+    year = date_range(date(2025, 1, 1), date(2025, 12, 31))
+    assert snapshot._disjoint_batches([w23, year, w22, ago]) == [[0, 2, 3], [1]]
+    assert snapshot._disjoint_batches([w23, w23]) == [[0], [1]]
+    assert snapshot._disjoint_batches([]) == []
+
+
+def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(hand, tiny):
     """The weekly series now comes from the periods' totals query (the weeks are windows
-    of it): the same rows as the frozen two weekly queries, for a full week and a period
-    ending mid-week (its last week cut at the period's end). By hand (``funnel_fixture``),
-    W22 = booked 20 000 / 1 sale / spend 3 000, leads 1, MQL 1, SQL 1; W23 = booked
-    150 777 / 3 / 21 000, leads 6, MQL 4 (the CRM stage), SQL 3."""
-    con = request.getfixturevalue(db)
-    week = iso_week(2025, 23)
-    cut = date_range(week.start, date(2025, 6, 5))  # Mon..Thu
-    for period, weeks in ((week, 12), (cut, 3)):
-        chosen = [period, previous_period(period), year_ago_period(period)]
-        week_periods = snapshot._week_periods(period, weeks)
-        totals = snapshot._totals_of(con, chosen + week_periods)
-        new = snapshot._weekly(week_periods, totals[len(chosen) :])
-        assert new == old_snapshot_weekly(con, period, weeks)
-    if db == "hand":
-        rows = snapshot._weekly(
-            snapshot._week_periods(week, 2),
-            snapshot._totals_of(con, snapshot._week_periods(week, 2)),
-        )
-        assert [(r["week"], r["revenue"], r["sales"], r["spend"]) for r in rows] == [
-            ("2025-W22", 20_000.0, 1, 3_000.0),
-            ("2025-W23", 150_777.0, 3, 21_000.0),
-        ]
-        assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (6, 4, 3)]
+    of it): the same rows as the frozen two weekly queries, for a full week on the tiny
+    demo and, on the hand warehouse, a period ending mid-week (its last week cut at the
+    period's end). By hand (``funnel_fixture``), W22 = booked 20 000 / 1 sale / spend
+    3 000, leads 1, MQL 1, SQL 1; W23 to Thu 06-05 = booked D1 100 000 (Mon) and DX 777
+    (Tue), 2 sales (D4 is won on Fri), spend 10 000 + 6 000 + 5 000 = 21 000 (Mon, Tue,
+    Thu), leads L1, L2, L3 whose deals D1, D2, D3 all reached MQL and D1, D3 SQL."""
+    week = iso_week(2025, 52)
+    chosen = [week, previous_period(week), year_ago_period(week)]
+    week_periods = snapshot._week_periods(week, 12)
+    totals = snapshot._totals_of(tiny, chosen + week_periods)
+    new = snapshot._weekly(week_periods, totals[len(chosen) :])
+    assert new == old_snapshot_weekly(tiny, week, 12)
+    assert sum(row["sales"] for row in new) > 0
+
+    cut = date_range(date(2025, 6, 2), date(2025, 6, 5))  # Mon..Thu of W23
+    week_periods = snapshot._week_periods(cut, 2)
+    rows = snapshot._weekly(week_periods, snapshot._totals_of(hand, [cut, *week_periods])[1:])
+    assert rows == old_snapshot_weekly(hand, cut, 2)
+    assert [(r["week"], r["revenue"], r["sales"], r["spend"]) for r in rows] == [
+        ("2025-W22", 20_000.0, 1, 3_000.0),
+        ("2025-W23", 100_777.0, 2, 21_000.0),
+    ]
+    assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (3, 3, 2)]
