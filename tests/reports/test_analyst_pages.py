@@ -233,7 +233,7 @@ def test_every_section_renders_in_russian_through_the_text_lint(tiny_warehouse):
                 pages.loads_section(
                     quality.load_summary(con), quality.quarantine_reasons(con), "ru"
                 ),
-                pages.demo_defects_section(con, "ru"),
+                pages.demo_defects_section(quality.demo_defect_recovery(con), "ru"),
                 pages.cohorts_conclusion(cohorts, "ru"),
                 pages.sizes_section(cohorts, "ru"),
                 pages.conversion_section(cohorts, monthly, "ru"),

@@ -924,3 +924,56 @@ def test_executions_are_handed_out_longest_first_by_the_last_run(tmp_path):
     (new / "manifest.json").write_text("{not json")
     os.utime(new / "manifest.json", (stamps[1], stamps[1]))
     assert previous_execute_seconds(tmp_path) == {}
+
+
+def test_dispatch_starts_what_needs_no_step_then_the_rest_in_order(tmp_path):
+    """The runner's scheduler, with futures set by hand (no process): while the snapshot
+    step runs, only tasks that need no step start, one at a time (two workers, one core
+    left to the step); once it is done the others start in the given order, each with the
+    step's result passed in by ``update``; every task is recorded once."""
+    from concurrent.futures import Future
+
+    from analytics.reports.runner import _dispatch, _Step, _Task
+
+    def task(name, **parameters):
+        return _Task(notebook=Path(name), parameters=parameters, cwd=tmp_path, pages=())
+
+    tasks = [task("a", snapshot="?"), task("b"), task("c", snapshot="?"), task("d")]
+    step = Future()
+    submitted, recorded = [], []
+
+    def submit(run, item):
+        submitted.append((item.notebook.name, dict(item.parameters), step.done()))
+        if len(submitted) == 2:  # the step ends while the second free task runs
+            step.set_result("metrics.json")
+        future = Future()
+        future.set_result(run(item))
+        return future
+
+    def record(item, future):
+        recorded.append((item.notebook.name, future.result()))
+
+    def needs(item):
+        return "snapshot" in item.parameters
+
+    def update(item, path):
+        return replace(item, parameters={**item.parameters, "snapshot": path})
+
+    results = _dispatch(
+        tasks, 2, [_Step(future=step, needs=needs, update=update)], submit, lambda t: "ran", record
+    )
+    assert results == ["metrics.json"]
+    assert submitted == [
+        ("b", {}, False),
+        ("d", {}, False),
+        ("a", {"snapshot": "metrics.json"}, True),
+        ("c", {"snapshot": "metrics.json"}, True),
+    ]
+    assert sorted(recorded) == [("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "ran")]
+
+    failed = Future()
+    failed.set_exception(ValueError("no visits in the warehouse"))
+    submitted.clear()
+    with pytest.raises(ValueError, match="no visits"):
+        _dispatch(tasks, 2, [_Step(future=failed, needs=needs)], submit, lambda t: "ran", record)
+    assert [name for name, _, _ in submitted] == ["b"]  # nothing started after the error

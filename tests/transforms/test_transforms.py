@@ -680,13 +680,16 @@ def ported_in_step_three(con) -> ir.Table:
     """The ports of issue 11 item 3's third step on the tiny demo's 2025-W23..W24 (the
     drill-down to the creative, the A/B split, the sales cost; the snapshot's campaign
     figures and weeks are compared in ``test_weekly_build_parity.py``), as one table with
-    a common schema: ``case``, up to four text keys and nine numbers (NULL where a case
+    a common schema: ``case``, up to six text keys and nine numbers (NULL where a case
     has fewer), so that Spark runs them in one job with one collect."""
-    start, stop = date(2025, 6, 2), date(2025, 6, 16)
+    start, mid, stop = date(2025, 6, 2), date(2025, 6, 9), date(2025, 6, 16)
     cases = {
         "hierarchy": (
-            transforms.hierarchy_counts(con, start, stop, "creative", DEFAULT_DEFINITIONS),
-            ["channel", "campaign", "ad_group", "creative"],
+            # two weeks at two depths in one expression (the drill-down of notebook 10)
+            transforms.hierarchy_figures(
+                con, [(mid, stop), (start, mid)], ["campaign", "creative"], DEFAULT_DEFINITIONS
+            ),
+            ["depth", "window", "channel", "campaign", "ad_group", "creative"],
         ),
         "arms": (
             transforms.arm_week_counts(con, start, stop, "creative", 30, DEFAULT_DEFINITIONS),
@@ -704,7 +707,7 @@ def ported_in_step_three(con) -> ir.Table:
             expr.select(
                 case=ibis.literal(name),
                 **{f"k{i}": expr[k].cast("string") for i, k in enumerate(keys)},
-                **{f"k{i}": ibis.null("string") for i in range(len(keys), 4)},
+                **{f"k{i}": ibis.null("string") for i in range(len(keys), 6)},
                 **{f"v{i}": expr[v].cast("float64") for i, v in enumerate(values)},
                 **{f"v{i}": ibis.null("float64") for i in range(len(values), 9)},
             )
@@ -720,7 +723,7 @@ def test_ported_in_step_three_compile_for_sql_engines(duck, dialect):
 @pytest.mark.spark
 @pytest.mark.timeout(300)
 def test_ported_drilldown_ab_split_and_sales_cost_identical_on_pyspark(duck, spark):
-    keys = ["case", "k0", "k1", "k2", "k3"]
+    keys = ["case", "k0", "k1", "k2", "k3", "k4", "k5"]
     on_duckdb = duck.execute(ported_in_step_three(duck))
     on_spark = spark.execute(ported_in_step_three(spark))
     cases = on_duckdb.groupby("case").size()

@@ -16,7 +16,8 @@ JupyterLab session:
   notebook) are those of the fresh kernel, and every figure is closed;
 * the working folder is the task's one;
 * unreferenced memory is collected and handed back to the system (``gc``,
-  glibc's ``malloc_trim``), so a big notebook does not weigh on the next one.
+  Arrow's memory pool, glibc's ``malloc_trim``), so a big notebook does not weigh
+  on the next one.
 
 Imported modules stay loaded — that is the point — so module-level caches keyed
 on their inputs (the period snapshot, the lead features) carry over, as in
@@ -33,6 +34,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from pathlib import Path
 
 ENGINE_NAME = "analytics-warm-kernel"
@@ -70,6 +72,8 @@ def reset_kernel_state(cwd: str | os.PathLike) -> None:
         shell.reset(new_session=True)  # names, output cache, history; counter back to 1
     os.chdir(cwd)
     gc.collect()
+    if "pyarrow" in sys.modules:  # Arrow's own allocator keeps freed blocks otherwise
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): the memory stays reserved

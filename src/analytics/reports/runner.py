@@ -436,6 +436,19 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     return tasks
 
 
+@dataclass(frozen=True)
+class _Step:
+    """Work of the run the runner does itself, in a thread, while notebooks execute.
+
+    ``needs(task)``: the task must wait for it; ``update(task, result)``: the task as
+    it is submitted once the step is done (its parameters may take the result).
+    """
+
+    future: object
+    needs: object
+    update: object = None
+
+
 def _needs_snapshot(task: _Task) -> bool:
     """The notebook reads the run's snapshot (declares ``snapshot``): it starts after it."""
     return "snapshot" in task.parameters
@@ -480,46 +493,59 @@ def by_expected_time(tasks: list[_Task], seconds: dict[str, float]) -> list[_Tas
     return sorted(tasks, key=lambda task: -seconds.get(task.notebook.name, longest))
 
 
-def _dispatch(tasks, workers, snapshot_future, submit, run_task, record):
-    """Run ``tasks`` on ``workers`` processes while the snapshot is computed; return it.
+def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
+    """Run ``tasks`` on ``workers`` processes while the runner's ``steps`` are done.
 
-    The notebooks that do not read the snapshot (:func:`_needs_snapshot`) start at
-    once, on every worker but one (the snapshot's thread has that core); the
-    others wait for the snapshot. A worker that gets free takes the first task
-    ready in ``tasks`` order (:func:`by_expected_time`). ``record(task, future)``
-    is called for each finished task. An error of the snapshot is raised once the
-    executions already started have finished (none is started after it).
+    A task waiting for no unfinished step (:class:`_Step` ``needs``) starts at once;
+    until every step is done one worker fewer than ``workers`` is used (the steps'
+    thread has that core). A worker that gets free takes the first ready task in
+    ``tasks`` order (:func:`by_expected_time`). ``record(task, future)`` is called for
+    each finished task. A step's error is raised once the executions already
+    started have finished (none is started after it).
+
+    Returns
+    -------
+    list
+        Each step's result, in ``steps`` order.
     """
-    ready = [task for task in tasks if not _needs_snapshot(task)]
-    waiting = [task for task in tasks if _needs_snapshot(task)]
+    waiting = list(enumerate(tasks))  # (rank in tasks, task)
+    ready: list = []
     running: dict = {}
-    snapshot = None
-    snapshot_error: BaseException | None = None
-    snapshot_done = False
+    results: dict[int, object] = {}
+    error: BaseException | None = None
     while True:
-        limit = workers if snapshot_done else max(0, workers - 1)
-        while ready and len(running) < limit and snapshot_error is None:
-            task = ready.pop(0)
+        pending_steps = [i for i in range(len(steps)) if i not in results]
+        still = []
+        for rank, task in waiting:  # a task whose steps are all done becomes ready
+            if any(steps[i].needs(task) for i in pending_steps):
+                still.append((rank, task))
+                continue
+            for i, step in enumerate(steps):
+                if step.update is not None and step.needs(task):
+                    task = step.update(task, results[i])
+            ready.append((rank, task))
+        waiting = still
+        ready.sort(key=lambda item: item[0])
+        limit = max(0, workers - 1) if pending_steps else workers
+        while ready and len(running) < limit and error is None:
+            _, task = ready.pop(0)
             running[submit(run_task, task)] = task
-        pending = set(running) | (set() if snapshot_done else {snapshot_future})
+        pending = set(running) | {steps[i].future for i in pending_steps}
         if not pending:
             break
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        if snapshot_future in finished and not snapshot_done:
-            snapshot_done = True
-            try:
-                snapshot = snapshot_future.result()
-            except BaseException as exc:  # raised below, after the running executions
-                snapshot_error = exc
-            else:  # keep the expected-time order over all tasks
-                order = {id(task): i for i, task in enumerate(tasks)}
-                ready = sorted([*ready, *waiting], key=lambda task: order[id(task)])
-            waiting = []
+        for i in pending_steps:
+            if steps[i].future in finished:
+                try:
+                    results[i] = steps[i].future.result()
+                except BaseException as exc:  # raised below, after the running executions
+                    error = error or exc
+                    results[i] = None
         for future in finished & set(running):
             record(running.pop(future), future)
-    if snapshot_error is not None:
-        raise snapshot_error
-    return snapshot
+    if error is not None:
+        raise error
+    return [results[i] for i in range(len(steps))]
 
 
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
@@ -658,9 +684,8 @@ def run_reports(
             disable=not progress,
         ) as bar,
     ):
-        snapshot = _dispatch(
-            tasks, workers, side.submit(compute_snapshot), pool.submit, _run_task, record
-        )
+        steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
+        snapshot, *_ = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
     no_data = not period_has_data(snapshot)
     snapshot_seconds = snapshot_timing["seconds"]
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
