@@ -23,6 +23,7 @@ from spark_session import spark_unavailable
 from analytics import transforms
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends, lead_history
+from analytics.transforms.cohort_events import first_visit_rows
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
 """Days of the unit tests: 26 ISO weeks of the tiny demo year."""
@@ -517,6 +518,11 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
             con, START, STOP, STOP + timedelta(days=60), grain
         )
+    # the first visits of a longer span shared by a shorter window (cohort_funnels)
+    picked = first_visit_rows(con, START - timedelta(days=60), STOP)
+    exprs["cohort_stage_events_picked"] = transforms.cohort_stage_events(
+        con, START, STOP, STOP + timedelta(days=60), "week", picked
+    )
     for conversion in transforms.CONVERSIONS:
         for anchor in transforms.ANCHORS:
             exprs[f"conversions_{conversion}_{anchor}"] = transforms.conversions(
@@ -607,6 +613,7 @@ PARITY_KEYS = {
         f"cohort_stage_events_{grain}": ["cohort", "first_channel", "age"]
         for grain in transforms.GRAINS
     },
+    "cohort_stage_events_picked": ["cohort", "first_channel", "age"],
     **{
         f"conversions_{conversion}_{anchor}": ["conversion_id"]
         for conversion in transforms.CONVERSIONS
