@@ -422,6 +422,81 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     return tasks
 
 
+LEAD_SCORING_PARAMETER = "lead_scoring"
+"""The notebook parameter that receives the run's lead scoring
+(:mod:`analytics.scoring.period_scores`): the path of its ``lead_scoring.json``."""
+
+
+def _scoring_key(task: _Task) -> tuple[str, bool]:
+    """(model folder, retrain) the notebook would use: its parameters, else its defaults."""
+    from analytics.paths import project_path
+
+    given = {**_declared_defaults(task.notebook), **task.parameters}
+    model_dir = str(project_path(given.get("model_dir") or "data/models"))
+    return model_dir, bool(given.get("retrain", False))
+
+
+def share_lead_scoring(
+    tasks: list[_Task], warehouse: Path, period: Period, folder: Path
+) -> tuple[list[_Task], list[dict]]:
+    """Compute the run's lead scoring once and pass its path to the notebooks that take it.
+
+    Only when a task's notebook declares :data:`LEAD_SCORING_PARAMETER`. One computation
+    (:func:`analytics.scoring.period_scores.compute_period_scores`, written to
+    ``<folder>/marts/lead_scoring/``) per distinct (model folder, retrain) of those
+    tasks, a retraining one first, so that the others load the model it saves; before
+    any notebook runs, so no two kernels load or train the model at once. A computation
+    that fails passes nothing: its notebooks compute the scoring themselves (and show
+    the error on their page, as without the runner).
+
+    Returns
+    -------
+    tasks : list
+        The tasks, those that take it with ``lead_scoring`` set to the file's path.
+    done : list of dict
+        Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
+        ``seconds`` and ``error`` (None when it worked), for the manifest.
+    """
+    wanting = [t for t in tasks if LEAD_SCORING_PARAMETER in declared_parameters(t.notebook)]
+    if not wanting:
+        return tasks, []
+    from analytics.metrics.snapshot import MARTS_DIR
+    from analytics.scoring import period_scores
+
+    keys = sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
+    paths, done = {}, []
+    for number, (model_dir, retrain) in enumerate(keys, start=1):
+        name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
+        started = time.perf_counter()
+        path, error = None, None
+        try:
+            scores = period_scores.compute_period_scores(
+                warehouse, period, model_dir, retrain=retrain
+            )
+            path = period_scores.write_period_scores(scores, folder / MARTS_DIR / name)
+        except Exception as exc:  # the pages compute it themselves and show the error
+            error = _error_line(exc)
+        paths[(model_dir, retrain)] = path
+        done.append(
+            {
+                "path": path,
+                "model_dir": model_dir,
+                "retrain": retrain,
+                "seconds": round(time.perf_counter() - started, 3),
+                "error": error,
+            }
+        )
+    shared = []
+    for task in tasks:
+        path = paths.get(_scoring_key(task)) if task in wanting else None
+        if path is not None:
+            task = dataclasses.replace(
+                task, parameters={**task.parameters, LEAD_SCORING_PARAMETER: str(path)}
+            )
+        shared.append(task)
+    return shared, done
+
+
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
     """(role, notebook name) pairs in role-file order."""
     return [(role.name, notebook.name) for role in configs for notebook in role.notebooks]
@@ -516,6 +591,7 @@ def run_reports(
 
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
     tasks = _executions(configs, folder, shared)
+    tasks, lead_scoring = share_lead_scoring(tasks, warehouse, resolved, folder)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     environment = kernel_duckdb_environment(workers)
     tasks = [dataclasses.replace(task, environment=environment) for task in tasks]
@@ -590,6 +666,9 @@ def run_reports(
             "path": relative_path(snapshot_path, folder),
             "seconds": round(snapshot_seconds, 3),
         },
+        "lead_scoring": [
+            {**entry, "path": relative_path(entry["path"], folder)} for entry in lead_scoring
+        ],
         "period": {
             "spec": period,
             "label": resolved.label,
