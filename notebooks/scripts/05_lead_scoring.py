@@ -45,7 +45,7 @@ shot = summary.period_snapshot(warehouse, period, snapshot)
 # the model (loaded, or trained when none is saved), its monitoring and the call list in
 # each language (reasons in words): computed once per run, or here when opened by hand
 scores = load_or_compute(lead_scoring, warehouse, period, model_dir, retrain=retrain)
-card = scores.card()
+card = scores.card
 if call_list_csv:  # in the language of the `locale` parameter
     export_call_list(scores.calls[locale], project_path(call_list_csv), language=locale)
 

@@ -11,7 +11,7 @@ most of a page's cost. :func:`compute_period_scores` does it once;
 :func:`write_period_scores` puts it beside the period snapshot::
 
     reports/<period>/marts/lead_scoring/
-        lead_scoring.json      model version, status, monitoring, importance, dtypes
+        lead_scoring.json      model version, status, monitoring, importance, model card
         drift.parquet          the drift table (PSI per feature and of the score)
         calibration.parquet    old scores against outcomes by decile (when any)
         calls_ru.parquet       the period's call list, reasons in Russian
@@ -68,6 +68,9 @@ class PeriodScores:
         ``recommendation``, ``recent_leads``, ``reference_leads``.
     importance : pandas.Series
         ``LeadScoringModel.global_importance()``, largest first.
+    card : dict
+        The model card (JSON) next to the saved model, as it was right after
+        ``load_or_train`` wrote the monitoring into it.
     calls : dict
         ``{language: call list}``
         (:func:`~analytics.scoring.training.warehouse_call_lists` of the period).
@@ -77,13 +80,8 @@ class PeriodScores:
     status: dict
     monitoring: dict
     importance: pd.Series
+    card: dict = field(default_factory=dict)
     calls: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def card(self) -> dict:
-        """The model card (JSON) next to the saved model, as it is now."""
-        from analytics.scoring.persistence import card_path
-
-        return json.loads(card_path(self.status["model_path"]).read_text(encoding="utf-8"))
 
 
 def compute_period_scores(
@@ -114,10 +112,12 @@ def compute_period_scores(
         Languages of the call lists.
     """
     from analytics.metrics.period import data_anchor, data_bounds, parse_period
+    from analytics.scoring.persistence import card_path
     from analytics.scoring.training import load_or_train, monitor, warehouse_call_lists
     from analytics.warehouse import connect
 
     model, status = load_or_train(warehouse, model_dir, retrain=retrain)
+    card = json.loads(card_path(status["model_path"]).read_text(encoding="utf-8"))
     con = connect(warehouse, read_only=True)
     try:
         if isinstance(period, str):
@@ -131,6 +131,7 @@ def compute_period_scores(
         status={k: v for k, v in status.items() if k != "monitoring"},
         monitoring=monitoring,
         importance=model.global_importance(),
+        card=card,
         calls=calls,
     )
 
@@ -198,6 +199,7 @@ def write_period_scores(scores: PeriodScores, folder: str | Path) -> Path:
             "features": [str(k) for k in scores.importance.index],
             "values": [float(v) for v in scores.importance.to_numpy()],
         },
+        "card": scores.card,
         "calls": {
             language: _write_frame(frame, folder / f"calls_{language}.parquet")
             for language, frame in scores.calls.items()
@@ -255,6 +257,7 @@ def read_period_scores(path: str | Path) -> PeriodScores:
             name=importance["name"],
             dtype="float64",
         ),
+        card=data["card"],
         calls={language: _read_frame(folder, entry) for language, entry in data["calls"].items()},
     )
 
