@@ -111,6 +111,14 @@ def test_written_scores_read_back_exactly(tmp_path):
     }
     written = _hand_scores(calls, no_outcomes)
     path = period_scores.write_period_scores(written, tmp_path / "lead_scoring")
+    by_str = replace(
+        written,
+        importance=written.importance.set_axis(pd.Index(["pricing_viewed", "region"], dtype="str")),
+    )  # a fitted model's index
+    read = period_scores.read_period_scores(
+        period_scores.write_period_scores(by_str, tmp_path / "str")
+    )
+    pd.testing.assert_series_equal(read.importance, by_str.importance)
     assert path == tmp_path / "lead_scoring" / "lead_scoring.json"
     assert "NaN" not in path.read_text(encoding="utf-8")  # strict JSON
     read = period_scores.read_period_scores(path)

@@ -52,7 +52,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -582,16 +582,23 @@ def run_reports(
 
     # imported here, not at the top: the spawned workers import this module and need
     # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
-    from analytics.metrics.snapshot import build_snapshot
+    from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
 
-    snapshot_started = time.perf_counter()
-    snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
-    no_data = not period_has_data(snapshot)
-    snapshot_seconds = time.perf_counter() - snapshot_started
-
-    shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
+    shared = {
+        "warehouse": str(warehouse),
+        "period": period,
+        "snapshot": str(folder / SNAPSHOT_FILE),  # where build_snapshot writes it
+    }
     tasks = _executions(configs, folder, shared)
-    tasks, lead_scoring = share_lead_scoring(tasks, warehouse, resolved, folder)
+    # the lead scoring does not depend on the snapshot: a thread computes it meanwhile
+    # (both mostly in DuckDB and NumPy, which release the GIL), before any kernel starts
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        scoring = beside.submit(share_lead_scoring, tasks, warehouse, resolved, folder)
+        snapshot_started = time.perf_counter()
+        snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
+        no_data = not period_has_data(snapshot)
+        snapshot_seconds = time.perf_counter() - snapshot_started
+        tasks, lead_scoring = scoring.result()
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     environment = kernel_duckdb_environment(workers)
     tasks = [dataclasses.replace(task, environment=environment) for task in tasks]

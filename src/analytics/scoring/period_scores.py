@@ -197,6 +197,7 @@ def write_period_scores(scores: PeriodScores, folder: str | Path) -> Path:
         "importance": {
             "name": scores.importance.name,
             "features": [str(k) for k in scores.importance.index],
+            "index_dtype": str(scores.importance.index.dtype),
             "values": [float(v) for v in scores.importance.to_numpy()],
         },
         "card": scores.card,
@@ -253,7 +254,7 @@ def read_period_scores(path: str | Path) -> PeriodScores:
         monitoring=monitoring,
         importance=pd.Series(
             importance["values"],
-            index=pd.Index(importance["features"], dtype=object),
+            index=pd.Index(importance["features"], dtype=importance["index_dtype"]),
             name=importance["name"],
             dtype="float64",
         ),
