@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+import os
 import re
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,10 +16,16 @@ import pytest
 from funnel_fixture import build_warehouse
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from analytics.metrics import snapshot as snapshot_module
 from analytics.paths import NOTEBOOKS_DIR, ROOT
 from analytics.reports import external_references, load_role, render_html, run_reports
 from analytics.reports.roles import RoleConfigError, available_roles
-from analytics.reports.runner import declared_parameters, notebook_parameters
+from analytics.reports.runner import (
+    by_expected_time,
+    declared_parameters,
+    notebook_parameters,
+    previous_execute_seconds,
+)
 from analytics.warehouse.schema import CANONICAL
 
 GOOD_ROLE = """\
@@ -260,10 +268,13 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("runner")
     warehouse = build_warehouse(base / "warehouse.duckdb")
     notebook = failing_notebook(base / "failing.ipynb")
-    # declares the ceo role's extra parameter (params/roles/ceo.yaml: target_growth)
+    # declares the ceo role's extra parameter (params/roles/ceo.yaml: target_growth);
+    # it does not read the snapshot, so it may start before the snapshot is computed:
+    # it leaves a marker the snapshot waits for (test_notebooks_without_the_snapshot_...)
     growth = small_notebook(
         base / "growth.ipynb",
         'role = "x"\ntarget_growth = 0.0  # fraction',
+        "import os, pathlib\npathlib.Path(os.environ['RUNNER_TEST_MARKER']).touch()",
         "print(f'growth {target_growth}')",
     )
     write_role(
@@ -282,10 +293,40 @@ def run(tmp_path_factory):
         load_role("broken", roles_dir=base / "roles"),
     ]
     out_dir = base / "reports"
+    marker = base / "growth-started"
+    build_snapshot = snapshot_module.build_snapshot
+
+    def after_the_growth_notebook_started(*args, **kwargs):
+        """The real snapshot, computed once growth.ipynb has started (60 s at most)."""
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        SNAPSHOT_STARTED_AFTER_GROWTH.append(marker.exists())
+        return build_snapshot(*args, **kwargs)
+
     # two workers for three executions (the CI machine has two cores): one spawned
     # process fewer to start than one per execution
-    summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=2, progress=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNNER_TEST_MARKER", str(marker))
+        patch.setattr(snapshot_module, "build_snapshot", after_the_growth_notebook_started)
+        summary = run_reports(roles, warehouse=warehouse, out_dir=out_dir, jobs=2, progress=False)
     return summary, out_dir / "2025-W23", warehouse
+
+
+SNAPSHOT_STARTED_AFTER_GROWTH: list[bool] = []
+"""Filled by the ``run`` fixture: whether growth.ipynb had started when the snapshot began."""
+
+
+def test_notebooks_without_the_snapshot_start_while_it_is_computed(run):
+    """growth.ipynb and failing.ipynb do not declare ``snapshot``: the runner starts one of
+    them (two workers, one core left to the snapshot's thread) before the snapshot is
+    computed, whose computation here waits for growth's marker. A runner that computed the
+    snapshot first would have waited the whole 60 s for it in vain."""
+    summary, folder, _ = run
+    assert SNAPSHOT_STARTED_AFTER_GROWTH == [True]
+    assert (folder / "ceo" / "growth.html").is_file()
+    # the notebook reading the snapshot still got the one of this run
+    assert json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["period"]
 
 
 def test_run_records_the_failure_and_renders_the_others(run):
@@ -843,3 +884,96 @@ def test_other_parameters_still_split_a_notebook_with_views(tmp_path):
         [["ceo", "ru"]],
         [["sales", "ru"], ["marketing", "ru"]],
     ]
+
+
+def test_executions_are_handed_out_longest_first_by_the_last_run(tmp_path):
+    """The latest manifest under the reports root gives each notebook's execution time
+    (the longest of its executions); tasks are ordered longest first, a notebook the last
+    run did not have counts as the longest, equal times keep the role-file order."""
+    from analytics.reports.runner import _Task
+
+    old, new = tmp_path / "2025-W22", tmp_path / "2025-W23"
+    for folder, entries in (
+        (old, [("a.ipynb", 99.0)]),  # older run: not read
+        (new, [("a.ipynb", 2.0), ("b.ipynb", 9.5), ("a.ipynb", 3.5), ("c.ipynb", 2.0)]),
+    ):
+        folder.mkdir()
+        notebooks = [{"notebook": n, "execute_seconds": s} for n, s in entries]
+        (folder / "manifest.json").write_text(json.dumps({"notebooks": notebooks}))
+    stamps = (1_000_000_000, 1_000_000_500)  # W22 written before W23
+    for folder, stamp in zip((old, new), stamps, strict=True):
+        os.utime(folder / "manifest.json", (stamp, stamp))
+    seconds = previous_execute_seconds(tmp_path)
+    assert seconds == {"a.ipynb": 3.5, "b.ipynb": 9.5, "c.ipynb": 2.0}
+
+    def task(name):
+        return _Task(notebook=Path(name), parameters={}, cwd=tmp_path, pages=())
+
+    names = ["c.ipynb", "a.ipynb", "new.ipynb", "b.ipynb", "d.ipynb"]
+    ordered = by_expected_time([task(n) for n in names], {**seconds, "d.ipynb": 2.0})
+    # new.ipynb, unknown, counts 9.5 like b.ipynb and comes first as listed first
+    assert [t.notebook.name for t in ordered] == [
+        "new.ipynb",
+        "b.ipynb",
+        "a.ipynb",
+        "c.ipynb",
+        "d.ipynb",
+    ]
+    # no earlier run: role-file order; an unreadable manifest counts as none
+    assert by_expected_time([task(n) for n in names], {}) == [task(n) for n in names]
+    (new / "manifest.json").write_text("{not json")
+    os.utime(new / "manifest.json", (stamps[1], stamps[1]))
+    assert previous_execute_seconds(tmp_path) == {}
+
+
+def test_dispatch_starts_what_needs_no_step_then_the_rest_in_order(tmp_path):
+    """The runner's scheduler, with futures set by hand (no process): while the snapshot
+    step runs, only tasks that need no step start, one at a time (two workers, one core
+    left to the step); once it is done the others start in the given order, each with the
+    step's result passed in by ``update``; every task is recorded once."""
+    from concurrent.futures import Future
+
+    from analytics.reports.runner import _dispatch, _Step, _Task
+
+    def task(name, **parameters):
+        return _Task(notebook=Path(name), parameters=parameters, cwd=tmp_path, pages=())
+
+    tasks = [task("a", snapshot="?"), task("b"), task("c", snapshot="?"), task("d")]
+    step = Future()
+    submitted, recorded = [], []
+
+    def submit(run, item):
+        submitted.append((item.notebook.name, dict(item.parameters), step.done()))
+        if len(submitted) == 2:  # the step ends while the second free task runs
+            step.set_result("metrics.json")
+        future = Future()
+        future.set_result(run(item))
+        return future
+
+    def record(item, future):
+        recorded.append((item.notebook.name, future.result()))
+
+    def needs(item):
+        return "snapshot" in item.parameters
+
+    def update(item, path):
+        return replace(item, parameters={**item.parameters, "snapshot": path})
+
+    results = _dispatch(
+        tasks, 2, [_Step(future=step, needs=needs, update=update)], submit, lambda t: "ran", record
+    )
+    assert results == ["metrics.json"]
+    assert submitted == [
+        ("b", {}, False),
+        ("d", {}, False),
+        ("a", {"snapshot": "metrics.json"}, True),
+        ("c", {"snapshot": "metrics.json"}, True),
+    ]
+    assert sorted(recorded) == [("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "ran")]
+
+    failed = Future()
+    failed.set_exception(ValueError("no visits in the warehouse"))
+    submitted.clear()
+    with pytest.raises(ValueError, match="no visits"):
+        _dispatch(tasks, 2, [_Step(future=failed, needs=needs)], submit, lambda t: "ran", record)
+    assert [name for name, _, _ in submitted] == ["b"]  # nothing started after the error

@@ -109,8 +109,29 @@ def test_connect_applies_memory_limit_and_threads_from_environment(
     try:
         assert _setting(connection, "memory_limit") == _duckdb_shows("memory_limit", "300MB")
         assert _setting(connection, "threads") == 1
+        assert _setting(connection, "enable_progress_bar") is False  # see the next test
     finally:
         connection.close()
+
+
+def test_connect_turns_off_the_progress_bar_duckdb_draws_in_a_plain_process():
+    """In a plain Python process (the runner, cron) DuckDB draws a text progress bar on
+    stderr for queries over 2 s; under pytest it is already off, so this looks at a
+    child process: a plain connection there has it on, the warehouse's has it off."""
+    import subprocess
+    import sys
+
+    code = (
+        "import duckdb\n"
+        "from analytics.warehouse import connect\n"
+        "q = \"SELECT current_setting('enable_progress_bar')\"\n"
+        "print(duckdb.connect().execute(q).fetchone()[0],"
+        " connect(':memory:').execute(q).fetchone()[0])"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["True", "False"]
 
 
 def test_connect_default_memory_limit_and_duckdb_threads(monkeypatch):

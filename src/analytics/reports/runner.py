@@ -12,7 +12,10 @@ A *role* (``params/roles/<name>.yaml``) says who reads a report and how::
 with visits, computes the period snapshot once
 (:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
 ``metrics.json`` and the marts) and passes its path to the notebooks as the
-``snapshot`` parameter. It then executes each distinct (notebook, parameters)
+``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
+(05 and 11), the same thread then computes the run's lead scoring once
+(:func:`share_lead_scoring`: model loaded or trained, monitoring, call lists,
+written to ``marts/lead_scoring/``) and passes its path to those notebooks. It then executes each distinct (notebook, parameters)
 pair **once** with Papermill in parallel worker processes (Papermill changes the
 process working directory, so threads would race) and renders that one
 execution for every role that asked for it (code hidden or not, its tags, its
@@ -22,13 +25,21 @@ executed once for all its pages whatever their role and language: it receives
 ``views = [[role, locale], ...]``, displays each page-dependent section once per
 page or language, and each role's notebook keeps only its own view's outputs
 (:func:`~analytics.reports.views.select_view`). The role's name reaches only the
-notebooks that declare ``role``. It writes::
+notebooks that declare ``role``.
+
+The snapshot is computed in a thread of the runner while the notebooks that do
+not read it (no ``snapshot`` parameter: 00, 06, 07) already run on the other
+cores; the rest start when it is written. Workers take the executions longest
+first, by each notebook's time in the latest run's manifest
+(:func:`by_expected_time`), so that a long notebook is not left for the end. It
+writes::
 
     <out_dir>/<period label>/
         index.html                      links to every role's pages
         manifest.json                   params, data fingerprint, versions, timings
         metrics.json                    the period snapshot (analytics.metrics.snapshot)
         marts/*.parquet                 the snapshot as tables
+        marts/lead_scoring/             the run's lead scoring (when 05 or 11 runs)
         <role>/<notebook>.ipynb         executed notebook (the role's view of it)
         <role>/<notebook>.html          rendered page
 
@@ -52,7 +63,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,6 +253,11 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+FRESH_KERNELS_VAR = "ANALYTICS_FRESH_KERNELS"
+"""Set (to anything) to run every notebook in a kernel of its own, as Papermill does by
+default, instead of the worker's warm kernel reset between notebooks
+(:mod:`analytics.reports.kernels`)."""
+
 THREAD_LIMIT_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set to 1 in the worker processes (kernels inherit them) unless already set."""
 
@@ -285,6 +301,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     import nbformat
     import papermill
 
+    from analytics.reports.kernels import register_engine
     from analytics.reports.render import page_title, render_html
     from analytics.reports.views import has_views, select_view
 
@@ -309,6 +326,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
             str(task.ipynb),
             parameters=task.parameters,
             kernel_name=KERNEL_NAME,
+            engine_name=None if os.environ.get(FRESH_KERNELS_VAR) else register_engine(),
             cwd=str(task.cwd),
             progress_bar=False,
         )
@@ -422,6 +440,118 @@ def _executions(configs: list[RoleConfig], folder: Path, shared: dict) -> list[_
     return tasks
 
 
+@dataclass(frozen=True)
+class _Step:
+    """Work of the run the runner does itself, in a thread, while notebooks execute.
+
+    ``needs(task)``: the task must wait for it; ``update(task, result)``: the task as
+    it is submitted once the step is done (its parameters may take the result).
+    """
+
+    future: object
+    needs: object
+    update: object = None
+
+
+def _needs_snapshot(task: _Task) -> bool:
+    """The notebook reads the run's snapshot (declares ``snapshot``): it starts after it."""
+    return "snapshot" in task.parameters
+
+
+def previous_execute_seconds(out_dir: Path) -> dict[str, float]:
+    """Execution time of each notebook (by file name) in the latest run under ``out_dir``.
+
+    Read from the most recently written ``<out_dir>/*/manifest.json``; the longest
+    execution of a notebook counts (roles whose parameters split it ran it several
+    times). Empty when there is no earlier run or its manifest cannot be read.
+    """
+    manifests = sorted(
+        Path(out_dir).glob("*/manifest.json"),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for path in manifests[:1]:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8")).get("notebooks", [])
+            seconds: dict[str, float] = {}
+            for entry in entries:
+                name, value = entry["notebook"], float(entry["execute_seconds"])
+                seconds[name] = max(value, seconds.get(name, 0.0))
+            return seconds
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+    return {}
+
+
+def by_expected_time(tasks: list[_Task], seconds: dict[str, float]) -> list[_Task]:
+    """The tasks, longest expected execution first (``seconds`` by notebook name).
+
+    Handing the longest executions out first leaves the short ones for the end,
+    when one worker would otherwise wait for the other's long notebook (the
+    longest-processing-time rule, within 4/3 of the best order on any number of
+    workers). A notebook missing from ``seconds`` counts as the longest known one
+    (it may be new and slow); with no earlier run at all the role-file order is
+    kept (Python's sort is stable).
+    """
+    longest = max(seconds.values(), default=0.0)
+    return sorted(tasks, key=lambda task: -seconds.get(task.notebook.name, longest))
+
+
+def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
+    """Run ``tasks`` on ``workers`` processes while the runner's ``steps`` are done.
+
+    A task waiting for no unfinished step (:class:`_Step` ``needs``) starts at once;
+    until every step is done one worker fewer than ``workers`` is used (the steps'
+    thread has that core). A worker that gets free takes the first ready task in
+    ``tasks`` order (:func:`by_expected_time`). ``record(task, future)`` is called for
+    each finished task. A step's error is raised once the executions already
+    started have finished (none is started after it).
+
+    Returns
+    -------
+    list
+        Each step's result, in ``steps`` order.
+    """
+    waiting = list(enumerate(tasks))  # (rank in tasks, task)
+    ready: list = []
+    running: dict = {}
+    results: dict[int, object] = {}
+    error: BaseException | None = None
+    while True:
+        pending_steps = [i for i in range(len(steps)) if i not in results]
+        still = []
+        for rank, task in waiting:  # a task whose steps are all done becomes ready
+            if any(steps[i].needs(task) for i in pending_steps):
+                still.append((rank, task))
+                continue
+            for i, step in enumerate(steps):
+                if step.update is not None and step.needs(task):
+                    task = step.update(task, results[i])
+            ready.append((rank, task))
+        waiting = still
+        ready.sort(key=lambda item: item[0])
+        limit = max(0, workers - 1) if pending_steps else workers
+        while ready and len(running) < limit and error is None:
+            _, task = ready.pop(0)
+            running[submit(run_task, task)] = task
+        pending = set(running) | {steps[i].future for i in pending_steps}
+        if not pending:
+            break
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for i in pending_steps:
+            if steps[i].future in finished:
+                try:
+                    results[i] = steps[i].future.result()
+                except BaseException as exc:  # raised below, after the running executions
+                    error = error or exc
+                    results[i] = None
+        for future in finished & set(running):
+            record(running.pop(future), future)
+    if error is not None:
+        raise error
+    return [results[i] for i in range(len(steps))]
+
+
 LEAD_SCORING_PARAMETER = "lead_scoring"
 """The notebook parameter that receives the run's lead scoring
 (:mod:`analytics.scoring.period_scores`): the path of its ``lead_scoring.json``."""
@@ -457,14 +587,14 @@ def share_lead_scoring(
         Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
         ``seconds`` and ``error`` (None when it worked), for the manifest.
     """
-    wanting = [t for t in tasks if LEAD_SCORING_PARAMETER in declared_parameters(t.notebook)]
+    wanting = [t for t in tasks if _needs_lead_scoring(t)]
     if not wanting:
         return tasks, []
     from analytics.metrics.snapshot import MARTS_DIR
     from analytics.scoring import period_scores
 
     keys = sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
-    paths, done = {}, []
+    done = []
     for number, (model_dir, retrain) in enumerate(keys, start=1):
         name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
         started = time.perf_counter()
@@ -476,7 +606,6 @@ def share_lead_scoring(
             path = period_scores.write_period_scores(scores, folder / MARTS_DIR / name)
         except Exception as exc:  # the pages compute it themselves and show the error
             error = _error_line(exc)
-        paths[(model_dir, retrain)] = path
         done.append(
             {
                 "path": path,
@@ -486,15 +615,26 @@ def share_lead_scoring(
                 "error": error,
             }
         )
-    shared = []
-    for task in tasks:
-        path = paths.get(_scoring_key(task)) if task in wanting else None
-        if path is not None:
-            task = dataclasses.replace(
-                task, parameters={**task.parameters, LEAD_SCORING_PARAMETER: str(path)}
-            )
-        shared.append(task)
-    return shared, done
+    return [with_lead_scoring(task, done) for task in tasks], done
+
+
+def _needs_lead_scoring(task: _Task) -> bool:
+    """The notebook takes the run's lead scoring (declares ``lead_scoring``)."""
+    return LEAD_SCORING_PARAMETER in declared_parameters(task.notebook)
+
+
+def with_lead_scoring(task: _Task, done: list[dict]) -> _Task:
+    """``task`` with ``lead_scoring`` set to the computation of its (model folder,
+    retrain), when the notebook takes it and the computation worked."""
+    if not _needs_lead_scoring(task):
+        return task
+    key = _scoring_key(task)
+    path = next((d["path"] for d in done if (d["model_dir"], d["retrain"]) == key), None)
+    if path is None:
+        return task
+    return dataclasses.replace(
+        task, parameters={**task.parameters, LEAD_SCORING_PARAMETER: str(path)}
+    )
 
 
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
@@ -582,63 +722,71 @@ def run_reports(
 
     # imported here, not at the top: the spawned workers import this module and need
     # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
+    from analytics.metrics.definitions import load_definitions
     from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
 
-    shared = {
-        "warehouse": str(warehouse),
-        "period": period,
-        "snapshot": str(folder / SNAPSHOT_FILE),  # where build_snapshot writes it
-    }
+    definitions = load_definitions()  # a bad definitions file stops the run before any work
+    snapshot_path = folder / SNAPSHOT_FILE  # where build_snapshot writes it
+    shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
     tasks = _executions(configs, folder, shared)
-    # the lead scoring does not depend on the snapshot: a thread computes it meanwhile
-    # (both mostly in DuckDB and NumPy, which release the GIL), before any kernel starts
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        scoring = beside.submit(share_lead_scoring, tasks, warehouse, resolved, folder)
-        snapshot_started = time.perf_counter()
-        snapshot, snapshot_path = build_snapshot(warehouse, resolved, out_dir)
-        no_data = not period_has_data(snapshot)
-        snapshot_seconds = time.perf_counter() - snapshot_started
-        tasks, lead_scoring = scoring.result()
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     environment = kernel_duckdb_environment(workers)
     tasks = [dataclasses.replace(task, environment=environment) for task in tasks]
+    tasks = by_expected_time(tasks, previous_execute_seconds(out_dir))
     results: dict[tuple[str, str], NotebookResult] = {}
-    if tasks:
-        context = multiprocessing.get_context("spawn")
-        with (
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-            tqdm(
-                total=len(tasks),
-                desc=f"reports {resolved.label}",
-                unit="notebook",
-                disable=not progress,
-            ) as bar,
-        ):
-            futures = {pool.submit(_run_task, task): task for task in tasks}
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    done = future.result()
-                except Exception as exc:  # the worker process itself died
-                    error = _error_line(exc)
-                    if isinstance(exc, BrokenProcessPool):
-                        error += _SPAWN_HINT
-                    roles = tuple(page.role for page in task.pages)
-                    done = [
-                        NotebookResult(
-                            page.role,
-                            task.notebook.name,
-                            "failed",
-                            error=error,
-                            execution_roles=roles,
-                        )
-                        for page in task.pages
-                    ]
-                for result in done:
-                    results[(result.role, result.notebook)] = result
-                status = "ok" if all(r.status == "ok" for r in done) else "failed"
-                bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
-                bar.update(1)
+    snapshot_timing: dict[str, float] = {}
+
+    def compute_snapshot():
+        snapshot_started = time.perf_counter()
+        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions)
+        snapshot_timing["seconds"] = time.perf_counter() - snapshot_started
+        return computed
+
+    def record(task: _Task, future) -> None:
+        try:
+            done = future.result()
+        except Exception as exc:  # the worker process itself died
+            error = _error_line(exc)
+            if isinstance(exc, BrokenProcessPool):
+                error += _SPAWN_HINT
+            roles = tuple(page.role for page in task.pages)
+            done = [
+                NotebookResult(
+                    page.role, task.notebook.name, "failed", error=error, execution_roles=roles
+                )
+                for page in task.pages
+            ]
+        for result in done:
+            results[(result.role, result.notebook)] = result
+        status = "ok" if all(r.status == "ok" for r in done) else "failed"
+        bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
+        bar.update(1)
+
+    context = multiprocessing.get_context("spawn")
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as side,
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        tqdm(
+            total=len(tasks),
+            desc=f"reports {resolved.label}",
+            unit="notebook",
+            disable=not progress,
+        ) as bar,
+    ):
+        steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
+        if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot, same thread
+            scoring = side.submit(share_lead_scoring, tasks, warehouse, resolved, folder)
+            steps.append(
+                _Step(
+                    future=scoring,
+                    needs=_needs_lead_scoring,
+                    update=lambda task, shared: with_lead_scoring(task, shared[1]),
+                )
+            )
+        snapshot, *scoring_result = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
+    lead_scoring = scoring_result[0][1] if scoring_result else []
+    no_data = not period_has_data(snapshot)
+    snapshot_seconds = snapshot_timing["seconds"]
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
 
     _link_role_pages(configs, ordered)

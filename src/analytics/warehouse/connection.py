@@ -87,7 +87,10 @@ def connect(path: str | Path = DEFAULT_WAREHOUSE, read_only: bool = False):
       :data:`DEFAULT_MEMORY_LIMIT` (``1500MB``; DuckDB's units, 1 MB = 10^6
       bytes, 1 GB = 10^9 bytes; DuckDB's own default is 80% of RAM);
     * ``threads`` = ``$ANALYTICS_DUCKDB_THREADS`` if set, else DuckDB's
-      default (one per core).
+      default (one per core);
+    * ``enable_progress_bar`` = false: DuckDB's text bar, drawn on stderr for
+      queries over 2 s, would otherwise fill the runner's output and cron mail
+      (in a Jupyter kernel it is already off and left alone).
 
     The limit caps DuckDB's buffer manager (hash tables, sorts, cached
     blocks), not the pandas frames a query returns. Over it, DuckDB spills
@@ -135,6 +138,13 @@ def connect(path: str | Path = DEFAULT_WAREHOUSE, read_only: bool = False):
     con = _open(path, read_only)
     try:
         _apply_settings(con, settings)
+        # DuckDB draws a text progress bar on the process's stderr for queries over
+        # 2 s; in the runner's terminal and in cron mail it is noise between the lines.
+        # In a Jupyter kernel it is off already, and changing it there fails without
+        # ipywidgets (DuckDB would draw a widget), so it is only turned off when on.
+        [(drawn,)] = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()
+        if drawn:
+            con.execute("SET enable_progress_bar = false")
     except BaseException:
         con.close()
         raise

@@ -1,0 +1,213 @@
+"""One warm Jupyter kernel per runner worker, reset between notebooks.
+
+Every notebook execution used to start its own kernel: a Python process that
+imports ipykernel, then pandas, Matplotlib, seaborn, DuckDB, Ibis and the
+library — 2.5–4 s of CPU before the first query, for each of the 12 notebooks
+of a weekly run. A worker of :func:`analytics.reports.runner.run_reports` now
+starts one kernel, runs its notebooks in it one after another, and before each
+one resets what a notebook could leave behind (:func:`reset_kernel_state`),
+as ``%reset -f`` does for an analyst running the notebooks in turn in one
+JupyterLab session:
+
+* the user namespace (every name a notebook defined or imported) is emptied, so
+  a notebook that forgets to define or import a name still fails;
+* the execution counter starts at 1 again (the analyst's page shows ``[1]``, ``[2]``…);
+* Matplotlib's settings (``rcParams``: a ``sns.set_theme`` of a previous
+  notebook) are those of the fresh kernel, and every figure is closed;
+* the working folder is the task's one;
+* unreferenced memory is collected and handed back to the system (``gc``,
+  Arrow's memory pool, glibc's ``malloc_trim``), so a big notebook does not weigh
+  on the next one.
+
+Imported modules stay loaded — that is the point — so module-level caches keyed
+on their inputs (the period snapshot, the lead features) carry over, as in
+JupyterLab. A kernel that died (a crash, an out-of-memory kill) is replaced by a
+new one for the next notebook. The kernel is shut down when the worker exits.
+
+Papermill runs the notebook through :class:`WarmKernelEngine`, its own nbclient
+engine given the worker's kernel manager (nbclient leaves a kernel it did not
+start running).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from pathlib import Path
+
+ENGINE_NAME = "analytics-warm-kernel"
+"""Papermill engine name of the warm-kernel engine (registered by :func:`register_engine`)."""
+
+_BASELINE_RC: dict | None = None
+"""Matplotlib's ``rcParams`` of the fresh kernel, captured at its first reset (in the kernel)."""
+
+_WARM: dict = {}
+"""The worker's kernel: ``{"km": AsyncKernelManager, "name": kernel name}``."""
+
+
+def reset_kernel_state(cwd: str | os.PathLike) -> None:
+    """Run IN the kernel before each notebook: empty it as a fresh kernel would be.
+
+    Parameters
+    ----------
+    cwd : str or path-like
+        The notebook's working folder.
+    """
+    import ctypes
+    import gc
+
+    import matplotlib
+    import matplotlib.pyplot as plt  # activates the kernel's inline backend before the capture
+    from IPython import get_ipython
+
+    global _BASELINE_RC
+    if _BASELINE_RC is None:  # first call: a fresh kernel, before any notebook
+        _BASELINE_RC = dict(matplotlib.rcParams)
+    plt.close("all")
+    matplotlib.rcParams.update(_BASELINE_RC)
+    shell = get_ipython()
+    if shell is not None:
+        shell.reset(new_session=True)  # names, output cache, history; counter back to 1
+    os.chdir(cwd)
+    gc.collect()
+    if "pyarrow" in sys.modules:  # Arrow's own allocator keeps freed blocks otherwise
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the memory stays reserved
+        pass
+
+
+_RESET_CODE = (
+    "from analytics.reports.kernels import reset_kernel_state\nreset_kernel_state({cwd!r})\n"
+)
+
+
+def _wait(result):
+    """The value of ``result``, awaited on this thread's event loop if it is awaitable
+    (jupyter_client's async kernel manager, the one nbclient expects)."""
+    if not inspect.isawaitable(result):
+        return result
+    from jupyter_core.utils import run_sync
+
+    async def awaited():
+        return await result
+
+    return run_sync(awaited)()
+
+
+def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60):
+    """The worker's kernel manager, its kernel alive and reset for the next notebook.
+
+    Starts the kernel on first use, or when the previous one died, in ``cwd``.
+
+    Raises
+    ------
+    RuntimeError
+        If the reset code fails in the kernel.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = _WARM.get("km")
+    if km is not None and (_WARM.get("name") != kernel_name or not _wait(km.is_alive())):
+        shutdown_warm_kernel()
+        km = None
+    if km is None:
+        km = AsyncKernelManager(kernel_name=kernel_name)
+        _wait(km.start_kernel(cwd=str(cwd)))
+        _WARM.update(km=km, name=kernel_name)
+        _register_shutdown()
+    client = km.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=startup_timeout)
+        reply = client.execute_interactive(
+            _RESET_CODE.format(cwd=str(cwd)),
+            store_history=False,
+            timeout=startup_timeout,
+            output_hook=lambda message: None,
+        )
+    finally:
+        client.stop_channels()
+    content = reply["content"]
+    if content["status"] != "ok":
+        raise RuntimeError(
+            f"resetting the kernel failed: {content.get('ename')}: {content.get('evalue')}"
+        )
+    return km
+
+
+def shutdown_warm_kernel() -> None:
+    """Stop the worker's kernel (at the worker's exit, or before replacing it)."""
+    km = _WARM.pop("km", None)
+    _WARM.pop("name", None)
+    if km is None:
+        return
+    try:
+        if _wait(km.is_alive()):
+            _wait(km.shutdown_kernel(now=True))
+    finally:
+        _wait(km.cleanup_resources())
+
+
+def _register_shutdown() -> None:
+    """Shut the kernel down when the worker process ends: the workers of a process pool
+    end through ``multiprocessing``'s exit, which runs its ``Finalize`` callbacks and not
+    ``atexit``; a plain process runs ``atexit``. Registered once per process."""
+    if "finalizer" not in _WARM:
+        import atexit
+        from multiprocessing import util
+
+        _WARM["finalizer"] = util.Finalize(None, shutdown_warm_kernel, exitpriority=100)
+        atexit.register(shutdown_warm_kernel)
+
+
+@functools.cache
+def register_engine() -> str:
+    """Register the warm-kernel engine with Papermill; returns its name (:data:`ENGINE_NAME`)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class WarmKernelEngine(NBClientEngine):
+        """Papermill's nbclient engine, run in the worker's warm kernel."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
+            # the arguments of papermill's NBClientEngine.execute_managed_notebook
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            # papermill has changed to the notebook's working folder (execute_notebook's cwd)
+            km = warm_kernel_manager(kernel_name, Path.cwd(), start_timeout)
+            client = PapermillNotebookClient(nb_man, km=km, **final_kwargs)
+            try:
+                return client.execute()
+            finally:  # the kernel stays (nbclient leaves a kernel it did not start)
+                if client.kc is not None:
+                    _wait(client.kc.stop_channels())
+
+    papermill_engines.register(ENGINE_NAME, WarmKernelEngine)
+    return ENGINE_NAME
