@@ -15,9 +15,10 @@ with visits, computes the period snapshot once
 ``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
 (05 and 11), the same thread then computes the run's lead scoring once
 (:func:`share_lead_scoring`: model loaded or trained, monitoring, call lists,
-written to ``marts/lead_scoring/``) and passes its path to those notebooks. It then executes each distinct (notebook, parameters)
-pair **once** with Papermill in parallel worker processes (Papermill changes the
-process working directory, so threads would race) and renders that one
+written to ``marts/lead_scoring/``) and passes its path to those notebooks. It
+then executes each distinct (notebook, parameters) pair **once** with Papermill
+in parallel worker processes (Papermill changes the process working directory,
+so threads would race) and renders that one
 execution for every role that asked for it (code hidden or not, its tags, its
 language). Roles share an execution when their parameters for the notebook are
 equal; a notebook that declares ``views`` (:mod:`analytics.reports.views`) is
