@@ -17,14 +17,18 @@ The second step of that item ported the booked revenue and the close rule
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.funnel import STAGE_ORDER, UNDETERMINED, funnel_by_channel
-from analytics.metrics.period import Period, date_range
+from analytics.metrics.period import Period, date_range, previous_period
 from analytics.metrics.quality import _percent
 from analytics.scoring.features import (
     CATEGORICAL_FEATURES,
@@ -36,7 +40,14 @@ from analytics.scoring.features import (
 )
 from analytics.scoring.fields import choose_fields, load_params
 from analytics.scoring.similarity import SIMILARITY_FEATURES, past_deal_similarity
+from analytics.transforms.backends import ibis_backend
+from analytics.transforms.booked_deals import closed_deal_table
+from analytics.transforms.funnel_facts import count, join_sides, money
+from analytics.transforms.lead_facts import lead_flag_table
+from analytics.transforms.time_keys import day_start
 from analytics.warehouse.schema import LEADS
+
+Windows = Sequence[tuple[date, date]]
 
 LOOKBACK_DAYS = 30
 FLAG_COLUMNS = (
@@ -1716,6 +1727,367 @@ def old_sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
     ).df()
     target = frame.set_index("lead_id")["sql"].astype("int64")
     return target
+
+
+# --------------------------------------------------------------------------- demo defects
+# Was the data half of analytics.reports.analyst_pages.demo_defects_section (run once per
+# language by notebook 03): the whole quality report over all the data, then
+# defect_recovery. Now analytics.metrics.quality.demo_defect_recovery (once per run, only
+# the four checks the defects are compared with).
+
+
+def old_demo_defect_recovery(con) -> pd.DataFrame | None:
+    """Was ``demo_defects_section``'s recovery frame; None without ``truth.defects``."""
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
+    from analytics.metrics.quality import defect_recovery, quality_report
+
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'truth' AND table_name = 'defects'"
+    ).fetchone()[0]
+    if not found:
+        return None
+    everything = parse_period("all", data_anchor(con), bounds=data_bounds(con))
+    truth = con.execute("SELECT * FROM truth.defects").df()
+    return defect_recovery(quality_report(con, everything), truth)
+
+
+# --------------------------------------------------------------------------- drill-down, Ibis
+# Was analytics.transforms.ad_hierarchy.hierarchy_counts and the pandas half of
+# analytics.metrics.drilldown.drilldown / drilldown_with_change (one query per depth and
+# period: four for notebook 10's campaigns and ads, run once per language). Now
+# ad_hierarchy.hierarchy_figures (every depth and period in one query) and
+# drilldown.drilldown_tables (once per run). Copied verbatim but for the names.
+
+_OI_VISIT_COLUMNS = {
+    "channel": "channel",
+    "campaign": "utm_campaign",
+    "ad_group": "utm_term",
+    "creative": "utm_content",
+}
+_OI_MONEY = ("spend", "revenue", "revenue_booked")
+OLD_DRILL_CHANGED = (
+    "spend",
+    "leads",
+    "mql",
+    "sql_leads",
+    "sales",
+    "revenue",
+    "sales_booked",
+    "revenue_booked",
+)
+
+
+def _oi_levels_to(depth: str) -> list[str]:
+    if depth not in DRILL_LEVELS:
+        raise ValueError(f"depth must be one of {', '.join(DRILL_LEVELS)}, got {depth!r}")
+    return list(DRILL_LEVELS[: DRILL_LEVELS.index(depth) + 1])
+
+
+def _oi_utm(value: ir.StringValue) -> ir.StringValue:
+    """A UTM value, :data:`UNDETERMINED` when empty or missing."""
+    return ibis.coalesce(value.nullif(""), ibis.literal(UNDETERMINED))
+
+
+def _oi_lead_places(con, lead_ids: ir.Column) -> ir.Table:
+    """``p_lead_id`` and the channel and UTM of the lead's visit (one row per lead),
+    for the leads ``lead_ids`` holds."""
+    leads = con.table("leads")
+    leads = leads.filter(leads.lead_id.isin(lead_ids))
+    lead = leads.group_by(p_lead_id=leads.lead_id).agg(p_visit_id=leads.visit_id.arbitrary())
+    visits = con.table("visits")
+    # only the visits these leads came from (a semi-join: a scan of one column), so the
+    # dedupe below groups at most one row per lead, not every visit (10M at 10M visits)
+    visits = visits.semi_join(leads, visits.visit_id == leads.visit_id)
+    visit = visits.group_by(v_visit_id=visits.visit_id).agg(
+        **{f"v_{level}": visits[column].arbitrary() for level, column in _OI_VISIT_COLUMNS.items()}
+    )
+    out = lead.left_join(visit, lead.p_visit_id == visit.v_visit_id)
+    return out.select("p_lead_id", **{level: _oi_utm(out[f"v_{level}"]) for level in DRILL_LEVELS})
+
+
+def _oi_window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
+    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
+    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
+    bound = ibis.literal if days else day_start
+    return ibis.cases(
+        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
+        else_=None,
+    ).cast("int64")
+
+
+def _oi_tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
+    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
+    windows dropped."""
+    table = table.mutate(window=_oi_window_of(moment, windows, days=days))
+    return table.filter(table.window.notnull())
+
+
+def _oi_spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    spend = con.table("spend")
+    spend = _oi_tagged(spend, spend.date, windows, days=True)
+    return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
+
+
+def _oi_visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    visits = con.table("visits")
+    visits = _oi_tagged(visits, visits.visit_start, windows)
+    return visits.group_by(
+        window=visits.window,
+        channel=visits.channel,
+        **{level: _oi_utm(visits[_OI_VISIT_COLUMNS[level]]) for level in keys[1:]},
+    ).agg(visits=visits.count())
+
+
+def _oi_booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
+    won = closed_deal_table(con, *windows[0], more=windows[1:])
+    won = won.filter(won.outcome == "won")
+    won = won.mutate(window=_oi_window_of(won.closed_at, windows))
+    places = _oi_lead_places(con, won.lead_id)
+    won = won.left_join(places, won.lead_id == places.p_lead_id)
+    undetermined = ibis.literal(UNDETERMINED)
+    return won.group_by(
+        window=won.window, **{level: ibis.coalesce(won[level], undetermined) for level in keys}
+    ).agg(sales_booked=won.count(), revenue_booked=won.amount.fill_null(0.0).sum())
+
+
+def _oi_figures(out: ir.Table, keys: list[str], names: Sequence[str]) -> ir.Table:
+    """The keys and the ``names`` of :func:`join_sides`' output, zero where missing."""
+    return out.select(
+        *keys,
+        **{name: money(out, name) if name in _OI_MONEY else count(out, name) for name in names},
+    )
+
+
+def old_hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any) -> ir.Table:
+    """Spend, visits, the lead cohort and the booked deals of ``[start, stop)`` per row.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    start, stop : datetime.date
+        First day and the day after the last (exclusive).
+    depth : {"channel", "campaign", "ad_group", "creative"}
+        The rows are the combinations of the levels down to ``depth``.
+    definitions : analytics.metrics.definitions.Definitions
+        MQL/SQL definitions (see :func:`~analytics.transforms.lead_facts.lead_flag_table`).
+
+    Returns
+    -------
+    ibis.Table
+        The levels, then :data:`DRILL_COUNTS`: one row per
+        combination seen in any of the four figures (module docstring), zero
+        where a figure has nothing; money (RUB) float, counts int64. Unordered.
+    """
+    keys = _oi_levels_to(depth)
+    windows = [(start, stop)]
+    flags = lead_flag_table(con, start, stop, definitions)
+    deeper = [level for level in keys if level not in ("channel", "campaign")]
+    if deeper:
+        # ad group and creative of the lead's visit (the flags carry channel and campaign)
+        leads = con.table("leads")
+        leads = leads.filter(
+            leads.created_at >= day_start(start), leads.created_at < day_start(stop)
+        )
+        seen = con.table("visits")
+        utm = leads.left_join(seen, leads.visit_id == seen.visit_id)
+        utm = utm.select(
+            u_lead_id=utm.lead_id,
+            **{level: _oi_utm(utm[_OI_VISIT_COLUMNS[level]]) for level in deeper},
+        )
+        flags = flags.left_join(utm, flags.lead_id == utm.u_lead_id)
+        flags = flags.mutate(**{level: _oi_utm(flags[level]) for level in deeper})
+    lead_side = flags.group_by(keys).agg(
+        leads=flags.count(),
+        mql=flags.count(where=flags.is_mql),
+        sql_leads=flags.count(where=flags.is_sql),
+        sales=flags.count(where=flags.is_won),
+        revenue=flags.revenue.sum(),
+    )
+    sides = [
+        side(con, windows, keys).drop("window")  # one window: the keys are unique
+        for side in (_oi_spend_side, _oi_booked_side, _oi_visit_side)
+    ]
+    out = join_sides(*sides, lead_side, keys=keys)
+    return _oi_figures(out, keys, DRILL_COUNTS)
+
+
+def old_ibis_drilldown(
+    con,
+    period: Period,
+    depth: str = "creative",
+    definitions: Definitions | None = None,
+) -> pd.DataFrame:
+    """Figures of the period per row of the hierarchy down to ``depth``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        Warehouse, or an Ibis backend holding the canonical tables (PySpark).
+    period : Period
+    depth : {"channel", "campaign", "ad_group", "creative"}
+    definitions : Definitions, optional
+        MQL/SQL definitions; default the CRM stages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the levels down to ``depth``, :data:`COUNTS` and
+        :data:`RATIOS` (module docstring); sorted by spend then leads,
+        descending. Rows with nothing at all are absent.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``depth``.
+    """
+    keys = _oi_levels_to(depth)
+    definitions = definitions or DEFAULT_DEFINITIONS
+    with ibis_backend(con) as backend:
+        expr = old_hierarchy_counts(backend, period.start, period.end_exclusive, depth, definitions)
+        frame = backend.execute(expr)
+    for level in keys:
+        frame[level] = frame[level].astype(str)
+    for column in ("visits", "leads", "mql", "sql_leads", "sales", "sales_booked"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("spend", "revenue", "revenue_booked"):
+        frame[column] = frame[column].astype("float64")
+    frame["cpl"] = _drill_ratio(frame["spend"], frame["leads"])
+    frame["cost_per_mql"] = _drill_ratio(frame["spend"], frame["mql"])
+    frame["cost_per_sql"] = _drill_ratio(frame["spend"], frame["sql_leads"])
+    frame["romi"] = _drill_ratio(frame["revenue"] - frame["spend"], frame["spend"], 100.0)
+    frame["drr"] = _drill_ratio(frame["spend"], frame["revenue"], 100.0)
+    frame["romi_booked"] = _drill_ratio(
+        frame["revenue_booked"] - frame["spend"], frame["spend"], 100.0
+    )
+    frame["drr_booked"] = _drill_ratio(frame["spend"], frame["revenue_booked"], 100.0)
+    frame = frame.sort_values(
+        ["spend", "leads", *keys], ascending=[False, False, *[True] * len(keys)]
+    )
+    return frame[keys + list(DRILL_COUNTS) + list(DRILL_RATIOS)].reset_index(drop=True)
+
+
+def old_ibis_drilldown_with_change(
+    con,
+    period: Period,
+    depth: str = "creative",
+    definitions: Definitions | None = None,
+) -> pd.DataFrame:
+    """:func:`drilldown` of the period with the previous period's figures and the change.
+
+    Adds ``<figure>_previous`` and ``<figure>_change`` (%, NaN when the
+    previous value is 0) for :data:`CHANGED`. Rows are those of the period; a row
+    the previous period did not have counts 0 there (its change is NaN).
+    """
+    keys = list(DRILL_LEVELS[: DRILL_LEVELS.index(depth) + 1])
+    now = old_ibis_drilldown(con, period, depth, definitions)
+    before = old_ibis_drilldown(con, previous_period(period), depth, definitions)
+    before = before[keys + list(OLD_DRILL_CHANGED)].rename(
+        columns={c: f"{c}_previous" for c in OLD_DRILL_CHANGED}
+    )
+    merged = now.merge(before, on=keys, how="left")
+    for column in OLD_DRILL_CHANGED:
+        previous = merged[f"{column}_previous"].fillna(0.0).astype("float64")
+        merged[f"{column}_previous"] = previous
+        merged[f"{column}_change"] = np.where(
+            previous != 0,
+            (merged[column] - previous) / previous.abs().where(previous != 0) * 100,
+            np.nan,
+        )
+    return merged
+
+
+# --------------------------------------------------------------------------- one query per period
+# Was analytics.transforms.funnel_facts.funnel_counts (an Ibis expression, one window of
+# days per query) until the snapshot grouped its three periods in one query
+# (funnel_counts_by_window); copied verbatim but for the name.
+
+
+def old_funnel_counts(con, start, stop, by: str = "total"):
+    """Was ``analytics.transforms.funnel_facts.funnel_counts``."""
+    import ibis
+
+    from analytics.transforms.funnel_facts import (
+        COUNT_COLUMNS,
+        GROUPINGS,
+        MQL_RANK,
+        SQL_RANK,
+        WON_RANK,
+        _group_key,
+        count,
+        deal_facts,
+        join_sides,
+        money,
+    )
+    from analytics.transforms.stitching import stitched_leads
+    from analytics.transforms.time_keys import day_start
+
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    start_at, stop_at = day_start(start), day_start(stop)
+
+    lead = stitched_leads(con)
+    lead = lead.filter(lead.created_at >= start_at, lead.created_at < stop_at)
+    deal = deal_facts(con).rename(deal_lead_id="lead_id")
+    cohort = lead.left_join(deal, lead.lead_id == deal.deal_lead_id)
+    mql, sql_lead, won = (cohort.reached >= r for r in (MQL_RANK, SQL_RANK, WON_RANK))
+    lead_side = cohort.group_by(grp=_group_key(by, cohort.channel, cohort.created_at)).agg(
+        leads=cohort.lead_id.nunique(),
+        leads_form=cohort.lead_id.nunique(where=cohort.lead_type == "form"),
+        leads_call=cohort.lead_id.nunique(where=cohort.lead_type == "call"),
+        leads_chat=cohort.lead_id.nunique(where=cohort.lead_type == "chat"),
+        mql=cohort.deal_id.nunique(where=mql),
+        sql_leads=cohort.deal_id.nunique(where=sql_lead),
+        sales=cohort.deal_id.nunique(where=won),
+        revenue=cohort.amount.sum(where=won),
+    )
+
+    visits = con.table("visits")
+    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
+    visit_side = visits.group_by(grp=_group_key(by, visits.channel, visits.visit_start)).agg(
+        visits=visits.count(), visitors=visits.visitor_id.nunique()
+    )
+
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    spend_side = spend.group_by(grp=_group_key(by, spend.channel, spend.date)).agg(
+        spend=spend.cost.sum()
+    )
+
+    out = join_sides(lead_side, visit_side, spend_side)
+    return out.select(
+        grp=out.grp,
+        spend=money(out, "spend"),
+        **{name: count(out, name) for name in COUNT_COLUMNS},
+        revenue=money(out, "revenue"),
+    ).order_by("grp")
+
+
+def old_snapshot_weekly(con, period: Period, weeks: int) -> list[dict]:
+    """Was ``analytics.metrics.snapshot._weekly`` (two queries of their own: the booked
+    and the cohort weekly series)."""
+    from analytics.metrics.funnel import weekly_funnel
+    from analytics.metrics.revenue import booked_weekly
+    from analytics.metrics.snapshot import _clean
+
+    booked = booked_weekly(con, period, weeks)
+    cohort = weekly_funnel(con, period, weeks)
+    rows = []
+    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+        rows.append(
+            {
+                "week": c["week"],
+                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "revenue": _clean(b["revenue"]),
+                "sales": int(b["sales"]),
+                "spend": _clean(b["spend"]),
+                "leads": int(c["leads"]),
+                "mql": int(c["mql"]),
+                "sql_leads": int(c["sql_leads"]),
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- scoring pages

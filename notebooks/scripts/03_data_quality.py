@@ -62,7 +62,8 @@ loads, quarantine = quality.load_summary(con), quality.quarantine_reasons(con)
 views.each_locale(lambda locale: pages.loads_section(loads, quarantine, locale))
 
 # %% tags=["analyst-only"]
-views.each_locale(lambda locale: pages.demo_defects_section(con, locale))
+defects = quality.demo_defect_recovery(con)  # None on real data (no truth.defects)
+views.each_locale(lambda locale: pages.demo_defects_section(defects, locale))
 
 # %%
 con.close()

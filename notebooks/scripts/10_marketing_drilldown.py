@@ -30,6 +30,7 @@ views = None  # [[role, locale], ...]: the pages of this run (set by the runner)
 # %%
 import duckdb
 
+from analytics.metrics.drilldown import drilldown_tables
 from analytics.paths import project_path
 from analytics.reports import summary
 from analytics.reports.views import Views
@@ -39,7 +40,8 @@ snapshot = summary.period_snapshot(warehouse, period, snapshot)
 con = duckdb.connect(str(project_path(warehouse)), read_only=True)
 
 # %%
-views.each_locale(lambda locale: summary.drilldown_section(con, snapshot.period, locale))
+tables = drilldown_tables(con, snapshot.period)  # once for every page of the run
+views.each_locale(lambda locale: summary.drilldown_section(tables, locale))
 
 # %% tags=["analyst-only"]
 con.close()

@@ -60,7 +60,10 @@ views.each_locale(
 )
 
 # %%
-views.each_locale(lambda locale: sales_page.managers_section(con, report_period, locale))
+managers = sales_page.manager_frame(con, report_period)  # once for every language
+views.each_locale(
+    lambda locale: sales_page.managers_section(con, report_period, locale, frame=managers)
+)
 
 # %%
 con.close()

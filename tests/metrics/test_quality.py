@@ -39,6 +39,7 @@ from funnel_fixture import fill as fill_funnel_fixture
 from sql_oracle import (
     assert_same_frame,
     old_deal_campaigns,
+    old_demo_defect_recovery,
     old_lead_checks,
     old_marketing_vs_sales,
     old_spend_visits,
@@ -328,6 +329,46 @@ def test_status_follows_thresholds(con):
     assert report.loc["lost_utm", "status"] == "warn"
     with pytest.raises(KeyError, match="unknown check"):
         quality.quality_report(con, PERIOD, thresholds={"nonsense": 1})
+
+
+def test_report_of_some_checks_reads_only_their_evidence(con, monkeypatch):
+    """The hand values of the module docstring for the checks asked for, in the order of
+    CHECKS; spend and loads are not read when no check asked for needs them."""
+    asked = ["calls_without_session", "lost_utm", "duplicate_leads", "missing_in_crm"]
+
+    def unread(*args, **kwargs):
+        raise AssertionError("evidence read for a check not asked for")
+
+    monkeypatch.setattr(quality, "spend_visits", unread)
+    monkeypatch.setattr(quality, "load_summary", unread)
+    report = quality.quality_report(con, PERIOD, checks=asked)
+    assert list(report.index) == [
+        "lost_utm",
+        "duplicate_leads",
+        "missing_in_crm",
+        "calls_without_session",
+    ]
+    assert report[["value", "base"]].to_numpy().tolist() == [[1, 2], [3, 6], [2, 6], [2, 2]]
+    assert report["share"].tolist() == [50.0, 50.0, pytest.approx(100 / 3), 100.0]
+    gap = quality.quality_report(con, PERIOD, checks=["marketing_vs_sales"])
+    assert gap[["value", "base"]].to_numpy().tolist() == [[4, 9]]
+    with pytest.raises(KeyError, match="unknown check 'lost_utms'"):
+        quality.quality_report(con, PERIOD, checks=["lost_utms"])
+
+
+def test_demo_defect_recovery_equals_the_old_section_data(con, tiny_warehouse):
+    """Once per run, only the four checks: the frame the old per-language section built
+    from the whole report (tests/sql_oracle.py), and the generator's injected counts;
+    None on a warehouse without ``truth.defects`` (the hand-made one)."""
+    tiny = warehouse.connect(tiny_warehouse, read_only=True)
+    try:
+        new = quality.demo_defect_recovery(tiny)
+        pd.testing.assert_frame_equal(new, old_demo_defect_recovery(tiny), check_exact=True)
+        assert (new["found"] == new["injected_count"]).all() and new["found"].sum() > 0
+    finally:
+        tiny.close()
+    assert quality.demo_defect_recovery(con) is None
+    assert old_demo_defect_recovery(con) is None
 
 
 def test_empty_period_is_ok():

@@ -312,12 +312,13 @@ def test_drilldown_section_on_the_hand_made_warehouse(tmp_path):
     import duckdb
     from funnel_fixture import build_warehouse
 
+    from analytics.metrics.drilldown import drilldown_tables
     from analytics.metrics.period import iso_week
     from analytics.reports.summary import drilldown_section
 
     con = duckdb.connect(str(build_warehouse(tmp_path / "w.duckdb")), read_only=True)
     try:
-        html = drilldown_section(con, iso_week(2025, 23), "ru")
+        html = drilldown_section(drilldown_tables(con, iso_week(2025, 23)), "ru")
     finally:
         con.close()
     assert "Больше всего лидов дала кампания «(без метки)» (2)." in html

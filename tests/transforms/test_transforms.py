@@ -23,6 +23,7 @@ from spark_session import spark_unavailable
 from analytics import transforms
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends, lead_history
+from analytics.transforms.cohort_events import first_visit_rows
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
 """Days of the unit tests: 26 ISO weeks of the tiny demo year."""
@@ -511,6 +512,11 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
             con, START, STOP, STOP + timedelta(days=60), grain
         )
+    # the first visits of a longer span shared by a shorter window (cohort_funnels)
+    picked = first_visit_rows(con, START - timedelta(days=60), STOP)
+    exprs["cohort_stage_events_picked"] = transforms.cohort_stage_events(
+        con, START, STOP, STOP + timedelta(days=60), "week", picked
+    )
     for conversion in transforms.CONVERSIONS:
         for anchor in transforms.ANCHORS:
             exprs[f"conversions_{conversion}_{anchor}"] = transforms.conversions(
@@ -597,6 +603,7 @@ PARITY_KEYS = {
         f"cohort_stage_events_{grain}": ["cohort", "first_channel", "age"]
         for grain in transforms.GRAINS
     },
+    "cohort_stage_events_picked": ["cohort", "first_channel", "age"],
     **{
         f"conversions_{conversion}_{anchor}": ["conversion_id"]
         for conversion in transforms.CONVERSIONS
@@ -673,13 +680,16 @@ def ported_in_step_three(con) -> ir.Table:
     """The ports of issue 11 item 3's third step on the tiny demo's 2025-W23..W24 (the
     drill-down to the creative, the A/B split, the sales cost; the snapshot's campaign
     figures and weeks are compared in ``test_weekly_build_parity.py``), as one table with
-    a common schema: ``case``, up to four text keys and nine numbers (NULL where a case
+    a common schema: ``case``, up to six text keys and nine numbers (NULL where a case
     has fewer), so that Spark runs them in one job with one collect."""
-    start, stop = date(2025, 6, 2), date(2025, 6, 16)
+    start, mid, stop = date(2025, 6, 2), date(2025, 6, 9), date(2025, 6, 16)
     cases = {
         "hierarchy": (
-            transforms.hierarchy_counts(con, start, stop, "creative", DEFAULT_DEFINITIONS),
-            ["channel", "campaign", "ad_group", "creative"],
+            # two weeks at two depths in one expression (the drill-down of notebook 10)
+            transforms.hierarchy_figures(
+                con, [(mid, stop), (start, mid)], ["campaign", "creative"], DEFAULT_DEFINITIONS
+            ),
+            ["depth", "window", "channel", "campaign", "ad_group", "creative"],
         ),
         "arms": (
             transforms.arm_week_counts(con, start, stop, "creative", 30, DEFAULT_DEFINITIONS),
@@ -697,7 +707,7 @@ def ported_in_step_three(con) -> ir.Table:
             expr.select(
                 case=ibis.literal(name),
                 **{f"k{i}": expr[k].cast("string") for i, k in enumerate(keys)},
-                **{f"k{i}": ibis.null("string") for i in range(len(keys), 4)},
+                **{f"k{i}": ibis.null("string") for i in range(len(keys), 6)},
                 **{f"v{i}": expr[v].cast("float64") for i, v in enumerate(values)},
                 **{f"v{i}": ibis.null("float64") for i in range(len(values), 9)},
             )
@@ -713,7 +723,7 @@ def test_ported_in_step_three_compile_for_sql_engines(duck, dialect):
 @pytest.mark.spark
 @pytest.mark.timeout(300)
 def test_ported_drilldown_ab_split_and_sales_cost_identical_on_pyspark(duck, spark):
-    keys = ["case", "k0", "k1", "k2", "k3"]
+    keys = ["case", "k0", "k1", "k2", "k3", "k4", "k5"]
     on_duckdb = duck.execute(ported_in_step_three(duck))
     on_spark = spark.execute(ported_in_step_three(spark))
     cases = on_duckdb.groupby("case").size()

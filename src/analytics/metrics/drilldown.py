@@ -53,9 +53,8 @@ from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
 from analytics.metrics.period import Period, previous_period
 from analytics.transforms.ad_hierarchy import (
     HIERARCHY_COUNT_COLUMNS,
-    LEVELS,
     campaign_week_counts,
-    hierarchy_counts,
+    hierarchy_figures,
     levels_to,
 )
 from analytics.transforms.backends import ibis_backend
@@ -80,6 +79,45 @@ UNDETERMINED = "undetermined"
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
     denominator = denominator.astype("float64")
     return (numerator.astype("float64") / denominator.where(denominator != 0)) * scale
+
+
+def _figures_frame(raw: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The rows of one depth and window of :func:`hierarchy_figures` with the ratios,
+    sorted by spend then leads, descending (the keys break ties)."""
+    frame = raw[keys + list(COUNTS)].copy()
+    for level in keys:
+        frame[level] = frame[level].astype(str)
+    for column in ("visits", "leads", "mql", "sql_leads", "sales", "sales_booked"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("spend", "revenue", "revenue_booked"):
+        frame[column] = frame[column].astype("float64")
+    frame["cpl"] = _ratio(frame["spend"], frame["leads"])
+    frame["cost_per_mql"] = _ratio(frame["spend"], frame["mql"])
+    frame["cost_per_sql"] = _ratio(frame["spend"], frame["sql_leads"])
+    frame["romi"] = _ratio(frame["revenue"] - frame["spend"], frame["spend"], 100.0)
+    frame["drr"] = _ratio(frame["spend"], frame["revenue"], 100.0)
+    frame["romi_booked"] = _ratio(frame["revenue_booked"] - frame["spend"], frame["spend"], 100.0)
+    frame["drr_booked"] = _ratio(frame["spend"], frame["revenue_booked"], 100.0)
+    frame = frame.sort_values(
+        ["spend", "leads", *keys], ascending=[False, False, *[True] * len(keys)]
+    )
+    return frame[keys + list(COUNTS) + list(RATIOS)].reset_index(drop=True)
+
+
+def _hierarchy(
+    con, periods: list[Period], depths: list[str], definitions: Definitions | None
+) -> dict[tuple[str, int], pd.DataFrame]:
+    """:func:`_figures_frame` of every depth and period, from one query."""
+    definitions = definitions or DEFAULT_DEFINITIONS
+    windows = [(p.start, p.end_exclusive) for p in periods]
+    with ibis_backend(con) as backend:
+        raw = backend.execute(hierarchy_figures(backend, windows, depths, definitions))
+    out = {}
+    for depth in depths:
+        for i in range(len(periods)):
+            rows = raw[(raw["depth"] == depth) & (raw["window"] == i)]
+            out[depth, i] = _figures_frame(rows, levels_to(depth))
+    return out
 
 
 def drilldown(
@@ -111,28 +149,22 @@ def drilldown(
     ValueError
         For an unknown ``depth``.
     """
-    keys = levels_to(depth)
-    definitions = definitions or DEFAULT_DEFINITIONS
-    with ibis_backend(con) as backend:
-        expr = hierarchy_counts(backend, period.start, period.end_exclusive, depth, definitions)
-        frame = backend.execute(expr)
-    for level in keys:
-        frame[level] = frame[level].astype(str)
-    for column in ("visits", "leads", "mql", "sql_leads", "sales", "sales_booked"):
-        frame[column] = frame[column].astype("int64")
-    for column in ("spend", "revenue", "revenue_booked"):
-        frame[column] = frame[column].astype("float64")
-    frame["cpl"] = _ratio(frame["spend"], frame["leads"])
-    frame["cost_per_mql"] = _ratio(frame["spend"], frame["mql"])
-    frame["cost_per_sql"] = _ratio(frame["spend"], frame["sql_leads"])
-    frame["romi"] = _ratio(frame["revenue"] - frame["spend"], frame["spend"], 100.0)
-    frame["drr"] = _ratio(frame["spend"], frame["revenue"], 100.0)
-    frame["romi_booked"] = _ratio(frame["revenue_booked"] - frame["spend"], frame["spend"], 100.0)
-    frame["drr_booked"] = _ratio(frame["spend"], frame["revenue_booked"], 100.0)
-    frame = frame.sort_values(
-        ["spend", "leads", *keys], ascending=[False, False, *[True] * len(keys)]
-    )
-    return frame[keys + list(COUNTS) + list(RATIOS)].reset_index(drop=True)
+    levels_to(depth)
+    return _hierarchy(con, [period], [depth], definitions)[depth, 0]
+
+
+def _with_change(now: pd.DataFrame, before: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    before = before[keys + list(CHANGED)].rename(columns={c: f"{c}_previous" for c in CHANGED})
+    merged = now.merge(before, on=keys, how="left")
+    for column in CHANGED:
+        previous = merged[f"{column}_previous"].fillna(0.0).astype("float64")
+        merged[f"{column}_previous"] = previous
+        merged[f"{column}_change"] = np.where(
+            previous != 0,
+            (merged[column] - previous) / previous.abs().where(previous != 0) * 100,
+            np.nan,
+        )
+    return merged
 
 
 def drilldown_with_change(
@@ -147,20 +179,37 @@ def drilldown_with_change(
     previous value is 0) for :data:`CHANGED`. Rows are those of the period; a row
     the previous period did not have counts 0 there (its change is NaN).
     """
-    keys = list(LEVELS[: LEVELS.index(depth) + 1])
-    now = drilldown(con, period, depth, definitions)
-    before = drilldown(con, previous_period(period), depth, definitions)
-    before = before[keys + list(CHANGED)].rename(columns={c: f"{c}_previous" for c in CHANGED})
-    merged = now.merge(before, on=keys, how="left")
-    for column in CHANGED:
-        previous = merged[f"{column}_previous"].fillna(0.0).astype("float64")
-        merged[f"{column}_previous"] = previous
-        merged[f"{column}_change"] = np.where(
-            previous != 0,
-            (merged[column] - previous) / previous.abs().where(previous != 0) * 100,
-            np.nan,
-        )
-    return merged
+    return drilldown_tables(con, period, (depth,), definitions)[depth]
+
+
+def drilldown_tables(
+    con,
+    period: Period,
+    depths: tuple[str, ...] = ("campaign", "creative"),
+    definitions: Definitions | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`drilldown_with_change` at each of ``depths``, from one query.
+
+    The period and the previous one at every depth are one Ibis expression
+    (:func:`~analytics.transforms.ad_hierarchy.hierarchy_figures`): the visits,
+    the leads' visits and the cohort's flags are read once, not once per depth
+    and period (four queries for the marketing page's campaigns and ads). Compute
+    it once per run and render it per language
+    (:func:`analytics.reports.summary.drilldown_section`).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Depth → the frame :func:`drilldown_with_change` returns for it.
+    """
+    depths = list(depths)
+    for depth in depths:
+        levels_to(depth)
+    frames = _hierarchy(con, [period, previous_period(period)], depths, definitions)
+    return {
+        depth: _with_change(frames[depth, 0], frames[depth, 1], levels_to(depth))
+        for depth in depths
+    }
 
 
 def campaign_weekly(con, period: Period, weeks: int = 13) -> pd.DataFrame:

@@ -64,7 +64,7 @@ is ``ok``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -110,6 +110,31 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "unbalanced_files": 0.0,
 }
 """Largest ``|share|`` (%) of each check that is still ``ok``."""
+
+CHECK_EVIDENCE: dict[str, tuple[str, ...]] = {
+    "undetermined_campaign_deals": ("deals",),
+    "undetermined_campaign_revenue": ("deals",),
+    "lost_utm": ("deals",),
+    "duplicate_leads": ("leads",),
+    "missing_in_crm": ("leads",),
+    "calls_without_session": ("leads",),
+    "spend_without_visits": ("spend",),
+    "marketing_vs_sales": ("deals", "leads"),
+    "quarantined_rows": ("loads",),
+    "unbalanced_files": ("loads",),
+}
+"""The evidence each check of :func:`quality_report` is measured on: ``deals``
+(:func:`deal_campaigns`), ``leads`` (:func:`lead_checks`), ``spend``
+(:func:`spend_visits`), ``loads`` (:func:`load_summary`)."""
+
+DEFECT_CHECKS: dict[str, str] = {
+    "lost_utm": "lost_utm",
+    "missing_in_crm": "missing_in_crm",
+    "duplicate_lead": "duplicate_leads",
+    "call_without_session": "calls_without_session",
+}
+"""Defect of the demo generator (``truth.defects.defect``) → the check that finds it
+(:func:`defect_recovery`)."""
 
 
 def _run(con, transform, period: Period, *args) -> pd.DataFrame:
@@ -411,8 +436,9 @@ def quality_report(
     period: Period,
     thresholds: Mapping[str, float] | None = None,
     duplicate_window: timedelta = DUPLICATE_WINDOW,
+    checks: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Every data-quality check of the period with its status.
+    """Every data-quality check of the period (or the ``checks`` named) with its status.
 
     Parameters
     ----------
@@ -425,11 +451,16 @@ def quality_report(
         :data:`DEFAULT_THRESHOLDS` for the checks it names.
     duplicate_window : datetime.timedelta, default 2 days
         See :func:`lead_checks`.
+    checks : sequence of str, optional
+        Only these checks (keys of :data:`CHECKS`), and only the evidence they
+        need (:data:`CHECK_EVIDENCE`) is read: e.g. :data:`DEFECT_CHECKS` for
+        :func:`defect_recovery`, without the spend × visits match over all the
+        data. Default: every check.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``check`` (the keys of :data:`CHECKS`, in that order); columns
+        Index ``check`` (the keys of :data:`CHECKS` asked for, in that order); columns
         ``value`` and ``base`` (counts; RUB for the revenue check),
         ``share`` = value / base x 100% (NaN when the base is 0),
         ``threshold`` (%), ``status`` (``ok`` or ``warn``: ``|share| >
@@ -438,38 +469,53 @@ def quality_report(
     Raises
     ------
     KeyError
-        For a threshold of an unknown check.
+        For a threshold or a check of an unknown name.
     """
     limits = dict(DEFAULT_THRESHOLDS)
     for name, value in (thresholds or {}).items():
         if name not in CHECKS:
             raise KeyError(f"unknown check {name!r}; checks: {', '.join(CHECKS)}")
         limits[name] = float(value)
+    for name in checks or ():
+        if name not in CHECKS:
+            raise KeyError(f"unknown check {name!r}; checks: {', '.join(CHECKS)}")
+    wanted = [name for name in CHECKS if checks is None or name in checks]
+    needed = {evidence for name in wanted for evidence in CHECK_EVIDENCE[name]}
 
-    deals = deal_campaigns(con, period)
-    table = undetermined_campaign(deals).loc["all"]
-    leads = lead_checks(con, period, duplicate_window)
-    first = leads[~leads["is_duplicate"]]
-    first_calls = first[first["lead_type"] == "call"]
-    spend = spend_visits(con, period)
-    loads = load_summary(con)
-    files = loads[loads["target_table"] != "TOTAL"]
-    total = loads[loads["target_table"] == "TOTAL"].iloc[0]
-
-    measured = {
-        "undetermined_campaign_deals": (table["undetermined_deals"], table["deals"]),
-        "undetermined_campaign_revenue": (table["undetermined_revenue"], table["revenue"]),
-        "lost_utm": (deals["lost_utm"].sum(), deals["lead_tracked_campaign"].sum()),
-        "duplicate_leads": (leads["is_duplicate"].sum(), first["has_contact"].sum()),
-        "missing_in_crm": (leads["missing_in_crm"].sum(), len(first)),
-        "calls_without_session": (leads["call_without_session"].sum(), len(first_calls)),
-        "spend_without_visits": ((~spend["has_visits"]).sum(), len(spend)),
-        "marketing_vs_sales": (len(leads) - len(deals), len(leads)),
-        "quarantined_rows": (total["rows_quarantined"], total["rows_in"]),
-        "unbalanced_files": ((~files["balanced"]).sum(), len(files)),
-    }
+    measured = {}
+    if "deals" in needed:
+        deals = deal_campaigns(con, period)
+        table = undetermined_campaign(deals).loc["all"]
+        measured["undetermined_campaign_deals"] = (table["undetermined_deals"], table["deals"])
+        measured["undetermined_campaign_revenue"] = (
+            table["undetermined_revenue"],
+            table["revenue"],
+        )
+        measured["lost_utm"] = (deals["lost_utm"].sum(), deals["lead_tracked_campaign"].sum())
+    if "leads" in needed:
+        leads = lead_checks(con, period, duplicate_window)
+        first = leads[~leads["is_duplicate"]]
+        first_calls = first[first["lead_type"] == "call"]
+        measured["duplicate_leads"] = (leads["is_duplicate"].sum(), first["has_contact"].sum())
+        measured["missing_in_crm"] = (leads["missing_in_crm"].sum(), len(first))
+        measured["calls_without_session"] = (
+            leads["call_without_session"].sum(),
+            len(first_calls),
+        )
+    if "spend" in needed:
+        spend = spend_visits(con, period)
+        measured["spend_without_visits"] = ((~spend["has_visits"]).sum(), len(spend))
+    if "deals" in needed and "leads" in needed:
+        measured["marketing_vs_sales"] = (len(leads) - len(deals), len(leads))
+    if "loads" in needed:
+        loads = load_summary(con)
+        files = loads[loads["target_table"] != "TOTAL"]
+        total = loads[loads["target_table"] == "TOTAL"].iloc[0]
+        measured["quarantined_rows"] = (total["rows_quarantined"], total["rows_in"])
+        measured["unbalanced_files"] = ((~files["balanced"]).sum(), len(files))
     records = []
-    for name, (value, base) in measured.items():
+    for name in wanted:
+        value, base = measured[name]
         share = _percent(float(value), float(base))
         ok = math.isnan(share) or abs(share) <= limits[name]
         records.append(
@@ -504,12 +550,7 @@ def defect_recovery(report: pd.DataFrame, defects: pd.DataFrame) -> pd.DataFrame
         ``base_count``, ``found_base``, ``injected_rate`` and ``found_rate``
         (both in %).
     """
-    checks = {
-        "lost_utm": "lost_utm",
-        "missing_in_crm": "missing_in_crm",
-        "duplicate_lead": "duplicate_leads",
-        "call_without_session": "calls_without_session",
-    }
+    checks = DEFECT_CHECKS
     truth = defects.set_index("defect").loc[list(checks)]
     found = report.loc[list(checks.values())]
     return pd.DataFrame(
@@ -523,3 +564,25 @@ def defect_recovery(report: pd.DataFrame, defects: pd.DataFrame) -> pd.DataFrame
         },
         index=pd.Index(list(checks), name="defect"),
     )
+
+
+def demo_defect_recovery(con) -> pd.DataFrame | None:
+    """:func:`defect_recovery` over all the data when the warehouse holds the demo
+    generator's ``truth.defects``; None otherwise (real data).
+
+    Only the checks of :data:`DEFECT_CHECKS` are measured (their deals and leads
+    evidence over every day with data), not the whole :func:`quality_report`.
+    Computed once per run and rendered per language
+    (:func:`analytics.reports.analyst_pages.demo_defects_section`).
+    """
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
+
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'truth' AND table_name = 'defects'"
+    ).fetchone()[0]
+    if not found:
+        return None
+    everything = parse_period("all", data_anchor(con), bounds=data_bounds(con))
+    report = quality_report(con, everything, checks=list(DEFECT_CHECKS.values()))
+    return defect_recovery(report, con.execute("SELECT * FROM truth.defects").df())

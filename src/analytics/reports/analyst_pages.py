@@ -662,13 +662,14 @@ def kpi_compare_section(snapshot, locale: str, keys: Sequence[str] = COMPARED) -
     return out + page.note(w["kpi_compare_note"])
 
 
-def non_target_section(con, period, locale: str, definitions=None) -> page.Html:
+def non_target_section(con, period, locale: str, definitions=None, frame=None) -> page.Html:
     """Non-target leads by channel and the managers' time they took
-    (:func:`analytics.metrics.sales_cost.non_target_leads`)."""
+    (:func:`analytics.metrics.sales_cost.non_target_leads`; ``frame``: that frame when the
+    caller computed it once for every language of the page, ``con`` is then not read)."""
     from analytics.metrics import sales_cost
 
     w = words(locale)
-    frame = sales_cost.non_target_leads(con, period, definitions)
+    frame = sales_cost.non_target_leads(con, period, definitions) if frame is None else frame
     out = page.heading(w["non_target"])
     n = int(frame["non_target"].sum()) if not frame.empty else 0
     if n == 0:
@@ -1207,18 +1208,9 @@ def influence_section(groups: pd.DataFrame, locale: str, rows: int = 15) -> page
     )
 
 
-def demo_defects_section(con, locale: str) -> page.Html:
-    """:func:`defects_section` over all data when the warehouse holds the generator's
-    ``truth.defects`` (demo data); an empty fragment otherwise."""
-    from analytics.metrics.period import data_anchor, data_bounds, parse_period
-    from analytics.metrics.quality import defect_recovery, quality_report
-
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'truth' AND table_name = 'defects'"
-    ).fetchone()[0]
-    if not found:
+def demo_defects_section(recovery: pd.DataFrame | None, locale: str) -> page.Html:
+    """:func:`defects_section` of :func:`analytics.metrics.quality.demo_defect_recovery`
+    (computed once, rendered per language); an empty fragment for None (real data)."""
+    if recovery is None:
         return page.Html("")
-    everything = parse_period("all", data_anchor(con), bounds=data_bounds(con))
-    truth = con.execute("SELECT * FROM truth.defects").df()
-    return defects_section(defect_recovery(quality_report(con, everything), truth), locale)
+    return defects_section(recovery, locale)

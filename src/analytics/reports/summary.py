@@ -458,13 +458,15 @@ def booked_sentence(campaigns: pd.DataFrame, locale: str, words: dict) -> str:
     )
 
 
-def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html:
-    """Campaigns, then ad groups and ads: figures, cost ratios and the change (marketing)."""
-    from analytics.metrics.drilldown import drilldown_with_change
+def drilldown_section(tables: dict, locale: str, max_rows: int = 20) -> page.Html:
+    """Campaigns, then ad groups and ads: figures, cost ratios and the change (marketing).
 
+    ``tables`` is :func:`analytics.metrics.drilldown.drilldown_tables` of the period
+    (depths ``campaign`` and ``creative``), computed once and rendered per language.
+    """
     words = DRILL_WORDS["ru" if str(locale).startswith("ru") else "en"]
     out = page.heading(words["title"], 1)
-    campaigns = drilldown_with_change(con, period, depth="campaign")
+    campaigns = tables["campaign"]
     if campaigns.empty:
         return out + page.conclusion(words["none"])
     shown = _drill_rows(campaigns, locale, words)
@@ -494,7 +496,7 @@ def drilldown_section(con, period, locale: str, max_rows: int = 20) -> page.Html
         list(top["campaign"]), list(top["spend"]), "RUB", locale, title=words["spend_chart"]
     )
     out += figure_html(fig, words["spend_chart"])
-    ads = _drill_rows(drilldown_with_change(con, period, depth="creative"), locale, words)
+    ads = _drill_rows(tables["creative"], locale, words)
     out += page.heading(words["creatives"])
     out += page.table(
         ads,

@@ -43,7 +43,7 @@ from analytics.transforms.booked_deals import closed_deal_table
 from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_channels, lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
-from analytics.transforms.time_keys import day_start, week_start
+from analytics.transforms.time_keys import Windows, day_start, tagged, week_start, window_of
 
 LEVELS = ("channel", "campaign", "ad_group", "creative")
 """The hierarchy, top to bottom (ad group = keyword = ``utm_term``)."""
@@ -67,7 +67,7 @@ HIERARCHY_COUNT_COLUMNS = (
     "sales_booked",
     "revenue_booked",
 )
-"""Columns of :func:`hierarchy_counts` after the levels, in order."""
+"""Figures of a row of :func:`hierarchy_figures` (after the levels), in order."""
 
 _MONEY = ("spend", "revenue", "revenue_booked")
 
@@ -82,9 +82,6 @@ CAMPAIGN_FIGURE_COLUMNS = (
     "revenue_booked",
 )
 """Columns of :func:`campaign_figures`, in order."""
-
-Windows = Sequence[tuple[date, date]]
-"""Windows of days ``[start, stop)``."""
 
 CAMPAIGN_WEEK_COLUMNS = ("week_start", "channel", "campaign", "spend", "leads")
 """Columns of :func:`campaign_week_counts`, in order."""
@@ -119,32 +116,15 @@ def _lead_places(con, lead_ids: ir.Column) -> ir.Table:
     return out.select("p_lead_id", **{level: _utm(out[f"v_{level}"]) for level in LEVELS})
 
 
-def _window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
-    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
-    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
-    bound = ibis.literal if days else day_start
-    return ibis.cases(
-        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
-        else_=None,
-    ).cast("int64")
-
-
-def _tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
-    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
-    windows dropped."""
-    table = table.mutate(window=_window_of(moment, windows, days=days))
-    return table.filter(table.window.notnull())
-
-
 def _spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     spend = con.table("spend")
-    spend = _tagged(spend, spend.date, windows, days=True)
+    spend = tagged(spend, spend.date, windows, days=True)
     return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
 
 
 def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     visits = con.table("visits")
-    visits = _tagged(visits, visits.visit_start, windows)
+    visits = tagged(visits, visits.visit_start, windows)
     return visits.group_by(
         window=visits.window,
         channel=visits.channel,
@@ -155,7 +135,7 @@ def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
 def _booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     won = closed_deal_table(con, *windows[0], more=windows[1:])
     won = won.filter(won.outcome == "won")
-    won = won.mutate(window=_window_of(won.closed_at, windows))
+    won = won.mutate(window=window_of(won.closed_at, windows))
     places = _lead_places(con, won.lead_id)
     won = won.left_join(places, won.lead_id == places.p_lead_id)
     undetermined = ibis.literal(UNDETERMINED)
@@ -171,61 +151,227 @@ def _figures(out: ir.Table, keys: list[str], names: Sequence[str]) -> ir.Table:
     )
 
 
-def hierarchy_counts(con, start: date, stop: date, depth: str, definitions: Any) -> ir.Table:
-    """Spend, visits, the lead cohort and the booked deals of ``[start, stop)`` per row.
+HIERARCHY_FIGURE_COLUMNS = ("depth", "window", *LEVELS, *HIERARCHY_COUNT_COLUMNS)
+"""Columns of :func:`hierarchy_figures`, in order."""
+
+
+def _visit_places(con, ids: ir.Table) -> ir.Table:
+    """``v_visit_id`` and the channel and UTM columns (``v_<level>``, as recorded) of the
+    visits whose id is in ``ids.vid``: one row per visit id, one scan of ``visits``."""
+    visits = con.table("visits")
+    # a semi-join probing the visit ids: only the visits of the leads asked for are
+    # grouped (a few thousand), not every visit (9.9M at 10M visits)
+    visits = visits.semi_join(ids, visits.visit_id == ids.vid)
+    return visits.group_by(v_visit_id=visits.visit_id).agg(
+        **{f"v_{level}": visits[column].arbitrary() for level, column in VISIT_COLUMNS.items()}
+    )
+
+
+def hierarchy_figures(
+    con,
+    windows: Windows,
+    depths: Sequence[str],
+    definitions: Any,
+) -> ir.Table:
+    """Spend, visits, the lead cohort and the booked deals per row of the hierarchy, for
+    several windows and depths in one query.
+
+    The rows of depth ``d`` and window ``i`` are those of the drill-down of the days
+    ``windows[i]`` down to ``d`` (module docstring; one row per combination seen in
+    any of the four figures). Each source is read once for all windows and depths:
+    the visits of the windows are counted per creative and those counts summed per
+    coarser depth (integers: exact); the cohort's leads (flags of
+    :func:`~analytics.transforms.lead_facts.lead_flag_table` over the span of the
+    windows, each lead in the window of its ``created_at``), the won deals and the
+    spend rows are grouped per depth from their rows, so every money sum adds the
+    same records as a query of one window and depth. The visits of the cohort's
+    leads and of the won deals' leads are looked up in one semi-join.
 
     Parameters
     ----------
     con : ibis.BaseBackend
         Backend holding the canonical tables.
-    start, stop : datetime.date
-        First day and the day after the last (exclusive).
-    depth : {"channel", "campaign", "ad_group", "creative"}
-        The rows are the combinations of the levels down to ``depth``.
+    windows : sequence of (start, stop)
+        Days ``[start, stop)`` (dates), not overlapping; a record counts in the
+        first window holding it.
+    depths : sequence of {"channel", "campaign", "ad_group", "creative"}
+        Depths of the rows (each once).
     definitions : analytics.metrics.definitions.Definitions
         MQL/SQL definitions (see :func:`~analytics.transforms.lead_facts.lead_flag_table`).
 
     Returns
     -------
     ibis.Table
-        The levels, then :data:`HIERARCHY_COUNT_COLUMNS`: one row per
-        combination seen in any of the four figures (module docstring), zero
-        where a figure has nothing; money (RUB) float, counts int64. Unordered.
+        :data:`HIERARCHY_FIGURE_COLUMNS`: ``depth`` (its name), ``window`` (index
+        in ``windows``), the levels (NULL below ``depth``), then
+        :data:`HIERARCHY_COUNT_COLUMNS` (zero where a figure has nothing; money
+        RUB float, counts int64). Unordered.
+
+    Raises
+    ------
+    ValueError
+        For an unknown or repeated depth, or no window.
     """
-    keys = levels_to(depth)
-    windows = [(start, stop)]
-    flags = lead_flag_table(con, start, stop, definitions)
-    deeper = [level for level in keys if level not in ("channel", "campaign")]
-    if deeper:
-        # ad group and creative of the lead's visit (the flags carry channel and campaign)
-        leads = con.table("leads")
-        leads = leads.filter(
-            leads.created_at >= day_start(start), leads.created_at < day_start(stop)
-        )
-        seen = con.table("visits")
-        utm = leads.left_join(seen, leads.visit_id == seen.visit_id)
-        utm = utm.select(
-            u_lead_id=utm.lead_id, **{level: _utm(utm[VISIT_COLUMNS[level]]) for level in deeper}
-        )
-        flags = flags.left_join(utm, flags.lead_id == utm.u_lead_id)
-        flags = flags.mutate(**{level: _utm(flags[level]) for level in deeper})
-    lead_side = flags.group_by(keys).agg(
-        leads=flags.count(),
-        mql=flags.count(where=flags.is_mql),
-        sql_leads=flags.count(where=flags.is_sql),
-        sales=flags.count(where=flags.is_won),
-        revenue=flags.revenue.sum(),
+    depths = list(depths)
+    for depth in depths:
+        levels_to(depth)
+    if not depths or len(set(depths)) != len(depths):
+        raise ValueError(f"depths must be distinct levels, got {depths!r}")
+    if not windows:
+        raise ValueError("windows must hold at least one (start, stop)")
+    first = min(start for start, _ in windows)
+    last = max(stop for _, stop in windows)
+    undetermined = ibis.literal(UNDETERMINED)
+
+    # the cohort (leads created in the windows, one row per lead) and its visit ids
+    leads = con.table("leads")
+    leads = leads.filter(leads.created_at >= day_start(first), leads.created_at < day_start(last))
+    cohort = leads.group_by(c_lead_id=leads.lead_id).agg(c_visit_id=leads.visit_id.arbitrary())
+    # the won deals of the windows (each in the window of its close) and their leads' visits
+    won = closed_deal_table(con, *windows[0], more=windows[1:])
+    won = won.filter(won.outcome == "won")
+    won = won.mutate(window=window_of(won.closed_at, windows))
+    booked = con.table("leads")
+    booked = booked.filter(booked.lead_id.isin(won.lead_id))
+    booked = booked.group_by(p_lead_id=booked.lead_id).agg(p_visit_id=booked.visit_id.arbitrary())
+    ids = ibis.union(
+        cohort.select(vid=cohort.c_visit_id),
+        booked.select(vid=booked.p_visit_id),
+        distinct=True,
     )
-    sides = [
-        side(con, windows, keys).drop("window")  # one window: the keys are unique
-        for side in (_spend_side, _booked_side, _visit_side)
-    ]
-    out = join_sides(*sides, lead_side, keys=keys)
-    return _figures(out, keys, HIERARCHY_COUNT_COLUMNS)
+
+    # one record per lead of the cohort (its flags; channel and campaign as the flags
+    # carry them) and per won deal; the visit of each looked up once, below
+    flags = lead_flag_table(con, first, last, definitions)
+    flags = tagged(flags, flags.created_at, windows)
+    flags = flags.left_join(cohort, flags.lead_id == cohort.c_lead_id)
+    won = won.left_join(booked, won.lead_id == booked.p_lead_id)
+    no_text = ibis.null("string")
+    people = ibis.union(
+        flags.select(
+            kind=ibis.literal("lead"),
+            window=flags.window,
+            visit_id=flags.c_visit_id,
+            l_channel=flags.channel,
+            l_campaign=flags.campaign,
+            is_mql=flags.is_mql,
+            is_sql=flags.is_sql,
+            is_won=flags.is_won,
+            money=flags.revenue.cast("float64"),
+        ),
+        won.select(
+            kind=ibis.literal("won"),
+            window=won.window,
+            visit_id=won.p_visit_id,
+            l_channel=no_text,
+            l_campaign=no_text,
+            is_mql=ibis.literal(False),
+            is_sql=ibis.literal(False),
+            is_won=ibis.literal(False),
+            money=won.amount.cast("float64").fill_null(0.0),
+        ),
+        distinct=False,
+    )
+    places = _visit_places(con, ids)
+    people = people.left_join(places, people.visit_id == places.v_visit_id)
+    is_lead = people.kind == "lead"
+    people = people.select(
+        "kind",
+        "window",
+        channel=ibis.cases(
+            (is_lead, people.l_channel),
+            else_=ibis.coalesce(_utm(people.v_channel), undetermined),
+        ),
+        campaign=ibis.cases(
+            (is_lead, people.l_campaign),
+            else_=ibis.coalesce(_utm(people.v_campaign), undetermined),
+        ),
+        ad_group=_utm(people.v_ad_group),
+        creative=_utm(people.v_creative),
+        n=ibis.literal(1, type="int64"),
+        money=people.money,
+        is_mql=people.is_mql,
+        is_sql=people.is_sql,
+        is_won=people.is_won,
+    )
+
+    spend = con.table("spend")
+    spend = tagged(spend, spend.date, windows, days=True)
+    spend = spend.select(
+        kind=ibis.literal("spend"),
+        window=spend.window,
+        channel=spend.channel,
+        campaign=spend.campaign,
+        ad_group=spend.ad_group,
+        creative=spend.creative,
+        n=ibis.literal(1, type="int64"),
+        money=spend.cost.cast("float64"),
+        is_mql=ibis.literal(False),
+        is_sql=ibis.literal(False),
+        is_won=ibis.literal(False),
+    )
+    # the visits counted per window and creative (the other depths sum these counts)
+    visits = con.table("visits")
+    visits = tagged(visits, visits.visit_start, windows)
+    visits = visits.group_by(
+        window=visits.window,
+        channel=visits.channel,
+        **{level: _utm(visits[VISIT_COLUMNS[level]]) for level in LEVELS[1:]},
+    ).agg(n=visits.count())
+    visits = visits.select(
+        kind=ibis.literal("visit"),
+        window=visits.window,
+        channel=visits.channel,
+        campaign=visits.campaign,
+        ad_group=visits.ad_group,
+        creative=visits.creative,
+        n=visits.n.cast("int64"),
+        money=ibis.null("float64"),
+        is_mql=ibis.literal(False),
+        is_sql=ibis.literal(False),
+        is_won=ibis.literal(False),
+    )
+    records = ibis.union(people, spend, visits, distinct=False)
+
+    # every record once per depth (a cross join with the depths: each source above is
+    # read once), its levels below the depth NULL, then one grouping
+    grid = ibis.memtable({"depth": depths})
+    rows = records.cross_join(grid)
+    cut = {}
+    for level in LEVELS:
+        kept = [rows.depth == depth for depth in depths if level in levels_to(depth)]
+        if len(kept) < len(depths):
+            cut[level] = (
+                ibis.cases(*((shown, rows[level]) for shown in kept), else_=no_text)
+                if kept
+                else no_text
+            )
+    rows = rows.mutate(**cut)
+    kind = rows.kind
+    out = rows.group_by(["depth", "window", *LEVELS]).agg(
+        spend=rows.money.sum(where=kind == "spend"),
+        visits=rows.n.sum(where=kind == "visit"),
+        leads=rows.count(where=kind == "lead"),
+        mql=rows.count(where=(kind == "lead") & rows.is_mql),
+        sql_leads=rows.count(where=(kind == "lead") & rows.is_sql),
+        sales=rows.count(where=(kind == "lead") & rows.is_won),
+        revenue=rows.money.sum(where=kind == "lead"),
+        sales_booked=rows.count(where=kind == "won"),
+        revenue_booked=rows.money.sum(where=kind == "won"),
+    )
+    return out.select(
+        "depth",
+        window=out.window.cast("int64"),
+        **{level: out[level] for level in LEVELS},
+        **{
+            name: money(out, name) if name in _MONEY else count(out, name)
+            for name in HIERARCHY_COUNT_COLUMNS
+        },
+    )
 
 
 def campaign_figures(con, windows: Windows) -> ir.Table:
-    """The campaign rows of :func:`hierarchy_counts` for several windows, without the
+    """The campaign rows of :func:`hierarchy_figures` for several windows, without the
     cohort's outcomes: one query for a period and the ones it is compared with.
 
     Parameters
@@ -241,14 +387,14 @@ def campaign_figures(con, windows: Windows) -> ir.Table:
         :data:`CAMPAIGN_FIGURE_COLUMNS`: ``window`` (index in ``windows``),
         ``channel``, ``campaign`` and ``visits``, ``leads`` (the cohort:
         leads created in the window), ``spend``, ``sales_booked`` and
-        ``revenue_booked`` as in :func:`hierarchy_counts` at depth
+        ``revenue_booked`` as in :func:`hierarchy_figures` at depth
         ``campaign``; one row per window and campaign with any of them. Unordered.
     """
     keys = ["window", "channel", "campaign"]
     first = min(start for start, _ in windows)
     last = max(stop for _, stop in windows)
     leads = lead_channels(con, first, last)
-    leads = _tagged(leads, leads.created_at, windows)
+    leads = tagged(leads, leads.created_at, windows)
     lead_side = leads.group_by(keys).agg(leads=leads.count())
     sides = [side(con, windows, keys[1:]) for side in (_spend_side, _booked_side, _visit_side)]
     out = join_sides(*sides, lead_side, keys=keys)
