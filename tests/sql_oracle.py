@@ -2349,24 +2349,3 @@ def old_scoring_page(con, model, status: dict, period, languages) -> dict:
         for language in dict.fromkeys(languages)
     }
     return {"monitoring": monitoring, "calls": calls, "importance": model.global_importance()}
-
-
-# --------------------------------------------------------------------------- cohort first visits
-# ``transforms.cohort_events.first_visit_rows`` before design note 44: every visit grouped by
-# visitor for the first moment, the visits at that moment joined back for the channel.
-
-
-def old_first_visit_rows(con, start: date, stop: date) -> ir.Table:
-    """Visitors first seen in ``[start, stop)``: ``visitor_id``, ``first_visit``,
-    ``first_channel`` (the channel of the smallest ``visit_id`` at the first moment)."""
-    visits = con.table("visits")
-    first = visits.group_by(f_visitor_id=visits.visitor_id).agg(f_first=visits.visit_start.min())
-    first = first.filter(first.f_first >= day_start(start), first.f_first < day_start(stop))
-    tied = visits.inner_join(
-        first,
-        [visits.visitor_id == first.f_visitor_id, visits.visit_start == first.f_first],
-    )
-    return tied.group_by(visitor_id=tied.visitor_id).agg(
-        first_visit=tied.f_first.min(),
-        first_channel=tied.channel.argmin(tied.visit_id),
-    )

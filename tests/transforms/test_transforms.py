@@ -17,7 +17,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pytest
-import sql_oracle
 from funnel_fixture import fill
 from spark_session import spark_unavailable
 
@@ -309,90 +308,6 @@ def test_first_visit_cohorts_break_ties_by_visit_id_by_hand():
     assert list(first.index) == ["t", "w"]
     assert list(first["first_channel"]) == ["organic", "paid_social"]
     assert [pd.Timestamp(c).date() for c in first["cohort"]] == [date(2025, 6, 2)] * 2
-
-
-def _first_visits(backend, rows_of, start, stop) -> pd.DataFrame:
-    frame = backend.execute(rows_of(backend, start, stop))
-    return frame.sort_values("visitor_id", ignore_index=True)
-
-
-def test_first_visit_rows_equal_the_old_query_by_hand():
-    """``first_visit_rows`` (visits of the days grouped by visitor, an anti-join with the
-    visitors seen before) equals the frozen old query (every visit grouped, the first
-    moment joined back), on hand edge cases for 2025-06-02..06-08 (stop 06-09):
-    r: two visits, the earlier (06-03, email) inserted last -> email;
-    t: v20 (email) and v100 (organic) at the same first second -> v100 ('v100' < 'v20'), organic;
-    u: seen 05-20, again in the week -> not a cohort visitor;
-    w: first visit 06-08 23:59:59 -> in; y: first visit 06-09 00:00 (the stop) -> out;
-    x: first visit 06-02 00:00 (the start) with no channel -> in, channel empty;
-    q: a visit without a start and one on 06-04 (direct) -> in, 06-04, direct;
-    a visit without a visitor -> nobody's."""
-    con = duckdb.connect()
-    fill(con)
-    con.execute("DELETE FROM visits")
-    for visit_id, visitor_id, start, channel in [
-        ("v4", "r", "2025-06-05 10:00:00", "paid_search"),
-        ("v3", "r", "2025-06-03 10:00:00", "email"),
-        ("v20", "t", "2025-06-03 09:00:00", "email"),
-        ("v100", "t", "2025-06-03 09:00:00", "organic"),
-        ("v7", "t", "2025-06-04 09:00:00", "paid_search"),
-        ("v8", "u", "2025-05-20 09:00:00", "direct"),
-        ("v9", "u", "2025-06-05 09:00:00", "paid_social"),
-        ("v10", "w", "2025-06-08 23:59:59", "paid_social"),
-        ("v11", "y", "2025-06-09 00:00:00", "organic"),
-        ("v12", "x", "2025-06-02 00:00:00", None),
-        ("v13", "x", "2025-06-02 00:00:00", "email"),
-        ("v14", "q", None, "organic"),
-        ("v15", "q", "2025-06-04 12:00:00", "direct"),
-        ("v16", None, "2025-06-03 12:00:00", "direct"),
-    ]:
-        con.execute(
-            "INSERT INTO visits (visit_id, visitor_id, visit_start, channel, pageviews,"
-            " duration_s, goal_pricing) VALUES (?, ?, ?::TIMESTAMP, ?, 1, 1, false)",
-            [visit_id, visitor_id, start, channel],
-        )
-    start, stop = date(2025, 6, 2), date(2025, 6, 9)
-    with transforms.duckdb_backend(con) as backend:
-        new = _first_visits(backend, first_visit_rows, start, stop)
-        old = _first_visits(backend, sql_oracle.old_first_visit_rows, start, stop)
-        # a window starting after u's first visit: u is out (seen before), y still out
-        later = _first_visits(backend, first_visit_rows, date(2025, 6, 3), stop)
-        later_old = _first_visits(backend, sql_oracle.old_first_visit_rows, date(2025, 6, 3), stop)
-    pd.testing.assert_frame_equal(new, old, check_exact=True)
-    pd.testing.assert_frame_equal(later, later_old, check_exact=True)
-    assert list(new["visitor_id"]) == ["q", "r", "t", "w", "x"]
-    assert list(new["first_channel"].fillna("-")) == [
-        "direct",
-        "email",
-        "organic",
-        "paid_social",
-        "-",
-    ]
-    assert [str(t) for t in new["first_visit"]] == [
-        "2025-06-04 12:00:00",
-        "2025-06-03 10:00:00",
-        "2025-06-03 09:00:00",
-        "2025-06-08 23:59:59",
-        "2025-06-02 00:00:00",
-    ]
-    assert list(later["visitor_id"]) == ["q", "r", "t", "w"]
-
-
-@pytest.mark.parametrize(
-    "start, stop",
-    [
-        (START, STOP),
-        (START - timedelta(days=60), STOP),
-        (date(2020, 1, 1), date(2030, 1, 1)),  # every visitor
-        (date(2020, 1, 1), date(2020, 2, 1)),  # before the data: none
-    ],
-)
-def test_first_visit_rows_equal_the_old_query_on_the_demo(duck, start, stop):
-    new = _first_visits(duck, first_visit_rows, start, stop)
-    old = _first_visits(duck, sql_oracle.old_first_visit_rows, start, stop)
-    pd.testing.assert_frame_equal(new, old, check_exact=True)
-    if start.year > 2020:
-        assert len(new) > 50
 
 
 def test_touch_paths_grow_with_the_lookback(duck):

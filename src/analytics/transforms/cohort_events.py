@@ -123,28 +123,18 @@ def first_visit_rows(con, start: date, stop: date) -> ir.Table:
     A visitor's row does not depend on the days asked: the rows of a shorter window
     are those of a longer one whose ``first_visit`` falls in it (``picked`` of
     :func:`first_visit_cohorts`).
-
-    One group-by of the visits in ``[start, stop)`` by visitor (``min(visit_start)``
-    and the channel of the smallest ``(visit_start, visit_id)``, an ``arg_min`` over
-    a struct key), minus the visitors with a visit before ``start`` (an anti-join):
-    a visitor's first visit in the whole warehouse falls in ``[start, stop)`` exactly
-    when it has a visit there and none before, and then it is its first visit there.
-    The same rows as grouping every visit by visitor and joining the visits at the
-    minimum back for the channel (``tests/sql_oracle.old_first_visit_rows``), without
-    the group-by of every visit and the join back (design note 44).
     """
     visits = con.table("visits")
-    visits = visits.filter(visits.visitor_id.notnull())
-    start_at = day_start(start)
-    inside = visits.filter(visits.visit_start >= start_at, visits.visit_start < day_start(stop))
-    first = inside.group_by(visitor_id=inside.visitor_id).agg(
-        first_visit=inside.visit_start.min(),
-        first_channel=inside.channel.argmin(
-            ibis.struct({"at": inside.visit_start, "id": inside.visit_id})
-        ),
+    first = visits.group_by(f_visitor_id=visits.visitor_id).agg(f_first=visits.visit_start.min())
+    first = first.filter(first.f_first >= day_start(start), first.f_first < day_start(stop))
+    tied = visits.inner_join(
+        first,
+        [visits.visitor_id == first.f_visitor_id, visits.visit_start == first.f_first],
     )
-    earlier = visits.filter(visits.visit_start < start_at).select(seen_visitor_id="visitor_id")
-    return first.anti_join(earlier, first.visitor_id == earlier.seen_visitor_id)
+    return tied.group_by(visitor_id=tied.visitor_id).agg(
+        first_visit=tied.f_first.min(),
+        first_channel=tied.channel.argmin(tied.visit_id),
+    )
 
 
 def first_visit_cohorts(
