@@ -49,6 +49,23 @@ def _shared_session_of(module: str) -> str | None:
     return next((name for name in SHARED_SESSIONS if name in taken), None)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cpu-profile",
+        metavar="DIR",
+        help="append each test phase's CPU seconds (with its kernels, JVM, browser) to "
+        "DIR/<worker>.jsonl; summary: python tests/cpu_profile.py DIR",
+    )
+
+
+def pytest_configure(config):
+    folder = config.getoption("--cpu-profile")
+    if folder:
+        from cpu_profile import CpuProfile
+
+        config.pluginmanager.register(CpuProfile(Path(folder)), "cpu-profile")
+
+
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
 def pytest_xdist_make_scheduler(config, log):
     """Under pytest-xdist (``make test``: ``-n auto``) a worker takes whole modules, and all
