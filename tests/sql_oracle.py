@@ -1729,6 +1729,61 @@ def old_sql_target(con, window_days: float = 30, *, end=None) -> pd.Series:
     return target
 
 
+# --------------------------------------------------------------------------- journeys' paths
+# Until the 10M work on notebook 06 (design note "journey paths built in the engine"),
+# the attribution page fetched one row per touch of every journey (1.7M rows at 10M
+# visits) and aggregated the paths in pandas: ``build_journeys(...).paths``. The body
+# of ``analytics.metrics.journeys.build_journeys`` and ``aggregate_paths`` as they were,
+# frozen here as the oracle of ``build_paths``.
+
+
+def old_journey_paths(con, conversion="lead", lookback_days=30, period=None, anchor="lead"):
+    """``(paths, unattributed, touches)`` of ``build_journeys`` as it was: the aggregated
+    paths, ``{"conversions", "value"}`` of the conversions without a touch, and the
+    long touch table of every journey (converting or not)."""
+    from analytics.attribution.paths import aggregate_sequences, empty_paths
+    from analytics.transforms.backends import duckdb_backend, fetch_frame
+    from analytics.transforms.touch_paths import journey_touches
+
+    start, stop = (None, None) if period is None else (period.start, period.end_exclusive)
+    expr_args = (conversion, start, stop, lookback_days, anchor)
+    with duckdb_backend(con) as backend:
+        rows = fetch_frame(backend, journey_touches(backend, *expr_args))
+    rows["journey_id"] = rows["journey_id"].astype("int64")
+    rows["converted"] = rows["converted"].astype(bool)
+    rows["value"] = rows["value"].astype("float64")
+    has_touch = rows["visit_id"].notna()
+    n_touches = has_touch.groupby(rows["journey_id"], sort=False).sum()
+    journeys = rows.drop_duplicates("journey_id").reset_index(drop=True)
+    journeys["n_touches"] = journeys["journey_id"].map(n_touches).astype("int64")
+    keep = has_touch.to_numpy()
+    touches = pd.DataFrame(
+        {name: rows.pop(name).array[keep] for name in list(rows.columns)}, copy=False
+    )
+    touches.insert(6, "touch_index", touches.groupby("journey_id", sort=False).cumcount())
+    touches["days_before"] = (
+        touches["conversion_at"] - touches["visit_start"]
+    ).dt.total_seconds() / 86_400.0
+    lost = journeys[journeys["converted"] & (journeys["n_touches"] == 0)]
+    unattributed = {"conversions": float(len(lost)), "value": float(lost["value"].sum())}
+    if touches.empty:
+        return empty_paths(), unattributed, touches
+    needed = touches[["journey_id", "touch_index", "channel", "converted", "value"]]
+    t = needed.sort_values(["journey_id", "touch_index"], kind="stable")
+    journey, _ = pd.factorize(t["journey_id"])
+    channel_codes, channels = pd.factorize(t["channel"], sort=True)
+    first = np.flatnonzero(np.r_[True, journey[1:] != journey[:-1]])
+    lengths = np.diff(np.r_[first, len(journey)])
+    paths = aggregate_sequences(
+        channel_codes,
+        lengths,
+        t["converted"].to_numpy(dtype=bool)[first],
+        t["value"].to_numpy(dtype=np.float64)[first],
+        list(channels),
+    )
+    return paths, unattributed, touches
+
+
 # --------------------------------------------------------------------------- demo defects
 # Was the data half of analytics.reports.analyst_pages.demo_defects_section (run once per
 # language by notebook 03): the whole quality report over all the data, then
@@ -1996,3 +2051,95 @@ def old_ibis_drilldown_with_change(
             np.nan,
         )
     return merged
+
+
+# --------------------------------------------------------------------------- one query per period
+# Was analytics.transforms.funnel_facts.funnel_counts (an Ibis expression, one window of
+# days per query) until the snapshot grouped its three periods in one query
+# (funnel_counts_by_window); copied verbatim but for the name.
+
+
+def old_funnel_counts(con, start, stop, by: str = "total"):
+    """Was ``analytics.transforms.funnel_facts.funnel_counts``."""
+    import ibis
+
+    from analytics.transforms.funnel_facts import (
+        COUNT_COLUMNS,
+        GROUPINGS,
+        MQL_RANK,
+        SQL_RANK,
+        WON_RANK,
+        _group_key,
+        count,
+        deal_facts,
+        join_sides,
+        money,
+    )
+    from analytics.transforms.stitching import stitched_leads
+    from analytics.transforms.time_keys import day_start
+
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    start_at, stop_at = day_start(start), day_start(stop)
+
+    lead = stitched_leads(con)
+    lead = lead.filter(lead.created_at >= start_at, lead.created_at < stop_at)
+    deal = deal_facts(con).rename(deal_lead_id="lead_id")
+    cohort = lead.left_join(deal, lead.lead_id == deal.deal_lead_id)
+    mql, sql_lead, won = (cohort.reached >= r for r in (MQL_RANK, SQL_RANK, WON_RANK))
+    lead_side = cohort.group_by(grp=_group_key(by, cohort.channel, cohort.created_at)).agg(
+        leads=cohort.lead_id.nunique(),
+        leads_form=cohort.lead_id.nunique(where=cohort.lead_type == "form"),
+        leads_call=cohort.lead_id.nunique(where=cohort.lead_type == "call"),
+        leads_chat=cohort.lead_id.nunique(where=cohort.lead_type == "chat"),
+        mql=cohort.deal_id.nunique(where=mql),
+        sql_leads=cohort.deal_id.nunique(where=sql_lead),
+        sales=cohort.deal_id.nunique(where=won),
+        revenue=cohort.amount.sum(where=won),
+    )
+
+    visits = con.table("visits")
+    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
+    visit_side = visits.group_by(grp=_group_key(by, visits.channel, visits.visit_start)).agg(
+        visits=visits.count(), visitors=visits.visitor_id.nunique()
+    )
+
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    spend_side = spend.group_by(grp=_group_key(by, spend.channel, spend.date)).agg(
+        spend=spend.cost.sum()
+    )
+
+    out = join_sides(lead_side, visit_side, spend_side)
+    return out.select(
+        grp=out.grp,
+        spend=money(out, "spend"),
+        **{name: count(out, name) for name in COUNT_COLUMNS},
+        revenue=money(out, "revenue"),
+    ).order_by("grp")
+
+
+def old_snapshot_weekly(con, period: Period, weeks: int) -> list[dict]:
+    """Was ``analytics.metrics.snapshot._weekly`` (two queries of their own: the booked
+    and the cohort weekly series)."""
+    from analytics.metrics.funnel import weekly_funnel
+    from analytics.metrics.revenue import booked_weekly
+    from analytics.metrics.snapshot import _clean
+
+    booked = booked_weekly(con, period, weeks)
+    cohort = weekly_funnel(con, period, weeks)
+    rows = []
+    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+        rows.append(
+            {
+                "week": c["week"],
+                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "revenue": _clean(b["revenue"]),
+                "sales": int(b["sales"]),
+                "spend": _clean(b["spend"]),
+                "leads": int(c["leads"]),
+                "mql": int(c["mql"]),
+                "sql_leads": int(c["sql_leads"]),
+            }
+        )
+    return rows

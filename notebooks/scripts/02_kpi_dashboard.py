@@ -28,6 +28,7 @@ snapshot = None  # metrics.json of the run; None computes the period snapshot he
 target_growth = 0.2  # growth of the revenue target when there is no plan
 
 # %%
+from analytics.metrics import sales_cost
 from analytics.metrics.definitions import load_definitions
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.metrics.plan import plan_vs_fact
@@ -43,6 +44,9 @@ shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 plan = plan_vs_fact(con, shot.period.end, target_growth=target_growth)
+# the managers' and the non-target tables once, for every language of the page
+managers = sales_page.manager_frame(con, report_period)
+non_target = sales_cost.non_target_leads(con, report_period, load_definitions())
 
 # %%
 views.each_locale(
@@ -62,11 +66,15 @@ views.each_locale(lambda locale: pages.kpi_weekly_section(shot, locale))
 views.each_locale(lambda locale: pages.kpi_channel_section(shot, locale))
 
 # %%
-views.each_locale(lambda locale: sales_page.managers_section(con, report_period, locale))
+views.each_locale(
+    lambda locale: sales_page.managers_section(con, report_period, locale, frame=managers)
+)
 
 # %%
 views.each_locale(
-    lambda locale: pages.non_target_section(con, report_period, locale, load_definitions())
+    lambda locale: pages.non_target_section(
+        con, report_period, locale, load_definitions(), frame=non_target
+    )
 )
 
 # %%

@@ -27,7 +27,7 @@ views = None  # [[role, locale], ...]: the pages of this run (set by the runner)
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 
 # %%
-from analytics.metrics.cohorts import cohort_funnel, cohort_window
+from analytics.metrics.cohorts import cohort_funnels, cohort_window
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
@@ -42,8 +42,10 @@ con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 weeks = cohort_window(report_period, 12)
 months = cohort_window(report_period, 12, grain="month")
-cohorts = cohort_funnel(con, weeks, as_of=report_period.end)
-monthly = cohort_funnel(con, months, grain="month", as_of=report_period.end)
+# one query for both: the first visit of every visitor is found once
+cohorts, monthly = cohort_funnels(
+    con, [(weeks, "week"), (months, "month")], as_of=report_period.end
+)
 
 # %%
 views.each_locale(

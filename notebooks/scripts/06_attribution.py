@@ -53,8 +53,8 @@ from analytics.attribution import (
     shift_error_vs_truth,
     truth_effects,
 )
-from analytics.metrics.funnel import funnel_by_channel
-from analytics.metrics.journeys import build_journeys, widen_period
+from analytics.metrics.funnel import spend_by_channel
+from analytics.metrics.journeys import build_paths, widen_period
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports.marketing_page import attribution_section
@@ -68,17 +68,17 @@ views = Views(views, locale=locale)
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 window = widen_period(con, report_period, conversion, min_conversions=30)
-journeys = build_journeys(con, conversion, lookback_days=lookback_days, period=window)
+journeys = build_paths(con, conversion, lookback_days=lookback_days, period=window)
 sales = (
     journeys
     if conversion == "sale"
-    else build_journeys(con, "sale", lookback_days=lookback_days, period=window)
+    else build_paths(con, "sale", lookback_days=lookback_days, period=window)
 )
 weight = journeys.default_weight
 credit = compare_models(journeys.paths, journeys.touches, weight=weight)
 sales_credit = compare_models(sales.paths, sales.touches, weight="conversions")
 revenue_credit = compare_models(sales.paths, sales.touches, weight="value")
-spend = funnel_by_channel(con, window).set_index("channel")["spend"]
+spend = spend_by_channel(con, window)
 romi = romi_by_model(sales_credit, revenue_credit, spend)
 intervals = bootstrap_credit(
     journeys.paths,
@@ -125,7 +125,8 @@ plt.show()
 # ## How sure is the credit
 
 # %% tags=["analyst-only"]
-display(plot_intervals(intervals, measure=weight))
+if weight != "conversions":  # the table above shows the credit of conversions
+    display(plot_intervals(intervals, measure=weight))
 unclear = intervals[(intervals["measure"] == weight) & ~intervals["distinguishable"]]
 print(
     "Credit not distinguishable from zero (90% interval reaches 0): "
@@ -133,7 +134,7 @@ print(
 )
 
 # %% [markdown] tags=["analyst-only"]
-# Each point is a model's credit on this window's journeys; the bar is where 90% of 200 re-draws of the same number of journeys land. A hollow point is credit that one more quiet week could erase — no budget move should rest on it.
+# The table at the top of the page gives each model's credit on this window's journeys with, in brackets, where 90% of 200 re-draws of the same number of journeys land (a chart of the intervals is drawn here only when the models share out revenue, which that table does not show). Credit whose interval reaches zero could be erased by one more quiet week — no budget move should rest on it.
 
 # %% [markdown] tags=["analyst-only"]
 # ## The Markov chain behind the credit

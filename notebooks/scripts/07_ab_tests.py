@@ -55,12 +55,18 @@ con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 test_period = abtest.trailing_weeks(report_period, test_weeks)
 definitions = load_definitions()
-counts = abtest.arm_counts(con, test_period, campaign, ad_group, arm, definitions, window_days)
+arm_counts = abtest.ArmCounts(con, definitions, window_days)  # each test queried once
+counts = arm_counts(test_period, campaign, ad_group, arm)
 
 # %%
 views.each_locale(
     lambda locale: ab_tests_section(
-        con, report_period, locale, definitions=definitions, window_days=window_days
+        con,
+        report_period,
+        locale,
+        definitions=definitions,
+        window_days=window_days,
+        arm_counts=arm_counts,
     )
 )
 
@@ -80,29 +86,6 @@ plt.show()
 
 # %% [markdown] tags=["analyst-only"]
 # Each week has a row for all creatives and one per creative, as in the CRM report; the last row adds up every week, and the low/high columns are 95% Wilson intervals of the conversion.
-
-# %% [markdown] tags=["analyst-only"]
-# ## Conversion of each creative with its 95% interval
-
-# %% tags=["analyst-only"]
-ax = sns.pointplot(
-    data=abtest.interval_long(table),
-    x="conversion_pct",
-    y="arm",
-    estimator="median",
-    errorbar=("pi", 100),
-    linestyle="none",
-    capsize=0.2,
-)
-ax.set(
-    xlabel="visit → MQL conversion over the test, %",
-    ylabel="",
-    title="Conversion with Wilson 95% interval",
-)
-plt.show()
-
-# %% [markdown] tags=["analyst-only"]
-# The dot is each creative's conversion over all test weeks and the whiskers its interval: overlapping whiskers are a warning that the difference may be noise.
 
 # %% [markdown] tags=["analyst-only"]
 # ## Is creative B better?
@@ -128,7 +111,7 @@ ax.set(
 plt.show()
 
 # %% [markdown] tags=["analyst-only"]
-# A week is conclusive only when its interval stays on one side of zero (and the Fisher and z-test p-values are below 0.05); `prob_b_best` is the Bayesian probability, with Beta(1, 1) priors, that B converts better.
+# A week is conclusive only when its interval stays on one side of zero (and the Fisher and z-test p-values are below 0.05); `prob_b_best` is the Bayesian probability, with Beta(1, 1) priors, that B converts better. The `total` row also gives each creative's conversion over all the test weeks with its 95% Wilson interval (`rate_a_low_pct` to `rate_b_high_pct`), the figures the chart at the top of the page draws for the tests of `params/ab_tests.yaml`.
 
 # %% [markdown] tags=["analyst-only"]
 # ## How long the test needs: MQL against sales
@@ -136,12 +119,9 @@ plt.show()
 # %% tags=["analyst-only"]
 plan = abtest.duration_plan(counts, control, test_period.days, lift_to_detect)
 display(plan.style.format(precision=2, na_rep="—"))
-ax = sns.barplot(data=plan.reset_index(), x="days", y="conversion", color="#8172b2")
-ax.set(xlabel=f"days of traffic to detect +{lift_to_detect:.0%} (power 80%, α 5%)", ylabel="")
-plt.show()
 
 # %% [markdown] tags=["analyst-only"]
-# The bars compare how many days of the current traffic a test needs when judged on MQL and when judged on sales; `mde_now_pct` is the smallest lift the visits so far can detect.
+# The `days` column compares how many days of the current traffic a test needs when judged on MQL and when judged on sales; `mde_now_pct` is the smallest lift the visits so far can detect.
 
 # %% [markdown] tags=["analyst-only"]
 # ## Verdict

@@ -60,7 +60,10 @@ views.each_locale(lambda locale: summary.title(shot, role, locale, sales_page.pa
 views.each_locale(lambda locale: sales_page.call_list_section(calls[locale], locale, max_rows))
 
 # %%
-views.each_locale(lambda locale: sales_page.managers_section(con, report_period, locale))
+managers = sales_page.manager_frame(con, report_period)  # once for every language
+views.each_locale(
+    lambda locale: sales_page.managers_section(con, report_period, locale, frame=managers)
+)
 
 # %%
 con.close()

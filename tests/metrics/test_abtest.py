@@ -371,3 +371,55 @@ def test_demo_creative_test_finds_the_true_lift(tmp_path):
     assert total["lift_low"] <= truth <= total["lift_high"]
     power = abtest.power(total["visits_a"], total["rate_a_pct"] / 100, truth)
     assert 0.2 < power < 0.7
+
+
+def test_arm_counts_memo_queries_each_test_once(ab_warehouse, monkeypatch):
+    """ArmCounts: the rows of test_arm_counts_attribution_by_hand, one query per test
+    however many times (and in however many languages) a page asks for it."""
+    from analytics.reports.marketing_page import ab_tests_section
+
+    calls = []
+    real = abtest.arm_counts
+
+    def counted(*args, **kwargs):
+        calls.append(args[1:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(abtest, "arm_counts", counted)
+    memo = abtest.ArmCounts(ab_warehouse, window_days=30)
+    first = memo(TEST_PERIOD, "camp_t", "grp_t")
+    rows = [(r.week, r.arm, r.visits, r.mql, r.sales) for r in first.itertuples()]
+    assert rows == [
+        ("2020-W23", "cr1", 3, 2, 0),
+        ("2020-W23", "cr2", 2, 1, 0),
+        ("2020-W24", "cr1", 2, 1, 1),
+        ("2020-W24", "cr2", 2, 0, 0),
+    ]
+    first.loc[0, "visits"] = -1  # a caller's change does not reach the memo
+    assert memo(TEST_PERIOD, "camp_t", "grp_t")["visits"].tolist() == [3, 2, 2, 2]
+    assert len(calls) == 1
+    memo(TEST_PERIOD, "camp_t", None, "audience")  # another test: its own query
+    assert len(calls) == 2
+
+    # the verdict section of a 2-week test ending 2020-06-14 is that same test
+    test = abtest.ABTest(
+        title={"ru": "Тест", "en": "Test"},
+        campaign="camp_t",
+        ad_group="grp_t",
+        arm="creative",
+        control="cr1",
+        treatment="cr2",
+        labels={},
+        weeks=2,
+    )
+    period = date_range(date(2020, 6, 8), date(2020, 6, 14))
+    sections = {
+        locale: ab_tests_section(ab_warehouse, period, locale, tests=[test], arm_counts=memo)
+        for locale in ("ru", "en")
+    }
+    assert len(calls) == 2  # both languages from the memo
+    for locale, html in sections.items():  # the same page as with its own queries
+        assert html == ab_tests_section(ab_warehouse, period, locale, tests=[test])
+    assert len(calls) == 4
+    with pytest.raises(ValueError, match="other definitions or window_days"):
+        ab_tests_section(ab_warehouse, period, "en", [test], window_days=7, arm_counts=memo)

@@ -337,3 +337,43 @@ def test_channel_matrices_align(con):
     assert list(matrix.index) == ["2025-W23", "2025-W24"]
     assert list(matrix.columns) == [0, 1, 2, 3]
     assert matrix.isna().all().all()
+
+
+def test_several_windows_in_one_query_match_one_query_each(con, demo):
+    """:func:`cohorts.cohort_funnels` (the notebook's 12 weeks and 12 months in one query,
+    the first visits found once for the whole span) gives, exactly, what one
+    :func:`cohorts.cohort_funnel` per window gives (one query each, its own first visits:
+    the code before the merge). By hand: the weeks are those of
+    ``test_weekly_counts_match_hand_computed``; in months May-June, visitor d (first seen
+    Wed 05-28, organic) is the May cohort alone, and June has a, b, c, e (4 visitors)."""
+    may_june = date_range(date(2025, 5, 1), date(2025, 6, 30))
+    weekly, monthly = cohorts.cohort_funnels(
+        con, [(PERIOD, "week"), (may_june, "month")], as_of=AS_OF
+    )
+    pd.testing.assert_frame_equal(
+        weekly, cohorts.cohort_funnel(con, PERIOD, as_of=AS_OF), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        monthly, cohorts.cohort_funnel(con, may_june, grain="month", as_of=AS_OF), check_exact=True
+    )
+    assert counts(weekly, "2025-W24", "paid_search") == [(1, 1, 1, 0), (0, 0, 0, 0)] + [
+        (0, 0, 0, 0)
+    ]
+    first_age = monthly[monthly["months_since_first_visit"] == 0]
+    sizes = first_age.groupby(["cohort", "first_channel"])["visitors"].sum().to_dict()
+    assert sizes == {
+        ("2025-05", "organic"): 1,
+        ("2025-06", "organic"): 2,
+        ("2025-06", "paid_search"): 2,
+    }
+
+    period = parse_period("last-week", data_anchor(demo), bounds=data_bounds(demo))
+    windows = [
+        (cohorts.cohort_window(period, 12), "week"),
+        (cohorts.cohort_window(period, 12, grain="month"), "month"),
+    ]
+    both = cohorts.cohort_funnels(demo, windows, as_of=period.end)
+    for (window, grain), frame in zip(windows, both, strict=True):
+        alone = cohorts.cohort_funnel(demo, window, grain=grain, as_of=period.end)
+        assert len(alone) > 20
+        pd.testing.assert_frame_equal(frame, alone, check_exact=True)

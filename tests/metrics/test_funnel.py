@@ -14,6 +14,7 @@ from analytics.metrics.funnel import (
     funnel_by_channel,
     funnel_stages,
     funnel_summary,
+    spend_by_channel,
     summary_table,
     weekly_funnel,
     weekly_long,
@@ -210,3 +211,28 @@ def test_presentation_tables(con, week):
     assert len(long) == 2 * 7
     empty = summary_table(funnel_summary(con, parse_period("2025-W10", ANCHOR)))
     assert empty.loc["CPL", "value"] == "—"
+
+
+def test_spend_by_channel_is_the_funnels_spend_column(con, week, tiny_warehouse):
+    """W23 by hand (funnel_fixture): spend paid_search 10 000 + 5 000, paid_social 6 000;
+    leads paid_search 2 (L1, L2), undetermined 2 (L4 no visit, L6 visit not in visits),
+    organic 1, paid_social 1 -> the funnel's order, leads descending then channel."""
+    spend = spend_by_channel(con, week)
+    assert spend.to_dict() == {
+        "paid_search": 15_000.0,
+        "undetermined": 0.0,
+        "organic": 0.0,
+        "paid_social": 6_000.0,
+    }
+    assert list(spend.index) == ["paid_search", "undetermined", "organic", "paid_social"]
+    assert spend_by_channel(con, parse_period("2025-W10", ANCHOR)).empty
+    # the page used the funnel's column: the same channels, order and values
+    tiny = duckdb.connect(str(tiny_warehouse), read_only=True)
+    try:
+        for spec in ("2025-03-01..2025-06-30", "2025-W23", "2025-12"):
+            period = parse_period(spec, date(2026, 1, 1))
+            expected = funnel_by_channel(tiny, period).set_index("channel")["spend"]
+            assert len(expected) >= 5
+            pd.testing.assert_series_equal(spend_by_channel(tiny, period), expected)
+    finally:
+        tiny.close()

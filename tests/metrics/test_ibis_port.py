@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
-from funnel_fixture import fill
+from funnel_fixture import SUMMARY_W23, fill
 from sql_oracle import (
     assert_same_frame,
     old_booked_by_channel,
@@ -28,11 +28,13 @@ from sql_oracle import (
     old_data_bounds,
     old_drilldown,
     old_first_record_day,
+    old_funnel_counts,
     old_snapshot_campaigns,
     old_snapshot_figures,
+    old_snapshot_weekly,
 )
 
-from analytics.metrics import drilldown, kpi, revenue, snapshot
+from analytics.metrics import drilldown, funnel, kpi, revenue, snapshot
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.metrics.period import (
     as_date,
@@ -44,7 +46,9 @@ from analytics.metrics.period import (
     year_ago_period,
 )
 from analytics.transforms import connect_backend
+from analytics.transforms.backends import ibis_backend
 from analytics.transforms.data_span import first_record_day
+from analytics.transforms.funnel_facts import funnel_counts, funnel_counts_by_window
 
 SHIPPED = load_definitions()
 RULES = Definitions(mql_method="rules", rules=SHIPPED.rules, non_target=SHIPPED.non_target)
@@ -202,3 +206,141 @@ def test_snapshot_campaigns_match_the_frozen_drilldowns(db, request):
                 # money: the old sum of the creatives' sums differs in the last bits
                 assert type(got[key][field]) is type(value), (key, field)
                 assert got[key][field] == (value if value is None else approx(value))
+
+
+# --------------------------------------------------------------------------- one query per source
+# The snapshot asks each source once for its periods (``*_by_window``); each period's
+# rows must be what the frozen one-period code gives, and the hand values of
+# ``funnel_fixture``'s docstring.
+
+W22, W24 = iso_week(2025, 22), iso_week(2025, 24)
+
+
+def _windows_of(con):
+    """The snapshot's three periods (the last without data) and W24 (the days after W23:
+    L7 at Mon 00:00 and D7 are there, not in W23)."""
+    week = iso_week(2025, 23)
+    return [week, previous_period(week), year_ago_period(week), W24]
+
+
+def test_windowed_figures_by_hand(hand):
+    """Hand values (``funnel_fixture``): W22 = spend 3 000 (paid_search, Fri 05-30), visit
+    v0 (visitor h), lead L0 (form, v0) whose D0 won 20 000 on Sat 05-31 -> visits 1,
+    visitors 1, leads 1, MQL 1, SQL 1, sales 1, revenue 20 000, booked 20 000 / 1 sale /
+    spend 3 000, all paid_search; 2024-W23: nothing; W24 (to 06-10): spend 7 000, visits
+    v7, v8, lead L7 (v7, paid_search) with D7 won 999 -> leads 1, sales 1, revenue 999."""
+    chosen = _windows_of(hand)
+    summaries = funnel.funnel_summaries(hand, chosen)
+    w23, w22, ago, w24 = (s.iloc[0] for s in summaries)
+    assert {k: w23[k] for k in SUMMARY_W23} == pytest.approx(SUMMARY_W23, nan_ok=True)
+    expected = {"spend": 3_000.0, "visits": 1, "visitors": 1, "leads": 1, "mql": 1}
+    expected |= {"sql_leads": 1, "sales": 1, "revenue": 20_000.0}
+    assert {k: w22[k] for k in expected} == expected
+    assert (ago["visits"], ago["leads"], ago["spend"], ago["revenue"]) == (0, 0, 0.0, 0.0)
+    assert (w24["spend"], w24["visits"], w24["leads"], w24["sales"]) == (7_000.0, 2, 1, 1)
+    assert w24["revenue"] == 999.0
+    booked = [b.iloc[0] for b in revenue.booked_summaries(hand, chosen)]
+    assert [(b["revenue"], b["sales"], b["spend"]) for b in booked] == [
+        (150_777.0, 3, 21_000.0),
+        (20_000.0, 1, 3_000.0),
+        (0.0, 0, 0.0),
+        (999.0, 1, 7_000.0),
+    ]
+    w22_channels = revenue.booked_by_channel_of(hand, chosen)[1]
+    assert w22_channels[["channel", "revenue", "sales", "spend"]].values.tolist() == [
+        ["paid_search", 20_000.0, 1, 3_000.0]
+    ]
+    conversion = kpi.conversion_by_periods(hand, chosen, "channel", SHIPPED)
+    assert conversion[2].empty
+    assert conversion[1][["channel", "leads", "sales", "revenue"]].values.tolist() == [
+        ["paid_search", 1, 1, 20_000.0]
+    ]
+
+
+def test_windowed_funnel_counts_match_one_query_per_window(hand):
+    """The hand weeks W23, W22, 2024-W23 (empty) and W24 (L7 at Mon 06-09 00:00 and v7
+    belong there, not to W23): each window's rows of the one query by channel equal the
+    frozen one-window expression's; by total and by week for W23 too, and the one-window
+    ``funnel_counts`` (now the windowed query with one window) equals it."""
+    windows = [(p.start, p.end_exclusive) for p in _windows_of(hand)]
+    with ibis_backend(hand) as con:
+        every = con.execute(funnel_counts_by_window(con, windows, "channel"))
+        for i, (start, stop) in enumerate(windows):
+            old = con.execute(old_funnel_counts(con, start, stop, "channel"))
+            assert_same_frame(every[every["window"] == i].drop(columns="window"), old)
+        assert every.groupby("window")["leads"].sum().to_dict() == {0: 6, 1: 1, 3: 1}
+        for by in ("total", "week"):
+            old = con.execute(old_funnel_counts(con, *windows[0], by))
+            assert_same_frame(con.execute(funnel_counts(con, *windows[0], by)), old)
+
+
+def test_windowed_queries_match_one_query_per_period(tiny):
+    """On the tiny demo (2025-W52, its previous week, 2024-W52 and 2025-W23, all with
+    data), each period's slice of the one query equals the frozen code of that period
+    alone: the conversion (both MQL methods), the booked figures and the snapshot's raw
+    figures; a period overlapping another (the whole span and a week in it) is asked
+    apart (``_disjoint_batches``) and still matches."""
+    week = iso_week(2025, 52)
+    chosen = [week, previous_period(week), year_ago_period(week), iso_week(2025, 23)]
+    rows = 0
+    for definitions, some in ((SHIPPED, chosen), (RULES, chosen[:1])):
+        frames = kpi.conversion_by_periods(tiny, some, "channel", definitions)
+        for period, frame in zip(some, frames, strict=True):
+            assert_same_frame(frame, old_conversion_by(tiny, period, "channel", definitions))
+            rows += len(frame)
+    for period, frame in zip(chosen, revenue.booked_summaries(tiny, chosen), strict=True):
+        assert_same_frame(frame, old_booked_summary(tiny, period))
+    for period, frame in zip(chosen, revenue.booked_by_channel_of(tiny, chosen), strict=True):
+        assert_same_frame(frame, old_booked_by_channel(tiny, period))
+        rows += len(frame)
+    for period, (total, channels) in zip(
+        chosen[:3], snapshot._figures_of(tiny, chosen[:3], SHIPPED), strict=True
+    ):
+        old_total, old_channels = old_snapshot_figures(tiny, period, SHIPPED)
+        _same_figures(total, old_total)
+        assert list(channels) == list(old_channels)
+        for name, figures in old_channels.items():
+            _same_figures(channels[name], figures)
+    span = date_range(*old_data_bounds(tiny))
+    totals = snapshot._totals_of(tiny, [span, week, span])
+    for period, (booked, summary) in zip([span, week, span], totals, strict=True):
+        assert_same_frame(booked, old_booked_summary(tiny, period))
+        assert_same_frame(summary, funnel.funnel_summary(tiny, period))
+    assert rows >= 20
+
+
+def test_disjoint_batches_by_hand():
+    """Periods sharing no day go together, first fit: W23, the span 2025 (overlaps all
+    weeks of 2025), W22 (joins W23), 2024-W23 (joins W23's batch too)."""
+    w23, w22, ago = iso_week(2025, 23), iso_week(2025, 22), iso_week(2024, 23)
+    year = date_range(date(2025, 1, 1), date(2025, 12, 31))
+    assert snapshot._disjoint_batches([w23, year, w22, ago]) == [[0, 2, 3], [1]]
+    assert snapshot._disjoint_batches([w23, w23]) == [[0], [1]]
+    assert snapshot._disjoint_batches([]) == []
+
+
+def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(hand, tiny):
+    """The weekly series now comes from the periods' totals query (the weeks are windows
+    of it): the same rows as the frozen two weekly queries, for a full week on the tiny
+    demo and, on the hand warehouse, a period ending mid-week (its last week cut at the
+    period's end). By hand (``funnel_fixture``), W22 = booked 20 000 / 1 sale / spend
+    3 000, leads 1, MQL 1, SQL 1; W23 to Thu 06-05 = booked D1 100 000 (Mon) and DX 777
+    (Tue), 2 sales (D4 is won on Fri), spend 10 000 + 6 000 + 5 000 = 21 000 (Mon, Tue,
+    Thu), leads L1, L2, L3 whose deals D1, D2, D3 all reached MQL and D1, D3 SQL."""
+    week = iso_week(2025, 52)
+    chosen = [week, previous_period(week), year_ago_period(week)]
+    week_periods = snapshot._week_periods(week, 12)
+    totals = snapshot._totals_of(tiny, chosen + week_periods)
+    new = snapshot._weekly(week_periods, totals[len(chosen) :])
+    assert new == old_snapshot_weekly(tiny, week, 12)
+    assert sum(row["sales"] for row in new) > 0
+
+    cut = date_range(date(2025, 6, 2), date(2025, 6, 5))  # Mon..Thu of W23
+    week_periods = snapshot._week_periods(cut, 2)
+    rows = snapshot._weekly(week_periods, snapshot._totals_of(hand, [cut, *week_periods])[1:])
+    assert rows == old_snapshot_weekly(hand, cut, 2)
+    assert [(r["week"], r["revenue"], r["sales"], r["spend"]) for r in rows] == [
+        ("2025-W22", 20_000.0, 1, 3_000.0),
+        ("2025-W23", 100_777.0, 2, 21_000.0),
+    ]
+    assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (3, 3, 2)]

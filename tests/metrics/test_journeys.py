@@ -191,3 +191,114 @@ def test_aggregate_sequences_and_records():
     assert enc.lengths.tolist() == [2, 1, 3]
     assert enc.position.tolist() == [0, 1, 0, 0, 1, 2]
     assert jr.aggregate_sequences(codes[:0], lengths[:0], converted[:0], value[:0], []).empty
+
+
+# --------------------------------------------------------------------------- build_paths
+# build_paths aggregates the paths in the engine (transforms.journey_paths); the oracle
+# is the pandas aggregation it replaced on the attribution page (sql_oracle).
+
+
+def assert_same_as_oracle(con, conversion, lookback_days, period, anchor="lead"):
+    from sql_oracle import old_journey_paths
+
+    new = jr.build_paths(con, conversion, lookback_days, period=period, anchor=anchor)
+    paths, unattributed, touches = old_journey_paths(con, conversion, lookback_days, period, anchor)
+    pd.testing.assert_frame_equal(new.paths, paths, check_exact=True)
+    assert new.unattributed == unattributed
+    converting = touches[touches["converted"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(new.touches, converting, check_exact=True)
+    return new
+
+
+@pytest.mark.parametrize(
+    ("conversion", "lookback_days", "days", "anchor"),
+    [
+        ("sale", 30, ("2025-03-01", "2025-06-30"), "lead"),
+        ("lead", 7.5, None, "lead"),
+        ("mql", 0, ("2025-06-02", "2025-06-08"), "stage"),
+        ("revenue", 30, ("2025-01-01", "2025-12-31"), "stage"),
+    ],
+)
+def test_build_paths_equals_the_pandas_aggregation_on_the_tiny_demo(
+    tiny, conversion, lookback_days, days, anchor
+):
+    period = None if days is None else parse_period(f"{days[0]}..{days[1]}", date(2026, 1, 1))
+    new = assert_same_as_oracle(tiny, conversion, lookback_days, period, anchor)
+    assert len(new.paths) > 5  # not a comparison of empty frames
+    assert new.default_weight == ("value" if conversion == "revenue" else "conversions")
+
+
+def test_build_paths_gives_the_same_credit_from_the_converting_touches(tiny):
+    # Time decay reads the touches; non-converting journeys carry no amount, so the
+    # credit of every model from build_paths equals the one from every touch.
+    from analytics.attribution import compare_models
+
+    period = parse_period("2025-03-01..2025-12-31", date(2026, 1, 1))
+    old = jr.build_journeys(tiny, "sale", 30, period=period)
+    new = jr.build_paths(tiny, "sale", 30, period=period)
+    assert len(new.touches) < len(old.touches)
+    for weight in ("conversions", "value"):
+        pd.testing.assert_frame_equal(
+            compare_models(new.paths, new.touches, weight=weight),
+            compare_models(old.paths, old.touches, weight=weight),
+            check_exact=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def ties():
+    """The hand-made week plus visitor t: visits vt2 (organic) and vt1 (paid_social) both
+    at 06-03 10:00, lead LT at 10:30 with deal DT won for 1 234.5 RUB."""
+    con = duckdb.connect()
+    fill(con)
+    con.execute(
+        "INSERT INTO visits (visit_id, visitor_id, visit_start, channel, pageviews,"
+        " duration_s, goal_pricing, device) VALUES"
+        " ('vt2', 't', '2025-06-03 10:00:00', 'organic', 1, 10, false, 'desktop'),"
+        " ('vt1', 't', '2025-06-03 10:00:00', 'paid_social', 1, 10, false, 'desktop')"
+    )
+    con.execute(
+        "INSERT INTO leads (lead_id, created_at, lead_type, visitor_id, visit_id)"
+        " VALUES ('LT', '2025-06-03 10:30:00', 'form', 't', 'vt1')"
+    )
+    con.execute(
+        "INSERT INTO deals (deal_id, lead_id, created_at, status, stage, amount, closed_at)"
+        " VALUES ('DT', 'LT', '2025-06-03 11:00:00', 'won', 'won', 1234.5,"
+        " '2025-06-03 12:00:00')"
+    )
+    yield con
+    con.close()
+
+
+def test_build_paths_of_the_hand_made_week_with_tied_visits(ties):
+    # W23 sales, lookback 30 days (test_sale_journeys_carry_the_deal_amount) plus DT:
+    # t's two visits start together, so visit_id orders them: vt1 paid_social, then vt2
+    # organic. D1 (lead 06-02 09:05) is journey 0 with one touch, v1 at 09:00: 5 minutes
+    # = 5 / 1440 days before; DT (10:30) is journey 1, both touches 30 min = 1/48 day
+    # before; D4 has no visitor (unattributed 50 000).
+    new = assert_same_as_oracle(ties, "sale", 30, W23)
+    assert paths_dict(new.paths) == {
+        "paid_search": (1.0, 0.0, 100_000.0),
+        "paid_social > organic": (1.0, 0.0, 1_234.5),
+        "paid_search > paid_social": (0.0, 1.0, 0.0),
+        "paid_social": (0.0, 1.0, 0.0),
+        "organic": (0.0, 2.0, 0.0),
+    }
+    assert new.unattributed == {"conversions": 1.0, "value": 50_000.0}
+    t = new.touches
+    assert t["journey_id"].tolist() == [0, 1, 1]
+    assert t["visit_id"].tolist() == ["v1", "vt1", "vt2"]
+    assert t["touch_index"].tolist() == [0, 0, 1]
+    assert t["days_before"].tolist() == [5 / 1440, 1 / 48, 1 / 48]
+
+
+def test_build_paths_of_an_empty_window_and_bad_arguments(ties):
+    # No visit, lead or deal in 2024: no paths, nothing unattributed, no touches.
+    empty = jr.build_paths(ties, "sale", 30, period=parse_period("2024-W23", date(2024, 6, 10)))
+    assert empty.paths.empty and list(empty.paths.columns) == list(jr.PATH_COLUMNS)
+    assert empty.unattributed == {"conversions": 0.0, "value": 0.0}
+    assert empty.touches.empty
+    with pytest.raises(ValueError, match="lookback_days must be >= 0"):
+        jr.build_paths(ties, "sale", -1)
+    with pytest.raises(ValueError, match="conversion must be one of"):
+        jr.build_paths(ties, "purchase")

@@ -250,3 +250,23 @@ def test_every_section_renders_in_russian_through_the_text_lint(tiny_warehouse):
     html = re.sub(r"data:[^\"')\s]+", "", html)
     assert not re.search(r"<tr[^>]*>\s*<th[^>]*>\s*</th>", html)  # no index column
     assert lint(visible(html), russian=True) == []
+
+
+def test_non_target_section_from_a_frame_computed_once_is_the_same_page(tiny_warehouse):
+    """02 computes the non-target table once for every language of the page (``frame=``):
+    each language's section equals the one computed from the warehouse (over the tiny
+    demo's whole span, which has non-target leads), without reading it again."""
+    from analytics.metrics import sales_cost
+    from analytics.metrics.period import data_anchor, data_bounds, parse_period
+    from analytics.warehouse import connect
+
+    con = connect(tiny_warehouse, read_only=True)
+    try:
+        period = parse_period("all", data_anchor(con), bounds=data_bounds(con))
+        frame = sales_cost.non_target_leads(con, period)
+        assert frame["non_target"].sum() > 0
+        for locale in ("ru", "en"):
+            alone = pages.non_target_section(con, period, locale)
+            assert pages.non_target_section(None, period, locale, frame=frame) == alone
+    finally:
+        con.close()

@@ -886,6 +886,22 @@ def test_other_parameters_still_split_a_notebook_with_views(tmp_path):
     ]
 
 
+def test_report_workers_do_not_import_the_metrics_layer():
+    """The spawned workers import the runner module to run Papermill: importing it must
+    not pull pandas, Ibis or DuckDB (~70 MB of resident memory per worker at 10M)."""
+    import sys
+
+    code = (
+        "import sys, analytics.reports.runner, analytics.reports.render, "
+        "analytics.reports.views\n"
+        "print(sorted(m for m in ('pandas', 'ibis', 'duckdb', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_executions_are_handed_out_longest_first_by_the_last_run(tmp_path):
     """The latest manifest under the reports root gives each notebook's execution time
     (the longest of its executions); tasks are ordered longest first, a notebook the last

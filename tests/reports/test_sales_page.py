@@ -88,3 +88,15 @@ def test_empty_call_list():
     empty = _calls().iloc[:0]
     assert "нет — звонить некому" in sales_page.call_list_section(empty, "ru")
     assert "nobody to call" in sales_page.call_list_section(empty, "en")
+
+
+def test_managers_section_from_a_frame_computed_once_is_the_same_page(week_con):
+    """The notebooks compute the managers' table once for every language of the page
+    (``frame=``): each language's section is the one computed from the warehouse, and
+    the warehouse is not read again (``con`` None would fail)."""
+    con, period = week_con
+    frame = sales_page.manager_frame(con, period)
+    for locale in ("ru", "en"):
+        alone = sales_page.managers_section(con, period, locale)
+        assert sales_page.managers_section(None, period, locale, frame=frame) == alone
+    assert "Борис" in alone

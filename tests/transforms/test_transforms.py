@@ -23,6 +23,7 @@ from spark_session import spark_unavailable
 from analytics import transforms
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions, load_definitions
 from analytics.transforms import backends, lead_history
+from analytics.transforms.cohort_events import first_visit_rows
 
 START, STOP = date(2025, 3, 3), date(2025, 9, 1)
 """Days of the unit tests: 26 ISO weeks of the tiny demo year."""
@@ -490,6 +491,12 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         "journey_touches_sale_stage": transforms.journey_touches(
             con, "sale", *YEAR, 30, anchor="stage"
         ),
+        "journey_paths_sale": transforms.journey_paths(con, "sale", START, STOP, 30),
+        "channel_spend": transforms.channel_spend(con, START, STOP),
+        "journey_paths_lead_all_days": transforms.journey_paths(con, "lead", lookback_days=7.5),
+        "conversion_touches_revenue_stage": transforms.conversion_touches(
+            con, "revenue", *YEAR, 30, anchor="stage"
+        ),
     }
     shipped = load_definitions()
     rules = Definitions(mql_method="rules", rules=shipped.rules, non_target=shipped.non_target)
@@ -511,6 +518,11 @@ def all_transforms(con) -> dict[str, ibis.Table]:
         exprs[f"cohort_stage_events_{grain}"] = transforms.cohort_stage_events(
             con, START, STOP, STOP + timedelta(days=60), grain
         )
+    # the first visits of a longer span shared by a shorter window (cohort_funnels)
+    picked = first_visit_rows(con, START - timedelta(days=60), STOP)
+    exprs["cohort_stage_events_picked"] = transforms.cohort_stage_events(
+        con, START, STOP, STOP + timedelta(days=60), "week", picked
+    )
     for conversion in transforms.CONVERSIONS:
         for anchor in transforms.ANCHORS:
             exprs[f"conversions_{conversion}_{anchor}"] = transforms.conversions(
@@ -592,11 +604,16 @@ PARITY_KEYS = {
         f"journey_touches_{case}": ["journey_id", "visit_start", "visit_id"]
         for case in ("lead", "all_days", "sale_stage")
     },
+    "journey_paths_sale": ["path"],
+    "channel_spend": ["grp"],
+    "journey_paths_lead_all_days": ["path"],
+    "conversion_touches_revenue_stage": ["journey_id", "visit_start", "visit_id"],
     **{f"cohort_visitors_{grain}": ["cohort", "first_channel"] for grain in transforms.GRAINS},
     **{
         f"cohort_stage_events_{grain}": ["cohort", "first_channel", "age"]
         for grain in transforms.GRAINS
     },
+    "cohort_stage_events_picked": ["cohort", "first_channel", "age"],
     **{
         f"conversions_{conversion}_{anchor}": ["conversion_id"]
         for conversion in transforms.CONVERSIONS

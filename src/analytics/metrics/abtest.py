@@ -132,6 +132,47 @@ def arm_counts(
     return counts.sort_values(["week_start", "arm"], ignore_index=True)
 
 
+class ArmCounts:
+    """:func:`arm_counts` of one connection, definitions and window, computed once per test.
+
+    A report asks for the same test's counts several times: the notebook's
+    detail, and every language of the verdict section
+    (:func:`analytics.reports.marketing_page.ab_tests_section`). Each query
+    reads the visits; this keeps the first result per (days, campaign, ad
+    group, arm) and returns a copy of it after that.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection or ibis.BaseBackend
+        As in :func:`arm_counts`.
+    definitions : Definitions, optional
+        MQL definitions (default: CRM stages).
+    window_days : int, default 30
+        Attribution window, days.
+    """
+
+    def __init__(self, con, definitions: Definitions | None = None, window_days: int = 30):
+        self.con = con
+        self.definitions = definitions or DEFAULT_DEFINITIONS
+        self.window_days = window_days
+        self._computed: dict[tuple, pd.DataFrame] = {}
+
+    def __call__(
+        self,
+        period: Period,
+        campaign: str | None = None,
+        ad_group: str | None = None,
+        arm: str = "creative",
+    ) -> pd.DataFrame:
+        """:func:`arm_counts` of the test (a copy: callers may modify it)."""
+        key = (period.start, period.end, campaign, ad_group, arm)
+        if key not in self._computed:
+            self._computed[key] = arm_counts(
+                self.con, period, campaign, ad_group, arm, self.definitions, self.window_days
+            )
+        return self._computed[key].copy()
+
+
 def trailing_weeks(period: Period, weeks: int) -> Period:
     """The ``weeks`` ISO weeks up to ``period.end``: from a Monday to ``period.end``.
 

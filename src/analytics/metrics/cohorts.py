@@ -53,7 +53,11 @@ import pandas as pd
 from analytics.metrics.period import Period, date_range
 from analytics.transforms.backends import duckdb_backend, fetch_frame
 from analytics.transforms.cohort_events import GRAINS as GRAINS  # re-exported
-from analytics.transforms.cohort_events import cohort_stage_events, cohort_visitors
+from analytics.transforms.cohort_events import (
+    cohort_stage_events,
+    cohort_visitors,
+    first_visit_rows,
+)
 
 STAGES = ("leads", "mql", "sql_leads", "sales")
 """Cohort counts in funnel order."""
@@ -179,14 +183,58 @@ def cohort_funnel(
     :func:`analytics.transforms.cohort_events.cohort_visitors` and
     :func:`analytics.transforms.cohort_events.cohort_stage_events` on ``con``.
     """
-    grain = _check_grain(grain)
-    as_of = as_of or period.end
-    if isinstance(as_of, datetime):
-        as_of = as_of.date()
+    return cohort_funnels(con, [(period, grain)], as_of, max_age)[0]
+
+
+def cohort_funnels(
+    con,
+    windows: list[tuple[Period, str]],
+    as_of: date | None = None,
+    max_age: int | None = None,
+) -> list[pd.DataFrame]:
+    """:func:`cohort_funnel` of several cohort windows (e.g. 12 weeks and 12 months) in one query.
+
+    Every window reads the first visit of every visitor (a group-by over every
+    visit, most of the time at 10M visits); in one query Ibis writes that
+    subquery once, as a CTE the windows share, so it is computed once.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Warehouse with the canonical tables.
+    windows : list of (Period, grain)
+        The cohorts' days and their grain (``week`` or ``month``), as
+        :func:`cohort_funnel`'s ``period`` and ``grain``.
+    as_of, max_age
+        As in :func:`cohort_funnel` (``as_of`` default: each window's end).
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per window, in order, equal to
+        ``cohort_funnel(con, period, grain, as_of, max_age)``.
+    """
+    specs = []
+    for period, grain in windows:
+        day = as_of or period.end
+        if isinstance(day, datetime):
+            day = day.date()
+        specs.append((period, _check_grain(grain), day))
     with duckdb_backend(con) as backend:
-        sizes, events = _sizes_and_events(
-            backend, period.start, period.end_exclusive, as_of + timedelta(days=1), grain
+        fetched = _sizes_and_events(
+            backend,
+            [(p.start, p.end_exclusive, day + timedelta(days=1), g) for p, g, day in specs],
         )
+    return [
+        _funnel_frame(sizes, events, grain, day, max_age)
+        for (sizes, events), (_, grain, day) in zip(fetched, specs, strict=True)
+    ]
+
+
+def _funnel_frame(
+    sizes: pd.DataFrame, events: pd.DataFrame, grain: str, as_of: date, max_age: int | None
+) -> pd.DataFrame:
+    """:func:`cohort_funnel`'s frame from the sizes and events of its window."""
     cohort_col, age_col = cohort_column(grain), age_column(grain)
     columns = [cohort_col, "cohort", "first_channel", age_col, "visitors", *STAGES, "revenue"]
     if sizes.empty:
@@ -214,33 +262,44 @@ def cohort_funnel(
 
 
 def _sizes_and_events(
-    backend, start: date, stop: date, as_of_stop: date, grain: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`cohort_visitors` and :func:`cohort_stage_events` in one query.
+    backend, windows: list[tuple[date, date, date, str]]
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`cohort_visitors` and :func:`cohort_stage_events` of each window in one query.
 
-    Both read the first visit of every visitor (a group-by over every visit,
-    most of each query's time: ~5 s of the 12-month window at 10M visits); one
-    ``UNION ALL`` of the two lets Ibis share that subquery as one CTE, so the
-    first visits are found once. Rows are told apart by ``part`` and split
-    back; sizes ``cohort``, ``first_channel``, ``visitors`` and events
-    ``cohort``, ``first_channel``, ``age``, the stage counts (int64) and
-    ``revenue`` (RUB), unordered.
+    ``windows`` are ``(start, stop, as_of_stop, grain)``. Every part reads the
+    first visit of every visitor (a group-by over every visit, most of each
+    query's time: ~5 s of the 12-month window at 10M visits); one ``UNION ALL``
+    of them all lets Ibis share that subquery as one CTE, so the first visits
+    are found once. Rows are told apart by ``part`` (``sizes<i>``,
+    ``events<i>``) and split back; per window, sizes ``cohort``,
+    ``first_channel``, ``visitors`` and events ``cohort``, ``first_channel``,
+    ``age``, the stage counts (int64) and ``revenue`` (RUB), unordered.
     """
-    sizes = cohort_visitors(backend, start, stop, grain)
-    events = cohort_stage_events(backend, start, stop, as_of_stop, grain)
     event_columns = ["age", *STAGES, "revenue"]
-    sizes = sizes.mutate(
-        part=ibis.literal("sizes"),
-        **{c: ibis.null(events.schema()[c]) for c in event_columns},
-    )
-    events = events.mutate(part=ibis.literal("events"), visitors=ibis.null("int64"))
-    both = fetch_frame(backend, ibis.union(sizes, events.select(*sizes.columns), distinct=False))
-    is_size = (both["part"] == "sizes").to_numpy()
-    size_rows = both.loc[is_size, ["cohort", "first_channel", "visitors"]]
-    size_rows = size_rows.astype({"visitors": "int64"}).reset_index(drop=True)
-    event_rows = both.loc[~is_size, ["cohort", "first_channel", *event_columns]]
+    # the first visits of the windows' whole span, once: each window takes its rows
+    span = (min(w[0] for w in windows), max(w[1] for w in windows))
+    picked = first_visit_rows(backend, *span) if len(windows) > 1 else None
+    parts = []
+    for i, (start, stop, as_of_stop, grain) in enumerate(windows):
+        sizes = cohort_visitors(backend, start, stop, grain, picked)
+        events = cohort_stage_events(backend, start, stop, as_of_stop, grain, picked)
+        sizes = sizes.mutate(
+            part=ibis.literal(f"sizes{i}"),
+            **{c: ibis.null(events.schema()[c]) for c in event_columns},
+        )
+        events = events.mutate(part=ibis.literal(f"events{i}"), visitors=ibis.null("int64"))
+        parts += [sizes, events.select(*sizes.columns)]
+    both = fetch_frame(backend, ibis.union(*parts, distinct=False))
     counts = {c: "int64" for c in ("age", *STAGES)}
-    return size_rows, event_rows.astype(counts).reset_index(drop=True)
+    out = []
+    for i in range(len(windows)):
+        is_size = (both["part"] == f"sizes{i}").to_numpy()
+        is_event = (both["part"] == f"events{i}").to_numpy()
+        size_rows = both.loc[is_size, ["cohort", "first_channel", "visitors"]]
+        size_rows = size_rows.astype({"visitors": "int64"}).reset_index(drop=True)
+        event_rows = both.loc[is_event, ["cohort", "first_channel", *event_columns]]
+        out.append((size_rows, event_rows.astype(counts).reset_index(drop=True)))
+    return out
 
 
 def _grain_of(cohorts: pd.DataFrame) -> str:

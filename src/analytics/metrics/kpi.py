@@ -67,7 +67,11 @@ from analytics.metrics.period import Period, as_date
 from analytics.metrics.period import previous_period as previous_period  # re-exported
 from analytics.transforms.backends import ibis_backend
 from analytics.transforms.booked_deals import CLOSED_DEAL_COLUMNS, closed_deal_table
-from analytics.transforms.conversion_counts import CONVERSION_GROUPS, conversion_counts
+from analytics.transforms.conversion_counts import (
+    CONVERSION_GROUPS,
+    conversion_counts,
+    conversion_counts_by_window,
+)
 from analytics.transforms.data_span import first_record_day
 
 DASHBOARD_METRICS = (
@@ -235,6 +239,7 @@ def kpi_summary(
     period: Period,
     definitions: Definitions | None = None,
     conversion: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """All KPIs of one period as a one-row frame.
 
@@ -251,6 +256,9 @@ def kpi_summary(
         grouping): its column sums of ``mql``, ``sql_leads`` and
         ``non_target`` are the period's (every lead is in one group), which
         saves the lead-flag query. The figures are the same either way.
+    summary : pandas.DataFrame, optional
+        :func:`analytics.metrics.funnel.funnel_summary` of the same period when
+        the caller fetched it already (:func:`analytics.metrics.funnel.funnel_summaries`).
 
     Returns
     -------
@@ -263,7 +271,7 @@ def kpi_summary(
         ``non_target`` (leads lost as non-target) and the columns of
         :func:`add_kpi_ratios`.
     """
-    summary = funnel_summary(con, period)
+    summary = funnel_summary(con, period) if summary is None else summary.copy()
     if conversion is None:
         counts = flag_counts(lead_flags(con, period, definitions))
     else:
@@ -309,6 +317,37 @@ def conversion_by(
     with ibis_backend(con) as backend:
         expr = conversion_counts(backend, period.start, period.end_exclusive, by, definitions)
         out = backend.execute(expr)
+    return _conversion_frame(out, by)
+
+
+def conversion_by_periods(
+    con, periods: Sequence[Period], by: str = "channel", definitions: Definitions | None = None
+) -> list[pd.DataFrame]:
+    """:func:`conversion_by` of several periods with one query.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per period, in order, equal to
+        ``conversion_by(con, period, by, definitions)``.
+    """
+    if by not in CONVERSION_GROUPS:
+        raise ValueError(f"by must be one of {', '.join(CONVERSION_GROUPS)}, got {by!r}")
+    if not periods:
+        return []
+    definitions = definitions or DEFAULT_DEFINITIONS
+    windows = [(p.start, p.end_exclusive) for p in periods]
+    with ibis_backend(con) as backend:
+        every = backend.execute(conversion_counts_by_window(backend, windows, by, definitions))
+    return [
+        _conversion_frame(every[every["window"] == i].drop(columns="window"), by)
+        for i in range(len(periods))
+    ]
+
+
+def _conversion_frame(out: pd.DataFrame, by: str) -> pd.DataFrame:
+    """:func:`conversion_by`'s frame from the counts of :func:`conversion_counts`."""
+    out = out.reset_index(drop=True)
     for col in ("visits", "leads", "mql", "sql_leads", "sales", "non_target"):
         out[col] = out[col].astype("int64")
     for col in ("spend", "revenue"):

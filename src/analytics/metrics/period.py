@@ -18,10 +18,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import pandas as pd
-
-from analytics.transforms.backends import ibis_backend
-from analytics.transforms.data_span import data_span, last_visit_day
+# pandas and the transforms are imported by the functions that query the warehouse: a
+# Period alone (e.g. unpickled by the report runner from the process that resolved it)
+# must not load pandas, Ibis and DuckDB.
 
 ACCEPTED_FORMS = (
     "last-week (last complete ISO week, Monday-Sunday, ending on or before the anchor)",
@@ -193,6 +192,8 @@ def _bad_spec(spec: object) -> str:
 
 def as_date(value) -> date | None:
     """A date from what a backend returns for a date (date, Timestamp, datetime64; None if null)."""
+    import pandas as pd
+
     if value is None or pd.isna(value):
         return None
     if isinstance(value, datetime):
@@ -222,6 +223,9 @@ def data_anchor(con) -> date:
     ValueError
         If the warehouse has no visits.
     """
+    from analytics.transforms.backends import ibis_backend
+    from analytics.transforms.data_span import last_visit_day
+
     with ibis_backend(con) as backend:
         anchor = as_date(backend.execute(last_visit_day(backend)))
     if anchor is None:
@@ -240,6 +244,9 @@ def data_bounds(con) -> tuple[date, date]:
     ValueError
         If the warehouse has no visits, leads or spend.
     """
+    from analytics.transforms.backends import ibis_backend
+    from analytics.transforms.data_span import data_span
+
     with ibis_backend(con) as backend:
         span = backend.execute(data_span(backend))
     first, last = (as_date(span[name].iloc[0]) for name in ("first_day", "last_day"))
@@ -261,6 +268,9 @@ def data_extent(con) -> tuple[date, date, date]:
     ValueError
         If the warehouse has no visits, leads or spend, or no visits.
     """
+    from analytics.transforms.backends import ibis_backend
+    from analytics.transforms.data_span import data_span
+
     with ibis_backend(con) as backend:
         span = backend.execute(data_span(backend, with_anchor=True))
     first, last, anchor = (

@@ -26,6 +26,7 @@ connection or any Ibis backend holding the canonical tables (e.g. PySpark).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pandas as pd
@@ -33,7 +34,7 @@ import pandas as pd
 from analytics.metrics.funnel import _ratio
 from analytics.metrics.period import Period
 from analytics.transforms.backends import ibis_backend
-from analytics.transforms.booked_deals import booked_counts
+from analytics.transforms.booked_deals import booked_counts, booked_counts_by_window
 
 BOOKED_COLUMNS = ("revenue", "sales", "spend", "drr", "romi", "cac", "average_deal")
 """Columns of :func:`booked_summary`; each is its own key in
@@ -48,6 +49,21 @@ def _booked(con, start, stop, by: str) -> pd.DataFrame:
     """
     with ibis_backend(con) as backend:
         out = backend.execute(booked_counts(backend, start, stop, by))
+    return _typed(out)
+
+
+def _booked_of(con, periods: Sequence[Period], by: str) -> list[pd.DataFrame]:
+    """:func:`_booked` of each period (its days) with one query."""
+    windows = [(p.start, p.end_exclusive) for p in periods]
+    with ibis_backend(con) as backend:
+        every = _typed(backend.execute(booked_counts_by_window(backend, windows, by)))
+    return [
+        every[every["window"] == i].drop(columns="window").reset_index(drop=True)
+        for i in range(len(periods))
+    ]
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
     out["sales"] = out["sales"].astype("int64")
     out["revenue"] = out["revenue"].astype("float64")
     out["spend"] = out["spend"].astype("float64")
@@ -74,7 +90,26 @@ def booked_summary(con, period: Period) -> pd.DataFrame:
         ``spend`` (RUB), ``drr`` (%), ``romi`` (%), ``cac`` (RUB),
         ``average_deal`` (RUB).
     """
-    totals = _booked(con, period.start, period.end_exclusive, "total").sum()
+    return _summary_of(_booked(con, period.start, period.end_exclusive, "total"), period)
+
+
+def booked_summaries(con, periods: Sequence[Period]) -> list[pd.DataFrame]:
+    """:func:`booked_summary` of several periods with one query.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per period, in order, equal to ``booked_summary(con, period)``.
+    """
+    if not periods:
+        return []
+    frames = _booked_of(con, periods, "total")
+    return [_summary_of(frame, period) for frame, period in zip(frames, periods, strict=True)]
+
+
+def _summary_of(counts: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """:func:`booked_summary`'s frame from the ``total`` booked counts of the period."""
+    totals = counts.sum()
     out = pd.DataFrame(
         {
             "revenue": [float(totals.get("revenue", 0.0))],
@@ -121,7 +156,24 @@ def booked_by_channel(con, period: Period) -> pd.DataFrame:
         revenue (desc) then channel: ``channel`` and the columns of
         :func:`booked_summary` (ratios NaN on division by zero).
     """
-    out = _booked(con, period.start, period.end_exclusive, "channel")
+    return _by_channel(_booked(con, period.start, period.end_exclusive, "channel"))
+
+
+def booked_by_channel_of(con, periods: Sequence[Period]) -> list[pd.DataFrame]:
+    """:func:`booked_by_channel` of several periods with one query.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per period, in order, equal to ``booked_by_channel(con, period)``.
+    """
+    if not periods:
+        return []
+    return [_by_channel(frame) for frame in _booked_of(con, periods, "channel")]
+
+
+def _by_channel(out: pd.DataFrame) -> pd.DataFrame:
+    """:func:`booked_by_channel`'s frame from the booked counts by channel."""
     out = out.rename(columns={"grp": "channel"})
     out["channel"] = out["channel"].astype(str)
     out = out.sort_values(["revenue", "channel"], ascending=[False, True], ignore_index=True)

@@ -51,10 +51,15 @@ Every source runs an Ibis expression of :mod:`analytics.transforms`
 ``data_span``) on the connection given: a DuckDB connection or any Ibis
 backend, so :func:`compute_snapshot` gives the same snapshot on PySpark
 (:func:`build_snapshot`'s ``backend``, ``python -m analytics metrics --backend``).
-Per period it runs four queries (booked total, booked by channel, the
-channel conversion with the MQL rules, the funnel total), plus one for the
-closed deals of all three periods, two for the weekly series and one for
-the data's first and last days.
+Each source is one query for the three periods together, grouped by period
+as well (the ``*_by_window`` expressions: a record counts in the period
+holding it): booked total and funnel total (whose periods include the weekly
+series' weeks, so the weekly series needs no query of its own), booked by
+channel, the channel conversion with the MQL rules, the closed deals; plus
+the campaign figures, the campaign weeks and the data's first and last days:
+eight queries on one Ibis backend, each table's schema read once. Periods
+that overlap (a period longer than a year and the same period a year
+earlier) are asked in separate queries (:func:`_disjoint_batches`).
 
 Cohort maturity
 ---------------
@@ -118,11 +123,12 @@ language); ``*_en`` English. Labels always come from
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -130,7 +136,7 @@ import pandas as pd
 from analytics.metrics import kpi, revenue
 from analytics.metrics.catalogue import CATALOGUE, Metric, metric
 from analytics.metrics.definitions import DEFAULT_DEFINITIONS, Definitions
-from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, weekly_funnel
+from analytics.metrics.funnel import COHORT_COLUMNS, add_ratios, funnel_summaries
 from analytics.metrics.period import (
     Period,
     data_anchor,
@@ -231,9 +237,110 @@ def _figures(
     ``closed`` is :func:`analytics.metrics.kpi.closed_deals` of the period when
     the caller fetched it already (:func:`analytics.metrics.kpi.closed_deals_of`).
     """
-    booked = revenue.booked_summary(con, period).iloc[0]
-    by_channel_flags = kpi.conversion_by(con, period, "channel", definitions)
-    cohort = kpi.kpi_summary(con, period, definitions, conversion=by_channel_flags).iloc[0]
+    return _figures_of(con, [period], definitions, [closed] if closed is not None else None)[0]
+
+
+def _figures_of(
+    con,
+    periods: list[Period],
+    definitions: Definitions | None,
+    closed: list[pd.DataFrame] | None = None,
+    totals: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+) -> list[tuple[dict, dict]]:
+    """:func:`_figures` of several periods, each source one query for them all.
+
+    ``totals`` are :func:`_totals_of` of the periods when the caller fetched them
+    (with the weekly series' weeks); ``closed`` their closed deals likewise.
+
+    Four queries for any number of periods that do not overlap (booked total,
+    booked by channel, the channel conversion with the MQL rules, the funnel
+    total), each grouping by period as well (:mod:`analytics.transforms`
+    ``*_by_window``), plus one for the closed deals unless ``closed`` gives them
+    (one frame per period); overlapping periods take one such set each
+    (:func:`_disjoint_batches`).
+    """
+    out: list = [None] * len(periods)
+    for batch in _disjoint_batches(periods):
+        chosen = [periods[i] for i in batch]
+        if totals is None:
+            booked = revenue.booked_summaries(con, chosen)
+            summaries = funnel_summaries(con, chosen)
+        else:
+            booked = [totals[i][0] for i in batch]
+            summaries = [totals[i][1] for i in batch]
+        booked_channels = revenue.booked_by_channel_of(con, chosen)
+        conversion = kpi.conversion_by_periods(con, chosen, "channel", definitions)
+        deals = kpi.closed_deals_of(con, chosen) if closed is None else [closed[i] for i in batch]
+        parts = zip(booked, booked_channels, conversion, summaries, deals, strict=True)
+        for i, frames in zip(batch, parts, strict=True):
+            out[i] = _period_figures(*frames, definitions)
+    return out
+
+
+def _totals_of(con, periods: list[Period]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`analytics.metrics.revenue.booked_summary` and
+    :func:`analytics.metrics.funnel.funnel_summary` of each period: two queries for
+    periods that do not overlap (a period asked twice is computed once)."""
+    unique = list(dict.fromkeys((p.start, p.end) for p in periods))
+    chosen = [next(p for p in periods if (p.start, p.end) == key) for key in unique]
+    found: dict = {}
+    for batch in _disjoint_batches(chosen):
+        some = [chosen[i] for i in batch]
+        parts = zip(revenue.booked_summaries(con, some), funnel_summaries(con, some), strict=True)
+        for period, pair in zip(some, parts, strict=True):
+            found[(period.start, period.end)] = pair
+    return [found[(p.start, p.end)] for p in periods]
+
+
+def _week_periods(period: Period, weeks: int) -> list[Period]:
+    """The ``weeks`` ISO weeks to ``period.end``, oldest first, the last cut at
+    ``period.end`` (the rows of :func:`analytics.metrics.funnel.weekly_funnel` and
+    :func:`analytics.metrics.revenue.booked_weekly`)."""
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    mondays = [last_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    return [
+        Period(monday, min(monday + timedelta(days=6), period.end), monday.isoformat())
+        for monday in mondays
+    ]
+
+
+def _disjoint_batches(periods: list[Period]) -> list[list[int]]:
+    """Indexes of ``periods`` in groups of periods without a common day, first fit.
+
+    A query over several windows counts a record in the first window holding it, so
+    only periods that do not overlap share one (a period longer than a year overlaps
+    the same period a year earlier: it gets its own query)."""
+    batches: list[list[int]] = []
+    for i, period in enumerate(periods):
+        for batch in batches:
+            if all(period.end < periods[j].start or periods[j].end < period.start for j in batch):
+                batch.append(i)
+                break
+        else:
+            batches.append([i])
+    return batches
+
+
+def _period_figures(
+    booked: pd.DataFrame,
+    booked_channels: pd.DataFrame,
+    by_channel_flags: pd.DataFrame,
+    summary: pd.DataFrame,
+    closed: pd.DataFrame,
+    definitions: Definitions | None,
+) -> tuple[dict, dict]:
+    """``(total, by_channel)`` of one period from its fetched frames:
+    :func:`analytics.metrics.revenue.booked_summary`,
+    :func:`~analytics.metrics.revenue.booked_by_channel`,
+    :func:`analytics.metrics.kpi.conversion_by` (by channel),
+    :func:`analytics.metrics.funnel.funnel_summary` and
+    :func:`analytics.metrics.kpi.closed_deals`."""
+    booked = booked.iloc[0]
+    cohort = kpi.kpi_summary(
+        None, None, definitions, conversion=by_channel_flags, summary=summary
+    ).iloc[0]
     total: dict[str, float] = {}
     for column, value in cohort.items():
         key = COHORT_COLUMNS.get(str(column), str(column))
@@ -241,8 +348,6 @@ def _figures(
             total[key] = value
     for column in revenue.BOOKED_COLUMNS:
         total[column] = booked[column]
-    if closed is None:
-        closed = kpi.closed_deals(con, period.start, period.end_exclusive)
     won = int((closed["outcome"] == "won").sum())
     total["win_rate"] = won * 100.0 / len(closed) if len(closed) else math.nan
     # kpi.cycle_time's rule on the same frame: won deals with a known lead, median days
@@ -251,7 +356,7 @@ def _figures(
 
     by_channel: dict[str, dict[str, float]] = {}
     conversion = by_channel_flags.set_index("channel")
-    booked_channels = revenue.booked_by_channel(con, period).set_index("channel")
+    booked_channels = booked_channels.set_index("channel")
     # a channel with booked deals but no cohort rows (or the reverse) has zero sums there
     names = conversion.index.union(booked_channels.index)
     sums = ["spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue", "non_target"]
@@ -349,15 +454,19 @@ def _maturity(entry: Metric, periods: list[Period], as_of: date) -> dict | None:
     return out
 
 
-def _weekly(con, period: Period, weeks: int) -> list[dict]:
-    booked = revenue.booked_weekly(con, period, weeks)
-    cohort = weekly_funnel(con, period, weeks)
+def _weekly(week_periods: list[Period], totals: list) -> list[dict]:
+    """The snapshot's ``weekly`` rows from :func:`_totals_of` of :func:`_week_periods`:
+    booked revenue, sales, spend and the cohort's leads, MQL and SQL of each week (the
+    figures of :func:`analytics.metrics.revenue.booked_weekly` and
+    :func:`analytics.metrics.funnel.weekly_funnel`)."""
     rows = []
-    for b, c in zip(booked.to_dict("records"), cohort.to_dict("records"), strict=True):
+    for week, (booked, cohort) in zip(week_periods, totals, strict=True):
+        b, c = booked.iloc[0], cohort.iloc[0]
+        year, number, _ = week.start.isocalendar()
         rows.append(
             {
-                "week": c["week"],
-                "week_start": pd.Timestamp(c["week_start"]).date().isoformat(),
+                "week": f"{year}-W{number:02d}",
+                "week_start": week.start.isoformat(),
                 "revenue": _clean(b["revenue"]),
                 "sales": int(b["sales"]),
                 "spend": _clean(b["spend"]),
@@ -455,6 +564,18 @@ def compute_snapshot(
     Snapshot
         See the module docstring for the content.
     """
+    with ibis_backend(con) as backend:
+        if backend is not con:
+            # a backend of our own for this computation: each table's schema is read
+            # once, not by every expression (a DESCRIBE query per table per query)
+            backend.table = functools.cache(backend.table)
+        return _compute_snapshot(backend, period, definitions, as_of, weeks)
+
+
+def _compute_snapshot(
+    con, period: Period, definitions: Definitions | None, as_of: date | None, weeks: int
+) -> Snapshot:
+    """:func:`compute_snapshot` on an Ibis backend."""
     if as_of is None:
         data_start, _, as_of = data_extent(con)
     else:
@@ -464,11 +585,12 @@ def compute_snapshot(
     # one that starts before it is computed but marked partial
     covered = [True] + [p.end >= data_start for p in periods[1:]]
     computed_periods = [p for p, ok in zip(periods, covered, strict=True) if ok]
-    closed = iter(kpi.closed_deals_of(con, computed_periods))
-    computed = [
-        _figures(con, p, definitions, next(closed)) if ok else ({}, {})
-        for p, ok in zip(periods, covered, strict=True)
-    ]
+    week_periods = _week_periods(period, weeks)
+    # the totals of the periods and of the weekly series' weeks: one query each
+    totals = _totals_of(con, computed_periods + week_periods)
+    found = _figures_of(con, computed_periods, definitions, totals=totals[: len(computed_periods)])
+    figures = iter(found)
+    computed = [next(figures) if ok else ({}, {}) for ok in covered]
     metrics: dict[str, dict] = {}
     for key, entry in CATALOGUE.items():
         values = _entry_values(entry, [c[0] for c in computed], covered, data_start)
@@ -510,7 +632,7 @@ def compute_snapshot(
         "year_ago": _period_json(periods[2], data_start),
         "metrics": metrics,
         "channels": channels,
-        "weekly": _weekly(con, period, weeks),
+        "weekly": _weekly(week_periods, totals[len(computed_periods) :]),
         "campaigns": _campaigns(con, periods, covered, definitions),
         "campaign_weekly": _campaign_weekly(con, period, weeks),
     }

@@ -662,13 +662,14 @@ def kpi_compare_section(snapshot, locale: str, keys: Sequence[str] = COMPARED) -
     return out + page.note(w["kpi_compare_note"])
 
 
-def non_target_section(con, period, locale: str, definitions=None) -> page.Html:
+def non_target_section(con, period, locale: str, definitions=None, frame=None) -> page.Html:
     """Non-target leads by channel and the managers' time they took
-    (:func:`analytics.metrics.sales_cost.non_target_leads`)."""
+    (:func:`analytics.metrics.sales_cost.non_target_leads`; ``frame``: that frame when the
+    caller computed it once for every language of the page, ``con`` is then not read)."""
     from analytics.metrics import sales_cost
 
     w = words(locale)
-    frame = sales_cost.non_target_leads(con, period, definitions)
+    frame = sales_cost.non_target_leads(con, period, definitions) if frame is None else frame
     out = page.heading(w["non_target"])
     n = int(frame["non_target"].sum()) if not frame.empty else 0
     if n == 0:

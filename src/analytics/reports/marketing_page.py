@@ -125,17 +125,30 @@ def ab_arms_frame(tests: pd.DataFrame, test, locale: str) -> pd.DataFrame:
     )
 
 
-def ab_test_section(con, period, test, locale: str, definitions=None, window_days: int = 30):
-    """One test of ``params/ab_tests.yaml``: its heading, the verdict sentence and the arms."""
+def ab_test_section(
+    con, period, test, locale: str, definitions=None, window_days: int = 30, arm_counts=None
+):
+    """One test of ``params/ab_tests.yaml``: its heading, the verdict sentence and the arms.
+
+    ``arm_counts`` (an :class:`analytics.metrics.abtest.ArmCounts` of ``con``
+    with the same definitions and window) reuses counts already computed, e.g.
+    by the page in another language; without it the counts are queried.
+    """
     from analytics.metrics import abtest
     from analytics.reports.formatting import format_period
     from analytics.reports.summary import ab_verdict, figure_html
 
     words = AB_PAGE_WORDS[_language(locale)]
     test_period = abtest.trailing_weeks(period, test.weeks)
-    counts = abtest.arm_counts(
-        con, test_period, test.campaign, test.ad_group, test.arm, definitions, window_days
-    )
+    if arm_counts is None:
+        arm_counts = abtest.ArmCounts(con, definitions, window_days)
+    elif arm_counts.window_days != window_days or (
+        definitions is not None and arm_counts.definitions != definitions
+    ):
+        raise ValueError(
+            "arm_counts was built with other definitions or window_days than the section's"
+        )
+    counts = arm_counts(test_period, test.campaign, test.ad_group, test.arm)
     out = page.heading(test.text("title", locale))
     tests = abtest.arm_tests(counts, test.control, test.treatment) if len(counts) else None
     if tests is None or tests.empty:
@@ -186,9 +199,14 @@ def ab_test_section(con, period, test, locale: str, definitions=None, window_day
 
 
 def ab_tests_section(
-    con, period, locale: str, tests=None, definitions=None, window_days: int = 30
+    con, period, locale: str, tests=None, definitions=None, window_days: int = 30, arm_counts=None
 ) -> page.Html:
-    """Every A/B test (default: ``params/ab_tests.yaml``): a verdict sentence each."""
+    """Every A/B test (default: ``params/ab_tests.yaml``): a verdict sentence each.
+
+    ``arm_counts``: see :func:`ab_test_section` (pass one
+    :class:`analytics.metrics.abtest.ArmCounts` to every language's call so that
+    each test is queried once per page).
+    """
     from analytics.metrics.abtest import load_ab_tests
 
     words = AB_PAGE_WORDS[_language(locale)]
@@ -197,7 +215,7 @@ def ab_tests_section(
     if not tests:
         return out + page.conclusion(words["none"])
     for test in tests:
-        out += ab_test_section(con, period, test, locale, definitions, window_days)
+        out += ab_test_section(con, period, test, locale, definitions, window_days, arm_counts)
     return out
 
 

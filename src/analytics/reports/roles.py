@@ -12,7 +12,6 @@ from pathlib import Path
 
 import yaml
 
-from analytics.metrics.period import parse_period
 from analytics.paths import NOTEBOOKS_DIR, PARAMS_DIR, ROOT
 
 ROLES_DIR = PARAMS_DIR / "roles"
@@ -191,6 +190,8 @@ def load_role(
     if period is not None:
         if not isinstance(period, str):
             raise RoleConfigError(f"{path}: key 'period' must be a string such as last-week")
+        from analytics.metrics.period import parse_period  # pandas: not in the report workers
+
         try:
             parse_period(period, date(2000, 1, 3), bounds=(date(2000, 1, 1), date(2000, 1, 3)))
         except ValueError as exc:

@@ -170,12 +170,15 @@ def manager_frame(con, period) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def managers_section(con, period, locale: str = "ru") -> page.Html:
-    """Win rate, revenue and cycle time per manager for the deals closed in ``period``."""
+def managers_section(con, period, locale: str = "ru", frame=None) -> page.Html:
+    """Win rate, revenue and cycle time per manager for the deals closed in ``period``.
+
+    ``frame``: :func:`manager_frame` of the period when the caller computed it once for
+    every language of the page (``con`` is then not read)."""
     language = _language(locale)
     words = WORDS[language]
     out = page.heading(words["managers"])
-    frame = manager_frame(con, period)
+    frame = manager_frame(con, period) if frame is None else frame
     closed = int(frame["closed"].sum()) if not frame.empty else 0
     if closed == 0:
         return page.Html(out + page.conclusion(words["managers_none"]))

@@ -17,7 +17,8 @@ from a connection string (``duckdb://...`` by default, ``pyspark://local``).
 * :mod:`~analytics.transforms.quality_checks` -- evidence of the data-quality
   checks of :mod:`analytics.metrics.quality` (deals, leads, spend, weekly counts);
 * :mod:`~analytics.transforms.touch_paths` -- ordered touch path of each lead,
-  conversions of each type and the journeys (with touches) of attribution;
+  conversions of each type and the journeys (with touches, or aggregated into
+  distinct paths in the engine) of attribution;
 * :mod:`~analytics.transforms.cohort_events` -- weekly visitor cohorts, and the
   weekly or monthly cohort funnel by first channel;
 * :mod:`~analytics.transforms.weekly_rollup` -- weekly KPI rollup;
@@ -94,6 +95,7 @@ from analytics.transforms.funnel_facts import (
     FUNNEL_COUNT_COLUMNS,
     GROUPINGS,
     STAGE_ORDER,
+    channel_spend,
     deal_facts,
     funnel_counts,
     stage_rank,
@@ -128,9 +130,12 @@ from analytics.transforms.touch_paths import (
     ANCHORS,
     CONVERSIONS,
     DEFAULT_LOOKBACK_DAYS,
+    JOURNEY_PATH_COLUMNS,
     JOURNEY_TOUCH_COLUMNS,
     STAGE_OF_CONVERSION,
+    conversion_touches,
     conversions,
+    journey_paths,
     journey_touches,
     touch_paths,
 )
@@ -176,6 +181,7 @@ __all__ = [
     "FUNNEL_COUNT_COLUMNS",
     "GRAINS",
     "GROUPINGS",
+    "JOURNEY_PATH_COLUMNS",
     "JOURNEY_TOUCH_COLUMNS",
     "KPI_RATIO_COLUMNS",
     "LEAD_FACT_COLUMNS",
@@ -185,10 +191,12 @@ __all__ = [
     "STAGE_OF_CONVERSION",
     "STAGE_ORDER",
     "UNDETERMINED",
+    "channel_spend",
     "cohort_stage_events",
     "cohort_visitors",
     "connect_backend",
     "connect_local_spark",
+    "conversion_touches",
     "conversions",
     "deal_campaign_table",
     "deal_facts",
@@ -198,6 +206,7 @@ __all__ = [
     "first_visit_cohorts",
     "first_visits",
     "funnel_counts",
+    "journey_paths",
     "journey_touches",
     "lead_check_table",
     "lead_facts",

@@ -43,7 +43,7 @@ from analytics.transforms.booked_deals import closed_deal_table
 from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_channels, lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
-from analytics.transforms.time_keys import day_start, week_start
+from analytics.transforms.time_keys import Windows, day_start, tagged, week_start, window_of
 
 LEVELS = ("channel", "campaign", "ad_group", "creative")
 """The hierarchy, top to bottom (ad group = keyword = ``utm_term``)."""
@@ -83,9 +83,6 @@ CAMPAIGN_FIGURE_COLUMNS = (
 )
 """Columns of :func:`campaign_figures`, in order."""
 
-Windows = Sequence[tuple[date, date]]
-"""Windows of days ``[start, stop)``."""
-
 CAMPAIGN_WEEK_COLUMNS = ("week_start", "channel", "campaign", "spend", "leads")
 """Columns of :func:`campaign_week_counts`, in order."""
 
@@ -119,32 +116,15 @@ def _lead_places(con, lead_ids: ir.Column) -> ir.Table:
     return out.select("p_lead_id", **{level: _utm(out[f"v_{level}"]) for level in LEVELS})
 
 
-def _window_of(moment: ir.Value, windows: Windows, *, days: bool = False) -> ir.IntegerValue:
-    """Index in ``windows`` of the ``[start, stop)`` holding ``moment`` (the first one);
-    NULL outside them all. ``days``: ``moment`` is a date, not a timestamp."""
-    bound = ibis.literal if days else day_start
-    return ibis.cases(
-        *(((moment >= bound(a)) & (moment < bound(b)), i) for i, (a, b) in enumerate(windows)),
-        else_=None,
-    ).cast("int64")
-
-
-def _tagged(table: ir.Table, moment: ir.Value, windows: Windows, days: bool = False):
-    """``table`` with the column ``window`` (:func:`_window_of`), its rows outside the
-    windows dropped."""
-    table = table.mutate(window=_window_of(moment, windows, days=days))
-    return table.filter(table.window.notnull())
-
-
 def _spend_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     spend = con.table("spend")
-    spend = _tagged(spend, spend.date, windows, days=True)
+    spend = tagged(spend, spend.date, windows, days=True)
     return spend.group_by(["window", *keys]).agg(spend=spend.cost.sum())
 
 
 def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     visits = con.table("visits")
-    visits = _tagged(visits, visits.visit_start, windows)
+    visits = tagged(visits, visits.visit_start, windows)
     return visits.group_by(
         window=visits.window,
         channel=visits.channel,
@@ -155,7 +135,7 @@ def _visit_side(con, windows: Windows, keys: list[str]) -> ir.Table:
 def _booked_side(con, windows: Windows, keys: list[str]) -> ir.Table:
     won = closed_deal_table(con, *windows[0], more=windows[1:])
     won = won.filter(won.outcome == "won")
-    won = won.mutate(window=_window_of(won.closed_at, windows))
+    won = won.mutate(window=window_of(won.closed_at, windows))
     places = _lead_places(con, won.lead_id)
     won = won.left_join(places, won.lead_id == places.p_lead_id)
     undetermined = ibis.literal(UNDETERMINED)
@@ -250,7 +230,7 @@ def hierarchy_figures(
     # the won deals of the windows (each in the window of its close) and their leads' visits
     won = closed_deal_table(con, *windows[0], more=windows[1:])
     won = won.filter(won.outcome == "won")
-    won = won.mutate(window=_window_of(won.closed_at, windows))
+    won = won.mutate(window=window_of(won.closed_at, windows))
     booked = con.table("leads")
     booked = booked.filter(booked.lead_id.isin(won.lead_id))
     booked = booked.group_by(p_lead_id=booked.lead_id).agg(p_visit_id=booked.visit_id.arbitrary())
@@ -263,7 +243,7 @@ def hierarchy_figures(
     # one record per lead of the cohort (its flags; channel and campaign as the flags
     # carry them) and per won deal; the visit of each looked up once, below
     flags = lead_flag_table(con, first, last, definitions)
-    flags = _tagged(flags, flags.created_at, windows)
+    flags = tagged(flags, flags.created_at, windows)
     flags = flags.left_join(cohort, flags.lead_id == cohort.c_lead_id)
     won = won.left_join(booked, won.lead_id == booked.p_lead_id)
     no_text = ibis.null("string")
@@ -316,7 +296,7 @@ def hierarchy_figures(
     )
 
     spend = con.table("spend")
-    spend = _tagged(spend, spend.date, windows, days=True)
+    spend = tagged(spend, spend.date, windows, days=True)
     spend = spend.select(
         kind=ibis.literal("spend"),
         window=spend.window,
@@ -332,7 +312,7 @@ def hierarchy_figures(
     )
     # the visits counted per window and creative (the other depths sum these counts)
     visits = con.table("visits")
-    visits = _tagged(visits, visits.visit_start, windows)
+    visits = tagged(visits, visits.visit_start, windows)
     visits = visits.group_by(
         window=visits.window,
         channel=visits.channel,
@@ -414,7 +394,7 @@ def campaign_figures(con, windows: Windows) -> ir.Table:
     first = min(start for start, _ in windows)
     last = max(stop for _, stop in windows)
     leads = lead_channels(con, first, last)
-    leads = _tagged(leads, leads.created_at, windows)
+    leads = tagged(leads, leads.created_at, windows)
     lead_side = leads.group_by(keys).agg(leads=leads.count())
     sides = [side(con, windows, keys[1:]) for side in (_spend_side, _booked_side, _visit_side)]
     out = join_sides(*sides, lead_side, keys=keys)

@@ -116,7 +116,30 @@ def cohort_age(moment: ir.TimestampValue, cohort: ir.DateValue, grain: str) -> i
     return months.cast("int64")
 
 
-def first_visit_cohorts(con, start: date, stop: date, grain: str = "week") -> ir.Table:
+def first_visit_rows(con, start: date, stop: date) -> ir.Table:
+    """Visitors first seen in ``[start, stop)``: ``visitor_id``, ``first_visit`` (timestamp)
+    and ``first_channel`` (see :func:`first_visit_cohorts`, which adds the cohort).
+
+    A visitor's row does not depend on the days asked: the rows of a shorter window
+    are those of a longer one whose ``first_visit`` falls in it (``picked`` of
+    :func:`first_visit_cohorts`).
+    """
+    visits = con.table("visits")
+    first = visits.group_by(f_visitor_id=visits.visitor_id).agg(f_first=visits.visit_start.min())
+    first = first.filter(first.f_first >= day_start(start), first.f_first < day_start(stop))
+    tied = visits.inner_join(
+        first,
+        [visits.visitor_id == first.f_visitor_id, visits.visit_start == first.f_first],
+    )
+    return tied.group_by(visitor_id=tied.visitor_id).agg(
+        first_visit=tied.f_first.min(),
+        first_channel=tied.channel.argmin(tied.visit_id),
+    )
+
+
+def first_visit_cohorts(
+    con, start: date, stop: date, grain: str = "week", picked: ir.Table | None = None
+) -> ir.Table:
     """Visitors first seen in ``[start, stop)``: ``visitor_id``, ``cohort`` and ``first_channel``.
 
     The first visit is the earliest ``visit_start`` of the visitor (ties broken by
@@ -130,19 +153,19 @@ def first_visit_cohorts(con, start: date, stop: date, grain: str = "week") -> ir
     channel of the smallest ``visit_id`` (``arg_min``). The same rows as
     ``row_number() OVER (PARTITION BY visitor_id ORDER BY visit_start,
     visit_id) = 0``, since ``visit_id`` is the table's key.
+
+    ``picked``: :func:`first_visit_rows` of days holding ``[start, stop)``, when
+    several windows share it (the first visits of a year hold those of its weeks):
+    its rows whose first visit falls in ``[start, stop)`` are taken instead of
+    finding the first visits again.
     """
     grain = _check_grain(grain)
-    visits = con.table("visits")
-    first = visits.group_by(f_visitor_id=visits.visitor_id).agg(f_first=visits.visit_start.min())
-    first = first.filter(first.f_first >= day_start(start), first.f_first < day_start(stop))
-    tied = visits.inner_join(
-        first,
-        [visits.visitor_id == first.f_visitor_id, visits.visit_start == first.f_first],
-    )
-    picked = tied.group_by(visitor_id=tied.visitor_id).agg(
-        first_visit=tied.f_first.min(),
-        first_channel=tied.channel.argmin(tied.visit_id),
-    )
+    if picked is None:
+        picked = first_visit_rows(con, start, stop)
+    else:
+        picked = picked.filter(
+            picked.first_visit >= day_start(start), picked.first_visit < day_start(stop)
+        )
     return picked.select(
         visitor_id=picked.visitor_id,
         cohort=cohort_start(picked.first_visit, grain),
@@ -150,9 +173,12 @@ def first_visit_cohorts(con, start: date, stop: date, grain: str = "week") -> ir
     )
 
 
-def cohort_visitors(con, start: date, stop: date, grain: str = "week") -> ir.Table:
-    """Cohort sizes: ``cohort``, ``first_channel`` and ``visitors`` (int64), ordered by both."""
-    first = first_visit_cohorts(con, start, stop, grain)
+def cohort_visitors(
+    con, start: date, stop: date, grain: str = "week", picked: ir.Table | None = None
+) -> ir.Table:
+    """Cohort sizes: ``cohort``, ``first_channel`` and ``visitors`` (int64), ordered by both
+    (``picked``: see :func:`first_visit_cohorts`)."""
+    first = first_visit_cohorts(con, start, stop, grain, picked)
     sizes = first.group_by("cohort", "first_channel").agg(visitors=first.count().cast("int64"))
     return sizes.order_by("cohort", "first_channel")
 
@@ -186,7 +212,12 @@ def _deal_stage_times(con) -> ir.Table:
 
 
 def cohort_stage_events(
-    con, start: date, stop: date, as_of_stop: date, grain: str = "week"
+    con,
+    start: date,
+    stop: date,
+    as_of_stop: date,
+    grain: str = "week",
+    picked: ir.Table | None = None,
 ) -> ir.Table:
     """Funnel events of the cohorts of ``[start, stop)`` by first channel and age.
 
@@ -200,6 +231,8 @@ def cohort_stage_events(
         Events on or after this day are not counted.
     grain : {"week", "month"}, default "week"
         Cohort and age unit (:func:`cohort_age`).
+    picked : ibis.Table, optional
+        First visits of days holding ``[start, stop)`` (:func:`first_visit_cohorts`).
 
     Returns
     -------
@@ -242,7 +275,7 @@ def cohort_stage_events(
         distinct=False,
     )
     all_events = all_events.filter(all_events.at < day_start(as_of_stop))
-    first = first_visit_cohorts(con, start, stop, grain)
+    first = first_visit_cohorts(con, start, stop, grain, picked)
     aged = all_events.join(first, all_events.event_visitor_id == first.visitor_id)
     counts = aged.group_by(
         cohort=aged.cohort,

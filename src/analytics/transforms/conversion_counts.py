@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_flag_table
 from analytics.transforms.stitching import UNDETERMINED
-from analytics.transforms.time_keys import day_start
+from analytics.transforms.time_keys import Windows, tagged
 
 CONVERSION_GROUPS: dict[str, tuple[str, str, str]] = {
     # by: (lead flag column, visits column, spend column)
@@ -73,13 +73,41 @@ def conversion_counts(con, start: date, stop: date, by: str, definitions: Any) -
         ``revenue`` (RUB, float), the counts (int64); zero where a group has
         nothing on a side.
     """
+    return conversion_counts_by_window(con, [(start, stop)], by, definitions).drop("window")
+
+
+def conversion_counts_by_window(con, windows: Windows, by: str, definitions: Any) -> ir.Table:
+    """:func:`conversion_counts` of several windows of days in one query.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    windows : sequence of (start, stop)
+        Days ``[start, stop)`` (dates), e.g. a period, the previous one and the
+        same period a year earlier; a record counts in the first window holding it.
+    by : {"channel", "source", "campaign"}
+        Grouping within each window (see the module docstring).
+    definitions : analytics.metrics.definitions.Definitions
+        MQL/SQL definitions (see :func:`~analytics.transforms.lead_facts.lead_flag_table`).
+
+    Returns
+    -------
+    ibis.Table
+        ``window`` (index in ``windows``), then :data:`CONVERSION_COUNT_COLUMNS`;
+        the rows of window ``i`` are ``conversion_counts(con, *windows[i], by,
+        definitions)``'s. Ordered by ``window``, ``grp``.
+    """
     if by not in CONVERSION_GROUPS:
         raise ValueError(f"by must be one of {', '.join(CONVERSION_GROUPS)}, got {by!r}")
     lead_col, visit_col, spend_col = CONVERSION_GROUPS[by]
     undetermined = ibis.literal(UNDETERMINED)
+    keys = ["window", "grp"]
 
-    flags = lead_flag_table(con, start, stop, definitions)
-    lead_side = flags.group_by(grp=flags[lead_col]).agg(
+    first, *more = windows
+    flags = lead_flag_table(con, *first, definitions, more=more)
+    flags = tagged(flags, flags.created_at, windows)
+    lead_side = flags.group_by(window=flags.window, grp=flags[lead_col]).agg(
         leads=flags.count(),
         mql=flags.count(where=flags.is_mql),
         sql_leads=flags.count(where=flags.is_sql),
@@ -88,20 +116,19 @@ def conversion_counts(con, start: date, stop: date, by: str, definitions: Any) -
         non_target=flags.count(where=flags.is_non_target),
     )
     visits = con.table("visits")
-    visits = visits.filter(
-        visits.visit_start >= day_start(start), visits.visit_start < day_start(stop)
-    )
-    visit_side = visits.group_by(grp=ibis.coalesce(visits[visit_col], undetermined)).agg(
-        visits=visits.count()
-    )
+    visits = tagged(visits, visits.visit_start, windows)
+    visit_side = visits.group_by(
+        window=visits.window, grp=ibis.coalesce(visits[visit_col], undetermined)
+    ).agg(visits=visits.count())
     spend = con.table("spend")
-    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
-    spend_side = spend.group_by(grp=ibis.coalesce(spend[spend_col], undetermined)).agg(
-        spend=spend.cost.sum()
-    )
+    spend = tagged(spend, spend.date, windows, days=True)
+    spend_side = spend.group_by(
+        window=spend.window, grp=ibis.coalesce(spend[spend_col], undetermined)
+    ).agg(spend=spend.cost.sum())
 
-    out = join_sides(spend_side, visit_side, lead_side)
+    out = join_sides(spend_side, visit_side, lead_side, keys=keys)
     return out.select(
+        window=out.window,
         grp=out.grp,
         spend=money(out, "spend"),
         visits=count(out, "visits"),
@@ -111,4 +138,4 @@ def conversion_counts(con, start: date, stop: date, by: str, definitions: Any) -
         sales=count(out, "sales"),
         revenue=money(out, "revenue"),
         non_target=count(out, "non_target"),
-    ).order_by("grp")
+    ).order_by(keys)

@@ -22,8 +22,8 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from analytics.transforms.stitching import stitched_leads
-from analytics.transforms.time_keys import day_start, week_start
+from analytics.transforms.stitching import lead_rows, stitched_leads
+from analytics.transforms.time_keys import Windows, day_start, tagged, week_start
 
 STAGE_ORDER = ("new", "mql", "sql", "demo", "proposal", "won")
 """Stages in funnel order; a deal that reached one reached all before it."""
@@ -112,17 +112,45 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
         ``visitors`` (distinct within the group), ``leads``, ``leads_form``,
         ``leads_call``, ``leads_chat``, ``mql``, ``sql_leads``, ``sales``
         (int64) and ``revenue`` (RUB, float). Empty if nothing happened.
+        :func:`funnel_counts_by_window` of the one window, without ``window``.
+    """
+    return funnel_counts_by_window(con, [(start, stop)], by).drop("window")
+
+
+def funnel_counts_by_window(con, windows: Windows, by: str = "total") -> ir.Table:
+    """:func:`funnel_counts` of several windows of days in one query.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Backend holding the canonical tables.
+    windows : sequence of (start, stop)
+        Days ``[start, stop)`` (dates), e.g. a period, the previous one and the
+        same period a year earlier; a record counts in the first window holding it.
+    by : {"total", "channel", "week"}
+        Grouping within each window (see :func:`funnel_counts`).
+
+    Returns
+    -------
+    ibis.Table
+        ``window`` (index in ``windows``), then the columns of
+        :func:`funnel_counts`; the rows of window ``i`` are
+        ``funnel_counts(con, *windows[i], by)``'s. Ordered by ``window``, ``grp``.
     """
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
-    start_at, stop_at = day_start(start), day_start(stop)
+    keys = ["window", "grp"]
 
-    lead = stitched_leads(con)
-    lead = lead.filter(lead.created_at >= start_at, lead.created_at < stop_at)
+    # the channel only when grouped by it: a lead's channel is a look-up in every visit
+    lead = stitched_leads(con) if by == "channel" else lead_rows(con)
+    lead = tagged(lead, lead.created_at, windows)
     deal = deal_facts(con).rename(deal_lead_id="lead_id")
     cohort = lead.left_join(deal, lead.lead_id == deal.deal_lead_id)
     mql, sql_lead, won = (cohort.reached >= r for r in (MQL_RANK, SQL_RANK, WON_RANK))
-    lead_side = cohort.group_by(grp=_group_key(by, cohort.channel, cohort.created_at)).agg(
+    channel = cohort.channel if by == "channel" else None
+    lead_side = cohort.group_by(
+        window=cohort.window, grp=_group_key(by, channel, cohort.created_at)
+    ).agg(
         leads=cohort.lead_id.nunique(),
         leads_form=cohort.lead_id.nunique(where=cohort.lead_type == "form"),
         leads_call=cohort.lead_id.nunique(where=cohort.lead_type == "call"),
@@ -134,24 +162,51 @@ def funnel_counts(con, start: date, stop: date, by: str = "total") -> ir.Table:
     )
 
     visits = con.table("visits")
-    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
-    visit_side = visits.group_by(grp=_group_key(by, visits.channel, visits.visit_start)).agg(
-        visits=visits.count(), visitors=visits.visitor_id.nunique()
-    )
+    visits = tagged(visits, visits.visit_start, windows)
+    visit_side = visits.group_by(
+        window=visits.window, grp=_group_key(by, visits.channel, visits.visit_start)
+    ).agg(visits=visits.count(), visitors=visits.visitor_id.nunique())
 
     spend = con.table("spend")
-    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
-    spend_side = spend.group_by(grp=_group_key(by, spend.channel, spend.date)).agg(
-        spend=spend.cost.sum()
-    )
+    spend = tagged(spend, spend.date, windows, days=True)
+    spend_side = spend.group_by(
+        window=spend.window, grp=_group_key(by, spend.channel, spend.date)
+    ).agg(spend=spend.cost.sum())
 
-    out = join_sides(lead_side, visit_side, spend_side)
+    out = join_sides(lead_side, visit_side, spend_side, keys=keys)
     return out.select(
+        window=out.window,
         grp=out.grp,
         spend=money(out, "spend"),
         **{name: count(out, name) for name in COUNT_COLUMNS},
         revenue=money(out, "revenue"),
-    ).order_by("grp")
+    ).order_by(keys)
+
+
+def channel_spend(con, start: date, stop: date) -> ir.Table:
+    """Spend by channel in ``[start, stop)``, for every channel of :func:`funnel_counts`.
+
+    The channels and ``spend`` of ``funnel_counts(con, start, stop, "channel")``
+    without its other counts (the distinct visitors and the deals of every
+    channel are what make that query expensive): one row per channel seen in
+    the days' spend, visits or leads (the lead's stitched channel), ``grp``
+    (the channel), ``leads`` (leads created in the days, int64) and ``spend``
+    (RUB, float, 0.0 without spend). Ordered by ``grp``.
+    """
+    start_at, stop_at = day_start(start), day_start(stop)
+    lead = stitched_leads(con)
+    lead = lead.filter(lead.created_at >= start_at, lead.created_at < stop_at)
+    lead_side = lead.group_by(grp=lead.channel).agg(leads=lead.lead_id.nunique())
+    visits = con.table("visits")
+    visits = visits.filter(visits.visit_start >= start_at, visits.visit_start < stop_at)
+    visit_side = visits.select(grp=visits.channel).distinct()
+    spend = con.table("spend")
+    spend = spend.filter(spend.date >= ibis.literal(start), spend.date < ibis.literal(stop))
+    spend_side = spend.group_by(grp=spend.channel).agg(spend=spend.cost.sum())
+    out = join_sides(lead_side, visit_side, spend_side)
+    return out.select(grp=out.grp, leads=count(out, "leads"), spend=money(out, "spend")).order_by(
+        "grp"
+    )
 
 
 def join_sides(*sides: ir.Table, keys: Sequence[str] = ("grp",)) -> ir.Table:

@@ -31,6 +31,8 @@ pandas rules this replaced.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -40,7 +42,7 @@ import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import STAGE_ORDER, WON_RANK, deal_facts
 from analytics.transforms.stitching import UNDETERMINED
-from analytics.transforms.time_keys import day_start
+from analytics.transforms.time_keys import Windows, day_start, in_windows
 
 LEAD_FACT_COLUMNS = (
     "lead_id",
@@ -97,10 +99,11 @@ def lost_non_target(deals: ir.Table, reasons: Sequence[str]) -> ir.BooleanValue:
     return (deals.status == "lost") & deals.loss_reason.isin(list(reasons))
 
 
-def _cohort(con, start: date, stop: date) -> ir.Table:
-    """One row per lead created in ``[start, stop)`` (any row should the id repeat)."""
+def _cohort(con, start: date, stop: date, more: Windows = ()) -> ir.Table:
+    """One row per lead created in ``[start, stop)`` or in a window of ``more`` (any row
+    should the id repeat)."""
     leads = con.table("leads")
-    leads = leads.filter(leads.created_at >= day_start(start), leads.created_at < day_start(stop))
+    leads = leads.filter(in_windows(leads.created_at, [(start, stop), *more]))
     return leads.group_by("lead_id").agg(
         created_at=leads.created_at.arbitrary(),
         lead_type=leads.lead_type.arbitrary(),
@@ -153,6 +156,7 @@ def lead_facts(
     stop: date,
     lookback_days: int = 30,
     non_target_reasons: Sequence[str] = ("Нецелевой",),
+    more: Windows = (),
 ) -> ir.Table:
     """Facts of every lead created in ``[start, stop)`` (see the module docstring).
 
@@ -166,6 +170,10 @@ def lead_facts(
         Behaviour window before the lead, days (>= 1 in the definitions).
     non_target_reasons : sequence of str
         ``deals.loss_reason`` values of a non-target lead.
+    more : sequence of (start, stop)
+        Further windows of ``created_at``: the leads created in any window, each
+        with the same facts as in a query of its own window (a lead's facts do not
+        depend on the window: its behaviour window ends at its own ``created_at``).
 
     Returns
     -------
@@ -173,9 +181,8 @@ def lead_facts(
         One row per lead with :data:`LEAD_FACT_COLUMNS`, ordered by
         ``created_at`` then ``lead_id``.
     """
-    start_at, stop_at = day_start(start), day_start(stop)
     lookback = ibis.interval(days=lookback_days)
-    cohort = _cohort(con, start, stop)
+    cohort = _cohort(con, start, stop, more)
     visits = con.table("visits")
     visit_attr = _visit_attributes(con, cohort)
 
@@ -199,8 +206,14 @@ def lead_facts(
     # the cohort's visitors in [start - lookback, stop): the join below cannot match
     # other visits, and filtering first keeps the join input small
     window = visits.filter(
-        visits.visit_start >= start_at - lookback,
-        visits.visit_start < stop_at,
+        functools.reduce(
+            operator.or_,
+            [
+                (visits.visit_start >= day_start(a) - lookback)
+                & (visits.visit_start < day_start(b))
+                for a, b in [(start, stop), *more]
+            ],
+        ),
         visits.visitor_id.isin(cohort.visitor_id),
     ).select(
         seen_visitor_id="visitor_id",
@@ -252,7 +265,7 @@ def _in(values: ir.StringValue, allowed: Sequence[str]) -> ir.BooleanValue:
     return values.isin(list(allowed)).fill_null(False)
 
 
-def lead_flag_table(con, start: date, stop: date, definitions: Any) -> ir.Table:
+def lead_flag_table(con, start: date, stop: date, definitions: Any, more: Windows = ()) -> ir.Table:
     """MQL, SQL and the other flags of every lead created in ``[start, stop)``.
 
     Parameters
@@ -267,6 +280,8 @@ def lead_flag_table(con, start: date, stop: date, definitions: Any) -> ir.Table:
         and ``rules`` (``require_contact``, ``industries``, ``company_sizes``,
         ``icp_crm_stage``, ``pricing_page``, ``min_pageviews``,
         ``lookback_days``, ``require_crm_stage``).
+    more : sequence of (start, stop)
+        Further windows of ``created_at`` (see :func:`lead_facts`).
 
     Returns
     -------
@@ -290,7 +305,7 @@ def lead_flag_table(con, start: date, stop: date, definitions: Any) -> ir.Table:
     """
     rules = definitions.rules
     facts = lead_facts(
-        con, start, stop, rules.lookback_days, tuple(definitions.non_target.loss_reasons)
+        con, start, stop, rules.lookback_days, tuple(definitions.non_target.loss_reasons), more
     )
     rank = facts.reached_rank
 

@@ -48,6 +48,20 @@ def visit_attributes(con, visit_ids: ir.Column | None = None) -> ir.Table:
     )
 
 
+def lead_rows(con) -> ir.Table:
+    """One row per lead as recorded, before stitching: ``lead_id``, ``created_at``,
+    ``lead_type``, ``visit_id`` and ``own_visitor_id`` (``leads.visitor_id``); the rows
+    and values of :func:`stitched_leads` without the visit's channel and visitor (no
+    look-up in ``visits``)."""
+    leads = con.table("leads")
+    return leads.group_by("lead_id").agg(
+        created_at=leads.created_at.arbitrary(),
+        lead_type=leads.lead_type.arbitrary(),
+        visit_id=leads.visit_id.arbitrary(),
+        own_visitor_id=leads.visitor_id.arbitrary(),
+    )
+
+
 def stitched_leads(con) -> ir.Table:
     """Every lead with its stitched visitor and channel.
 
@@ -64,13 +78,7 @@ def stitched_leads(con) -> ir.Table:
         the visit) and ``channel`` (channel of the visit, else
         ``undetermined``).
     """
-    leads = con.table("leads")
-    lead = leads.group_by("lead_id").agg(
-        created_at=leads.created_at.arbitrary(),
-        lead_type=leads.lead_type.arbitrary(),
-        visit_id=leads.visit_id.arbitrary(),
-        own_visitor_id=leads.visitor_id.arbitrary(),
-    )
+    lead = lead_rows(con)
     visit = visit_attributes(con, lead.visit_id)
     joined = lead.left_join(visit, lead.visit_id == visit.visit_id)
     return joined.select(
