@@ -2143,3 +2143,209 @@ def old_snapshot_weekly(con, period: Period, weeks: int) -> list[dict]:
             }
         )
     return rows
+
+
+# --------------------------------------------------------------------------- scoring pages
+# Notebooks 05 and 11 until the run's lead scoring was computed once
+# (analytics.scoring.period_scores): each page loaded the model, checked it and
+# listed the calls in each language, the leads scored once per language. The call
+# list code below is copied verbatim from analytics.scoring.sales and
+# analytics.scoring.training of that time (only renamed); old_scoring_page is the
+# notebooks' first cell.
+
+from datetime import UTC, datetime  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+from analytics.scoring.economics import revenue_per_sql  # noqa: E402
+from analytics.scoring.features import data_end, lead_features  # noqa: E402
+from analytics.scoring.sales import (  # noqa: E402
+    CALL_LIST_COLUMNS,
+    _check_language,
+    band_cutoffs,
+    bands,
+    reason_phrases,
+)
+
+if TYPE_CHECKING:  # scikit-learn is imported by the tests that score, not by every user
+    from analytics.scoring.model import LeadScoringModel
+
+
+def _model_columns(model: LeadScoringModel, features: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns a (possibly older) model was trained with, when present."""
+    known = [c for c in model.feature_names_in_ if c in features.columns]
+    return features[known] if known else features
+
+
+def old_call_list(
+    model,
+    leads: pd.DataFrame,
+    *,
+    cutoffs: dict[str, float],
+    language: str = "ru",
+    now=None,
+    n_reasons: int = 3,
+) -> pd.DataFrame:
+    """Leads to call, band A first, each with its score and reasons in plain words.
+
+    Parameters
+    ----------
+    model : LeadScoringModel
+        Fitted or loaded model.
+    leads : pandas.DataFrame
+        One row per lead, indexed by lead id, with the model's feature columns
+        and optionally ``label``, ``owner``, ``channel`` (text) and
+        ``created_at`` (naive UTC timestamp of the request).
+    cutoffs : dict
+        From :func:`band_cutoffs`.
+    language : {"ru", "en"}
+        Language of the reasons.
+    now : datetime-like, optional
+        Time the list is made (naive UTC); now by default.
+    n_reasons : int
+        Reasons per lead (2-3 read well).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CALL_LIST_COLUMNS` plus ``probability``: ``lead`` (id),
+        ``hours_since_request`` (hours from ``created_at`` to ``now``, one
+        decimal; NaN without ``created_at``), ``score`` (0-100), ``band``
+        (A-D), ``reasons`` (``+``/``−`` phrases joined by ``; ``); sorted by
+        band, then score (highest first), then the oldest request first.
+    """
+    _check_language(language)
+    if leads.empty:
+        return pd.DataFrame(columns=[*CALL_LIST_COLUMNS, "probability"])
+    scored = model.score_with_reasons(leads, n=n_reasons)
+    reasons = reason_phrases(scored, language)
+    when = (
+        pd.Timestamp(now) if now is not None else pd.Timestamp(datetime.now(UTC)).tz_localize(None)
+    )
+    if "created_at" in leads.columns:
+        hours = ((when - pd.to_datetime(leads["created_at"])).dt.total_seconds() / 3600).round(1)
+        hours = hours.to_numpy()
+    else:
+        hours = np.full(len(leads), np.nan)
+    probability = scored["probability"].to_numpy()
+
+    def text_column(name: str) -> np.ndarray:
+        if name not in leads.columns:
+            return np.full(len(leads), "", dtype=object)
+        return leads[name].astype(object).where(leads[name].notna(), "").to_numpy()
+
+    frame = pd.DataFrame(
+        {
+            "lead": leads.index.astype(str),
+            "label": text_column("label"),
+            "owner": text_column("owner"),
+            "channel": text_column("channel"),
+            "hours_since_request": hours,
+            "score": np.rint(100 * probability).astype(int),
+            "band": bands(probability, cutoffs),
+            "reasons": reasons,
+            "probability": probability,
+        }
+    )
+    frame["_age"] = -np.nan_to_num(hours, nan=0.0)
+    frame = frame.sort_values(
+        ["band", "probability", "_age", "lead"], ascending=[True, False, True, True]
+    )
+    return frame.drop(columns="_age").reset_index(drop=True)
+
+
+_OLD_LABEL_WORDS = {
+    "ru": {"form": "Форма", "call": "Звонок", "chat": "Чат"},
+    "en": {"form": "Form", "call": "Call", "chat": "Chat"},
+}
+
+
+def old_warehouse_call_list(
+    con,
+    model: LeadScoringModel,
+    *,
+    period=None,
+    language: str = "ru",
+    now=None,
+    cutoffs: dict | None = None,
+    n_reasons: int = 3,
+) -> pd.DataFrame:
+    """The call list of the warehouse's leads (:func:`analytics.scoring.sales.call_list`).
+
+    ``label`` is the request type, industry and company size; ``owner`` the
+    manager of the lead's CRM deal (empty if none yet); ``channel`` the
+    channel of the lead's last visit before the request (or its
+    ``utm_source``); ``hours_since_request`` counts from ``created_at`` to
+    ``now`` (the end of the data by default). Cut-offs default to
+    :func:`~analytics.scoring.sales.band_cutoffs` with the warehouse's revenue
+    per SQL.
+
+    Parameters
+    ----------
+    period : analytics.metrics.period.Period, optional
+        Only leads created in this period.
+    """
+    features = lead_features(con)
+    if period is not None:
+        created = features[TIME_COLUMN]
+        inside = (created >= pd.Timestamp(period.start)) & (
+            created < pd.Timestamp(period.end_exclusive)
+        )
+        features = features[inside]
+    meta = (
+        con.execute(
+            """
+        SELECT l.lead_id, l.utm_source,
+               (SELECT arg_max(d.manager, d.created_at) FROM main.deals AS d
+                 WHERE d.lead_id = l.lead_id) AS owner
+        FROM main.leads AS l
+        """
+        )
+        .df()
+        .set_index("lead_id")
+    )
+    meta = meta.reindex(features.index)
+    words = _OLD_LABEL_WORDS[language] if language in _OLD_LABEL_WORDS else _OLD_LABEL_WORDS["en"]
+    parts = [
+        features["lead_type"].map(lambda v: words.get(v, v)),
+        features["industry"].where(features["industry"] != "unknown"),
+        features["company_size"].where(features["company_size"] != "unknown"),
+    ]
+    label = pd.Series("", index=features.index, dtype=object)
+    for part in parts:  # the filled texts joined by ", " (no per-lead apply)
+        values = part.to_numpy(dtype=object)
+        text = pd.Series(
+            np.where([isinstance(v, str) for v in values], values, ""), index=features.index
+        )
+        label = label + np.where((label != "") & (text != ""), ", ", "") + text
+    channel = features["last_channel"].where(features["last_channel"] != "no_visits")
+    channel = channel.fillna(meta["utm_source"]).fillna("")
+    leads = _model_columns(model, features).assign(
+        label=label if len(features) else "",
+        owner=meta["owner"].fillna(""),
+        channel=channel,
+        created_at=features[TIME_COLUMN],
+    )
+    if cutoffs is None:
+        cutoffs = band_cutoffs(model.base_rate_, value_per_sql=revenue_per_sql(con))
+    return old_call_list(
+        model,
+        leads,
+        cutoffs=cutoffs,
+        language=language,
+        now=data_end(con) if now is None else now,
+        n_reasons=n_reasons,
+    )
+
+
+def old_scoring_page(con, model, status: dict, period, languages) -> dict:
+    """What notebook 05's first cell computed after ``load_or_train`` (11's is the same
+    call list): the monitoring (from ``load_or_train``, else computed) and the call
+    list per language."""
+    from analytics.scoring import monitor
+
+    monitoring = status["monitoring"] or monitor(con, model)
+    calls = {
+        language: old_warehouse_call_list(con, model, period=period, language=language)
+        for language in dict.fromkeys(languages)
+    }
+    return {"monitoring": monitoring, "calls": calls, "importance": model.global_importance()}

@@ -25,63 +25,50 @@ period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06
 locale = "en"  # language and number format of the page and of the reasons: ru or en
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
+lead_scoring = None  # the run's lead scoring (set by the runner); None: computed here
 model_dir = "data/models"  # saved models (train-scoring --out); relative to the project root
 retrain = False  # True: train a new model even if the saved one is fine
 call_list_csv = ""  # where to write the call list as CSV; empty: not written
 max_rows = 20  # rows of the call list shown on the page
 
 # %%
-import json
-
-from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports import analyst_pages as pages
 from analytics.reports import sales_page, summary
 from analytics.reports.views import Views
-from analytics.scoring import (
-    card_path,
-    export_call_list,
-    load_or_train,
-    monitor,
-    warehouse_call_list,
-)
-from analytics.warehouse import connect
+from analytics.scoring.period_scores import load_or_compute
+from analytics.scoring.sales import export_call_list
 
 views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
-model, status = load_or_train(project_path(warehouse), project_path(model_dir), retrain=retrain)
-card = json.loads(card_path(status["model_path"]).read_text(encoding="utf-8"))
-con = connect(project_path(warehouse), read_only=True)
-report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
-monitoring = status["monitoring"] or monitor(con, model)
-# the reasons are in words of the page's language: one call list per language
-calls = {
-    language: warehouse_call_list(con, model, period=report_period, language=language)
-    for language in dict.fromkeys((*views.locales, locale))
-}
+# the model (loaded, or trained when none is saved), its monitoring and the call list in
+# each language (reasons in words): computed once per run, or here when opened by hand
+scores = load_or_compute(lead_scoring, warehouse, period, model_dir, retrain=retrain)
+card = scores.card
 if call_list_csv:  # in the language of the `locale` parameter
-    export_call_list(calls[locale], project_path(call_list_csv), language=locale)
+    export_call_list(scores.calls[locale], project_path(call_list_csv), language=locale)
 
 # %%
 views.each_locale(
     lambda locale: (
         pages.page_title(shot, "scoring_title", locale)
-        + pages.scoring_conclusion(model, status, monitoring, card, locale)
+        + pages.scoring_conclusion(
+            scores.model_version, scores.status, scores.monitoring, card, locale
+        )
     )
 )
 
 # %%
-views.each_locale(lambda locale: sales_page.call_list_section(calls[locale], locale, max_rows))
+views.each_locale(
+    lambda locale: sales_page.call_list_section(scores.calls[locale], locale, max_rows)
+)
 
 # %%
 views.each_locale(lambda locale: pages.model_quality_section(card, locale))
 
 # %%
-views.each_locale(lambda locale: pages.drift_section(monitoring, locale))
+views.each_locale(lambda locale: pages.drift_section(scores.monitoring, locale))
 
 # %%
-views.each_locale(lambda locale: pages.importance_section(model.global_importance(), locale))
-
-# %%
-con.close()
+views.each_locale(lambda locale: pages.importance_section(scores.importance, locale))

@@ -25,6 +25,7 @@ period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06
 role = "sales"  # role whose page this is (its call list file goes in its report folder)
 locale = "ru"  # language and number format of the page: ru or en
 snapshot = None  # metrics.json of the run; None: no call-list file is written
+lead_scoring = None  # the run's lead scoring (set by the runner); None: computed here
 model_dir = "data/models"  # saved scoring models (train-scoring --out); from the project root
 max_rows = 30  # rows of the call list shown on the page (the CSV has them all)
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
@@ -34,30 +35,29 @@ from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports import sales_page, summary
 from analytics.reports.views import Views
-from analytics.scoring import load_or_train, warehouse_call_list
+from analytics.scoring.period_scores import load_or_compute
 from analytics.scoring.sales import export_call_list
 from analytics.warehouse import connect
 
 views = Views(views, role, locale)
 shot = summary.period_snapshot(warehouse, period, snapshot)
-model, status = load_or_train(project_path(warehouse), project_path(model_dir))
+# the call list in each language (reasons in words) from the saved model: computed once
+# per run, or here when the notebook is opened by hand
+scores = load_or_compute(lead_scoring, warehouse, period, model_dir)
 con = connect(project_path(warehouse), read_only=True)
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
-# the reasons are in words of the page's language: one call list per language
-calls = {
-    language: warehouse_call_list(con, model, period=report_period, language=language)
-    for language in views.locales
-}
 for page_role, page_locale in views.pages:  # each role's CSV, beside its page
     csv_path = sales_page.call_list_path(snapshot, page_role)
     if csv_path is not None:
-        export_call_list(calls[page_locale], csv_path, page_locale)
+        export_call_list(scores.calls[page_locale], csv_path, page_locale)
 
 # %%
 views.each_locale(lambda locale: summary.title(shot, role, locale, sales_page.page_title(locale)))
 
 # %%
-views.each_locale(lambda locale: sales_page.call_list_section(calls[locale], locale, max_rows))
+views.each_locale(
+    lambda locale: sales_page.call_list_section(scores.calls[locale], locale, max_rows)
+)
 
 # %%
 managers = sales_page.manager_frame(con, report_period)  # once for every language

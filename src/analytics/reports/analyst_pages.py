@@ -1005,13 +1005,16 @@ def model_metrics_frame(metrics: Mapping, locale: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "value"])
 
 
-def scoring_conclusion(model, status: Mapping, monitoring: Mapping, card: Mapping, locale: str):
-    """Model version, loaded or retrained, its validation ROC-AUC, whether to retrain."""
+def scoring_conclusion(
+    version: str, status: Mapping, monitoring: Mapping, card: Mapping, locale: str
+):
+    """Model version (file stem), loaded or retrained, its validation ROC-AUC, whether to
+    retrain."""
     w = words(locale)
     retrain = bool((monitoring.get("recommendation") or {}).get("retrain"))
     return page.conclusion(
         w["scoring_lead"].format(
-            version=model.model_version_,
+            version=version,
             how=w["how"][bool(status.get("retrained"))],
             auc=format_value(card.get("metrics", {}).get("roc_auc"), "ratio", locale, 3),
             retrain=w["retrain"][retrain],

@@ -12,9 +12,13 @@ A *role* (``params/roles/<name>.yaml``) says who reads a report and how::
 with visits, computes the period snapshot once
 (:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
 ``metrics.json`` and the marts) and passes its path to the notebooks as the
-``snapshot`` parameter. It then executes each distinct (notebook, parameters)
-pair **once** with Papermill in parallel worker processes (Papermill changes the
-process working directory, so threads would race) and renders that one
+``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
+(05 and 11), the same thread then computes the run's lead scoring once
+(:func:`share_lead_scoring`: model loaded or trained, monitoring, call lists,
+written to ``marts/lead_scoring/``) and passes its path to those notebooks. It
+then executes each distinct (notebook, parameters) pair **once** with Papermill
+in parallel worker processes (Papermill changes the process working directory,
+so threads would race) and renders that one
 execution for every role that asked for it (code hidden or not, its tags, its
 language). Roles share an execution when their parameters for the notebook are
 equal; a notebook that declares ``views`` (:mod:`analytics.reports.views`) is
@@ -36,6 +40,7 @@ writes::
         manifest.json                   params, data fingerprint, versions, timings
         metrics.json                    the period snapshot (analytics.metrics.snapshot)
         marts/*.parquet                 the snapshot as tables
+        marts/lead_scoring/             the run's lead scoring (when 05 or 11 runs)
         <role>/<notebook>.ipynb         executed notebook (the role's view of it)
         <role>/<notebook>.html          rendered page
 
@@ -554,6 +559,91 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
     return [results[i] for i in range(len(steps))]
 
 
+LEAD_SCORING_PARAMETER = "lead_scoring"
+"""The notebook parameter that receives the run's lead scoring
+(:mod:`analytics.scoring.period_scores`): the path of its ``lead_scoring.json``."""
+
+
+def _scoring_key(task: _Task) -> tuple[str, bool]:
+    """(model folder, retrain) the notebook would use: its parameters, else its defaults."""
+    from analytics.paths import project_path
+
+    given = {**_declared_defaults(task.notebook), **task.parameters}
+    model_dir = str(project_path(given.get("model_dir") or "data/models"))
+    return model_dir, bool(given.get("retrain", False))
+
+
+def share_lead_scoring(
+    tasks: list[_Task], warehouse: Path, period: Period, folder: Path
+) -> tuple[list[_Task], list[dict]]:
+    """Compute the run's lead scoring once and pass its path to the notebooks that take it.
+
+    Only when a task's notebook declares :data:`LEAD_SCORING_PARAMETER`. One computation
+    (:func:`analytics.scoring.period_scores.compute_period_scores`, written to
+    ``<folder>/marts/lead_scoring/``) per distinct (model folder, retrain) of those
+    tasks, a retraining one first, so that the others load the model it saves; before
+    any notebook runs, so no two kernels load or train the model at once. A computation
+    that fails passes nothing: its notebooks compute the scoring themselves (and show
+    the error on their page, as without the runner).
+
+    Returns
+    -------
+    tasks : list
+        The tasks, those that take it with ``lead_scoring`` set to the file's path.
+    done : list of dict
+        Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
+        ``seconds`` and ``error`` (None when it worked), for the manifest.
+    """
+    wanting = [t for t in tasks if _needs_lead_scoring(t)]
+    if not wanting:
+        return tasks, []
+    from analytics.metrics.snapshot import MARTS_DIR
+    from analytics.scoring import period_scores
+
+    keys = sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
+    done = []
+    for number, (model_dir, retrain) in enumerate(keys, start=1):
+        name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
+        started = time.perf_counter()
+        path, error = None, None
+        try:
+            scores = period_scores.compute_period_scores(
+                warehouse, period, model_dir, retrain=retrain
+            )
+            path = period_scores.write_period_scores(scores, folder / MARTS_DIR / name)
+        except Exception as exc:  # the pages compute it themselves and show the error
+            error = _error_line(exc)
+        done.append(
+            {
+                "path": path,
+                "model_dir": model_dir,
+                "retrain": retrain,
+                "seconds": round(time.perf_counter() - started, 3),
+                "error": error,
+            }
+        )
+    return [with_lead_scoring(task, done) for task in tasks], done
+
+
+def _needs_lead_scoring(task: _Task) -> bool:
+    """The notebook takes the run's lead scoring (declares ``lead_scoring``)."""
+    return LEAD_SCORING_PARAMETER in declared_parameters(task.notebook)
+
+
+def with_lead_scoring(task: _Task, done: list[dict]) -> _Task:
+    """``task`` with ``lead_scoring`` set to the computation of its (model folder,
+    retrain), when the notebook takes it and the computation worked."""
+    if not _needs_lead_scoring(task):
+        return task
+    key = _scoring_key(task)
+    path = next((d["path"] for d in done if (d["model_dir"], d["retrain"]) == key), None)
+    if path is None:
+        return task
+    return dataclasses.replace(
+        task, parameters={**task.parameters, LEAD_SCORING_PARAMETER: str(path)}
+    )
+
+
 def _role_order(configs: list[RoleConfig]) -> list[tuple[str, str]]:
     """(role, notebook name) pairs in role-file order."""
     return [(role.name, notebook.name) for role in configs for notebook in role.notebooks]
@@ -695,7 +785,17 @@ def run_reports(
         ) as bar,
     ):
         steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
-        snapshot, *_ = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
+        if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot, same thread
+            scoring = side.submit(share_lead_scoring, tasks, warehouse, resolved, folder)
+            steps.append(
+                _Step(
+                    future=scoring,
+                    needs=_needs_lead_scoring,
+                    update=lambda task, shared: with_lead_scoring(task, shared[1]),
+                )
+            )
+        snapshot, *scoring_result = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
+    lead_scoring = scoring_result[0][1] if scoring_result else []
     no_data = not period_has_data(snapshot)
     snapshot_seconds = snapshot_timing["seconds"]
     ordered = [results[pair] for pair in _role_order(configs) if pair in results]
@@ -732,6 +832,9 @@ def run_reports(
             "path": relative_path(snapshot_path, folder),
             "seconds": round(snapshot_seconds, 3),
         },
+        "lead_scoring": [
+            {**entry, "path": relative_path(entry["path"], folder)} for entry in lead_scoring
+        ],
         "period": {
             "spec": period,
             "label": resolved.label,

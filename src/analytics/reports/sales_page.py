@@ -136,7 +136,9 @@ def call_list_section(calls: pd.DataFrame, locale: str = "ru", max_rows: int = 3
             score=int(first["score"]),
         )
     )
-    shown = calls.assign(channel=calls["channel"].map(lambda c: channel_label(c, locale)))
+    # one label per distinct channel (each lookup checks the channels file), not per row
+    labels = {c: channel_label(c, locale) for c in calls["channel"].unique()}
+    shown = calls.assign(channel=calls["channel"].map(labels))
     columns = [
         page.Column("band", headers["band"]),
         page.Column("score", headers["score"], "count"),

@@ -18,6 +18,8 @@ model        :class:`LeadScoringModel` (scikit-learn estimator, fits any lead ta
 sales        :func:`call_list`, :func:`band_cutoffs`, :func:`reason_text`,
              :func:`reason_phrases`, :func:`export_call_list` (score 0-100, bands A-D,
              reasons in words)
+period_scores  :func:`~analytics.scoring.period_scores.compute_period_scores`: the
+             run's model status, drift and call lists, computed once, read by the pages
 path_attribution  Saabas reasons of the booster: one compiled walk per lead (Numba)
 monitoring   :func:`psi`, :func:`drift_table`, :func:`old_score_calibration`,
              :func:`retraining_recommendation`
@@ -84,6 +86,8 @@ _EXPORTS = {
     "train": "analytics.scoring.training",
     "train_and_save": "analytics.scoring.training",
     "warehouse_call_list": "analytics.scoring.training",
+    "warehouse_call_lists": "analytics.scoring.training",
+    "call_lists": "analytics.scoring.sales",
     "write_scores": "analytics.scoring.training",
 }
 
@@ -105,6 +109,8 @@ __all__ = [
     "reason_text",
     "retraining_recommendation",
     "warehouse_call_list",
+    "warehouse_call_lists",
+    "call_lists",
     "CATEGORICAL_FEATURES",
     "MANAGER_COST_PER_HOUR",
     "MINUTES_PER_LEAD",

@@ -53,7 +53,7 @@ def psi(expected, actual, *, bins: int = 10, categorical: bool = False) -> float
     if categorical:
         e = expected.fillna("(missing)").astype(str)
         a = actual.fillna("(missing)").astype(str)
-        labels = sorted(set(e))
+        labels = sorted(set(e.unique()))  # not set(e): one Python str per row
         a = a.where(a.isin(labels), "(unseen)")
         labels = labels + ["(unseen)"]
         e_share = e.value_counts(normalize=True).reindex(labels, fill_value=0).to_numpy()

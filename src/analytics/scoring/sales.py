@@ -440,11 +440,48 @@ def call_list(
         (A-D), ``reasons`` (``+``/``−`` phrases joined by ``; ``); sorted by
         band, then score (highest first), then the oldest request first.
     """
-    _check_language(language)
+    return call_lists(
+        model, leads, cutoffs=cutoffs, languages=(language,), now=now, n_reasons=n_reasons
+    )[language]
+
+
+def call_lists(
+    model,
+    leads: pd.DataFrame,
+    *,
+    cutoffs: dict[str, float],
+    languages=LANGUAGES,
+    now=None,
+    n_reasons: int = 3,
+    labels: dict | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`call_list` in several languages from one scoring of the leads.
+
+    The scores and reasons (the costly part: one walk of the booster per lead)
+    do not depend on the language; only the reasons' words do, and the
+    ``label`` when ``labels`` gives one per language.
+
+    Parameters
+    ----------
+    labels : dict, optional
+        ``{language: label per lead}`` (aligned with ``leads``) used instead of
+        ``leads["label"]`` for that language.
+
+    Returns
+    -------
+    dict
+        ``{language: call list}`` for each of ``languages``, each the frame
+        :func:`call_list` returns for that language.
+    """
+    languages = tuple(dict.fromkeys(languages))
+    for language in languages:
+        _check_language(language)
     if leads.empty:
-        return pd.DataFrame(columns=[*CALL_LIST_COLUMNS, "probability"])
+        return {
+            language: pd.DataFrame(columns=[*CALL_LIST_COLUMNS, "probability"])
+            for language in languages
+        }
     scored = model.score_with_reasons(leads, n=n_reasons)
-    reasons = reason_phrases(scored, language)
     when = (
         pd.Timestamp(now) if now is not None else pd.Timestamp(datetime.now(UTC)).tz_localize(None)
     )
@@ -455,29 +492,35 @@ def call_list(
         hours = np.full(len(leads), np.nan)
     probability = scored["probability"].to_numpy()
 
-    def text_column(name: str) -> np.ndarray:
-        if name not in leads.columns:
-            return np.full(len(leads), "", dtype=object)
-        return leads[name].astype(object).where(leads[name].notna(), "").to_numpy()
+    def text_column(name: str, frame: pd.DataFrame = leads) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(len(frame), "", dtype=object)
+        return frame[name].astype(object).where(frame[name].notna(), "").to_numpy()
 
-    frame = pd.DataFrame(
-        {
-            "lead": leads.index.astype(str),
-            "label": text_column("label"),
-            "owner": text_column("owner"),
-            "channel": text_column("channel"),
-            "hours_since_request": hours,
-            "score": np.rint(100 * probability).astype(int),
-            "band": bands(probability, cutoffs),
-            "reasons": reasons,
-            "probability": probability,
-        }
-    )
-    frame["_age"] = -np.nan_to_num(hours, nan=0.0)
-    frame = frame.sort_values(
-        ["band", "probability", "_age", "lead"], ascending=[True, False, True, True]
-    )
-    return frame.drop(columns="_age").reset_index(drop=True)
+    out = {}
+    for language in languages:
+        labelled = leads
+        if labels is not None and language in labels:
+            labelled = leads.assign(label=labels[language])
+        frame = pd.DataFrame(
+            {
+                "lead": leads.index.astype(str),
+                "label": text_column("label", labelled),
+                "owner": text_column("owner"),
+                "channel": text_column("channel"),
+                "hours_since_request": hours,
+                "score": np.rint(100 * probability).astype(int),
+                "band": bands(probability, cutoffs),
+                "reasons": reason_phrases(scored, language),
+                "probability": probability,
+            }
+        )
+        frame["_age"] = -np.nan_to_num(hours, nan=0.0)
+        frame = frame.sort_values(
+            ["band", "probability", "_age", "lead"], ascending=[True, False, True, True]
+        )
+        out[language] = frame.drop(columns="_age").reset_index(drop=True)
+    return out
 
 
 def export_call_list(frame: pd.DataFrame, path: str | Path, language: str = "ru") -> Path:

@@ -252,7 +252,14 @@ def past_deal_similarity(
         raise ValueError(f"unknown similarity search algorithm {algorithm!r}")
     space = _space(features, numeric, categorical)
     position = pd.Series(np.arange(len(features)), index=features.index)
-    deals = closed[closed["lead_id"].isin(features.index)].sort_values("closed_at")
+    # the deals of known leads; get_indexer (a hash lookup) rather than isin, which on
+    # pandas' Arrow-backed text builds one Arrow scalar per lead (~0.5 s at 80k leads)
+    known = (
+        features.index.get_indexer(closed["lead_id"]) >= 0
+        if features.index.is_unique
+        else closed["lead_id"].isin(features.index).to_numpy()
+    )
+    deals = closed[known].sort_values("closed_at")
     deal_rows = position.loc[deals["lead_id"]].to_numpy()
     deal_closed = pd.to_datetime(deals["closed_at"]).to_numpy()
     deal_won = deals["won"].to_numpy(dtype=float)

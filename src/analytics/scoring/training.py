@@ -33,7 +33,7 @@ from analytics.scoring.monitoring import (
     retraining_recommendation,
 )
 from analytics.scoring.persistence import card_path, load_model, record_monitoring, save_model
-from analytics.scoring.sales import band_cutoffs, call_list, reason_phrases
+from analytics.scoring.sales import band_cutoffs, call_lists, reason_phrases
 from analytics.scoring.similarity import SIMILARITY_FEATURES
 
 LEAD_SCORES_DDL = """
@@ -518,6 +518,29 @@ def warehouse_call_list(
     period : analytics.metrics.period.Period, optional
         Only leads created in this period.
     """
+    return warehouse_call_lists(
+        con,
+        model,
+        period=period,
+        languages=(language,),
+        now=now,
+        cutoffs=cutoffs,
+        n_reasons=n_reasons,
+    )[language]
+
+
+def warehouse_call_lists(
+    con,
+    model: LeadScoringModel,
+    *,
+    period=None,
+    languages=("ru", "en"),
+    now=None,
+    cutoffs: dict | None = None,
+    n_reasons: int = 3,
+) -> dict[str, pd.DataFrame]:
+    """:func:`warehouse_call_list` in each of ``languages``, the leads scored once
+    (:func:`analytics.scoring.sales.call_lists`); ``{language: call list}``."""
     features = lead_features(con)
     if period is not None:
         created = features[TIME_COLUMN]
@@ -538,34 +561,37 @@ def warehouse_call_list(
         .set_index("lead_id")
     )
     meta = meta.reindex(features.index)
-    words = _LABEL_WORDS[language] if language in _LABEL_WORDS else _LABEL_WORDS["en"]
-    parts = [
-        features["lead_type"].map(lambda v: words.get(v, v)),
-        features["industry"].where(features["industry"] != "unknown"),
-        features["company_size"].where(features["company_size"] != "unknown"),
-    ]
-    label = pd.Series("", index=features.index, dtype=object)
-    for part in parts:  # the filled texts joined by ", " (no per-lead apply)
-        values = part.to_numpy(dtype=object)
-        text = pd.Series(
-            np.where([isinstance(v, str) for v in values], values, ""), index=features.index
-        )
-        label = label + np.where((label != "") & (text != ""), ", ", "") + text
+    labels = {}
+    for language in dict.fromkeys(languages):
+        words = _LABEL_WORDS[language] if language in _LABEL_WORDS else _LABEL_WORDS["en"]
+        parts = [
+            features["lead_type"].map(lambda v, words=words: words.get(v, v)),
+            features["industry"].where(features["industry"] != "unknown"),
+            features["company_size"].where(features["company_size"] != "unknown"),
+        ]
+        label = pd.Series("", index=features.index, dtype=object)
+        for part in parts:  # the filled texts joined by ", " (no per-lead apply)
+            values = part.to_numpy(dtype=object)
+            text = pd.Series(
+                np.where([isinstance(v, str) for v in values], values, ""), index=features.index
+            )
+            label = label + np.where((label != "") & (text != ""), ", ", "") + text
+        labels[language] = label if len(features) else ""
     channel = features["last_channel"].where(features["last_channel"] != "no_visits")
     channel = channel.fillna(meta["utm_source"]).fillna("")
     leads = _model_columns(model, features).assign(
-        label=label if len(features) else "",
         owner=meta["owner"].fillna(""),
         channel=channel,
         created_at=features[TIME_COLUMN],
     )
     if cutoffs is None:
         cutoffs = band_cutoffs(model.base_rate_, value_per_sql=revenue_per_sql(con))
-    return call_list(
+    return call_lists(
         model,
         leads,
         cutoffs=cutoffs,
-        language=language,
+        languages=languages,
         now=data_end(con) if now is None else now,
         n_reasons=n_reasons,
+        labels=labels,
     )
