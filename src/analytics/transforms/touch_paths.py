@@ -29,7 +29,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import STAGE_ORDER, deal_facts, stage_rank
-from analytics.transforms.stitching import stitched_leads
+from analytics.transforms.stitching import stitched_leads, stitched_visitors
 from analytics.transforms.time_keys import day_start
 
 DEFAULT_LOOKBACK_DAYS = 30
@@ -139,13 +139,14 @@ def conversions(con, conversion: str = "lead", anchor: str = "lead") -> ir.Table
     -------
     ibis.Table
         One row per conversion; ``visitor_id`` is the lead's stitched visitor
-        (:func:`analytics.transforms.stitching.stitched_leads`), NULL if unknown.
+        (:func:`analytics.transforms.stitching.stitched_visitors`, the visitor of
+        :func:`~analytics.transforms.stitching.stitched_leads`), NULL if unknown.
     """
     if conversion not in CONVERSIONS:
         raise ValueError(f"conversion must be one of {', '.join(CONVERSIONS)}, got {conversion!r}")
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
-    lead = stitched_leads(con)
+    lead = stitched_visitors(con)
     if conversion == "lead":
         return lead.select(
             conversion_id=lead.lead_id,
