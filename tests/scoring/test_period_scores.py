@@ -281,3 +281,17 @@ def test_the_weekly_run_shares_one_scoring_equal_to_each_pages_own(tiny_reports,
         pd.testing.assert_frame_equal(shared.calls[language], old["calls"][language])
     card = json.loads(card_path(shared.status["model_path"]).read_text(encoding="utf-8"))
     assert shared.card == card
+
+
+def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(tmp_path):
+    """The runner computes the scoring in a process of its own
+    (``share_lead_scoring_apart``); when that process cannot do it at all (here its
+    arguments cannot even be sent to it: a task holds a lambda), the error is recorded
+    per (model folder, retrain) and no page gets a path, as for a failed computation."""
+    tasks = _tasks(tmp_path)
+    tasks = [replace(t, parameters={**t.parameters, "unsendable": lambda: None}) for t in tasks]
+    shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
+    assert shared == tasks
+    assert len(done) == 1 and done[0]["path"] is None and done[0]["retrain"] is False
+    assert "pickle" in done[0]["error"].lower()
+    assert all("lead_scoring" not in t.parameters for t in shared)

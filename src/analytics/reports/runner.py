@@ -13,9 +13,10 @@ with visits, computes the period snapshot once
 (:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
 ``metrics.json`` and the marts) and passes its path to the notebooks as the
 ``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
-(05 and 11), the same thread then computes the run's lead scoring once
-(:func:`share_lead_scoring`: model loaded or trained, monitoring, call lists,
-written to ``marts/lead_scoring/``) and passes its path to those notebooks. It
+(05 and 11), the same thread then has the run's lead scoring computed once, in
+a process of its own that ends with it (:func:`share_lead_scoring_apart`: model
+loaded or trained, monitoring, call lists, written to ``marts/lead_scoring/``),
+and passes its path to those notebooks. It
 then executes each distinct (notebook, parameters) pair **once** with Papermill
 in parallel worker processes (Papermill changes the process working directory,
 so threads would race) and renders that one
@@ -625,6 +626,31 @@ def share_lead_scoring(
     return [with_lead_scoring(task, done) for task in tasks], done
 
 
+def share_lead_scoring_apart(
+    tasks: list[_Task], warehouse: Path, period: Period, folder: Path
+) -> tuple[list[_Task], list[dict]]:
+    """:func:`share_lead_scoring` in a spawned process of its own, which ends with it.
+
+    The scoring imports scikit-learn, SciPy, skops and Numba and builds the feature
+    table of every lead: ~300 MB at 10M visits that the runner would otherwise keep
+    (freed memory is not handed back, and imports stay) while two notebook kernels
+    run beside it. A process that dies passes nothing, like a computation that
+    fails: the pages compute the scoring themselves.
+    """
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+            return child.submit(share_lead_scoring, tasks, warehouse, period, folder).result()
+    except Exception as exc:  # the process itself died (killed, out of memory)
+        error = _error_line(exc)
+        keys = dict.fromkeys(_scoring_key(t) for t in tasks if _needs_lead_scoring(t))
+        failed = [
+            {"path": None, "model_dir": d, "retrain": r, "seconds": 0.0, "error": error}
+            for d, r in keys
+        ]
+        return tasks, failed
+
+
 def _needs_lead_scoring(task: _Task) -> bool:
     """The notebook takes the run's lead scoring (declares ``lead_scoring``)."""
     return LEAD_SCORING_PARAMETER in declared_parameters(task.notebook)
@@ -785,8 +811,8 @@ def run_reports(
         ) as bar,
     ):
         steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
-        if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot, same thread
-            scoring = side.submit(share_lead_scoring, tasks, warehouse, resolved, folder)
+        if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot
+            scoring = side.submit(share_lead_scoring_apart, tasks, warehouse, resolved, folder)
             steps.append(
                 _Step(
                     future=scoring,
