@@ -288,7 +288,7 @@ def journey_paths(
         journeys), so ``journeys = conversions + nulls``.
     """
     joined = _journeys_with_touches(
-        con, conversion, start, stop, lookback_days, anchor, nonconverting=True
+        con, conversion, start, stop, lookback_days, anchor, nonconverting=True, numbered=False
     )
     touch = ibis.struct(
         {
@@ -297,7 +297,14 @@ def journey_paths(
             "channel": joined.channel,
         }
     )
-    per_journey = joined.group_by(path_journey_id=joined.journey_id).agg(
+    # a journey is one conversion (conversion_id unique) or one non-converting visitor
+    # (conversion_id NULL, visitor_id unique): these keys group the touches as
+    # journey_id does, without numbering the journeys (a window over all of them)
+    per_journey = joined.group_by(
+        path_conversion_id=joined.conversion_id,
+        path_visitor_id=joined.visitor_id,
+        path_converted=joined.converted,
+    ).agg(
         converted=joined.converted.arbitrary(),
         journey_value=joined.value.arbitrary(),
         touches=touch.collect(where=joined.visit_id.notnull()),
@@ -333,6 +340,7 @@ def _journeys_with_touches(
     lookback_days: float,
     anchor: str,
     nonconverting: bool,
+    numbered: bool = True,
 ) -> ir.Table:
     """Every journey (numbered) left-joined to its touches; see :func:`journey_touches`.
 
@@ -384,7 +392,8 @@ def _journeys_with_touches(
             journeys.visitor_id,
         ]
     )
-    journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
+    if numbered:
+        journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
     lookback_us = int(round(lookback_days * 86_400 * 1_000_000))
     # Every journey ends in [start, stop) (a conversion or a last visit there), so its
     # touches start in [start - lookback, stop): the visits outside cannot join. Cutting
