@@ -22,12 +22,19 @@ HEAVY_FIRST = (
     "spark",
     "tests/reports/test_notebooks_as_opened.py",
     "tests/reports/test_runner.py",
+    "tests/metrics/test_ibis_port.py",
+    "tests/scoring/test_scoring.py",
+    "tests/metrics/test_drilldown_tables.py",
+    "tests/reports/test_kernels.py",
 )
 """Work units handed out first, in this order (the rest go by number of tests, pytest-xdist's
 default): the two shared sessions start at once on the two workers of the CI machine, and the
 modules executing notebooks of their own (every notebook as opened; the runner's runs on a
-hand-made warehouse) go next, so that no costly unit is left for the end of the run, when
-the other worker has nothing left to take."""
+hand-made warehouse) go next, then the other modules costing 10-30 CPU-s in few tests (the
+frozen-SQL comparisons, the scoring model, the drill-down's one query, the warm kernels' run),
+so that no costly unit is left for the end of the run, when the other worker has nothing left
+to take (measured with ``--cpu-profile``: the drill-down and kernel modules, taken last, kept
+one worker busy 17 s after the other had finished)."""
 
 
 @functools.cache
@@ -47,6 +54,23 @@ def _shared_session_of(module: str) -> str | None:
         for arg in node.args.args
     }
     return next((name for name in SHARED_SESSIONS if name in taken), None)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cpu-profile",
+        metavar="DIR",
+        help="append each test phase's CPU seconds (with its kernels, JVM, browser) to "
+        "DIR/<worker>.jsonl; summary: python tests/cpu_profile.py DIR",
+    )
+
+
+def pytest_configure(config):
+    folder = config.getoption("--cpu-profile")
+    if folder:
+        from cpu_profile import CpuProfile
+
+        config.pluginmanager.register(CpuProfile(Path(folder)), "cpu-profile")
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; ignored without pytest-xdist
