@@ -2349,3 +2349,54 @@ def old_scoring_page(con, model, status: dict, period, languages) -> dict:
         for language in dict.fromkeys(languages)
     }
     return {"monitoring": monitoring, "calls": calls, "importance": model.global_importance()}
+
+
+# --------------------------------------------------------------------------- conversions
+# Until the second 10M pass on notebook 06, ``transforms.touch_paths.conversions`` took
+# the visitor from ``stitched_leads`` (every lead's visit looked up in ``visits``); it
+# now reads ``stitched_visitors`` (only the visits of leads without a visitor). The body
+# as it was, frozen.
+
+
+def old_conversions(con, conversion: str = "lead", anchor: str = "lead") -> ir.Table:
+    """``transforms.touch_paths.conversions`` before ``stitched_visitors``."""
+    from analytics.transforms.funnel_facts import STAGE_ORDER as STAGES
+    from analytics.transforms.funnel_facts import deal_facts, stage_rank
+    from analytics.transforms.stitching import stitched_leads
+    from analytics.transforms.touch_paths import STAGE_OF_CONVERSION
+
+    lead = stitched_leads(con)
+    if conversion == "lead":
+        return lead.select(
+            conversion_id=lead.lead_id,
+            visitor_id=lead.visitor_id,
+            conversion_at=lead.created_at,
+            value=ibis.literal(1.0, type="float64"),
+        )
+    stage = STAGE_OF_CONVERSION[conversion]
+    rank = STAGES.index(stage)
+    deal = deal_facts(con)
+    deal = deal.filter(deal.reached >= rank)
+    joined = deal.join(lead, deal.lead_id == lead.lead_id)
+    if anchor == "lead":
+        at = joined.created_at
+    else:
+        history = con.table("deal_stages")
+        history = history.filter(stage_rank(history.stage) >= rank)
+        entered = history.group_by(entered_deal_id=history.deal_id).agg(
+            entered_at=history.entered_at.min()
+        )
+        deals = con.table("deals")
+        created = deals.group_by(created_deal_id=deals.deal_id).agg(
+            deal_created_at=deals.created_at.arbitrary()
+        )
+        joined = joined.left_join(entered, joined.deal_id == entered.entered_deal_id)
+        joined = joined.left_join(created, joined.deal_id == created.created_deal_id)
+        at = ibis.coalesce(joined.entered_at, joined.deal_created_at)
+    value = joined.amount.cast("float64") if stage == "won" else ibis.literal(1.0, "float64")
+    return joined.select(
+        conversion_id=joined.deal_id,
+        visitor_id=joined.visitor_id,
+        conversion_at=at,
+        value=value,
+    )

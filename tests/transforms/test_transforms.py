@@ -481,6 +481,7 @@ def all_transforms(con) -> dict[str, ibis.Table]:
     """Every transform on the unit-test days, by name."""
     exprs = {
         "stitched_leads": transforms.stitched_leads(con),
+        "stitched_visitors": transforms.stitched_visitors(con),
         "deal_facts": transforms.deal_facts(con),
         "touch_paths": transforms.touch_paths(con, *YEAR, LOOKBACK_DAYS),
         "touch_paths_no_lookback": transforms.touch_paths(con, *YEAR, 0),
@@ -584,6 +585,7 @@ def lead_history_cases(con) -> ir.Table:
 
 PARITY_KEYS = {
     "stitched_leads": ["lead_id"],
+    "stitched_visitors": ["lead_id"],
     "deal_facts": ["deal_id"],
     "touch_paths": ["lead_id"],
     "touch_paths_no_lookback": ["lead_id"],

@@ -125,7 +125,12 @@ from analytics.transforms.quality_checks import (
     spend_visit_table,
     weekly_leads_deals,
 )
-from analytics.transforms.stitching import UNDETERMINED, stitched_leads, visit_attributes
+from analytics.transforms.stitching import (
+    UNDETERMINED,
+    stitched_leads,
+    stitched_visitors,
+    visit_attributes,
+)
 from analytics.transforms.touch_paths import (
     ANCHORS,
     CONVERSIONS,
@@ -217,6 +222,7 @@ __all__ = [
     "stage_rank",
     "spend_visit_table",
     "stitched_leads",
+    "stitched_visitors",
     "touch_paths",
     "visit_attributes",
     "weekly_cohorts",

@@ -29,7 +29,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import STAGE_ORDER, deal_facts, stage_rank
-from analytics.transforms.stitching import stitched_leads
+from analytics.transforms.stitching import stitched_leads, stitched_visitors
 from analytics.transforms.time_keys import day_start
 
 DEFAULT_LOOKBACK_DAYS = 30
@@ -139,13 +139,14 @@ def conversions(con, conversion: str = "lead", anchor: str = "lead") -> ir.Table
     -------
     ibis.Table
         One row per conversion; ``visitor_id`` is the lead's stitched visitor
-        (:func:`analytics.transforms.stitching.stitched_leads`), NULL if unknown.
+        (:func:`analytics.transforms.stitching.stitched_visitors`, the visitor of
+        :func:`~analytics.transforms.stitching.stitched_leads`), NULL if unknown.
     """
     if conversion not in CONVERSIONS:
         raise ValueError(f"conversion must be one of {', '.join(CONVERSIONS)}, got {conversion!r}")
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
-    lead = stitched_leads(con)
+    lead = stitched_visitors(con)
     if conversion == "lead":
         return lead.select(
             conversion_id=lead.lead_id,
@@ -287,7 +288,7 @@ def journey_paths(
         journeys), so ``journeys = conversions + nulls``.
     """
     joined = _journeys_with_touches(
-        con, conversion, start, stop, lookback_days, anchor, nonconverting=True
+        con, conversion, start, stop, lookback_days, anchor, nonconverting=True, numbered=False
     )
     touch = ibis.struct(
         {
@@ -296,7 +297,14 @@ def journey_paths(
             "channel": joined.channel,
         }
     )
-    per_journey = joined.group_by(path_journey_id=joined.journey_id).agg(
+    # a journey is one conversion (conversion_id unique) or one non-converting visitor
+    # (conversion_id NULL, visitor_id unique): these keys group the touches as
+    # journey_id does, without numbering the journeys (a window over all of them)
+    per_journey = joined.group_by(
+        path_conversion_id=joined.conversion_id,
+        path_visitor_id=joined.visitor_id,
+        path_converted=joined.converted,
+    ).agg(
         converted=joined.converted.arbitrary(),
         journey_value=joined.value.arbitrary(),
         touches=touch.collect(where=joined.visit_id.notnull()),
@@ -332,6 +340,7 @@ def _journeys_with_touches(
     lookback_days: float,
     anchor: str,
     nonconverting: bool,
+    numbered: bool = True,
 ) -> ir.Table:
     """Every journey (numbered) left-joined to its touches; see :func:`journey_touches`.
 
@@ -383,7 +392,8 @@ def _journeys_with_touches(
             journeys.visitor_id,
         ]
     )
-    journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
+    if numbered:
+        journeys = journeys.mutate(journey_id=ibis.row_number().over(order).cast("int64"))
     lookback_us = int(round(lookback_days * 86_400 * 1_000_000))
     # Every journey ends in [start, stop) (a conversion or a last visit there), so its
     # touches start in [start - lookback, stop): the visits outside cannot join. Cutting
