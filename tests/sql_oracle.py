@@ -2400,3 +2400,67 @@ def old_conversions(con, conversion: str = "lead", anchor: str = "lead") -> ir.T
         conversion_at=at,
         value=value,
     )
+
+
+# --------------------------------------------------------------------------- cohort stage events
+# ``transforms.cohort_events.cohort_stage_events`` before design note 47: the leads' visitor
+# from ``stitched_leads`` (every lead's visit looked up in ``visits``).
+
+
+def old_cohort_stage_events(con, start, stop, as_of_stop, grain="week", picked=None) -> ir.Table:
+    """Funnel events of the cohorts of ``[start, stop)`` by first channel and age (see the
+    current ``cohort_stage_events``), the code of main at 79a3614 verbatim."""
+    from analytics.transforms.cohort_events import (
+        _check_grain,
+        _deal_stage_times,
+        cohort_age,
+        first_visit_cohorts,
+    )
+    from analytics.transforms.funnel_facts import MQL_RANK, SQL_RANK, WON_RANK
+    from analytics.transforms.stitching import stitched_leads
+
+    grain = _check_grain(grain)
+    lead = stitched_leads(con).select("lead_id", "visitor_id", "created_at")
+    deal = _deal_stage_times(con)
+    deal = deal.join(lead, deal.lead_id == lead.lead_id).select(
+        "visitor_id", "reached", "amount", "mql_at", "sql_at", "won_at"
+    )
+    zero, none = ibis.literal(0, type="int64"), ibis.literal(0.0, type="float64")
+    one = ibis.literal(1, type="int64")
+
+    def events(table, at, leads=zero, mql=zero, sql_leads=zero, sales=zero, revenue=none):
+        return table.select(
+            event_visitor_id=table.visitor_id,
+            at=at,
+            leads=leads,
+            mql=mql,
+            sql_leads=sql_leads,
+            sales=sales,
+            revenue=revenue.cast("float64"),
+        )
+
+    mql = deal.filter(deal.reached >= MQL_RANK)
+    sql_lead = deal.filter(deal.reached >= SQL_RANK)
+    won = deal.filter(deal.reached >= WON_RANK)
+    all_events = ibis.union(
+        events(lead, lead.created_at, leads=one),
+        events(mql, mql.mql_at, mql=one),
+        events(sql_lead, sql_lead.sql_at, sql_leads=one),
+        events(won, won.won_at, sales=one, revenue=won.amount),
+        distinct=False,
+    )
+    all_events = all_events.filter(all_events.at < day_start(as_of_stop))
+    first = first_visit_cohorts(con, start, stop, grain, picked)
+    aged = all_events.join(first, all_events.event_visitor_id == first.visitor_id)
+    counts = aged.group_by(
+        cohort=aged.cohort,
+        first_channel=aged.first_channel,
+        age=cohort_age(aged.at, aged.cohort, grain),
+    ).agg(
+        leads=aged.leads.sum().cast("int64"),
+        mql=aged.mql.sum().cast("int64"),
+        sql_leads=aged.sql_leads.sum().cast("int64"),
+        sales=aged.sales.sum().cast("int64"),
+        revenue=aged.revenue.sum().cast("float64"),
+    )
+    return counts.order_by("cohort", "first_channel", "age")

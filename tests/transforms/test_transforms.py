@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pytest
+import sql_oracle
 from funnel_fixture import fill
 from spark_session import spark_unavailable
 
@@ -308,6 +309,65 @@ def test_first_visit_cohorts_break_ties_by_visit_id_by_hand():
     assert list(first.index) == ["t", "w"]
     assert list(first["first_channel"]) == ["organic", "paid_social"]
     assert [pd.Timestamp(c).date() for c in first["cohort"]] == [date(2025, 6, 2)] * 2
+
+
+def _stage_events(backend, events_of, *args) -> pd.DataFrame:
+    frame = backend.execute(events_of(backend, *args))
+    return frame.sort_values(["cohort", "first_channel", "age"], ignore_index=True)
+
+
+def test_cohort_stage_events_equal_the_old_query_by_hand():
+    """``cohort_stage_events`` with the leads' visitor from ``stitched_visitors`` equals
+    the frozen version on ``stitched_leads`` (``sql_oracle.old_cohort_stage_events``) on
+    the hand warehouse plus leads that take their visitor in the three ways: L8 has no
+    visitor and visit v4 (visitor c, first seen Thu 06-05 through paid_social): it is
+    c's lead, so the W23 paid_social cohort has 2 leads at age 0 (L3, L8), and its won
+    deal D8 (100 RUB) one sale; L9 has neither; L10 has its own visitor e (v6's visitor
+    is e too) and L11 own visitor d with the visit v4 of c: d's lead (own visitor wins),
+    so the W23 organic cohort (d, e) has 3 leads at age 0 (L5, L10, L11; L6 is z's)."""
+    con = duckdb.connect()
+    fill(con)
+    for lead_id, created, visitor_id, visit_id in [
+        ("L8", "2025-06-05 12:30:00", None, "v4"),
+        ("L9", "2025-06-05 12:40:00", None, None),
+        ("L10", "2025-06-08 23:40:00", "e", "v6"),
+        ("L11", "2025-06-07 10:00:00", "d", "v4"),
+    ]:
+        con.execute(
+            "INSERT INTO leads (lead_id, created_at, lead_type, visitor_id, visit_id)"
+            " VALUES (?, ?::TIMESTAMP, 'form', ?, ?)",
+            [lead_id, created, visitor_id, visit_id],
+        )
+    con.execute(
+        "INSERT INTO deals (deal_id, lead_id, created_at, status, stage, amount, closed_at)"
+        " VALUES ('D8', 'L8', '2025-06-06 10:00:00', 'won', 'won', 100.0,"
+        " '2025-06-06 11:00:00')"
+    )
+    start, stop, as_of_stop = date(2025, 6, 2), date(2025, 6, 9), date(2025, 6, 16)
+    with transforms.duckdb_backend(con) as backend:
+        for grain in transforms.GRAINS:
+            args = (start, stop, as_of_stop, grain)
+            new = _stage_events(backend, transforms.cohort_stage_events, *args)
+            old = _stage_events(backend, sql_oracle.old_cohort_stage_events, *args)
+            pd.testing.assert_frame_equal(new, old, check_exact=True)
+        weekly = _stage_events(backend, transforms.cohort_stage_events, start, stop, as_of_stop)
+    at_zero = weekly[weekly["age"] == 0].set_index("first_channel")
+    assert at_zero.loc["paid_social", ["leads", "sales"]].tolist() == [2, 1]
+    assert at_zero.loc["paid_social", "revenue"] == 100.0
+    assert at_zero.loc["organic", "leads"] == 3
+
+
+@pytest.mark.parametrize("grain", ["week", "month"])
+def test_cohort_stage_events_equal_the_old_query_on_the_demo(duck, grain):
+    args = (START, STOP, STOP + timedelta(days=60), grain)
+    new = _stage_events(duck, transforms.cohort_stage_events, *args)
+    old = _stage_events(duck, sql_oracle.old_cohort_stage_events, *args)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert new["leads"].sum() > 20
+    picked = first_visit_rows(duck, START - timedelta(days=60), STOP)
+    new = _stage_events(duck, transforms.cohort_stage_events, *args, picked)
+    old = _stage_events(duck, sql_oracle.old_cohort_stage_events, *args, picked)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
 
 
 def test_touch_paths_grow_with_the_lookback(duck):

@@ -8,7 +8,9 @@
 * ``visitors`` -- distinct visitors of the cohort with a visit in that week
   (at age 0 this is the cohort size);
   ``leads`` -- leads created that week whose stitched visitor
-  (:func:`analytics.transforms.stitching.stitched_leads`) is in the cohort.
+  (:func:`analytics.transforms.stitching.stitched_leads`; :func:`cohort_stage_events`
+  reads the same visitor from :func:`~analytics.transforms.stitching.stitched_visitors`,
+  which looks up only the visits of the leads without an own visitor) is in the cohort.
 * Events on or after ``stop`` are not counted.
 
 :func:`first_visit_cohorts`, :func:`cohort_visitors` and
@@ -24,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import MQL_RANK, SQL_RANK, WON_RANK, deal_facts, stage_rank
-from analytics.transforms.stitching import stitched_leads
+from analytics.transforms.stitching import stitched_leads, stitched_visitors
 from analytics.transforms.time_keys import day_start, week_start
 
 
@@ -245,7 +247,7 @@ def cohort_stage_events(
         RUB), ordered by the keys.
     """
     grain = _check_grain(grain)
-    lead = stitched_leads(con).select("lead_id", "visitor_id", "created_at")
+    lead = stitched_visitors(con).select("lead_id", "visitor_id", "created_at")
     deal = _deal_stage_times(con)
     deal = deal.join(lead, deal.lead_id == lead.lead_id).select(
         "visitor_id", "reached", "amount", "mql_at", "sql_at", "won_at"
