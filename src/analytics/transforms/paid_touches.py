@@ -6,7 +6,9 @@ expression and credits the touches to ad groups and campaigns:
 * sales are the deals of the leads created in ``[start, stop)`` that reached
   ``won`` (:func:`~analytics.transforms.funnel_facts.deal_facts`), with their
   amount (RUB, 0 if empty); a lead's visitor is stitched
-  (:func:`~analytics.transforms.stitching.stitched_leads`) and sales of leads
+  (the visitor of :func:`~analytics.transforms.stitching.stitched_leads`, read from
+  :func:`~analytics.transforms.stitching.stitched_visitors`, which looks up only the
+  visits of leads without an own visitor) and sales of leads
   without one are left out;
 * a sale's path is its visitor's visits with
   ``created_at - lookback_days <= visit_start <= created_at`` of the lead (no
@@ -25,7 +27,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import WON_RANK, deal_facts
-from analytics.transforms.stitching import stitched_leads
+from analytics.transforms.stitching import stitched_visitors
 from analytics.transforms.time_keys import day_start
 
 PAID_TOUCH_COLUMNS = ("deal_id", "amount", "campaign", "ad_group", "last_paid")
@@ -54,7 +56,7 @@ def sale_paid_touches(con, start: date, stop: date, lookback_days: int | None = 
     """
     if lookback_days is not None and lookback_days < 0:
         raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
-    lead = stitched_leads(con)
+    lead = stitched_visitors(con)
     lead = lead.filter(
         lead.created_at >= day_start(start),
         lead.created_at < day_start(stop),
