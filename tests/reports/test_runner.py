@@ -990,6 +990,9 @@ def test_dispatch_starts_what_needs_no_step_then_the_rest_in_order(tmp_path):
     failed = Future()
     failed.set_exception(ValueError("no visits in the warehouse"))
     submitted.clear()
+    queued = Future()  # a second step queued behind the failed one (not started)
+    steps = [_Step(future=failed, needs=needs), _Step(future=queued, needs=needs, update=update)]
     with pytest.raises(ValueError, match="no visits"):
-        _dispatch(tasks, 2, [_Step(future=failed, needs=needs)], submit, lambda t: "ran", record)
+        _dispatch(tasks, 2, steps, submit, lambda t: "ran", record)
     assert [name for name, _, _ in submitted] == ["b"]  # nothing started after the error
+    assert queued.cancelled()

@@ -513,7 +513,8 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
     thread has that core). A worker that gets free takes the first ready task in
     ``tasks`` order (:func:`by_expected_time`). ``record(task, future)`` is called for
     each finished task. A step's error is raised once the executions already
-    started have finished (none is started after it).
+    started have finished (none is started after it, and the steps not yet started
+    are cancelled).
 
     Returns
     -------
@@ -529,7 +530,7 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
         pending_steps = [i for i in range(len(steps)) if i not in results]
         still = []
         for rank, task in waiting:  # a task whose steps are all done becomes ready
-            if any(steps[i].needs(task) for i in pending_steps):
+            if error is not None or any(steps[i].needs(task) for i in pending_steps):
                 still.append((rank, task))
                 continue
             for i, step in enumerate(steps):
@@ -552,6 +553,10 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
                     results[i] = steps[i].future.result()
                 except BaseException as exc:  # raised below, after the running executions
                     error = error or exc
+                    results[i] = None
+        if error is not None:  # the steps queued behind a failed one are not needed
+            for i in pending_steps:
+                if i not in results and steps[i].future.cancel():
                     results[i] = None
         for future in finished & set(running):
             record(running.pop(future), future)
