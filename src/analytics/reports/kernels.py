@@ -106,7 +106,8 @@ def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60
     Raises
     ------
     RuntimeError
-        If the reset code fails in the kernel.
+        If the reset code fails in the kernel (which is then stopped, so the next
+        notebook gets a new one; so is a kernel that does not answer in time).
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -129,13 +130,16 @@ def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60
             timeout=startup_timeout,
             output_hook=lambda message: None,
         )
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(
+                f"resetting the kernel failed: {content.get('ename')}: {content.get('evalue')}"
+            )
+    except BaseException:  # a kernel that cannot be reset (hung, broken) is not reused
+        shutdown_warm_kernel()
+        raise
     finally:
         client.stop_channels()
-    content = reply["content"]
-    if content["status"] != "ok":
-        raise RuntimeError(
-            f"resetting the kernel failed: {content.get('ename')}: {content.get('evalue')}"
-        )
     return km
 
 
