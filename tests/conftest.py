@@ -12,6 +12,9 @@ from tiny_demo import TEST_SALT, TINY_SEED
 
 from analytics import warehouse
 from analytics.demo import generator
+from analytics.reports.runner import skip_iri_grammars
+
+skip_iri_grammars()  # before the tests import nbformat: 2.1 CPU-s less per pytest worker
 
 SHARED_SESSIONS = ("tiny_reports", "spark")
 """Session fixtures too costly to build once per xdist worker: the weekly run on the tiny

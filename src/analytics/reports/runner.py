@@ -298,6 +298,37 @@ def kernel_duckdb_environment(workers: int) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+IRI_GRAMMARS_MODULE = "rfc3987_syntax"
+"""The optional IRI checker of jsonschema that :func:`skip_iri_grammars` keeps out."""
+
+
+def skip_iri_grammars() -> None:
+    """Keep jsonschema from compiling the IRI grammars of ``rfc3987-syntax`` in this process.
+
+    Papermill and nbconvert import nbformat, which imports jsonschema; jsonschema
+    (4.25+) imports ``rfc3987_syntax`` for its optional ``iri`` format checks when the
+    package is installed (JupyterLab brings it: jupyter-events requires
+    ``jsonschema[format-nongpl]``). Version 1.1 compiles ~40 Lark Earley parsers at
+    import: 2.1 CPU-s per process that imports nbformat, measured
+    (python-jsonschema/jsonschema#1392 and #1521). No notebook schema uses the
+    ``format`` keyword, so nothing here needs those checks: marking the module
+    absent makes jsonschema skip them, as without the package. Called in the
+    runner's own processes only (its workers, the ``report`` command), before
+    nbformat is imported; a no-op once jsonschema is loaded.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault(IRI_GRAMMARS_MODULE, None)
+
+
+def notebook_pool(workers: int) -> ProcessPoolExecutor:
+    """The runner's ``workers`` spawned processes executing notebooks (:func:`_run_task`),
+    each started with :func:`skip_iri_grammars`."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=skip_iri_grammars
+    )
+
+
 def _run_task(task: _Task) -> list[NotebookResult]:
     """Execute one notebook once and render it per role; never raises (worker process).
 
@@ -804,10 +835,9 @@ def run_reports(
         bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
         bar.update(1)
 
-    context = multiprocessing.get_context("spawn")
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as side,
-        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        notebook_pool(workers) as pool,
         tqdm(
             total=len(tasks),
             desc=f"reports {resolved.label}",
