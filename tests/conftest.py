@@ -4,6 +4,7 @@ SparkSession of the Spark parity tests (``spark_session.py``)."""
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,9 @@ def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
         warehouse=tiny_warehouse,
         out_dir=out,
         progress=False,
+        # one notebook worker and kernel under pytest-xdist, whose other workers have the
+        # other cores: a second one only costs its start (5 CPU-s)
+        jobs=1 if os.environ.get("PYTEST_XDIST_WORKER") else None,
     )
 
 

@@ -7,11 +7,10 @@ from dataclasses import replace
 
 import nbformat
 import pytest
-from funnel_fixture import build_warehouse
 from test_runner import GOOD_ROLE, small_notebook, write_role
 
 from analytics.paths import ROOT
-from analytics.reports import load_role, run_reports
+from analytics.reports import load_role, runner
 
 FIRST = """\
 import json, os, matplotlib
@@ -49,7 +48,12 @@ def _printed(ipynb) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def one_worker_run(tmp_path_factory):
-    """Four small notebooks, one worker: first, second, one that kills its kernel, last."""
+    """Four small notebooks, one worker: first, second, one that kills its kernel, last.
+
+    Executed as ``run_reports`` executes them -- its tasks (``_executions``), one worker
+    of its pool (``notebook_pool``) running ``_run_task`` -- but without the rest of a
+    run: the period snapshot, which these notebooks do not read (3-4 CPU-s), the index
+    and the manifest. Returns the results (one per notebook) in the notebooks' order."""
     base = tmp_path_factory.mktemp("kernels")
     notebooks = [
         small_notebook(base / name, 'role = "x"', code)
@@ -57,21 +61,18 @@ def one_worker_run(tmp_path_factory):
     ]
     write_role(base / "roles", "ceo", GOOD_ROLE)
     role = replace(load_role("ceo", roles_dir=base / "roles"), notebooks=tuple(notebooks))
-    summary = run_reports(
-        [role],
-        warehouse=build_warehouse(base / "warehouse.duckdb"),
-        out_dir=base / "reports",
-        jobs=1,
-        progress=False,
-    )
-    return summary
+    tasks = runner._executions([role], base / "reports", {"period": "last-week"})
+    assert [t.notebook.name for t in tasks] == list(NAMES)
+    with runner.notebook_pool(1) as pool:
+        futures = [pool.submit(runner._run_task, task) for task in tasks]
+        return [result for future in futures for result in future.result(timeout=300)]
 
 
 def test_notebooks_share_a_kernel_reset_as_a_fresh_one(one_worker_run):
     """The second notebook runs in the first one's kernel (same process id) but sees
     none of its names, its Matplotlib setting or its working folder, and its cells are
     numbered from 1, as in a kernel of its own."""
-    pages = {r.notebook: r for r in one_worker_run.results}
+    pages = {r.notebook: r for r in one_worker_run}
     (first,), first_counts = _printed(pages["a_first.ipynb"].ipynb)
     (second,), second_counts = _printed(pages["b_second.ipynb"].ipynb)
     assert second["pid"] == first["pid"]
@@ -85,7 +86,7 @@ def test_notebooks_share_a_kernel_reset_as_a_fresh_one(one_worker_run):
 def test_a_dead_kernel_fails_its_notebook_and_the_next_gets_a_new_one(one_worker_run):
     """The third notebook kills its kernel: it fails with the kernel's death, the fourth
     runs in a new kernel (another process id), and no kernel outlives the run."""
-    pages = {r.notebook: r for r in one_worker_run.results}
+    pages = {r.notebook: r for r in one_worker_run}
     assert [pages[n].status for n in NAMES] == ["ok", "ok", "failed", "ok"]
     assert "DeadKernelError" in pages["c_dies.ipynb"].error
     (first,), _ = _printed(pages["a_first.ipynb"].ipynb)

@@ -13,10 +13,11 @@ with visits, computes the period snapshot once
 (:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
 ``metrics.json`` and the marts) and passes its path to the notebooks as the
 ``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
-(05 and 11), the same thread then has the run's lead scoring computed once, in
-a process of its own that ends with it (:func:`share_lead_scoring_apart`: model
-loaded or trained, monitoring, call lists, written to ``marts/lead_scoring/``),
-and passes its path to those notebooks. It
+(05 and 11), the same thread then has the run's lead scoring computed once
+(model loaded or trained, monitoring, call lists, written to
+``marts/lead_scoring/``), in a process of its own that ends with it for a big
+warehouse (:func:`share_lead_scoring_apart`), in the thread itself for a small one
+(:func:`scores_apart`), and passes its path to those notebooks. It
 then executes each distinct (notebook, parameters) pair **once** with Papermill
 in parallel worker processes (Papermill changes the process working directory,
 so threads would race) and renders that one
@@ -321,8 +322,8 @@ def skip_iri_grammars() -> None:
 
 
 def notebook_pool(workers: int) -> ProcessPoolExecutor:
-    """The runner's ``workers`` spawned processes executing notebooks (:func:`_run_task`),
-    each started with :func:`skip_iri_grammars`."""
+    """``workers`` spawned processes, each started with :func:`skip_iri_grammars`: the
+    runner's notebook executions (:func:`_run_task`) and its lead scoring process."""
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=skip_iri_grammars
@@ -673,9 +674,8 @@ def share_lead_scoring_apart(
     run beside it. A process that dies passes nothing, like a computation that
     fails: the pages compute the scoring themselves.
     """
-    context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+        with notebook_pool(1) as child:  # it reads the notebooks' parameters with Papermill
             return child.submit(share_lead_scoring, tasks, warehouse, period, folder).result()
     except Exception as exc:  # the process itself died (killed, out of memory)
         error = _error_line(exc)
@@ -685,6 +685,25 @@ def share_lead_scoring_apart(
             for d, r in keys
         ]
         return tasks, failed
+
+
+SCORING_APART_MIN_BYTES = 64 * 2**20
+"""Warehouse file size (bytes) from which the lead scoring runs in a process of its own.
+
+The features of every lead take about 1.25 times the warehouse file (300 MB for the
+240 MB file of 10M visits), and the parent keeps what it imported and freed. Below
+64 MiB (~2.5M visits) the runner's thread computes it: that costs the runner ~80 MB
+at most and saves the process's start and its imports of pandas, DuckDB and Ibis,
+which the runner has already loaded for the snapshot (2.4 CPU-s measured on the tiny
+demo, whose scoring itself is ~5 CPU-s).
+"""
+
+
+def scores_apart(warehouse: Path) -> bool:
+    """Whether the run's lead scoring runs in a process of its own
+    (:func:`share_lead_scoring_apart`): the warehouse file is at least
+    :data:`SCORING_APART_MIN_BYTES`."""
+    return Path(warehouse).stat().st_size >= SCORING_APART_MIN_BYTES
 
 
 def _needs_lead_scoring(task: _Task) -> bool:
@@ -847,7 +866,8 @@ def run_reports(
     ):
         steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
         if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot
-            scoring = side.submit(share_lead_scoring_apart, tasks, warehouse, resolved, folder)
+            share = share_lead_scoring_apart if scores_apart(warehouse) else share_lead_scoring
+            scoring = side.submit(share, tasks, warehouse, resolved, folder)
             steps.append(
                 _Step(
                     future=scoring,
