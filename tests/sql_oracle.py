@@ -1741,7 +1741,7 @@ def old_journey_paths(con, conversion="lead", lookback_days=30, period=None, anc
     """``(paths, unattributed, touches)`` of ``build_journeys`` as it was: the aggregated
     paths, ``{"conversions", "value"}`` of the conversions without a touch, and the
     long touch table of every journey (converting or not)."""
-    from analytics.attribution.paths import aggregate_sequences, empty_paths
+    from analytics.attribution.path_frames import aggregate_sequences, empty_paths
     from analytics.transforms.backends import duckdb_backend, fetch_frame
     from analytics.transforms.touch_paths import journey_touches
 

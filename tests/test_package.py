@@ -58,3 +58,18 @@ def test_readme_what_is_where_names_every_module():
         if not named:
             unnamed.append(module.relative_to(package).as_posix())
     assert rows and not unnamed, f"not in README's What is where: {unnamed}"
+
+
+def test_no_module_name_twice_in_the_package():
+    """No two modules of the package share a file name (issue 11: "no two modules with
+    the same name in two layers"), so ``paths`` or ``funnel`` always means one thing."""
+    from collections import Counter
+
+    from analytics.paths import ROOT
+
+    names = Counter(
+        module.name
+        for module in (ROOT / "src" / "analytics").rglob("*.py")
+        if module.name not in ("__init__.py", "__main__.py")
+    )
+    assert names and not [name for name, count in names.items() if count > 1]
