@@ -79,7 +79,7 @@ def load_both(tmp_path, monkeypatch, table: str, select: str, suffix: str, *, ch
     write_file(path, select)
     real = wh_load._load_clean
     runs = []
-    for name, allowed in (("clean", True), ("staged", False)):
+    for allowed in (True, False):
         routes = []
 
         def spy(*args, _allowed=allowed, _routes=routes, **kwargs):
