@@ -31,6 +31,10 @@ Decisions
   are rows whose key is already in the warehouse table.
 * Text values are stored trimmed of surrounding spaces, tabs and line breaks;
   an empty value is NULL.
+* A file loaded into an empty table is first surveyed (every column check
+  and the key, aggregated); if nothing is to be quarantined its rows go
+  straight from the file into the table, else the checked rows are staged
+  in a temp table first. Both routes store the same rows in the same order.
 """
 
 from __future__ import annotations
