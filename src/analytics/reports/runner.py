@@ -314,8 +314,9 @@ def skip_iri_grammars() -> None:
     (python-jsonschema/jsonschema#1392 and #1521). No notebook schema uses the
     ``format`` keyword, so nothing here needs those checks: marking the module
     absent makes jsonschema skip them, as without the package. Called in the
-    runner's own processes only (its workers, the ``report`` command), before
-    nbformat is imported; a no-op once jsonschema is loaded.
+    runner's own processes only (its notebook workers and scoring process, the
+    ``report`` command), before nbformat is imported; a no-op once jsonschema is
+    loaded.
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault(IRI_GRAMMARS_MODULE, None)
@@ -672,7 +673,8 @@ def share_lead_scoring_apart(
     table of every lead: ~300 MB at 10M visits that the runner would otherwise keep
     (freed memory is not handed back, and imports stay) while two notebook kernels
     run beside it. A process that dies passes nothing, like a computation that
-    fails: the pages compute the scoring themselves.
+    fails: the pages compute the scoring themselves. Used from a warehouse of
+    :data:`SCORING_APART_MIN_BYTES` (:func:`scores_apart`).
     """
     try:
         with notebook_pool(1) as child:  # it reads the notebooks' parameters with Papermill
@@ -693,9 +695,9 @@ SCORING_APART_MIN_BYTES = 64 * 2**20
 The features of every lead take about 1.25 times the warehouse file (300 MB for the
 240 MB file of 10M visits), and the parent keeps what it imported and freed. Below
 64 MiB (~2.5M visits) the runner's thread computes it: that costs the runner ~80 MB
-at most and saves the process's start and its imports of pandas, DuckDB and Ibis,
-which the runner has already loaded for the snapshot (2.4 CPU-s measured on the tiny
-demo, whose scoring itself is ~5 CPU-s).
+at most and saves the process's start and its imports of pandas, DuckDB, Ibis and
+Papermill, which the runner has already loaded (tiny demo, model trained: 9.5-10.0
+CPU-s in the process, 5.9-7.7 in the thread; docs/design.md).
 """
 
 
