@@ -204,3 +204,39 @@ def test_the_warm_engine_writes_the_output_notebook_at_start_and_end(tmp_path, m
     assert len(slow_writes) == 8
     every_writes, _ = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=1, autosave=0)
     assert len(every_writes) == 8
+
+
+def test_the_reset_freezes_what_survives_and_frees_it_at_the_next_reset(tmp_path):
+    """After a reset the objects alive then are frozen (left out of the cyclic
+    collector's work while the next notebook runs): a reference cycle that becomes
+    garbage afterwards survives a plain ``gc.collect()`` and is freed by the next
+    reset, as an unfrozen one is freed by the reset right away."""
+    import gc
+    import weakref
+
+    from analytics.reports.kernels import reset_kernel_state
+
+    class Node:
+        pass
+
+    here = os.getcwd()
+    try:
+        kept = Node()
+        kept.me = kept  # a cycle: only the cyclic collector can free it
+        kept_ref = weakref.ref(kept)
+        reset_kernel_state(tmp_path)
+        assert gc.get_freeze_count() > 0
+        del kept
+        gc.collect()
+        assert kept_ref() is not None  # frozen by the reset: not collected here
+        reset_kernel_state(tmp_path)
+        assert kept_ref() is None  # the next reset looks at it again and frees it
+        dropped = Node()
+        dropped.me = dropped
+        dropped_ref = weakref.ref(dropped)
+        del dropped
+        reset_kernel_state(tmp_path)
+        assert dropped_ref() is None
+    finally:
+        gc.unfreeze()
+        os.chdir(here)
