@@ -138,3 +138,106 @@ def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch)
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # ended, not yet reaped
     except psutil.NoSuchProcess:  # ended and reaped
         pass
+
+
+def _saves_of(manager_class, tmp_path, monkeypatch, *, seconds_per_step, autosave=30):
+    """Writes of the output notebook while a 3-cell notebook runs through ``manager_class``
+    (the engine's calls in order, no kernel), the clock advancing ``seconds_per_step``
+    at each call; returns (writes, notebook read back from the output path)."""
+    import datetime
+
+    import papermill.engines
+    from papermill.iorw import write_ipynb
+
+    writes = []
+
+    def counted(nb, path):
+        writes.append(path)
+        write_ipynb(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)],
+        metadata={"papermill": {}},
+    )
+    output = tmp_path / f"out_{seconds_per_step}_{autosave}.ipynb"
+    clock = [datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)]
+
+    class Clocked(manager_class):
+        def now(self):
+            clock[0] += datetime.timedelta(seconds=seconds_per_step)
+            return clock[0]
+
+    manager = Clocked(nb, output_path=str(output), progress_bar=False, autosave_cell_every=autosave)
+    manager.notebook_start()
+    for index, cell in enumerate(nb.cells):
+        manager.cell_start(cell, index)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{index}\n")]
+        cell.execution_count = index + 1
+        manager.cell_complete(cell, index)
+    manager.notebook_complete()
+    return writes, nbformat.read(output, as_version=4)
+
+
+def test_the_warm_engine_writes_the_output_notebook_at_start_and_end(tmp_path, monkeypatch):
+    """Papermill's manager writes the output notebook at the start, before and after
+    each cell and at the end: 1 + 2 x 3 + 1 = 8 writes for 3 cells. The warm engine's
+    writes it twice when the cells are quick (1 s per step, autosave every 30 s), the
+    same final notebook (every cell's output, count and status); with cells slower
+    than the interval (31 s per step) and with ``autosave_cell_every=0`` it writes at
+    every cell, as Papermill does."""
+    from papermill.engines import NotebookExecutionManager
+
+    from analytics.reports.kernels import execution_manager_class
+
+    fewer = execution_manager_class()
+    stock_writes, stock_nb = _saves_of(
+        NotebookExecutionManager, tmp_path, monkeypatch, seconds_per_step=1
+    )
+    writes, nb = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=1)
+    assert len(stock_writes) == 8
+    assert len(writes) == 2
+    for cells in (nb.cells, stock_nb.cells):
+        assert [c.outputs[0]["text"] for c in cells] == ["0\n", "1\n", "2\n"]
+        assert [c.execution_count for c in cells] == [1, 2, 3]
+        assert [c.metadata.papermill["status"] for c in cells] == ["completed"] * 3
+    slow_writes, _ = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=31)
+    assert len(slow_writes) == 8
+    every_writes, _ = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=1, autosave=0)
+    assert len(every_writes) == 8
+
+
+def test_the_reset_freezes_what_survives_and_frees_it_at_the_next_reset(tmp_path):
+    """After a reset the objects alive then are frozen (left out of the cyclic
+    collector's work while the next notebook runs): a reference cycle that becomes
+    garbage afterwards survives a plain ``gc.collect()`` and is freed by the next
+    reset, as an unfrozen one is freed by the reset right away."""
+    import gc
+    import weakref
+
+    from analytics.reports.kernels import reset_kernel_state
+
+    class Node:
+        pass
+
+    here = os.getcwd()
+    try:
+        kept = Node()
+        kept.me = kept  # a cycle: only the cyclic collector can free it
+        kept_ref = weakref.ref(kept)
+        reset_kernel_state(tmp_path)
+        assert gc.get_freeze_count() > 0
+        del kept
+        gc.collect()
+        assert kept_ref() is not None  # frozen by the reset: not collected here
+        reset_kernel_state(tmp_path)
+        assert kept_ref() is None  # the next reset looks at it again and frees it
+        dropped = Node()
+        dropped.me = dropped
+        dropped_ref = weakref.ref(dropped)
+        del dropped
+        reset_kernel_state(tmp_path)
+        assert dropped_ref() is None
+    finally:
+        gc.unfreeze()
+        os.chdir(here)
