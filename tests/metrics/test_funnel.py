@@ -236,3 +236,65 @@ def test_spend_by_channel_is_the_funnels_spend_column(con, week, tiny_warehouse)
             pd.testing.assert_series_equal(spend_by_channel(tiny, period), expected)
     finally:
         tiny.close()
+
+
+def test_ratios_on_numpy_equal_the_pandas_formulas():
+    """The ratio columns (computed on numpy arrays for speed) are, bit for bit, the pandas
+    formulas they replaced: ``num.astype(float) x scale / den.where(den != 0)`` for the
+    funnel and KPI ratios, ``(num / den) x scale`` for the drill-down's; NaN where the
+    denominator is 0 or missing, on a frame with a non-default index and a nullable
+    integer column holding a missing value. By hand, row "a": cpl = 300 / 3 = 100,
+    romi = (50 - 300) / 300 x 100 = -83.33 %."""
+    from analytics.metrics import drilldown, kpi
+    from analytics.metrics.funnel import add_ratios
+
+    frame = pd.DataFrame(
+        {
+            "spend": [300.0, 0.0, 7.5, 1e-3],
+            "visits": [30, 0, 9, 1],
+            "leads": pd.array([3, 0, None, 7], dtype="Int64"),
+            "mql": [2, 0, 1, 3],
+            "sql_leads": [1, 0, 0, 3],
+            "sales": [1, 0, 0, 2],
+            "revenue": [50.0, 0.0, 0.0, 0.1],
+            "non_target": [1, 0, 0, 1],
+        },
+        index=["a", "b", "c", "d"],
+    )
+
+    def pandas_ratio(num, den, scale=1.0):
+        den = den.astype("float64")
+        return num.astype("float64") * scale / den.where(den != 0, float("nan"))
+
+    out = kpi.add_kpi_ratios(add_ratios(frame))
+    f = frame
+    expected = {
+        "cr_visit_lead": pandas_ratio(f["leads"], f["visits"], 100),
+        "cr_lead_mql": pandas_ratio(f["mql"], f["leads"], 100),
+        "cr_mql_sql": pandas_ratio(f["sql_leads"], f["mql"], 100),
+        "cr_sql_sale": pandas_ratio(f["sales"], f["sql_leads"], 100),
+        "cpl": pandas_ratio(f["spend"], f["leads"]),
+        "cost_per_mql": pandas_ratio(f["spend"], f["mql"]),
+        "cost_per_sql": pandas_ratio(f["spend"], f["sql_leads"]),
+        "cac": pandas_ratio(f["spend"], f["sales"]),
+        "drr": pandas_ratio(f["spend"], f["revenue"], 100),
+        "romi": pandas_ratio(f["revenue"] - f["spend"], f["spend"], 100),
+        "visits_per_lead": pandas_ratio(f["visits"], f["leads"]),
+        "value_per_lead": pandas_ratio(f["revenue"], f["leads"]),
+        "value_per_visit": pandas_ratio(f["revenue"], f["visits"]),
+        "average_deal": pandas_ratio(f["revenue"], f["sales"]),
+        "cr_lead_sale": pandas_ratio(f["sales"], f["leads"], 100.0),
+        "cr_visit_mql": pandas_ratio(f["mql"], f["visits"], 100.0),
+        "non_target_share": pandas_ratio(f["non_target"], f["leads"], 100.0),
+    }
+    assert list(out.columns) == [*frame.columns, *expected]
+    pd.testing.assert_frame_equal(out[list(frame.columns)], frame)
+    pd.testing.assert_frame_equal(out[list(expected)], pd.DataFrame(expected), check_exact=True)
+    assert out.loc["a", "cpl"] == 100.0 and out.loc["a", "romi"] == pytest.approx(-250 / 3)
+    assert out.loc[["b", "c"], "cpl"].isna().all() and out.loc["b"].iloc[8:].isna().all()
+
+    drill = drilldown._ratio(f["revenue"] - f["spend"], f["spend"], 100.0)
+    den = f["spend"].astype("float64")
+    reference = ((f["revenue"] - f["spend"]) / den.where(den != 0)) * 100.0
+    assert drill.tolist()[:1] == reference.tolist()[:1] and math.isnan(drill[1])
+    pd.testing.assert_series_equal(pd.Series(drill, index=f.index), reference, check_exact=True)

@@ -76,9 +76,13 @@ CHANGED = (
 UNDETERMINED = "undetermined"
 
 
-def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
-    denominator = denominator.astype("float64")
-    return (numerator.astype("float64") / denominator.where(denominator != 0)) * scale
+def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> np.ndarray:
+    """``(numerator / denominator) x scale`` row by row (divided first: the order of the
+    operations the drill-down has always used), NaN where the denominator is 0, on the
+    columns' numpy arrays (pandas arithmetic costs ~1 ms of overhead a call)."""
+    num = numerator.to_numpy(dtype="float64", na_value=np.nan)
+    den = denominator.to_numpy(dtype="float64", na_value=np.nan)
+    return (num / np.where(den != 0, den, np.nan)) * scale
 
 
 def _figures_frame(raw: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

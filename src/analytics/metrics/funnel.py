@@ -115,10 +115,18 @@ def _typed_counts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
-    """``numerator / denominator x scale``; NaN where the denominator is 0."""
-    den = denominator.astype("float64")
-    return numerator.astype("float64") * scale / den.where(den != 0, np.nan)
+def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> np.ndarray:
+    """``numerator / denominator x scale`` row by row, as float64; NaN where the
+    denominator is 0 or missing (a missing numerator gives NaN too).
+
+    Computed on the columns' numpy arrays: the same values as the pandas
+    ``numerator.astype("float64") * scale / den.where(den != 0, np.nan)``, without
+    its ~1 ms of pandas overhead per call (the funnel, KPI and drill-down tables
+    add ten ratios each, several times a page).
+    """
+    num = numerator.to_numpy(dtype="float64", na_value=np.nan)
+    den = denominator.to_numpy(dtype="float64", na_value=np.nan)
+    return num * scale / np.where(den != 0, den, np.nan)
 
 
 def add_ratios(frame: pd.DataFrame) -> pd.DataFrame:

@@ -57,6 +57,7 @@ from analytics.metrics.definitions import (
 )
 from analytics.metrics.funnel import (
     STAGE_ORDER,
+    _ratio,
     add_ratios,
     column_metric,
     funnel_summary,
@@ -99,6 +100,8 @@ _FUNNEL_COUNT_COLUMNS = ("spend", "visits", "leads", "mql", "sql_leads", "sales"
 
 def _per(numerator, denominator, scale: float = 1.0):
     """``numerator / denominator × scale`` for scalars or Series; NaN where the denominator is 0."""
+    if isinstance(numerator, pd.Series) and isinstance(denominator, pd.Series):
+        return pd.Series(_ratio(numerator, denominator, scale), index=numerator.index)
     if isinstance(numerator, pd.Series) or isinstance(denominator, pd.Series):
         num = numerator.astype("float64") if isinstance(numerator, pd.Series) else numerator
         if isinstance(denominator, pd.Series):
