@@ -37,6 +37,19 @@ def week(con):
     return parse_period("last-week", ANCHOR)
 
 
+@pytest.fixture(scope="module")
+def week_summary(con, week):
+    """``funnel_summary`` of the hand-made W23 (an Ibis compile), read by four tests; each
+    takes a copy."""
+    return funnel_summary(con, week)
+
+
+@pytest.fixture(scope="module")
+def week_channels(con, week):
+    """``funnel_by_channel`` of the hand-made W23, read by four tests; each takes a copy."""
+    return funnel_by_channel(con, week)
+
+
 def assert_close(actual, expected, what):
     if isinstance(expected, float) and math.isnan(expected):
         assert math.isnan(actual), f"{what}: expected NaN, got {actual}"
@@ -44,8 +57,8 @@ def assert_close(actual, expected, what):
         assert actual == pytest.approx(expected), f"{what}: {actual} != {expected}"
 
 
-def test_summary_matches_hand_computed_week(con, week):
-    summary = funnel_summary(con, week)
+def test_summary_matches_hand_computed_week(week_summary):
+    summary = week_summary.copy()
     assert summary.shape[0] == 1
     assert summary.index.tolist() == ["2025-W23"]
     row = summary.iloc[0]
@@ -54,8 +67,8 @@ def test_summary_matches_hand_computed_week(con, week):
     assert list(summary.columns) == list(SUMMARY_W23)
 
 
-def test_counts_are_integers_and_money_floats(con, week):
-    summary = funnel_summary(con, week)
+def test_counts_are_integers_and_money_floats(week_summary):
+    summary = week_summary.copy()
     assert summary["leads"].dtype == "int64"
     assert summary["sales"].dtype == "int64"
     assert summary["revenue"].dtype == "float64"
@@ -110,8 +123,8 @@ def test_spend_without_revenue_gives_romi_minus_100_and_nan_drr(con):
     assert row["romi"] == -100
 
 
-def test_by_channel_matches_hand_computed_week(con, week):
-    frame = funnel_by_channel(con, week).set_index("channel")
+def test_by_channel_matches_hand_computed_week(week_channels):
+    frame = week_channels.copy().set_index("channel")
     assert sorted(frame.index) == sorted(BY_CHANNEL_W23)
     columns = ["spend", "visits", "visitors", "leads", "mql", "sql_leads", "sales", "revenue"]
     columns += ["cac", "drr", "romi"]
@@ -120,17 +133,17 @@ def test_by_channel_matches_hand_computed_week(con, week):
             assert_close(frame.loc[channel, column], value, f"{channel}.{column}")
 
 
-def test_by_channel_adds_up_to_the_summary(con, week):
-    frame = funnel_by_channel(con, week)
-    row = funnel_summary(con, week).iloc[0]
+def test_by_channel_adds_up_to_the_summary(week_channels, week_summary):
+    frame = week_channels.copy()
+    row = week_summary.copy().iloc[0]
     for column in ("spend", "visits", "leads", "leads_form", "mql", "sql_leads", "sales"):
         assert frame[column].sum() == row[column], column
     assert frame["revenue"].sum() == row["revenue"]
     assert frame["visitors"].sum() >= row["visitors"]  # b visited two channels
 
 
-def test_by_channel_sorted_by_leads_and_empty_period(con, week):
-    frame = funnel_by_channel(con, week)
+def test_by_channel_sorted_by_leads_and_empty_period(con, week_channels):
+    frame = week_channels.copy()
     assert frame["leads"].is_monotonic_decreasing
     empty = funnel_by_channel(con, parse_period("2025-W10", ANCHOR))
     assert empty.empty
@@ -173,8 +186,8 @@ def test_weekly_funnel_stops_at_period_end(con):
         weekly_funnel(con, period, weeks=0)
 
 
-def test_presentation_tables(con, week):
-    summary = funnel_summary(con, week)
+def test_presentation_tables(con, week, week_summary, week_channels):
+    summary = week_summary.copy()
     table = summary_table(summary)
     assert table.loc["Ad spend", "value"] == "21\u202f000 ₽"
     # the funnel's ДРР and ROMI are those of the week's leads: named as cohort figures
@@ -195,7 +208,7 @@ def test_presentation_tables(con, week):
     ]
     assert stages["count"].tolist() == [7, 6, 4, 3, 2]
     assert stages["conversion"].iloc[2] == pytest.approx(4 / 6 * 100)
-    channels = channel_table(funnel_by_channel(con, week))
+    channels = channel_table(week_channels.copy())
     assert channels.loc["paid_social", "CAC of the period's leads (cohort)"] == "—"
     assert channels.loc["paid_social", "ROMI of the period's leads (cohort)"] == "-100.0%"
     long = weekly_long(weekly_funnel(con, week, weeks=2))
