@@ -370,3 +370,32 @@ def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(hand, ti
         ("2025-W23", 100_777.0, 2, 21_000.0),
     ]
     assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (3, 3, 2)]
+
+
+def test_a_duckdb_backend_reads_each_table_schema_once_per_block():
+    """``duckdb_backend`` asks DuckDB for a table's schema once per ``with`` block (Ibis
+    would run a DESCRIBE each time an expression names the table); a table's new column
+    added between two blocks is seen by the second, and the connection's settings are
+    back as they were after each block."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Europe/Moscow'")
+    con.execute("CREATE TABLE t (a INTEGER)")
+    con.execute("INSERT INTO t VALUES (1), (2)")
+    with ibis_backend(con) as backend:
+        described = []
+        get_schema = backend.get_schema
+
+        def counting(name, *args, **kwargs):
+            described.append(name)
+            return get_schema(name, *args, **kwargs)
+
+        backend.get_schema = counting  # what Ibis's table() calls to run its DESCRIBE
+        first, again = backend.table("t"), backend.table("t")
+        assert first is again and list(first.columns) == ["a"]
+        assert described == ["t"]
+        assert backend.execute(first.a.sum()) == 3
+    con.execute("ALTER TABLE t ADD COLUMN b VARCHAR")
+    with ibis_backend(con) as backend:
+        assert list(backend.table("t").columns) == ["a", "b"]
+    assert con.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "Europe/Moscow"
+    con.close()
