@@ -1034,8 +1034,14 @@ def _old_drill_booked(con, period: Period) -> pd.DataFrame:
 
 
 def _drill_ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
-    denominator = denominator.astype("float64")
-    return (numerator.astype("float64") / denominator.where(denominator != 0)) * scale
+    """The drill-down's ratios through the metrics layer's one ratio helper (checked by hand
+    in ``test_catalogue.py``): these oracles freeze the old queries, not the old rounding.
+    The drill-down had its own ``(numerator / denominator) x scale``, one ulp away from the
+    catalogue's ``numerator x scale / denominator`` for some values (ROMI of the hand-made
+    warehouse), until the three copies were made one."""
+    from analytics.metrics.catalogue import ratio
+
+    return ratio(numerator, denominator, scale)
 
 
 def old_drilldown(
@@ -1741,7 +1747,7 @@ def old_journey_paths(con, conversion="lead", lookback_days=30, period=None, anc
     """``(paths, unattributed, touches)`` of ``build_journeys`` as it was: the aggregated
     paths, ``{"conversions", "value"}`` of the conversions without a touch, and the
     long touch table of every journey (converting or not)."""
-    from analytics.attribution.paths import aggregate_sequences, empty_paths
+    from analytics.attribution.path_frames import aggregate_sequences, empty_paths
     from analytics.transforms.backends import duckdb_backend, fetch_frame
     from analytics.transforms.touch_paths import journey_touches
 

@@ -32,3 +32,44 @@ def test_every_public_name_loads_from_its_module(package):
     assert set(package.__all__) <= set(dir(package))
     with pytest.raises(AttributeError, match=rf"module '{package.__name__}' has no attribute"):
         package.no_such_name  # noqa: B018
+
+
+def test_readme_what_is_where_names_every_module():
+    """README's "What is where" names every module of the package in its folder's row
+    (issue 11: "README's What is where lists every module"): the files on disk are the
+    reference, so a new module without a line in the README fails here."""
+    from analytics.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `")]
+    package = ROOT / "src" / "analytics"
+    unnamed = []
+    for module in sorted(package.rglob("*.py")):
+        if module.name == "__init__.py":
+            continue
+        folder = module.parent.relative_to(ROOT).as_posix() + "/"
+        if module.parent == package:  # top-level modules: named in the first cell
+            named = any(
+                f"`{module.name}`" in path or f"/{module.name}`" in path for path, _ in rows
+            )
+        else:
+            named = any(f"`{folder}`" in path and f"`{module.stem}" in what for path, what in rows)
+        if not named:
+            unnamed.append(module.relative_to(package).as_posix())
+    assert rows and not unnamed, f"not in README's What is where: {unnamed}"
+
+
+def test_no_module_name_twice_in_the_package():
+    """No two modules of the package share a file name (issue 11: "no two modules with
+    the same name in two layers"), so ``paths`` or ``funnel`` always means one thing."""
+    from collections import Counter
+
+    from analytics.paths import ROOT
+
+    names = Counter(
+        module.name
+        for module in (ROOT / "src" / "analytics").rglob("*.py")
+        if module.name not in ("__init__.py", "__main__.py")
+    )
+    assert names and not [name for name, count in names.items() if count > 1]

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import binom
 
 from analytics.attribution import compat
-from analytics.attribution.paths import encode_paths, paths_from_records
+from analytics.attribution.path_frames import encode_paths, paths_from_records
 from analytics.attribution.uncertainty import bootstrap_credit, resample_counts
 
 

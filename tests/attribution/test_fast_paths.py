@@ -20,7 +20,7 @@ from scipy.sparse.linalg import spsolve
 
 from analytics.attribution import markov
 from analytics.attribution.markov import START, absorption, chain_structure
-from analytics.attribution.paths import encode_paths, paths_from_records, split_paths
+from analytics.attribution.path_frames import encode_paths, paths_from_records, split_paths
 
 
 def random_paths(seed: int, n_paths: int = 300, channels: str = "abcde", longest: int = 7):

@@ -26,7 +26,7 @@ from analytics.attribution import (
     split_paths,
     truth_effects,
 )
-from analytics.attribution.paths import paths_from_records
+from analytics.attribution.path_frames import paths_from_records
 from analytics.metrics.funnel import funnel_by_channel
 from analytics.metrics.journeys import build_journeys
 from analytics.metrics.period import data_bounds, parse_period

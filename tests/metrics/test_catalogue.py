@@ -67,3 +67,23 @@ def test_an_entry_is_validated():
         catalogue.Metric("x", "x", "x", "EUR", "higher", "booked", "f", "f", "d", "d")
     with pytest.raises(ValueError, match="maturity_days is for cohort metrics only"):
         catalogue.Metric("x", "x", "x", "count", "higher", "cohort", "f", "f", "d", "d")
+
+
+def test_the_one_ratio_by_hand():
+    """``ratio`` is numerator x scale / denominator, undefined (NaN, never 0 or inf)
+    where the denominator is 0: CPL 1 500 / 3 = 500 RUB; CR 30 / 1 000 x 100 = 3 %;
+    element-wise on Series, with an int numerator over a float denominator."""
+    import math
+
+    import pandas as pd
+
+    from analytics.metrics.catalogue import ratio
+
+    assert ratio(1_500.0, 3) == 500.0
+    assert ratio(30, 1_000, 100.0) == 3.0
+    assert math.isnan(ratio(10, 0))
+    out = ratio(pd.Series([30, 5, 0]), pd.Series([1_000.0, 0.0, 4.0]), 100.0)
+    assert out.dtype == "float64"
+    assert out.iloc[0] == 3.0 and math.isnan(out.iloc[1]) and out.iloc[2] == 0.0
+    assert ratio(pd.Series([6, 9]), 3).tolist() == [2.0, 3.0]
+    assert ratio(pd.Series([6, 9]), 0).isna().all()

@@ -103,3 +103,37 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch):
+    """The reset changes to the notebook's folder; a folder that does not exist makes it
+    fail in the warm kernel. The worker then gets a RuntimeError naming the kernel's error,
+    the kernel process is stopped (not left running) and the worker holds no kernel, so
+    its next notebook starts a new one instead of reusing a broken kernel."""
+    import jupyter_client.manager
+    import psutil
+
+    from analytics.reports import kernels
+
+    started = []
+
+    class RecordingManager(jupyter_client.manager.AsyncKernelManager):
+        async def _async_start_kernel(self, **kwargs):
+            await super()._async_start_kernel(**kwargs)
+            started.append(self.provisioner.process.pid)
+
+        start_kernel = _async_start_kernel
+
+    monkeypatch.setattr(jupyter_client.manager, "AsyncKernelManager", RecordingManager)
+    monkeypatch.setattr(kernels, "_WARM", {})
+    kernels.warm_kernel_manager("python3", tmp_path)  # started and reset: the warm kernel
+    (pid,) = started
+    assert kernels._WARM["km"] is not None and psutil.pid_exists(pid)
+    with pytest.raises(RuntimeError, match="resetting the kernel failed: FileNotFoundError"):
+        kernels.warm_kernel_manager("python3", tmp_path / "gone")
+    assert len(started) == 1  # the failing reset ran in the warm kernel, not a new one
+    assert kernels._WARM.get("km") is None
+    try:
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # ended, not yet reaped
+    except psutil.NoSuchProcess:  # ended and reaped
+        pass

@@ -38,7 +38,7 @@ from __future__ import annotations
 from analytics import lazy_exports
 
 # Names are imported on first use (PEP 562): the journeys of the metrics layer need
-# only ``attribution.paths``, not the estimators' scipy.stats and matplotlib (~1.5 s of
+# only ``attribution.path_frames``, not the estimators' scipy.stats and matplotlib (~1.5 s of
 # CPU per notebook kernel that reads journeys).
 _EXPORTS = {
     "budget_shift": "analytics.attribution.budget",
@@ -67,8 +67,8 @@ _EXPORTS = {
     "markov_credit": "analytics.attribution.markov",
     "order_selection": "analytics.attribution.markov",
     "removal_effects": "analytics.attribution.markov",
-    "encode_paths": "analytics.attribution.paths",
-    "split_paths": "analytics.attribution.paths",
+    "encode_paths": "analytics.attribution.path_frames",
+    "split_paths": "analytics.attribution.path_frames",
     "plot_credit": "analytics.attribution.plots",
     "plot_intervals": "analytics.attribution.plots",
     "plot_removal_effects": "analytics.attribution.plots",

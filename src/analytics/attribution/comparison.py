@@ -28,7 +28,7 @@ from analytics.attribution.heuristics import (
     time_decay,
 )
 from analytics.attribution.markov import MarkovAttribution
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 from analytics.attribution.shapley import shapley_credit
 
 MODELS = (

@@ -58,7 +58,7 @@ from analytics.attribution.markov import (
     MarkovAttribution,
     order_selection,
 )
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 from analytics.attribution.uncertainty import credit_replicates, share_matrix
 
 HEURISTICS = {"first_touch": "first_touch", "last_touch": "last_touch", "linear_touch": "linear"}

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 
 DIRECT_CHANNELS = ("direct", "(direct)", "(none)")
 """Channel names treated as direct traffic by :func:`last_non_direct`."""

@@ -61,7 +61,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 from sklearn.base import BaseEstimator
 
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 """Labels of the start and absorbing states (ChannelAttribution's names)."""
@@ -516,7 +516,7 @@ class MarkovAttribution(BaseEstimator):
         Parameters
         ----------
         paths : pandas.DataFrame or EncodedPaths
-            Aggregated paths (:func:`analytics.attribution.paths.encode_paths`
+            Aggregated paths (:func:`analytics.attribution.path_frames.encode_paths`
             reads ``path`` strings or tuples, ``conversions``, optional
             ``value`` and ``nulls``).
 

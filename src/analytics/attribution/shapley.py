@@ -42,7 +42,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 
 MAX_CHANNELS = 20
 """Largest number of players enumerated exactly (2^20 coalitions)."""

@@ -59,7 +59,7 @@ from analytics.attribution.markov import (
     chain_structure,
     effects_and_credit,
 )
-from analytics.attribution.paths import EncodedPaths, encode_paths
+from analytics.attribution.path_frames import EncodedPaths, encode_paths
 
 LINEAR_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based")
 """Rule-based models whose credit is linear in the path amounts."""

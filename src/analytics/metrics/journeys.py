@@ -68,14 +68,17 @@ from functools import cached_property
 
 import pandas as pd
 
-from analytics.attribution.paths import PATH_COLUMNS as PATH_COLUMNS  # re-exported
-from analytics.attribution.paths import PATH_SEPARATOR as PATH_SEPARATOR  # re-exported
-from analytics.attribution.paths import EncodedPaths as EncodedPaths  # re-exported
-from analytics.attribution.paths import aggregate_paths
-from analytics.attribution.paths import aggregate_sequences as aggregate_sequences  # re-exported
-from analytics.attribution.paths import empty_paths as empty_paths  # re-exported
-from analytics.attribution.paths import encode_paths as encode_paths  # re-exported
-from analytics.attribution.paths import paths_from_records as paths_from_records  # re-exported
+# re-exported: the journeys' aggregated paths are attribution's input format
+from analytics.attribution.path_frames import (  # noqa: F401
+    PATH_COLUMNS,
+    PATH_SEPARATOR,
+    EncodedPaths,
+    aggregate_paths,
+    aggregate_sequences,
+    empty_paths,
+    encode_paths,
+    paths_from_records,
+)
 from analytics.metrics.period import Period, date_range
 from analytics.transforms.backends import duckdb_backend, fetch_frame
 from analytics.transforms.touch_paths import ANCHORS as ANCHORS  # re-exported

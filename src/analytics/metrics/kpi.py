@@ -45,10 +45,9 @@ import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
-from analytics.metrics.catalogue import metric
+from analytics.metrics.catalogue import metric, ratio
 from analytics.metrics.definitions import (
     DEFAULT_DEFINITIONS,
     Definitions,
@@ -57,7 +56,6 @@ from analytics.metrics.definitions import (
 )
 from analytics.metrics.funnel import (
     STAGE_ORDER,
-    _ratio,
     add_ratios,
     column_metric,
     funnel_summary,
@@ -98,37 +96,22 @@ DASHBOARD_METRICS = (
 _FUNNEL_COUNT_COLUMNS = ("spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue")
 
 
-def _per(numerator, denominator, scale: float = 1.0):
-    """``numerator / denominator × scale`` for scalars or Series; NaN where the denominator is 0."""
-    if isinstance(numerator, pd.Series) and isinstance(denominator, pd.Series):
-        return pd.Series(_ratio(numerator, denominator, scale), index=numerator.index)
-    if isinstance(numerator, pd.Series) or isinstance(denominator, pd.Series):
-        num = numerator.astype("float64") if isinstance(numerator, pd.Series) else numerator
-        if isinstance(denominator, pd.Series):
-            den = denominator.astype("float64")
-            den = den.where(den != 0, np.nan)
-        else:
-            den = denominator if denominator else math.nan
-        return num * scale / den
-    return numerator * scale / denominator if denominator else math.nan
-
-
 # --------------------------------------------------------------------------- formulas
 
 
 def visits_per_lead(visits, leads):
     """Visits needed for one lead = visits / leads (scalars or Series; NaN if no leads)."""
-    return _per(visits, leads)
+    return ratio(visits, leads)
 
 
 def value_per_lead(lead_revenue, leads):
     """Money made per lead = lead revenue / leads, RUB (NaN if no leads)."""
-    return _per(lead_revenue, leads)
+    return ratio(lead_revenue, leads)
 
 
 def value_per_visit(lead_revenue, visits):
     """Money made per visit = lead revenue / visits, RUB (NaN if no visits)."""
-    return _per(lead_revenue, visits)
+    return ratio(lead_revenue, visits)
 
 
 def revenue_target(last_year_revenue: float, target_growth: float) -> float:
@@ -172,16 +155,16 @@ def target_progress(
         * ``gap_to_pace`` = expected to date − revenue to date, RUB (> 0 = behind)
         * ``projected`` = revenue to date × total / elapsed, RUB (run rate)
     """
-    expected_pct = _per(elapsed_days, total_days, 100.0)
-    progress_pct = _per(revenue_to_date, target, 100.0)
+    expected_pct = ratio(elapsed_days, total_days, 100.0)
+    progress_pct = ratio(revenue_to_date, target, 100.0)
     expected_to_date = target * elapsed_days / total_days if total_days else math.nan
     return {
         "progress_pct": progress_pct,
         "expected_pct": expected_pct,
-        "pace_index": _per(progress_pct, expected_pct),
+        "pace_index": ratio(progress_pct, expected_pct),
         "expected_to_date": expected_to_date,
         "gap_to_pace": expected_to_date - revenue_to_date,
-        "projected": _per(revenue_to_date * total_days, elapsed_days),
+        "projected": ratio(revenue_to_date * total_days, elapsed_days),
     }
 
 
@@ -226,11 +209,11 @@ def add_kpi_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     out["visits_per_lead"] = visits_per_lead(out["visits"], out["leads"])
     out["value_per_lead"] = value_per_lead(out["revenue"], out["leads"])
     out["value_per_visit"] = value_per_visit(out["revenue"], out["visits"])
-    out["average_deal"] = _per(out["revenue"], out["sales"])
-    out["cr_lead_sale"] = _per(out["sales"], out["leads"], 100.0)
-    out["cr_visit_mql"] = _per(out["mql"], out["visits"], 100.0)
+    out["average_deal"] = ratio(out["revenue"], out["sales"])
+    out["cr_lead_sale"] = ratio(out["sales"], out["leads"], 100.0)
+    out["cr_visit_mql"] = ratio(out["mql"], out["visits"], 100.0)
     if "non_target" in out:
-        out["non_target_share"] = _per(out["non_target"], out["leads"], 100.0)
+        out["non_target_share"] = ratio(out["non_target"], out["leads"], 100.0)
     return out
 
 
@@ -380,8 +363,8 @@ def stage_conversion(con, period: Period, definitions: Definitions | None = None
     counts = [len(flags)] + [int((reached >= i).sum()) for i in range(len(STAGE_ORDER))]
     out = pd.DataFrame({"stage": ["leads", *STAGE_ORDER], "leads": counts})
     previous = out["leads"].shift(1)
-    out["conversion_pct"] = _per(out["leads"], previous.fillna(0), 100.0)
-    out["from_leads_pct"] = _per(out["leads"], pd.Series(len(flags), index=out.index), 100.0)
+    out["conversion_pct"] = ratio(out["leads"], previous.fillna(0), 100.0)
+    out["from_leads_pct"] = ratio(out["leads"], pd.Series(len(flags), index=out.index), 100.0)
     return out
 
 
@@ -508,9 +491,9 @@ def win_rate_by_manager(
     for col in ("won", "lost"):
         out[col] = out[col].astype("int64")
     out["closed"] = out["won"] + out["lost"]
-    out["win_rate"] = _per(out["won"], out["closed"], 100.0)
+    out["win_rate"] = ratio(out["won"], out["closed"], 100.0)
     out["revenue"] = out["revenue"].astype("float64")
-    out["average_deal"] = _per(out["revenue"], out["won"])
+    out["average_deal"] = ratio(out["revenue"], out["won"])
     out = out.sort_values(["closed", "manager"], ascending=[False, True], ignore_index=True)
     return out[["manager", "won", "lost", "closed", "win_rate", "revenue", "average_deal"]]
 

@@ -31,7 +31,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from analytics.metrics.funnel import _ratio
+from analytics.metrics.catalogue import ratio
 from analytics.metrics.period import Period
 from analytics.transforms.backends import ibis_backend
 from analytics.transforms.booked_deals import booked_counts, booked_counts_by_window
@@ -73,10 +73,10 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
 def add_booked_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``drr``, ``romi`` (%), ``cac`` and ``average_deal`` (RUB) to booked counts."""
     out = frame.copy()
-    out["drr"] = _ratio(out["spend"], out["revenue"], 100.0)
-    out["romi"] = _ratio(out["revenue"] - out["spend"], out["spend"], 100.0)
-    out["cac"] = _ratio(out["spend"], out["sales"])
-    out["average_deal"] = _ratio(out["revenue"], out["sales"])
+    out["drr"] = ratio(out["spend"], out["revenue"], 100.0)
+    out["romi"] = ratio(out["revenue"] - out["spend"], out["spend"], 100.0)
+    out["cac"] = ratio(out["spend"], out["sales"])
+    out["average_deal"] = ratio(out["revenue"], out["sales"])
     return out
 
 

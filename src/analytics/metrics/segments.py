@@ -39,21 +39,15 @@ same on PySpark (``docs/backends.md``); the segment tables aggregate it in panda
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from analytics.metrics.catalogue import ratio
 from analytics.metrics.funnel import funnel_by_channel
 from analytics.metrics.period import Period
 from analytics.transforms.backends import duckdb_backend
 from analytics.transforms.lead_segments import DIMENSIONS as DIMENSIONS  # re-exported
 from analytics.transforms.lead_segments import UNKNOWN as UNKNOWN  # re-exported
 from analytics.transforms.lead_segments import segment_lead_table
-
-
-def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
-    """``numerator / denominator x scale``; NaN where the denominator is 0."""
-    den = denominator.astype("float64")
-    return numerator.astype("float64") * scale / den.where(den != 0, np.nan)
 
 
 def segment_leads(con, period: Period) -> pd.DataFrame:
@@ -114,17 +108,15 @@ def segment_table(leads: pd.DataFrame, by: str = "region") -> pd.DataFrame:
         out[col] = out[col].astype("int64")
     for col in ("revenue", "spend"):
         out[col] = out[col].astype("float64")
-    out["share_of_revenue"] = _ratio(
-        out["revenue"], pd.Series(out["revenue"].sum(), out.index), 100
-    )
-    out["cr_lead_mql"] = _ratio(out["mql"], out["leads"], 100)
-    out["cr_mql_sql"] = _ratio(out["sql_leads"], out["mql"], 100)
-    out["cr_sql_sale"] = _ratio(out["sales"], out["sql_leads"], 100)
-    out["cr_lead_sale"] = _ratio(out["sales"], out["leads"], 100)
-    out["cpl"] = _ratio(out["spend"], out["leads"])
-    out["cac"] = _ratio(out["spend"], out["sales"])
-    out["average_check"] = _ratio(out["revenue"], out["sales"])
-    out["romi"] = _ratio(out["revenue"] - out["spend"], out["spend"], 100)
+    out["share_of_revenue"] = ratio(out["revenue"], pd.Series(out["revenue"].sum(), out.index), 100)
+    out["cr_lead_mql"] = ratio(out["mql"], out["leads"], 100)
+    out["cr_mql_sql"] = ratio(out["sql_leads"], out["mql"], 100)
+    out["cr_sql_sale"] = ratio(out["sales"], out["sql_leads"], 100)
+    out["cr_lead_sale"] = ratio(out["sales"], out["leads"], 100)
+    out["cpl"] = ratio(out["spend"], out["leads"])
+    out["cac"] = ratio(out["spend"], out["sales"])
+    out["average_check"] = ratio(out["revenue"], out["sales"])
+    out["romi"] = ratio(out["revenue"] - out["spend"], out["spend"], 100)
     return out.sort_values(["leads", by], ascending=[False, True], ignore_index=True)
 
 

@@ -31,6 +31,10 @@ Decisions
   are rows whose key is already in the warehouse table.
 * Text values are stored trimmed of surrounding spaces, tabs and line breaks;
   an empty value is NULL.
+* A file loaded into an empty table is first surveyed (every column check
+  and the key, aggregated); if nothing is to be quarantined its rows go
+  straight from the file into the table, else the checked rows are staged
+  in a temp table first. Both routes store the same rows in the same order.
 """
 
 from __future__ import annotations
@@ -376,8 +380,58 @@ def _error_sql(col: Column, v: str, t: str, typed: bool = False) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in checks) + " END"
 
 
+def _value_list_sql(
+    table: Table,
+    present: dict[str, str],
+    typed: frozenset[str],
+    as_read: frozenset[str] = frozenset(),
+) -> str:
+    """``v0..vN``: the checked value of each declared column (:func:`_value_sql`).
+
+    ``as_read``: declared columns whose value is the raw column as read,
+    without trimming or ``nullif`` -- for columns a survey
+    (:func:`_survey_sql`) found unchanged by that normalisation.
+    """
+
+    def value(c: Column) -> str:
+        if c.name not in present:
+            return _NULL_TEXT
+        if c.name in as_read:
+            return _ident(present[c.name])
+        return _value_sql(c, _ident(present[c.name]), typed=c.name in typed)
+
+    return ", ".join(f"{value(c)} AS v{i}" for i, c in enumerate(table.columns))
+
+
+def _typed_list_sql(table: Table, typed: frozenset[str]) -> str:
+    """``t0..tN``: the typed value of each ``v0..vN`` (:func:`_typed_sql`)."""
+    return ", ".join(
+        f"{_typed_sql(c, f'v{i}', typed=c.name in typed)} AS t{i}"
+        for i, c in enumerate(table.columns)
+    )
+
+
+def _normalisable(table: Table, present: dict[str, str], typed: frozenset[str]) -> list[int]:
+    """Positions of the declared columns read as text whose value may be normalised.
+
+    Non-PII text columns: their checked value is the raw text trimmed, empty
+    as NULL (:func:`_value_sql`); when no value of the input changes by it,
+    the raw column can be used as it is.
+    """
+    return [
+        i
+        for i, c in enumerate(table.columns)
+        if c.name in present and c.name not in typed and not c.pii
+    ]
+
+
 def _validate_sql(
-    table: Table, source: str, present: dict[str, str], typed: frozenset[str] = frozenset()
+    table: Table,
+    source: str,
+    present: dict[str, str],
+    typed: frozenset[str] = frozenset(),
+    *,
+    survey: bool = False,
 ) -> str:
     """SELECT giving ``_row``, typed ``t0..tN``, ``_errors`` (NULL if good) and ``_first_col``.
 
@@ -396,16 +450,13 @@ def _validate_sql(
     typed : frozenset of str
         Declared columns whose raw column already has the declared type (Parquet),
         checked without the round trip through text (:data:`_TYPED_VALID`).
+    survey : bool
+        Also give, for each :func:`_normalisable` column ``i``, its checked
+        value ``vi`` and its raw text ``ri``; used by :func:`_survey_sql`.
     """
     cols = table.columns
     idx = range(len(cols))
-
-    def value(c: Column) -> str:
-        if c.name not in present:
-            return _NULL_TEXT
-        return _value_sql(c, _ident(present[c.name]), typed=c.name in typed)
-
-    values = ", ".join(f"{value(c)} AS v{i}" for i, c in zip(idx, cols, strict=True))
+    values = _value_list_sql(table, present, typed)
     # NUL bytes inside a value mean damaged bytes (a file padded or overwritten with zeros):
     # looked for in the raw text, before trimming and PII normalisation could drop them.
     # A typed Parquet value has no text to damage.
@@ -415,10 +466,12 @@ def _validate_sql(
         for i, c in zip(idx, cols, strict=True)
         if c.name in text_cols
     )
-    typed_values = ", ".join(
-        f"{_typed_sql(c, f'v{i}', typed=c.name in typed)} AS t{i}"
-        for i, c in zip(idx, cols, strict=True)
-    )
+    surveyed = ""
+    if survey:
+        normalisable = _normalisable(table, present, typed)
+        damaged += "".join(f", {_ident(present[cols[i].name])} AS r{i}" for i in normalisable)
+        surveyed = "".join(f", v{i}, r{i}" for i in normalisable)
+    typed_values = _typed_list_sql(table, typed)
 
     def column_error(i: int, c: Column) -> str:
         error = _error_sql(c, f"v{i}", f"t{i}", typed=c.name in typed)
@@ -436,12 +489,71 @@ def _validate_sql(
     return f"""
         SELECT _row, {t_list},
                nullif(concat_ws('; ', {e_list}), '') AS _errors,
-               CASE {first_col} END AS _first_col
+               CASE {first_col} END AS _first_col{surveyed}
         FROM (
             SELECT *, {errors}
-            FROM (SELECT *, {typed_values} FROM (SELECT _row, {values}{damaged} FROM {source}))
+            FROM (SELECT *, {typed_values}
+                  FROM (SELECT _row, {values}{damaged} FROM {source}))
         )
     """
+
+
+def _survey_sql(
+    table: Table, source: str, present: dict[str, str], typed: frozenset[str] = frozenset()
+) -> str:
+    """One aggregate pass over ``source`` with every column check: does a row fail?
+
+    One row: ``rows_in`` (rows of ``source``), ``rows_failing`` (rows failing
+    a column check), then one boolean per :func:`_normalisable` column, in
+    order: true when normalisation (trimming, empty as NULL) changes no value
+    of the column. Normalisation only drops characters or makes a value NULL,
+    so it changes none exactly when the non-NULL values and their byte
+    lengths add up the same before and after:
+    ``count(v) = count(r) AND sum(strlen(v)) = sum(strlen(r))`` -- two cheap
+    aggregates instead of comparing the strings. Duplicate keys are looked for
+    apart (:func:`_repeated_key_sql`): grouping the key in this pass, with
+    the other aggregates riding along, cost more than a second pass at 10M rows.
+    """
+    checked = _validate_sql(table, source, present, typed, survey=True)
+    same = "".join(
+        f", count(v{i}) = count(r{i}) AND "
+        f"coalesce(sum(strlen(v{i})), 0) = coalesce(sum(strlen(r{i})), 0)"
+        for i in _normalisable(table, present, typed)
+    )
+    return (
+        "SELECT count(*) AS rows_in, count(*) FILTER (WHERE _errors IS NOT NULL) AS rows_failing"
+        f"{same} FROM ({checked})"
+    )
+
+
+def _repeated_key_sql(table: Table, rows: str) -> str:
+    """SELECT of one key held by more than one row of ``rows`` (``t0..tN``), if any."""
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    keys = ", ".join(f"t{position[k]}" for k in table.key)
+    return f"SELECT {keys} FROM ({rows}) GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+
+
+def _clean_rows_sql(
+    table: Table,
+    source: str,
+    present: dict[str, str],
+    typed: frozenset[str],
+    as_read: frozenset[str],
+) -> str:
+    """SELECT of ``_row`` and the typed ``t0..tN`` of a ``source`` whose every row passes.
+
+    The same typed values as :func:`_validate_sql` gives when no row fails a
+    check (then ``_errors`` is NULL everywhere and ``ti`` is all that is
+    stored), without computing the checks; ``as_read`` columns (see
+    :func:`_value_list_sql`) skip the normalisation a survey found changes
+    nothing. A projection of ``source``: the rows keep its order.
+    """
+    t_list = ", ".join(f"t{i}" for i in range(len(table.columns)))
+    values = _value_list_sql(table, present, typed, as_read)
+    return (
+        f"SELECT _row, {t_list} FROM (SELECT *, {_typed_list_sql(table, typed)} "
+        f"FROM (SELECT _row, {values} FROM {source}))"
+    )
 
 
 def _duplicates_sql(table: Table, stage: str) -> str:
@@ -842,15 +954,34 @@ def _load_relation(
         )
 
     warnings = _column_warnings(table, names, present)
-    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present, typed)}"
     params = {"salt": salt, "future_limit": now + FUTURE_SLACK}
+    # An empty table (a first load, a rebuild) and a clean input: every row is an insert,
+    # written straight from the input after one survey pass, without a checked stage.
+    empty = not con.execute(f"SELECT 1 FROM main.{_ident(table.name)} LIMIT 1").fetchall()
+    if empty:
+        clean = _load_clean(
+            con,
+            table,
+            relation,
+            source,
+            present,
+            typed,
+            params,
+            load_id=load_id,
+            now=now,
+            check=check,
+            in_row_order=in_row_order,
+            warnings=warnings,
+        )
+        if clean is not None:
+            return clean
+    sql = f"CREATE TEMP TABLE {stage} AS {_validate_sql(table, relation, present, typed)}"
     # DuckDB rejects unused named parameters (a table without PII has no $salt).
     con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
     if table.key:
         _quarantine_duplicates(con, table, stage)
     # An empty table (a first load, a rebuild): every valid row is an insert; they go in
     # straight from the stage, in input order, without the classifying join and sort.
-    empty = not con.execute(f"SELECT 1 FROM main.{_ident(table.name)} LIMIT 1").fetchall()
     merged = None
     if empty:
         [(inserted,)] = con.execute(
@@ -890,30 +1021,7 @@ def _load_relation(
             f"{source}: rows_in {rows_in} != inserted {inserted} + updated {updated} "
             f"+ unchanged {unchanged} + quarantined {quarantined}"
         )
-    if not check:
-        con.execute(
-            "INSERT INTO main.load_log (load_id, loaded_at, target_table, source_file, rows_in, "
-            "rows_loaded, rows_quarantined, rows_inserted, rows_updated, rows_unchanged, "
-            "warnings) VALUES ($load_id, $loaded_at, $table, $source, $rows_in, $loaded, "
-            "$quarantined, $inserted, $updated, $unchanged, $warnings)",
-            {
-                "load_id": load_id,
-                "loaded_at": datetime.now(),
-                "table": table.name,
-                "source": str(source),
-                "rows_in": rows_in,
-                "loaded": loaded,
-                "quarantined": quarantined,
-                "inserted": inserted,
-                "updated": updated,
-                "unchanged": unchanged,
-                "warnings": "; ".join(warnings) or None,
-            },
-        )
-    if merged is not None:
-        con.execute(f"DROP TABLE IF EXISTS {merged}")
-    con.execute(f"DROP TABLE IF EXISTS {stage}")
-    return LoadResult(
+    result = LoadResult(
         table.name,
         str(source),
         rows_in,
@@ -926,6 +1034,115 @@ def _load_relation(
         checked=check,
         load_id=load_id,
     )
+    if not check:
+        _log_load(con, result)
+    if merged is not None:
+        con.execute(f"DROP TABLE IF EXISTS {merged}")
+    con.execute(f"DROP TABLE IF EXISTS {stage}")
+    return result
+
+
+def _log_load(con, result: LoadResult) -> None:
+    """Write the ``load_log`` row of one loaded file."""
+    con.execute(
+        "INSERT INTO main.load_log (load_id, loaded_at, target_table, source_file, rows_in, "
+        "rows_loaded, rows_quarantined, rows_inserted, rows_updated, rows_unchanged, "
+        "warnings) VALUES ($load_id, $loaded_at, $table, $source, $rows_in, $loaded, "
+        "$quarantined, $inserted, $updated, $unchanged, $warnings)",
+        {
+            "load_id": result.load_id,
+            "loaded_at": datetime.now(),
+            "table": result.table,
+            "source": result.source_file,
+            "rows_in": result.rows_in,
+            "loaded": result.rows_loaded,
+            "quarantined": result.rows_quarantined,
+            "inserted": result.rows_inserted,
+            "updated": result.rows_updated,
+            "unchanged": result.rows_unchanged,
+            "warnings": "; ".join(result.warnings) or None,
+        },
+    )
+
+
+def _load_clean(
+    con,
+    table: Table,
+    relation: str,
+    source: Path | str,
+    present: dict[str, str],
+    typed: frozenset[str],
+    params: dict,
+    *,
+    load_id: str,
+    now: datetime,
+    check: bool,
+    in_row_order: bool,
+    warnings: list[str],
+) -> LoadResult | None:
+    """Load ``relation`` into the EMPTY ``table`` if no row fails a check; else None.
+
+    One aggregate pass (:func:`_survey_sql`) runs every column check, a second
+    groups the key (:func:`_repeated_key_sql`). If a row fails or a key
+    repeats, nothing is written and None is returned: the caller takes the
+    checked-stage route, which quarantines. Otherwise every row is an insert
+    and is written straight from ``relation`` (:func:`_clean_rows_sql`), in
+    input order; a versioned table's open versions are copied from the table
+    just filled. Same rows, same order, same ``load_log`` row as the staged
+    route gives a clean input, without writing and re-reading a checked stage
+    of every row.
+    """
+
+    def run(sql: str) -> list[tuple]:
+        # DuckDB rejects unused named parameters (a table without PII has no $salt).
+        return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchall()
+
+    [(rows_in, failing, *same)] = run(_survey_sql(table, relation, present, typed))
+    if failing:
+        return None
+    normalisable = _normalisable(table, present, typed)
+    as_read = frozenset(
+        table.columns[i].name for i, unchanged in zip(normalisable, same, strict=True) if unchanged
+    )
+    rows = _clean_rows_sql(table, relation, present, typed, as_read)
+    # Every row passes the column checks, so a key repeated among all rows is a duplicate.
+    if table.key and run(_repeated_key_sql(table, rows)):
+        return None
+    if not check:
+        [(preserved,)] = con.execute(
+            "SELECT current_setting('preserve_insertion_order')"
+        ).fetchall()
+        order = "" if in_row_order and preserved else " ORDER BY _row"
+        name = _ident(table.name)
+        cols = ", ".join(_ident(c.stored_name) for c in table.columns)
+        values = ", ".join(f"t{i}" for i in range(len(table.columns)))
+        sql = f"INSERT INTO main.{name} ({cols}) SELECT {values} FROM ({rows}){order}"
+        [(inserted,)] = run(sql)
+        if inserted != rows_in:
+            raise AssertionError(
+                f"{source}: rows_in {rows_in} != inserted {inserted} (quarantined 0)"
+            )
+        if table.versioned:
+            con.execute(
+                f"INSERT INTO {HISTORY_SCHEMA}.{name} "
+                f"({cols}, valid_from, valid_to, load_id, replaced_by) "
+                f"SELECT {cols}, $now, NULL, $load_id, NULL FROM main.{name}",
+                {"now": now, "load_id": load_id},
+            )
+    result = LoadResult(
+        table.name,
+        str(source),
+        rows_in,
+        rows_in,
+        0,
+        rows_inserted=rows_in,
+        warnings=tuple(warnings),
+        checked=check,
+        load_id=load_id,
+    )
+    if not check:
+        _log_load(con, result)
+    return result
 
 
 def _quarantine_duplicates(con, table: Table, stage: str) -> None:
