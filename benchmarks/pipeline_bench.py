@@ -132,6 +132,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("journeys", "journeys (lead, 30 d) + attribution models", "month"),
     Stage("journeys", "journeys (lead, 30 d) + attribution models", "year"),
     Stage("scoring", "scoring: train + score all leads; fit/score ratios, AUC vs HGB/LightGBM"),
+    Stage("model", "setup: the lead-scoring model an earlier week saved (trained once)"),
     Stage("report", "report: all roles, last-week (Papermill + HTML)"),
 )
 """Stages in run order. ``generate`` and ``load`` must succeed for the rest to run."""
@@ -139,7 +140,7 @@ STAGES: tuple[Stage, ...] = (
 BUILD_STAGES = ("load", "report")
 """Stages that make up the weekly build."""
 
-SETUP_STAGES = ("generate", "baseline", "load")
+SETUP_STAGES = ("generate", "baseline", "load", "model")
 """Stages that make the inputs of the others (raw files, baseline, warehouse)."""
 
 
@@ -544,14 +545,56 @@ def scoring_summary(detail: dict) -> list[str]:
     return lines
 
 
+def _stage_model(params: dict) -> tuple[float, dict]:
+    """The lead-scoring model the weekly report loads, as an earlier week left it in the
+    model folder: trained on this warehouse when the folder has none (kept with the data
+    under ``--keep-data``), else left as it is. Not part of the weekly build's time: a
+    weekly run trains only when monitoring asks for it (``scoring.training.load_or_train``)."""
+    from analytics.scoring.persistence import card_path
+    from analytics.scoring.training import latest_model, load_or_train
+
+    models = Path(params["models"])
+    started = time.perf_counter()
+    trained = latest_model(models) is None
+    if trained:
+        load_or_train(params["warehouse"], models)
+    seconds = time.perf_counter() - started
+    path = latest_model(models)
+    card = json.loads(card_path(path).read_text(encoding="utf-8"))
+    return seconds, {
+        "trained_now": trained,
+        "model": path.name,
+        "training_window": card.get("training_window"),
+        "data_fingerprint": card.get("data_fingerprint"),
+    }
+
+
+def _model_roles(models: Path) -> list:
+    """Every role file's role, with ``model_dir`` set to ``models`` where one of its
+    notebooks declares it (the scoring pages and the runner's lead-scoring step)."""
+    from dataclasses import replace
+
+    from analytics.reports.roles import available_roles, load_role
+    from analytics.reports.runner import declared_parameters
+
+    roles = []
+    for name in available_roles():
+        role = load_role(name)
+        if any("model_dir" in declared_parameters(n) for n in role.notebooks):
+            role = replace(role, parameters={**role.parameters, "model_dir": str(models)})
+        roles.append(role)
+    return roles
+
+
 def _stage_report(params: dict) -> tuple[float, dict]:
     from analytics.reports.runner import run_reports
 
     out = Path(params["reports"])
     shutil.rmtree(out, ignore_errors=True)
+    roles = _model_roles(Path(params["models"]))
     started = time.perf_counter()
     summary = run_reports(
-        roles=None,
+        roles=roles,
         period="last-week",
         warehouse=params["warehouse"],
         out_dir=out,
@@ -926,8 +969,12 @@ def run_size(
         "raw": str(folder / "raw"),
         "warehouse": str(folder / "warehouse.duckdb"),
         "reports": str(folder / "reports"),
+        "models": str(folder / "models"),
     }
-    stages = [s for s in STAGES if only is None or s.key in only]
+    # the report scores with the model of this warehouse that an earlier week saved: the
+    # "model" stage trains it once (not part of the build) when --only leaves it out
+    wanted = None if only is None else {*only, *(("model",) if "report" in only else ())}
+    stages = [s for s in STAGES if wanted is None or s.key in wanted]
     generates = any(s.key == "generate" for s in stages)
     if generates:
         shutil.rmtree(folder, ignore_errors=True)

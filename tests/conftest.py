@@ -4,6 +4,7 @@ SparkSession of the Spark parity tests (``spark_session.py``)."""
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from tiny_demo import TEST_SALT, TINY_SEED
 
 from analytics import warehouse
 from analytics.demo import generator
+from analytics.reports.runner import skip_iri_grammars
+
+skip_iri_grammars()  # before the tests import nbformat: 2.1 CPU-s less per pytest worker
 
 SHARED_SESSIONS = ("tiny_reports", "spark")
 """Session fixtures too costly to build once per xdist worker: the weekly run on the tiny
@@ -158,6 +162,9 @@ def tiny_reports(tiny_warehouse, tiny_models, tmp_path_factory):
         warehouse=tiny_warehouse,
         out_dir=out,
         progress=False,
+        # one notebook worker and kernel under pytest-xdist, whose other workers have the
+        # other cores: a second one only costs its start (5 CPU-s)
+        jobs=1 if os.environ.get("PYTEST_XDIST_WORKER") else None,
     )
 
 

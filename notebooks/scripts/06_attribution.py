@@ -80,11 +80,10 @@ sales_credit = compare_models(sales.paths, sales.touches, weight="conversions")
 revenue_credit = compare_models(sales.paths, sales.touches, weight="value")
 spend = spend_by_channel(con, window)
 romi = romi_by_model(sales_credit, revenue_credit, spend)
+boot_models = ["last_touch", "linear", "markov_1", "shapley"]
+drawn = credit_replicates(journeys.paths, boot_models, n_boot=200)  # the what-if's too
 intervals = bootstrap_credit(
-    journeys.paths,
-    models=["last_touch", "linear", "markov_1", "shapley"],
-    n_boot=200,
-    ci=0.9,
+    journeys.paths, models=boot_models, n_boot=200, ci=0.9, replicates=drawn
 )
 
 # %%
@@ -244,7 +243,9 @@ else:
 # %% tags=["analyst-only"]
 elasticity = 0.5
 sales_fit = chain.attribution_.set_index("channel")[["conversions", "value"]]
-replicates = credit_replicates(sales.paths, ["markov_1"], n_boot=200)["markov_1"]
+replicates = (
+    drawn if sales is journeys else credit_replicates(sales.paths, ["markov_1"], n_boot=200)
+)["markov_1"]
 costs = marginal_costs(sales_fit, spend, elasticity=elasticity).dropna(subset=["marginal_cost"])
 
 

@@ -190,6 +190,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from analytics.reports import roles as role_files
     from analytics.reports import runner
 
+    runner.skip_iri_grammars()  # 2 CPU-s of grammars nbformat's jsonschema would compile
     names = args.roles.split(",") if args.roles and args.roles != "all" else None
     roles = [role_files.load_role(n) for n in (names or role_files.available_roles())]
     # Each role may name its own period and warehouse; the command line overrides both.

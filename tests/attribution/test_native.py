@@ -158,6 +158,28 @@ def tiny(tiny_warehouse):
     con.close()
 
 
+def test_replicates_drawn_once_serve_the_intervals_and_the_what_if(tiny):
+    """Page 06 draws the replicates of its four interval models once and takes the
+    what-if's Markov replicates from them. The resampling does not depend on the
+    models asked (one stream of draws per chunk), so the Markov draws of the
+    four-model call equal a Markov-only call's (what the page drew before), and the
+    intervals from given replicates equal those drawn inside, exactly; replicates
+    of another shape are refused."""
+    period = parse_period("all", data_bounds(tiny)[1], bounds=data_bounds(tiny))
+    paths = build_journeys(tiny, "sale", lookback_days=30, period=period).paths
+    models = ["last_touch", "linear", "markov_1", "shapley"]
+    drawn = credit_replicates(paths, models, n_boot=20)
+    alone = credit_replicates(paths, ["markov_1"], n_boot=20)["markov_1"]
+    assert np.array_equal(drawn["markov_1"], alone)
+    pd.testing.assert_frame_equal(
+        bootstrap_credit(paths, models=models, n_boot=20, replicates=drawn),
+        bootstrap_credit(paths, models=models, n_boot=20),
+        check_exact=True,
+    )
+    with pytest.raises(ValueError, match="replicates lack 30 draws .* shapley"):
+        bootstrap_credit(paths, models=["shapley"], n_boot=30, replicates=drawn)
+
+
 def test_budget_error_against_the_demo_truth(tiny):
     """Cutting a channel's whole spend loses its credit; the generator says how much
     it really loses (truth.channel_effects). The error is reported per channel and

@@ -7,11 +7,10 @@ from dataclasses import replace
 
 import nbformat
 import pytest
-from funnel_fixture import build_warehouse
 from test_runner import GOOD_ROLE, small_notebook, write_role
 
 from analytics.paths import ROOT
-from analytics.reports import load_role, run_reports
+from analytics.reports import load_role, runner
 
 FIRST = """\
 import json, os, matplotlib
@@ -49,7 +48,12 @@ def _printed(ipynb) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def one_worker_run(tmp_path_factory):
-    """Four small notebooks, one worker: first, second, one that kills its kernel, last."""
+    """Four small notebooks, one worker: first, second, one that kills its kernel, last.
+
+    Executed as ``run_reports`` executes them -- its tasks (``_executions``), one worker
+    of its pool (``notebook_pool``) running ``_run_task`` -- but without the rest of a
+    run: the period snapshot, which these notebooks do not read (3-4 CPU-s), the index
+    and the manifest. Returns the results (one per notebook) in the notebooks' order."""
     base = tmp_path_factory.mktemp("kernels")
     notebooks = [
         small_notebook(base / name, 'role = "x"', code)
@@ -57,21 +61,18 @@ def one_worker_run(tmp_path_factory):
     ]
     write_role(base / "roles", "ceo", GOOD_ROLE)
     role = replace(load_role("ceo", roles_dir=base / "roles"), notebooks=tuple(notebooks))
-    summary = run_reports(
-        [role],
-        warehouse=build_warehouse(base / "warehouse.duckdb"),
-        out_dir=base / "reports",
-        jobs=1,
-        progress=False,
-    )
-    return summary
+    tasks = runner._executions([role], base / "reports", {"period": "last-week"})
+    assert [t.notebook.name for t in tasks] == list(NAMES)
+    with runner.notebook_pool(1) as pool:
+        futures = [pool.submit(runner._run_task, task) for task in tasks]
+        return [result for future in futures for result in future.result(timeout=300)]
 
 
 def test_notebooks_share_a_kernel_reset_as_a_fresh_one(one_worker_run):
     """The second notebook runs in the first one's kernel (same process id) but sees
     none of its names, its Matplotlib setting or its working folder, and its cells are
     numbered from 1, as in a kernel of its own."""
-    pages = {r.notebook: r for r in one_worker_run.results}
+    pages = {r.notebook: r for r in one_worker_run}
     (first,), first_counts = _printed(pages["a_first.ipynb"].ipynb)
     (second,), second_counts = _printed(pages["b_second.ipynb"].ipynb)
     assert second["pid"] == first["pid"]
@@ -85,7 +86,7 @@ def test_notebooks_share_a_kernel_reset_as_a_fresh_one(one_worker_run):
 def test_a_dead_kernel_fails_its_notebook_and_the_next_gets_a_new_one(one_worker_run):
     """The third notebook kills its kernel: it fails with the kernel's death, the fourth
     runs in a new kernel (another process id), and no kernel outlives the run."""
-    pages = {r.notebook: r for r in one_worker_run.results}
+    pages = {r.notebook: r for r in one_worker_run}
     assert [pages[n].status for n in NAMES] == ["ok", "ok", "failed", "ok"]
     assert "DeadKernelError" in pages["c_dies.ipynb"].error
     (first,), _ = _printed(pages["a_first.ipynb"].ipynb)
@@ -137,3 +138,106 @@ def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch)
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # ended, not yet reaped
     except psutil.NoSuchProcess:  # ended and reaped
         pass
+
+
+def _saves_of(manager_class, tmp_path, monkeypatch, *, seconds_per_step, autosave=30):
+    """Writes of the output notebook while a 3-cell notebook runs through ``manager_class``
+    (the engine's calls in order, no kernel), the clock advancing ``seconds_per_step``
+    at each call; returns (writes, notebook read back from the output path)."""
+    import datetime
+
+    import papermill.engines
+    from papermill.iorw import write_ipynb
+
+    writes = []
+
+    def counted(nb, path):
+        writes.append(path)
+        write_ipynb(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)],
+        metadata={"papermill": {}},
+    )
+    output = tmp_path / f"out_{seconds_per_step}_{autosave}.ipynb"
+    clock = [datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)]
+
+    class Clocked(manager_class):
+        def now(self):
+            clock[0] += datetime.timedelta(seconds=seconds_per_step)
+            return clock[0]
+
+    manager = Clocked(nb, output_path=str(output), progress_bar=False, autosave_cell_every=autosave)
+    manager.notebook_start()
+    for index, cell in enumerate(nb.cells):
+        manager.cell_start(cell, index)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{index}\n")]
+        cell.execution_count = index + 1
+        manager.cell_complete(cell, index)
+    manager.notebook_complete()
+    return writes, nbformat.read(output, as_version=4)
+
+
+def test_the_warm_engine_writes_the_output_notebook_at_start_and_end(tmp_path, monkeypatch):
+    """Papermill's manager writes the output notebook at the start, before and after
+    each cell and at the end: 1 + 2 x 3 + 1 = 8 writes for 3 cells. The warm engine's
+    writes it twice when the cells are quick (1 s per step, autosave every 30 s), the
+    same final notebook (every cell's output, count and status); with cells slower
+    than the interval (31 s per step) and with ``autosave_cell_every=0`` it writes at
+    every cell, as Papermill does."""
+    from papermill.engines import NotebookExecutionManager
+
+    from analytics.reports.kernels import execution_manager_class
+
+    fewer = execution_manager_class()
+    stock_writes, stock_nb = _saves_of(
+        NotebookExecutionManager, tmp_path, monkeypatch, seconds_per_step=1
+    )
+    writes, nb = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=1)
+    assert len(stock_writes) == 8
+    assert len(writes) == 2
+    for cells in (nb.cells, stock_nb.cells):
+        assert [c.outputs[0]["text"] for c in cells] == ["0\n", "1\n", "2\n"]
+        assert [c.execution_count for c in cells] == [1, 2, 3]
+        assert [c.metadata.papermill["status"] for c in cells] == ["completed"] * 3
+    slow_writes, _ = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=31)
+    assert len(slow_writes) == 8
+    every_writes, _ = _saves_of(fewer, tmp_path, monkeypatch, seconds_per_step=1, autosave=0)
+    assert len(every_writes) == 8
+
+
+def test_the_reset_freezes_what_survives_and_frees_it_at_the_next_reset(tmp_path):
+    """After a reset the objects alive then are frozen (left out of the cyclic
+    collector's work while the next notebook runs): a reference cycle that becomes
+    garbage afterwards survives a plain ``gc.collect()`` and is freed by the next
+    reset, as an unfrozen one is freed by the reset right away."""
+    import gc
+    import weakref
+
+    from analytics.reports.kernels import reset_kernel_state
+
+    class Node:
+        pass
+
+    here = os.getcwd()
+    try:
+        kept = Node()
+        kept.me = kept  # a cycle: only the cyclic collector can free it
+        kept_ref = weakref.ref(kept)
+        reset_kernel_state(tmp_path)
+        assert gc.get_freeze_count() > 0
+        del kept
+        gc.collect()
+        assert kept_ref() is not None  # frozen by the reset: not collected here
+        reset_kernel_state(tmp_path)
+        assert kept_ref() is None  # the next reset looks at it again and frees it
+        dropped = Node()
+        dropped.me = dropped
+        dropped_ref = weakref.ref(dropped)
+        del dropped
+        reset_kernel_state(tmp_path)
+        assert dropped_ref() is None
+    finally:
+        gc.unfreeze()
+        os.chdir(here)

@@ -888,18 +888,40 @@ def test_other_parameters_still_split_a_notebook_with_views(tmp_path):
 
 def test_report_workers_do_not_import_the_metrics_layer():
     """The spawned workers import the runner module to run Papermill: importing it must
-    not pull pandas, Ibis or DuckDB (~70 MB of resident memory per worker at 10M)."""
+    not pull pandas, Ibis or DuckDB (~70 MB of resident memory per worker at 10M), nor,
+    after the pool's initializer (``skip_iri_grammars``), the IRI grammars of
+    ``rfc3987-syntax`` that jsonschema would compile (2.1 CPU-s per worker), while
+    nbformat still validates a notebook (its schemas use no ``format`` check)."""
     import sys
 
     code = (
-        "import sys, analytics.reports.runner, analytics.reports.render, "
-        "analytics.reports.views\n"
-        "print(sorted(m for m in ('pandas', 'ibis', 'duckdb', 'pyarrow') if m in sys.modules))"
+        "import sys, analytics.reports.runner as r\n"
+        "r.skip_iri_grammars()\n"
+        "import analytics.reports.render, analytics.reports.views, nbformat\n"
+        "nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')]))\n"
+        "assert 'jsonschema' in sys.modules\n"
+        "loaded = ('pandas', 'ibis', 'duckdb', 'pyarrow', r.IRI_GRAMMARS_MODULE)\n"
+        "print(sorted(m for m in loaded if sys.modules.get(m) is not None))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_workers_are_started_without_the_iri_grammars():
+    """A worker of the runner's pool (``notebook_pool``) cannot import ``rfc3987_syntax``
+    (installed here with JupyterLab), so its jsonschema skips the grammars."""
+    import importlib
+    from importlib.metadata import distribution
+
+    from analytics.reports.runner import IRI_GRAMMARS_MODULE, notebook_pool
+
+    assert distribution("rfc3987-syntax")  # installed: a plain process would import it
+    with notebook_pool(1) as pool:
+        future = pool.submit(importlib.import_module, IRI_GRAMMARS_MODULE)
+        with pytest.raises(ModuleNotFoundError, match=IRI_GRAMMARS_MODULE):
+            future.result(timeout=60)
 
 
 def test_executions_are_handed_out_longest_first_by_the_last_run(tmp_path):

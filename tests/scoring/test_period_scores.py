@@ -295,3 +295,21 @@ def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(tmp_path):
     assert len(done) == 1 and done[0]["path"] is None and done[0]["retrain"] is False
     assert "pickle" in done[0]["error"].lower()
     assert all("lead_scoring" not in t.parameters for t in shared)
+
+
+def test_a_small_warehouse_is_scored_in_the_runner_and_a_big_one_apart(tmp_path):
+    """From ``SCORING_APART_MIN_BYTES`` (64 MiB) the scoring gets a process of its own."""
+    small, big = tmp_path / "small.duckdb", tmp_path / "big.duckdb"
+    small.write_bytes(b"\0" * 1024)
+    with big.open("wb") as file:
+        file.truncate(runner.SCORING_APART_MIN_BYTES)  # sparse: no disk space used
+    assert runner.scores_apart(small) is False
+    assert runner.scores_apart(big) is True
+
+
+def test_the_scoring_process_hands_the_tasks_back(tmp_path):
+    """The tasks go to the process of ``share_lead_scoring_apart`` and come back (a run
+    without a scoring page: nothing computed, the round trip only)."""
+    tasks = runner._executions([load_role("ceo")], tmp_path, {"warehouse": "w.duckdb"})
+    shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
+    assert (shared, done) == (tasks, [])

@@ -290,6 +290,7 @@ def bootstrap_credit(
     window: str = "grow",
     direct_channels: Sequence[str] = DIRECT_CHANNELS,
     position_shares: tuple[float, float, float] = (0.4, 0.2, 0.4),
+    replicates: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Credit of every channel under every model with a bootstrap interval.
 
@@ -305,6 +306,12 @@ def bootstrap_credit(
         Interval level, in (0, 1).
     seed : int, default 0
         Random seed.
+    replicates : dict, optional
+        :func:`credit_replicates` of the same ``paths``, ``models``, ``n_boot``,
+        ``seed``, ``window``, ``direct_channels`` and ``position_shares``, already
+        drawn (a page that also needs the replicates, e.g. for
+        :func:`~analytics.attribution.budget.budget_shift`, draws them once);
+        drawn here when None.
 
     Returns
     -------
@@ -318,7 +325,22 @@ def bootstrap_credit(
     if not 0 < ci < 1:
         raise ValueError(f"ci must be between 0 and 1, got {ci}")
     enc = encode_paths(paths)
-    reps = credit_replicates(enc, models, n_boot, seed, window, direct_channels, position_shares)
+    if replicates is None:
+        reps = credit_replicates(
+            enc, models, n_boot, seed, window, direct_channels, position_shares
+        )
+    else:
+        wrong = [
+            m
+            for m in models
+            if m not in replicates or replicates[m].shape[:2] != (n_boot, len(enc.channels))
+        ]
+        if wrong:
+            raise ValueError(
+                f"replicates lack {n_boot} draws over {len(enc.channels)} channels for: "
+                + ", ".join(wrong)
+            )
+        reps = replicates
     estimates = point_credit(enc, models, window, direct_channels, position_shares)
     measures = ["conversions", "value"] if enc.has_value else ["conversions"]
     frames = []

@@ -13,10 +13,11 @@ with visits, computes the period snapshot once
 (:func:`analytics.metrics.snapshot.build_snapshot`: every catalogue metric,
 ``metrics.json`` and the marts) and passes its path to the notebooks as the
 ``snapshot`` parameter. When a notebook of the run declares ``lead_scoring``
-(05 and 11), the same thread then has the run's lead scoring computed once, in
-a process of its own that ends with it (:func:`share_lead_scoring_apart`: model
-loaded or trained, monitoring, call lists, written to ``marts/lead_scoring/``),
-and passes its path to those notebooks. It
+(05 and 11), the same thread then has the run's lead scoring computed once
+(model loaded or trained, monitoring, call lists, written to
+``marts/lead_scoring/``), in a process of its own that ends with it for a big
+warehouse (:func:`share_lead_scoring_apart`), in the thread itself for a small one
+(:func:`scores_apart`), and passes its path to those notebooks. It
 then executes each distinct (notebook, parameters) pair **once** with Papermill
 in parallel worker processes (Papermill changes the process working directory,
 so threads would race) and renders that one
@@ -296,6 +297,38 @@ def kernel_duckdb_environment(workers: int) -> tuple[tuple[str, str], ...]:
     if workers > 1:
         pairs.append((THREADS_VAR, "1"))
     return tuple(pairs)
+
+
+IRI_GRAMMARS_MODULE = "rfc3987_syntax"
+"""The optional IRI checker of jsonschema that :func:`skip_iri_grammars` keeps out."""
+
+
+def skip_iri_grammars() -> None:
+    """Keep jsonschema from compiling the IRI grammars of ``rfc3987-syntax`` in this process.
+
+    Papermill and nbconvert import nbformat, which imports jsonschema; jsonschema
+    (4.25+) imports ``rfc3987_syntax`` for its optional ``iri`` format checks when the
+    package is installed (JupyterLab brings it: jupyter-events requires
+    ``jsonschema[format-nongpl]``). Version 1.1 compiles ~40 Lark Earley parsers at
+    import: 2.1 CPU-s per process that imports nbformat, measured
+    (python-jsonschema/jsonschema#1392 and #1521). No notebook schema uses the
+    ``format`` keyword, so nothing here needs those checks: marking the module
+    absent makes jsonschema skip them, as without the package. Called in the
+    runner's own processes only (its notebook workers and scoring process, the
+    ``report`` command), before nbformat is imported; a no-op once jsonschema is
+    loaded.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault(IRI_GRAMMARS_MODULE, None)
+
+
+def notebook_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes, each started with :func:`skip_iri_grammars`: the
+    runner's notebook executions (:func:`_run_task`) and its lead scoring process."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=skip_iri_grammars
+    )
 
 
 def _run_task(task: _Task) -> list[NotebookResult]:
@@ -640,11 +673,11 @@ def share_lead_scoring_apart(
     table of every lead: ~300 MB at 10M visits that the runner would otherwise keep
     (freed memory is not handed back, and imports stay) while two notebook kernels
     run beside it. A process that dies passes nothing, like a computation that
-    fails: the pages compute the scoring themselves.
+    fails: the pages compute the scoring themselves. Used from a warehouse of
+    :data:`SCORING_APART_MIN_BYTES` (:func:`scores_apart`).
     """
-    context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+        with notebook_pool(1) as child:  # it reads the notebooks' parameters with Papermill
             return child.submit(share_lead_scoring, tasks, warehouse, period, folder).result()
     except Exception as exc:  # the process itself died (killed, out of memory)
         error = _error_line(exc)
@@ -654,6 +687,25 @@ def share_lead_scoring_apart(
             for d, r in keys
         ]
         return tasks, failed
+
+
+SCORING_APART_MIN_BYTES = 64 * 2**20
+"""Warehouse file size (bytes) from which the lead scoring runs in a process of its own.
+
+The features of every lead take about 1.25 times the warehouse file (300 MB for the
+240 MB file of 10M visits), and the parent keeps what it imported and freed. Below
+64 MiB (~2.5M visits) the runner's thread computes it: that costs the runner ~80 MB
+at most and saves the process's start and its imports of pandas, DuckDB, Ibis and
+Papermill, which the runner has already loaded (tiny demo, model trained: 9.5-10.0
+CPU-s in the process, 5.9-7.7 in the thread; docs/design.md).
+"""
+
+
+def scores_apart(warehouse: Path) -> bool:
+    """Whether the run's lead scoring runs in a process of its own
+    (:func:`share_lead_scoring_apart`): the warehouse file is at least
+    :data:`SCORING_APART_MIN_BYTES`."""
+    return Path(warehouse).stat().st_size >= SCORING_APART_MIN_BYTES
 
 
 def _needs_lead_scoring(task: _Task) -> bool:
@@ -804,10 +856,9 @@ def run_reports(
         bar.set_postfix_str(f"{task.notebook.name} x{len(task.pages)} {status}")
         bar.update(1)
 
-    context = multiprocessing.get_context("spawn")
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as side,
-        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        notebook_pool(workers) as pool,
         tqdm(
             total=len(tasks),
             desc=f"reports {resolved.label}",
@@ -817,7 +868,8 @@ def run_reports(
     ):
         steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
         if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot
-            scoring = side.submit(share_lead_scoring_apart, tasks, warehouse, resolved, folder)
+            share = share_lead_scoring_apart if scores_apart(warehouse) else share_lead_scoring
+            scoring = side.submit(share, tasks, warehouse, resolved, folder)
             steps.append(
                 _Step(
                     future=scoring,
