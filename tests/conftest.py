@@ -195,3 +195,22 @@ def spark(tiny_warehouse, tmp_path_factory):
     )
     yield backend
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def hand_w23_snapshot():
+    """``compute_snapshot`` of ``funnel_fixture``'s hand-made warehouse for 2025-W23 (CRM
+    stages; ~2.3 CPU-s of Ibis compiles), shared by ``test_snapshot.py`` and
+    ``test_email.py``: read it, don't modify it (deep-copy its ``data`` to change it)."""
+    import duckdb
+    from funnel_fixture import fill
+
+    from analytics.metrics.period import iso_week
+    from analytics.metrics.snapshot import compute_snapshot
+
+    con = duckdb.connect()
+    try:
+        fill(con)
+        return compute_snapshot(con, iso_week(2025, 23))
+    finally:
+        con.close()

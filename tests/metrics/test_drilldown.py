@@ -32,14 +32,29 @@ def con(tmp_path_factory):
     con.close()
 
 
+@pytest.fixture(scope="module")
+def w23(con):
+    """W23's drill-down at a depth (``change``: with the previous week's figures), computed
+    once per module (an Ibis compile each) and read by two tests per depth; each a copy."""
+    done = {}
+
+    def frame(depth: str, change: bool = False):
+        if (depth, change) not in done:
+            compute = drilldown_with_change if change else drilldown
+            done[depth, change] = compute(con, iso_week(2025, 23), depth=depth)
+        return done[depth, change].copy()
+
+    return frame
+
+
 def test_totals_equal_the_funnel_summary(con):
     frame = drilldown(con, iso_week(2025, 23), depth="creative")
     for column in ("spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue"):
         assert frame[column].sum() == pytest.approx(SUMMARY_W23[column]), column
 
 
-def test_campaign_rows_by_hand(con):
-    frame = drilldown(con, iso_week(2025, 23), depth="campaign").set_index(["channel", "campaign"])
+def test_campaign_rows_by_hand(w23):
+    frame = w23("campaign").set_index(["channel", "campaign"])
     first = frame.loc[("paid_search", "paid_search-2025-06-02")]
     assert first["spend"] == 10_000 and first["leads"] == 0
     assert math.isnan(first["cpl"]) and first["romi"] == pytest.approx(-100.0)
@@ -54,17 +69,17 @@ def test_campaign_rows_by_hand(con):
     ]
 
 
-def test_channel_ratios(con):
+def test_channel_ratios(w23):
     """paid_search: spend 15 000, leads 2, MQL 2, SQL 1, revenue 100 000:
     CPL 7 500, cost per MQL 7 500, cost per SQL 15 000, ROMI 566.67 %, ДРР 15 %."""
-    frame = drilldown(con, iso_week(2025, 23), depth="channel").set_index("channel")
+    frame = w23("channel").set_index("channel")
     row = frame.loc["paid_search"]
     assert row["cpl"] == pytest.approx(7_500) and row["cost_per_sql"] == pytest.approx(15_000)
     assert row["romi"] == pytest.approx(566.6667, abs=1e-3) and row["drr"] == pytest.approx(15.0)
 
 
-def test_change_against_the_previous_week(con):
-    frame = drilldown_with_change(con, iso_week(2025, 23), depth="campaign")
+def test_change_against_the_previous_week(w23):
+    frame = w23("campaign", change=True)
     row = frame.set_index(["channel", "campaign"]).loc[("paid_search", "undetermined")]
     assert row["leads_previous"] == 1 and row["leads_change"] == pytest.approx(100.0)
     assert row["revenue_previous"] == 20_000 and row["revenue_change"] == pytest.approx(400.0)
@@ -77,29 +92,29 @@ def test_bad_depth():
         drilldown(None, iso_week(2025, 23), depth="keyword")
 
 
-def test_booked_sales_and_revenue_by_hand(con):
+def test_booked_sales_and_revenue_by_hand(w23):
     """Booked W23 (fixture docstring): D1 won 100 000 (L1, v1 paid_search), D4 won 50 000
     (L4, no visit) and DX won 777 (no lead) -> paid_search "undetermined" campaign 1 sale,
     100 000; undetermined/undetermined 2 sales, 50 777; total 3 sales, 150 777 (the CEO's
     booked revenue). paid_search spend 15 000 -> booked ROMI (100 000 − 15 000) / 15 000 ×
     100 = 566.67 % and ДРР 15 000 / 100 000 × 100 = 15 % at channel level."""
-    frame = drilldown(con, iso_week(2025, 23), depth="campaign").set_index(["channel", "campaign"])
+    frame = w23("campaign").set_index(["channel", "campaign"])
     assert frame["sales_booked"].sum() == 3
     assert frame["revenue_booked"].sum() == pytest.approx(150_777.0)
     search = frame.loc[("paid_search", "undetermined")]
     assert (search["sales_booked"], search["revenue_booked"]) == (1, 100_000.0)
     nowhere = frame.loc[("undetermined", "undetermined")]
     assert (nowhere["sales_booked"], nowhere["revenue_booked"]) == (2, 50_777.0)
-    channel = drilldown(con, iso_week(2025, 23), depth="channel").set_index("channel")
+    channel = w23("channel").set_index("channel")
     assert channel.loc["paid_search", "romi_booked"] == pytest.approx(566.6667, abs=1e-3)
     assert channel.loc["paid_search", "drr_booked"] == pytest.approx(15.0)
     assert math.isnan(channel.loc["paid_social", "drr_booked"])  # no revenue: undefined
 
 
-def test_booked_change_against_the_previous_week(con):
+def test_booked_change_against_the_previous_week(w23):
     """W22: D0 won 20 000 (L0, v0 paid_search, no UTM) -> paid_search/undetermined booked
     revenue 20 000 then 100 000 in W23: +400 %."""
-    frame = drilldown_with_change(con, iso_week(2025, 23), depth="campaign")
+    frame = w23("campaign", change=True)
     row = frame.set_index(["channel", "campaign"]).loc[("paid_search", "undetermined")]
     assert row["revenue_booked_previous"] == 20_000
     assert row["revenue_booked_change"] == pytest.approx(400.0)

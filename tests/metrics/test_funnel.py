@@ -37,6 +37,19 @@ def week(con):
     return parse_period("last-week", ANCHOR)
 
 
+@pytest.fixture(scope="module")
+def week_summary(con, week):
+    """``funnel_summary`` of the hand-made W23 (an Ibis compile), read by four tests; each
+    takes a copy."""
+    return funnel_summary(con, week)
+
+
+@pytest.fixture(scope="module")
+def week_channels(con, week):
+    """``funnel_by_channel`` of the hand-made W23, read by four tests; each takes a copy."""
+    return funnel_by_channel(con, week)
+
+
 def assert_close(actual, expected, what):
     if isinstance(expected, float) and math.isnan(expected):
         assert math.isnan(actual), f"{what}: expected NaN, got {actual}"
@@ -44,8 +57,8 @@ def assert_close(actual, expected, what):
         assert actual == pytest.approx(expected), f"{what}: {actual} != {expected}"
 
 
-def test_summary_matches_hand_computed_week(con, week):
-    summary = funnel_summary(con, week)
+def test_summary_matches_hand_computed_week(week_summary):
+    summary = week_summary.copy()
     assert summary.shape[0] == 1
     assert summary.index.tolist() == ["2025-W23"]
     row = summary.iloc[0]
@@ -54,8 +67,8 @@ def test_summary_matches_hand_computed_week(con, week):
     assert list(summary.columns) == list(SUMMARY_W23)
 
 
-def test_counts_are_integers_and_money_floats(con, week):
-    summary = funnel_summary(con, week)
+def test_counts_are_integers_and_money_floats(week_summary):
+    summary = week_summary.copy()
     assert summary["leads"].dtype == "int64"
     assert summary["sales"].dtype == "int64"
     assert summary["revenue"].dtype == "float64"
@@ -110,8 +123,8 @@ def test_spend_without_revenue_gives_romi_minus_100_and_nan_drr(con):
     assert row["romi"] == -100
 
 
-def test_by_channel_matches_hand_computed_week(con, week):
-    frame = funnel_by_channel(con, week).set_index("channel")
+def test_by_channel_matches_hand_computed_week(week_channels):
+    frame = week_channels.copy().set_index("channel")
     assert sorted(frame.index) == sorted(BY_CHANNEL_W23)
     columns = ["spend", "visits", "visitors", "leads", "mql", "sql_leads", "sales", "revenue"]
     columns += ["cac", "drr", "romi"]
@@ -120,17 +133,17 @@ def test_by_channel_matches_hand_computed_week(con, week):
             assert_close(frame.loc[channel, column], value, f"{channel}.{column}")
 
 
-def test_by_channel_adds_up_to_the_summary(con, week):
-    frame = funnel_by_channel(con, week)
-    row = funnel_summary(con, week).iloc[0]
+def test_by_channel_adds_up_to_the_summary(week_channels, week_summary):
+    frame = week_channels.copy()
+    row = week_summary.copy().iloc[0]
     for column in ("spend", "visits", "leads", "leads_form", "mql", "sql_leads", "sales"):
         assert frame[column].sum() == row[column], column
     assert frame["revenue"].sum() == row["revenue"]
     assert frame["visitors"].sum() >= row["visitors"]  # b visited two channels
 
 
-def test_by_channel_sorted_by_leads_and_empty_period(con, week):
-    frame = funnel_by_channel(con, week)
+def test_by_channel_sorted_by_leads_and_empty_period(con, week_channels):
+    frame = week_channels.copy()
     assert frame["leads"].is_monotonic_decreasing
     empty = funnel_by_channel(con, parse_period("2025-W10", ANCHOR))
     assert empty.empty
@@ -173,8 +186,8 @@ def test_weekly_funnel_stops_at_period_end(con):
         weekly_funnel(con, period, weeks=0)
 
 
-def test_presentation_tables(con, week):
-    summary = funnel_summary(con, week)
+def test_presentation_tables(con, week, week_summary, week_channels):
+    summary = week_summary.copy()
     table = summary_table(summary)
     assert table.loc["Ad spend", "value"] == "21\u202f000 ₽"
     # the funnel's ДРР and ROMI are those of the week's leads: named as cohort figures
@@ -195,7 +208,7 @@ def test_presentation_tables(con, week):
     ]
     assert stages["count"].tolist() == [7, 6, 4, 3, 2]
     assert stages["conversion"].iloc[2] == pytest.approx(4 / 6 * 100)
-    channels = channel_table(funnel_by_channel(con, week))
+    channels = channel_table(week_channels.copy())
     assert channels.loc["paid_social", "CAC of the period's leads (cohort)"] == "—"
     assert channels.loc["paid_social", "ROMI of the period's leads (cohort)"] == "-100.0%"
     long = weekly_long(weekly_funnel(con, week, weeks=2))
@@ -236,3 +249,58 @@ def test_spend_by_channel_is_the_funnels_spend_column(con, week, tiny_warehouse)
             pd.testing.assert_series_equal(spend_by_channel(tiny, period), expected)
     finally:
         tiny.close()
+
+
+def test_ratios_on_numpy_equal_the_pandas_formulas():
+    """The ratio columns (``catalogue.ratio`` of two Series, computed on numpy arrays for
+    speed) are, bit for bit, the pandas formula ``num.astype(float) x scale /
+    den.where(den != 0)``; NaN where the denominator is 0 or missing, on a frame with a
+    non-default index and a nullable integer column holding a missing value. By hand,
+    row "a": cpl = 300 / 3 = 100, romi = (50 - 300) / 300 x 100 = -83.33 %."""
+    from analytics.metrics import kpi
+    from analytics.metrics.funnel import add_ratios
+
+    frame = pd.DataFrame(
+        {
+            "spend": [300.0, 0.0, 7.5, 1e-3],
+            "visits": [30, 0, 9, 1],
+            "leads": pd.array([3, 0, None, 7], dtype="Int64"),
+            "mql": [2, 0, 1, 3],
+            "sql_leads": [1, 0, 0, 3],
+            "sales": [1, 0, 0, 2],
+            "revenue": [50.0, 0.0, 0.0, 0.1],
+            "non_target": [1, 0, 0, 1],
+        },
+        index=["a", "b", "c", "d"],
+    )
+
+    def pandas_ratio(num, den, scale=1.0):
+        den = den.astype("float64")
+        return num.astype("float64") * scale / den.where(den != 0, float("nan"))
+
+    out = kpi.add_kpi_ratios(add_ratios(frame))
+    f = frame
+    expected = {
+        "cr_visit_lead": pandas_ratio(f["leads"], f["visits"], 100),
+        "cr_lead_mql": pandas_ratio(f["mql"], f["leads"], 100),
+        "cr_mql_sql": pandas_ratio(f["sql_leads"], f["mql"], 100),
+        "cr_sql_sale": pandas_ratio(f["sales"], f["sql_leads"], 100),
+        "cpl": pandas_ratio(f["spend"], f["leads"]),
+        "cost_per_mql": pandas_ratio(f["spend"], f["mql"]),
+        "cost_per_sql": pandas_ratio(f["spend"], f["sql_leads"]),
+        "cac": pandas_ratio(f["spend"], f["sales"]),
+        "drr": pandas_ratio(f["spend"], f["revenue"], 100),
+        "romi": pandas_ratio(f["revenue"] - f["spend"], f["spend"], 100),
+        "visits_per_lead": pandas_ratio(f["visits"], f["leads"]),
+        "value_per_lead": pandas_ratio(f["revenue"], f["leads"]),
+        "value_per_visit": pandas_ratio(f["revenue"], f["visits"]),
+        "average_deal": pandas_ratio(f["revenue"], f["sales"]),
+        "cr_lead_sale": pandas_ratio(f["sales"], f["leads"], 100.0),
+        "cr_visit_mql": pandas_ratio(f["mql"], f["visits"], 100.0),
+        "non_target_share": pandas_ratio(f["non_target"], f["leads"], 100.0),
+    }
+    assert list(out.columns) == [*frame.columns, *expected]
+    pd.testing.assert_frame_equal(out[list(frame.columns)], frame)
+    pd.testing.assert_frame_equal(out[list(expected)], pd.DataFrame(expected), check_exact=True)
+    assert out.loc["a", "cpl"] == 100.0 and out.loc["a", "romi"] == pytest.approx(-250 / 3)
+    assert out.loc[["b", "c"], "cpl"].isna().all() and out.loc["b"].iloc[8:].isna().all()

@@ -69,6 +69,29 @@ def tiny(tiny_warehouse):
     con.close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def oracle_flags_once():
+    """The frozen conversion (``old_conversion_by``) builds on the Ibis ``lead_flags`` of
+    its period, and the tests below ask it for the same (warehouse, period, definitions)
+    several times (once per grouping; again inside ``old_snapshot_figures``): each is
+    computed once in this module (an Ibis build and compile, ~0.4 CPU-s) and every caller
+    gets its own copy. Only the oracle's calls go through here (the product imports
+    ``lead_flags`` by name); the module's warehouses are read, never written."""
+    from analytics.metrics import definitions as module
+
+    real, done = module.lead_flags, {}
+
+    def once(con, period, definitions=None):
+        key = (con, period, definitions or DEFAULT_DEFINITIONS)
+        if key not in done:
+            done[key] = real(con, period, definitions)
+        return done[key].copy()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "lead_flags", once)
+        yield
+
+
 def periods(con):
     first, last = old_data_bounds(con)
     return [
@@ -303,9 +326,12 @@ def test_windowed_queries_match_one_query_per_period(tiny):
             _same_figures(channels[name], figures)
     span = date_range(*old_data_bounds(tiny))
     totals = snapshot._totals_of(tiny, [span, week, span])
+    expected = {
+        p: (old_booked_summary(tiny, p), funnel.funnel_summary(tiny, p)) for p in (span, week)
+    }
     for period, (booked, summary) in zip([span, week, span], totals, strict=True):
-        assert_same_frame(booked, old_booked_summary(tiny, period))
-        assert_same_frame(summary, funnel.funnel_summary(tiny, period))
+        assert_same_frame(booked, expected[period][0])
+        assert_same_frame(summary, expected[period][1])
     assert rows >= 20
 
 
@@ -344,3 +370,32 @@ def test_snapshot_weekly_from_the_shared_totals_matches_its_own_queries(hand, ti
         ("2025-W23", 100_777.0, 2, 21_000.0),
     ]
     assert [(r["leads"], r["mql"], r["sql_leads"]) for r in rows] == [(1, 1, 1), (3, 3, 2)]
+
+
+def test_a_duckdb_backend_reads_each_table_schema_once_per_block():
+    """``duckdb_backend`` asks DuckDB for a table's schema once per ``with`` block (Ibis
+    would run a DESCRIBE each time an expression names the table); a table's new column
+    added between two blocks is seen by the second, and the connection's settings are
+    back as they were after each block."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Europe/Moscow'")
+    con.execute("CREATE TABLE t (a INTEGER)")
+    con.execute("INSERT INTO t VALUES (1), (2)")
+    with ibis_backend(con) as backend:
+        described = []
+        get_schema = backend.get_schema
+
+        def counting(name, *args, **kwargs):
+            described.append(name)
+            return get_schema(name, *args, **kwargs)
+
+        backend.get_schema = counting  # what Ibis's table() calls to run its DESCRIBE
+        first, again = backend.table("t"), backend.table("t")
+        assert first is again and list(first.columns) == ["a"]
+        assert described == ["t"]
+        assert backend.execute(first.a.sum()) == 3
+    con.execute("ALTER TABLE t ADD COLUMN b VARCHAR")
+    with ibis_backend(con) as backend:
+        assert list(backend.table("t").columns) == ["a", "b"]
+    assert con.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "Europe/Moscow"
+    con.close()

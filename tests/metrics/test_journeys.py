@@ -33,6 +33,12 @@ def tiny(tiny_warehouse):
     con.close()
 
 
+@pytest.fixture(scope="module")
+def lead_journeys_10(tiny):
+    """The tiny demo's lead journeys with a 10-day lookback, read by two tests."""
+    return jr.build_journeys(tiny, "lead", lookback_days=10)
+
+
 def paths_dict(paths: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
     return {
         row.path_str: (row.conversions, row.nulls, row.value)
@@ -109,8 +115,8 @@ def test_widen_period_falls_back_to_a_quarter(hand):
     assert jr.widen_period(hand, W23, "sale", min_conversions=100) == quarter
 
 
-def test_touches_respect_lookback_and_order(tiny):
-    j = jr.build_journeys(tiny, "lead", lookback_days=10)
+def test_touches_respect_lookback_and_order(tiny, lead_journeys_10):
+    j = lead_journeys_10
     t = j.touches
     assert (t["visit_start"] <= t["conversion_at"]).all()
     assert (t["days_before"] <= 10 + 1e-9).all() and (t["days_before"] >= 0).all()
@@ -125,7 +131,7 @@ def test_touches_respect_lookback_and_order(tiny):
     assert longer.journeys["converted"].sum() == j.journeys["converted"].sum()
 
 
-def test_lead_journeys_match_an_independent_pandas_count(tiny_demo, tiny):
+def test_lead_journeys_match_an_independent_pandas_count(tiny_demo, lead_journeys_10):
     # Touches per lead recomputed from the generator's tables with plain pandas.
     lookback = pd.Timedelta(days=10)
     visits = tiny_demo.tables["visits"]
@@ -137,7 +143,7 @@ def test_lead_journeys_match_an_independent_pandas_count(tiny_demo, tiny):
         merged["visit_start"] >= merged["created_at"] - lookback
     )
     expected = merged[in_window].groupby("lead_id").size()
-    j = jr.build_journeys(tiny, "lead", lookback_days=10)
+    j = lead_journeys_10
     got = j.journeys.dropna(subset=["conversion_id"]).set_index("conversion_id")["n_touches"]
     got = got[got > 0]
     pd.testing.assert_series_equal(

@@ -233,13 +233,25 @@ W23_EXPECTED = {
 }
 
 
-def test_kpi_summary_by_hand(con):
-    row = kpi.kpi_summary(con, W23).iloc[0]
+@pytest.fixture(scope="module")
+def w23_summary(con):
+    """``kpi_summary`` of W23 (CRM stages), read by two tests (an Ibis compile each)."""
+    return kpi.kpi_summary(con, W23)
+
+
+@pytest.fixture(scope="module")
+def w23_by_channel(con):
+    """``conversion_by`` channel of W23, read by two tests."""
+    return kpi.conversion_by(con, W23, "channel")
+
+
+def test_kpi_summary_by_hand(w23_summary):
+    row = w23_summary.iloc[0]
     for column, expected in W23_EXPECTED.items():
         assert close(float(row[column]), expected), column
 
 
-def test_kpi_summary_counts_agree_with_funnel(con):
+def test_kpi_summary_counts_agree_with_funnel(con, w23_summary):
     """MQL and SQL by two routes: leads flagged by ``lead_flags`` vs deals reaching the stage.
 
     Only these two columns are computed independently by ``kpi_summary``; spend,
@@ -247,7 +259,7 @@ def test_kpi_summary_counts_agree_with_funnel(con):
     against the hand computation in ``test_kpi_summary_by_hand``). Each lead of
     this warehouse has at most one deal, so the two routes must agree (4 and 3).
     """
-    ours = kpi.kpi_summary(con, W23).iloc[0]
+    ours = w23_summary.iloc[0]
     funnel = funnel_summary(con, W23).iloc[0]
     for column, by_hand in (("mql", 4), ("sql_leads", 3)):
         assert ours[column] == funnel[column] == by_hand, column
@@ -262,8 +274,8 @@ def test_kpi_summary_with_rule_definitions(con):
     assert row["leads"] == 6 and row["sales"] == 2
 
 
-def test_conversion_by_channel_by_hand(con):
-    got = kpi.conversion_by(con, W23, "channel").set_index("channel")
+def test_conversion_by_channel_by_hand(w23_by_channel):
+    got = w23_by_channel.set_index("channel")
     expected = {
         # channel: spend, visits, leads, mql, sql, sales, revenue, non_target
         "paid_search": (10_000.0, 3, 2, 2, 1, 1, 100_000.0, 0),
@@ -282,8 +294,8 @@ def test_conversion_by_channel_by_hand(con):
     assert list(got.index[:1]) == ["paid_search"]  # most leads first
 
 
-def test_conversion_by_channel_matches_funnel_by_channel(con):
-    ours = kpi.conversion_by(con, W23, "channel").set_index("channel").sort_index()
+def test_conversion_by_channel_matches_funnel_by_channel(con, w23_by_channel):
+    ours = w23_by_channel.set_index("channel").sort_index()
     funnel = funnel_by_channel(con, W23).set_index("channel").sort_index()
     for col in ("spend", "visits", "leads", "mql", "sql_leads", "sales", "revenue"):
         assert list(ours[col]) == list(funnel[col]), col

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from funnel_fixture import build_warehouse, fill
+from funnel_fixture import build_warehouse
 
 from analytics.metrics import snapshot as snap
 from analytics.metrics.catalogue import CATALOGUE
@@ -19,13 +19,9 @@ W23 = iso_week(2025, 23)
 
 
 @pytest.fixture(scope="module")
-def shot():
-    con = duckdb.connect()
-    fill(con)
-    try:
-        yield snap.compute_snapshot(con, W23)
-    finally:
-        con.close()
+def shot(hand_w23_snapshot):
+    """The W23 snapshot of funnel_fixture's warehouse (session fixture, ``conftest.py``)."""
+    return hand_w23_snapshot
 
 
 def test_booked_headline_by_hand(shot):

@@ -31,7 +31,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from analytics.metrics import snapshot as period_snapshot
-from analytics.metrics.period import iso_week
 from analytics.reports import email_config, message, sending
 from analytics.reports import manifest as period_manifest
 
@@ -47,16 +46,12 @@ PERSON_PHONE = "+7 916 123-45-67"
 
 
 @pytest.fixture(scope="module")
-def snapshot_data(tmp_path_factory) -> dict:
-    """The W23 snapshot of funnel_fixture's warehouse, with personal data planted in it."""
-    import duckdb
+def snapshot_data(hand_w23_snapshot) -> dict:
+    """The W23 snapshot of funnel_fixture's warehouse (session fixture, ``conftest.py``; a
+    deep copy), with personal data planted in it."""
+    import copy
 
-    con = duckdb.connect()
-    try:
-        funnel_fixture.fill(con)
-        data = period_snapshot.compute_snapshot(con, iso_week(2025, 23)).data
-    finally:
-        con.close()
+    data = copy.deepcopy(hand_w23_snapshot.data)
     data["metrics"]["revenue"]["contact_email"] = PERSON_EMAIL
     data["contact_phone"] = PERSON_PHONE
     return data

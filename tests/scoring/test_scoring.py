@@ -556,11 +556,15 @@ def test_monitor_compares_old_scores_with_outcomes(con, models, split, target):
     assert isinstance(result["recommendation"]["retrain"], bool)
 
 
-def test_cli_call_list_writes_csv_and_refuses_a_missing_model(tmp_path, models, capsys):
+def test_cli_call_list_writes_csv_and_refuses_a_missing_model(
+    tmp_path, models, capsys, tiny_warehouse
+):
+    """The call list of another warehouse than the model's (the session's tiny demo, only
+    read by ``call-list``): one row per lead of that warehouse."""
     from analytics import cli
 
     path = scoring.save_model(models["boosting"], tmp_path / "models", {})
-    warehouse_file = [str(_warehouse(tmp_path, visits=40_000, seed=11))]
+    warehouse_file = [str(tiny_warehouse)]
     out = tmp_path / "calls.csv"
     code = cli.main(
         [

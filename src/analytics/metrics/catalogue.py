@@ -494,8 +494,16 @@ def ratio(numerator, denominator, scale: float = 1.0):
     >>> ratio(10, 0)
     nan
     """
+    import numpy as np
     import pandas as pd
 
+    if isinstance(numerator, pd.Series) and isinstance(denominator, pd.Series):
+        # on the columns' numpy arrays: the same values as the pandas arithmetic below,
+        # without its ~1 ms of overhead a call (a funnel, KPI or drill-down table adds
+        # ten ratios, several times a page)
+        num = numerator.to_numpy(dtype="float64", na_value=np.nan)
+        den = denominator.to_numpy(dtype="float64", na_value=np.nan)
+        return pd.Series(num * scale / np.where(den != 0, den, np.nan), index=numerator.index)
     if isinstance(numerator, pd.Series) or isinstance(denominator, pd.Series):
         num = numerator.astype("float64") if isinstance(numerator, pd.Series) else numerator
         if isinstance(denominator, pd.Series):
