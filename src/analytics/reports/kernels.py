@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,6 +106,39 @@ def _wait(result):
     return run_sync(awaited)()
 
 
+def kernel_transport() -> dict:
+    """How the worker talks to its kernel: ``transport`` and ``ip`` of jupyter_client's
+    kernel manager.
+
+    jupyter_client connects to a kernel over TCP on the loopback interface by default,
+    and ipykernel 7 then prints, at every kernel start, "Kernel is running over TCP
+    without encryption..." to the kernel's stderr: the report command's (cron mail of
+    the weekly run). The message names its two remedies: the IPC transport, or CurveZMQ
+    keys (jupyter_client 8.10's ``transport_encryption``), which would encrypt every
+    message of the run's outputs for a connection that never leaves the machine. Here
+    the kernel and its worker talk over Unix domain sockets (``transport="ipc"``): no
+    port is opened, and the socket files sit in a folder of their own created with mode
+    0700 (:func:`tempfile.mkdtemp`), so only the report's user can connect -- as the
+    runtime folder of the connection file. ``ip`` is the socket files' path prefix
+    (jupyter_client appends ``-<port number>``); absolute, because the kernel and its
+    worker run in different working folders. Where ZeroMQ has no IPC transport
+    (Windows), TCP as before.
+
+    Returns
+    -------
+    dict
+        ``{"transport": "ipc", "ip": "<temporary folder>/kernel"}``, or ``{}`` (TCP).
+    """
+    import tempfile
+
+    import zmq
+
+    if not zmq.has("ipc"):
+        return {}
+    folder = tempfile.mkdtemp(prefix="analytics-kernel-")
+    return {"transport": "ipc", "ip": os.path.join(folder, "kernel")}
+
+
 def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60):
     """The worker's kernel manager, its kernel alive and reset for the next notebook.
 
@@ -123,7 +157,7 @@ def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60
         shutdown_warm_kernel()
         km = None
     if km is None:
-        km = AsyncKernelManager(kernel_name=kernel_name)
+        km = AsyncKernelManager(kernel_name=kernel_name, **kernel_transport())
         _wait(km.start_kernel(cwd=str(cwd)))
         _WARM.update(km=km, name=kernel_name)
         _register_shutdown()
@@ -160,7 +194,9 @@ def shutdown_warm_kernel() -> None:
         if _wait(km.is_alive()):
             _wait(km.shutdown_kernel(now=True))
     finally:
-        _wait(km.cleanup_resources())
+        _wait(km.cleanup_resources())  # the connection file and the IPC socket files
+        if km.transport == "ipc":  # the folder of kernel_transport, empty now
+            shutil.rmtree(os.path.dirname(km.ip), ignore_errors=True)
 
 
 def _register_shutdown() -> None:

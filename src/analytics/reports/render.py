@@ -21,13 +21,17 @@ import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import nbformat
-from jinja2 import DictLoader
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import Preprocessor
-from traitlets.config import Config
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+
+# nbconvert (with Jinja, mistune, bleach, BeautifulSoup: ~1 CPU-s to import) is imported
+# where a page is rendered, in the runner's notebook workers: the runner imports this
+# module for the pages' navigation (set_page_nav), which needs none of it.
 
 ANALYST_ONLY_TAG = "analyst-only"
 """Cells with this tag are removed from reports with hidden code."""
@@ -163,24 +167,32 @@ def external_references(html: str) -> list[str]:
     return finder.found
 
 
-class _LeadershipView(Preprocessor):
-    """Drop ``stderr`` stream outputs (warnings, logging), then code cells left
-    without outputs (their input is hidden, so they would render empty)."""
+@functools.cache
+def _leadership_view():
+    """nbconvert's preprocessor class of the leadership view (defined at first use, so
+    that importing this module does not import nbconvert)."""
+    from nbconvert.preprocessors import Preprocessor
 
-    def preprocess(self, nb, resources):
-        kept = []
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = [
-                    out
-                    for out in cell.outputs
-                    if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
-                ]
-                if not cell.outputs:
-                    continue
-            kept.append(cell)
-        nb.cells = kept
-        return nb, resources
+    class _LeadershipView(Preprocessor):
+        """Drop ``stderr`` stream outputs (warnings, logging), then code cells left
+        without outputs (their input is hidden, so they would render empty)."""
+
+        def preprocess(self, nb, resources):
+            kept = []
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs = [
+                        out
+                        for out in cell.outputs
+                        if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+                    ]
+                    if not cell.outputs:
+                        continue
+                kept.append(cell)
+            nb.cells = kept
+            return nb, resources
+
+    return _LeadershipView
 
 
 def make_exporter(hide_code: bool, locale: str = "en") -> HTMLExporter:
@@ -192,6 +204,10 @@ def make_exporter(hide_code: bool, locale: str = "en") -> HTMLExporter:
         Exclude code inputs and prompts; drop cells tagged ``analyst-only``
         (and the parameter cells), stderr output and code cells without output.
     """
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
     config = Config()
     config.HTMLExporter.template_name = "lab"
     config.HTMLExporter.template_file = _TEMPLATE_NAME
@@ -203,9 +219,40 @@ def make_exporter(hide_code: bool, locale: str = "en") -> HTMLExporter:
     config.TagRemovePreprocessor.enabled = hide_code
     config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS) if hide_code else set()
     exporter = HTMLExporter(config=config, extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})])
+    exporter.environment.bytecode_cache = template_bytecode_cache()
     if hide_code:
-        exporter.register_preprocessor(_LeadershipView(), enabled=True)
+        exporter.register_preprocessor(_leadership_view()(), enabled=True)
     return exporter
+
+
+@functools.cache
+def template_bytecode_cache():
+    """Jinja's cache of compiled templates, shared by every exporter (:func:`make_exporter`).
+
+    Each exporter has a Jinja environment of its own, which compiles nbconvert's
+    ``lab`` templates (about 20 files) to Python on first use: ~0.2 CPU-s per exporter,
+    paid by every notebook worker of every run for each view it renders (leadership,
+    analyst). With Jinja's file-system bytecode cache the compiled code is kept, keyed
+    by template name and checked against a hash of the template's source, in Jinja's
+    per-user folder (``<temp>/_jinja2-cache-<uid>``, created with mode 0700 and
+    refused if someone else owns it); the next exporter, in this process or the next
+    run's, loads it instead of compiling. The page is the same: the cache holds the
+    code the template compiles to. A folder that cannot be created or written leaves
+    Jinja compiling, as without the cache.
+    """
+    from jinja2 import FileSystemBytecodeCache
+
+    class TemplateCache(FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # the template compiled is used all the same, only not kept
+                pass
+
+    try:
+        return TemplateCache()
+    except (OSError, RuntimeError):  # no usable temporary folder: Jinja compiles each time
+        return None
 
 
 @functools.lru_cache(maxsize=8)
