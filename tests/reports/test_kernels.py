@@ -4,6 +4,7 @@ between notebooks as a fresh kernel would be, replaced when it dies, stopped at 
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -106,13 +107,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch):
+def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch, capfd):
     """The reset changes to the notebook's folder; a folder that does not exist makes it
     fail in the warm kernel. The worker then gets a RuntimeError naming the kernel's error,
     the kernel process is stopped (not left running) and the worker holds no kernel, so
-    its next notebook starts a new one instead of reusing a broken kernel."""
+    its next notebook starts a new one instead of reusing a broken kernel.
+
+    The kernel talks to the worker over Unix sockets in a folder only the user may
+    enter (mode 0700), removed with the kernel, and prints nothing about its transport:
+    over TCP ipykernel 7 writes "Kernel is running over TCP without encryption" to its
+    stderr (the worker's, here captured) at every start."""
+    import stat
+
     import jupyter_client.manager
     import psutil
+    import zmq
 
     from analytics.reports import kernels
 
@@ -129,11 +138,20 @@ def test_a_kernel_whose_reset_fails_is_stopped_not_reused(tmp_path, monkeypatch)
     monkeypatch.setattr(kernels, "_WARM", {})
     kernels.warm_kernel_manager("python3", tmp_path)  # started and reset: the warm kernel
     (pid,) = started
-    assert kernels._WARM["km"] is not None and psutil.pid_exists(pid)
+    km = kernels._WARM["km"]
+    assert km is not None and psutil.pid_exists(pid)
+    if zmq.has("ipc"):  # Linux, macOS
+        sockets = Path(km.ip).parent
+        assert km.transport == "ipc" and Path(km.ip).is_absolute()
+        assert stat.S_IMODE(sockets.stat().st_mode) == 0o700
+        assert {p.name for p in sockets.iterdir()} == {f"kernel-{port}" for port in km.ports}
     with pytest.raises(RuntimeError, match="resetting the kernel failed: FileNotFoundError"):
         kernels.warm_kernel_manager("python3", tmp_path / "gone")
     assert len(started) == 1  # the failing reset ran in the warm kernel, not a new one
     assert kernels._WARM.get("km") is None
+    if zmq.has("ipc"):
+        assert not sockets.exists()  # removed with the kernel
+    assert "without encryption" not in capfd.readouterr().err
     try:
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # ended, not yet reaped
     except psutil.NoSuchProcess:  # ended and reaped

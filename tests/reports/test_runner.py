@@ -228,6 +228,46 @@ def test_a_reused_exporter_renders_each_page_as_a_new_one_would(tmp_path):
         assert ("plot_revenue" in text) is not hide
 
 
+def test_exporters_share_compiled_templates_and_render_the_same_page(tmp_path, monkeypatch):
+    """The exporters keep their compiled Jinja templates in a bytecode cache (folder
+    ``tmp_path`` here): the first exporter compiles and stores them, a second one of
+    another view and language loads them and compiles nothing, and each page is the
+    same string as one rendered without any cache (nbconvert's own way)."""
+    import jinja2
+
+    from analytics.reports.render import REPORT_CSS, make_exporter
+
+    notebook = executed_notebook(tmp_path / "executed.ipynb")
+    resources = {"metadata": {"name": "x", "path": str(tmp_path)}, "report_css": REPORT_CSS}
+
+    def page(hide: bool, locale: str, cache) -> str:
+        exporter = make_exporter(hide, locale)
+        exporter.environment.bytecode_cache = cache
+        body, _ = exporter.from_notebook_node(
+            nbformat.read(notebook, as_version=4), resources=dict(resources)
+        )
+        return body
+
+    compiled = []
+    compile_template = jinja2.Environment.compile
+
+    def counted(self, *args, **kwargs):
+        compiled.append(1)
+        return compile_template(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    plain = {view: page(*view, None) for view in ((True, "ru"), (False, "en"))}
+    compiled.clear()
+    cache = jinja2.FileSystemBytecodeCache(str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    assert page(True, "ru", cache) == plain[True, "ru"]
+    assert compiled and list((tmp_path / "cache").iterdir())  # compiled once, then stored
+    compiled.clear()
+    assert page(False, "en", cache) == plain[False, "en"]
+    assert page(True, "ru", cache) == plain[True, "ru"]
+    assert compiled == []  # both loaded from the cache
+
+
 def test_render_refuses_outside_resources(tmp_path):
     notebook = executed_notebook(
         tmp_path / "cdn.ipynb", '<script src="https://cdn.example.com/plotly.js"></script>'
@@ -733,12 +773,29 @@ def empty_run(tmp_path_factory):
     stderr = io.StringIO()
     argv = ["report", "--roles", "ceo", "--period", "2025-W10"]
     argv += ["--warehouse", str(warehouse), "--out", str(out)]
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
-        patch.setattr(role_files, "load_role", lambda name: role)
-        patch.setattr(runner, "run_reports", kept)
-        code = cli.main(argv)
+    # the file behind stderr (fd 2), which the command's workers and their kernels inherit
+    process_stderr = base / "stderr.txt"
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stderr(stderr),
+        process_stderr.open("w+b") as fd2_file,
+    ):
+        saved = os.dup(2)
+        os.dup2(fd2_file.fileno(), 2)
+        try:
+            patch.setattr(role_files, "load_role", lambda name: role)
+            patch.setattr(runner, "run_reports", kept)
+            code = cli.main(argv)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     (summary,) = summaries
+    EMPTY_RUN_PROCESS_STDERR.append(process_stderr.read_text(encoding="utf-8", errors="replace"))
     return summary, out / "2025-W10", warehouse, role, code, stderr.getvalue()
+
+
+EMPTY_RUN_PROCESS_STDERR: list[str] = []
+"""Filled by ``empty_run``: what the processes of the run (workers, kernels) wrote to fd 2."""
 
 
 def test_a_period_without_data_gets_a_banner_everywhere(empty_run):
@@ -773,6 +830,18 @@ def test_report_command_exits_non_zero_with_one_line(empty_run):
     messages = [line for line in err if not line.startswith("reports 2025-W10:")]  # tqdm bar
     assert len(messages) == 1 and messages[0].startswith("report: no data for 2025-W10")
     assert "Traceback" not in "\n".join(err)
+
+
+def test_report_command_prints_nothing_about_the_kernels_transport(empty_run):
+    """Over TCP, ipykernel 7 writes "Kernel is running over TCP without encryption..."
+    to stderr at each kernel start: one line per worker in every cron mail of the weekly
+    command. Its kernels talk over Unix sockets (``kernels.kernel_transport``): the
+    command's processes (the runner, its worker, the worker's kernel) wrote no such
+    line to the stderr they share (fd 2) while ``empty_run`` ran the command."""
+    (process_stderr,) = EMPTY_RUN_PROCESS_STDERR
+    assert empty_run[0].results and empty_run[0].results[0].status == "ok"  # a kernel ran
+    assert "without encryption" not in process_stderr
+    assert "IPKernelApp" not in process_stderr
 
 
 def test_role_parameters_reach_only_the_notebooks_that_declare_them(run):
@@ -907,6 +976,29 @@ def test_report_workers_do_not_import_the_metrics_layer():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_page_navigation_and_papermill_in_a_worker_do_not_load_what_they_do_not_use():
+    """The runner imports ``render`` for the pages' navigation: that must not import
+    nbconvert (~1 CPU-s), which only the workers' rendering needs. A notebook worker
+    imports Papermill with ``import_papermill``: without pyarrow and NumPy (Papermill's
+    HDFS support; ~0.3 CPU-s and ~40 MB per worker), which stay importable afterwards."""
+    import sys
+
+    code = (
+        "import sys, analytics.reports.runner as r, analytics.reports.render as render\n"
+        "r.skip_iri_grammars()\n"
+        "print('nbconvert' in sys.modules)\n"
+        "papermill = r.import_papermill()\n"
+        "import papermill.execute, nbclient\n"
+        "print(sorted(m for m in ('pyarrow', 'numpy', 'pandas') if m in sys.modules))\n"
+        "import pyarrow\n"
+        "print(pyarrow.array([1, 2]).to_pylist())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split("\n")[:3] == ["False", "[]", "[1, 2]"]
 
 
 def test_the_workers_are_started_without_the_iri_grammars():
