@@ -14,11 +14,14 @@ from analytics.paths import ROOT
 from analytics.reports import load_role, runner
 
 FIRST = """\
-import json, os, matplotlib
+import json, os, sys, matplotlib
 leak = 'defined by the first notebook'
 matplotlib.rcParams['axes.grid'] = True   # as sns.set_theme(style='whitegrid') does
 os.chdir('/')
-print(json.dumps({'pid': os.getpid()}))"""
+print(json.dumps({'pid': os.getpid(), 'pandas': 'pandas' in sys.modules,
+                  'env': os.environ.get('ANALYTICS_WARM_UP_TEST')}))"""
+
+WARM_UP_ENVIRONMENT = (("ANALYTICS_WARM_UP_TEST", "set before the kernel started"),)
 
 SECOND = """\
 import json, os, matplotlib
@@ -52,9 +55,10 @@ def one_worker_run(tmp_path_factory):
     """Four small notebooks, one worker: first, second, one that kills its kernel, last.
 
     Executed as ``run_reports`` executes them -- its tasks (``_executions``), one worker
-    of its pool (``notebook_pool``) running ``_run_task`` -- but without the rest of a
-    run: the period snapshot, which these notebooks do not read (3-4 CPU-s), the index
-    and the manifest. Returns the results (one per notebook) in the notebooks' order."""
+    of its pool (``notebook_pool``) warmed up first (``warm_up_worker``) then running
+    ``_run_task`` -- but without the rest of a run: the period snapshot, which these
+    notebooks do not read (3-4 CPU-s), the index and the manifest. Returns the results
+    (one per notebook) in the notebooks' order."""
     base = tmp_path_factory.mktemp("kernels")
     notebooks = [
         small_notebook(base / name, 'role = "x"', code)
@@ -65,6 +69,7 @@ def one_worker_run(tmp_path_factory):
     tasks = runner._executions([role], base / "reports", {"period": "last-week"})
     assert [t.notebook.name for t in tasks] == list(NAMES)
     with runner.notebook_pool(1) as pool:
+        pool.submit(runner.warm_up_worker, WARM_UP_ENVIRONMENT)
         futures = [pool.submit(runner._run_task, task) for task in tasks]
         return [result for future in futures for result in future.result(timeout=300)]
 
@@ -82,6 +87,20 @@ def test_notebooks_share_a_kernel_reset_as_a_fresh_one(one_worker_run):
     assert second["cwd"] == str(ROOT)  # the runner's working folder, not "/"
     # parameters cell, Papermill's injected one, the code
     assert second_counts == first_counts == [1, 2, 3]
+
+
+def test_the_warm_up_starts_the_kernel_the_first_notebook_runs_in(one_worker_run):
+    """``warm_up_worker`` (the worker's first job, while the runner resolves the period)
+    starts the kernel with the run's environment and imports pandas in it: the first
+    notebook, which imports neither, finds pandas loaded and the variable set (a kernel
+    started by the notebook's own task would have neither: the variable is not in this
+    test's environment and ``_run_task`` sets a task's environment in the worker only,
+    after a warm kernel was started)."""
+    assert "ANALYTICS_WARM_UP_TEST" not in os.environ
+    pages = {r.notebook: r for r in one_worker_run}
+    (first,), _ = _printed(pages["a_first.ipynb"].ipynb)
+    assert first["pandas"] is True
+    assert first["env"] == "set before the kernel started"
 
 
 def test_a_dead_kernel_fails_its_notebook_and_the_next_gets_a_new_one(one_worker_run):

@@ -50,16 +50,20 @@ _WARM: dict = {}
 """The worker's kernel: ``{"km": AsyncKernelManager, "name": kernel name}``."""
 
 
-def reset_kernel_state(cwd: str | os.PathLike) -> None:
+def reset_kernel_state(cwd: str | os.PathLike, preload: tuple[str, ...] = ()) -> None:
     """Run IN the kernel before each notebook: empty it as a fresh kernel would be.
 
     Parameters
     ----------
     cwd : str or path-like
         The notebook's working folder.
+    preload : tuple of str, optional
+        Modules to import (no name is bound in the notebook's namespace); the runner
+        warms a new kernel with :data:`KERNEL_PRELOAD` while it starts.
     """
     import ctypes
     import gc
+    import importlib
 
     import matplotlib
     import matplotlib.pyplot as plt  # activates the kernel's inline backend before the capture
@@ -74,6 +78,8 @@ def reset_kernel_state(cwd: str | os.PathLike) -> None:
     if shell is not None:
         shell.reset(new_session=True)  # names, output cache, history; counter back to 1
     os.chdir(cwd)
+    for name in preload:
+        importlib.import_module(name)
     gc.unfreeze()  # what the last reset froze is looked at again: its cycles can go now
     gc.collect()
     # What survives (modules, classes, the caches above) stays for the next notebook, so
@@ -89,8 +95,15 @@ def reset_kernel_state(cwd: str | os.PathLike) -> None:
 
 
 _RESET_CODE = (
-    "from analytics.reports.kernels import reset_kernel_state\nreset_kernel_state({cwd!r})\n"
+    "from analytics.reports.kernels import reset_kernel_state\n"
+    "reset_kernel_state({cwd!r}, {preload!r})\n"
 )
+
+KERNEL_PRELOAD = ("pandas", "duckdb")
+"""Modules a warm kernel imports before its first notebook (:func:`warm_kernel_manager`
+``preload``), while the runner itself still starts: every report notebook imports
+both (``analytics.reports.page``, ``analytics.warehouse`` or DuckDB itself), and the
+kernel keeps imported modules from one notebook to the next anyway."""
 
 
 def _wait(result):
@@ -139,10 +152,13 @@ def kernel_transport() -> dict:
     return {"transport": "ipc", "ip": os.path.join(folder, "kernel")}
 
 
-def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60):
+def warm_kernel_manager(
+    kernel_name: str, cwd: Path, startup_timeout: float = 60, preload: tuple[str, ...] = ()
+):
     """The worker's kernel manager, its kernel alive and reset for the next notebook.
 
-    Starts the kernel on first use, or when the previous one died, in ``cwd``.
+    Starts the kernel on first use, or when the previous one died, in ``cwd``;
+    ``preload``: modules the kernel imports during the reset (:func:`reset_kernel_state`).
 
     Raises
     ------
@@ -166,7 +182,7 @@ def warm_kernel_manager(kernel_name: str, cwd: Path, startup_timeout: float = 60
     try:
         client.wait_for_ready(timeout=startup_timeout)
         reply = client.execute_interactive(
-            _RESET_CODE.format(cwd=str(cwd)),
+            _RESET_CODE.format(cwd=str(cwd), preload=tuple(preload)),
             store_history=False,
             timeout=startup_timeout,
             output_hook=lambda message: None,

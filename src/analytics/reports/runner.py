@@ -353,6 +353,47 @@ def notebook_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+def _worker_environment(environment: Iterable[tuple[str, str]]) -> None:
+    """Thread limits and the run's DuckDB settings in a worker's environment (which its
+    kernel inherits when it starts): each variable only when the user has not set it."""
+    # Notebooks already run in parallel, one per core: a kernel that also spawned a
+    # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
+    for var in THREAD_LIMIT_VARS:
+        os.environ.setdefault(var, "1")
+    for var, value in environment:
+        os.environ.setdefault(var, value)
+
+
+def warm_up_worker(environment: tuple[tuple[str, str], ...]) -> None:
+    """A worker's first job: load what it runs notebooks with and start its kernel.
+
+    :func:`run_reports` hands one to each worker as soon as the pool exists, before it
+    resolves the period: the runner's first seconds go to importing the metrics layer
+    (pandas, Ibis, DuckDB: ~4.5 CPU-s, one core) for the period and the snapshot, and the
+    other core had nothing to do until then. Now the workers import Papermill and
+    nbconvert, start their kernels (:func:`~analytics.reports.kernels.warm_kernel_manager`
+    with the run's environment, as the first notebook would) and import
+    :data:`~analytics.reports.kernels.KERNEL_PRELOAD` in them meanwhile. The same work
+    as before, done earlier; the pages are the same (the kernel is reset before each
+    notebook as before). Never raises: what fails here fails again, and is reported,
+    at the worker's first notebook. Nothing is started with ``ANALYTICS_FRESH_KERNELS``
+    (each notebook then starts its own kernel).
+    """
+    try:
+        _worker_environment(environment)
+        import_papermill()
+        import nbconvert.exporters  # noqa: F401  (render_html's; imported where it renders)
+
+        from analytics.reports import render, views  # noqa: F401
+        from analytics.reports.kernels import KERNEL_PRELOAD, register_engine, warm_kernel_manager
+
+        register_engine()
+        if not os.environ.get(FRESH_KERNELS_VAR):
+            warm_kernel_manager(KERNEL_NAME, ROOT, preload=KERNEL_PRELOAD)
+    except Exception:  # the first notebook starts what is missing and reports the error
+        pass
+
+
 def _run_task(task: _Task) -> list[NotebookResult]:
     """Execute one notebook once and render it per role; never raises (worker process).
 
@@ -367,12 +408,7 @@ def _run_task(task: _Task) -> list[NotebookResult]:
     from analytics.reports.render import page_title, render_html
     from analytics.reports.views import has_views, select_view
 
-    # Notebooks already run in parallel, one per core: a kernel that also spawned a
-    # thread per core (OpenMP/BLAS in scikit-learn) would oversubscribe the machine.
-    for var in THREAD_LIMIT_VARS:
-        os.environ.setdefault(var, "1")
-    for var, value in task.environment:
-        os.environ.setdefault(var, value)
+    _worker_environment(task.environment)
     papermill = import_papermill()
     results = [
         NotebookResult(page.role, task.notebook.name, "failed", ipynb=page.ipynb)
@@ -832,21 +868,36 @@ def run_reports(
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
 
-    resolved, anchor, fingerprint, method = _resolve_period(period, warehouse)
-    folder = out_dir / resolved.label
-    folder.mkdir(parents=True, exist_ok=True)
+    from analytics.metrics.period import parse_period
 
-    # imported here, not at the top: the spawned workers import this module and need
-    # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
-    from analytics.metrics.definitions import load_definitions
-    from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
+    day = date(2000, 1, 3)  # a malformed spec fails here, whatever the data, before any worker
+    parse_period(period, day, bounds=(day, day))
+    # The workers start (imports, kernels: warm_up_worker) while the runner resolves the
+    # period and imports the metrics layer. Their number does not depend on the period:
+    # the executions are grouped by parameters equal for every notebook of the run.
+    planned = _executions(configs, out_dir, {"warehouse": str(warehouse), "period": period})
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(planned)))
+    environment = kernel_duckdb_environment(workers)
+    pool = notebook_pool(workers)
+    try:
+        for _ in range(workers):
+            pool.submit(warm_up_worker, environment)
+        resolved, anchor, fingerprint, method = _resolve_period(period, warehouse)
+        folder = out_dir / resolved.label
+        folder.mkdir(parents=True, exist_ok=True)
 
-    definitions = load_definitions()  # a bad definitions file stops the run before any work
+        # imported here, not at the top: the spawned workers import this module and need
+        # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
+        from analytics.metrics.definitions import load_definitions
+        from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
+
+        definitions = load_definitions()  # a bad definitions file stops the run before any work
+    except BaseException:  # no notebook will run: the workers end after their warm-up
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     snapshot_path = folder / SNAPSHOT_FILE  # where build_snapshot writes it
     shared = {"warehouse": str(warehouse), "period": period, "snapshot": str(snapshot_path)}
     tasks = _executions(configs, folder, shared)
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    environment = kernel_duckdb_environment(workers)
     tasks = [dataclasses.replace(task, environment=environment) for task in tasks]
     tasks = by_expected_time(tasks, previous_execute_seconds(out_dir))
     results: dict[tuple[str, str], NotebookResult] = {}
@@ -880,7 +931,7 @@ def run_reports(
 
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as side,
-        notebook_pool(workers) as pool,
+        pool,
         tqdm(
             total=len(tasks),
             desc=f"reports {resolved.label}",
