@@ -30,7 +30,9 @@ page or language, and each role's notebook keeps only its own view's outputs
 (:func:`~analytics.reports.views.select_view`). The role's name reaches only the
 notebooks that declare ``role``.
 
-The snapshot is computed in a thread of the runner while the notebooks that do
+The worker processes start first, importing what they run notebooks with and
+starting their kernels (:func:`warm_up_worker`) while the runner resolves the
+period. The snapshot is computed in a thread of the runner while the notebooks that do
 not read it (no ``snapshot`` parameter: 00, 06, 07) already run on the other
 cores; the rest start when it is written. Workers take the executions longest
 first, by each notebook's time in the latest run's manifest
