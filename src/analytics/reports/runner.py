@@ -369,17 +369,21 @@ def _worker_environment(environment: Iterable[tuple[str, str]]) -> None:
 def warm_up_worker(environment: tuple[tuple[str, str], ...]) -> None:
     """A worker's first job: load what it runs notebooks with and start its kernel.
 
-    :func:`run_reports` hands one to each worker as soon as the pool exists, before it
-    resolves the period: the runner's first seconds go to importing the metrics layer
-    (pandas, Ibis, DuckDB: ~4.5 CPU-s, one core) for the period and the snapshot, and the
-    other core had nothing to do until then. Now the workers import Papermill and
-    nbconvert, start their kernels (:func:`~analytics.reports.kernels.warm_kernel_manager`
-    with the run's environment, as the first notebook would) and import
-    :data:`~analytics.reports.kernels.KERNEL_PRELOAD` in them meanwhile. The same work
-    as before, done earlier; the pages are the same (the kernel is reset before each
-    notebook as before). Never raises: what fails here fails again, and is reported,
-    at the worker's first notebook. Nothing is started with ``ANALYTICS_FRESH_KERNELS``
-    (each notebook then starts its own kernel).
+    :func:`run_reports` hands one, as soon as the pool exists and before it resolves
+    the period, to each worker that runs notebooks while its steps (snapshot, lead
+    scoring) are pending: all but one, at least one. The runner's first seconds go to
+    importing the metrics layer (pandas, Ibis, DuckDB: ~4.5 CPU-s, one core) for the
+    period and the snapshot, and the other core had nothing to do until then. Now those
+    workers import Papermill and nbconvert, start their kernels
+    (:func:`~analytics.reports.kernels.warm_kernel_manager` with the run's environment,
+    as the first notebook would) and import :data:`~analytics.reports.kernels.KERNEL_PRELOAD`
+    in them meanwhile. The same work as before, done earlier; the pages are the same (the
+    kernel is reset before each notebook as before). The other workers start when the
+    steps are done, as before: warmed up at once, their idle kernels would sit beside the
+    lead-scoring process (~250 MB each at 10M visits, over the 2 GB of the weekly
+    build). Never raises: what fails here fails again, and is reported, at the worker's
+    first notebook. Nothing is started with ``ANALYTICS_FRESH_KERNELS`` (each notebook
+    then starts its own kernel).
     """
     try:
         _worker_environment(environment)
@@ -882,8 +886,9 @@ def run_reports(
     environment = kernel_duckdb_environment(workers)
     pool = notebook_pool(workers)
     try:
-        for _ in range(workers):
-            pool.submit(warm_up_worker, environment)
+        # only the workers that run while the runner's steps are pending (_dispatch): a
+        # worker started for later would keep an idle kernel beside the scoring process
+        warm_ups = [pool.submit(warm_up_worker, environment) for _ in range(max(1, workers - 1))]
         resolved, anchor, fingerprint, method = _resolve_period(period, warehouse)
         folder = out_dir / resolved.label
         folder.mkdir(parents=True, exist_ok=True)
@@ -952,6 +957,9 @@ def run_reports(
                     update=lambda task, shared: with_lead_scoring(task, shared[1]),
                 )
             )
+        # the warmed-up workers are idle again before the first notebook is handed out, so
+        # the pool gives it to one of them instead of starting another process
+        wait(warm_ups)
         snapshot, *scoring_result = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
     lead_scoring = scoring_result[0][1] if scoring_result else []
     no_data = not period_has_data(snapshot)
