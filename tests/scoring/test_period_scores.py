@@ -286,11 +286,12 @@ def test_the_weekly_run_shares_one_scoring_equal_to_each_pages_own(tiny_reports,
 def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(tmp_path):
     """The runner computes the scoring in a process of its own
     (``share_lead_scoring_apart``); when that process cannot do it at all (here its
-    arguments cannot even be sent to it: a task holds a lambda), the error is recorded
+    arguments cannot even be sent to it: the period is a lambda), the error is recorded
     per (model folder, retrain) and no page gets a path, as for a failed computation."""
     tasks = _tasks(tmp_path)
-    tasks = [replace(t, parameters={**t.parameters, "unsendable": lambda: None}) for t in tasks]
-    shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
+    shared, done = runner.share_lead_scoring_apart(
+        tasks, tmp_path / "w.duckdb", lambda: None, tmp_path
+    )
     assert shared == tasks
     assert len(done) == 1 and done[0]["path"] is None and done[0]["retrain"] is False
     assert "pickle" in done[0]["error"].lower()
@@ -307,9 +308,14 @@ def test_a_small_warehouse_is_scored_in_the_runner_and_a_big_one_apart(tmp_path)
     assert runner.scores_apart(big) is True
 
 
-def test_the_scoring_process_hands_the_tasks_back(tmp_path):
-    """The tasks go to the process of ``share_lead_scoring_apart`` and come back (a run
-    without a scoring page: nothing computed, the round trip only)."""
+def test_without_a_scoring_page_no_scoring_process_starts(monkeypatch, tmp_path):
+    """A run without a scoring page: nothing to compute, the tasks come back unchanged
+    and no scoring process is started."""
+
+    def no_process(workers):
+        raise AssertionError("a scoring process was started")
+
+    monkeypatch.setattr(runner, "notebook_pool", no_process)
     tasks = runner._executions([load_role("ceo")], tmp_path, {"warehouse": "w.duckdb"})
     shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
     assert (shared, done) == (tasks, [])

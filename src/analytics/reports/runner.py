@@ -612,34 +612,26 @@ def _scoring_key(task: _Task) -> tuple[str, bool]:
     return model_dir, bool(given.get("retrain", False))
 
 
-def share_lead_scoring(
-    tasks: list[_Task], warehouse: Path, period: Period, folder: Path
-) -> tuple[list[_Task], list[dict]]:
-    """Compute the run's lead scoring once and pass its path to the notebooks that take it.
-
-    Only when a task's notebook declares :data:`LEAD_SCORING_PARAMETER`. One computation
-    (:func:`analytics.scoring.period_scores.compute_period_scores`, written to
-    ``<folder>/marts/lead_scoring/``) per distinct (model folder, retrain) of those
-    tasks, a retraining one first, so that the others load the model it saves; before
-    any notebook runs, so no two kernels load or train the model at once. A computation
-    that fails passes nothing: its notebooks compute the scoring themselves (and show
-    the error on their page, as without the runner).
-
-    Returns
-    -------
-    tasks : list
-        The tasks, those that take it with ``lead_scoring`` set to the file's path.
-    done : list of dict
-        Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
-        ``seconds`` and ``error`` (None when it worked), for the manifest.
-    """
+def _lead_scoring_keys(tasks: list[_Task]) -> list[tuple[str, bool]]:
+    """Distinct (model folder, retrain) of the tasks that take the run's lead scoring,
+    a retraining one first (:func:`share_lead_scoring`)."""
     wanting = [t for t in tasks if _needs_lead_scoring(t)]
-    if not wanting:
-        return tasks, []
+    return sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
+
+
+def compute_lead_scorings(
+    keys: list[tuple[str, bool]], warehouse: Path, period: Period, folder: Path
+) -> list[dict]:
+    """One lead scoring per (model folder, retrain) of ``keys``, written under
+    ``<folder>/marts/`` (:func:`share_lead_scoring`); never raises.
+
+    Takes the keys, not the tasks, so that the scoring process
+    (:func:`share_lead_scoring_apart`) does not read the notebooks' parameters: that
+    would import Papermill there (~0.7 CPU-s), which the runner has already loaded.
+    """
     from analytics.metrics.snapshot import MARTS_DIR
     from analytics.scoring import period_scores
 
-    keys = sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
     done = []
     for number, (model_dir, retrain) in enumerate(keys, start=1):
         name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
@@ -661,6 +653,34 @@ def share_lead_scoring(
                 "error": error,
             }
         )
+    return done
+
+
+def share_lead_scoring(
+    tasks: list[_Task], warehouse: Path, period: Period, folder: Path
+) -> tuple[list[_Task], list[dict]]:
+    """Compute the run's lead scoring once and pass its path to the notebooks that take it.
+
+    Only when a task's notebook declares :data:`LEAD_SCORING_PARAMETER`. One computation
+    (:func:`analytics.scoring.period_scores.compute_period_scores`, written to
+    ``<folder>/marts/lead_scoring/``) per distinct (model folder, retrain) of those
+    tasks, a retraining one first, so that the others load the model it saves; before
+    any notebook runs, so no two kernels load or train the model at once. A computation
+    that fails passes nothing: its notebooks compute the scoring themselves (and show
+    the error on their page, as without the runner).
+
+    Returns
+    -------
+    tasks : list
+        The tasks, those that take it with ``lead_scoring`` set to the file's path.
+    done : list of dict
+        Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
+        ``seconds`` and ``error`` (None when it worked), for the manifest.
+    """
+    keys = _lead_scoring_keys(tasks)
+    if not keys:
+        return tasks, []
+    done = compute_lead_scorings(keys, warehouse, period, folder)
     return [with_lead_scoring(task, done) for task in tasks], done
 
 
@@ -669,24 +689,29 @@ def share_lead_scoring_apart(
 ) -> tuple[list[_Task], list[dict]]:
     """:func:`share_lead_scoring` in a spawned process of its own, which ends with it.
 
-    The scoring imports scikit-learn, SciPy, skops and Numba and builds the feature
+    The scoring imports scikit-learn, SciPy and skops and builds the feature
     table of every lead: ~300 MB at 10M visits that the runner would otherwise keep
     (freed memory is not handed back, and imports stay) while two notebook kernels
-    run beside it. A process that dies passes nothing, like a computation that
-    fails: the pages compute the scoring themselves. Used from a warehouse of
+    run beside it. The runner reads which notebooks take it and with which model
+    folder; the process gets only those keys (:func:`compute_lead_scorings`). A
+    process that dies passes nothing, like a computation that fails: the pages
+    compute the scoring themselves. Used from a warehouse of
     :data:`SCORING_APART_MIN_BYTES` (:func:`scores_apart`).
     """
+    keys = _lead_scoring_keys(tasks)
+    if not keys:
+        return tasks, []
     try:
-        with notebook_pool(1) as child:  # it reads the notebooks' parameters with Papermill
-            return child.submit(share_lead_scoring, tasks, warehouse, period, folder).result()
+        with notebook_pool(1) as child:
+            done = child.submit(compute_lead_scorings, keys, warehouse, period, folder).result()
     except Exception as exc:  # the process itself died (killed, out of memory)
         error = _error_line(exc)
-        keys = dict.fromkeys(_scoring_key(t) for t in tasks if _needs_lead_scoring(t))
         failed = [
             {"path": None, "model_dir": d, "retrain": r, "seconds": 0.0, "error": error}
             for d, r in keys
         ]
         return tasks, failed
+    return [with_lead_scoring(task, done) for task in tasks], done
 
 
 SCORING_APART_MIN_BYTES = 64 * 2**20
