@@ -283,12 +283,14 @@ def test_the_weekly_run_shares_one_scoring_equal_to_each_pages_own(tiny_reports,
     assert shared.card == card
 
 
-def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(tmp_path):
+def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(monkeypatch, tmp_path):
     """The runner computes the scoring in a process of its own
     (``share_lead_scoring_apart``); when that process cannot do it at all (here its
     arguments cannot even be sent to it: the period is a lambda), the error is recorded
     per (model folder, retrain) and no page gets a path, as for a failed computation."""
     tasks = _tasks(tmp_path)
+    # a plain worker: its start need not import skops for a process that gets nothing
+    monkeypatch.setattr(runner, "scoring_process", lambda: runner.notebook_pool(1))
     shared, done = runner.share_lead_scoring_apart(
         tasks, tmp_path / "w.duckdb", lambda: None, tmp_path
     )
@@ -319,3 +321,27 @@ def test_without_a_scoring_page_no_scoring_process_starts(monkeypatch, tmp_path)
     tasks = runner._executions([load_role("ceo")], tmp_path, {"warehouse": "w.duckdb"})
     shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
     assert (shared, done) == (tasks, [])
+
+
+def _skops_trusted_names() -> dict:
+    """skops's default trusted type names, as this process's import of skops listed them."""
+    from skops.io import _trusted_types
+
+    names = [k for k in dir(_trusted_types) if k.endswith("_NAMES")]
+    return {k: list(getattr(_trusted_types, k)) for k in names}
+
+
+def test_the_scoring_process_trusts_what_skops_trusts_anywhere():
+    """The scoring process imports skops first thing (cheaper: fewer modules to search
+    for SciPy's ufuncs); what skops then trusts must equal its lists in this test
+    process, which imported skops after pytest, pandas, DuckDB and Ibis."""
+    import pandas  # noqa: F401 -- loaded before skops here, as in the runner
+
+    import analytics.scoring.persistence  # noqa: F401 -- imports skops
+
+    with runner.scoring_process() as child:
+        there = child.submit(_skops_trusted_names).result()
+    here = _skops_trusted_names()
+    assert len(here["SCIPY_UFUNC_TYPE_NAMES"]) > 100
+    assert len(here["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100
+    assert there == here

@@ -331,6 +331,28 @@ def notebook_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+def scoring_process() -> ProcessPoolExecutor:
+    """One spawned process for the run's lead scoring (:func:`share_lead_scoring_apart`),
+    started by :func:`start_scoring_process`."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=start_scoring_process)
+
+
+def start_scoring_process() -> None:
+    """Start of the lead-scoring process: :func:`skip_iri_grammars`, then skops imported
+    before anything else.
+
+    skops lists its trusted types when imported: for each of SciPy's ~230 ufuncs it
+    looks for the module holding it through every module loaded so far, in load
+    order, until one has it. After pandas, DuckDB and Ibis (~2,000 modules, which
+    the scoring loads before its model) that search costs ~0.4-1 CPU-s; first
+    thing in the process, with ~300 modules loaded, a tenth of that. What skops
+    trusts is the same either way (the first module holding each ufunc).
+    """
+    skip_iri_grammars()
+    import skops.io  # noqa: F401
+
+
 def _run_task(task: _Task) -> list[NotebookResult]:
     """Execute one notebook once and render it per role; never raises (worker process).
 
@@ -620,16 +642,16 @@ def _lead_scoring_keys(tasks: list[_Task]) -> list[tuple[str, bool]]:
 
 
 def compute_lead_scorings(
-    keys: list[tuple[str, bool]], warehouse: Path, period: Period, folder: Path
+    keys: list[tuple[str, bool]], warehouse: Path, period: Period, marts: Path
 ) -> list[dict]:
-    """One lead scoring per (model folder, retrain) of ``keys``, written under
-    ``<folder>/marts/`` (:func:`share_lead_scoring`); never raises.
+    """One lead scoring per (model folder, retrain) of ``keys``, written under ``marts``
+    (the run's ``<folder>/marts/``, :func:`share_lead_scoring`); never raises.
 
-    Takes the keys, not the tasks, so that the scoring process
-    (:func:`share_lead_scoring_apart`) does not read the notebooks' parameters: that
-    would import Papermill there (~0.7 CPU-s), which the runner has already loaded.
+    Takes the keys and the folder, not the tasks, so that the scoring process
+    (:func:`share_lead_scoring_apart`) neither reads the notebooks' parameters nor
+    imports the snapshot's module: Papermill and the metrics layer (~0.7 and ~0.2
+    CPU-s), which the runner has already loaded.
     """
-    from analytics.metrics.snapshot import MARTS_DIR
     from analytics.scoring import period_scores
 
     done = []
@@ -641,7 +663,7 @@ def compute_lead_scorings(
             scores = period_scores.compute_period_scores(
                 warehouse, period, model_dir, retrain=retrain
             )
-            path = period_scores.write_period_scores(scores, folder / MARTS_DIR / name)
+            path = period_scores.write_period_scores(scores, marts / name)
         except Exception as exc:  # the pages compute it themselves and show the error
             error = _error_line(exc)
         done.append(
@@ -677,10 +699,12 @@ def share_lead_scoring(
         Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
         ``seconds`` and ``error`` (None when it worked), for the manifest.
     """
+    from analytics.metrics.snapshot import MARTS_DIR
+
     keys = _lead_scoring_keys(tasks)
     if not keys:
         return tasks, []
-    done = compute_lead_scorings(keys, warehouse, period, folder)
+    done = compute_lead_scorings(keys, warehouse, period, folder / MARTS_DIR)
     return [with_lead_scoring(task, done) for task in tasks], done
 
 
@@ -698,12 +722,15 @@ def share_lead_scoring_apart(
     compute the scoring themselves. Used from a warehouse of
     :data:`SCORING_APART_MIN_BYTES` (:func:`scores_apart`).
     """
+    from analytics.metrics.snapshot import MARTS_DIR
+
     keys = _lead_scoring_keys(tasks)
     if not keys:
         return tasks, []
     try:
-        with notebook_pool(1) as child:
-            done = child.submit(compute_lead_scorings, keys, warehouse, period, folder).result()
+        with scoring_process() as child:
+            marts = folder / MARTS_DIR
+            done = child.submit(compute_lead_scorings, keys, warehouse, period, marts).result()
     except Exception as exc:  # the process itself died (killed, out of memory)
         error = _error_line(exc)
         failed = [
