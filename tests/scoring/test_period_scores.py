@@ -6,6 +6,7 @@ by hand."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -323,12 +324,12 @@ def test_without_a_scoring_page_no_scoring_process_starts(monkeypatch, tmp_path)
     assert (shared, done) == (tasks, [])
 
 
-def _skops_trusted_names() -> dict:
-    """skops's default trusted type names, as this process's import of skops listed them."""
-    from skops.io import _trusted_types
-
-    names = [k for k in dir(_trusted_types) if k.endswith("_NAMES")]
-    return {k: list(getattr(_trusted_types, k)) for k in names}
+SKOPS_TRUSTED_NAMES = (
+    "{k: list(getattr(m, k)) for m in [__import__('skops.io._trusted_types', fromlist=['_'])]"
+    " for k in dir(m) if k.endswith('_NAMES')}"
+)
+"""skops's default trusted type names, as the process's import of skops listed them (an
+expression for ``eval``: a builtin, so the scoring process need not import this module)."""
 
 
 def test_the_scoring_process_trusts_what_skops_trusts_anywhere():
@@ -338,10 +339,13 @@ def test_the_scoring_process_trusts_what_skops_trusts_anywhere():
     import pandas  # noqa: F401 -- loaded before skops here, as in the runner
 
     import analytics.scoring.persistence  # noqa: F401 -- imports skops
+    from analytics.warehouse.connection import THREADS_VAR
 
     with runner.scoring_process() as child:
-        there = child.submit(_skops_trusted_names).result()
-    here = _skops_trusted_names()
+        there = child.submit(eval, SKOPS_TRUSTED_NAMES).result()
+        threads = child.submit(os.getenv, THREADS_VAR).result()
+    assert threads == os.environ.get(THREADS_VAR, "1")  # one DuckDB thread unless set
+    here = eval(SKOPS_TRUSTED_NAMES)
     assert len(here["SCIPY_UFUNC_TYPE_NAMES"]) > 100
     assert len(here["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100
     assert there == here

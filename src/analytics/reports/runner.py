@@ -339,18 +339,28 @@ def scoring_process() -> ProcessPoolExecutor:
 
 
 def start_scoring_process() -> None:
-    """Start of the lead-scoring process: :func:`skip_iri_grammars`, then skops imported
-    before anything else.
+    """Start of the lead-scoring process: :func:`skip_iri_grammars`, skops imported before
+    anything else, one DuckDB thread.
+
+    The process runs beside the notebook workers, which already use every core, as
+    their kernels do (:func:`kernel_duckdb_environment`): one DuckDB thread unless
+    ``ANALYTICS_DUCKDB_THREADS`` is set. At 10M visits the feature query took 1.9
+    instead of 2.1-2.4 CPU-s, in no more time on a busy machine; its sums are of
+    integers, so the features are the same.
 
     skops lists its trusted types when imported: for each of SciPy's ~230 ufuncs it
     looks for the module holding it through every module loaded so far, in load
     order, until one has it. After pandas, DuckDB and Ibis (~2,000 modules, which
     the scoring loads before its model) that search costs ~0.4-1 CPU-s; first
     thing in the process, with ~300 modules loaded, a tenth of that. What skops
-    trusts is the same either way (the first module holding each ufunc).
+    trusts is the same either way (tested against a process that imported it last).
     """
     skip_iri_grammars()
     import skops.io  # noqa: F401
+
+    from analytics.warehouse.connection import THREADS_VAR  # after skops: see above
+
+    os.environ.setdefault(THREADS_VAR, "1")
 
 
 def _run_task(task: _Task) -> list[NotebookResult]:
