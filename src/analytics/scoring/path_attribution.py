@@ -20,7 +20,7 @@ loop, parallel over leads, does ``leads x trees x depth`` steps and picks each
 lead's top contributions on the way. ``cache=True`` keeps the machine code in
 ``__pycache__``, so only the first call after an install compiles (about 2 s).
 
-Below :data:`NUMPY_BELOW` leads (a week's call list: ~1.6k leads at 10M visits)
+Below :data:`NUMPY_BELOW` lead-trees (a week's call list: ~1.6k leads at 10M visits)
 the same walk runs in NumPy instead, one tree at a time over all leads
 (:func:`_walk_numpy`, :func:`_top_numpy`): importing Numba and loading its cached
 machine code cost ~1 CPU-s per process, more than walking 2k leads in NumPy.
@@ -88,13 +88,14 @@ class Forest:
 
 LEAF, MISSING_LEFT, CATEGORICAL = 1, 2, 4
 
-NUMPY_BELOW = 20_000
-"""Leads below which :func:`attribute` and :func:`top_by_magnitude` run in NumPy, not Numba.
+NUMPY_BELOW = 4_000_000
+"""Size below which :func:`attribute` (leads x trees) and :func:`top_by_magnitude`
+(leads x features) run in NumPy, not Numba.
 
-The NumPy walk costs ``trees x depth`` array steps whatever the number of leads
-(~0.1 CPU-s for 2k leads and 173 trees of 7 leaves), Numba ~1 CPU-s to import and
-load its cached code, then ~1 us per lead; near 20k leads the two cost about
-the same.
+The NumPy walk costs ``trees x depth`` array steps over the leads (~0.13 CPU-s for
+1,610 leads and 173 trees of 7 leaves, 0.9 for 19,000), Numba ~1-2 CPU-s to import
+and load its cached code, then ~7 us per lead for those trees; at 4M lead-trees
+NumPy takes ~1 CPU-s, about what loading Numba costs.
 """
 
 
@@ -180,7 +181,7 @@ def attribute(forest: Forest, M: np.ndarray, n_features: int) -> np.ndarray:
     """
     M = np.ascontiguousarray(M, dtype=np.float64)
     out = np.zeros((len(M), n_features))
-    if len(M) and len(forest.roots) and len(M) < NUMPY_BELOW:
+    if len(M) and len(forest.roots) and len(M) * len(forest.roots) < NUMPY_BELOW:
         _walk_numpy(M, forest, out)
     elif len(M) and len(forest.roots):
         _compiled()[0](
@@ -210,7 +211,7 @@ def top_by_magnitude(values: np.ndarray, n: int) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64)
     n = min(n, values.shape[1])
     out = np.empty((len(values), n), dtype=np.int64)
-    if len(values) and n and len(values) < NUMPY_BELOW and not np.isnan(values).any():
+    if len(values) and n and values.size < NUMPY_BELOW and not np.isnan(values).any():
         out[:] = _top_numpy(values, n)
     elif len(values) and n:
         _compiled()[1](values, out)
