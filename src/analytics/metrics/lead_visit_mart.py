@@ -81,7 +81,7 @@ def write_lead_visits(warehouse: str | Path, marts_dir: str | Path) -> Path:
     return path
 
 
-def attach_lead_visits(con, path: str | Path | None) -> bool:
+def attach_lead_visits(con, path: str | Path | None) -> None:
     """Attach the mart file to a DuckDB connection as a temporary table.
 
     The table, :data:`~analytics.transforms.stitching.LEAD_VISITS_MART`, lives as
@@ -96,13 +96,10 @@ def attach_lead_visits(con, path: str | Path | None) -> bool:
         The run's ``lead_visits.parquet``; None attaches nothing (a notebook opened
         by hand: its queries read ``visits``).
 
-    Returns
-    -------
-    bool
-        Whether a mart was attached.
+    Nothing is returned, so that a notebook cell ending with the call shows no output.
     """
     if path is None:
-        return False
+        return
     import pyarrow.parquet as pq
 
     from analytics.transforms.stitching import LEAD_VISITS_MART
@@ -114,4 +111,3 @@ def attach_lead_visits(con, path: str | Path | None) -> bool:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {LEAD_VISITS_MART} AS SELECT * FROM {staging}")
     finally:
         con.unregister(staging)
-    return True
