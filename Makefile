@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(PY) -m compileall -q src
 	touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install the package with dev tools
@@ -34,6 +35,10 @@ lab: $(STAMP) ## JupyterLab on the demo warehouse (builds it first when missing)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: lint ## run lint and the test suite (pytest-xdist: one worker per core)
+	@# bytecode of the package, as pip writes it for an installed one: the suite's ~35
+	@# processes (kernels, workers, CLI runs) import it and would each compile it where
+	@# PYTHONDONTWRITEBYTECODE is set; a source newer than its bytecode is recompiled
+	$(PY) -m compileall -q src
 	$(PY) -m pytest -q -n auto
 
 lint: $(STAMP) ## ruff check; committed notebooks carry no outputs
