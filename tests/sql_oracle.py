@@ -2518,3 +2518,27 @@ def old_candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
         rows.append(row + first)
         cols.append(col)
     return np.concatenate(rows), np.concatenate(cols)
+
+
+# --- the leads' visits looked up in `visits` (before the run's mart, docs/design.md 54) ---
+#
+# Every look-up of a lead's visit (``stitching.visit_attributes``, ``lead_facts._visit_attributes``,
+# ``ad_hierarchy._lead_places`` / ``_visit_places`` / ``campaign_week_counts``,
+# ``lead_segments.segment_lead_table``, ``quality_checks.lead_check_table``) read
+# ``con.table("visits")`` and matched it against the leads' visit ids; each now reads
+# ``stitching.visits_of_leads(con)`` instead, which is the run's mart when the backend holds
+# it. Substituting this function for ``visits_of_leads`` in those modules gives the old code.
+
+LEAD_VISIT_MODULES = (
+    "analytics.transforms.stitching",
+    "analytics.transforms.lead_facts",
+    "analytics.transforms.ad_hierarchy",
+    "analytics.transforms.lead_segments",
+    "analytics.transforms.quality_checks",
+)
+"""Modules whose ``visits_of_leads`` was ``con.table("visits")``."""
+
+
+def old_visits_of_leads(con):
+    """What each look-up of a lead's visit read before the mart: every visit."""
+    return con.table("visits")

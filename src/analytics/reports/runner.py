@@ -30,6 +30,10 @@ page or language, and each role's notebook keeps only its own view's outputs
 (:func:`~analytics.reports.views.select_view`). The role's name reaches only the
 notebooks that declare ``role``.
 
+Before the snapshot, the same thread writes the run's mart of the leads' visits
+(:mod:`analytics.metrics.lead_visit_mart`, ``marts/lead_visits.parquet``): the
+snapshot and the notebooks that declare ``lead_visits`` read a lead's visit from
+it instead of scanning every visit id.
 The snapshot is computed in a thread of the runner while the notebooks that do
 not read it (no ``snapshot`` parameter: 00, 06, 07) already run on the other
 cores; the rest start when it is written. Workers take the executions longest
@@ -43,6 +47,7 @@ writes::
         metrics.json                    the period snapshot (analytics.metrics.snapshot)
         marts/*.parquet                 the snapshot as tables
         marts/lead_scoring/             the run's lead scoring (when 05 or 11 runs)
+        marts/lead_visits.parquet       the visits the leads came from (this run's)
         <role>/<notebook>.ipynb         executed notebook (the role's view of it)
         <role>/<notebook>.html          rendered page
 
@@ -630,6 +635,26 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
     return [results[i] for i in range(len(steps))]
 
 
+LEAD_VISITS_PARAMETER = "lead_visits"
+"""The notebook parameter that receives the run's mart of the leads' visits
+(:mod:`analytics.metrics.lead_visit_mart`): the path of its ``lead_visits.parquet``."""
+
+
+def _needs_lead_visits(task: _Task) -> bool:
+    """The notebook takes the run's mart of the leads' visits (declares ``lead_visits``)."""
+    return LEAD_VISITS_PARAMETER in declared_parameters(task.notebook)
+
+
+def with_lead_visits(task: _Task, path: Path | None) -> _Task:
+    """``task`` with ``lead_visits`` set to the mart's path, when the notebook takes it
+    and the mart was written."""
+    if path is None or not _needs_lead_visits(task):
+        return task
+    return dataclasses.replace(
+        task, parameters={**task.parameters, LEAD_VISITS_PARAMETER: str(path)}
+    )
+
+
 LEAD_SCORING_PARAMETER = "lead_scoring"
 """The notebook parameter that receives the run's lead scoring
 (:mod:`analytics.scoring.period_scores`): the path of its ``lead_scoring.json``."""
@@ -879,7 +904,7 @@ def run_reports(
     # imported here, not at the top: the spawned workers import this module and need
     # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
     from analytics.metrics.definitions import load_definitions
-    from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
+    from analytics.metrics.snapshot import MARTS_DIR, SNAPSHOT_FILE, build_snapshot
 
     definitions = load_definitions()  # a bad definitions file stops the run before any work
     snapshot_path = folder / SNAPSHOT_FILE  # where build_snapshot writes it
@@ -891,10 +916,25 @@ def run_reports(
     tasks = by_expected_time(tasks, previous_execute_seconds(out_dir))
     results: dict[tuple[str, str], NotebookResult] = {}
     snapshot_timing: dict[str, float] = {}
+    lead_visits: dict = {"path": None, "seconds": 0.0, "error": None}
+
+    def compute_lead_visits():
+        """The run's mart of the leads' visits, before the snapshot, which reads it too;
+        a failure passes nothing (the queries then read ``visits``, the same figures)."""
+        from analytics.metrics.lead_visit_mart import write_lead_visits
+
+        started = time.perf_counter()
+        try:
+            lead_visits["path"] = write_lead_visits(warehouse, folder / MARTS_DIR)
+        except Exception as exc:
+            lead_visits["error"] = _error_line(exc)
+        lead_visits["seconds"] = round(time.perf_counter() - started, 3)
+        return lead_visits["path"]
 
     def compute_snapshot():
         snapshot_started = time.perf_counter()
-        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions)
+        extra = {"lead_visits": lead_visits["path"]} if lead_visits["path"] else {}
+        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions, **extra)
         snapshot_timing["seconds"] = time.perf_counter() - snapshot_started
         return computed
 
@@ -928,7 +968,14 @@ def run_reports(
             disable=not progress,
         ) as bar,
     ):
-        steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
+        steps = [
+            _Step(
+                future=side.submit(compute_lead_visits),
+                needs=_needs_lead_visits,
+                update=with_lead_visits,
+            ),
+            _Step(future=side.submit(compute_snapshot), needs=_needs_snapshot),
+        ]
         if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot
             share = share_lead_scoring_apart if scores_apart(warehouse) else share_lead_scoring
             scoring = side.submit(share, tasks, warehouse, resolved, folder)
@@ -939,7 +986,9 @@ def run_reports(
                     update=lambda task, shared: with_lead_scoring(task, shared[1]),
                 )
             )
-        snapshot, *scoring_result = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
+        _, snapshot, *scoring_result = _dispatch(
+            tasks, workers, steps, pool.submit, _run_task, record
+        )
     lead_scoring = scoring_result[0][1] if scoring_result else []
     no_data = not period_has_data(snapshot)
     snapshot_seconds = snapshot_timing["seconds"]
@@ -980,6 +1029,7 @@ def run_reports(
         "lead_scoring": [
             {**entry, "path": relative_path(entry["path"], folder)} for entry in lead_scoring
         ],
+        "lead_visits": {**lead_visits, "path": relative_path(lead_visits["path"], folder)},
         "period": {
             "spec": period,
             "label": resolved.label,
