@@ -2470,3 +2470,75 @@ def old_cohort_stage_events(con, start, stop, as_of_stop, grain="week", picked=N
         revenue=aged.revenue.sum().cast("float64"),
     )
     return counts.order_by("cohort", "first_channel", "age")
+
+
+# --------------------------------------------------------------------------------------
+# The similarity's screen before issue 11 item 6 (10M scoring step): each row's k-th
+# screened value by a partition of the whole row. `similarity._candidates_blas` now finds
+# it in two steps (a sample's k-th as a bound, then the k-th of the cells under it); the
+# pairs must be the same, in the same order. Copied verbatim but for the name and the
+# module's constants, which did not change.
+
+from analytics.scoring import similarity  # noqa: E402
+
+
+def old_candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
+    """(query row, deal row) pairs holding every deal within ``d_k`` (+ slack) of each query.
+
+    A screen in single precision: ``|r|^2 - 2 q.r`` (the squared distance less
+    ``|q|^2``, a constant of the row) as float32. Its rounding error is at most
+    about ``(p + 2) u (2 |q||r| + |r|^2) <= (p + 2) 1.2e-7 (|q|^2 + |r|^2)``
+    (``p`` dimensions, ``u = 6e-8``, the inputs' rounding to float32 included);
+    the margin, :data:`similarity.SCREEN_TOLERANCE` ``(p + 2) (|q|^2 + max |r|^2)``, is over
+    three times that, so no deal at or within the k-th distance is missed.
+    The kept pairs' distances are recomputed in double precision by the caller.
+    """
+    size = len(reference)
+    norms = np.einsum("ij,ij->i", reference, reference)
+    top = norms.max()
+    minus_twice = (np.ascontiguousarray(reference.T) * -2.0).astype(np.float32)
+    norms32 = norms.astype(np.float32)
+    step = max(1, similarity.CHUNK_CELLS // size)
+    # two reused buffers: fresh arrays per chunk cost more in page faults than the sums
+    buffer = np.empty((min(step, len(queries)), size), dtype=np.float32)
+    scratch = np.empty_like(buffer)
+    rows, cols = [], []
+    for first in range(0, len(queries), step):
+        chunk = queries[first : first + step]
+        partial = np.matmul(chunk.astype(np.float32), minus_twice, out=buffer[: len(chunk)])
+        partial += norms32
+        ordered = scratch[: len(chunk)]
+        np.copyto(ordered, partial)
+        ordered.partition(k - 1, axis=1)
+        chunk_norms = np.einsum("ij,ij->i", chunk, chunk)
+        tolerance = similarity.SCREEN_TOLERANCE * (queries.shape[1] + 2) * (chunk_norms + top)
+        kth = ordered[:, k - 1].astype(float) + chunk_norms + tolerance  # >= exact d_k^2
+        limit = (np.sqrt(np.maximum(kth, 0.0)) + similarity._SLACK) ** 2 + tolerance - chunk_norms
+        row, col = np.divmod(np.flatnonzero(partial <= limit[:, None]), size)
+        rows.append(row + first)
+        cols.append(col)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+# --- the leads' visits looked up in `visits` (before the run's mart, docs/design.md 54) ---
+#
+# Every look-up of a lead's visit (``stitching.visit_attributes``, ``lead_facts._visit_attributes``,
+# ``ad_hierarchy._lead_places`` / ``_visit_places`` / ``campaign_week_counts``,
+# ``lead_segments.segment_lead_table``, ``quality_checks.lead_check_table``) read
+# ``con.table("visits")`` and matched it against the leads' visit ids; each now reads
+# ``stitching.visits_of_leads(con)`` instead, which is the run's mart when the backend holds
+# it. Substituting this function for ``visits_of_leads`` in those modules gives the old code.
+
+LEAD_VISIT_MODULES = (
+    "analytics.transforms.stitching",
+    "analytics.transforms.lead_facts",
+    "analytics.transforms.ad_hierarchy",
+    "analytics.transforms.lead_segments",
+    "analytics.transforms.quality_checks",
+)
+"""Modules whose ``visits_of_leads`` was ``con.table("visits")``."""
+
+
+def old_visits_of_leads(con):
+    """What each look-up of a lead's visit read before the mart: every visit."""
+    return con.table("visits")

@@ -26,6 +26,7 @@ channel = "yandex_search"  # channel key of params/channels.yaml whose leads are
 group = "pricing_viewed"  # true/false column of the leads: the property tested
 outcome = "is_sql"  # true/false column of the leads: the conversion (is_mql, is_sql, is_won)
 confidence = 0.95  # fraction; level of the intervals
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 import matplotlib.pyplot as plt
@@ -34,6 +35,7 @@ from IPython.display import Markdown, display
 
 from analytics.metrics.definitions import lead_flags, load_definitions
 from analytics.metrics.hypothesis import compare_rates
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.transforms.backends import duckdb_backend
@@ -77,6 +79,7 @@ per_month.pivot(index="month", columns="lead_type", values="leads").fillna(0).as
 # ## A hypothesis with an interval
 
 # %%
+attach_lead_visits(con, lead_visits)  # the run's mart, if given (after the table list)
 flags = lead_flags(con, report_period, load_definitions())
 leads_of_channel = flags[flags["channel"] == channel]
 result = compare_rates(leads_of_channel, group, outcome, confidence)

@@ -26,10 +26,12 @@ locale = "en"  # language and number format of the page: ru or en
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 target_growth = 0.2  # growth of the revenue target when there is no plan
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 from analytics.metrics import sales_cost
 from analytics.metrics.definitions import load_definitions
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.metrics.plan import plan_vs_fact
 from analytics.paths import project_path
@@ -42,6 +44,7 @@ views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
+attach_lead_visits(con, lead_visits)  # the run's mart, if given
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 plan = plan_vs_fact(con, shot.period.end, target_growth=target_growth)
 # the managers' and the non-target tables once, for every language of the page

@@ -26,6 +26,7 @@ lookback_days = 30  # days of visits before a conversion that count as its touch
 conversion = "sale"  # lead, mql, sql, sale or revenue: what the models attribute
 locale = "en"  # language of the page: ru (marketing) or en (analyst)
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,6 +56,7 @@ from analytics.attribution import (
 )
 from analytics.metrics.funnel import spend_by_channel
 from analytics.metrics.journeys import build_paths, widen_period
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports.marketing_page import attribution_section
@@ -66,6 +68,7 @@ sns.set_theme(style="whitegrid")
 # %%
 views = Views(views, locale=locale)
 con = connect(project_path(warehouse), read_only=True)
+attach_lead_visits(con, lead_visits)  # the run's mart, if given
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 window = widen_period(con, report_period, conversion, min_conversions=30)
 journeys = build_paths(con, conversion, lookback_days=lookback_days, period=window)

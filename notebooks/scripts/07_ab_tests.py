@@ -32,6 +32,7 @@ control = "generic_crm_cr1"  # arm value (utm_content or utm_term) of the contro
 treatment = "generic_crm_cr2"  # arm value of the treatment
 window_days = 30  # days from a visit in which its MQL counts for the arm
 lift_to_detect = 0.3  # fraction; relative lift the test must detect (0.3 is +30 %)
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 import matplotlib.pyplot as plt
@@ -40,6 +41,7 @@ from IPython.display import display
 
 from analytics.metrics import abtest
 from analytics.metrics.definitions import load_definitions
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.paths import project_path
 from analytics.reports.marketing_page import ab_tests_section
@@ -52,6 +54,7 @@ sns.set_theme(style="whitegrid")
 # %%
 views = Views(views, locale=locale)
 con = connect(project_path(warehouse), read_only=True)
+attach_lead_visits(con, lead_visits)  # the run's mart, if given
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 test_period = abtest.trailing_weeks(report_period, test_weeks)
 definitions = load_definitions()

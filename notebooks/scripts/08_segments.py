@@ -25,10 +25,12 @@ period = "last-week"  # last-week, last-month, all, 2025-W23, 2025-06 or 2025-06
 locale = "en"  # language and number format of the page: ru or en
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 from analytics.metrics.influence import influence
 from analytics.metrics.journeys import widen_period
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.metrics.period import data_anchor, data_bounds, parse_period
 from analytics.metrics.segments import channel_profitability, segment_leads, segments_overview
 from analytics.paths import project_path
@@ -41,6 +43,7 @@ views = Views(views, locale=locale)
 
 shot = summary.period_snapshot(warehouse, period, snapshot)
 con = connect(project_path(warehouse), read_only=True)
+attach_lead_visits(con, lead_visits)  # the run's mart, if given
 report_period = parse_period(period, data_anchor(con), bounds=data_bounds(con))
 window = widen_period(con, report_period, "sale", min_conversions=30)
 leads = segment_leads(con, window)

@@ -26,11 +26,13 @@ role = "marketing"  # role whose page this is
 locale = "ru"  # language and number format of the page: ru or en
 snapshot = None  # metrics.json of the run; None computes the period snapshot here
 views = None  # [[role, locale], ...]: the pages of this run (set by the runner); None: one page
+lead_visits = None  # marts/lead_visits.parquet of the run (set by the runner); None reads visits
 
 # %%
 import duckdb
 
 from analytics.metrics.drilldown import drilldown_tables
+from analytics.metrics.lead_visit_mart import attach_lead_visits
 from analytics.paths import project_path
 from analytics.reports import summary
 from analytics.reports.views import Views
@@ -38,6 +40,7 @@ from analytics.reports.views import Views
 views = Views(views, role, locale)
 snapshot = summary.period_snapshot(warehouse, period, snapshot)
 con = duckdb.connect(str(project_path(warehouse)), read_only=True)
+attach_lead_visits(con, lead_visits)  # the run's mart, if given
 
 # %%
 tables = drilldown_tables(con, snapshot.period)  # once for every page of the run

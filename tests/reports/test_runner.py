@@ -313,9 +313,10 @@ def run(tmp_path_factory):
     # it leaves a marker the snapshot waits for (test_notebooks_without_the_snapshot_...)
     growth = small_notebook(
         base / "growth.ipynb",
-        'role = "x"\ntarget_growth = 0.0  # fraction',
+        'role = "x"\ntarget_growth = 0.0  # fraction\nlead_visits = None',
         "import os, pathlib\npathlib.Path(os.environ['RUNNER_TEST_MARKER']).touch()",
         "print(f'growth {target_growth}')",
+        "print(f'lead visits {lead_visits}')",
     )
     write_role(
         base / "roles", "broken", GOOD_ROLE.replace("01_funnel_overview.ipynb", str(notebook))
@@ -342,6 +343,7 @@ def run(tmp_path_factory):
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         SNAPSHOT_STARTED_AFTER_GROWTH.append(marker.exists())
+        SNAPSHOT_LEAD_VISITS.append(kwargs.get("lead_visits"))
         return build_snapshot(*args, **kwargs)
 
     # two workers for three executions (the CI machine has two cores): one spawned
@@ -355,6 +357,34 @@ def run(tmp_path_factory):
 
 SNAPSHOT_STARTED_AFTER_GROWTH: list[bool] = []
 """Filled by the ``run`` fixture: whether growth.ipynb had started when the snapshot began."""
+SNAPSHOT_LEAD_VISITS: list = []
+"""Filled by the ``run`` fixture: the ``lead_visits`` mart the snapshot was given."""
+
+
+def test_the_run_writes_the_leads_visits_once_for_the_snapshot_and_the_notebooks(run):
+    """The mart of the leads' visits (design note 54) is written before the snapshot and
+    passed to it and to the notebook declaring ``lead_visits`` (growth.ipynb), which does
+    not wait for the snapshot. funnel_fixture's leads point to v0 v1 v3 v4 v5 v7 (L4 has no
+    visit, L6's v_missing is not in visits): 6 rows."""
+    import pyarrow.parquet as pq
+
+    _, folder, _ = run
+    mart = folder / "marts" / "lead_visits.parquet"
+    assert sorted(pq.read_table(mart).column("visit_id").to_pylist()) == [
+        "v0",
+        "v1",
+        "v3",
+        "v4",
+        "v5",
+        "v7",
+    ]
+    assert [Path(p) for p in SNAPSHOT_LEAD_VISITS] == [mart]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["lead_visits"]["path"] == "marts/lead_visits.parquet"
+    assert manifest["lead_visits"]["error"] is None
+    growth = nbformat.read(folder / "ceo" / "growth.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in growth.cells for o in c.get("outputs", []))
+    assert f"lead visits {mart}" in printed
 
 
 def test_notebooks_without_the_snapshot_start_while_it_is_computed(run):
@@ -613,7 +643,7 @@ def test_a_second_run_for_another_role_is_merged_into_the_period(
     summary, folder, warehouse = run
     first_snapshot = snapshot_module.load_snapshot(folder)
 
-    def same_week(path, period, out_dir=None, definitions=None, backend=None):
+    def same_week(path, period, out_dir=None, definitions=None, backend=None, lead_visits=None):
         assert (Path(path), period.label) == (warehouse, "2025-W23")
         written = snapshot_module.write_snapshot(first_snapshot, Path(out_dir) / period.label)
         return first_snapshot, written

@@ -24,7 +24,7 @@ import pytest
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import threadpool_limits
 
-from analytics.scoring import LeadScoringModel
+from analytics.scoring import LeadScoringModel, path_attribution
 from analytics.scoring.path_attribution import top_by_magnitude
 from analytics.scoring.sales import reason_phrases, reason_text
 
@@ -107,7 +107,15 @@ def _saabas_by_sklearn_traversal(model: LeadScoringModel, M: np.ndarray) -> np.n
     return out
 
 
-def test_contributions_equal_saabas_on_sklearn_paths(fitted):
+@pytest.fixture(params=["numpy", "numba"])
+def walk(request, monkeypatch):
+    """Both walks: NumPy (below ``NUMPY_BELOW`` lead-trees, the default here) and Numba."""
+    if request.param == "numba":
+        monkeypatch.setattr(path_attribution, "NUMPY_BELOW", 0)
+    return request.param
+
+
+def test_contributions_equal_saabas_on_sklearn_paths(fitted, walk):
     model, X = fitted
     leads = X.head(60).copy()
     leads.loc[leads.index[:3], "industry"] = "never seen"  # unseen value: treated as missing
@@ -116,7 +124,7 @@ def test_contributions_equal_saabas_on_sklearn_paths(fitted):
     np.testing.assert_allclose(model.contributions(leads).to_numpy(), reference, atol=1e-12)
 
 
-def test_a_code_unknown_to_the_booster_follows_sklearn(fitted):
+def test_a_code_unknown_to_the_booster_follows_sklearn(fitted, walk):
     """A categorical code the booster never saw (a category kept by the encoder but
     only in the calibration part) must take the path sklearn takes: the log-odds
     from the contributions equal sklearn's decision_function on the same matrix."""
@@ -172,7 +180,31 @@ def test_score_with_reasons_matches_sklearn_and_a_stable_argsort(fitted):
         assert list(scored[f"value_{k + 1}"].iloc[::37]) == expected
 
 
-def test_top_by_magnitude_ties_go_to_the_lower_column():
+def test_the_numpy_and_numba_walks_agree_to_the_bit(fitted, monkeypatch):
+    """The NumPy walk adds the same deltas in the same order as the compiled one: equal
+    contributions (not just close) and equal top reasons, on leads with every kind of
+    categorical input (seen, unseen -> missing, a code unknown to the booster, a
+    negative code) and missing numbers; and it is the walk used below ``NUMPY_BELOW``."""
+    model, X = fitted
+    leads = X.head(300).copy()
+    leads.loc[leads.index[:5], "industry"] = "never seen"
+    M = model._encode(leads)
+    column = model.categorical_features_.index("region")
+    M[5:15, column] = 200.0
+    M[15:20, column] = -1.0
+    forest, n = model._forest()[0], len(model.features_)
+    assert np.isnan(M).any() and len(M) * len(forest.roots) < path_attribution.NUMPY_BELOW
+    with monkeypatch.context() as patched:
+        patched.setattr(path_attribution, "_compiled", None)  # would fail if called
+        by_numpy = path_attribution.attribute(forest, M, n)
+        top_numpy = top_by_magnitude(by_numpy, 3)
+    monkeypatch.setattr(path_attribution, "NUMPY_BELOW", 0)
+    by_numba = path_attribution.attribute(forest, M, n)
+    np.testing.assert_array_equal(by_numpy.view(np.int64), by_numba.view(np.int64))
+    np.testing.assert_array_equal(top_numpy, top_by_magnitude(by_numba, 3))
+
+
+def test_top_by_magnitude_ties_go_to_the_lower_column(walk):
     values = np.array([[0.5, -0.5, 0.1, -0.7], [0.0, 0.0, 0.0, 0.0], [1.0, -2.0, 2.0, 0.3]])
     expected = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :3]
     np.testing.assert_array_equal(top_by_magnitude(values, 3), expected)

@@ -6,6 +6,7 @@ by hand."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -283,14 +284,17 @@ def test_the_weekly_run_shares_one_scoring_equal_to_each_pages_own(tiny_reports,
     assert shared.card == card
 
 
-def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(tmp_path):
+def test_a_scoring_process_that_fails_leaves_the_pages_to_compute(monkeypatch, tmp_path):
     """The runner computes the scoring in a process of its own
     (``share_lead_scoring_apart``); when that process cannot do it at all (here its
-    arguments cannot even be sent to it: a task holds a lambda), the error is recorded
+    arguments cannot even be sent to it: the period is a lambda), the error is recorded
     per (model folder, retrain) and no page gets a path, as for a failed computation."""
     tasks = _tasks(tmp_path)
-    tasks = [replace(t, parameters={**t.parameters, "unsendable": lambda: None}) for t in tasks]
-    shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
+    # a plain worker: its start need not import skops for a process that gets nothing
+    monkeypatch.setattr(runner, "scoring_process", lambda: runner.notebook_pool(1))
+    shared, done = runner.share_lead_scoring_apart(
+        tasks, tmp_path / "w.duckdb", lambda: None, tmp_path
+    )
     assert shared == tasks
     assert len(done) == 1 and done[0]["path"] is None and done[0]["retrain"] is False
     assert "pickle" in done[0]["error"].lower()
@@ -307,9 +311,41 @@ def test_a_small_warehouse_is_scored_in_the_runner_and_a_big_one_apart(tmp_path)
     assert runner.scores_apart(big) is True
 
 
-def test_the_scoring_process_hands_the_tasks_back(tmp_path):
-    """The tasks go to the process of ``share_lead_scoring_apart`` and come back (a run
-    without a scoring page: nothing computed, the round trip only)."""
+def test_without_a_scoring_page_no_scoring_process_starts(monkeypatch, tmp_path):
+    """A run without a scoring page: nothing to compute, the tasks come back unchanged
+    and no scoring process is started."""
+
+    def no_process(workers):
+        raise AssertionError("a scoring process was started")
+
+    monkeypatch.setattr(runner, "notebook_pool", no_process)
     tasks = runner._executions([load_role("ceo")], tmp_path, {"warehouse": "w.duckdb"})
     shared, done = runner.share_lead_scoring_apart(tasks, tmp_path / "w.duckdb", None, tmp_path)
     assert (shared, done) == (tasks, [])
+
+
+SKOPS_TRUSTED_NAMES = (
+    "{k: list(getattr(m, k)) for m in [__import__('skops.io._trusted_types', fromlist=['_'])]"
+    " for k in dir(m) if k.endswith('_NAMES')}"
+)
+"""skops's default trusted type names, as the process's import of skops listed them (an
+expression for ``eval``: a builtin, so the scoring process need not import this module)."""
+
+
+def test_the_scoring_process_trusts_what_skops_trusts_anywhere():
+    """The scoring process imports skops first thing (cheaper: fewer modules to search
+    for SciPy's ufuncs); what skops then trusts must equal its lists in this test
+    process, which imported skops after pytest, pandas, DuckDB and Ibis."""
+    import pandas  # noqa: F401 -- loaded before skops here, as in the runner
+
+    import analytics.scoring.persistence  # noqa: F401 -- imports skops
+    from analytics.warehouse.connection import THREADS_VAR
+
+    with runner.scoring_process() as child:
+        there = child.submit(eval, SKOPS_TRUSTED_NAMES).result()
+        threads = child.submit(os.getenv, THREADS_VAR).result()
+    assert threads == os.environ.get(THREADS_VAR, "1")  # one DuckDB thread unless set
+    here = eval(SKOPS_TRUSTED_NAMES)
+    assert len(here["SCIPY_UFUNC_TYPE_NAMES"]) > 100
+    assert len(here["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100
+    assert there == here

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sql_oracle import old_candidates_blas
 
-from analytics.scoring import past_deal_similarity
+from analytics.scoring import past_deal_similarity, similarity
 
 
 def _brute_force(features, closed, numeric, categorical, k, block_start):
@@ -198,3 +199,40 @@ def test_many_duplicate_points_give_one_result_whatever_the_search():
         # every block, not only the new leads: identical whatever the search
         pd.testing.assert_frame_equal(out, results["blas"], check_exact=True, obj=name)
     assert results["blas"]["similar_won_share"].notna().sum() > n_new
+
+
+@pytest.mark.parametrize("sample_per_k", [1, 3, similarity.SAMPLE_PER_K])
+@pytest.mark.parametrize("kind", ["continuous", "tied"])
+def test_the_two_step_screen_keeps_the_pairs_of_a_whole_row_partition(
+    monkeypatch, kind, sample_per_k
+):
+    """The screen takes each row's k-th value from a sample's bound, then from the
+    cells under it; the pairs (and their order) must be those of the old screen that
+    partitioned the whole row (``sql_oracle.old_candidates_blas``), when the sample is
+    much smaller than the reference set (here 1,500 deals, k = 7: a sample of 7, 21 or
+    560 deals), with continuous points and with points tied at the k-th distance."""
+    rng = np.random.default_rng(5)
+    if kind == "continuous":
+        reference = rng.normal(size=(1500, 6))
+        queries = rng.normal(size=(300, 6))
+    else:  # small integers and one-hot columns: the k-th distance is nearly always tied
+        reference = np.column_stack(
+            [rng.integers(0, 3, (1500, 2)), np.eye(3)[rng.integers(0, 3, 1500)]]
+        ).astype(float)
+        queries = np.column_stack(
+            [rng.integers(0, 3, (300, 2)), np.eye(3)[rng.integers(0, 3, 300)]]
+        ).astype(float)
+    monkeypatch.setattr(similarity, "SAMPLE_PER_K", sample_per_k)
+    monkeypatch.setattr(similarity, "CHUNK_CELLS", 1500 * 256)  # several chunks
+    rows, cols = similarity._candidates_blas(queries, reference, 7)
+    old_rows, old_cols = old_candidates_blas(queries, reference, 7)
+    np.testing.assert_array_equal(rows, old_rows)
+    np.testing.assert_array_equal(cols, old_cols)
+    # and they hold every deal within the exact 7th distance (by hand, in double precision)
+    distance = np.sqrt(((queries[:, None, :] - reference[None, :, :]) ** 2).sum(-1))
+    kth = np.sort(distance, axis=1)[:, 6]
+    inside = distance <= kth[:, None]
+    found = np.zeros_like(inside)
+    found[rows, cols] = True
+    assert (found | ~inside).all()
+    assert len(rows) >= 7 * len(queries)

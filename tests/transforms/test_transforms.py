@@ -542,6 +542,7 @@ def all_transforms(con) -> dict[str, ibis.Table]:
     exprs = {
         "stitched_leads": transforms.stitched_leads(con),
         "stitched_visitors": transforms.stitched_visitors(con),
+        "lead_visits": transforms.lead_visits(con),
         "deal_facts": transforms.deal_facts(con),
         "touch_paths": transforms.touch_paths(con, *YEAR, LOOKBACK_DAYS),
         "touch_paths_no_lookback": transforms.touch_paths(con, *YEAR, 0),
@@ -646,6 +647,7 @@ def lead_history_cases(con) -> ir.Table:
 PARITY_KEYS = {
     "stitched_leads": ["lead_id"],
     "stitched_visitors": ["lead_id"],
+    "lead_visits": ["visit_id", "visit_start"],
     "deal_facts": ["deal_id"],
     "touch_paths": ["lead_id"],
     "touch_paths_no_lookback": ["lead_id"],

@@ -32,7 +32,11 @@ notebooks that declare ``role``.
 
 The worker processes start first, importing what they run notebooks with and
 starting their kernels (:func:`warm_up_worker`) while the runner resolves the
-period. The snapshot is computed in a thread of the runner while the notebooks that do
+period. Before the snapshot, the runner's thread writes the run's mart of the leads'
+visits (:mod:`analytics.metrics.lead_visit_mart`, ``marts/lead_visits.parquet``): the
+snapshot and the notebooks that declare ``lead_visits`` read a lead's visit from
+it instead of scanning every visit id.
+The snapshot is computed in a thread of the runner while the notebooks that do
 not read it (no ``snapshot`` parameter: 00, 06, 07) already run on the other
 cores; the rest start when it is written. Workers take the executions longest
 first, by each notebook's time in the latest run's manifest
@@ -45,6 +49,7 @@ writes::
         metrics.json                    the period snapshot (analytics.metrics.snapshot)
         marts/*.parquet                 the snapshot as tables
         marts/lead_scoring/             the run's lead scoring (when 05 or 11 runs)
+        marts/lead_visits.parquet       the visits the leads came from (this run's)
         <role>/<notebook>.ipynb         executed notebook (the role's view of it)
         <role>/<notebook>.html          rendered page
 
@@ -355,6 +360,38 @@ def notebook_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+def scoring_process() -> ProcessPoolExecutor:
+    """One spawned process for the run's lead scoring (:func:`share_lead_scoring_apart`),
+    started by :func:`start_scoring_process`."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=start_scoring_process)
+
+
+def start_scoring_process() -> None:
+    """Start of the lead-scoring process: :func:`skip_iri_grammars`, skops imported before
+    anything else, one DuckDB thread.
+
+    The process runs beside the notebook workers, which already use every core, as
+    their kernels do (:func:`kernel_duckdb_environment`): one DuckDB thread unless
+    ``ANALYTICS_DUCKDB_THREADS`` is set. At 10M visits the feature query took 1.9
+    instead of 2.1-2.4 CPU-s, in no more time on a busy machine; its sums are of
+    integers, so the features are the same.
+
+    skops lists its trusted types when imported: for each of SciPy's ~230 ufuncs it
+    looks for the module holding it through every module loaded so far, in load
+    order, until one has it. After pandas, DuckDB and Ibis (~2,000 modules, which
+    the scoring loads before its model) that search costs ~0.4-1 CPU-s; first
+    thing in the process, with ~300 modules loaded, a tenth of that. What skops
+    trusts is the same either way (tested against a process that imported it last).
+    """
+    skip_iri_grammars()
+    import skops.io  # noqa: F401
+
+    from analytics.warehouse.connection import THREADS_VAR  # after skops: see above
+
+    os.environ.setdefault(THREADS_VAR, "1")
+
+
 def _worker_environment(environment: Iterable[tuple[str, str]]) -> None:
     """Thread limits and the run's DuckDB settings in a worker's environment (which its
     kernel inherits when it starts): each variable only when the user has not set it."""
@@ -662,6 +699,26 @@ def _dispatch(tasks, workers, steps, submit, run_task, record) -> list:
     return [results[i] for i in range(len(steps))]
 
 
+LEAD_VISITS_PARAMETER = "lead_visits"
+"""The notebook parameter that receives the run's mart of the leads' visits
+(:mod:`analytics.metrics.lead_visit_mart`): the path of its ``lead_visits.parquet``."""
+
+
+def _needs_lead_visits(task: _Task) -> bool:
+    """The notebook takes the run's mart of the leads' visits (declares ``lead_visits``)."""
+    return LEAD_VISITS_PARAMETER in declared_parameters(task.notebook)
+
+
+def with_lead_visits(task: _Task, path: Path | None) -> _Task:
+    """``task`` with ``lead_visits`` set to the mart's path, when the notebook takes it
+    and the mart was written."""
+    if path is None or not _needs_lead_visits(task):
+        return task
+    return dataclasses.replace(
+        task, parameters={**task.parameters, LEAD_VISITS_PARAMETER: str(path)}
+    )
+
+
 LEAD_SCORING_PARAMETER = "lead_scoring"
 """The notebook parameter that receives the run's lead scoring
 (:mod:`analytics.scoring.period_scores`): the path of its ``lead_scoring.json``."""
@@ -674,6 +731,50 @@ def _scoring_key(task: _Task) -> tuple[str, bool]:
     given = {**_declared_defaults(task.notebook), **task.parameters}
     model_dir = str(project_path(given.get("model_dir") or "data/models"))
     return model_dir, bool(given.get("retrain", False))
+
+
+def _lead_scoring_keys(tasks: list[_Task]) -> list[tuple[str, bool]]:
+    """Distinct (model folder, retrain) of the tasks that take the run's lead scoring,
+    a retraining one first (:func:`share_lead_scoring`)."""
+    wanting = [t for t in tasks if _needs_lead_scoring(t)]
+    return sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
+
+
+def compute_lead_scorings(
+    keys: list[tuple[str, bool]], warehouse: Path, period: Period, marts: Path
+) -> list[dict]:
+    """One lead scoring per (model folder, retrain) of ``keys``, written under ``marts``
+    (the run's ``<folder>/marts/``, :func:`share_lead_scoring`); never raises.
+
+    Takes the keys and the folder, not the tasks, so that the scoring process
+    (:func:`share_lead_scoring_apart`) neither reads the notebooks' parameters nor
+    imports the snapshot's module: Papermill and the metrics layer (~0.7 and ~0.2
+    CPU-s), which the runner has already loaded.
+    """
+    from analytics.scoring import period_scores
+
+    done = []
+    for number, (model_dir, retrain) in enumerate(keys, start=1):
+        name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
+        started = time.perf_counter()
+        path, error = None, None
+        try:
+            scores = period_scores.compute_period_scores(
+                warehouse, period, model_dir, retrain=retrain
+            )
+            path = period_scores.write_period_scores(scores, marts / name)
+        except Exception as exc:  # the pages compute it themselves and show the error
+            error = _error_line(exc)
+        done.append(
+            {
+                "path": path,
+                "model_dir": model_dir,
+                "retrain": retrain,
+                "seconds": round(time.perf_counter() - started, 3),
+                "error": error,
+            }
+        )
+    return done
 
 
 def share_lead_scoring(
@@ -697,34 +798,12 @@ def share_lead_scoring(
         Per computation: ``path`` (None when it failed), ``model_dir``, ``retrain``,
         ``seconds`` and ``error`` (None when it worked), for the manifest.
     """
-    wanting = [t for t in tasks if _needs_lead_scoring(t)]
-    if not wanting:
-        return tasks, []
     from analytics.metrics.snapshot import MARTS_DIR
-    from analytics.scoring import period_scores
 
-    keys = sorted(dict.fromkeys(_scoring_key(t) for t in wanting), key=lambda k: not k[1])
-    done = []
-    for number, (model_dir, retrain) in enumerate(keys, start=1):
-        name = period_scores.FOLDER if number == 1 else f"{period_scores.FOLDER}_{number}"
-        started = time.perf_counter()
-        path, error = None, None
-        try:
-            scores = period_scores.compute_period_scores(
-                warehouse, period, model_dir, retrain=retrain
-            )
-            path = period_scores.write_period_scores(scores, folder / MARTS_DIR / name)
-        except Exception as exc:  # the pages compute it themselves and show the error
-            error = _error_line(exc)
-        done.append(
-            {
-                "path": path,
-                "model_dir": model_dir,
-                "retrain": retrain,
-                "seconds": round(time.perf_counter() - started, 3),
-                "error": error,
-            }
-        )
+    keys = _lead_scoring_keys(tasks)
+    if not keys:
+        return tasks, []
+    done = compute_lead_scorings(keys, warehouse, period, folder / MARTS_DIR)
     return [with_lead_scoring(task, done) for task in tasks], done
 
 
@@ -733,24 +812,32 @@ def share_lead_scoring_apart(
 ) -> tuple[list[_Task], list[dict]]:
     """:func:`share_lead_scoring` in a spawned process of its own, which ends with it.
 
-    The scoring imports scikit-learn, SciPy, skops and Numba and builds the feature
+    The scoring imports scikit-learn, SciPy and skops and builds the feature
     table of every lead: ~300 MB at 10M visits that the runner would otherwise keep
     (freed memory is not handed back, and imports stay) while two notebook kernels
-    run beside it. A process that dies passes nothing, like a computation that
-    fails: the pages compute the scoring themselves. Used from a warehouse of
+    run beside it. The runner reads which notebooks take it and with which model
+    folder; the process gets only those keys (:func:`compute_lead_scorings`). A
+    process that dies passes nothing, like a computation that fails: the pages
+    compute the scoring themselves. Used from a warehouse of
     :data:`SCORING_APART_MIN_BYTES` (:func:`scores_apart`).
     """
+    from analytics.metrics.snapshot import MARTS_DIR
+
+    keys = _lead_scoring_keys(tasks)
+    if not keys:
+        return tasks, []
     try:
-        with notebook_pool(1) as child:  # it reads the notebooks' parameters with Papermill
-            return child.submit(share_lead_scoring, tasks, warehouse, period, folder).result()
+        with scoring_process() as child:
+            marts = folder / MARTS_DIR
+            done = child.submit(compute_lead_scorings, keys, warehouse, period, marts).result()
     except Exception as exc:  # the process itself died (killed, out of memory)
         error = _error_line(exc)
-        keys = dict.fromkeys(_scoring_key(t) for t in tasks if _needs_lead_scoring(t))
         failed = [
             {"path": None, "model_dir": d, "retrain": r, "seconds": 0.0, "error": error}
             for d, r in keys
         ]
         return tasks, failed
+    return [with_lead_scoring(task, done) for task in tasks], done
 
 
 SCORING_APART_MIN_BYTES = 64 * 2**20
@@ -896,7 +983,7 @@ def run_reports(
         # imported here, not at the top: the spawned workers import this module and need
         # none of the metrics layer (pandas, Ibis), ~2 s of CPU each
         from analytics.metrics.definitions import load_definitions
-        from analytics.metrics.snapshot import SNAPSHOT_FILE, build_snapshot
+        from analytics.metrics.snapshot import MARTS_DIR, SNAPSHOT_FILE, build_snapshot
 
         definitions = load_definitions()  # a bad definitions file stops the run before any work
     except BaseException:  # no notebook will run: the workers end after their warm-up
@@ -909,10 +996,25 @@ def run_reports(
     tasks = by_expected_time(tasks, previous_execute_seconds(out_dir))
     results: dict[tuple[str, str], NotebookResult] = {}
     snapshot_timing: dict[str, float] = {}
+    lead_visits: dict = {"path": None, "seconds": 0.0, "error": None}
+
+    def compute_lead_visits():
+        """The run's mart of the leads' visits, before the snapshot, which reads it too;
+        a failure passes nothing (the queries then read ``visits``, the same figures)."""
+        from analytics.metrics.lead_visit_mart import write_lead_visits
+
+        started = time.perf_counter()
+        try:
+            lead_visits["path"] = write_lead_visits(warehouse, folder / MARTS_DIR)
+        except Exception as exc:
+            lead_visits["error"] = _error_line(exc)
+        lead_visits["seconds"] = round(time.perf_counter() - started, 3)
+        return lead_visits["path"]
 
     def compute_snapshot():
         snapshot_started = time.perf_counter()
-        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions)
+        extra = {"lead_visits": lead_visits["path"]} if lead_visits["path"] else {}
+        computed, _ = build_snapshot(warehouse, resolved, out_dir, definitions=definitions, **extra)
         snapshot_timing["seconds"] = time.perf_counter() - snapshot_started
         return computed
 
@@ -946,7 +1048,14 @@ def run_reports(
             disable=not progress,
         ) as bar,
     ):
-        steps = [_Step(future=side.submit(compute_snapshot), needs=_needs_snapshot)]
+        steps = [
+            _Step(
+                future=side.submit(compute_lead_visits),
+                needs=_needs_lead_visits,
+                update=with_lead_visits,
+            ),
+            _Step(future=side.submit(compute_snapshot), needs=_needs_snapshot),
+        ]
         if any(_needs_lead_scoring(task) for task in tasks):  # after the snapshot
             share = share_lead_scoring_apart if scores_apart(warehouse) else share_lead_scoring
             scoring = side.submit(share, tasks, warehouse, resolved, folder)
@@ -960,7 +1069,9 @@ def run_reports(
         # the warmed-up workers are idle again before the first notebook is handed out, so
         # the pool gives it to one of them instead of starting another process
         wait(warm_ups)
-        snapshot, *scoring_result = _dispatch(tasks, workers, steps, pool.submit, _run_task, record)
+        _, snapshot, *scoring_result = _dispatch(
+            tasks, workers, steps, pool.submit, _run_task, record
+        )
     lead_scoring = scoring_result[0][1] if scoring_result else []
     no_data = not period_has_data(snapshot)
     snapshot_seconds = snapshot_timing["seconds"]
@@ -1001,6 +1112,7 @@ def run_reports(
         "lead_scoring": [
             {**entry, "path": relative_path(entry["path"], folder)} for entry in lead_scoring
         ],
+        "lead_visits": {**lead_visits, "path": relative_path(lead_visits["path"], folder)},
         "period": {
             "spec": period,
             "label": resolved.label,

@@ -79,6 +79,10 @@ CHUNK_CELLS = 1 << 20
 SCREEN_TOLERANCE = 4e-7
 """Margin of the single-precision screen per dimension, times ``|q|^2 + max |r|^2``."""
 
+SAMPLE_PER_K = 80
+"""Deals (the first of the reference set) per neighbour sampled to bound each lead's ``k``-th
+screened value: 2,000 of 5,000 for ``k = 25``."""
+
 _EPS = 1e-6
 _SLACK = 1e-6  # candidates: approximate distance within this of the k-th one (>> BLAS error)
 
@@ -103,6 +107,15 @@ def _candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
     the margin, :data:`SCREEN_TOLERANCE` ``(p + 2) (|q|^2 + max |r|^2)``, is over
     three times that, so no deal at or within the k-th distance is missed.
     The kept pairs' distances are recomputed in double precision by the caller.
+
+    Each row's ``k``-th screened value is found in two steps rather than by a
+    partition of the whole row: the ``k``-th value of a sample of the deals (the
+    first :data:`SAMPLE_PER_K` ``k`` of the reference set) is at least the row's
+    own, so the cells under that bound's limit (the limit grows with the bound)
+    hold the row's ``k`` smallest; the row's ``k``-th value is then the ``k``-th of
+    those few cells. Same value, same limit, same pairs in the same order as a
+    partition of the whole row (``sql_oracle.old_candidates_blas``), with ~40%
+    of the partition's and copy's work.
     """
     size = len(reference)
     norms = np.einsum("ij,ij->i", reference, reference)
@@ -110,24 +123,35 @@ def _candidates_blas(queries: np.ndarray, reference: np.ndarray, k: int):
     minus_twice = (np.ascontiguousarray(reference.T) * -2.0).astype(np.float32)
     norms32 = norms.astype(np.float32)
     step = max(1, CHUNK_CELLS // size)
+    width = min(size, SAMPLE_PER_K * k)  # the sample keeps >= k deals: size >= k
     # two reused buffers: fresh arrays per chunk cost more in page faults than the sums
     buffer = np.empty((min(step, len(queries)), size), dtype=np.float32)
-    scratch = np.empty_like(buffer)
+    sample = np.empty((min(step, len(queries)), width), dtype=np.float32)
     rows, cols = [], []
     for first in range(0, len(queries), step):
         chunk = queries[first : first + step]
         partial = np.matmul(chunk.astype(np.float32), minus_twice, out=buffer[: len(chunk)])
         partial += norms32
-        ordered = scratch[: len(chunk)]
-        np.copyto(ordered, partial)
-        ordered.partition(k - 1, axis=1)
         chunk_norms = np.einsum("ij,ij->i", chunk, chunk)
         tolerance = SCREEN_TOLERANCE * (queries.shape[1] + 2) * (chunk_norms + top)
-        kth = ordered[:, k - 1].astype(float) + chunk_norms + tolerance  # >= exact d_k^2
-        limit = (np.sqrt(np.maximum(kth, 0.0)) + _SLACK) ** 2 + tolerance - chunk_norms
-        row, col = np.divmod(np.flatnonzero(partial <= limit[:, None]), size)
-        rows.append(row + first)
-        cols.append(col)
+
+        def limit_of(kth32, chunk_norms=chunk_norms, tolerance=tolerance):
+            """The largest screened value kept, from a row's k-th one (monotone in it)."""
+            kth = kth32.astype(float) + chunk_norms + tolerance  # >= exact d_k^2
+            return (np.sqrt(np.maximum(kth, 0.0)) + _SLACK) ** 2 + tolerance - chunk_norms
+
+        sampled = sample[: len(chunk)]
+        np.copyto(sampled, partial[:, :width])
+        sampled.partition(k - 1, axis=1)
+        row, col = np.divmod(np.flatnonzero(partial <= limit_of(sampled[:, k - 1])[:, None]), size)
+        value = partial[row, col]
+        count = np.bincount(row, minlength=len(chunk))  # rows come in order
+        padded = np.full((len(chunk), count.max()), np.inf, dtype=np.float32)
+        padded[row, np.arange(len(row)) - (np.cumsum(count) - count)[row]] = value
+        padded.partition(k - 1, axis=1)
+        keep = value <= limit_of(padded[:, k - 1])[row]
+        rows.append(row[keep] + first)
+        cols.append(col[keep])
     return np.concatenate(rows), np.concatenate(cols)
 
 

@@ -126,10 +126,14 @@ from analytics.transforms.quality_checks import (
     weekly_leads_deals,
 )
 from analytics.transforms.stitching import (
+    LEAD_VISIT_COLUMNS,
+    LEAD_VISITS_MART,
     UNDETERMINED,
+    lead_visits,
     stitched_leads,
     stitched_visitors,
     visit_attributes,
+    visits_of_leads,
 )
 from analytics.transforms.touch_paths import (
     ANCHORS,
@@ -225,6 +229,10 @@ __all__ = [
     "stitched_visitors",
     "touch_paths",
     "visit_attributes",
+    "visits_of_leads",
+    "lead_visits",
+    "LEAD_VISITS_MART",
+    "LEAD_VISIT_COLUMNS",
     "weekly_cohorts",
     "weekly_kpi",
     "weekly_leads_deals",

@@ -42,7 +42,7 @@ import ibis.expr.types as ir
 from analytics.transforms.booked_deals import closed_deal_table
 from analytics.transforms.funnel_facts import count, join_sides, money
 from analytics.transforms.lead_facts import lead_channels, lead_flag_table
-from analytics.transforms.stitching import UNDETERMINED
+from analytics.transforms.stitching import UNDETERMINED, visits_of_leads
 from analytics.transforms.time_keys import Windows, day_start, tagged, week_start, window_of
 
 LEVELS = ("channel", "campaign", "ad_group", "creative")
@@ -105,7 +105,7 @@ def _lead_places(con, lead_ids: ir.Column) -> ir.Table:
     leads = con.table("leads")
     leads = leads.filter(leads.lead_id.isin(lead_ids))
     lead = leads.group_by(p_lead_id=leads.lead_id).agg(p_visit_id=leads.visit_id.arbitrary())
-    visits = con.table("visits")
+    visits = visits_of_leads(con)  # the run's mart of the leads' visits, else visits
     # only the visits these leads came from (a semi-join: a scan of one column), so the
     # dedupe below groups at most one row per lead, not every visit (10M at 10M visits)
     visits = visits.semi_join(leads, visits.visit_id == leads.visit_id)
@@ -158,7 +158,7 @@ HIERARCHY_FIGURE_COLUMNS = ("depth", "window", *LEVELS, *HIERARCHY_COUNT_COLUMNS
 def _visit_places(con, ids: ir.Table) -> ir.Table:
     """``v_visit_id`` and the channel and UTM columns (``v_<level>``, as recorded) of the
     visits whose id is in ``ids.vid``: one row per visit id, one scan of ``visits``."""
-    visits = con.table("visits")
+    visits = visits_of_leads(con)  # ids.vid are leads' visit ids
     # a semi-join probing the visit ids: only the visits of the leads asked for are
     # grouped (a few thousand), not every visit (9.9M at 10M visits)
     visits = visits.semi_join(ids, visits.visit_id == ids.vid)
@@ -431,7 +431,8 @@ def campaign_week_counts(con, start: date, stop: date) -> ir.Table:
 
     leads = con.table("leads")
     leads = leads.filter(leads.created_at >= start_at, leads.created_at < stop_at)
-    visits = con.table("visits").select(
+    # the leads' visits only: the join below matches nothing else
+    visits = visits_of_leads(con).select(
         v_visit_id="visit_id", v_channel="channel", v_utm="utm_campaign"
     )
     lead = leads.left_join(visits, leads.visit_id == visits.v_visit_id)

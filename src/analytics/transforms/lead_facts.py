@@ -41,7 +41,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import STAGE_ORDER, WON_RANK, deal_facts
-from analytics.transforms.stitching import UNDETERMINED
+from analytics.transforms.stitching import UNDETERMINED, visits_of_leads
 from analytics.transforms.time_keys import Windows, day_start, in_windows
 
 LEAD_FACT_COLUMNS = (
@@ -120,8 +120,9 @@ def _visit_attributes(con, cohort: ir.Table) -> ir.Table:
     should a visit id repeat): ``attr_visit_id``, ``attr_channel``, ``attr_source``,
     ``attr_campaign``."""
     # only the visits the cohort's leads point to: grouping every visit by visit_id
-    # would build a hash table of all visits (~3 GB at 10M visits in DuckDB)
-    visits = con.table("visits")
+    # would build a hash table of all visits (~3 GB at 10M visits in DuckDB); read
+    # from the run's mart of the leads' visits when the backend holds it
+    visits = visits_of_leads(con)
     pointed = visits.filter(visits.visit_id.isin(cohort.visit_id))
     return pointed.group_by(attr_visit_id=pointed.visit_id).agg(
         attr_channel=pointed.channel.argmin(pointed.visit_start),

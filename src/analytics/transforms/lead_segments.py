@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics.transforms.funnel_facts import MQL_RANK, SQL_RANK, WON_RANK, deal_facts
-from analytics.transforms.stitching import UNDETERMINED
+from analytics.transforms.stitching import UNDETERMINED, visits_of_leads
 from analytics.transforms.time_keys import day_start
 
 DIMENSIONS = ("region", "industry", "company_size")
@@ -71,7 +71,7 @@ def segment_lead_table(con, start: date, stop: date) -> ir.Table:
     start_at, stop_at = day_start(start), day_start(stop)
     leads = con.table("leads")
     leads = leads.filter(leads.created_at >= start_at, leads.created_at < stop_at)
-    visits = con.table("visits")
+    visits = visits_of_leads(con)  # the run's mart of the leads' visits, else visits
     pointed = visits.filter(visits.visit_id.isin(leads.visit_id))
     visit_channel = pointed.group_by(vc_visit_id=pointed.visit_id).agg(
         vc_channel=pointed.channel.argmin(pointed.visit_start)

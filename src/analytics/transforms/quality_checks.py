@@ -24,6 +24,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from analytics.transforms.stitching import visits_of_leads
 from analytics.transforms.time_keys import day_start, week_start
 
 
@@ -128,7 +129,7 @@ def lead_check_table(
     deals = con.table("deals")
     with_deal = deals.filter(deals.lead_id.notnull()).select(wd_lead_id="lead_id").distinct()
     cohort = lead.filter(lead.created_at >= day_start(start), lead.created_at < day_start(stop))
-    visits = con.table("visits")
+    visits = visits_of_leads(con)  # the run's mart of the leads' visits, else visits
     # only the visit ids the cohort's leads point to (a semi-join probing one column):
     # the distinct ids of every visit were a hash table of all visits (9.9M at 10M visits)
     visits = visits.semi_join(cohort, visits.visit_id == cohort.visit_id)
