@@ -174,7 +174,12 @@ def warm_kernel_manager(
         km = None
     if km is None:
         km = AsyncKernelManager(kernel_name=kernel_name, **kernel_transport())
-        _wait(km.start_kernel(cwd=str(cwd)))
+        try:
+            _wait(km.start_kernel(cwd=str(cwd)))
+        except BaseException:  # no kernel to stop: its socket folder goes now
+            if km.transport == "ipc":
+                shutil.rmtree(os.path.dirname(km.ip), ignore_errors=True)
+            raise
         _WARM.update(km=km, name=kernel_name)
         _register_shutdown()
     client = km.blocking_client()
