@@ -1010,7 +1010,7 @@ def test_report_workers_do_not_import_the_metrics_layer():
 
 def test_the_page_navigation_and_papermill_in_a_worker_do_not_load_what_they_do_not_use():
     """The runner imports ``render`` for the pages' navigation: that must not import
-    nbconvert (~1 CPU-s), which only the workers' rendering needs. A notebook worker
+    nbconvert (~0.25 CPU-s), which only the workers' rendering needs. A notebook worker
     imports Papermill with ``import_papermill``: without pyarrow and NumPy (Papermill's
     HDFS support; ~0.3 CPU-s and ~40 MB per worker), which stay importable afterwards."""
     import sys

@@ -29,7 +29,7 @@ import nbformat
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
-# nbconvert (with Jinja, mistune, bleach, BeautifulSoup: ~1 CPU-s to import) is imported
+# nbconvert (with mistune, bleach, BeautifulSoup: ~0.25 CPU-s to import) is imported
 # where a page is rendered, in the runner's notebook workers: the runner imports this
 # module for the pages' navigation (set_page_nav), which needs none of it.
 
