@@ -252,17 +252,20 @@ def test_the_reset_freezes_what_survives_and_frees_it_at_the_next_reset(tmp_path
     import gc
     import weakref
 
-    from analytics.reports.kernels import reset_kernel_state
+    from analytics.reports.kernels import COLLECTOR_THRESHOLDS, reset_kernel_state
 
     class Node:
         pass
 
     here = os.getcwd()
+    thresholds = gc.get_threshold()
     try:
         kept = Node()
         kept.me = kept  # a cycle: only the cyclic collector can free it
         kept_ref = weakref.ref(kept)
+        gc.set_threshold(700, 10, 10)  # Python's default, as in a fresh kernel
         reset_kernel_state(tmp_path)
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS != (700, 10, 10)
         assert gc.get_freeze_count() > 0
         del kept
         gc.collect()
@@ -277,4 +280,5 @@ def test_the_reset_freezes_what_survives_and_frees_it_at_the_next_reset(tmp_path
         assert dropped_ref() is None
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         os.chdir(here)

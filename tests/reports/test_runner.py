@@ -1034,10 +1034,13 @@ def test_the_page_navigation_and_papermill_in_a_worker_do_not_load_what_they_do_
 
 def test_the_workers_are_started_without_the_iri_grammars():
     """A worker of the runner's pool (``notebook_pool``) cannot import ``rfc3987_syntax``
-    (installed here with JupyterLab), so its jsonschema skips the grammars."""
+    (installed here with JupyterLab), so its jsonschema skips the grammars; and its
+    collector runs at the report processes' thresholds, not Python's (700, 10, 10)."""
+    import gc
     import importlib
     from importlib.metadata import distribution
 
+    from analytics.reports.kernels import COLLECTOR_THRESHOLDS
     from analytics.reports.runner import IRI_GRAMMARS_MODULE, notebook_pool
 
     assert distribution("rfc3987-syntax")  # installed: a plain process would import it
@@ -1045,6 +1048,8 @@ def test_the_workers_are_started_without_the_iri_grammars():
         future = pool.submit(importlib.import_module, IRI_GRAMMARS_MODULE)
         with pytest.raises(ModuleNotFoundError, match=IRI_GRAMMARS_MODULE):
             future.result(timeout=60)
+        assert pool.submit(gc.get_threshold).result(timeout=60) == COLLECTOR_THRESHOLDS
+    assert COLLECTOR_THRESHOLDS != (700, 10, 10)
 
 
 def test_executions_are_handed_out_longest_first_by_the_last_run(tmp_path):

@@ -5,6 +5,7 @@ by hand."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from dataclasses import replace
@@ -339,12 +340,15 @@ def test_the_scoring_process_trusts_what_skops_trusts_anywhere():
     import pandas  # noqa: F401 -- loaded before skops here, as in the runner
 
     import analytics.scoring.persistence  # noqa: F401 -- imports skops
+    from analytics.reports.kernels import COLLECTOR_THRESHOLDS
     from analytics.warehouse.connection import THREADS_VAR
 
     with runner.scoring_process() as child:
         there = child.submit(eval, SKOPS_TRUSTED_NAMES).result()
         threads = child.submit(os.getenv, THREADS_VAR).result()
+        thresholds = child.submit(gc.get_threshold).result()
     assert threads == os.environ.get(THREADS_VAR, "1")  # one DuckDB thread unless set
+    assert thresholds == COLLECTOR_THRESHOLDS  # the report processes' collector
     here = eval(SKOPS_TRUSTED_NAMES)
     assert len(here["SCIPY_UFUNC_TYPE_NAMES"]) > 100
     assert len(here["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100

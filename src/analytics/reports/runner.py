@@ -351,12 +351,21 @@ def import_papermill():
     return papermill
 
 
+def start_notebook_worker() -> None:
+    """Start of a notebook worker: :func:`skip_iri_grammars` and the report processes'
+    collector thresholds (:func:`~analytics.reports.kernels.quieter_collector`)."""
+    from analytics.reports.kernels import quieter_collector
+
+    skip_iri_grammars()
+    quieter_collector()
+
+
 def notebook_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` spawned processes, each started with :func:`skip_iri_grammars`: the
-    runner's notebook executions (:func:`_run_task`) and its lead scoring process."""
+    """``workers`` spawned processes, each started with :func:`start_notebook_worker`: the
+    runner's notebook executions (:func:`_run_task`)."""
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=skip_iri_grammars
+        max_workers=workers, mp_context=context, initializer=start_notebook_worker
     )
 
 
@@ -387,7 +396,10 @@ def start_scoring_process() -> None:
     skip_iri_grammars()
     import skops.io  # noqa: F401
 
+    from analytics.reports.kernels import quieter_collector
     from analytics.warehouse.connection import THREADS_VAR  # after skops: see above
+
+    quieter_collector()
 
     os.environ.setdefault(THREADS_VAR, "1")
 
