@@ -204,7 +204,10 @@ def spark(tiny_warehouse, tmp_path_factory):
 
     session = start_session()
     backend = transforms.connect_local_spark(
-        tiny_warehouse, session=session, export_dir=tmp_path_factory.mktemp("parquet")
+        tiny_warehouse,
+        session=session,
+        export_dir=tmp_path_factory.mktemp("parquet"),
+        partitions=1,  # spark_session.TEST_SPARK_CONFIG: no shuffle, no broadcast
     )
     yield backend
     session.stop()
