@@ -712,9 +712,14 @@ def test_spark_parity_cannot_skip_in_ci(monkeypatch):
 
 
 def test_local_spark_caches_the_warehouse_views(spark):
-    # connect_local_spark caches every canonical view (filled by the first query reading it)
-    catalog = spark._session.catalog
-    assert all(catalog.isCached(name) for name in transforms.CANONICAL_TABLES)
+    # connect_local_spark caches every canonical view (filled by the first query reading it),
+    # here (conftest: partitions=1) each as one partition that Spark knows to be the only one
+    # (a file read as one partition reports UnknownPartitioning(1), which no aggregation,
+    # window or join above it accepts without a shuffle)
+    session, names = spark._session, transforms.CANONICAL_TABLES
+    assert all(session.catalog.isCached(name) for name in names)
+    plans = [session.table(name)._jdf.queryExecution().executedPlan() for name in names]
+    assert {str(plan.outputPartitioning()) for plan in plans} == {"SinglePartition"}
 
 
 @pytest.fixture(scope="module")
