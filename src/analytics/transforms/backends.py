@@ -212,9 +212,10 @@ def connect_local_spark(
     partitions : int, optional
         Repartition each view into this many partitions before caching it (default:
         as Spark reads the file). With ``1`` on small data (the test suite's tiny
-        warehouse) every scan reports a single partition, so Spark plans no shuffle
+        warehouse) every scan reports ``SinglePartition``, so Spark plans no shuffle
         before an aggregation, a window or a join over it, and -- with broadcast
-        joins off -- joins them in the same task instead of broadcasting one side.
+        joins off and hash joins preferred -- joins two of them in the same task
+        instead of broadcasting one side.
     """
     export_dir = Path(export_dir or tempfile.mkdtemp(prefix="analytics-spark-"))
     files = export_parquet(warehouse, export_dir)
